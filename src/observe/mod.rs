@@ -1,0 +1,60 @@
+//! Observability of the process itself: resident memory, event-loop turn
+//! statistics and the log backend.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Resident set size from `/proc/self/statm` (pages × page size); 0 where
+/// unavailable.
+pub fn rss_bytes() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let resident: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    resident * page.max(0) as u64
+}
+
+/// Per-turn figures of the poll loop.
+#[derive(Debug, Default, Clone)]
+pub struct LoopStats {
+    pub iterations: u64,
+    pub events: u64,
+    pub timers_fired: u64,
+    pub wakeups: u64,
+    /// Longest turn (events + timers + flushes), excluding the wait in poll.
+    pub max_turn: Duration,
+    pub last_turn: Duration,
+    pub busy: Duration,
+    /// How late the most overdue timer fired, worst seen.
+    pub max_timer_lag: Duration,
+}
+
+pub fn loop_json(s: &LoopStats) -> Value {
+    json!({
+        "iterations": s.iterations,
+        "events": s.events,
+        "timersFired": s.timers_fired,
+        "wakeups": s.wakeups,
+        "lastTurnUs": s.last_turn.as_micros() as u64,
+        "maxTurnUs": s.max_turn.as_micros() as u64,
+        "busyMs": s.busy.as_millis() as u64,
+        "maxTimerLagUs": s.max_timer_lag.as_micros() as u64,
+    })
+}
+
+/// stderr logging (journald picks it up under systemd).
+pub fn init_logging(level: log::LevelFilter) {
+    use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode};
+    let config = ConfigBuilder::new()
+        .set_target_level(log::LevelFilter::Off)
+        .set_thread_level(log::LevelFilter::Off)
+        .set_time_format_rfc3339()
+        .build();
+    let _ = TermLogger::init(level, config, TerminalMode::Stderr, ColorChoice::Never);
+}

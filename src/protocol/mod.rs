@@ -1,0 +1,357 @@
+//! The OpenClaw gateway protocol as bytes and types: inbound frames become a
+//! [`Request`] or a precise [`FrameError`]; replies and events are serialized
+//! here. Nothing in this module knows about sockets or handlers.
+
+pub mod handshake;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The protocol version we speak; 3 is accepted as well.
+pub const PROTOCOL_VERSION: u64 = 4;
+pub const PROTOCOL_VERSION_LEGACY: u64 = 3;
+/// `res.id` used when a bad frame had no usable id.
+pub const INVALID_ID: &str = "invalid";
+
+/// The top-level error codes of PROTOCOL.md §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ErrorCode {
+    #[serde(rename = "INVALID_REQUEST")]
+    InvalidRequest,
+    #[serde(rename = "FORBIDDEN")]
+    Forbidden,
+    #[serde(rename = "NOT_PAIRED")]
+    NotPaired,
+    #[serde(rename = "UNAVAILABLE")]
+    Unavailable,
+    #[serde(rename = "APPROVAL_NOT_FOUND")]
+    ApprovalNotFound,
+}
+
+/// `error` of a failed `res`. `code` and `message` are never empty: OpenClaw
+/// clients drop an error without them and then time out.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorShape {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorShape {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ErrorShape {
+            code,
+            message: if message.is_empty() {
+                "error".into()
+            } else {
+                message
+            },
+            details: None,
+            retryable: None,
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ErrorShape::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// Adds `details.code` (and any other detail fields given as an object).
+    pub fn detail(mut self, code: &str, extra: Value) -> Self {
+        let mut map = match extra {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        map.insert("code".into(), Value::String(code.into()));
+        self.details = Some(Value::Object(map));
+        self
+    }
+
+    pub fn retry_after(mut self, ms: u64) -> Self {
+        self.retryable = Some(true);
+        self.retry_after_ms = Some(ms);
+        self
+    }
+
+    /// `details.code`, for tests and logs.
+    pub fn detail_code(&self) -> Option<&str> {
+        self.details.as_ref()?.get("code")?.as_str()
+    }
+}
+
+/// A `req` frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: String,
+    pub method: String,
+    pub params: Option<Value>,
+}
+
+/// An inbound frame that is not a usable request. `id` is the frame's own id
+/// when it had a string one, so the error `res` can be matched by the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub id: Option<String>,
+    pub message: String,
+}
+
+impl FrameError {
+    fn new(id: Option<String>, message: impl Into<String>) -> Self {
+        FrameError {
+            id,
+            message: message.into(),
+        }
+    }
+
+    pub fn to_error(&self) -> ErrorShape {
+        ErrorShape::invalid(self.message.clone()).detail("INVALID_FRAME", Value::Null)
+    }
+
+    pub fn reply_id(&self) -> &str {
+        self.id.as_deref().unwrap_or(INVALID_ID)
+    }
+}
+
+/// Parses one text (or UTF-8 binary) message into a request.
+pub fn parse_request(text: &str) -> Result<Request, FrameError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| FrameError::new(None, format!("invalid frame: not valid JSON ({e})")))?;
+    let Value::Object(mut obj) = value else {
+        return Err(FrameError::new(
+            None,
+            "invalid frame: expected a JSON object",
+        ));
+    };
+    let id = match obj.get("id") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let ty = match obj.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        Some(_) => {
+            return Err(FrameError::new(
+                id,
+                "invalid frame: `type` must be a string",
+            ))
+        }
+        None => return Err(FrameError::new(id, "invalid frame: missing `type`")),
+    };
+    if ty != "req" {
+        return Err(FrameError::new(
+            id,
+            format!("invalid frame: expected type \"req\", got \"{ty}\""),
+        ));
+    }
+    if let Some(key) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "id" | "method" | "params"))
+    {
+        return Err(FrameError::new(
+            id,
+            format!("invalid frame: unknown property `{key}`"),
+        ));
+    }
+    let Some(id) = id else {
+        return Err(FrameError::new(
+            None,
+            "invalid frame: `id` must be a non-empty string",
+        ));
+    };
+    let method = match obj.remove("method") {
+        Some(Value::String(m)) if !m.is_empty() => m,
+        _ => {
+            return Err(FrameError::new(
+                Some(id),
+                "invalid frame: `method` must be a non-empty string",
+            ))
+        }
+    };
+    let params = match obj.remove("params") {
+        None | Some(Value::Null) => None,
+        Some(p) => Some(p),
+    };
+    Ok(Request { id, method, params })
+}
+
+/// `{"type":"res","id":..,"ok":true,"payload":..}`
+pub fn res_ok(id: &str, payload: &Value) -> String {
+    #[derive(Serialize)]
+    struct Res<'a> {
+        #[serde(rename = "type")]
+        ty: &'static str,
+        id: &'a str,
+        ok: bool,
+        payload: &'a Value,
+    }
+    serde_json::to_string(&Res {
+        ty: "res",
+        id,
+        ok: true,
+        payload,
+    })
+    .expect("serializing a Value cannot fail")
+}
+
+/// `{"type":"res","id":..,"ok":false,"error":{..}}`
+pub fn res_err(id: &str, error: &ErrorShape) -> String {
+    #[derive(Serialize)]
+    struct Res<'a> {
+        #[serde(rename = "type")]
+        ty: &'static str,
+        id: &'a str,
+        ok: bool,
+        error: &'a ErrorShape,
+    }
+    serde_json::to_string(&Res {
+        ty: "res",
+        id,
+        ok: false,
+        error,
+    })
+    .expect("serializing an error cannot fail")
+}
+
+/// `stateVersion` carried by state events and the hello snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct StateVersion {
+    pub presence: u64,
+    pub health: u64,
+}
+
+/// An event whose payload was serialized once; each recipient only wraps it
+/// with its own `seq`. This keeps a broadcast to N clients at one JSON
+/// serialization plus N memcpys.
+#[derive(Debug, Clone)]
+pub struct SharedEvent {
+    pub name: &'static str,
+    pub payload_json: std::sync::Arc<str>,
+    pub state_version: Option<StateVersion>,
+}
+
+impl SharedEvent {
+    pub fn new(name: &'static str, payload: &Value) -> Self {
+        SharedEvent {
+            name,
+            payload_json: serde_json::to_string(payload)
+                .expect("serializing a Value cannot fail")
+                .into(),
+            state_version: None,
+        }
+    }
+
+    pub fn with_state_version(mut self, sv: StateVersion) -> Self {
+        self.state_version = Some(sv);
+        self
+    }
+
+    /// The frame for one recipient. `seq` is `None` only for `connect.challenge`.
+    pub fn frame(&self, seq: Option<u64>) -> String {
+        let mut s = String::with_capacity(self.payload_json.len() + self.name.len() + 80);
+        s.push_str(r#"{"type":"event","event":""#);
+        s.push_str(self.name); // names are our own constants: no escaping needed
+        s.push_str(r#"","payload":"#);
+        s.push_str(&self.payload_json);
+        if let Some(seq) = seq {
+            s.push_str(r#","seq":"#);
+            s.push_str(&seq.to_string());
+        }
+        if let Some(sv) = self.state_version {
+            s.push_str(&format!(
+                r#","stateVersion":{{"presence":{},"health":{}}}"#,
+                sv.presence, sv.health
+            ));
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// WebSocket close codes of PROTOCOL.md §4.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    pub const RESTART: u16 = 1012;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn test_parse_valid_request() {
+        let r = parse_request(r#"{"type":"req","id":"1","method":"health","params":{}}"#).unwrap();
+        assert_eq!(r.id, "1");
+        assert_eq!(r.method, "health");
+        assert_eq!(r.params, Some(json!({})));
+    }
+
+    #[test]
+    fn test_parse_errors_are_precise() {
+        let e = parse_request("{nope").unwrap_err();
+        assert!(e.message.contains("not valid JSON"), "{}", e.message);
+        assert_eq!(e.reply_id(), INVALID_ID);
+        let e = parse_request(r#"{"type":"event","id":"7"}"#).unwrap_err();
+        assert_eq!(e.id.as_deref(), Some("7"));
+        assert!(e.message.contains("\"req\""));
+        let e = parse_request(r#"{"type":"req","id":"7","method":"x","extra":1}"#).unwrap_err();
+        assert!(e.message.contains("`extra`"));
+        let e = parse_request(r#"{"type":"req","id":"","method":"x"}"#).unwrap_err();
+        assert!(e.message.contains("`id`"));
+        let e = parse_request(r#"{"type":"req","id":"9","method":5}"#).unwrap_err();
+        assert!(e.message.contains("`method`"));
+        assert_eq!(e.reply_id(), "9");
+        let e = parse_request("[1,2]").unwrap_err();
+        assert!(e.message.contains("object"));
+    }
+
+    #[test]
+    fn test_deep_nesting_is_refused_not_crashing() {
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        let text = format!(r#"{{"type":"req","id":"1","method":"x","params":{deep}}}"#);
+        let e = parse_request(&text).unwrap_err();
+        assert!(e.message.contains("recursion"), "{}", e.message);
+    }
+
+    #[test]
+    fn test_error_shape_serialization() {
+        let e = ErrorShape::new(ErrorCode::Unavailable, "full")
+            .detail("CONNECTION_LIMIT", json!({"limit": 50}))
+            .retry_after(1000);
+        let v: Value = serde_json::from_str(&res_err("a", &e)).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"res","id":"a","ok":false,"error":{"code":"UNAVAILABLE","message":"full",
+                "details":{"code":"CONNECTION_LIMIT","limit":50},"retryable":true,"retryAfterMs":1000}})
+        );
+        assert_eq!(ErrorShape::invalid("").message, "error");
+    }
+
+    #[test]
+    fn test_shared_event_frame_is_valid_json() {
+        let ev = SharedEvent::new("presence", &json!({"presence":[{"a":"\"q\""}]}))
+            .with_state_version(StateVersion {
+                presence: 3,
+                health: 1,
+            });
+        let v: Value = serde_json::from_str(&ev.frame(Some(12))).unwrap();
+        assert_eq!(v["type"], "event");
+        assert_eq!(v["seq"], 12);
+        assert_eq!(v["stateVersion"]["presence"], 3);
+        assert_eq!(v["payload"]["presence"][0]["a"], "\"q\"");
+        let v: Value = serde_json::from_str(&ev.frame(None)).unwrap();
+        assert!(v.get("seq").is_none());
+    }
+}

@@ -1,0 +1,222 @@
+//! The poll loop: one thread, one `mio::Poll`, the only owner of the clock.
+//!
+//! Each turn: compute the timeout from the timer wheel (zero when a
+//! connection or the listener still has work from a spent budget), poll,
+//! dispatch readiness, revisit, fire due timers, flush what is pending and
+//! bring interests in line. Signals arrive as readiness on a self-pipe; the
+//! worker pool of later subsystems wakes the loop through the `Waker`.
+
+pub mod signals;
+pub mod timer;
+
+use crate::config::{Config, ConfigSource};
+use crate::gateway::auth::{self, Secrets};
+use crate::gateway::{Gateway, Timer};
+use crate::net::ConnId;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use signals::SignalAction;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const LISTENER: Token = Token(0);
+pub const WAKER: Token = Token(1);
+pub const SIGNALS: Token = Token(2);
+
+/// Readiness events taken per poll call.
+pub const EVENTS_CAPACITY: usize = 1024;
+
+#[derive(Debug)]
+pub enum ReactorError {
+    Poll(std::io::Error),
+    Bind { addr: String, err: std::io::Error },
+    Signals(std::io::Error),
+    Secrets(auth::AuthError),
+}
+
+impl fmt::Display for ReactorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReactorError::Poll(e) => write!(f, "poll: {e}"),
+            ReactorError::Bind { addr, err } => write!(f, "cannot listen on {addr}: {err}"),
+            ReactorError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
+            ReactorError::Secrets(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReactorError {}
+
+pub struct Reactor {
+    poll: Poll,
+    events: Events,
+    listener: Option<TcpListener>,
+    signals: signal_hook_mio::v1_0::Signals,
+    waker: Arc<Waker>,
+    source: ConfigSource,
+    pub gw: Gateway,
+    local_addr: SocketAddr,
+}
+
+/// Reads the secrets the config points at (explicit token, or the token file).
+pub fn load_secrets(cfg: &Config) -> Result<Secrets, auth::AuthError> {
+    auth::resolve_secrets(
+        cfg.auth.token.as_deref(),
+        cfg.auth.password.as_deref(),
+        &cfg.server.data_dir,
+    )
+}
+
+impl Reactor {
+    /// Binds the listener and installs signals; nothing runs yet.
+    pub fn new(cfg: Config, source: ConfigSource) -> Result<Reactor, ReactorError> {
+        let secrets = load_secrets(&cfg).map_err(ReactorError::Secrets)?;
+        let poll = Poll::new().map_err(ReactorError::Poll)?;
+        let addr_text = format!("{}:{}", cfg.server.bind, cfg.server.port);
+        let addr: SocketAddr = addr_text.parse().map_err(|_| ReactorError::Bind {
+            addr: addr_text.clone(),
+            err: std::io::ErrorKind::InvalidInput.into(),
+        })?;
+        let mut listener = TcpListener::bind(addr).map_err(|err| ReactorError::Bind {
+            addr: addr_text.clone(),
+            err,
+        })?;
+        let local_addr = listener.local_addr().map_err(ReactorError::Poll)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(ReactorError::Poll)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(ReactorError::Poll)?);
+        let mut signals = signals::install().map_err(ReactorError::Signals)?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(ReactorError::Poll)?;
+        let registry = poll.registry().try_clone().map_err(ReactorError::Poll)?;
+        let gw = Gateway::new(cfg, secrets, registry, Instant::now());
+        Ok(Reactor {
+            poll,
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            listener: Some(listener),
+            signals,
+            waker,
+            source,
+            gw,
+            local_addr,
+        })
+    }
+
+    /// Where the token came from (the token file's path, "configuration"...).
+    pub fn gw_token_origin(&self) -> String {
+        self.gw.token_origin().to_string()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// For the worker pool: results are sent on a channel, then this wakes the loop.
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// Runs until shutdown completes.
+    pub fn run(&mut self) -> Result<(), ReactorError> {
+        let mut timers_scratch: Vec<Timer> = Vec::new();
+        let mut signal_actions = Vec::new();
+        loop {
+            let now = Instant::now();
+            let mut timeout = self.gw.timers.timeout(now);
+            if self.gw.has_revisits() {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ReactorError::Poll(e));
+            }
+            let now = Instant::now();
+            let mut n_events = 0u64;
+            for ev in self.events.iter() {
+                n_events += 1;
+                match ev.token() {
+                    LISTENER => {
+                        if let Some(l) = &self.listener {
+                            self.gw.accept(l, now);
+                        }
+                    }
+                    WAKER => self.gw.loop_stats.wakeups += 1,
+                    SIGNALS => signals::drain(&mut self.signals, &mut signal_actions),
+                    token => {
+                        if let Some(id) = ConnId::from_token(token) {
+                            let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                            self.gw.on_ready(id, readable, ev.is_writable(), now);
+                        }
+                    }
+                }
+            }
+            for action in signal_actions.drain(..) {
+                self.on_signal(action, now);
+            }
+            self.gw.run_revisits(self.listener.as_ref(), now);
+            if let Some(due) = self.gw.timers.next_deadline() {
+                if due <= now {
+                    let lag = now - due;
+                    let s = &mut self.gw.loop_stats;
+                    s.max_timer_lag = s.max_timer_lag.max(lag);
+                }
+            }
+            let fired = self.gw.expire_timers(now, &mut timers_scratch);
+            self.gw.flush_dirty(now);
+            let end = Instant::now();
+            let s = &mut self.gw.loop_stats;
+            s.iterations += 1;
+            s.events += n_events;
+            s.timers_fired += fired as u64;
+            s.last_turn = end - now;
+            s.max_turn = s.max_turn.max(s.last_turn);
+            s.busy += s.last_turn;
+            if self.gw.shutdown_complete(end) {
+                let (open, _) = self.gw.counts();
+                log::info!("shutdown complete ({open} connections still open at exit)");
+                return Ok(());
+            }
+        }
+    }
+
+    fn on_signal(&mut self, action: SignalAction, now: Instant) {
+        match action {
+            SignalAction::Shutdown(name) => {
+                if let Some(mut l) = self.listener.take() {
+                    let _ = self.poll.registry().deregister(&mut l);
+                }
+                self.gw
+                    .begin_shutdown(&format!("gateway stopping ({name})"), now);
+            }
+            SignalAction::Reload => self.reload(now),
+        }
+    }
+
+    /// SIGHUP: rebuild the config from the same sources; keep the old one on error.
+    fn reload(&mut self, now: Instant) {
+        let cfg = match self.source.load() {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("reload refused, keeping the running config: {e}");
+                return;
+            }
+        };
+        let secrets = match load_secrets(&cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("reload refused, keeping the running config: {e}");
+                return;
+            }
+        };
+        if let Some(level) = crate::config::log_level(&cfg.log.level) {
+            log::set_max_level(level);
+        }
+        self.gw.reload(cfg, secrets, now);
+    }
+}
