@@ -94,7 +94,7 @@ pub struct ServerConfig {
     pub close_linger_ms: u64,
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct AuthConfig {
     /// Shared token; when neither token nor password is set one is generated
@@ -179,6 +179,18 @@ impl Default for ServerConfig {
     }
 }
 
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            token: None,
+            password: None,
+            max_failures: DEFAULT_AUTH_MAX_FAILURES,
+            failure_window_ms: DEFAULT_AUTH_FAILURE_WINDOW_MS,
+            tracked_addresses: DEFAULT_AUTH_TRACKED_ADDRESSES,
+        }
+    }
+}
+
 impl Default for ConnectionsConfig {
     fn default() -> Self {
         ConnectionsConfig {
@@ -230,13 +242,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             server: ServerConfig::default(),
-            auth: AuthConfig {
-                token: None,
-                password: None,
-                max_failures: DEFAULT_AUTH_MAX_FAILURES,
-                failure_window_ms: DEFAULT_AUTH_FAILURE_WINDOW_MS,
-                tracked_addresses: DEFAULT_AUTH_TRACKED_ADDRESSES,
-            },
+            auth: AuthConfig::default(),
             connections: ConnectionsConfig::default(),
             websocket: WebSocketConfig::default(),
             events: EventsConfig::default(),
@@ -517,6 +523,10 @@ mod tests {
     #[test]
     fn test_empty_object_gives_defaults() {
         assert_eq!(parse("{}").unwrap(), Config::default());
+        // A partial section fills the rest of that section with defaults.
+        let c = parse(r#"{"auth":{"token":"t"},"connections":{"maxConnections":3}}"#).unwrap();
+        assert_eq!(c.auth.max_failures, DEFAULT_AUTH_MAX_FAILURES);
+        assert_eq!(c.connections.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
     }
 
     #[test]

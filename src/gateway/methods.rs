@@ -285,6 +285,7 @@ pub fn health_payload(gw: &Gateway, now: Instant) -> Value {
                 "flushes": s.flushes,
             },
             "batcher": s.batcher_json(),
+            "config": {"reloads": s.reloads, "reloadFailures": s.reload_failures},
         },
         "sessions": {"count": 0, "recent": []},
         "coach": {"enabled": false},

@@ -869,6 +869,7 @@ impl Gateway {
                     continue;
                 }
             }
+            conn.finish_failed_close();
             let want = conn.interest();
             if conn.registered != Some(want) {
                 match self

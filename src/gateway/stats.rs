@@ -82,6 +82,7 @@ pub struct Stats {
     pub flushes: u64,
     pub close_codes: [u64; 16],
     pub reloads: u64,
+    pub reload_failures: u64,
 }
 
 impl Stats {

@@ -147,6 +147,10 @@ pub struct Conn {
     /// The read budget ran out with data possibly left: read again before the
     /// next poll (edge-triggered readiness will not tell us again).
     pub read_again: bool,
+    /// The peer broke the protocol: tungstenite's read side is unusable, so
+    /// after our close frame we only discard input until EOF or the linger.
+    reads_failed: bool,
+    write_shut: bool,
 }
 
 impl Conn {
@@ -170,6 +174,8 @@ impl Conn {
             frames_in: 0,
             frames_out: 0,
             read_again: false,
+            reads_failed: false,
+            write_shut: false,
         }
     }
 
@@ -271,6 +277,9 @@ impl Conn {
     /// Reads one message. Pings are answered by tungstenite (the pong is queued
     /// and counted here so the outbound accounting stays exact).
     pub fn read_message(&mut self) -> WsRead {
+        if self.reads_failed {
+            return self.discard_input();
+        }
         let Some(ws) = self.ws.as_mut() else {
             return WsRead::Closed;
         };
@@ -292,7 +301,39 @@ impl Conn {
                 }
                 WsRead::Message(msg)
             }
-            Err(e) => map_ws_error(e),
+            Err(e) => {
+                let r = map_ws_error(e);
+                if matches!(r, WsRead::Fault { .. }) {
+                    self.reads_failed = true;
+                }
+                r
+            }
+        }
+    }
+
+    /// Reads and drops whatever the peer still sends after a protocol fault, so
+    /// closing the socket does not turn into a reset that eats our close frame.
+    fn discard_input(&mut self) -> WsRead {
+        let mut scratch = [0u8; 4096];
+        loop {
+            match self.sock.read(&mut scratch) {
+                Ok(0) => return WsRead::Closed,
+                Ok(_) => continue,
+                Err(e) => match classify(&e) {
+                    IoClass::WouldBlock => return WsRead::WouldBlock,
+                    IoClass::Interrupted => continue,
+                    _ => return WsRead::Closed,
+                },
+            }
+        }
+    }
+
+    /// After a fault, once our close frame is out, half-close the socket so the
+    /// peer sees the close frame and then EOF.
+    pub fn finish_failed_close(&mut self) {
+        if self.reads_failed && !self.write_shut && !self.write_pending() {
+            self.write_shut = true;
+            let _ = self.sock.tcp.shutdown(std::net::Shutdown::Write);
         }
     }
 

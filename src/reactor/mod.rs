@@ -204,6 +204,7 @@ impl Reactor {
             Ok(c) => c,
             Err(e) => {
                 log::error!("reload refused, keeping the running config: {e}");
+                self.gw.stats.reload_failures += 1;
                 return;
             }
         };
@@ -211,6 +212,7 @@ impl Reactor {
             Ok(s) => s,
             Err(e) => {
                 log::error!("reload refused, keeping the running config: {e}");
+                self.gw.stats.reload_failures += 1;
                 return;
             }
         };

