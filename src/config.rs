@@ -67,7 +67,7 @@ pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 1_500;
 /// Time a closing connection waits for the peer's close frame.
 pub const DEFAULT_CLOSE_LINGER_MS: u64 = 2_000;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -234,20 +234,6 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info".into(),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            auth: AuthConfig::default(),
-            connections: ConnectionsConfig::default(),
-            websocket: WebSocketConfig::default(),
-            events: EventsConfig::default(),
-            log: LogConfig::default(),
-            testing: TestingConfig::default(),
         }
     }
 }
