@@ -56,6 +56,11 @@ pub const DEFAULT_TICK_INTERVAL_MS: u64 = 30_000;
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 20;
 /// Longest a batched event waits.
 pub const DEFAULT_BATCH_DELAY_MS: u64 = 100;
+/// Presence changes within this window go out as one `presence` event.
+pub const DEFAULT_PRESENCE_DEBOUNCE_MS: u64 = 250;
+/// Entries carried by a `presence` event or the hello snapshot (the full list
+/// is `system-presence`); keeps a connect from costing O(clients²) bytes.
+pub const DEFAULT_PRESENCE_MAX_ENTRIES: usize = 64;
 /// Auth failures from one address inside the window before it is throttled.
 pub const DEFAULT_AUTH_MAX_FAILURES: u32 = 5;
 /// Window over which auth failures are counted, and how long a throttle lasts.
@@ -150,6 +155,8 @@ pub struct EventsConfig {
     pub tick_interval_ms: u64,
     pub batch_max_events: usize,
     pub batch_delay_ms: u64,
+    pub presence_debounce_ms: u64,
+    pub presence_max_entries: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -226,6 +233,8 @@ impl Default for EventsConfig {
             tick_interval_ms: DEFAULT_TICK_INTERVAL_MS,
             batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
             batch_delay_ms: DEFAULT_BATCH_DELAY_MS,
+            presence_debounce_ms: DEFAULT_PRESENCE_DEBOUNCE_MS,
+            presence_max_entries: DEFAULT_PRESENCE_MAX_ENTRIES,
         }
     }
 }

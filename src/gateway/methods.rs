@@ -230,7 +230,23 @@ pub fn presence_entries(gw: &Gateway) -> Vec<Value> {
     entries.into_iter().map(|(_, e)| e).collect()
 }
 
-pub fn health_payload(gw: &Gateway, now: Instant) -> Value {
+/// `presence` event payload: at most `presenceMaxEntries` entries, with the
+/// total so a client knows to call `system-presence` for the rest.
+pub fn presence_event_payload(gw: &Gateway) -> Value {
+    let mut entries = presence_entries(gw);
+    let count = entries.len();
+    let max = gw.cfg.events.presence_max_entries;
+    let truncated = count > max;
+    entries.truncate(max);
+    let mut v = json!({"presence": entries, "count": count});
+    if truncated {
+        v["truncated"] = json!(true);
+    }
+    v
+}
+
+pub fn health_payload(gw: &mut Gateway, now: Instant) -> Value {
+    let rss = gw.rss_bytes(now);
     let (auth, pre) = gw.counts();
     let (operators, nodes) = gw.role_counts();
     let s = &gw.stats;
@@ -267,7 +283,7 @@ pub fn health_payload(gw: &Gateway, now: Instant) -> Value {
                 "slowConsumersClosed": s.slow_consumers,
             },
             "memory": {
-                "rssBytes": observe::rss_bytes(),
+                "rssBytes": rss,
                 "connectionBuffersBytes": gw.buffered_bytes(),
                 "worstCaseBytes": budget.total_bytes,
             },
@@ -297,7 +313,9 @@ pub fn health_payload(gw: &Gateway, now: Instant) -> Value {
     })
 }
 
-pub fn hello_ok(gw: &Gateway, id: ConnId, now: Instant) -> Value {
+pub fn hello_ok(gw: &mut Gateway, id: ConnId, now: Instant) -> Value {
+    let health = health_payload(gw, now);
+    let presence = presence_event_payload(gw);
     let session = gw.session(id).expect("hello after authentication");
     json!({
         "type": "hello-ok",
@@ -308,8 +326,8 @@ pub fn hello_ok(gw: &Gateway, id: ConnId, now: Instant) -> Value {
             "events": EVENTS,
         },
         "snapshot": {
-            "presence": presence_entries(gw),
-            "health": health_payload(gw, now),
+            "presence": presence["presence"],
+            "health": health,
             "stateVersion": gw.state_version(),
             "uptimeMs": gw.uptime_ms(now),
         },

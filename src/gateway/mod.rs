@@ -46,6 +46,8 @@ pub enum Timer {
     Linger(ConnId),
     Tick,
     AcceptRetry,
+    /// Debounced `presence` broadcast.
+    Presence,
 }
 
 /// How an outbound frame is treated (PROTOCOL.md §5).
@@ -99,6 +101,9 @@ pub struct Gateway {
     pub accept_again: bool,
     accept_paused: bool,
     tick_timer: Option<TimerId>,
+    presence_timer: Option<TimerId>,
+    /// RSS read from /proc at most once a second: (when, bytes).
+    rss_cache: Option<(Instant, u64)>,
     /// Updated by the reactor every turn.
     pub loop_stats: crate::observe::LoopStats,
 }
@@ -150,6 +155,8 @@ impl Gateway {
             accept_paused: false,
             tick_timer: None,
             loop_stats: Default::default(),
+            presence_timer: None,
+            rss_cache: None,
             cfg,
             secrets,
         };
@@ -637,10 +644,9 @@ impl Gateway {
             session.scopes
         );
         self.sessions.insert(id, session);
-        self.state_version.presence += 1;
+        self.presence_changed(now);
         let hello = methods::hello_ok(self, id, now);
         self.respond_ok(id, req_id, &hello, now);
-        self.broadcast_presence(Some(id), now);
     }
 
     fn fail_handshake(
@@ -760,16 +766,35 @@ impl Gateway {
         ids.len()
     }
 
-    fn broadcast_presence(&mut self, except: Option<ConnId>, now: Instant) {
+    /// Presence changed: one `presence` event goes out after the debounce,
+    /// whatever the number of joins and leaves in between.
+    fn presence_changed(&mut self, now: Instant) {
+        self.state_version.presence += 1;
+        if self.presence_timer.is_none() && !self.is_shutting_down() {
+            let at = now + Duration::from_millis(self.cfg.events.presence_debounce_ms);
+            self.presence_timer = self.timers.insert(at, Timer::Presence).ok();
+        }
+    }
+
+    fn broadcast_presence(&mut self, now: Instant) {
         if self.is_shutting_down() {
             return;
         }
-        let ev = SharedEvent::new(
-            "presence",
-            &json!({"presence": methods::presence_entries(self)}),
-        )
-        .with_state_version(self.state_version);
-        self.broadcast(&ev, Priority::Droppable, except, now);
+        let ev = SharedEvent::new("presence", &methods::presence_event_payload(self))
+            .with_state_version(self.state_version);
+        self.broadcast(&ev, Priority::Droppable, None, now);
+    }
+
+    /// RSS, read from /proc at most once a second.
+    pub fn rss_bytes(&mut self, now: Instant) -> u64 {
+        match self.rss_cache {
+            Some((at, v)) if now.duration_since(at) < Duration::from_secs(1) => v,
+            _ => {
+                let v = crate::observe::rss_bytes();
+                self.rss_cache = Some((now, v));
+                v
+            }
+        }
     }
 
     /// The outbound policy: immediate frames go into the write buffer now,
@@ -804,50 +829,44 @@ impl Gateway {
         match prio {
             Priority::Immediate => {
                 self.stats.immediate += 1;
-                match conn.write_now(Some(frame)) {
-                    Ok(n) if n > 1 => {
-                        // Pending batched frames went first to keep order.
-                        self.stats.batches += 1;
-                        self.stats.batched_messages += (n - 1) as u64;
-                        if let Some(t) = conn.batch_timer.take() {
-                            self.timers.cancel(t);
-                        }
+                let n = conn.write_now(Some(frame));
+                if n > 1 {
+                    // Held batched frames went first to keep order.
+                    self.stats.batches += 1;
+                    self.stats.batched_messages += (n - 1) as u64;
+                    if let Some(t) = conn.batch_timer.take() {
+                        self.timers.cancel(t);
                     }
-                    Ok(_) => {}
-                    Err(_) => return self.remove(id, now),
                 }
                 self.mark_dirty(id);
             }
             Priority::Batched | Priority::Droppable => {
                 conn.push_batched(frame);
                 if conn.batch_len() >= batch_max {
-                    self.flush_batch(id, now);
+                    self.flush_batch(id);
                 } else if conn.batch_timer.is_none() {
                     let delay = Duration::from_millis(self.cfg.events.batch_delay_ms);
                     conn.batch_timer = self.timers.insert(now + delay, Timer::Batch(id)).ok();
                     if conn.batch_timer.is_none() {
                         // Timer wheel full: never strand a frame.
-                        self.flush_batch(id, now);
+                        self.flush_batch(id);
                     }
                 }
             }
         }
     }
 
-    fn flush_batch(&mut self, id: ConnId, now: Instant) {
+    fn flush_batch(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         if let Some(t) = conn.batch_timer.take() {
             self.timers.cancel(t);
         }
-        match conn.write_now(None) {
-            Ok(0) => {}
-            Ok(n) => {
-                self.stats.batches += 1;
-                self.stats.batched_messages += n as u64;
-            }
-            Err(_) => return self.remove(id, now),
+        let n = conn.write_now(None);
+        if n > 0 {
+            self.stats.batches += 1;
+            self.stats.batched_messages += n as u64;
         }
         self.mark_dirty(id);
     }
@@ -955,9 +974,8 @@ impl Gateway {
                     self.per_client.remove(key);
                 }
             }
-            self.state_version.presence += 1;
             log::info!("{id}: {} disconnected", conn.addr);
-            self.broadcast_presence(None, now);
+            self.presence_changed(now);
         } else {
             self.pre_auth -= 1;
         }
@@ -992,7 +1010,7 @@ impl Gateway {
                 };
                 conn.batch_timer = None;
                 self.stats.batch_timer_flushes += 1;
-                self.flush_batch(id, now);
+                self.flush_batch(id);
             }
             Timer::Linger(id) => {
                 if self.conns.get(id).is_some() {
@@ -1006,7 +1024,12 @@ impl Gateway {
                     let ev = SharedEvent::new("tick", &json!({"ts": wall_ms()}));
                     self.broadcast(&ev, Priority::Droppable, None, now);
                     self.schedule_tick(now);
+                    crate::observe::trim_heap();
                 }
+            }
+            Timer::Presence => {
+                self.presence_timer = None;
+                self.broadcast_presence(now);
             }
             Timer::AcceptRetry => {
                 self.accept_paused = false;

@@ -86,17 +86,23 @@ pub enum Flush {
     Closed,
 }
 
-/// Outbound queue: batched events wait here until a flush; everything else
-/// goes straight into tungstenite's write buffer. `handed - sock.ws_bytes_out`
-/// is what sits in that buffer, so the cap covers both.
+/// Outbound queue. Batched events are *held* until their batch is released
+/// (count or timer); released frames wait in `ready` and are fed to
+/// tungstenite only while its buffer is under `feed_limit` and the socket takes
+/// them. So tungstenite's buffer (which never gives memory back) stays near
+/// `writeBufferBytes`, and a burst is held as shared frames that are freed as
+/// they go out. `handed - sock.ws_bytes_out` is what sits in tungstenite.
 #[derive(Default)]
 pub struct Outbound {
-    batch: Vec<Utf8Bytes>,
-    batch_bytes: usize,
+    held: Vec<Utf8Bytes>,
+    held_bytes: usize,
+    ready: std::collections::VecDeque<Utf8Bytes>,
+    ready_bytes: usize,
     /// Frame bytes handed to tungstenite (our messages, pongs, close frames).
     handed: u64,
-    /// The last flush could not finish.
+    /// tungstenite holds bytes the socket has not taken yet.
     ws_pending: bool,
+    feed_limit: usize,
 }
 
 /// Size of a server (unmasked) frame with an `n`-byte payload.
@@ -207,7 +213,7 @@ impl Conn {
     }
 
     pub fn write_pending(&self) -> bool {
-        self.sock.prelude_pending() || self.out.ws_pending
+        self.sock.prelude_pending() || self.out.ws_pending || !self.out.ready.is_empty()
     }
 
     /// Reads more of the request head (bounded by `max_head`).
@@ -246,6 +252,7 @@ impl Conn {
     /// Completes the upgrade: queues the 101, starts the WebSocket with the
     /// pre-auth limits and whatever bytes followed the head.
     pub fn upgrade(&mut self, accept: &str, head_len: usize, config: WebSocketConfig) {
+        self.out.feed_limit = config.write_buffer_size.max(1);
         let leftover = self.http_buf.split_off(head_len.min(self.http_buf.len()));
         self.http_buf = Vec::new();
         self.sock.push_prelude(&http::switching_protocols(accept));
@@ -259,6 +266,7 @@ impl Conn {
 
     /// Applies new limits (after authentication, or on reload).
     pub fn set_ws_config(&mut self, config: WebSocketConfig) {
+        self.out.feed_limit = config.write_buffer_size.max(1);
         if let Some(ws) = self.ws.as_mut() {
             ws.set_config(|c| *c = config);
         }
@@ -337,52 +345,44 @@ impl Conn {
         }
     }
 
-    /// Outbound bytes waiting: batched events plus tungstenite's buffer.
+    /// Outbound bytes waiting: held and ready frames plus tungstenite's buffer.
     pub fn pending_out_bytes(&self) -> usize {
-        self.out.batch_bytes + self.out.handed.saturating_sub(self.sock.ws_bytes_out) as usize
+        self.out.held_bytes + self.out.ready_bytes + self.ws_buffered()
+    }
+
+    fn ws_buffered(&self) -> usize {
+        self.out.handed.saturating_sub(self.sock.ws_bytes_out) as usize
     }
 
     pub fn batch_len(&self) -> usize {
-        self.out.batch.len()
+        self.out.held.len()
     }
 
-    /// Queues a batched frame; the caller flushes on count or timer.
+    /// Holds a batched frame until the batch is released.
     pub fn push_batched(&mut self, frame: Utf8Bytes) {
-        self.out.batch_bytes += frame_len(frame.len());
-        self.out.batch.push(frame);
+        self.out.held_bytes += frame_len(frame.len());
+        self.out.held.push(frame);
     }
 
-    /// Moves batched frames, then `frame`, into the write buffer (order kept).
-    /// The caller flushes. Returns how many frames went in.
-    pub fn write_now(&mut self, frame: Option<Utf8Bytes>) -> Result<usize, WsRead> {
-        let mut n = 0;
-        let batch = std::mem::take(&mut self.out.batch);
-        self.out.batch_bytes = 0;
-        for f in batch.into_iter().chain(frame) {
-            self.write_frame(f)?;
+    /// Releases held frames, then `frame`, for sending (order kept); the
+    /// caller flushes. Returns how many frames were released.
+    pub fn write_now(&mut self, frame: Option<Utf8Bytes>) -> usize {
+        let held = std::mem::take(&mut self.out.held);
+        self.out.ready_bytes += self.out.held_bytes;
+        self.out.held_bytes = 0;
+        let mut n = held.len();
+        self.out.ready.extend(held);
+        if let Some(f) = frame {
+            self.out.ready_bytes += frame_len(f.len());
+            self.out.ready.push_back(f);
             n += 1;
         }
-        Ok(n)
+        n
     }
 
-    fn write_frame(&mut self, frame: Utf8Bytes) -> Result<(), WsRead> {
-        let Some(ws) = self.ws.as_mut() else {
-            return Err(WsRead::Closed);
-        };
-        let len = frame_len(frame.len()) as u64;
-        self.out.handed += len;
-        self.out.ws_pending = true;
-        self.frames_out += 1;
-        match ws.write(&mut self.sock, Message::Text(frame)) {
-            Ok(()) => Ok(()),
-            Err(e) => match map_ws_error(e) {
-                WsRead::WouldBlock => Ok(()),
-                other => Err(other),
-            },
-        }
-    }
-
-    /// Pushes everything queued in tungstenite to the socket.
+    /// Feeds ready frames to tungstenite while its buffer is under the feed
+    /// limit, and pushes its buffer to the socket, until everything is out or
+    /// the socket is full. Usually one `write` per batch.
     pub fn flush(&mut self) -> Flush {
         if self.state == ConnState::HttpReply {
             return self.flush_http_reply();
@@ -394,28 +394,60 @@ impl Conn {
                 Err(_) => Flush::Closed,
             };
         };
-        match ws.flush(&mut self.sock) {
-            Ok(()) => {
-                self.out.ws_pending = false;
-                // tungstenite counts a pong it replaced or a close frame's exact
-                // size differently from our estimate; resync when empty.
-                self.out.handed = self.sock.ws_bytes_out;
-                Flush::Done
+        loop {
+            while !self.out.ready.is_empty()
+                && (self.out.handed.saturating_sub(self.sock.ws_bytes_out) as usize)
+                    < self.out.feed_limit
+            {
+                let frame = self.out.ready.pop_front().expect("non-empty");
+                let len = frame_len(frame.len());
+                self.out.ready_bytes -= len;
+                self.out.handed += len as u64;
+                self.out.ws_pending = true;
+                self.frames_out += 1;
+                if let Err(e) = ws.write(&mut self.sock, Message::Text(frame)) {
+                    match map_ws_error(e) {
+                        // The frame is in tungstenite's buffer; the socket is full.
+                        WsRead::WouldBlock => return Flush::Pending,
+                        _ => return Flush::Closed,
+                    }
+                }
             }
-            Err(e) => match map_ws_error(e) {
-                WsRead::WouldBlock => Flush::Pending,
-                _ => Flush::Closed,
-            },
+            match ws.flush(&mut self.sock) {
+                Ok(()) => {
+                    self.out.ws_pending = false;
+                    // Pongs and close echoes are sized by tungstenite; resync.
+                    self.out.handed = self.sock.ws_bytes_out;
+                    if self.out.ready.is_empty() {
+                        return Flush::Done;
+                    }
+                }
+                Err(e) => {
+                    return match map_ws_error(e) {
+                        WsRead::WouldBlock => Flush::Pending,
+                        _ => Flush::Closed,
+                    }
+                }
+            }
         }
     }
 
     /// Starts the close handshake: batched frames are discarded, the close frame
     /// is queued behind what tungstenite already holds.
     pub fn start_close(&mut self, code: u16, reason: &str) {
-        self.out.batch.clear();
-        self.out.batch_bytes = 0;
+        self.discard_batch();
         if let Some(ws) = self.ws.as_mut() {
             if ws.can_write() {
+                // Released frames (an error `res` explaining the close) go
+                // ahead of the close frame, past the feed limit: they are
+                // already bounded by the outbound cap.
+                while let Some(frame) = self.out.ready.pop_front() {
+                    let len = frame_len(frame.len());
+                    self.out.ready_bytes -= len;
+                    self.out.handed += len as u64;
+                    self.frames_out += 1;
+                    let _ = ws.write(&mut self.sock, Message::Text(frame));
+                }
                 self.out.handed += frame_len(2 + reason.len()) as u64;
                 self.out.ws_pending = true;
                 let frame = CloseFrame {
@@ -426,14 +458,16 @@ impl Conn {
                 let _ = ws.close(&mut self.sock, Some(frame));
             }
         }
+        self.out.ready.clear();
+        self.out.ready_bytes = 0;
         self.set_state(ConnState::Closing);
     }
 
     /// Drops batched frames (shutdown, slow consumer).
     pub fn discard_batch(&mut self) -> usize {
-        let n = self.out.batch.len();
-        self.out.batch.clear();
-        self.out.batch_bytes = 0;
+        let n = self.out.held.len();
+        self.out.held.clear();
+        self.out.held_bytes = 0;
         n
     }
 
@@ -553,8 +587,7 @@ mod tests {
     fn test_open_write_interest_only_while_pending() {
         let (mut c, _client) = conn_open();
         assert_eq!(c.interest(), Interest::READABLE);
-        c.write_now(Some(Utf8Bytes::from("hello".to_string())))
-            .unwrap();
+        c.write_now(Some(Utf8Bytes::from("hello".to_string())));
         assert!(c.interest().is_writable());
         assert_eq!(c.flush(), Flush::Done);
         assert_eq!(c.interest(), Interest::READABLE);
@@ -567,7 +600,8 @@ mod tests {
         c.push_batched(Utf8Bytes::from("a".repeat(200)));
         assert_eq!(c.pending_out_bytes(), frame_len(200));
         assert_eq!(c.batch_len(), 1);
-        assert_eq!(c.write_now(None).unwrap(), 1);
+        assert_eq!(c.write_now(None), 1);
+        assert_eq!(c.pending_out_bytes(), frame_len(200));
         assert_eq!(c.batch_len(), 0);
         assert_eq!(c.flush(), Flush::Done);
         assert_eq!(c.pending_out_bytes(), 0);
@@ -581,6 +615,34 @@ mod tests {
         assert_eq!(c.state(), ConnState::Closing);
         assert_eq!(c.batch_len(), 0);
         assert!(c.write_pending());
+    }
+
+    #[test]
+    fn test_open_close_keeps_released_frames_ahead_of_close() {
+        use std::io::Read;
+        let (mut c, mut client) = conn_open();
+        let mut skip = [0u8; 512];
+        // Drain the 101 the fixture sent.
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let n = client.read(&mut skip).unwrap();
+        assert!(std::str::from_utf8(&skip[..n])
+            .unwrap()
+            .ends_with("\r\n\r\n"));
+        c.write_now(Some(Utf8Bytes::from("the reason".to_string())));
+        c.start_close(1008, "bye");
+        assert!(matches!(c.flush(), Flush::Done | Flush::Closed));
+        let mut buf = vec![0u8; 64];
+        let mut got = Vec::new();
+        while got.len() < 12 + 7 {
+            let n = client.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got[0], 0x81, "text frame first");
+        assert_eq!(&got[2..12], b"the reason");
+        assert_eq!(got[12], 0x88, "then the close frame");
     }
 
     #[test]

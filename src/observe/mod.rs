@@ -20,6 +20,16 @@ pub fn rss_bytes() -> u64 {
     resident * page.max(0) as u64
 }
 
+/// Hands freed heap pages back to the kernel. glibc keeps the high-water mark
+/// of a burst otherwise, which makes RSS after a spike look like a leak.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Per-turn figures of the poll loop.
 #[derive(Debug, Default, Clone)]
 pub struct LoopStats {
