@@ -467,8 +467,10 @@ pub const MEMORY_PER_CONN_OVERHEAD: usize = 2 * 1024;
 pub struct MemoryBudget {
     pub fixed_bytes: usize,
     /// Per authenticated connection: read buffer, one frame being read and one
-    /// message being assembled (each up to `maxPayload`), the outbound cap plus
-    /// one message that may straddle it, and bookkeeping.
+    /// message being assembled (each up to `maxPayload`), the outbound cap
+    /// (counted twice: queued frames carry per-frame bookkeeping, up to the
+    /// payload's size for the smallest frames) plus one message that may
+    /// straddle it, and bookkeeping.
     pub per_connection_bytes: usize,
     pub connections: usize,
     /// Per unauthenticated socket: the HTTP head, read buffer, one pre-auth frame
@@ -483,7 +485,7 @@ impl MemoryBudget {
         let w = &c.websocket;
         let per_connection_bytes = w.read_buffer_bytes
             + 2 * w.max_payload
-            + w.max_buffered_bytes
+            + 2 * w.max_buffered_bytes
             + w.max_payload
             + MEMORY_PER_CONN_OVERHEAD;
         let per_unauthenticated_bytes = w.max_http_head_bytes

@@ -81,3 +81,15 @@ fn flags_override_and_bad_flags_are_explained() {
     assert_eq!(code, 0);
     assert!(out.contains("--check-config"));
 }
+
+#[test]
+fn shipped_pi_example_config_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/pi/clawgate.example.json");
+    let (code, out, err) = run(&["--check-config", "--config", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"dataDir\": \"/var/lib/clawgate\""), "{out}");
+    assert!(
+        !out.contains("enableTestMethods\": true"),
+        "test methods stay off"
+    );
+}
