@@ -27,7 +27,7 @@ clients: ## install the real clients the end-to-end tests drive (websockets, web
 	bash scripts/install-test-clients.sh
 
 test: clients ## the whole test suite (unit + end to end with real clients)
-	$(CARGO) test
+	$(CARGO) test --lib --bins --tests
 
 bench: ## load benchmark: start time, RSS, health RTT, broadcast fan-out
 	$(CARGO) bench --bench load

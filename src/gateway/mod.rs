@@ -6,15 +6,17 @@
 //! It never reads a clock: every entry point takes `now`.
 
 pub mod auth;
+mod handshake;
 pub mod methods;
+mod outbound;
 pub mod stats;
 
 use crate::config::Config;
-use crate::net::conn::{frame_len, ws_config, Flush, HttpRead, WsRead};
+use crate::net::conn::{ws_config, Flush, HttpRead, WsRead};
 use crate::net::http::{self, HttpRequest};
 use crate::net::sock::{classify, IoClass};
 use crate::net::{Conn, ConnId, ConnState, ConnTable};
-use crate::protocol::handshake::{self, ConnectError, ConnectParams, Role};
+use crate::protocol::handshake::{scope_allows, ConnectParams, Role};
 use crate::protocol::{self, close, ErrorCode, ErrorShape, Request, SharedEvent, StateVersion};
 use crate::reactor::timer::{TimerId, TimerWheel};
 use auth::{AuthLimiter, Secrets};
@@ -26,7 +28,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tungstenite::{Message, Utf8Bytes};
+use tungstenite::Message;
 
 /// Timers per connection slot: handshake or idle, batch flush, close linger.
 pub const TIMERS_PER_CONN: usize = 3;
@@ -299,7 +301,7 @@ impl Gateway {
         }
     }
 
-    fn mark_dirty(&mut self, id: ConnId) {
+    pub(super) fn mark_dirty(&mut self, id: ConnId) {
         self.dirty.push(id);
     }
 
@@ -472,201 +474,6 @@ impl Gateway {
         }
     }
 
-    // ----- handshake (§3) --------------------------------------------------
-
-    fn on_connect_frame(&mut self, id: ConnId, text: &str, now: Instant) {
-        let first_must_be_connect = || {
-            ErrorShape::invalid("invalid handshake: first request must be connect")
-                .detail("INVALID_HANDSHAKE", Value::Null)
-        };
-        let req = match protocol::parse_request(text) {
-            Ok(r) if r.method == "connect" => r,
-            Ok(r) => {
-                return self.fail_handshake(
-                    id,
-                    &r.id,
-                    first_must_be_connect(),
-                    close::POLICY,
-                    "invalid handshake",
-                    now,
-                )
-            }
-            Err(fe) => {
-                let rid = fe.reply_id().to_string();
-                return self.fail_handshake(
-                    id,
-                    &rid,
-                    first_must_be_connect(),
-                    close::POLICY,
-                    "invalid handshake",
-                    now,
-                );
-            }
-        };
-        match self.authenticate(id, &req, now) {
-            Ok(session) => self.complete_handshake(id, &req.id, session, now),
-            Err((err, code, reason)) => self.fail_handshake(id, &req.id, err, code, reason, now),
-        }
-    }
-
-    /// Checks a `connect` request: throttle, shape, protocol, credentials.
-    /// On failure: the error, the close code and the close reason.
-    fn authenticate(
-        &mut self,
-        id: ConnId,
-        req: &Request,
-        now: Instant,
-    ) -> Result<Session, (ErrorShape, u16, &'static str)> {
-        let conn = self.conns.get(id).expect("caller holds a live id");
-        let ip = conn.addr.ip();
-        if let Err(retry) = self.limiter.check(ip, now) {
-            self.stats.reject(RejectReason::AuthRateLimited);
-            let err = ErrorShape::invalid("unauthorized: too many failed authentication attempts")
-                .detail(
-                    "AUTH_RATE_LIMITED",
-                    json!({"retryAfterMs": retry.as_millis() as u64}),
-                )
-                .retry_after(retry.as_millis() as u64);
-            return Err((err, close::TRY_AGAIN_LATER, "auth rate limited"));
-        }
-        let params = match handshake::parse_connect(req.params.as_ref()) {
-            Ok(p) => p,
-            Err(e @ ConnectError::ProtocolMismatch { .. }) => {
-                self.stats.reject(RejectReason::ProtocolMismatch);
-                return Err((e.to_error(), close::PROTOCOL_ERROR, "protocol mismatch"));
-            }
-            Err(e) => {
-                self.stats.reject(RejectReason::BadConnect);
-                return Err((e.to_error(), close::POLICY, "invalid connect params"));
-            }
-        };
-        if let Err(f) = auth::check(
-            &self.secrets,
-            params.token.as_deref(),
-            params.password.as_deref(),
-        ) {
-            self.limiter.record_failure(ip, now);
-            self.stats.reject(RejectReason::Auth);
-            let err = ErrorShape::invalid(f.message()).detail(f.detail_code(), Value::Null);
-            return Err((err, close::POLICY, "unauthorized"));
-        }
-        if let Some(device) = &params.device {
-            // Signature verification lands with the device-identity work; until
-            // then a device claim grants nothing beyond the shared secret.
-            log::debug!(
-                "{id}: device {} presented (not verified; shared auth applies)",
-                device.id
-            );
-        }
-        self.limiter.record_success(ip);
-        let scopes = handshake::grant_scopes(params.role, params.scopes.as_deref());
-        Ok(Session {
-            params,
-            scopes,
-            connected_at_ms: wall_ms(),
-        })
-    }
-
-    /// Admits an authenticated connection into the pool, or refuses it.
-    fn complete_handshake(&mut self, id: ConnId, req_id: &str, session: Session, now: Instant) {
-        let c = &self.cfg.connections;
-        let conn = self.conns.get(id).expect("live");
-        let ip = conn.addr.ip();
-        let per = self.per_addr.get(&ip).copied().unwrap_or_default();
-        let per_client = self
-            .per_client
-            .get(&session.params.client.id)
-            .copied()
-            .unwrap_or(0);
-        let limit = if self.authenticated >= c.max_connections {
-            Some(("maxConnections", c.max_connections, RejectReason::PoolFull))
-        } else if per.authenticated >= c.max_per_address {
-            Some(("maxPerAddress", c.max_per_address, RejectReason::PerAddress))
-        } else if per_client >= c.max_per_client_id {
-            Some((
-                "maxPerClientId",
-                c.max_per_client_id,
-                RejectReason::PerClientId,
-            ))
-        } else {
-            None
-        };
-        if let Some((name, max, reason)) = limit {
-            self.stats.reject(reason);
-            let retry = RETRY_AFTER_FULL.as_millis() as u64;
-            let err = ErrorShape::new(
-                ErrorCode::Unavailable,
-                format!("connection limit reached ({name} = {max})"),
-            )
-            .detail("CONNECTION_LIMIT", json!({"limit": name, "max": max}))
-            .retry_after(retry);
-            return self.fail_handshake(
-                id,
-                req_id,
-                err,
-                close::TRY_AGAIN_LATER,
-                "connection limit",
-                now,
-            );
-        }
-        // Admit.
-        let w = &self.cfg.websocket;
-        let post_auth = ws_config(
-            w.max_payload,
-            w.read_buffer_bytes,
-            w.write_buffer_bytes,
-            w.max_buffered_bytes,
-        );
-        let idle = Duration::from_millis(c.idle_timeout_ms);
-        let conn = self.conns.get_mut(id).expect("live");
-        conn.set_ws_config(post_auth);
-        conn.set_state(ConnState::Open);
-        if let Some(t) = conn.handshake_timer.take() {
-            self.timers.cancel(t);
-        }
-        conn.idle_timer = self.timers.insert(now + idle, Timer::Idle(id)).ok();
-        self.pre_auth -= 1;
-        self.authenticated += 1;
-        let entry = self.per_addr.entry(ip).or_default();
-        entry.pre_auth -= 1;
-        entry.authenticated += 1;
-        *self
-            .per_client
-            .entry(session.params.client.id.clone())
-            .or_default() += 1;
-        self.stats.authenticated += 1;
-        log::info!(
-            "{id}: {} connected as {} ({}/{}) scopes {:?}",
-            conn.addr,
-            session.params.role.as_str(),
-            session.params.client.id,
-            session.params.client.mode,
-            session.scopes
-        );
-        self.sessions.insert(id, session);
-        self.presence_changed(now);
-        let hello = methods::hello_ok(self, id, now);
-        self.respond_ok(id, req_id, &hello, now);
-    }
-
-    fn fail_handshake(
-        &mut self,
-        id: ConnId,
-        req_id: &str,
-        err: ErrorShape,
-        code: u16,
-        reason: &str,
-        now: Instant,
-    ) {
-        log::info!(
-            "{id}: handshake refused: {} ({})",
-            err.message,
-            err.detail_code().unwrap_or("-")
-        );
-        self.respond_err(id, req_id, &err, now);
-        self.close(id, code, reason, now);
-    }
-
     // ----- dispatch ----------------------------------------------------------
 
     fn dispatch(&mut self, id: ConnId, req: Request, now: Instant) {
@@ -683,7 +490,7 @@ impl Gateway {
             .get(&id)
             .map(|s| s.scopes.as_slice())
             .unwrap_or(&[]);
-        if !handshake::scope_allows(granted, spec.scope) {
+        if !scope_allows(granted, spec.scope) {
             self.stats.forbidden += 1;
             let err = ErrorShape::new(
                 ErrorCode::Forbidden,
@@ -699,211 +506,6 @@ impl Gateway {
             Ok(payload) => self.respond_ok(id, &req.id, &payload, now),
             Err(err) => self.respond_err(id, &req.id, &err, now),
         }
-    }
-
-    /// A second `connect` after hello (admin only): re-checks credentials and
-    /// answers a fresh hello-ok; a failure is answered without closing.
-    pub(crate) fn reconnect(
-        &mut self,
-        id: ConnId,
-        req: &Request,
-        now: Instant,
-    ) -> Result<Value, ErrorShape> {
-        match self.authenticate(id, req, now) {
-            Ok(session) => {
-                self.sessions.insert(id, session);
-                Ok(methods::hello_ok(self, id, now))
-            }
-            Err((err, _, _)) => Err(err),
-        }
-    }
-
-    // ----- outbound ----------------------------------------------------------
-
-    pub fn respond_ok(&mut self, id: ConnId, req_id: &str, payload: &Value, now: Instant) {
-        self.enqueue(
-            id,
-            protocol::res_ok(req_id, payload),
-            Priority::Immediate,
-            now,
-        );
-    }
-
-    pub fn respond_err(&mut self, id: ConnId, req_id: &str, err: &ErrorShape, now: Instant) {
-        self.stats.errors_sent += 1;
-        self.enqueue(id, protocol::res_err(req_id, err), Priority::Immediate, now);
-    }
-
-    /// Sends `ev` to one connection with its next `seq`.
-    pub fn send_event(&mut self, id: ConnId, ev: &SharedEvent, prio: Priority, now: Instant) {
-        let Some(conn) = self.conns.get_mut(id) else {
-            return;
-        };
-        conn.seq += 1;
-        let frame = ev.frame(Some(conn.seq));
-        self.enqueue(id, frame, prio, now);
-    }
-
-    /// Sends `ev` to every authenticated connection (but `except`) that passes
-    /// `filter`. The payload is serialized once, by the caller.
-    pub fn broadcast(
-        &mut self,
-        ev: &SharedEvent,
-        prio: Priority,
-        except: Option<ConnId>,
-        now: Instant,
-    ) -> usize {
-        let ids: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|c| c.state() == ConnState::Open && Some(c.id) != except)
-            .map(|c| c.id)
-            .collect();
-        self.stats.broadcasts += 1;
-        for &id in &ids {
-            self.send_event(id, ev, prio, now);
-        }
-        ids.len()
-    }
-
-    /// Presence changed: one `presence` event goes out after the debounce,
-    /// whatever the number of joins and leaves in between.
-    fn presence_changed(&mut self, now: Instant) {
-        self.state_version.presence += 1;
-        if self.presence_timer.is_none() && !self.is_shutting_down() {
-            let at = now + Duration::from_millis(self.cfg.events.presence_debounce_ms);
-            self.presence_timer = self.timers.insert(at, Timer::Presence).ok();
-        }
-    }
-
-    fn broadcast_presence(&mut self, now: Instant) {
-        if self.is_shutting_down() {
-            return;
-        }
-        let ev = SharedEvent::new("presence", &methods::presence_event_payload(self))
-            .with_state_version(self.state_version);
-        self.broadcast(&ev, Priority::Droppable, None, now);
-    }
-
-    /// RSS, read from /proc at most once a second.
-    pub fn rss_bytes(&mut self, now: Instant) -> u64 {
-        match self.rss_cache {
-            Some((at, v)) if now.duration_since(at) < Duration::from_secs(1) => v,
-            _ => {
-                let v = crate::observe::rss_bytes();
-                self.rss_cache = Some((now, v));
-                v
-            }
-        }
-    }
-
-    /// The outbound policy: immediate frames go into the write buffer now,
-    /// batched ones wait for a count or a timer; over `maxBufferedBytes`,
-    /// droppable frames are skipped and anything else closes the connection as
-    /// a slow consumer.
-    fn enqueue(&mut self, id: ConnId, frame: String, prio: Priority, now: Instant) {
-        let cap = self.cfg.websocket.max_buffered_bytes;
-        let batch_max = self.cfg.events.batch_max_events;
-        let Some(conn) = self.conns.get_mut(id) else {
-            return;
-        };
-        if conn.state() == ConnState::Closing {
-            return;
-        }
-        let size = frame_len(frame.len());
-        let pending = conn.pending_out_bytes();
-        if pending + size > cap {
-            if prio == Priority::Droppable {
-                self.stats.dropped += 1;
-                return;
-            }
-            if pending > 0 {
-                self.stats.slow_consumers += 1;
-                log::warn!("{id}: slow consumer ({pending} bytes pending), closing");
-                return self.close(id, close::POLICY, "slow consumer", now);
-            }
-        }
-        let frame = Utf8Bytes::from(frame);
-        self.stats.messages_out += 1;
-        self.stats.bytes_queued += size as u64;
-        match prio {
-            Priority::Immediate => {
-                self.stats.immediate += 1;
-                let n = conn.write_now(Some(frame));
-                if n > 1 {
-                    // Held batched frames went first to keep order.
-                    self.stats.batches += 1;
-                    self.stats.batched_messages += (n - 1) as u64;
-                    if let Some(t) = conn.batch_timer.take() {
-                        self.timers.cancel(t);
-                    }
-                }
-                self.mark_dirty(id);
-            }
-            Priority::Batched | Priority::Droppable => {
-                conn.push_batched(frame);
-                if conn.batch_len() >= batch_max {
-                    self.flush_batch(id);
-                } else if conn.batch_timer.is_none() {
-                    let delay = Duration::from_millis(self.cfg.events.batch_delay_ms);
-                    conn.batch_timer = self.timers.insert(now + delay, Timer::Batch(id)).ok();
-                    if conn.batch_timer.is_none() {
-                        // Timer wheel full: never strand a frame.
-                        self.flush_batch(id);
-                    }
-                }
-            }
-        }
-    }
-
-    fn flush_batch(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(id) else {
-            return;
-        };
-        if let Some(t) = conn.batch_timer.take() {
-            self.timers.cancel(t);
-        }
-        let n = conn.write_now(None);
-        if n > 0 {
-            self.stats.batches += 1;
-            self.stats.batched_messages += n as u64;
-        }
-        self.mark_dirty(id);
-    }
-
-    /// End of a loop turn: flush what is pending and bring each touched
-    /// connection's registered interest in line with its state.
-    pub fn flush_dirty(&mut self, now: Instant) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        for id in dirty.drain(..) {
-            let Some(conn) = self.conns.get_mut(id) else {
-                continue;
-            };
-            if conn.write_pending() {
-                self.stats.flushes += 1;
-                if conn.flush() == Flush::Closed {
-                    self.remove(id, now);
-                    continue;
-                }
-            }
-            conn.finish_failed_close();
-            let want = conn.interest();
-            if conn.registered != Some(want) {
-                match self
-                    .registry
-                    .reregister(&mut conn.sock.tcp, id.token(), want)
-                {
-                    Ok(()) => conn.registered = Some(want),
-                    Err(e) => {
-                        log::warn!("{id}: reregister failed: {e}");
-                        self.remove(id, now);
-                    }
-                }
-            }
-        }
-        self.dirty = dirty; // keep the allocation
     }
 
     // ----- closing -----------------------------------------------------------

@@ -1,0 +1,231 @@
+//! The handshake of PROTOCOL.md section 3 on an upgraded socket: the first
+//! frame must be `connect`; then throttle, shape, protocol, credentials and
+//! the pool limits, in that order. Each refusal answers an error `res` and
+//! closes with the code of section 4.
+
+use super::stats::RejectReason;
+use super::{auth, methods, wall_ms, Gateway, Session, Timer, RETRY_AFTER_FULL};
+use crate::net::conn::ws_config;
+use crate::net::{ConnId, ConnState};
+use crate::protocol::handshake::{self, ConnectError};
+use crate::protocol::{self, close, ErrorCode, ErrorShape, Request};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+impl Gateway {
+    pub(super) fn on_connect_frame(&mut self, id: ConnId, text: &str, now: Instant) {
+        let first_must_be_connect = || {
+            ErrorShape::invalid("invalid handshake: first request must be connect")
+                .detail("INVALID_HANDSHAKE", Value::Null)
+        };
+        let req = match protocol::parse_request(text) {
+            Ok(r) if r.method == "connect" => r,
+            Ok(r) => {
+                return self.fail_handshake(
+                    id,
+                    &r.id,
+                    first_must_be_connect(),
+                    close::POLICY,
+                    "invalid handshake",
+                    now,
+                )
+            }
+            Err(fe) => {
+                let rid = fe.reply_id().to_string();
+                return self.fail_handshake(
+                    id,
+                    &rid,
+                    first_must_be_connect(),
+                    close::POLICY,
+                    "invalid handshake",
+                    now,
+                );
+            }
+        };
+        match self.authenticate(id, &req, now) {
+            Ok(session) => self.complete_handshake(id, &req.id, session, now),
+            Err((err, code, reason)) => self.fail_handshake(id, &req.id, err, code, reason, now),
+        }
+    }
+
+    /// Checks a `connect` request: throttle, shape, protocol, credentials.
+    /// On failure: the error, the close code and the close reason.
+    pub(super) fn authenticate(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Session, (ErrorShape, u16, &'static str)> {
+        let conn = self.conns.get(id).expect("caller holds a live id");
+        let ip = conn.addr.ip();
+        if let Err(retry) = self.limiter.check(ip, now) {
+            self.stats.reject(RejectReason::AuthRateLimited);
+            let err = ErrorShape::invalid("unauthorized: too many failed authentication attempts")
+                .detail(
+                    "AUTH_RATE_LIMITED",
+                    json!({"retryAfterMs": retry.as_millis() as u64}),
+                )
+                .retry_after(retry.as_millis() as u64);
+            return Err((err, close::TRY_AGAIN_LATER, "auth rate limited"));
+        }
+        let params = match handshake::parse_connect(req.params.as_ref()) {
+            Ok(p) => p,
+            Err(e @ ConnectError::ProtocolMismatch { .. }) => {
+                self.stats.reject(RejectReason::ProtocolMismatch);
+                return Err((e.to_error(), close::PROTOCOL_ERROR, "protocol mismatch"));
+            }
+            Err(e) => {
+                self.stats.reject(RejectReason::BadConnect);
+                return Err((e.to_error(), close::POLICY, "invalid connect params"));
+            }
+        };
+        if let Err(f) = auth::check(
+            &self.secrets,
+            params.token.as_deref(),
+            params.password.as_deref(),
+        ) {
+            self.limiter.record_failure(ip, now);
+            self.stats.reject(RejectReason::Auth);
+            let err = ErrorShape::invalid(f.message()).detail(f.detail_code(), Value::Null);
+            return Err((err, close::POLICY, "unauthorized"));
+        }
+        if let Some(device) = &params.device {
+            // Signature verification lands with the device-identity work; until
+            // then a device claim grants nothing beyond the shared secret.
+            log::debug!(
+                "{id}: device {} presented (not verified; shared auth applies)",
+                device.id
+            );
+        }
+        self.limiter.record_success(ip);
+        let scopes = handshake::grant_scopes(params.role, params.scopes.as_deref());
+        Ok(Session {
+            params,
+            scopes,
+            connected_at_ms: wall_ms(),
+        })
+    }
+
+    /// Admits an authenticated connection into the pool, or refuses it.
+    pub(super) fn complete_handshake(
+        &mut self,
+        id: ConnId,
+        req_id: &str,
+        session: Session,
+        now: Instant,
+    ) {
+        let c = &self.cfg.connections;
+        let conn = self.conns.get(id).expect("live");
+        let ip = conn.addr.ip();
+        let per = self.per_addr.get(&ip).copied().unwrap_or_default();
+        let per_client = self
+            .per_client
+            .get(&session.params.client.id)
+            .copied()
+            .unwrap_or(0);
+        let limit = if self.authenticated >= c.max_connections {
+            Some(("maxConnections", c.max_connections, RejectReason::PoolFull))
+        } else if per.authenticated >= c.max_per_address {
+            Some(("maxPerAddress", c.max_per_address, RejectReason::PerAddress))
+        } else if per_client >= c.max_per_client_id {
+            Some((
+                "maxPerClientId",
+                c.max_per_client_id,
+                RejectReason::PerClientId,
+            ))
+        } else {
+            None
+        };
+        if let Some((name, max, reason)) = limit {
+            self.stats.reject(reason);
+            let retry = RETRY_AFTER_FULL.as_millis() as u64;
+            let err = ErrorShape::new(
+                ErrorCode::Unavailable,
+                format!("connection limit reached ({name} = {max})"),
+            )
+            .detail("CONNECTION_LIMIT", json!({"limit": name, "max": max}))
+            .retry_after(retry);
+            return self.fail_handshake(
+                id,
+                req_id,
+                err,
+                close::TRY_AGAIN_LATER,
+                "connection limit",
+                now,
+            );
+        }
+        // Admit.
+        let w = &self.cfg.websocket;
+        let post_auth = ws_config(
+            w.max_payload,
+            w.read_buffer_bytes,
+            w.write_buffer_bytes,
+            w.max_buffered_bytes,
+        );
+        let idle = Duration::from_millis(c.idle_timeout_ms);
+        let conn = self.conns.get_mut(id).expect("live");
+        conn.set_ws_config(post_auth);
+        conn.set_state(ConnState::Open);
+        if let Some(t) = conn.handshake_timer.take() {
+            self.timers.cancel(t);
+        }
+        conn.idle_timer = self.timers.insert(now + idle, Timer::Idle(id)).ok();
+        self.pre_auth -= 1;
+        self.authenticated += 1;
+        let entry = self.per_addr.entry(ip).or_default();
+        entry.pre_auth -= 1;
+        entry.authenticated += 1;
+        *self
+            .per_client
+            .entry(session.params.client.id.clone())
+            .or_default() += 1;
+        self.stats.authenticated += 1;
+        log::info!(
+            "{id}: {} connected as {} ({}/{}) scopes {:?}",
+            conn.addr,
+            session.params.role.as_str(),
+            session.params.client.id,
+            session.params.client.mode,
+            session.scopes
+        );
+        self.sessions.insert(id, session);
+        self.presence_changed(now);
+        let hello = methods::hello_ok(self, id, now);
+        self.respond_ok(id, req_id, &hello, now);
+    }
+
+    pub(super) fn fail_handshake(
+        &mut self,
+        id: ConnId,
+        req_id: &str,
+        err: ErrorShape,
+        code: u16,
+        reason: &str,
+        now: Instant,
+    ) {
+        log::info!(
+            "{id}: handshake refused: {} ({})",
+            err.message,
+            err.detail_code().unwrap_or("-")
+        );
+        self.respond_err(id, req_id, &err, now);
+        self.close(id, code, reason, now);
+    }
+
+    /// A second `connect` after hello (admin only): re-checks credentials and
+    /// answers a fresh hello-ok; a failure is answered without closing.
+    pub(crate) fn reconnect(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Value, ErrorShape> {
+        match self.authenticate(id, req, now) {
+            Ok(session) => {
+                self.sessions.insert(id, session);
+                Ok(methods::hello_ok(self, id, now))
+            }
+            Err((err, _, _)) => Err(err),
+        }
+    }
+}
