@@ -1,17 +1,30 @@
 //! The gateway-core methods (`connect`, `health`, `status`,
 //! `system-presence`) and the payloads they share with the handshake.
 
-use super::{wall_ms, Gateway, Priority};
+use super::{stats, wall_ms, Gateway, Priority};
 use crate::net::ConnId;
 use crate::observe;
 use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_READ};
 use crate::protocol::{ErrorShape, Request, SharedEvent, PROTOCOL_VERSION};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-type Handler = fn(&mut Gateway, ConnId, &Request, Instant) -> Result<Value, ErrorShape>;
+/// What a handler answers: a JSON tree, or text already serialized (hot paths).
+pub enum Payload {
+    Json(Value),
+    Raw(String),
+}
+
+impl From<Value> for Payload {
+    fn from(v: Value) -> Self {
+        Payload::Json(v)
+    }
+}
+
+type Handler = fn(&mut Gateway, ConnId, &Request, Instant) -> Result<Payload, ErrorShape>;
 
 /// A method: its name, the scope it needs, its handler.
 pub struct MethodSpec {
@@ -115,11 +128,21 @@ fn bad_param(method: &str, key: &str, expected: &str) -> ErrorShape {
     .detail("INVALID_PARAMS", json!({"property": key}))
 }
 
-fn connect(gw: &mut Gateway, id: ConnId, req: &Request, now: Instant) -> Result<Value, ErrorShape> {
-    gw.reconnect(id, req, now)
+fn connect(
+    gw: &mut Gateway,
+    id: ConnId,
+    req: &Request,
+    now: Instant,
+) -> Result<Payload, ErrorShape> {
+    gw.reconnect(id, req, now).map(Payload::Json)
 }
 
-fn health(gw: &mut Gateway, _id: ConnId, req: &Request, now: Instant) -> Result<Value, ErrorShape> {
+fn health(
+    gw: &mut Gateway,
+    _id: ConnId,
+    req: &Request,
+    now: Instant,
+) -> Result<Payload, ErrorShape> {
     if let Some(p) = params_object(req, &["probe"])? {
         if !matches!(
             p.get("probe"),
@@ -128,13 +151,19 @@ fn health(gw: &mut Gateway, _id: ConnId, req: &Request, now: Instant) -> Result<
             return Err(bad_param("health", "probe", "a boolean"));
         }
     }
-    Ok(health_payload(gw, now))
+    let text = serde_json::to_string(&health_snapshot(gw, now)).expect("health serializes");
+    Ok(Payload::Raw(text))
 }
 
-fn status(gw: &mut Gateway, _id: ConnId, req: &Request, now: Instant) -> Result<Value, ErrorShape> {
+fn status(
+    gw: &mut Gateway,
+    _id: ConnId,
+    req: &Request,
+    now: Instant,
+) -> Result<Payload, ErrorShape> {
     params_object(req, &[])?;
     let (auth, pre) = gw.counts();
-    Ok(json!({
+    Ok(Payload::Json(json!({
         "version": VERSION,
         "uptimeMs": gw.uptime_ms(now),
         "startedAt": gw.started_ms(),
@@ -142,7 +171,7 @@ fn status(gw: &mut Gateway, _id: ConnId, req: &Request, now: Instant) -> Result<
         "sessions": {"count": 0},
         "processes": {"running": 0},
         "coach": {"enabled": false, "mode": "off"},
-    }))
+    })))
 }
 
 fn system_presence(
@@ -150,9 +179,9 @@ fn system_presence(
     _id: ConnId,
     req: &Request,
     _now: Instant,
-) -> Result<Value, ErrorShape> {
+) -> Result<Payload, ErrorShape> {
     params_object(req, &[])?;
-    Ok(Value::Array(presence_entries(gw)))
+    Ok(Value::Array(presence_entries(gw)).into())
 }
 
 /// Test-only load generator: `count` events of `bytes` filler to every
@@ -162,7 +191,7 @@ fn debug_broadcast(
     _id: ConnId,
     req: &Request,
     now: Instant,
-) -> Result<Value, ErrorShape> {
+) -> Result<Payload, ErrorShape> {
     let p = params_object(req, &["count", "bytes", "priority"])?;
     let get = |k: &str, default: u64, max: u64| -> Result<u64, ErrorShape> {
         match p.and_then(|p| p.get(k)) {
@@ -193,7 +222,7 @@ fn debug_broadcast(
         let ev = SharedEvent::new("debug", &json!({"i": i, "data": filler}));
         delivered += gw.broadcast(&ev, prio, None, now);
     }
-    Ok(json!({"events": count, "frames": delivered}))
+    Ok(json!({"events": count, "frames": delivered}).into())
 }
 
 /// One presence entry per authenticated client (OpenClaw's PresenceEntry
@@ -245,76 +274,176 @@ pub fn presence_event_payload(gw: &Gateway) -> Value {
     v
 }
 
-pub fn health_payload(gw: &mut Gateway, now: Instant) -> Value {
+/// The `health` snapshot, typed so the hot path serializes straight to text
+/// (no intermediate `Value` tree): `health` is the method clients poll.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthSnapshot<'a> {
+    ok: bool,
+    ts: u64,
+    /// Built from in-memory counters on the loop: there are no probes to time.
+    duration_ms: u64,
+    gateway: GatewayHealth<'a>,
+    sessions: SessionsHealth,
+    coach: CoachHealth,
+    channels: Empty,
+    channel_order: [(); 0],
+    channel_labels: Empty,
+    heartbeat_seconds: u64,
+    agents: [(); 0],
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct SessionsHealth {
+    count: u64,
+    recent: [(); 0],
+}
+
+#[derive(Serialize)]
+struct CoachHealth {
+    enabled: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GatewayHealth<'a> {
+    version: &'static str,
+    uptime_ms: u64,
+    connections: ConnectionsHealth,
+    memory: MemoryHealth,
+    event_loop: &'a observe::LoopStats,
+    io: IoHealth,
+    batcher: stats::BatcherView,
+    config: ConfigHealth,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionsHealth {
+    active: usize,
+    authenticating: usize,
+    operators: usize,
+    nodes: usize,
+    max: usize,
+    max_unauthenticated: usize,
+    accepted: u64,
+    authenticated: u64,
+    closed: u64,
+    rejected: stats::RejectedView,
+    rejected_total: u64,
+    idle_closed: u64,
+    handshake_timeouts: u64,
+    slow_consumers_closed: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MemoryHealth {
+    rss_bytes: u64,
+    connection_buffers_bytes: usize,
+    worst_case_bytes: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IoHealth {
+    frames_in: u64,
+    frames_out: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    requests: u64,
+    bad_frames: u64,
+    unknown_methods: u64,
+    protocol_errors: u64,
+    http_requests: u64,
+    flushes: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigHealth {
+    reloads: u64,
+    reload_failures: u64,
+}
+
+pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
     let rss = gw.rss_bytes(now);
-    let (auth, pre) = gw.counts();
+    let (active, authenticating) = gw.counts();
     let (operators, nodes) = gw.role_counts();
+    let (mut live_in, mut live_out, mut live_frames_out) = (0, 0, 0);
+    for c in gw.conns.iter() {
+        live_in += c.sock.bytes_in;
+        live_out += c.sock.ws_bytes_out + c.sock.prelude_bytes_out;
+        live_frames_out += c.frames_out;
+    }
+    let connection_buffers_bytes = gw.buffered_bytes();
+    let uptime_ms = gw.uptime_ms(now);
     let s = &gw.stats;
-    let live_in: u64 = gw.conns.iter().map(|c| c.sock.bytes_in).sum();
-    let live_out: u64 = gw
-        .conns
-        .iter()
-        .map(|c| c.sock.ws_bytes_out + c.sock.prelude_bytes_out)
-        .sum();
-    let live_frames_out: u64 = gw.conns.iter().map(|c| c.frames_out).sum();
-    let budget = gw.cfg.worst_case_memory();
-    json!({
-        "ok": true,
-        "ts": wall_ms(),
-        // Built from in-memory counters on the loop: no probes to time.
-        "durationMs": 0,
-        "gateway": {
-            "version": VERSION,
-            "uptimeMs": gw.uptime_ms(now),
-            "connections": {
-                "active": auth,
-                "authenticating": pre,
-                "operators": operators,
-                "nodes": nodes,
-                "max": gw.cfg.connections.max_connections,
-                "maxUnauthenticated": gw.cfg.connections.max_unauthenticated,
-                "accepted": s.accepted,
-                "authenticated": s.authenticated,
-                "closed": s.closed,
-                "rejected": s.rejected_json(),
-                "rejectedTotal": s.rejected_total(),
-                "idleClosed": s.idle_closed,
-                "handshakeTimeouts": s.handshake_timeouts,
-                "slowConsumersClosed": s.slow_consumers,
+    HealthSnapshot {
+        ok: true,
+        ts: wall_ms(),
+        duration_ms: 0,
+        gateway: GatewayHealth {
+            version: VERSION,
+            uptime_ms,
+            connections: ConnectionsHealth {
+                active,
+                authenticating,
+                operators,
+                nodes,
+                max: gw.cfg.connections.max_connections,
+                max_unauthenticated: gw.cfg.connections.max_unauthenticated,
+                accepted: s.accepted,
+                authenticated: s.authenticated,
+                closed: s.closed,
+                rejected: s.rejected_view(),
+                rejected_total: s.rejected_total(),
+                idle_closed: s.idle_closed,
+                handshake_timeouts: s.handshake_timeouts,
+                slow_consumers_closed: s.slow_consumers,
             },
-            "memory": {
-                "rssBytes": rss,
-                "connectionBuffersBytes": gw.buffered_bytes(),
-                "worstCaseBytes": budget.total_bytes,
+            memory: MemoryHealth {
+                rss_bytes: rss,
+                connection_buffers_bytes,
+                worst_case_bytes: gw.cfg.worst_case_memory().total_bytes,
             },
-            "eventLoop": observe::loop_json(&gw.loop_stats),
-            "io": {
-                "framesIn": s.frames_in,
-                "framesOut": s.frames_out + live_frames_out,
-                "bytesIn": s.bytes_in + live_in,
-                "bytesOut": s.bytes_out + live_out,
-                "requests": s.requests,
-                "badFrames": s.bad_frames,
-                "unknownMethods": s.unknown_methods,
-                "protocolErrors": s.protocol_errors,
-                "httpRequests": s.http_requests,
-                "flushes": s.flushes,
+            event_loop: &gw.loop_stats,
+            io: IoHealth {
+                frames_in: s.frames_in,
+                frames_out: s.frames_out + live_frames_out,
+                bytes_in: s.bytes_in + live_in,
+                bytes_out: s.bytes_out + live_out,
+                requests: s.requests,
+                bad_frames: s.bad_frames,
+                unknown_methods: s.unknown_methods,
+                protocol_errors: s.protocol_errors,
+                http_requests: s.http_requests,
+                flushes: s.flushes,
             },
-            "batcher": s.batcher_json(),
-            "config": {"reloads": s.reloads, "reloadFailures": s.reload_failures},
+            batcher: s.batcher_view(),
+            config: ConfigHealth {
+                reloads: s.reloads,
+                reload_failures: s.reload_failures,
+            },
         },
-        "sessions": {"count": 0, "recent": []},
-        "coach": {"enabled": false},
-        "channels": {},
-        "channelOrder": [],
-        "channelLabels": {},
-        "heartbeatSeconds": 0,
-        "agents": [],
-    })
+        sessions: SessionsHealth {
+            count: 0,
+            recent: [],
+        },
+        coach: CoachHealth { enabled: false },
+        channels: Empty {},
+        channel_order: [],
+        channel_labels: Empty {},
+        heartbeat_seconds: 0,
+        agents: [],
+    }
 }
 
 pub fn hello_ok(gw: &mut Gateway, id: ConnId, now: Instant) -> Value {
-    let health = health_payload(gw, now);
+    let health = serde_json::to_value(health_snapshot(gw, now)).unwrap_or_default();
     let presence = presence_event_payload(gw);
     let session = gw.session(id).expect("hello after authentication");
     json!({

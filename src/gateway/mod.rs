@@ -503,7 +503,8 @@ impl Gateway {
             return self.respond_err(id, &req.id, &err, now);
         }
         match (spec.handler)(self, id, &req, now) {
-            Ok(payload) => self.respond_ok(id, &req.id, &payload, now),
+            Ok(methods::Payload::Json(payload)) => self.respond_ok(id, &req.id, &payload, now),
+            Ok(methods::Payload::Raw(text)) => self.respond_ok_raw(id, &req.id, &text, now),
             Err(err) => self.respond_err(id, &req.id, &err, now),
         }
     }
@@ -643,7 +644,8 @@ impl Gateway {
     /// Fires due timers, returning how many ran.
     pub fn expire_timers(&mut self, now: Instant, scratch: &mut Vec<Timer>) -> usize {
         scratch.clear();
-        self.timers.expire(now, scratch);
+        let lag = self.timers.expire(now, scratch);
+        self.loop_stats.max_timer_lag = self.loop_stats.max_timer_lag.max(lag);
         let n = scratch.len();
         for t in scratch.drain(..) {
             self.on_timer(t, now);

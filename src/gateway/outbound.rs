@@ -20,6 +20,16 @@ impl Gateway {
         );
     }
 
+    /// A response whose payload is already JSON text.
+    pub fn respond_ok_raw(&mut self, id: ConnId, req_id: &str, payload_json: &str, now: Instant) {
+        self.enqueue(
+            id,
+            protocol::res_ok_raw(req_id, payload_json),
+            Priority::Immediate,
+            now,
+        );
+    }
+
     pub fn respond_err(&mut self, id: ConnId, req_id: &str, err: &ErrorShape, now: Instant) {
         self.stats.errors_sent += 1;
         self.enqueue(id, protocol::res_err(req_id, err), Priority::Immediate, now);

@@ -1,7 +1,7 @@
 //! Counters of the gateway core: the pool, the batcher, I/O. Plain integers
 //! owned by the loop thread; rendered into `health` and `status`.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 /// Why a connection (or connection attempt) was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,30 +100,67 @@ impl Stats {
         }
     }
 
-    pub fn rejected_json(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        for r in RejectReason::ALL {
-            m.insert(r.name().into(), json!(self.rejected[r as usize]));
+    pub fn rejected_view(&self) -> RejectedView {
+        let r = |x: RejectReason| self.rejected[x as usize];
+        RejectedView {
+            pre_auth_limit: r(RejectReason::PreAuthLimit),
+            pre_auth_per_address: r(RejectReason::PreAuthPerAddress),
+            pool_full: r(RejectReason::PoolFull),
+            per_address: r(RejectReason::PerAddress),
+            per_client_id: r(RejectReason::PerClientId),
+            auth: r(RejectReason::Auth),
+            auth_rate_limited: r(RejectReason::AuthRateLimited),
+            protocol_mismatch: r(RejectReason::ProtocolMismatch),
+            bad_connect: r(RejectReason::BadConnect),
         }
-        Value::Object(m)
     }
 
-    pub fn batcher_json(&self) -> Value {
+    pub fn batcher_view(&self) -> BatcherView {
         let mean = if self.batches == 0 {
             0.0
         } else {
             self.batched_messages as f64 / self.batches as f64
         };
-        json!({
-            "messages": self.messages_out,
-            "immediate": self.immediate,
-            "batches": self.batches,
-            "batchedMessages": self.batched_messages,
-            "meanBatchSize": (mean * 100.0).round() / 100.0,
-            "timerFlushes": self.batch_timer_flushes,
-            "dropped": self.dropped,
-            "slowConsumersClosed": self.slow_consumers,
-            "broadcasts": self.broadcasts,
-        })
+        BatcherView {
+            messages: self.messages_out,
+            immediate: self.immediate,
+            batches: self.batches,
+            batched_messages: self.batched_messages,
+            mean_batch_size: (mean * 100.0).round() / 100.0,
+            timer_flushes: self.batch_timer_flushes,
+            dropped: self.dropped,
+            slow_consumers_closed: self.slow_consumers,
+            broadcasts: self.broadcasts,
+        }
     }
+}
+
+/// Rejections by reason, as rendered in `health`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedView {
+    pub pre_auth_limit: u64,
+    pub pre_auth_per_address: u64,
+    pub pool_full: u64,
+    pub per_address: u64,
+    pub per_client_id: u64,
+    pub auth: u64,
+    pub auth_rate_limited: u64,
+    pub protocol_mismatch: u64,
+    pub bad_connect: u64,
+}
+
+/// Batcher counters, as rendered in `health`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatcherView {
+    pub messages: u64,
+    pub immediate: u64,
+    pub batches: u64,
+    pub batched_messages: u64,
+    pub mean_batch_size: f64,
+    pub timer_flushes: u64,
+    pub dropped: u64,
+    pub slow_consumers_closed: u64,
+    pub broadcasts: u64,
 }

@@ -1,7 +1,6 @@
 //! Observability of the process itself: resident memory, event-loop turn
 //! statistics and the log backend.
 
-use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Resident set size from `/proc/self/statm` (pages × page size); 0 where
@@ -30,7 +29,7 @@ pub fn trim_heap() {
     }
 }
 
-/// Per-turn figures of the poll loop.
+/// Per-turn figures of the poll loop, rendered in `health.gateway.eventLoop`.
 #[derive(Debug, Default, Clone)]
 pub struct LoopStats {
     pub iterations: u64,
@@ -41,21 +40,24 @@ pub struct LoopStats {
     pub max_turn: Duration,
     pub last_turn: Duration,
     pub busy: Duration,
-    /// How late the most overdue timer fired, worst seen.
+    /// How late a timer fired past its deadline, worst seen.
     pub max_timer_lag: Duration,
 }
 
-pub fn loop_json(s: &LoopStats) -> Value {
-    json!({
-        "iterations": s.iterations,
-        "events": s.events,
-        "timersFired": s.timers_fired,
-        "wakeups": s.wakeups,
-        "lastTurnUs": s.last_turn.as_micros() as u64,
-        "maxTurnUs": s.max_turn.as_micros() as u64,
-        "busyMs": s.busy.as_millis() as u64,
-        "maxTimerLagUs": s.max_timer_lag.as_micros() as u64,
-    })
+impl serde::Serialize for LoopStats {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("LoopStats", 8)?;
+        st.serialize_field("iterations", &self.iterations)?;
+        st.serialize_field("events", &self.events)?;
+        st.serialize_field("timersFired", &self.timers_fired)?;
+        st.serialize_field("wakeups", &self.wakeups)?;
+        st.serialize_field("lastTurnUs", &(self.last_turn.as_micros() as u64))?;
+        st.serialize_field("maxTurnUs", &(self.max_turn.as_micros() as u64))?;
+        st.serialize_field("busyMs", &(self.busy.as_millis() as u64))?;
+        st.serialize_field("maxTimerLagUs", &(self.max_timer_lag.as_micros() as u64))?;
+        st.end()
+    }
 }
 
 /// stderr logging (journald picks it up under systemd).

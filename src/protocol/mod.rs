@@ -199,6 +199,18 @@ pub fn res_ok(id: &str, payload: &Value) -> String {
     .expect("serializing a Value cannot fail")
 }
 
+/// `res_ok` for a payload that is already JSON text (not re-parsed).
+pub fn res_ok_raw(id: &str, payload_json: &str) -> String {
+    let id = serde_json::to_string(id).expect("a string serializes");
+    let mut s = String::with_capacity(payload_json.len() + id.len() + 40);
+    s.push_str(r#"{"type":"res","id":"#);
+    s.push_str(&id);
+    s.push_str(r#","ok":true,"payload":"#);
+    s.push_str(payload_json);
+    s.push('}');
+    s
+}
+
 /// `{"type":"res","id":..,"ok":false,"error":{..}}`
 pub fn res_err(id: &str, error: &ErrorShape) -> String {
     #[derive(Serialize)]
@@ -337,6 +349,15 @@ mod tests {
                 "details":{"code":"CONNECTION_LIMIT","limit":50},"retryable":true,"retryAfterMs":1000}})
         );
         assert_eq!(ErrorShape::invalid("").message, "error");
+    }
+
+    #[test]
+    fn test_res_ok_raw_matches_res_ok() {
+        let payload = json!({"a": [1, 2], "b": "x\"y"});
+        let raw = res_ok_raw("id\"1", &payload.to_string());
+        let a: Value = serde_json::from_str(&raw).unwrap();
+        let b: Value = serde_json::from_str(&res_ok("id\"1", &payload)).unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]

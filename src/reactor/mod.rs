@@ -160,13 +160,6 @@ impl Reactor {
                 self.on_signal(action, now);
             }
             self.gw.run_revisits(self.listener.as_ref(), now);
-            if let Some(due) = self.gw.timers.next_deadline() {
-                if due <= now {
-                    let lag = now - due;
-                    let s = &mut self.gw.loop_stats;
-                    s.max_timer_lag = s.max_timer_lag.max(lag);
-                }
-            }
             let fired = self.gw.expire_timers(now, &mut timers_scratch);
             self.gw.flush_dirty(now);
             let end = Instant::now();

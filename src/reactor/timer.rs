@@ -217,12 +217,18 @@ impl<T> TimerWheel<T> {
         }
     }
 
+    fn instant_of(&self, tick: u64) -> Instant {
+        self.start + Duration::from_nanos((self.tick.as_nanos() as u64).saturating_mul(tick))
+    }
+
     /// Fires every timer due at `now`, in no particular order within a tick,
-    /// appending their payloads to `out`.
-    pub fn expire(&mut self, now: Instant, out: &mut Vec<T>) {
+    /// appending their payloads to `out`. Returns how late the most overdue
+    /// one fired (zero when none fired).
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<T>) -> Duration {
         let now_tick = self.tick_of(now);
+        let mut lag = Duration::ZERO;
         if now_tick <= self.current_tick {
-            return;
+            return lag;
         }
         let slots = self.heads.len() as u64;
         let from = if now_tick - self.current_tick > slots {
@@ -236,7 +242,9 @@ impl<T> TimerWheel<T> {
             let mut cursor = self.heads[slot as usize];
             while cursor != NIL {
                 let next = self.nodes[cursor as usize].next;
-                if self.nodes[cursor as usize].deadline_tick <= now_tick {
+                let due = self.nodes[cursor as usize].deadline_tick;
+                if due <= now_tick {
+                    lag = lag.max(now.saturating_duration_since(self.instant_of(due)));
                     self.unlink(cursor);
                     out.push(self.release(cursor));
                 }
@@ -244,6 +252,7 @@ impl<T> TimerWheel<T> {
             }
         }
         self.current_tick = now_tick;
+        lag
     }
 
     /// When the next timer may be due, or `None` when the wheel is empty. A timer
@@ -270,10 +279,7 @@ impl<T> TimerWheel<T> {
                 let base = self.slot_of(self.current_tick + 1) as u64;
                 let ahead = (slot + slots - base) % slots;
                 let tick = self.current_tick + 1 + ahead;
-                return Some(
-                    self.start
-                        + Duration::from_nanos((self.tick.as_nanos() as u64).saturating_mul(tick)),
-                );
+                return Some(self.instant_of(tick));
             }
         }
         None
@@ -304,9 +310,10 @@ mod tests {
         let mut w = wheel(t0);
         w.insert(t0 + ms(25), "a").unwrap();
         let mut out = vec![];
-        w.expire(t0 + ms(20), &mut out);
+        assert_eq!(w.expire(t0 + ms(20), &mut out), Duration::ZERO);
         assert!(out.is_empty());
-        w.expire(t0 + ms(30), &mut out);
+        // Due at the 30 ms tick boundary; fired at 37 ms: 7 ms late.
+        assert_eq!(w.expire(t0 + ms(37), &mut out), ms(7));
         assert_eq!(out, vec!["a"]);
         assert!(w.is_empty());
     }
