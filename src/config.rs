@@ -43,9 +43,6 @@ pub const DEFAULT_MAX_HTTP_HEAD_BYTES: usize = 8 * 1024;
 /// tungstenite's eagerly allocated read buffer; its 128 KiB default would cost
 /// 128 MB at 1,000 connections.
 pub const DEFAULT_READ_BUFFER_BYTES: usize = 4 * 1024;
-/// Outbound bytes gathered before tungstenite writes to the socket on its own;
-/// a flush always writes everything.
-pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// Messages read from one connection per readiness event before others get a turn.
 pub const DEFAULT_READ_BUDGET: usize = 64;
 /// Connections accepted per listener event before the loop serves others.
@@ -145,7 +142,6 @@ pub struct WebSocketConfig {
     pub max_buffered_bytes: usize,
     pub max_http_head_bytes: usize,
     pub read_buffer_bytes: usize,
-    pub write_buffer_bytes: usize,
     pub read_budget: usize,
 }
 
@@ -221,7 +217,6 @@ impl Default for WebSocketConfig {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             max_http_head_bytes: DEFAULT_MAX_HTTP_HEAD_BYTES,
             read_buffer_bytes: DEFAULT_READ_BUFFER_BYTES,
-            write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
             read_budget: DEFAULT_READ_BUDGET,
         }
     }
@@ -373,12 +368,6 @@ impl Config {
         }
         if w.read_buffer_bytes < 512 {
             return bad("websocket.readBufferBytes", "expected at least 512");
-        }
-        if w.write_buffer_bytes >= w.max_buffered_bytes {
-            return bad(
-                "websocket.writeBufferBytes",
-                "expected less than websocket.maxBufferedBytes",
-            );
         }
         if w.read_budget == 0 {
             return bad("websocket.readBudget", "expected at least 1");

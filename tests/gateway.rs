@@ -492,7 +492,7 @@ fn batched_events_flush_on_count_and_timer_with_consecutive_seq() {
 fn slow_consumer_is_closed_while_others_keep_receiving() {
     let gw = Gateway::start(json!({
         "testing": {"enableTestMethods": true},
-        "websocket": {"maxBufferedBytes": 65536, "writeBufferBytes": 8192}
+        "websocket": {"maxBufferedBytes": 65536}
     }));
     let slow = gw.client(&["operator.read"]); // never reads again
     let slow_raw = slow.ws.get_ref().try_clone().unwrap();

@@ -156,12 +156,7 @@ impl Gateway {
         }
         // Admit.
         let w = &self.cfg.websocket;
-        let post_auth = ws_config(
-            w.max_payload,
-            w.read_buffer_bytes,
-            w.write_buffer_bytes,
-            w.max_buffered_bytes,
-        );
+        let post_auth = ws_config(w.max_payload, w.read_buffer_bytes);
         let idle = Duration::from_millis(c.idle_timeout_ms);
         let conn = self.conns.get_mut(id).expect("live");
         conn.set_ws_config(post_auth);

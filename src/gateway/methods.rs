@@ -376,8 +376,8 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
     let (mut live_in, mut live_out, mut live_frames_out) = (0, 0, 0);
     for c in gw.conns.iter() {
         live_in += c.sock.bytes_in;
-        live_out += c.sock.ws_bytes_out + c.sock.prelude_bytes_out;
-        live_frames_out += c.frames_out;
+        live_out += c.sock.bytes_out;
+        live_frames_out += c.sock.frames_queued;
     }
     let connection_buffers_bytes = gw.buffered_bytes();
     let uptime_ms = gw.uptime_ms(now);

@@ -280,7 +280,7 @@ impl Gateway {
         if readable {
             self.read(id, now);
         }
-        self.mark_dirty(id);
+        self.settle(id, now);
     }
 
     /// Reads revisited connections (their budget ran out last turn).
@@ -336,12 +336,7 @@ impl Gateway {
                 accept, head_len, ..
             }) => {
                 let w = &self.cfg.websocket;
-                let cfg = ws_config(
-                    w.pre_auth_max_payload,
-                    w.read_buffer_bytes,
-                    w.write_buffer_bytes,
-                    w.max_buffered_bytes,
-                );
+                let cfg = ws_config(w.pre_auth_max_payload, w.read_buffer_bytes);
                 conn.upgrade(&accept, head_len, cfg);
                 let nonce = match auth::random_hex(16) {
                     Ok(n) => n,
@@ -540,6 +535,8 @@ impl Gateway {
         let Some(mut conn) = self.conns.remove(id) else {
             return;
         };
+        // Last words (a close echo) get one non-blocking attempt.
+        let _ = conn.flush();
         let _ = self.registry.deregister(&mut conn.sock.tcp);
         for t in [
             conn.handshake_timer.take(),
@@ -553,8 +550,8 @@ impl Gateway {
             self.timers.cancel(t);
         }
         self.stats.bytes_in += conn.sock.bytes_in;
-        self.stats.bytes_out += conn.sock.ws_bytes_out + conn.sock.prelude_bytes_out;
-        self.stats.frames_out += conn.frames_out;
+        self.stats.bytes_out += conn.sock.bytes_out;
+        self.stats.frames_out += conn.sock.frames_queued;
         self.stats.closed += 1;
         let ip = conn.addr.ip();
         let was_open = self.sessions.contains_key(&id);
@@ -699,12 +696,7 @@ impl Gateway {
         );
         let tick_changed = cfg.events.tick_interval_ms != self.cfg.events.tick_interval_ms;
         let w = &cfg.websocket;
-        let post_auth = ws_config(
-            w.max_payload,
-            w.read_buffer_bytes,
-            w.write_buffer_bytes,
-            w.max_buffered_bytes,
-        );
+        let post_auth = ws_config(w.max_payload, w.read_buffer_bytes);
         for conn in self.conns.iter_mut() {
             if conn.state() == ConnState::Open {
                 conn.set_ws_config(post_auth);

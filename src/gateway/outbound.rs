@@ -179,31 +179,39 @@ impl Gateway {
         dirty.sort_unstable();
         dirty.dedup();
         for id in dirty.drain(..) {
-            let Some(conn) = self.conns.get_mut(id) else {
-                continue;
-            };
-            if conn.write_pending() {
-                self.stats.flushes += 1;
-                if conn.flush() == Flush::Closed {
-                    self.remove(id, now);
-                    continue;
-                }
+            self.settle(id, now);
+        }
+        self.dirty = dirty; // keep the allocation
+    }
+
+    /// Flushes one connection and brings its registered interest in line
+    /// with its state. Called right after a connection's reads (so its
+    /// responses do not wait for the rest of the turn) and at the end of
+    /// the turn for every connection touched indirectly.
+    pub fn settle(&mut self, id: ConnId, now: Instant) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        if conn.write_pending() || conn.state() == ConnState::Closing {
+            self.stats.flushes += 1;
+            if conn.flush() == Flush::Closed {
+                self.remove(id, now);
+                return;
             }
-            conn.finish_failed_close();
-            let want = conn.interest();
-            if conn.registered != Some(want) {
-                match self
-                    .registry
-                    .reregister(&mut conn.sock.tcp, id.token(), want)
-                {
-                    Ok(()) => conn.registered = Some(want),
-                    Err(e) => {
-                        log::warn!("{id}: reregister failed: {e}");
-                        self.remove(id, now);
-                    }
+        }
+        conn.finish_failed_close();
+        let want = conn.interest();
+        if conn.registered != Some(want) {
+            match self
+                .registry
+                .reregister(&mut conn.sock.tcp, id.token(), want)
+            {
+                Ok(()) => conn.registered = Some(want),
+                Err(e) => {
+                    log::warn!("{id}: reregister failed: {e}");
+                    self.remove(id, now);
                 }
             }
         }
-        self.dirty = dirty; // keep the allocation
     }
 }

@@ -17,10 +17,9 @@ use tungstenite::{Message, Utf8Bytes};
 
 /// Bytes read from the socket per `read` call while in the HTTP phase.
 const HTTP_READ_CHUNK: usize = 1024;
-/// Slack above `maxBufferedBytes` + one message for tungstenite's own write
-/// buffer limit: our cap triggers first; this only stops a bug from growing
-/// without bound.
-const WS_WRITE_LIMIT_SLACK: usize = 64 * 1024;
+/// tungstenite's own write buffer only ever holds one control frame before it
+/// lands in our queue; this limit just has to exceed its write threshold (0).
+const TUNGSTENITE_WRITE_LIMIT: usize = 4096;
 
 /// Lifecycle of a connection. Every change goes through [`Conn::set_state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,23 +85,12 @@ pub enum Flush {
     Closed,
 }
 
-/// Outbound queue. Batched events are *held* until their batch is released
-/// (count or timer); released frames wait in `ready` and are fed to
-/// tungstenite only while its buffer is under `feed_limit` and the socket takes
-/// them. So tungstenite's buffer (which never gives memory back) stays near
-/// `writeBufferBytes`, and a burst is held as shared frames that are freed as
-/// they go out. `handed - sock.ws_bytes_out` is what sits in tungstenite.
+/// Batched events *held* until their batch is released (count or timer);
+/// released frames go to the socket's queue ([`Sock`]).
 #[derive(Default)]
-pub struct Outbound {
-    held: Vec<Utf8Bytes>,
-    held_bytes: usize,
-    ready: std::collections::VecDeque<Utf8Bytes>,
-    ready_bytes: usize,
-    /// Frame bytes handed to tungstenite (our messages, pongs, close frames).
-    handed: u64,
-    /// tungstenite holds bytes the socket has not taken yet.
-    ws_pending: bool,
-    feed_limit: usize,
+struct Held {
+    frames: Vec<Utf8Bytes>,
+    bytes: usize,
 }
 
 /// Size of a server (unmasked) frame with an `n`-byte payload.
@@ -114,17 +102,14 @@ pub fn frame_len(n: usize) -> usize {
     }
 }
 
-/// The tungstenite configuration for one phase of a connection.
-pub fn ws_config(
-    max_payload: usize,
-    read_buffer: usize,
-    write_buffer: usize,
-    max_buffered: usize,
-) -> WebSocketConfig {
+/// The tungstenite configuration for one phase of a connection. tungstenite
+/// only decodes and writes control frames (into our queue, at once), so its
+/// write buffer stays empty.
+pub fn ws_config(max_payload: usize, read_buffer: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(read_buffer)
-        .write_buffer_size(write_buffer)
-        .max_write_buffer_size(max_buffered + max_payload + WS_WRITE_LIMIT_SLACK)
+        .write_buffer_size(0)
+        .max_write_buffer_size(TUNGSTENITE_WRITE_LIMIT)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload))
 }
@@ -136,7 +121,7 @@ pub struct Conn {
     pub sock: Sock,
     http_buf: Vec<u8>,
     ws: Option<WebSocketContext>,
-    out: Outbound,
+    held: Held,
     /// Interest currently registered with the poll (`None`: not registered).
     pub registered: Option<Interest>,
     pub accepted_at: Instant,
@@ -149,7 +134,6 @@ pub struct Conn {
     /// Per-connection event counter (`seq`), starts at 1.
     pub seq: u64,
     pub frames_in: u64,
-    pub frames_out: u64,
     /// The read budget ran out with data possibly left: read again before the
     /// next poll (edge-triggered readiness will not tell us again).
     pub read_again: bool,
@@ -157,6 +141,8 @@ pub struct Conn {
     /// after our close frame we only discard input until EOF or the linger.
     reads_failed: bool,
     write_shut: bool,
+    /// tungstenite finished the close handshake: once the queue is out, done.
+    ws_terminated: bool,
 }
 
 impl Conn {
@@ -168,7 +154,7 @@ impl Conn {
             sock: Sock::new(tcp),
             http_buf: Vec::new(),
             ws: None,
-            out: Outbound::default(),
+            held: Held::default(),
             registered: None,
             accepted_at: now,
             nonce: String::new(),
@@ -178,10 +164,10 @@ impl Conn {
             linger_timer: None,
             seq: 0,
             frames_in: 0,
-            frames_out: 0,
             read_again: false,
             reads_failed: false,
             write_shut: false,
+            ws_terminated: false,
         }
     }
 
@@ -213,7 +199,7 @@ impl Conn {
     }
 
     pub fn write_pending(&self) -> bool {
-        self.sock.prelude_pending() || self.out.ws_pending || !self.out.ready.is_empty()
+        self.sock.has_pending()
     }
 
     /// Reads more of the request head (bounded by `max_head`).
@@ -245,17 +231,16 @@ impl Conn {
     /// Answers the head with a plain response and closes after it is written.
     pub fn reply_http(&mut self, response: &[u8]) {
         self.http_buf = Vec::new();
-        self.sock.push_prelude(response);
+        self.sock.push_raw(response);
         self.set_state(ConnState::HttpReply);
     }
 
     /// Completes the upgrade: queues the 101, starts the WebSocket with the
     /// pre-auth limits and whatever bytes followed the head.
     pub fn upgrade(&mut self, accept: &str, head_len: usize, config: WebSocketConfig) {
-        self.out.feed_limit = config.write_buffer_size.max(1);
         let leftover = self.http_buf.split_off(head_len.min(self.http_buf.len()));
         self.http_buf = Vec::new();
-        self.sock.push_prelude(&http::switching_protocols(accept));
+        self.sock.push_raw(&http::switching_protocols(accept));
         self.ws = Some(WebSocketContext::from_partially_read(
             leftover,
             Role::Server,
@@ -266,24 +251,13 @@ impl Conn {
 
     /// Applies new limits (after authentication, or on reload).
     pub fn set_ws_config(&mut self, config: WebSocketConfig) {
-        self.out.feed_limit = config.write_buffer_size.max(1);
         if let Some(ws) = self.ws.as_mut() {
             ws.set_config(|c| *c = config);
         }
     }
 
-    /// Writes the HTTP prelude of a plain reply. `Flush::Closed` once it is out
-    /// (the connection is done).
-    pub fn flush_http_reply(&mut self) -> Flush {
-        match self.sock.flush_prelude() {
-            Ok(_) => Flush::Closed,
-            Err(e) if classify(&e) == IoClass::WouldBlock => Flush::Pending,
-            Err(_) => Flush::Closed,
-        }
-    }
-
-    /// Reads one message. Pings are answered by tungstenite (the pong is queued
-    /// and counted here so the outbound accounting stays exact).
+    /// Reads one message. Pings are answered by tungstenite: the pong joins
+    /// our queue through [`Sock`]'s `Write`.
     pub fn read_message(&mut self) -> WsRead {
         if self.reads_failed {
             return self.discard_input();
@@ -294,18 +268,13 @@ impl Conn {
         match ws.read(&mut self.sock) {
             Ok(msg) => {
                 self.frames_in += 1;
-                match &msg {
-                    Message::Ping(p) => {
-                        self.out.handed += frame_len(p.len()) as u64;
-                        self.out.ws_pending = true;
+                if matches!(msg, Message::Close(_)) {
+                    // Push tungstenite's echo (or nothing, when we closed
+                    // first) into our queue; it reports the handshake done.
+                    if let Err(tungstenite::Error::ConnectionClosed) = ws.flush(&mut self.sock) {
+                        self.ws_terminated = true;
                     }
-                    Message::Close(_) => {
-                        // tungstenite queued the echo of the close frame.
-                        self.out.handed += 4;
-                        self.out.ws_pending = true;
-                        self.set_state(ConnState::Closing);
-                    }
-                    _ => {}
+                    self.set_state(ConnState::Closing);
                 }
                 WsRead::Message(msg)
             }
@@ -345,129 +314,75 @@ impl Conn {
         }
     }
 
-    /// Outbound bytes waiting: held and ready frames plus tungstenite's buffer.
+    /// Outbound bytes waiting: held batched frames plus the socket queue.
     pub fn pending_out_bytes(&self) -> usize {
-        self.out.held_bytes + self.out.ready_bytes + self.ws_buffered()
-    }
-
-    fn ws_buffered(&self) -> usize {
-        self.out.handed.saturating_sub(self.sock.ws_bytes_out) as usize
+        self.held.bytes + self.sock.queued_bytes()
     }
 
     pub fn batch_len(&self) -> usize {
-        self.out.held.len()
+        self.held.frames.len()
     }
 
     /// Holds a batched frame until the batch is released.
     pub fn push_batched(&mut self, frame: Utf8Bytes) {
-        self.out.held_bytes += frame_len(frame.len());
-        self.out.held.push(frame);
+        self.held.bytes += frame_len(frame.len());
+        self.held.frames.push(frame);
     }
 
-    /// Releases held frames, then `frame`, for sending (order kept); the
-    /// caller flushes. Returns how many frames were released.
+    /// Releases held frames, then `frame`, to the socket queue (order kept);
+    /// the caller flushes. Returns how many frames were released.
     pub fn write_now(&mut self, frame: Option<Utf8Bytes>) -> usize {
-        let held = std::mem::take(&mut self.out.held);
-        self.out.ready_bytes += self.out.held_bytes;
-        self.out.held_bytes = 0;
-        let mut n = held.len();
-        self.out.ready.extend(held);
-        if let Some(f) = frame {
-            self.out.ready_bytes += frame_len(f.len());
-            self.out.ready.push_back(f);
-            n += 1;
+        let held = std::mem::take(&mut self.held.frames);
+        self.held.bytes = 0;
+        let n = held.len() + usize::from(frame.is_some());
+        for f in held.into_iter().chain(frame) {
+            self.sock.push_frame(f);
         }
         n
     }
 
-    /// Feeds ready frames to tungstenite while its buffer is under the feed
-    /// limit, and pushes its buffer to the socket, until everything is out or
-    /// the socket is full. Usually one `write` per batch.
+    /// Writes the queue (one `writev` per batch, usually).
     pub fn flush(&mut self) -> Flush {
-        if self.state == ConnState::HttpReply {
-            return self.flush_http_reply();
-        }
-        let Some(ws) = self.ws.as_mut() else {
-            return match self.sock.flush_prelude() {
-                Ok(_) => Flush::Done,
-                Err(e) if classify(&e) == IoClass::WouldBlock => Flush::Pending,
-                Err(_) => Flush::Closed,
-            };
-        };
-        loop {
-            while !self.out.ready.is_empty()
-                && (self.out.handed.saturating_sub(self.sock.ws_bytes_out) as usize)
-                    < self.out.feed_limit
-            {
-                let frame = self.out.ready.pop_front().expect("non-empty");
-                let len = frame_len(frame.len());
-                self.out.ready_bytes -= len;
-                self.out.handed += len as u64;
-                self.out.ws_pending = true;
-                self.frames_out += 1;
-                if let Err(e) = ws.write(&mut self.sock, Message::Text(frame)) {
-                    match map_ws_error(e) {
-                        // The frame is in tungstenite's buffer; the socket is full.
-                        WsRead::WouldBlock => return Flush::Pending,
-                        _ => return Flush::Closed,
-                    }
-                }
-            }
-            match ws.flush(&mut self.sock) {
-                Ok(()) => {
-                    self.out.ws_pending = false;
-                    // Pongs and close echoes are sized by tungstenite; resync.
-                    self.out.handed = self.sock.ws_bytes_out;
-                    if self.out.ready.is_empty() {
-                        return Flush::Done;
-                    }
-                }
-                Err(e) => {
-                    return match map_ws_error(e) {
-                        WsRead::WouldBlock => Flush::Pending,
-                        _ => Flush::Closed,
-                    }
-                }
-            }
+        match self.sock.flush_queue() {
+            Ok(()) if self.state == ConnState::HttpReply || self.ws_terminated => Flush::Closed,
+            Ok(()) => Flush::Done,
+            Err(e) if classify(&e) == IoClass::WouldBlock => Flush::Pending,
+            Err(_) => Flush::Closed,
         }
     }
 
-    /// Starts the close handshake: batched frames are discarded, the close frame
-    /// is queued behind what tungstenite already holds.
+    /// Starts the close handshake: held frames are discarded; released ones
+    /// (an error `res` explaining the close) stay ahead of the close frame.
     pub fn start_close(&mut self, code: u16, reason: &str) {
         self.discard_batch();
         if let Some(ws) = self.ws.as_mut() {
             if ws.can_write() {
-                // Released frames (an error `res` explaining the close) go
-                // ahead of the close frame, past the feed limit: they are
-                // already bounded by the outbound cap.
-                while let Some(frame) = self.out.ready.pop_front() {
-                    let len = frame_len(frame.len());
-                    self.out.ready_bytes -= len;
-                    self.out.handed += len as u64;
-                    self.frames_out += 1;
-                    let _ = ws.write(&mut self.sock, Message::Text(frame));
-                }
-                self.out.handed += frame_len(2 + reason.len()) as u64;
-                self.out.ws_pending = true;
                 let frame = CloseFrame {
                     code: CloseCode::from(code),
                     reason: Utf8Bytes::from(reason.to_string()),
                 };
-                // The frame is queued even when the write would block.
-                let _ = ws.close(&mut self.sock, Some(frame));
+                // Written into our queue at once (see `Sock`'s `Write`).
+                if let Err(tungstenite::Error::ConnectionClosed) =
+                    ws.close(&mut self.sock, Some(frame))
+                {
+                    self.ws_terminated = true;
+                }
             }
         }
-        self.out.ready.clear();
-        self.out.ready_bytes = 0;
         self.set_state(ConnState::Closing);
     }
 
-    /// Drops batched frames (shutdown, slow consumer).
+    /// The peer answered our close (or closed first and got our echo):
+    /// tungstenite is done; the connection ends once the queue is out.
+    pub fn mark_ws_terminated(&mut self) {
+        self.ws_terminated = true;
+    }
+
+    /// Drops held frames (shutdown, slow consumer).
     pub fn discard_batch(&mut self) -> usize {
-        let n = self.out.held.len();
-        self.out.held.clear();
-        self.out.held_bytes = 0;
+        let n = self.held.frames.len();
+        self.held.frames.clear();
+        self.held.bytes = 0;
         n
     }
 
@@ -550,7 +465,7 @@ mod tests {
 
     fn conn_open() -> (Conn, std::net::TcpStream) {
         let (mut c, client) = conn_pair();
-        c.upgrade("x", 0, ws_config(65536, 4096, 1024, 65536));
+        c.upgrade("x", 0, ws_config(65536, 4096));
         c.set_state(ConnState::Open);
         assert_eq!(c.flush(), Flush::Done, "the 101 goes out first");
         (c, client)

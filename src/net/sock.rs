@@ -1,8 +1,23 @@
-//! The socket wrapper every connection reads and writes through, and the one
-//! place where `io::Error` is classified.
+//! The socket wrapper every connection reads and writes through: the one
+//! place where `io::Error` is classified, and the connection's outbound queue.
+//!
+//! Outbound bytes are a queue of chunks written with `writev`: our text
+//! frames (a 2–10 byte header plus the shared payload, never copied) and raw
+//! bytes (the HTTP response head, and whatever tungstenite writes: pongs and
+//! close frames). tungstenite writes through [`Sock`]'s `Write` impl, which
+//! only appends to the queue, so its own write buffer never grows and its
+//! frames keep their place in line with ours.
 
 use mio::net::TcpStream;
-use std::io::{self, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use tungstenite::Utf8Bytes;
+
+/// Most chunks gathered into one `writev` (each frame is two slices).
+pub const MAX_IOVECS: usize = 64;
+/// A drained queue whose capacity grew past this many chunks is shrunk, so a
+/// burst does not pin memory on an idle connection.
+const QUEUE_KEEP_CHUNKS: usize = 32;
 
 /// What an I/O error means to a connection. Decided once, here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,63 +37,185 @@ pub fn classify(e: &io::Error) -> IoClass {
     match e.kind() {
         WouldBlock => IoClass::WouldBlock,
         Interrupted => IoClass::Interrupted,
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected => {
-            IoClass::Closed
-        }
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected
+        | WriteZero => IoClass::Closed,
         _ => IoClass::Fatal,
     }
 }
 
-/// A TCP stream plus a "prelude" (the HTTP response head) that must reach the
-/// wire before any WebSocket bytes, and byte counters for the metrics and the
-/// outbound accounting.
+/// Header of an unmasked, final text frame of `len` payload bytes.
+pub fn text_frame_header(len: usize) -> ([u8; 10], u8) {
+    let mut h = [0u8; 10];
+    h[0] = 0x81; // FIN + text
+    let n = if len < 126 {
+        h[1] = len as u8;
+        2
+    } else if len <= u16::MAX as usize {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    (h, n)
+}
+
+enum Chunk {
+    Frame {
+        head: [u8; 10],
+        head_len: u8,
+        payload: Utf8Bytes,
+    },
+    Raw(Vec<u8>),
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Frame {
+                head_len, payload, ..
+            } => *head_len as usize + payload.len(),
+            Chunk::Raw(v) => v.len(),
+        }
+    }
+
+    /// The unwritten part, as up to two slices.
+    fn slices(&self, offset: usize) -> (&[u8], &[u8]) {
+        match self {
+            Chunk::Frame {
+                head,
+                head_len,
+                payload,
+            } => {
+                let h = &head[..*head_len as usize];
+                let p = payload.as_bytes();
+                if offset < h.len() {
+                    (&h[offset..], p)
+                } else {
+                    (&p[offset - h.len()..], &[])
+                }
+            }
+            Chunk::Raw(v) => (&v[offset..], &[]),
+        }
+    }
+}
+
 pub struct Sock {
     pub tcp: TcpStream,
-    prelude: Vec<u8>,
-    prelude_sent: usize,
+    queue: VecDeque<Chunk>,
+    queued_bytes: usize,
+    /// Bytes of the front chunk already written.
+    front_written: usize,
     pub bytes_in: u64,
-    /// Bytes written after the prelude (WebSocket frames).
-    pub ws_bytes_out: u64,
-    pub prelude_bytes_out: u64,
+    pub bytes_out: u64,
+    pub frames_queued: u64,
+    pub writes: u64,
 }
 
 impl Sock {
     pub fn new(tcp: TcpStream) -> Self {
         Sock {
             tcp,
-            prelude: Vec::new(),
-            prelude_sent: 0,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            front_written: 0,
             bytes_in: 0,
-            ws_bytes_out: 0,
-            prelude_bytes_out: 0,
+            bytes_out: 0,
+            frames_queued: 0,
+            writes: 0,
         }
     }
 
-    /// Queues raw bytes (an HTTP response) ahead of everything else.
-    pub fn push_prelude(&mut self, bytes: &[u8]) {
-        self.prelude.extend_from_slice(bytes);
+    /// Queues a text frame around a shared payload (no copy).
+    pub fn push_frame(&mut self, payload: Utf8Bytes) {
+        let (head, head_len) = text_frame_header(payload.len());
+        let chunk = Chunk::Frame {
+            head,
+            head_len,
+            payload,
+        };
+        self.queued_bytes += chunk.len();
+        self.frames_queued += 1;
+        self.queue.push_back(chunk);
     }
 
-    pub fn prelude_pending(&self) -> bool {
-        self.prelude_sent < self.prelude.len()
+    /// Queues raw bytes (HTTP response head, tungstenite's control frames).
+    pub fn push_raw(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.queued_bytes += bytes.len();
+        self.queue.push_back(Chunk::Raw(bytes.to_vec()));
     }
 
-    /// Writes what it can of the prelude. `Ok(true)` when it is all out.
-    pub fn flush_prelude(&mut self) -> io::Result<bool> {
-        while self.prelude_pending() {
-            match self.tcp.write(&self.prelude[self.prelude_sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.prelude_sent += n;
-                    self.prelude_bytes_out += n as u64;
+    pub fn has_pending(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes - self.front_written
+    }
+
+    /// Drops everything queued (the connection is being dropped).
+    pub fn clear_queue(&mut self) {
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.front_written = 0;
+    }
+
+    /// Writes the queue with `writev` until it is empty (`Ok(())`) or the
+    /// socket is full (`Err(WouldBlock)`).
+    pub fn flush_queue(&mut self) -> io::Result<()> {
+        while !self.queue.is_empty() {
+            let written = {
+                let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut n = 0;
+                for (i, chunk) in self.queue.iter().enumerate() {
+                    if n + 2 > MAX_IOVECS {
+                        break;
+                    }
+                    let (a, b) = chunk.slices(if i == 0 { self.front_written } else { 0 });
+                    slices[n] = IoSlice::new(a);
+                    n += 1;
+                    if !b.is_empty() {
+                        slices[n] = IoSlice::new(b);
+                        n += 1;
+                    }
                 }
-                Err(e) if classify(&e) == IoClass::Interrupted => continue,
-                Err(e) => return Err(e),
+                match self.tcp.write_vectored(&slices[..n]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(w) => w,
+                    Err(e) if classify(&e) == IoClass::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            self.writes += 1;
+            self.bytes_out += written as u64;
+            self.advance(written);
+        }
+        if self.queue.capacity() > QUEUE_KEEP_CHUNKS {
+            self.queue.shrink_to(QUEUE_KEEP_CHUNKS);
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let front_left =
+                self.queue.front().expect("wrote more than queued").len() - self.front_written;
+            if n >= front_left {
+                n -= front_left;
+                self.queued_bytes -= self.front_written + front_left;
+                self.front_written = 0;
+                self.queue.pop_front();
+            } else {
+                self.front_written += n;
+                n = 0;
             }
         }
-        self.prelude = Vec::new();
-        self.prelude_sent = 0;
-        Ok(true)
     }
 }
 
@@ -97,27 +234,15 @@ impl Read for Sock {
     }
 }
 
+/// tungstenite's writes (pongs, close frames) join the queue; the real
+/// write happens in [`Sock::flush_queue`].
 impl Write for Sock {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.prelude_pending() {
-            self.flush_prelude()?;
-        }
-        loop {
-            match self.tcp.write(buf) {
-                Err(e) if classify(&e) == IoClass::Interrupted => continue,
-                Ok(n) => {
-                    self.ws_bytes_out += n as u64;
-                    return Ok(n);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.push_raw(buf);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if self.prelude_pending() {
-            self.flush_prelude()?;
-        }
         Ok(())
     }
 }
@@ -134,5 +259,74 @@ mod tests {
         assert_eq!(k(io::ErrorKind::ConnectionReset), IoClass::Closed);
         assert_eq!(k(io::ErrorKind::BrokenPipe), IoClass::Closed);
         assert_eq!(k(io::ErrorKind::PermissionDenied), IoClass::Fatal);
+    }
+
+    #[test]
+    fn test_frame_headers() {
+        assert_eq!(text_frame_header(5).1, 2);
+        assert_eq!(&text_frame_header(5).0[..2], &[0x81, 5]);
+        let (h, n) = text_frame_header(300);
+        assert_eq!((n, &h[..4]), (4, &[0x81, 126, 1, 44][..]));
+        let (h, n) = text_frame_header(70_000);
+        assert_eq!(n, 10);
+        assert_eq!(h[1], 127);
+        assert_eq!(u64::from_be_bytes(h[2..10].try_into().unwrap()), 70_000);
+    }
+
+    /// A loopback pair; the client end reads what the queue writes.
+    fn pair() -> (Sock, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        (Sock::new(TcpStream::from_std(s)), c)
+    }
+
+    #[test]
+    fn test_queue_writes_frames_in_order_with_one_writev() {
+        let (mut s, mut c) = pair();
+        s.push_raw(b"HTTP/1.1 101\r\n\r\n");
+        for i in 0..20 {
+            s.push_frame(Utf8Bytes::from(format!("m{i:02}")));
+        }
+        s.write_all(&[0x8a, 0]).unwrap(); // a pong, as tungstenite would write it
+        let total = s.queued_bytes();
+        assert_eq!(total, 16 + 20 * 5 + 2);
+        s.flush_queue().unwrap();
+        assert_eq!(s.writes, 1, "one writev for the whole batch");
+        assert_eq!(s.queued_bytes(), 0);
+        let mut buf = vec![0u8; total];
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf[..16], b"HTTP/1.1 101\r\n\r\n");
+        assert_eq!(&buf[16..21], &[0x81, 3, b'm', b'0', b'0']);
+        assert_eq!(&buf[total - 2..], &[0x8a, 0]);
+    }
+
+    #[test]
+    fn test_partial_writes_resume_mid_frame() {
+        let (mut s, mut c) = pair();
+        // More than the socket buffers take at once.
+        let payload = "z".repeat(1 << 20);
+        for _ in 0..16 {
+            s.push_frame(Utf8Bytes::from(payload.clone()));
+        }
+        let total = s.queued_bytes();
+        let reader = std::thread::spawn(move || {
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            while got < total {
+                got += c.read(&mut buf).unwrap();
+            }
+            got
+        });
+        loop {
+            match s.flush_queue() {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(reader.join().unwrap(), total);
+        assert!(s.writes > 1);
     }
 }
