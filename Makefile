@@ -11,7 +11,11 @@ CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-
                 CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
                 AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 
-.PHONY: help run test bench cross cross-musl deploy logs status uninstall check-config fmt lint clients
+.PHONY: help run test bench cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
+
+# DRY_RUN=1 prints the remote commands of deploy/uninstall instead of running them.
+RUN = $(if $(DRY_RUN),@echo '+',)
+PURGE ?=
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,28 +42,40 @@ fmt: ## rustfmt check
 lint: ## clippy, warnings are errors
 	$(CARGO) clippy --all-targets -- -D warnings
 
-cross: ## aarch64 glibc release binary (Pi OS bookworm) into target/aarch64-unknown-linux-gnu/release/
-	@command -v aarch64-linux-gnu-gcc >/dev/null || { echo "missing cross gcc: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; exit 1; }
+cross: ## aarch64 glibc release binary (Pi OS bookworm, glibc >= 2.34) into target/aarch64-unknown-linux-gnu/release/
+	@command -v aarch64-linux-gnu-gcc >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross; \
+	  else echo "missing cross gcc: sudo apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; exit 1; fi; }
 	rustup target add $(TARGET_GNU)
 	$(CROSS_GNU_ENV) $(CARGO) build --release --target $(TARGET_GNU)
 	@ls -l target/$(TARGET_GNU)/release/clawgate
 
-cross-musl: ## fully static aarch64 binary (needs cargo-zigbuild and ziglang)
-	@command -v cargo-zigbuild >/dev/null || { echo "missing: pip install ziglang && cargo install cargo-zigbuild"; exit 1; }
+cross-musl: ## fully static aarch64 binary via cargo-zigbuild (installs ziglang and cargo-zigbuild if missing)
+	@python3 -c 'import ziglang' 2>/dev/null || pip install ziglang
+	@command -v cargo-zigbuild >/dev/null || cargo install cargo-zigbuild
 	rustup target add $(TARGET_MUSL)
 	$(CARGO) zigbuild --release --target $(TARGET_MUSL)
 	@ls -l target/$(TARGET_MUSL)/release/clawgate
 
-deploy: cross ## copy the aarch64 binary and pi/ files to $(PI) and (re)start the service
-	@test -n "$(PI)" || { echo "set PI=user@host"; exit 1; }
-	scp $(SSH_OPTS) target/$(TARGET_GNU)/release/clawgate pi/clawgate.service pi/clawgate.example.json pi/install.sh $(PI):/tmp/
-	ssh $(SSH_OPTS) $(PI) "sudo PI_DIR=$(PI_DIR) bash /tmp/install.sh /tmp"
+qemu-test: ## cross-build and run the end-to-end suite against the aarch64 binary under qemu-user
+	bash scripts/qemu-smoke.sh
 
-logs: ## follow the service log on $(PI)
-	ssh $(SSH_OPTS) $(PI) "journalctl -u clawgate -f -n 100"
+pi-check:
+	@test -n "$(PI)" || { echo "set PI=user@host (e.g. make deploy PI=pi@raspberrypi.local)"; exit 1; }
+	@$(if $(DRY_RUN),true,ssh $(SSH_OPTS) -o BatchMode=yes -o ConnectTimeout=5 $(PI) true) || \
+	  { echo "cannot reach $(PI) over ssh (check PI, SSH_OPTS, keys)"; exit 1; }
 
-status: ## service status on $(PI)
-	ssh $(SSH_OPTS) $(PI) "systemctl status clawgate --no-pager"
+deploy: pi-check cross ## cross build, copy to $(PI), install/upgrade with health check and rollback (DRY_RUN=1 prints)
+	$(RUN) ssh $(SSH_OPTS) $(PI) "mkdir -p /tmp/clawgate-deploy"
+	$(RUN) scp $(SSH_OPTS) target/$(TARGET_GNU)/release/clawgate pi/clawgate.service pi/clawgate.example.json pi/install.sh $(PI):/tmp/clawgate-deploy/
+	$(RUN) ssh $(SSH_OPTS) $(PI) "sudo bash /tmp/clawgate-deploy/install.sh --prefix $(PI_DIR) /tmp/clawgate-deploy"
 
-uninstall: ## stop and remove the service on $(PI) (keeps the data dir)
-	ssh $(SSH_OPTS) $(PI) "sudo systemctl disable --now clawgate; sudo rm -f /etc/systemd/system/clawgate.service $(PI_DIR)/clawgate; sudo systemctl daemon-reload"
+logs: pi-check ## follow the service log on $(PI)
+	$(RUN) ssh $(SSH_OPTS) $(PI) "journalctl -u clawgate -f -n 100"
+
+status: pi-check ## service status on $(PI)
+	$(RUN) ssh $(SSH_OPTS) $(PI) "systemctl status clawgate --no-pager"
+
+uninstall: pi-check ## stop and remove the service on $(PI); keeps config and data unless PURGE=1
+	$(RUN) ssh $(SSH_OPTS) $(PI) "sudo systemctl disable --now clawgate; sudo rm -rf /etc/systemd/system/clawgate.service /etc/systemd/system/clawgate.service.d $(PI_DIR); sudo systemctl daemon-reload"
+	$(if $(PURGE),$(RUN) ssh $(SSH_OPTS) $(PI) "sudo rm -rf /etc/clawgate /var/lib/clawgate; sudo userdel clawgate",@echo "kept /etc/clawgate and /var/lib/clawgate (PURGE=1 removes them)")

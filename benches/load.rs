@@ -62,11 +62,27 @@ fn start(max_connections: usize) -> Gw {
     });
     let path = dir.path().join("bench.json");
     std::fs::write(&path, cfg.to_string()).unwrap();
+    // Same knobs as the tests: another binary, and a prefix such as
+    // `qemu-aarch64-static -L /usr/aarch64-linux-gnu` (RSS then includes qemu).
     let bin = std::env::var("CLAWGATE_TEST_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_clawgate").into());
+    let runner: Vec<String> = std::env::var("CLAWGATE_TEST_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let (program, mut args) = match runner.split_first() {
+        Some((p, rest)) => (p.clone(), rest.to_vec()),
+        None => (bin.clone(), vec![]),
+    };
+    if !runner.is_empty() {
+        args.push(bin);
+    }
+    args.push("--config".into());
+    args.push(path.to_str().unwrap().into());
     let t0 = Instant::now();
-    let mut child = Command::new(bin)
-        .args(["--config", path.to_str().unwrap()])
+    let mut child = Command::new(program)
+        .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -1,33 +1,143 @@
 #!/usr/bin/env bash
-# Installs or upgrades clawgate on the Pi. Idempotent: run it again to upgrade.
-# Usage: sudo PI_DIR=/opt/clawgate bash install.sh DIR_WITH_FILES
-#   DIR_WITH_FILES holds clawgate, clawgate.service, clawgate.example.json.
+# Installs or upgrades clawgate. Idempotent: run it again to upgrade.
+#
+#   install.sh [--root DIR] [--no-systemctl] [--prefix /opt/clawgate] SRC_DIR
+#
+# SRC_DIR holds clawgate, clawgate.service and clawgate.example.json.
+# --root DIR      install under DIR instead of / (tests; no user is created)
+# --no-systemctl  do not talk to systemd (tests, containers)
+#
+# Upgrade safety: the new binary is copied beside the old one and must pass
+# `--check-config` with the installed config before it replaces it; if the
+# service does not come healthy (GET /healthz) the previous binary is
+# restored and the service restarted on it.
 set -euo pipefail
-SRC="${1:-.}"
-PI_DIR="${PI_DIR:-/opt/clawgate}"
-CONF_DIR=/etc/clawgate
-DATA_DIR=/var/lib/clawgate
 
-id clawgate >/dev/null 2>&1 || useradd --system --home-dir "$DATA_DIR" --shell /usr/sbin/nologin clawgate
-install -d -m 0755 "$PI_DIR" "$CONF_DIR"
-install -d -m 0700 -o clawgate -g clawgate "$DATA_DIR"
-install -m 0755 "$SRC/clawgate" "$PI_DIR/clawgate.new"
-mv -f "$PI_DIR/clawgate.new" "$PI_DIR/clawgate"
-# Never overwrite an operator's config.
-[ -f "$CONF_DIR/clawgate.json" ] || install -m 0640 -g clawgate "$SRC/clawgate.example.json" "$CONF_DIR/clawgate.json"
-"$PI_DIR/clawgate" --check-config --config "$CONF_DIR/clawgate.json" > /tmp/clawgate-check.json
+ROOT=""
+SYSTEMCTL=1
+PREFIX="${PI_DIR:-/opt/clawgate}"
+SRC=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) ROOT="${2%/}"; shift 2 ;;
+    --no-systemctl) SYSTEMCTL=0; shift ;;
+    --prefix) PREFIX="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) SRC="$1"; shift ;;
+  esac
+done
+[ -n "$SRC" ] || { echo "install.sh: missing SRC_DIR (see --help)" >&2; exit 2; }
+for f in clawgate clawgate.service clawgate.example.json; do
+  [ -f "$SRC/$f" ] || { echo "install.sh: $SRC/$f is missing" >&2; exit 2; }
+done
 
-sed "s#/opt/clawgate#$PI_DIR#g" "$SRC/clawgate.service" > /etc/systemd/system/clawgate.service
-# MemoryMax: the config's worst case + 25% headroom (allocator, kernel-side
-# socket memory is not charged to RSS but is to the cgroup).
-total=$(python3 -c 'import json,sys;print(json.load(open("/tmp/clawgate-check.json"))["worstCaseMemory"]["totalBytes"])' 2>/dev/null \
-  || sed -n 's/.*"totalBytes": \([0-9]*\).*/\1/p' /tmp/clawgate-check.json)
-mem_max=$(( total * 5 / 4 / 1048576 + 1 ))
-install -d /etc/systemd/system/clawgate.service.d
-printf '[Service]\nMemoryMax=%sM\n' "$mem_max" > /etc/systemd/system/clawgate.service.d/limits.conf
+BIN_DIR="$ROOT$PREFIX"
+CONF_DIR="$ROOT/etc/clawgate"
+CONF="$CONF_DIR/clawgate.json"
+UNIT_DIR="$ROOT/etc/systemd/system"
+HEALTH_WAIT_S="${HEALTH_WAIT_S:-15}"
+say() { echo "install.sh: $*"; }
+
+# 1. User and directories.
+if [ -z "$ROOT" ]; then
+  id clawgate >/dev/null 2>&1 || useradd --system --home-dir /var/lib/clawgate --shell /usr/sbin/nologin clawgate
+  OWNER=(-o clawgate -g clawgate)
+  GROUP=(-g clawgate)
+else
+  say "--root: not creating the clawgate user"
+  OWNER=(); GROUP=()
+fi
+install -d -m 0755 "$BIN_DIR" "$CONF_DIR" "$UNIT_DIR"
+
+# 2. Config: never overwrite an operator's.
+if [ -f "$CONF" ]; then
+  say "keeping existing $CONF"
+else
+  install -m 0640 "${GROUP[@]}" "$SRC/clawgate.example.json" "$CONF"
+  say "installed example config to $CONF"
+fi
+
+# 3. The new binary beside the old one, checked against the installed config.
+install -m 0755 "$SRC/clawgate" "$BIN_DIR/clawgate.new"
+if ! CHECK=$("$BIN_DIR/clawgate.new" --check-config --config "$CONF" 2>&1); then
+  rm -f "$BIN_DIR/clawgate.new"
+  echo "install.sh: the new binary refuses $CONF; nothing changed:" >&2
+  echo "$CHECK" >&2
+  exit 1
+fi
+json_get() { # key path in the --check-config JSON, e.g. worstCaseMemory.totalBytes
+  if command -v python3 >/dev/null; then
+    printf '%s' "$CHECK" | python3 -c 'import json,sys
+d=json.loads(sys.stdin.read().split("\nworst-case")[0])
+for k in sys.argv[1].split("."): d=d[k]
+print(d)' "$1"
+  else
+    printf '%s' "$CHECK" | sed -n "s/.*\"${1##*.}\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -n1
+  fi
+}
+DATA_DIR=$(json_get config.server.dataDir)
+PORT=$(json_get config.server.port)
+BIND=$(json_get config.server.bind)
+TOTAL=$(json_get worstCaseMemory.totalBytes)
+install -d -m 0700 "${OWNER[@]}" "$ROOT$DATA_DIR"
+
+# 4. Unit and limits derived from the config's worst case.
+sed "s#/opt/clawgate#$PREFIX#g" "$SRC/clawgate.service" > "$UNIT_DIR/clawgate.service.tmp"
+mv -f "$UNIT_DIR/clawgate.service.tmp" "$UNIT_DIR/clawgate.service"
+chmod 0644 "$UNIT_DIR/clawgate.service"
+MEM_MAX=$(( TOTAL * 5 / 4 / 1048576 + 1 ))   # +25%: allocator slack, cgroup-charged socket memory
+CORES=$(nproc 2>/dev/null || echo 4)
+TASKS_MAX=$(( CORES + 8 ))                  # the loop, the worker pool (cores-1), headroom
+PROTECT_HOME=yes
+case "$DATA_DIR" in /home/*|/root/*) PROTECT_HOME=no ;; esac
+install -d -m 0755 "$UNIT_DIR/clawgate.service.d"
+cat > "$UNIT_DIR/clawgate.service.d/limits.conf" <<CONF
+# Written by install.sh from \`clawgate --check-config\`; re-run it after editing the config.
+[Service]
+MemoryMax=${MEM_MAX}M
+TasksMax=${TASKS_MAX}
+ReadWritePaths=${DATA_DIR}
+ProtectHome=${PROTECT_HOME}
+CONF
+chmod 0644 "$UNIT_DIR/clawgate.service.d/limits.conf"
+
+# 5. Switch binaries, keeping the previous one for rollback.
+if [ -f "$BIN_DIR/clawgate" ]; then
+  cp -p "$BIN_DIR/clawgate" "$BIN_DIR/clawgate.prev"
+fi
+mv -f "$BIN_DIR/clawgate.new" "$BIN_DIR/clawgate"
+say "binary $BIN_DIR/clawgate ($("$BIN_DIR/clawgate" --version)), MemoryMax=${MEM_MAX}M TasksMax=${TASKS_MAX}"
+
+[ "$SYSTEMCTL" = 1 ] || { say "--no-systemctl: not starting the service"; exit 0; }
+
+healthy() {
+  local host="$BIND"; [ "$host" = "0.0.0.0" ] && host=127.0.0.1; [ "$host" = "::" ] && host=::1
+  local i
+  for i in $(seq 1 "$HEALTH_WAIT_S"); do
+    if command -v curl >/dev/null; then
+      curl -fsS --max-time 2 "http://$host:$PORT/healthz" >/dev/null 2>&1 && return 0
+    else
+      (exec 3<>"/dev/tcp/$host/$PORT" && printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >&3 \
+        && head -n1 <&3 | grep -q ' 200 ') 2>/dev/null && return 0
+    fi
+    sleep 1
+  done
+  return 1
+}
+
 systemctl daemon-reload
 systemctl enable clawgate >/dev/null
 systemctl restart clawgate
-sleep 1
-systemctl --no-pager --lines=5 status clawgate || true
-echo "clawgate installed: MemoryMax=${mem_max}M; token in $DATA_DIR/token (if none configured)"
+if healthy; then
+  say "clawgate is healthy on $BIND:$PORT; token in $DATA_DIR/token unless configured"
+  exit 0
+fi
+echo "install.sh: clawgate did not come healthy on $BIND:$PORT within ${HEALTH_WAIT_S}s" >&2
+journalctl -u clawgate -n 20 --no-pager >&2 || true
+if [ -f "$BIN_DIR/clawgate.prev" ]; then
+  echo "install.sh: rolling back to the previous binary" >&2
+  mv -f "$BIN_DIR/clawgate.prev" "$BIN_DIR/clawgate"
+  systemctl restart clawgate
+  healthy && echo "install.sh: previous version is running again" >&2
+fi
+exit 1

@@ -294,9 +294,12 @@ impl Config {
         Config::from_json(&text, path)
     }
 
-    /// Parses `text` as if read from `path` (the path only names the source in errors).
+    /// Parses `text` as if read from `path` (the path only names the source in
+    /// errors). Whole-line `//` comments are allowed, so an example config can
+    /// explain itself; they become empty lines, keeping line numbers right.
     pub fn from_json(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
+        let text = strip_line_comments(text);
+        let de = &mut serde_json::Deserializer::from_str(&text);
         let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
@@ -420,6 +423,25 @@ impl Config {
     }
 }
 
+/// Blanks lines whose first non-blank characters are `//`. JSON strings cannot
+/// span lines, so such a line is never inside a string.
+fn strip_line_comments(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.lines().any(|l| l.trim_start().starts_with("//")) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("//") {
+            if line.ends_with('\n') {
+                out.push('\n');
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Turns serde's messages into the expected-type wording users read.
 fn describe_serde_error(e: &serde_json::Error) -> String {
     let msg = e.to_string();
@@ -513,6 +535,21 @@ mod tests {
         let c = parse(r#"{"auth":{"token":"t"},"connections":{"maxConnections":3}}"#).unwrap();
         assert_eq!(c.auth.max_failures, DEFAULT_AUTH_MAX_FAILURES);
         assert_eq!(c.connections.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn test_line_comments_are_allowed_and_keep_line_numbers() {
+        let text = "// a comment\n{\n  // the port\n  \"server\": {\"port\": 1}\n}\n";
+        assert_eq!(parse(text).unwrap().server.port, 1);
+        let bad = "// c\n// c\n{\"server\": {\"port\": \"x\"}}";
+        let err = parse(bad).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        // `//` inside a string value is data, not a comment.
+        let url = r#"{"server":{"bind":"127.0.0.1","dataDir":"//srv/x"}}"#;
+        assert_eq!(
+            parse(url).unwrap().server.data_dir,
+            PathBuf::from("//srv/x")
+        );
     }
 
     #[test]

@@ -752,3 +752,139 @@ impl Gateway {
         self.conns.iter().map(|c| c.buffered_bytes(rb)).sum()
     }
 }
+
+/// The gateway's state machine driven by hand: real loopback sockets and a
+/// real poll for I/O, but every timer fires because the test moves `now`.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll, Token};
+    use std::io::Read;
+
+    const LISTENER: Token = Token(0);
+
+    struct Rig {
+        poll: Poll,
+        events: Events,
+        listener: TcpListener,
+        gw: Gateway,
+        t0: Instant,
+    }
+
+    fn rig(cfg: Config) -> Rig {
+        let poll = Poll::new().unwrap();
+        let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        poll.registry()
+            .register(&mut listener, LISTENER, mio::Interest::READABLE)
+            .unwrap();
+        let secrets = Secrets {
+            token: Some("tok".into()),
+            password: None,
+            token_origin: "test".into(),
+        };
+        let t0 = Instant::now();
+        let gw = Gateway::new(cfg, secrets, poll.registry().try_clone().unwrap(), t0);
+        Rig {
+            poll,
+            events: Events::with_capacity(64),
+            listener,
+            gw,
+            t0,
+        }
+    }
+
+    impl Rig {
+        /// One loop turn at the injected time `at` (I/O is real, time is not).
+        fn turn(&mut self, at: Instant) {
+            self.poll
+                .poll(&mut self.events, Some(Duration::from_millis(20)))
+                .unwrap();
+            for ev in self.events.iter() {
+                if ev.token() == LISTENER {
+                    self.gw.accept(&self.listener, at);
+                } else if let Some(id) = ConnId::from_token(ev.token()) {
+                    self.gw.on_ready(id, ev.is_readable(), ev.is_writable(), at);
+                }
+            }
+            self.gw.run_revisits(Some(&self.listener), at);
+            let mut scratch = Vec::new();
+            self.gw.expire_timers(at, &mut scratch);
+            self.gw.flush_dirty(at);
+        }
+
+        fn turn_until(&mut self, at: Instant, mut done: impl FnMut(&Gateway) -> bool) {
+            for _ in 0..500 {
+                if done(&self.gw) {
+                    return;
+                }
+                self.turn(at);
+            }
+            panic!("condition not reached");
+        }
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn test_http_head_handshake_timeout_by_stepping_time() {
+        let mut r = rig(Config::default());
+        let addr = r.listener.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let t0 = r.t0;
+        r.turn_until(t0, |gw| gw.conns.len() == 1);
+        // 9.9 s later: still waiting for the upgrade.
+        r.turn(t0 + Duration::from_millis(9_900));
+        assert_eq!(r.gw.conns.len(), 1);
+        // Past 10 s: the socket is dropped, without anyone sleeping.
+        r.turn(t0 + Duration::from_millis(10_020));
+        assert_eq!(r.gw.conns.len(), 0);
+        assert_eq!(r.gw.stats.handshake_timeouts, 1);
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(client.read(&mut buf).unwrap_or(0), 0, "closed");
+    }
+
+    #[test]
+    fn test_open_idle_timeout_by_stepping_time() {
+        let mut r = rig(Config::default());
+        let addr = r.listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            let s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let (mut ws, _) = tungstenite::client::client(format!("ws://{addr}/"), s).unwrap();
+            ws.read().unwrap(); // challenge
+            ws.send(tungstenite::Message::text(
+                r#"{"type":"req","id":"c","method":"connect","params":{"minProtocol":4,"maxProtocol":4,
+                "client":{"id":"t","version":"1","platform":"linux","mode":"test"},"auth":{"token":"tok"}}}"#,
+            ))
+            .unwrap();
+            loop {
+                match ws.read() {
+                    Ok(tungstenite::Message::Close(f)) => {
+                        return f.map(|f| (u16::from(f.code), f.reason.to_string()))
+                    }
+                    Ok(_) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+        let t0 = r.t0;
+        r.turn_until(t0, |gw| gw.counts().0 == 1);
+        // 299 s of silence: still open. 300 s: closed 1000 "Idle timeout".
+        r.turn(t0 + secs(299));
+        assert_eq!(r.gw.counts().0, 1);
+        let later = t0 + secs(301);
+        r.turn(later);
+        assert_eq!(r.gw.stats.idle_closed, 1);
+        let end = later + secs(1);
+        r.turn_until(end, |gw| gw.conns.is_empty());
+        assert_eq!(
+            client.join().unwrap(),
+            Some((1000, "Idle timeout".to_string()))
+        );
+    }
+}

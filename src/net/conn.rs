@@ -37,20 +37,6 @@ pub enum ConnState {
     Closing,
 }
 
-impl ConnState {
-    pub fn is_authenticated(self) -> bool {
-        self == ConnState::Open
-    }
-
-    /// Counts against the pre-auth caps.
-    pub fn is_pre_auth(self) -> bool {
-        matches!(
-            self,
-            ConnState::HttpHead | ConnState::HttpReply | ConnState::AwaitConnect
-        )
-    }
-}
-
 /// Outcome of reading in the HTTP phase.
 #[derive(Debug)]
 pub enum HttpRead {
@@ -370,12 +356,6 @@ impl Conn {
             }
         }
         self.set_state(ConnState::Closing);
-    }
-
-    /// The peer answered our close (or closed first and got our echo):
-    /// tungstenite is done; the connection ends once the queue is out.
-    pub fn mark_ws_terminated(&mut self) {
-        self.ws_terminated = true;
     }
 
     /// Drops held frames (shutdown, slow consumer).

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Cross-builds the aarch64 gateway (glibc) and runs the end-to-end suite
+# against it under qemu-user: the same tests, with the gateway started as
+# `qemu-aarch64-static -L /usr/aarch64-linux-gnu target/.../clawgate`.
+# Installs the cross toolchain and qemu from Debian when missing (root).
+# Usage: scripts/qemu-smoke.sh [cargo test filters...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need[@]}"
+  else
+    echo "qemu-smoke: missing ${need[*]}: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+fi
+make cross
+BIN="$PWD/target/aarch64-unknown-linux-gnu/release/clawgate"
+file "$BIN" 2>/dev/null || true
+echo "qemu-smoke: stripped aarch64 binary: $(stat -c %s "$BIN") bytes"
+export CLAWGATE_TEST_BIN="$BIN"
+export CLAWGATE_TEST_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
+cargo test --test gateway --test cli -- "$@"
