@@ -11,7 +11,7 @@ CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-
                 CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
                 AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 
-.PHONY: help run test bench cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
+.PHONY: help run test bench conformance cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
 
 # DRY_RUN=1 prints the remote commands of deploy/uninstall instead of running them.
 RUN = $(if $(DRY_RUN),@echo '+',)
@@ -56,6 +56,9 @@ cross-musl: ## fully static aarch64 binary via cargo-zigbuild (installs ziglang 
 	rustup target add $(TARGET_MUSL)
 	$(CARGO) zigbuild --release --target $(TARGET_MUSL)
 	@ls -l target/$(TARGET_MUSL)/release/clawgate
+
+conformance: ## Autobahn|Testsuite against the WebSocket layer (echo mode); fails on a regression vs conformance/autobahn-summary.json
+	bash scripts/autobahn.sh
 
 qemu-test: ## cross-build and run the end-to-end suite against the aarch64 binary under qemu-user
 	bash scripts/qemu-smoke.sh

@@ -168,6 +168,9 @@ pub struct TestingConfig {
     /// Enables `debug.*` methods (broadcast generator for benchmarks and tests).
     /// Never on in a default or example config.
     pub enable_test_methods: bool,
+    /// WebSocket echo server instead of the gateway protocol: every upgraded
+    /// connection echoes its messages (Autobahn|Testsuite conformance runs).
+    pub echo: bool,
 }
 
 impl Default for ServerConfig {

@@ -338,6 +338,9 @@ impl Gateway {
                 let w = &self.cfg.websocket;
                 let cfg = ws_config(w.pre_auth_max_payload, w.read_buffer_bytes);
                 conn.upgrade(&accept, head_len, cfg);
+                if self.cfg.testing.echo {
+                    return self.enter_echo(id, now);
+                }
                 let nonce = match auth::random_hex(16) {
                     Ok(n) => n,
                     Err(e) => {
@@ -357,6 +360,25 @@ impl Gateway {
                 self.read_ws(id, now);
             }
         }
+    }
+
+    /// Test-only (`testing.echo`): the upgraded socket skips the gateway
+    /// protocol and echoes messages, so the WebSocket layer alone can be run
+    /// against Autobahn|Testsuite. It stays counted as pre-auth.
+    fn enter_echo(&mut self, id: ConnId, now: Instant) {
+        let w = &self.cfg.websocket;
+        let cfg = ws_config(w.max_payload, w.read_buffer_bytes);
+        let idle = Duration::from_millis(self.cfg.connections.idle_timeout_ms);
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        conn.set_ws_config(cfg);
+        conn.set_state(ConnState::Open);
+        if let Some(t) = conn.handshake_timer.take() {
+            self.timers.cancel(t);
+        }
+        conn.idle_timer = self.timers.insert(now + idle, Timer::Idle(id)).ok();
+        self.read_ws(id, now);
     }
 
     /// Plain HTTP on the WebSocket port.
@@ -409,6 +431,17 @@ impl Gateway {
                             let idle = Duration::from_millis(self.cfg.connections.idle_timeout_ms);
                             self.timers.reset(t, now + idle);
                         }
+                    }
+                    if self.cfg.testing.echo {
+                        if let Some(c) = self.conns.get_mut(id) {
+                            match msg {
+                                Message::Text(t) => c.sock.push_frame(t),
+                                Message::Binary(b) => c.sock.push_data(crate::net::sock::BINARY, b),
+                                _ => {}
+                            }
+                        }
+                        self.mark_dirty(id);
+                        continue;
                     }
                     match msg {
                         Message::Text(t) => self.on_text(id, state, &t, now),
@@ -687,8 +720,11 @@ impl Gateway {
         }
         let slots = cfg.connections.max_connections + cfg.connections.max_unauthenticated;
         self.conns.set_capacity(slots);
+        // Connections admitted under the old limits keep their timers: never
+        // shrink below what is live plus one round of per-connection timers.
+        let live = self.conns.len() * TIMERS_PER_CONN + GLOBAL_TIMERS;
         self.timers
-            .set_capacity(slots * TIMERS_PER_CONN + GLOBAL_TIMERS);
+            .set_capacity((slots * TIMERS_PER_CONN + GLOBAL_TIMERS).max(live));
         self.limiter.reconfigure(
             cfg.auth.tracked_addresses,
             cfg.auth.max_failures,

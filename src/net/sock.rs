@@ -8,6 +8,7 @@
 //! only appends to the queue, so its own write buffer never grows and its
 //! frames keep their place in line with ours.
 
+use bytes::Bytes;
 use mio::net::TcpStream;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
@@ -43,10 +44,20 @@ pub fn classify(e: &io::Error) -> IoClass {
     }
 }
 
+/// Opcode byte (with FIN) of a final text frame.
+pub const TEXT: u8 = 0x81;
+/// Opcode byte (with FIN) of a final binary frame.
+pub const BINARY: u8 = 0x82;
+
 /// Header of an unmasked, final text frame of `len` payload bytes.
 pub fn text_frame_header(len: usize) -> ([u8; 10], u8) {
+    frame_header(TEXT, len)
+}
+
+/// Header of an unmasked, final frame with opcode byte `op` and `len` bytes.
+pub fn frame_header(op: u8, len: usize) -> ([u8; 10], u8) {
     let mut h = [0u8; 10];
-    h[0] = 0x81; // FIN + text
+    h[0] = op;
     let n = if len < 126 {
         h[1] = len as u8;
         2
@@ -66,7 +77,7 @@ enum Chunk {
     Frame {
         head: [u8; 10],
         head_len: u8,
-        payload: Utf8Bytes,
+        payload: Bytes,
     },
     Raw(Vec<u8>),
 }
@@ -90,7 +101,7 @@ impl Chunk {
                 payload,
             } => {
                 let h = &head[..*head_len as usize];
-                let p = payload.as_bytes();
+                let p = &payload[..];
                 if offset < h.len() {
                     (&h[offset..], p)
                 } else {
@@ -130,7 +141,12 @@ impl Sock {
 
     /// Queues a text frame around a shared payload (no copy).
     pub fn push_frame(&mut self, payload: Utf8Bytes) {
-        let (head, head_len) = text_frame_header(payload.len());
+        self.push_data(TEXT, payload.into());
+    }
+
+    /// Queues a data frame (`TEXT` or `BINARY`) around a shared payload.
+    pub fn push_data(&mut self, op: u8, payload: Bytes) {
+        let (head, head_len) = frame_header(op, payload.len());
         let chunk = Chunk::Frame {
             head,
             head_len,
