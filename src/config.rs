@@ -58,6 +58,21 @@ pub const DEFAULT_PRESENCE_DEBOUNCE_MS: u64 = 250;
 /// Entries carried by a `presence` event or the hello snapshot (the full list
 /// is `system-presence`); keeps a connect from costing O(clients²) bytes.
 pub const DEFAULT_PRESENCE_MAX_ENTRIES: usize = 64;
+/// SQLite page cache (`PRAGMA cache_size`).
+pub const DEFAULT_STORE_CACHE_BYTES: usize = 10 * 1024 * 1024;
+/// SQLite memory-mapped I/O window (`PRAGMA mmap_size`); file-backed pages.
+pub const DEFAULT_STORE_MMAP_BYTES: usize = 16 * 1024 * 1024;
+/// Passive WAL checkpoint period.
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 300_000;
+/// Appends that close a group-commit transaction early.
+pub const DEFAULT_GROUP_COMMIT_MAX: usize = 256;
+/// Pending append bytes that close a group-commit transaction early.
+pub const DEFAULT_GROUP_COMMIT_BYTES: usize = 1024 * 1024;
+/// `chat.send` idempotency keys remembered, and for how long.
+pub const DEFAULT_IDEMPOTENCY_KEYS: usize = 1000;
+pub const DEFAULT_IDEMPOTENCY_TTL_MS: u64 = 300_000;
+/// Largest page `sessions.list` / `chat.history` return.
+pub const DEFAULT_MAX_PAGE: usize = 1000;
 /// Auth failures from one address inside the window before it is throttled.
 pub const DEFAULT_AUTH_MAX_FAILURES: u32 = 5;
 /// Window over which auth failures are counted, and how long a throttle lasts.
@@ -77,8 +92,37 @@ pub struct Config {
     pub connections: ConnectionsConfig,
     pub websocket: WebSocketConfig,
     pub events: EventsConfig,
+    pub store: StoreConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct StoreConfig {
+    pub cache_bytes: usize,
+    pub mmap_bytes: usize,
+    pub checkpoint_interval_ms: u64,
+    pub group_commit_max: usize,
+    pub group_commit_bytes: usize,
+    pub idempotency_keys: usize,
+    pub idempotency_ttl_ms: u64,
+    pub max_page: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_bytes: DEFAULT_STORE_CACHE_BYTES,
+            mmap_bytes: DEFAULT_STORE_MMAP_BYTES,
+            checkpoint_interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
+            group_commit_max: DEFAULT_GROUP_COMMIT_MAX,
+            group_commit_bytes: DEFAULT_GROUP_COMMIT_BYTES,
+            idempotency_keys: DEFAULT_IDEMPOTENCY_KEYS,
+            idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL_MS,
+            max_page: DEFAULT_MAX_PAGE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -397,6 +441,25 @@ impl Config {
         if matches!(&self.auth.password, Some(t) if t.is_empty()) {
             return bad("auth.password", "expected a non-empty string or null");
         }
+        let st = &self.store;
+        if st.cache_bytes < 64 * 1024 {
+            return bad("store.cacheBytes", "expected at least 65536");
+        }
+        if st.checkpoint_interval_ms < 1000 {
+            return bad("store.checkpointIntervalMs", "expected at least 1000");
+        }
+        if st.group_commit_max == 0 {
+            return bad("store.groupCommitMax", "expected at least 1");
+        }
+        if st.group_commit_bytes < 1024 {
+            return bad("store.groupCommitBytes", "expected at least 1024");
+        }
+        if st.idempotency_keys == 0 {
+            return bad("store.idempotencyKeys", "expected at least 1");
+        }
+        if st.max_page == 0 || st.max_page > 100_000 {
+            return bad("store.maxPage", "expected 1..=100000");
+        }
         if log_level(&self.log.level).is_none() {
             return bad(
                 "log.level",
@@ -491,6 +554,9 @@ pub struct MemoryBudget {
     /// and message, the challenge/hello output.
     pub per_unauthenticated_bytes: usize,
     pub unauthenticated: usize,
+    /// SQLite page cache, pending group commit (+ one message), idempotency
+    /// cache (keys x ~512 bytes).
+    pub store_bytes: usize,
     pub total_bytes: usize,
 }
 
@@ -509,15 +575,21 @@ impl MemoryBudget {
             + MEMORY_PER_CONN_OVERHEAD;
         let connections = c.connections.max_connections;
         let unauthenticated = c.connections.max_unauthenticated;
+        let store_bytes = c.store.cache_bytes
+            + c.store.group_commit_bytes
+            + w.max_payload
+            + c.store.idempotency_keys * 512;
         let total_bytes = MEMORY_FIXED_BYTES
             + connections * per_connection_bytes
-            + unauthenticated * per_unauthenticated_bytes;
+            + unauthenticated * per_unauthenticated_bytes
+            + store_bytes;
         MemoryBudget {
             fixed_bytes: MEMORY_FIXED_BYTES,
             per_connection_bytes,
             connections,
             per_unauthenticated_bytes,
             unauthenticated,
+            store_bytes,
             total_bytes,
         }
     }

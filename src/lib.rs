@@ -11,3 +11,4 @@ pub mod net;
 pub mod observe;
 pub mod protocol;
 pub mod reactor;
+pub mod store;

@@ -77,8 +77,17 @@ fn install_script_layout_modes_and_idempotence() {
     let limits =
         std::fs::read_to_string(root.join("etc/systemd/system/clawgate.service.d/limits.conf"))
             .unwrap();
-    // Default config: worst case 256.8 MiB, +25% → 321M.
-    assert!(limits.contains("MemoryMax=321M"), "{limits}");
+    // MemoryMax = the example config's worst case + 25 %.
+    let check = Command::new(env!("CARGO_BIN_EXE_clawgate"))
+        .args(["--check-config", "--config", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    let json_end = text.find("\nworst-case").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text[..json_end]).unwrap();
+    let total = v["worstCaseMemory"]["totalBytes"].as_u64().unwrap();
+    let mem_max = format!("MemoryMax={}M", total * 5 / 4 / 1_048_576 + 1);
+    assert!(limits.contains(&mem_max), "{limits} (expected {mem_max})");
     assert!(limits.contains("TasksMax="), "{limits}");
     assert!(
         limits.contains("ReadWritePaths=/var/lib/clawgate"),

@@ -4,7 +4,7 @@
 use super::{stats, wall_ms, Gateway, Priority};
 use crate::net::ConnId;
 use crate::observe;
-use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_READ};
+use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_READ, SCOPE_WRITE};
 use crate::protocol::{ErrorShape, Request, SharedEvent, PROTOCOL_VERSION};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -16,6 +16,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum Payload {
     Json(Value),
     Raw(String),
+    /// The handler answers later (an append waits for its group commit).
+    Deferred,
 }
 
 impl From<Value> for Payload {
@@ -58,6 +60,60 @@ const METHODS: &[MethodSpec] = &[
         name: "system-presence",
         scope: SCOPE_READ,
         handler: system_presence,
+        test_only: false,
+    },
+    MethodSpec {
+        name: "chat.send",
+        scope: SCOPE_WRITE,
+        handler: |gw, id, req, now| gw.chat_send(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "chat.inject",
+        scope: SCOPE_WRITE,
+        handler: |gw, id, req, now| gw.chat_inject(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "chat.history",
+        scope: SCOPE_READ,
+        handler: |gw, id, req, now| gw.chat_history(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "sessions.list",
+        scope: SCOPE_READ,
+        handler: |gw, id, req, now| gw.sessions_list(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "sessions.preview",
+        scope: SCOPE_READ,
+        handler: |gw, id, req, now| gw.sessions_preview(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "sessions.patch",
+        scope: SCOPE_ADMIN,
+        handler: |gw, id, req, now| gw.sessions_patch(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "sessions.reset",
+        scope: SCOPE_ADMIN,
+        handler: |gw, id, req, now| gw.sessions_reset(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "sessions.delete",
+        scope: SCOPE_ADMIN,
+        handler: |gw, id, req, now| gw.sessions_delete(id, req, now),
+        test_only: false,
+    },
+    MethodSpec {
+        name: "sessions.compact",
+        scope: SCOPE_ADMIN,
+        handler: |gw, id, req, now| gw.sessions_compact(id, req, now),
         test_only: false,
     },
     MethodSpec {
@@ -168,7 +224,7 @@ fn status(
         "uptimeMs": gw.uptime_ms(now),
         "startedAt": gw.started_ms(),
         "connections": {"active": auth, "authenticating": pre, "max": gw.cfg.connections.max_connections},
-        "sessions": {"count": 0},
+        "sessions": {"count": gw.store.count_sessions().unwrap_or(0)},
         "processes": {"running": 0},
         "coach": {"enabled": false, "mode": "off"},
     })))
@@ -285,6 +341,7 @@ pub struct HealthSnapshot<'a> {
     duration_ms: u64,
     gateway: GatewayHealth<'a>,
     sessions: SessionsHealth,
+    store: StoreHealth,
     coach: CoachHealth,
     channels: Empty,
     channel_order: [(); 0],
@@ -300,6 +357,17 @@ struct Empty {}
 struct SessionsHealth {
     count: u64,
     recent: [(); 0],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StoreHealth {
+    #[serde(flatten)]
+    stats: crate::store::StoreStats,
+    wal_bytes: u64,
+    group_commits: u64,
+    group_committed: u64,
+    idempotent_replays: u64,
 }
 
 #[derive(Serialize)]
@@ -380,6 +448,14 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         live_frames_out += c.sock.frames_queued;
     }
     let connection_buffers_bytes = gw.buffered_bytes();
+    let session_count = gw.store.count_sessions().unwrap_or(0);
+    let store = StoreHealth {
+        stats: gw.store.stats.clone(),
+        wal_bytes: gw.store.wal_bytes(),
+        group_commits: gw.stats.group_commits,
+        group_committed: gw.stats.group_committed,
+        idempotent_replays: gw.stats.idempotent_replays,
+    };
     let uptime_ms = gw.uptime_ms(now);
     let s = &gw.stats;
     HealthSnapshot {
@@ -430,9 +506,10 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             },
         },
         sessions: SessionsHealth {
-            count: 0,
+            count: session_count,
             recent: [],
         },
+        store,
         coach: CoachHealth { enabled: false },
         channels: Empty {},
         channel_order: [],

@@ -6,6 +6,7 @@
 //! It never reads a clock: every entry point takes `now`.
 
 pub mod auth;
+mod chat;
 mod handshake;
 pub mod methods;
 mod outbound;
@@ -48,6 +49,8 @@ pub enum Timer {
     Linger(ConnId),
     Tick,
     AcceptRetry,
+    /// Periodic passive WAL checkpoint.
+    Checkpoint,
     /// Debounced `presence` broadcast.
     Presence,
 }
@@ -104,6 +107,12 @@ pub struct Gateway {
     accept_paused: bool,
     tick_timer: Option<TimerId>,
     presence_timer: Option<TimerId>,
+    pub store: crate::store::Store,
+    /// Appends waiting for this turn's group commit.
+    pending: Vec<chat::PendingAppend>,
+    pending_bytes: usize,
+    /// `chat.send` answers by session + idempotency key (bounded LRU + TTL).
+    idempotency: hashlink::LruCache<String, (Instant, String)>,
     /// RSS read from /proc at most once a second: (when, bytes).
     rss_cache: Option<(Instant, u64)>,
     /// Updated by the reactor every turn.
@@ -120,7 +129,13 @@ pub fn wall_ms() -> u64 {
 }
 
 impl Gateway {
-    pub fn new(cfg: Config, secrets: Secrets, registry: Registry, now: Instant) -> Gateway {
+    pub fn new(
+        cfg: Config,
+        secrets: Secrets,
+        store: crate::store::Store,
+        registry: Registry,
+        now: Instant,
+    ) -> Gateway {
         let slots = cfg.connections.max_connections + cfg.connections.max_unauthenticated;
         let timers = TimerWheel::new(
             now,
@@ -158,11 +173,17 @@ impl Gateway {
             tick_timer: None,
             loop_stats: Default::default(),
             presence_timer: None,
+            store,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            idempotency: hashlink::LruCache::new(cfg.store.idempotency_keys),
             rss_cache: None,
             cfg,
             secrets,
         };
         gw.schedule_tick(now);
+        let every = Duration::from_millis(gw.cfg.store.checkpoint_interval_ms);
+        let _ = gw.timers.insert(now + every, Timer::Checkpoint);
         gw
     }
 
@@ -533,6 +554,8 @@ impl Gateway {
         match (spec.handler)(self, id, &req, now) {
             Ok(methods::Payload::Json(payload)) => self.respond_ok(id, &req.id, &payload, now),
             Ok(methods::Payload::Raw(text)) => self.respond_ok_raw(id, &req.id, &text, now),
+            // Answered later (after the group commit).
+            Ok(methods::Payload::Deferred) => {}
             Err(err) => self.respond_err(id, &req.id, &err, now),
         }
     }
@@ -664,6 +687,15 @@ impl Gateway {
                 self.presence_timer = None;
                 self.broadcast_presence(now);
             }
+            Timer::Checkpoint => {
+                self.commit_appends(now);
+                match self.store.checkpoint() {
+                    Ok(d) => log::debug!("checkpoint took {d:?}"),
+                    Err(e) => log::warn!("checkpoint failed: {e}"),
+                }
+                let every = Duration::from_millis(self.cfg.store.checkpoint_interval_ms);
+                let _ = self.timers.insert(now + every, Timer::Checkpoint);
+            }
             Timer::AcceptRetry => {
                 self.accept_paused = false;
                 self.accept_again = true;
@@ -692,6 +724,8 @@ impl Gateway {
             return;
         }
         log::info!("shutting down: {reason}");
+        // Acknowledge what is pending before telling anyone we stop.
+        self.commit_appends(now);
         self.shutdown_deadline =
             Some(now + Duration::from_millis(self.cfg.server.shutdown_grace_ms));
         let ev = SharedEvent::new("shutdown", &json!({"reason": reason}));
@@ -738,6 +772,7 @@ impl Gateway {
                 conn.set_ws_config(post_auth);
             }
         }
+        self.idempotency.set_capacity(cfg.store.idempotency_keys);
         self.cfg = cfg;
         self.secrets = secrets;
         if tick_changed {
@@ -819,7 +854,23 @@ mod tests {
             token_origin: "test".into(),
         };
         let t0 = Instant::now();
-        let gw = Gateway::new(cfg, secrets, poll.registry().try_clone().unwrap(), t0);
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(
+            dir.path(),
+            &crate::store::StoreOptions {
+                cache_bytes: 1 << 20,
+                mmap_bytes: 0,
+            },
+        )
+        .unwrap();
+        std::mem::forget(dir); // the rig lives for one test
+        let gw = Gateway::new(
+            cfg,
+            secrets,
+            store,
+            poll.registry().try_clone().unwrap(),
+            t0,
+        );
         Rig {
             poll,
             events: Events::with_capacity(64),

@@ -175,6 +175,8 @@ impl Gateway {
     /// End of a loop turn: flush what is pending and bring each touched
     /// connection's registered interest in line with its state.
     pub fn flush_dirty(&mut self, now: Instant) {
+        // This turn's appends: one transaction, then their answers.
+        self.commit_appends(now);
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();

@@ -82,6 +82,9 @@ pub struct Stats {
     pub flushes: u64,
     pub close_codes: [u64; 16],
     pub reloads: u64,
+    pub group_commits: u64,
+    pub group_committed: u64,
+    pub idempotent_replays: u64,
     pub reload_failures: u64,
 }
 

@@ -34,6 +34,7 @@ pub enum ReactorError {
     Bind { addr: String, err: std::io::Error },
     Signals(std::io::Error),
     Secrets(auth::AuthError),
+    Store(crate::store::StoreError),
 }
 
 impl fmt::Display for ReactorError {
@@ -43,6 +44,7 @@ impl fmt::Display for ReactorError {
             ReactorError::Bind { addr, err } => write!(f, "cannot listen on {addr}: {err}"),
             ReactorError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             ReactorError::Secrets(e) => write!(f, "{e}"),
+            ReactorError::Store(e) => write!(f, "{e}"),
         }
     }
 }
@@ -73,6 +75,14 @@ impl Reactor {
     /// Binds the listener and installs signals; nothing runs yet.
     pub fn new(cfg: Config, source: ConfigSource) -> Result<Reactor, ReactorError> {
         let secrets = load_secrets(&cfg).map_err(ReactorError::Secrets)?;
+        let store = crate::store::Store::open(
+            &cfg.server.data_dir,
+            &crate::store::StoreOptions {
+                cache_bytes: cfg.store.cache_bytes,
+                mmap_bytes: cfg.store.mmap_bytes,
+            },
+        )
+        .map_err(ReactorError::Store)?;
         let poll = Poll::new().map_err(ReactorError::Poll)?;
         let addr_text = format!("{}:{}", cfg.server.bind, cfg.server.port);
         let addr: SocketAddr = addr_text.parse().map_err(|_| ReactorError::Bind {
@@ -93,7 +103,7 @@ impl Reactor {
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(ReactorError::Poll)?;
         let registry = poll.registry().try_clone().map_err(ReactorError::Poll)?;
-        let gw = Gateway::new(cfg, secrets, registry, Instant::now());
+        let gw = Gateway::new(cfg, secrets, store, registry, Instant::now());
         Ok(Reactor {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -171,6 +181,10 @@ impl Reactor {
             s.max_turn = s.max_turn.max(s.last_turn);
             s.busy += s.last_turn;
             if self.gw.shutdown_complete(end) {
+                self.gw.commit_appends(end);
+                if let Err(e) = self.gw.store.checkpoint() {
+                    log::warn!("final checkpoint failed: {e}");
+                }
                 let (open, _) = self.gw.counts();
                 log::info!("shutdown complete ({open} connections still open at exit)");
                 return Ok(());

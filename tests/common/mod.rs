@@ -61,6 +61,67 @@ pub fn binary() -> (String, Vec<String>) {
     }
 }
 
+/// Starts the binary on `config_path` and waits for its listening line.
+fn spawn(
+    config_path: &std::path::Path,
+    stderr_path: &std::path::Path,
+    extra_args: &[&str],
+) -> (Child, SocketAddr, Vec<String>) {
+    let (program, mut args) = binary();
+    args.push("--config".into());
+    args.push(config_path.display().to_string());
+    args.extend(extra_args.iter().map(|s| s.to_string()));
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stderr_path)
+        .unwrap();
+    let mut child = Command::new(program)
+        .args(&args)
+        .env_remove("CLAWGATE_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn clawgate");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    let addr = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let found = line
+                    .split("listening on ws://")
+                    .nth(1)
+                    .map(|a| a.trim().parse::<SocketAddr>().expect("address"));
+                lines.push(line);
+                if let Some(a) = found {
+                    break a;
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let err = std::fs::read_to_string(stderr_path).unwrap_or_default();
+                panic!("gateway did not start: stdout {lines:?} stderr {err}");
+            }
+        }
+    };
+    // The token line follows the listening line.
+    if let Ok(line) = rx.recv_timeout(WAIT) {
+        lines.push(line);
+    }
+    (child, addr, lines)
+}
+
 impl Gateway {
     /// Starts with the test token and `patch` merged into a minimal config.
     pub fn start(patch: Value) -> Gateway {
@@ -79,53 +140,7 @@ impl Gateway {
         let config_path = dir.path().join("clawgate.json");
         std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
         let stderr_path = dir.path().join("stderr.log");
-        let (program, mut args) = binary();
-        args.push("--config".into());
-        args.push(config_path.display().to_string());
-        args.extend(extra_args.iter().map(|s| s.to_string()));
-        let mut child = Command::new(program)
-            .args(&args)
-            .env_remove("CLAWGATE_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .expect("spawn clawgate");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut lines = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        let addr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line
-                        .split("listening on ws://")
-                        .nth(1)
-                        .map(|a| a.trim().parse::<SocketAddr>().expect("address"));
-                    lines.push(line);
-                    if let Some(a) = found {
-                        break a;
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                    panic!("gateway did not start: stdout {lines:?} stderr {err}");
-                }
-            }
-        };
-        // The token line follows the listening line.
-        if let Ok(line) = rx.recv_timeout(WAIT) {
-            lines.push(line);
-        }
+        let (child, addr, lines) = spawn(&config_path, &stderr_path, extra_args);
         Gateway {
             child,
             addr,
@@ -134,6 +149,21 @@ impl Gateway {
             stdout_lines: lines,
             stderr_path,
         }
+    }
+
+    /// Starts the gateway again on the same config and data dir (after it
+    /// exited or was killed). The port is new (port 0).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, addr, lines) = spawn(&self.config_path, &self.stderr_path, &[]);
+        self.child = child;
+        self.addr = addr;
+        self.stdout_lines = lines;
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("data").join("clawgate.db")
     }
 
     pub fn url(&self) -> String {

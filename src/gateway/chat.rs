@@ -1,0 +1,465 @@
+//! Sessions and transcripts over the store: `chat.*` and `sessions.*`, the
+//! group commit of appends, the idempotency cache of `chat.send`, and the
+//! `chat` / `sessions.changed` events.
+//!
+//! Group commit: appends that arrive in one loop turn (or until
+//! `store.groupCommitMax` / `store.groupCommitBytes`) go into one transaction,
+//! committed at the end of the turn; their `res ok:true` is sent only after
+//! the commit, so an acknowledged message survives a crash of the process.
+
+use super::methods::{params_object, Payload};
+use super::{wall_ms, Gateway, Priority};
+use crate::net::ConnId;
+use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent};
+use crate::store::{Append, MessageRow};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
+
+/// Longest session key accepted.
+pub const MAX_SESSION_KEY_CHARS: usize = 256;
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
+/// Most keys one `sessions.preview` may ask for.
+pub const MAX_PREVIEW_KEYS: usize = 64;
+/// Roles `chat.inject` accepts.
+pub const INJECT_ROLES: &[&str] = &["assistant", "user", "system", "tool"];
+
+/// What the client gets once its append commits.
+#[derive(Debug)]
+enum Ack {
+    Send { idempotency: String },
+    Inject,
+}
+
+/// An append waiting for the group commit, and who to answer.
+#[derive(Debug)]
+pub struct PendingAppend {
+    append: Append,
+    ack: Ack,
+    /// The request, plus retries of the same idempotency key that arrived
+    /// while it was pending.
+    waiters: Vec<(ConnId, String)>,
+}
+
+fn bad(method: &str, key: &str, expected: &str) -> ErrorShape {
+    ErrorShape::invalid(format!(
+        "invalid {method} params: `{key}` must be {expected}"
+    ))
+    .detail("INVALID_PARAMS", json!({"property": key}))
+}
+
+fn not_found(key: &str) -> ErrorShape {
+    ErrorShape::invalid(format!("session not found: {key}"))
+        .detail("SESSION_NOT_FOUND", json!({"key": key}))
+}
+
+fn storage(e: impl std::fmt::Display) -> ErrorShape {
+    log::error!("store: {e}");
+    ErrorShape::new(ErrorCode::Unavailable, format!("storage error: {e}"))
+        .detail("STORAGE_ERROR", Value::Null)
+        .retry_after(1000)
+}
+
+fn req_str(
+    p: Option<&Map<String, Value>>,
+    method: &str,
+    key: &str,
+    max: usize,
+) -> Result<String, ErrorShape> {
+    match p.and_then(|p| p.get(key)) {
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= max => Ok(s.clone()),
+        _ => Err(bad(
+            method,
+            key,
+            &format!("a non-empty string of at most {max} characters"),
+        )),
+    }
+}
+
+fn opt_str<'a>(
+    p: Option<&'a Map<String, Value>>,
+    method: &str,
+    key: &str,
+) -> Result<Option<&'a str>, ErrorShape> {
+    match p.and_then(|p| p.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(method, key, "a string")),
+    }
+}
+
+fn opt_uint(
+    p: Option<&Map<String, Value>>,
+    method: &str,
+    key: &str,
+    default: u64,
+    max: u64,
+) -> Result<u64, ErrorShape> {
+    match p.and_then(|p| p.get(key)) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| bad(method, key, &format!("an integer 1..={max}"))),
+    }
+}
+
+fn message_id() -> String {
+    super::auth::random_hex(12).unwrap_or_else(|_| format!("m{}", wall_ms()))
+}
+
+impl Gateway {
+    fn idempotency_get(&mut self, key: &str, now: Instant) -> Option<String> {
+        let ttl = Duration::from_millis(self.cfg.store.idempotency_ttl_ms);
+        match self.idempotency.get(key) {
+            Some((at, payload)) if now.duration_since(*at) < ttl => Some(payload.clone()),
+            Some(_) => {
+                self.idempotency.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Queues an append for the group commit; commits at once when the batch
+    /// is full.
+    fn queue_append(&mut self, id: ConnId, req_id: &str, append: Append, ack: Ack, now: Instant) {
+        self.pending_bytes += append.text.len() + append.session_key.len();
+        self.pending.push(PendingAppend {
+            append,
+            ack,
+            waiters: vec![(id, req_id.to_string())],
+        });
+        if self.pending.len() >= self.cfg.store.group_commit_max
+            || self.pending_bytes >= self.cfg.store.group_commit_bytes
+        {
+            self.commit_appends(now);
+        }
+    }
+
+    /// Commits the pending appends in one transaction, then acknowledges them
+    /// and broadcasts their events. On failure every waiter gets
+    /// `UNAVAILABLE` (nothing was acknowledged, so nothing acknowledged is lost).
+    pub fn commit_appends(&mut self, now: Instant) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let appends: Vec<Append> = batch.iter().map(|p| p.append.clone()).collect();
+        let result = self.store.append_batch(&appends);
+        self.stats.group_commits += 1;
+        self.stats.group_committed += batch.len() as u64;
+        if let Err(e) = result {
+            self.store.stats.errors += 1;
+            let err = storage(e);
+            for p in &batch {
+                for (id, rid) in &p.waiters {
+                    self.respond_err(*id, rid, &err, now);
+                }
+            }
+            return;
+        }
+        let mut changed: Vec<&str> = Vec::new();
+        for p in &batch {
+            let a = &p.append;
+            let payload = match &p.ack {
+                Ack::Send { .. } => json!({"status": "accepted", "messageId": a.message_id}),
+                Ack::Inject => json!({"messageId": a.message_id}),
+            };
+            let text = payload.to_string();
+            if let Ack::Send { idempotency } = &p.ack {
+                self.idempotency
+                    .insert(idempotency.clone(), (now, text.clone()));
+            }
+            for (id, rid) in &p.waiters {
+                self.respond_ok_raw(*id, rid, &text, now);
+            }
+            let ev = SharedEvent::new(
+                "chat",
+                &json!({"sessionKey": a.session_key, "messageId": a.message_id, "role": a.role,
+                        "text": a.text, "ts": a.ts, "state": "final"}),
+            );
+            self.broadcast(&ev, Priority::Batched, None, now);
+            if !changed.contains(&a.session_key.as_str()) {
+                changed.push(&a.session_key);
+            }
+        }
+        for key in changed {
+            self.sessions_changed("message", Some(key), now);
+        }
+    }
+
+    fn sessions_changed(&mut self, reason: &str, key: Option<&str>, now: Instant) {
+        let ev = SharedEvent::new(
+            "sessions.changed",
+            &json!({"reason": reason, "key": key, "ts": wall_ms()}),
+        );
+        self.broadcast(&ev, Priority::Batched, None, now);
+    }
+
+    pub(super) fn chat_send(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["sessionKey", "message", "idempotencyKey"])?;
+        let session_key = req_str(p, "chat.send", "sessionKey", MAX_SESSION_KEY_CHARS)?;
+        let message = req_str(p, "chat.send", "message", usize::MAX)?;
+        let idem = req_str(p, "chat.send", "idempotencyKey", MAX_IDEMPOTENCY_KEY_CHARS)?;
+        let cache_key = format!("{session_key}\u{0}{idem}");
+        if let Some(payload) = self.idempotency_get(&cache_key, now) {
+            self.stats.idempotent_replays += 1;
+            return Ok(Payload::Raw(payload));
+        }
+        if let Some(p) = self
+            .pending
+            .iter_mut()
+            .find(|p| matches!(&p.ack, Ack::Send { idempotency } if *idempotency == cache_key))
+        {
+            self.stats.idempotent_replays += 1;
+            p.waiters.push((id, req.id.clone()));
+            return Ok(Payload::Deferred);
+        }
+        let append = Append {
+            session_key,
+            message_id: message_id(),
+            role: "user".into(),
+            text: message,
+            ts: wall_ms(),
+        };
+        self.queue_append(
+            id,
+            &req.id,
+            append,
+            Ack::Send {
+                idempotency: cache_key,
+            },
+            now,
+        );
+        Ok(Payload::Deferred)
+    }
+
+    pub(super) fn chat_inject(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["sessionKey", "message", "role"])?;
+        let session_key = req_str(p, "chat.inject", "sessionKey", MAX_SESSION_KEY_CHARS)?;
+        let message = req_str(p, "chat.inject", "message", usize::MAX)?;
+        let role = opt_str(p, "chat.inject", "role")?.unwrap_or("assistant");
+        if !INJECT_ROLES.contains(&role) {
+            return Err(bad(
+                "chat.inject",
+                "role",
+                "one of assistant, user, system, tool",
+            ));
+        }
+        let append = Append {
+            session_key,
+            message_id: message_id(),
+            role: role.to_string(),
+            text: message,
+            ts: wall_ms(),
+        };
+        self.queue_append(id, &req.id, append, Ack::Inject, now);
+        Ok(Payload::Deferred)
+    }
+
+    pub(super) fn chat_history(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["sessionKey", "limit", "before"])?;
+        let key = req_str(p, "chat.history", "sessionKey", MAX_SESSION_KEY_CHARS)?;
+        let max = self.cfg.store.max_page as u64;
+        let limit = opt_uint(p, "chat.history", "limit", 100.min(max), max)? as usize;
+        let before = opt_str(p, "chat.history", "before")?;
+        // Appends of this turn are not committed yet; commit first so a
+        // client reading right after its own send sees it.
+        self.commit_appends(now);
+        let messages: Vec<MessageRow> = self.store.history(&key, limit, before).map_err(storage)?;
+        Ok(Payload::Json(
+            json!({"sessionKey": key, "messages": messages}),
+        ))
+    }
+
+    pub(super) fn sessions_list(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(
+            req,
+            &["limit", "search", "activeMinutes", "includeLastMessage"],
+        )?;
+        let max = self.cfg.store.max_page as u64;
+        let limit = opt_uint(p, "sessions.list", "limit", 100.min(max), max)? as usize;
+        let search = opt_str(p, "sessions.list", "search")?;
+        let active =
+            match p.and_then(|p| p.get("activeMinutes")) {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    bad("sessions.list", "activeMinutes", "a non-negative integer")
+                })?),
+            };
+        let with_preview = match p.and_then(|p| p.get("includeLastMessage")) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(bad("sessions.list", "includeLastMessage", "a boolean")),
+        };
+        self.commit_appends(now);
+        let since = active.map(|m| wall_ms().saturating_sub(m * 60_000));
+        let sessions = self
+            .store
+            .list_sessions(limit, search, since, with_preview)
+            .map_err(storage)?;
+        Ok(Payload::Json(
+            json!({"ts": wall_ms(), "count": sessions.len(), "sessions": sessions}),
+        ))
+    }
+
+    pub(super) fn sessions_preview(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["keys", "limit", "maxChars"])?;
+        let keys: Vec<String> = match p.and_then(|p| p.get("keys")) {
+            Some(Value::Array(a)) if a.len() <= MAX_PREVIEW_KEYS => a
+                .iter()
+                .map(|k| k.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("sessions.preview", "keys", "a list of strings"))?,
+            _ => {
+                return Err(bad(
+                    "sessions.preview",
+                    "keys",
+                    &format!("a list of at most {MAX_PREVIEW_KEYS} strings"),
+                ))
+            }
+        };
+        let limit = opt_uint(p, "sessions.preview", "limit", 5, 50)? as usize;
+        let max_chars = opt_uint(p, "sessions.preview", "maxChars", 200, 10_000)? as usize;
+        self.commit_appends(now);
+        let mut previews = Vec::with_capacity(keys.len());
+        for key in keys {
+            let exists = self.store.get_session(&key).map_err(storage)?.is_some();
+            let items: Vec<Value> = if exists {
+                self.store
+                    .history(&key, limit, None)
+                    .map_err(storage)?
+                    .into_iter()
+                    .map(|m| json!({"role": m.role, "text": m.text.chars().take(max_chars).collect::<String>()}))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            previews.push(json!({"key": key, "status": if exists { "ok" } else { "missing" }, "items": items}));
+        }
+        Ok(Payload::Json(
+            json!({"ts": wall_ms(), "previews": previews}),
+        ))
+    }
+
+    pub(super) fn sessions_patch(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["key", "label"])?;
+        let key = req_str(p, "sessions.patch", "key", MAX_SESSION_KEY_CHARS)?;
+        let label = match p.and_then(|p| p.get("label")) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if s.chars().count() <= 256 => Some(Some(s.as_str())),
+            Some(_) => {
+                return Err(bad(
+                    "sessions.patch",
+                    "label",
+                    "a string of at most 256 characters, or null",
+                ))
+            }
+        };
+        self.commit_appends(now);
+        let entry = match label {
+            Some(l) => self
+                .store
+                .patch_label(&key, l, wall_ms())
+                .map_err(storage)?,
+            None => self.store.get_session(&key).map_err(storage)?,
+        };
+        let entry = entry.ok_or_else(|| not_found(&key))?;
+        self.sessions_changed("patch", Some(&key), now);
+        Ok(Payload::Json(
+            json!({"ok": true, "key": key, "entry": entry}),
+        ))
+    }
+
+    pub(super) fn sessions_reset(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["key"])?;
+        let key = req_str(p, "sessions.reset", "key", MAX_SESSION_KEY_CHARS)?;
+        self.commit_appends(now);
+        let removed = self
+            .store
+            .reset(&key, wall_ms())
+            .map_err(storage)?
+            .ok_or_else(|| not_found(&key))?;
+        self.sessions_changed("reset", Some(&key), now);
+        Ok(Payload::Json(
+            json!({"ok": true, "key": key, "removed": removed}),
+        ))
+    }
+
+    pub(super) fn sessions_delete(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["key"])?;
+        let key = req_str(p, "sessions.delete", "key", MAX_SESSION_KEY_CHARS)?;
+        self.commit_appends(now);
+        if !self.store.delete(&key).map_err(storage)? {
+            return Err(not_found(&key));
+        }
+        self.sessions_changed("delete", Some(&key), now);
+        Ok(Payload::Json(
+            json!({"ok": true, "key": key, "deleted": true}),
+        ))
+    }
+
+    pub(super) fn sessions_compact(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["key", "maxLines"])?;
+        let key = req_str(p, "sessions.compact", "key", MAX_SESSION_KEY_CHARS)?;
+        let max_lines = opt_uint(p, "sessions.compact", "maxLines", 400, 100_000)? as usize;
+        self.commit_appends(now);
+        let removed = self
+            .store
+            .compact(&key, max_lines)
+            .map_err(storage)?
+            .ok_or_else(|| not_found(&key))?;
+        self.sessions_changed("compact", Some(&key), now);
+        Ok(Payload::Json(
+            json!({"ok": true, "key": key, "removed": removed, "kept": max_lines}),
+        ))
+    }
+}

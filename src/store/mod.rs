@@ -1,0 +1,531 @@
+//! SQLite store: sessions and their transcripts. Knows nothing of sockets or
+//! the protocol: the gateway hands it typed rows and gets typed rows back.
+//!
+//! One connection, owned by the loop thread. WAL with `synchronous=NORMAL`:
+//! a committed transaction survives a process crash (it is in the WAL, in the
+//! OS page cache); a power loss can lose the transactions since the last
+//! WAL sync (checkpoint). Appends are grouped into one transaction by the
+//! gateway (group commit) and acknowledged only after it commits.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Database file name in the data dir.
+pub const DB_FILE: &str = "clawgate.db";
+/// Characters kept for `lastMessagePreview`.
+pub const PREVIEW_CHARS: usize = 120;
+
+/// Numbered schema migrations; `PRAGMA user_version` = how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: sessions and messages.
+    "CREATE TABLE sessions (
+        key TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        label TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        last_preview TEXT
+     );
+     CREATE INDEX sessions_updated ON sessions(updated_at DESC);
+     CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY,
+        session_key TEXT NOT NULL REFERENCES sessions(key) ON DELETE CASCADE,
+        message_id TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL
+     );
+     CREATE INDEX messages_session ON messages(session_key, seq);",
+];
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// The file cannot be opened or is not a database we can use.
+    Open {
+        path: PathBuf,
+        msg: String,
+    },
+    /// The database was written by a newer clawgate.
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    Sqlite(rusqlite::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open { path, msg } => write!(f, "database {}: {msg}", path.display()),
+            StoreError::NewerSchema { path, found, known } => write!(
+                f,
+                "database {} has schema version {found}, newer than this binary knows ({known}); refusing to touch it",
+                path.display()
+            ),
+            StoreError::Sqlite(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// Store settings (from `config.store`).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub cache_bytes: usize,
+    pub mmap_bytes: usize,
+}
+
+/// Counters of the store, rendered in `health`.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreStats {
+    pub queries: u64,
+    pub transactions: u64,
+    pub rows_written: u64,
+    pub checkpoints: u64,
+    pub checkpoint_us_total: u64,
+    pub checkpoint_us_max: u64,
+    pub errors: u64,
+}
+
+/// One transcript message to append.
+#[derive(Debug, Clone)]
+pub struct Append {
+    pub session_key: String,
+    pub message_id: String,
+    pub role: String,
+    pub text: String,
+    pub ts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub key: String,
+    pub session_id: String,
+    pub label: Option<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub message_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message_preview: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MessageRow {
+    pub id: String,
+    pub role: String,
+    pub text: String,
+    pub ts: u64,
+}
+
+pub struct Store {
+    db: Connection,
+    path: PathBuf,
+    pub stats: StoreStats,
+    /// `count(*)` of sessions, dropped by every write that may change it.
+    session_count: Option<u64>,
+}
+
+fn preview_of(text: &str) -> String {
+    text.chars().take(PREVIEW_CHARS).collect()
+}
+
+impl Store {
+    /// Opens (or creates) `<data_dir>/clawgate.db`, applies pragmas and
+    /// migrations. A file that is not a database is an error naming it,
+    /// never replaced.
+    pub fn open(data_dir: &Path, opts: &StoreOptions) -> Result<Store, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let open_err = |msg: String| StoreError::Open {
+            path: path.clone(),
+            msg,
+        };
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| open_err(format!("cannot create data dir: {e}")))?;
+        let db = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+        let cache_kib = (opts.cache_bytes / 1024).max(64) as i64;
+        let setup = format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
+             PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size={};
+             PRAGMA busy_timeout=1000;",
+            opts.mmap_bytes
+        );
+        db.execute_batch(&setup)
+            .map_err(|e| open_err(format!("not a usable SQLite database ({e})")))?;
+        let mut store = Store {
+            db,
+            path,
+            stats: StoreStats::default(),
+            session_count: None,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.db.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            log::info!(
+                "database {}: migrated to schema {}",
+                self.path.display(),
+                i + 1
+            );
+        }
+        Ok(())
+    }
+
+    /// Appends messages in one transaction, creating sessions as needed.
+    pub fn append_batch(&mut self, appends: &[Append]) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO sessions (key, session_id, created_at, updated_at, message_count, last_preview)
+                 VALUES (?1, ?2, ?3, ?3, 1, ?4)
+                 ON CONFLICT(key) DO UPDATE SET updated_at = excluded.updated_at,
+                    message_count = message_count + 1, last_preview = excluded.last_preview",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages (session_key, message_id, role, text, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for a in appends {
+                let sid = format!("s-{}", &a.message_id);
+                upsert.execute(params![
+                    a.session_key,
+                    sid,
+                    a.ts as i64,
+                    preview_of(&a.text)
+                ])?;
+                insert.execute(params![
+                    a.session_key,
+                    a.message_id,
+                    a.role,
+                    a.text,
+                    a.ts as i64
+                ])?;
+            }
+        }
+        tx.commit()?;
+        self.session_count = None;
+        self.stats.transactions += 1;
+        self.stats.rows_written += 2 * appends.len() as u64;
+        Ok(())
+    }
+
+    fn session_from_row(r: &rusqlite::Row<'_>, with_preview: bool) -> rusqlite::Result<SessionRow> {
+        Ok(SessionRow {
+            key: r.get(0)?,
+            session_id: r.get(1)?,
+            label: r.get(2)?,
+            created_at: r.get::<_, i64>(3)? as u64,
+            updated_at: r.get::<_, i64>(4)? as u64,
+            message_count: r.get::<_, i64>(5)? as u64,
+            last_message_preview: if with_preview { r.get(6)? } else { None },
+        })
+    }
+
+    /// Most recently updated first; `LIMIT` always applies.
+    pub fn list_sessions(
+        &mut self,
+        limit: usize,
+        search: Option<&str>,
+        updated_since: Option<u64>,
+        with_preview: bool,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        self.stats.queries += 1;
+        let pattern = search.map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
+        let mut stmt = self.db.prepare_cached(
+            "SELECT key, session_id, label, created_at, updated_at, message_count, last_preview
+             FROM sessions
+             WHERE (?1 IS NULL OR key LIKE ?1 ESCAPE '\\' OR label LIKE ?1 ESCAPE '\\')
+               AND (?2 IS NULL OR updated_at >= ?2)
+             ORDER BY updated_at DESC LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![pattern, updated_since.map(|v| v as i64), limit as i64],
+                |r| Store::session_from_row(r, with_preview),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn count_sessions(&mut self) -> Result<u64, StoreError> {
+        if let Some(n) = self.session_count {
+            return Ok(n);
+        }
+        self.stats.queries += 1;
+        let n: i64 = self
+            .db
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
+        self.session_count = Some(n as u64);
+        Ok(n as u64)
+    }
+
+    pub fn get_session(&mut self, key: &str) -> Result<Option<SessionRow>, StoreError> {
+        self.stats.queries += 1;
+        Ok(self
+            .db
+            .prepare_cached(
+                "SELECT key, session_id, label, created_at, updated_at, message_count, last_preview
+                 FROM sessions WHERE key = ?1",
+            )?
+            .query_row([key], |r| Store::session_from_row(r, true))
+            .optional()?)
+    }
+
+    /// The last `limit` messages (optionally before message id `before`),
+    /// oldest first.
+    pub fn history(
+        &mut self,
+        key: &str,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        self.stats.queries += 1;
+        let mut stmt = self.db.prepare_cached(
+            "SELECT message_id, role, text, ts FROM messages
+             WHERE session_key = ?1
+               AND (?2 IS NULL OR seq < (SELECT seq FROM messages WHERE message_id = ?2))
+             ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let mut rows = stmt
+            .query_map(params![key, before, limit as i64], |r| {
+                Ok(MessageRow {
+                    id: r.get(0)?,
+                    role: r.get(1)?,
+                    text: r.get(2)?,
+                    ts: r.get::<_, i64>(3)? as u64,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// Sets or clears the label; `None` when the session does not exist.
+    pub fn patch_label(
+        &mut self,
+        key: &str,
+        label: Option<&str>,
+        now: u64,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let n = self.db.execute(
+            "UPDATE sessions SET label = ?2, updated_at = ?3 WHERE key = ?1",
+            params![key, label, now as i64],
+        )?;
+        self.stats.transactions += 1;
+        self.stats.rows_written += n as u64;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.get_session(key)
+    }
+
+    /// Drops the transcript, keeps the session. Returns messages removed, or
+    /// `None` when the session does not exist.
+    pub fn reset(&mut self, key: &str, now: u64) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.transaction()?;
+        let n = tx.execute(
+            "UPDATE sessions SET message_count = 0, last_preview = NULL, updated_at = ?2 WHERE key = ?1",
+            params![key, now as i64],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let removed = tx.execute("DELETE FROM messages WHERE session_key = ?1", [key])?;
+        tx.commit()?;
+        self.stats.transactions += 1;
+        self.stats.rows_written += 1 + removed as u64;
+        Ok(Some(removed as u64))
+    }
+
+    /// Removes the session and its transcript; false when it did not exist.
+    pub fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .execute("DELETE FROM sessions WHERE key = ?1", [key])?;
+        self.session_count = None;
+        self.stats.transactions += 1;
+        self.stats.rows_written += n as u64;
+        Ok(n > 0)
+    }
+
+    /// Keeps the last `max_lines` messages. Returns messages removed, or
+    /// `None` when the session does not exist.
+    pub fn compact(&mut self, key: &str, max_lines: usize) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.transaction()?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT 1 FROM sessions WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let removed = tx.execute(
+            "DELETE FROM messages WHERE session_key = ?1 AND seq NOT IN
+               (SELECT seq FROM messages WHERE session_key = ?1 ORDER BY seq DESC LIMIT ?2)",
+            params![key, max_lines as i64],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET message_count = (SELECT count(*) FROM messages WHERE session_key = ?1)
+             WHERE key = ?1",
+            [key],
+        )?;
+        tx.commit()?;
+        self.stats.transactions += 1;
+        self.stats.rows_written += removed as u64 + 1;
+        Ok(Some(removed as u64))
+    }
+
+    /// A passive WAL checkpoint (never waits for readers); returns its duration.
+    pub fn checkpoint(&mut self) -> Result<std::time::Duration, StoreError> {
+        let t = std::time::Instant::now(); // measured, not scheduled: the loop owns scheduling
+        self.db
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        let d = t.elapsed();
+        self.stats.checkpoints += 1;
+        self.stats.checkpoint_us_total += d.as_micros() as u64;
+        self.stats.checkpoint_us_max = self.stats.checkpoint_us_max.max(d.as_micros() as u64);
+        Ok(d)
+    }
+
+    /// Bytes in the WAL file now.
+    pub fn wal_bytes(&self) -> u64 {
+        let mut p = self.path.clone().into_os_string();
+        p.push("-wal");
+        std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn integrity_ok(&mut self) -> Result<bool, StoreError> {
+        let r: String = self
+            .db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(r == "ok")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> StoreOptions {
+        StoreOptions {
+            cache_bytes: 1 << 20,
+            mmap_bytes: 0,
+        }
+    }
+
+    fn append(key: &str, id: &str, text: &str, ts: u64) -> Append {
+        Append {
+            session_key: key.into(),
+            message_id: id.into(),
+            role: "user".into(),
+            text: text.into(),
+            ts,
+        }
+    }
+
+    #[test]
+    fn test_append_history_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        s.append_batch(&[
+            append("a", "m1", "hello", 1),
+            append("a", "m2", "world", 2),
+            append("b", "m3", "x", 3),
+        ])
+        .unwrap();
+        let h = s.history("a", 10, None).unwrap();
+        assert_eq!(
+            h.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["m1", "m2"]
+        );
+        assert_eq!(s.history("a", 1, None).unwrap()[0].id, "m2");
+        assert_eq!(s.history("a", 10, Some("m2")).unwrap().len(), 1);
+        let l = s.list_sessions(10, None, None, true).unwrap();
+        assert_eq!(l[0].key, "b");
+        assert_eq!(l[1].message_count, 2);
+        assert_eq!(l[1].last_message_preview.as_deref(), Some("world"));
+        assert_eq!(
+            s.list_sessions(10, Some("a"), None, false).unwrap().len(),
+            1
+        );
+        assert_eq!(s.count_sessions().unwrap(), 2);
+    }
+
+    #[test]
+    fn test_patch_reset_compact_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        let batch: Vec<_> = (0..10)
+            .map(|i| append("k", &format!("m{i}"), "t", i))
+            .collect();
+        s.append_batch(&batch).unwrap();
+        assert_eq!(
+            s.patch_label("k", Some("Work"), 20)
+                .unwrap()
+                .unwrap()
+                .label
+                .as_deref(),
+            Some("Work")
+        );
+        assert_eq!(s.patch_label("nope", Some("x"), 20).unwrap(), None);
+        assert_eq!(s.compact("k", 3).unwrap(), Some(7));
+        assert_eq!(s.get_session("k").unwrap().unwrap().message_count, 3);
+        assert_eq!(s.reset("k", 30).unwrap(), Some(3));
+        assert!(s.history("k", 10, None).unwrap().is_empty());
+        assert!(s.delete("k").unwrap());
+        assert!(!s.delete("k").unwrap());
+    }
+
+    #[test]
+    fn test_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), &opts()).unwrap());
+        let db = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        db.pragma_update(None, "user_version", 99).unwrap();
+        drop(db);
+        let err = Store::open(dir.path(), &opts()).err().unwrap().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn test_corrupt_file_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DB_FILE),
+            b"this is not sqlite, but it is someone's data",
+        )
+        .unwrap();
+        let err = Store::open(dir.path(), &opts()).err().unwrap().to_string();
+        assert!(err.contains(DB_FILE), "{err}");
+        let kept = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+        assert!(kept.starts_with(b"this is not sqlite"));
+    }
+}

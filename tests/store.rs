@@ -1,0 +1,320 @@
+//! Sessions and transcripts end to end: chat and sessions methods, events,
+//! idempotency, and crash safety (SIGKILL during a write storm, SIGTERM).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn send(c: &mut Client, key: &str, text: &str, idem: &str) -> Value {
+    c.call(
+        "chat.send",
+        json!({"sessionKey": key, "message": text, "idempotencyKey": idem}),
+    )
+}
+
+#[test]
+fn chat_send_history_and_events() {
+    let gw = Gateway::start(json!({}));
+    let mut writer = gw.client(&["operator.write"]);
+    let mut watcher = gw.client(&["operator.read"]);
+    let r = send(&mut writer, "agent:main", "hello there", "k1");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["payload"]["status"], "accepted");
+    let mid = r["payload"]["messageId"].as_str().unwrap().to_string();
+
+    let ev = watcher.recv_until(|f| f["event"] == "chat");
+    assert_eq!(ev["payload"]["messageId"], mid.as_str());
+    assert_eq!(ev["payload"]["text"], "hello there");
+    assert_eq!(ev["payload"]["role"], "user");
+    assert_eq!(ev["payload"]["state"], "final");
+    let ch = watcher.recv_until(|f| f["event"] == "sessions.changed");
+    assert_eq!(ch["payload"]["key"], "agent:main");
+
+    let r = writer.call(
+        "chat.inject",
+        json!({"sessionKey": "agent:main", "message": "hi, human"}),
+    );
+    assert!(r["payload"]["messageId"].as_str().is_some(), "{r}");
+    let h = watcher.call("chat.history", json!({"sessionKey": "agent:main"}));
+    let msgs = h["payload"]["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{h}");
+    assert_eq!(msgs[0]["id"], mid.as_str());
+    assert_eq!(msgs[1]["role"], "assistant");
+    let h = watcher.call(
+        "chat.history",
+        json!({"sessionKey": "agent:main", "limit": 1}),
+    );
+    assert_eq!(h["payload"]["messages"][0]["text"], "hi, human");
+
+    // Read-only clients cannot write.
+    let r = send(&mut watcher, "agent:main", "nope", "k9");
+    assert_eq!(r["error"]["details"]["code"], "MISSING_SCOPE");
+}
+
+#[test]
+fn chat_send_is_idempotent() {
+    let gw = Gateway::start(json!({}));
+    let mut c = gw.client(&["operator.write"]);
+    let a = send(&mut c, "s", "once", "same-key");
+    let b = send(&mut c, "s", "once", "same-key");
+    assert_eq!(a["payload"], b["payload"]);
+    // Pipelined retries in one turn are answered from the pending append.
+    for i in 0..3 {
+        c.send(
+            &json!({"type":"req","id":format!("p{i}"),"method":"chat.send",
+            "params":{"sessionKey":"s","message":"twice","idempotencyKey":"k2"}}),
+        );
+    }
+    let ids: HashSet<String> = (0..3)
+        .map(|i| {
+            c.wait_res(&format!("p{i}"))["payload"]["messageId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let h = c.call("chat.history", json!({"sessionKey": "s"}));
+    assert_eq!(h["payload"]["messages"].as_array().unwrap().len(), 2);
+    let health = c.call("health", Value::Null);
+    assert!(
+        health["payload"]["store"]["idempotentReplays"].as_u64() >= Some(3),
+        "{health}"
+    );
+}
+
+#[test]
+fn chat_params_are_checked() {
+    let gw = Gateway::start(json!({}));
+    let mut c = gw.client(&["operator.write"]);
+    let r = c.call("chat.send", json!({"sessionKey": "s", "message": "m"}));
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("idempotencyKey"),
+        "{r}"
+    );
+    let r = c.call(
+        "chat.send",
+        json!({"sessionKey": "", "message": "m", "idempotencyKey": "k"}),
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sessionKey"),
+        "{r}"
+    );
+    let r = c.call(
+        "chat.inject",
+        json!({"sessionKey": "s", "message": "m", "role": "root"}),
+    );
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("role"),
+        "{r}"
+    );
+    let r = c.call("chat.history", json!({"sessionKey": "s", "limit": 0}));
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("limit"),
+        "{r}"
+    );
+    let r = c.call("sessions.list", json!({"bogus": true}));
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("bogus"),
+        "{r}"
+    );
+}
+
+#[test]
+fn sessions_list_preview_patch_reset_compact_delete() {
+    let gw = Gateway::start(json!({}));
+    let mut a = gw.admin();
+    for (i, key) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        for j in 0..5 {
+            let r = send(
+                &mut a,
+                key,
+                &format!("{key} message {j}"),
+                &format!("{i}-{j}"),
+            );
+            assert_eq!(r["ok"], true);
+        }
+    }
+    let l = a.call(
+        "sessions.list",
+        json!({"limit": 2, "includeLastMessage": true}),
+    );
+    let sessions = l["payload"]["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0]["key"], "gamma", "most recent first: {l}");
+    assert_eq!(sessions[0]["messageCount"], 5);
+    assert_eq!(sessions[0]["lastMessagePreview"], "gamma message 4");
+    let l = a.call("sessions.list", json!({"search": "bet"}));
+    assert_eq!(l["payload"]["count"], 1);
+
+    let p = a.call(
+        "sessions.preview",
+        json!({"keys": ["alpha", "nope"], "limit": 2, "maxChars": 5}),
+    );
+    let previews = p["payload"]["previews"].as_array().unwrap();
+    assert_eq!(previews[0]["status"], "ok");
+    assert_eq!(previews[0]["items"].as_array().unwrap().len(), 2);
+    assert_eq!(previews[0]["items"][0]["text"], "alpha");
+    assert_eq!(previews[1]["status"], "missing");
+
+    let r = a.call("sessions.patch", json!({"key": "alpha", "label": "Work"}));
+    assert_eq!(r["payload"]["entry"]["label"], "Work", "{r}");
+    let r = a.call("sessions.patch", json!({"key": "alpha", "label": null}));
+    assert!(
+        r["payload"]["entry"]
+            .get("label")
+            .is_none_or(|l| l.is_null()),
+        "{r}"
+    );
+    let r = a.call("sessions.patch", json!({"key": "missing", "label": "x"}));
+    assert_eq!(r["error"]["details"]["code"], "SESSION_NOT_FOUND");
+
+    let r = a.call("sessions.compact", json!({"key": "beta", "maxLines": 2}));
+    assert_eq!(r["payload"]["removed"], 3, "{r}");
+    let r = a.call("sessions.reset", json!({"key": "gamma"}));
+    assert_eq!(r["payload"]["removed"], 5);
+    let h = a.call("chat.history", json!({"sessionKey": "gamma"}));
+    assert!(h["payload"]["messages"].as_array().unwrap().is_empty());
+    let r = a.call("sessions.delete", json!({"key": "alpha"}));
+    assert_eq!(r["payload"]["deleted"], true);
+    let l = a.call("sessions.list", Value::Null);
+    assert_eq!(l["payload"]["count"], 2);
+
+    // Mutations need operator.admin.
+    let mut w = gw.client(&["operator.write"]);
+    let r = w.call("sessions.delete", json!({"key": "beta"}));
+    assert_eq!(r["error"]["details"]["code"], "MISSING_SCOPE");
+}
+
+/// Several writers; SIGKILL while they write; every acknowledged message
+/// must be there after a restart and the database must be intact.
+#[test]
+fn acknowledged_messages_survive_sigkill_during_a_write_storm() {
+    let mut gw = Gateway::start(json!({}));
+    let addr = gw.addr;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::open(addr);
+                assert_eq!(c.connect(TOKEN, &["operator.write"])["ok"], true);
+                for i in 0.. {
+                    let id = format!("w{w}-{i}");
+                    c.send(&json!({"type":"req","id":id,"method":"chat.send",
+                        "params":{"sessionKey":format!("storm-{w}"),"message":format!("m{i}"),"idempotencyKey":id}}));
+                    // Read until our answer; a killed gateway ends the thread.
+                    loop {
+                        let f = match c.ws.read() {
+                            Ok(tungstenite::Message::Text(t)) => serde_json::from_str::<Value>(&t).unwrap(),
+                            Ok(_) => continue,
+                            Err(_) => return,
+                        };
+                        if f["id"] == id.as_str() {
+                            if f["ok"] == true {
+                                let _ = tx.send(f["payload"]["messageId"].as_str().unwrap().to_string());
+                            }
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    // Kill once a good number of messages were acknowledged.
+    let mut acked = Vec::new();
+    while acked.len() < 400 {
+        acked.push(rx.recv_timeout(WAIT).expect("acks"));
+    }
+    gw.signal(libc::SIGKILL);
+    for w in writers {
+        w.join().unwrap();
+    }
+    acked.extend(rx.try_iter());
+    gw.restart();
+    let db = rusqlite::Connection::open(gw.db_path()).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let mut stmt = db
+        .prepare("SELECT 1 FROM messages WHERE message_id = ?1")
+        .unwrap();
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| !stmt.exists([id.as_str()]).unwrap())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged messages lost",
+        missing.len(),
+        acked.len()
+    );
+    // And the restarted gateway serves them.
+    let mut c = gw.client(&["operator.read"]);
+    let h = c.call(
+        "chat.history",
+        json!({"sessionKey": "storm-0", "limit": 1000}),
+    );
+    assert!(!h["payload"]["messages"].as_array().unwrap().is_empty());
+}
+
+/// SIGTERM: pipelined appends and a label change all survive.
+#[test]
+fn sigterm_loses_nothing() {
+    let mut gw = Gateway::start(json!({}));
+    let mut c = gw.admin();
+    for i in 0..200 {
+        c.send(&json!({"type":"req","id":format!("s{i}"),"method":"chat.send",
+            "params":{"sessionKey":"term","message":format!("m{i}"),"idempotencyKey":format!("t{i}")}}));
+    }
+    let r = c.call("sessions.patch", json!({"key": "term", "label": "kept"}));
+    assert_eq!(r["ok"], true, "{r}");
+    gw.signal(libc::SIGTERM);
+    let status = gw.wait_exit(Duration::from_secs(10)).expect("exited");
+    assert!(status.success());
+    gw.restart();
+    let mut c = gw.admin();
+    let l = c.call("sessions.list", json!({"search": "term"}));
+    let s = &l["payload"]["sessions"][0];
+    assert_eq!(s["label"], "kept", "{l}");
+    assert_eq!(s["messageCount"], 200);
+    let h = c.call("chat.history", json!({"sessionKey": "term", "limit": 1000}));
+    assert_eq!(h["payload"]["messages"].as_array().unwrap().len(), 200);
+}
+
+#[test]
+fn corrupt_database_is_refused_at_start_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("clawgate.db"),
+        b"definitely not a database, but precious",
+    )
+    .unwrap();
+    let (program, mut args) = binary();
+    args.extend(["--port", "0", "--token", "t", "--data-dir"].map(String::from));
+    args.push(data.display().to_string());
+    let out = std::process::Command::new(program)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("clawgate.db"), "{err}");
+    assert_eq!(
+        std::fs::read(data.join("clawgate.db")).unwrap(),
+        b"definitely not a database, but precious"
+    );
+}
