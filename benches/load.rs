@@ -210,7 +210,7 @@ fn main() {
 
     // N authenticated idle clients.
     let mut clients: Vec<Client> = (0..n)
-        .map(|i| Client::connect(gw.addr, &format!("b{i}"), &["operator.read"]))
+        .map(|i| Client::connect(gw.addr, &format!("b{i}"), &["operator.write"]))
         .collect();
     let mut probe = Client::connect(gw.addr, "probe", &["operator.admin"]);
     probe.call("p", "health", Value::Null);
@@ -259,6 +259,61 @@ fn main() {
         us(*all.last().unwrap()),
         all.len()
     );
+    }
+
+    // chat.send through the gateway: N clients, each waits for its ack
+    // (acknowledged = committed by the group commit). Every client also gets
+    // every `chat` event; the probe would not read them, so it leaves.
+    drop(probe);
+    let per_client_chat = env_or("BENCH_CHAT_PER_CLIENT", 400);
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let handles: Vec<_> = clients
+        .drain(..)
+        .enumerate()
+        .map(|(ci, mut c)| {
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                b.wait();
+                for i in 0..per_client_chat {
+                    let id = format!("s{i}");
+                    let req = format!(
+                        r#"{{"type":"req","id":"{id}","method":"chat.send","params":{{"sessionKey":"bench-{ci}","message":"message {i} from client {ci}","idempotencyKey":"{ci}-{i}"}}}}"#
+                    );
+                    c.ws.send(Message::text(req)).unwrap();
+                    let needle = format!(r#""type":"res","id":"{id}","ok":true"#);
+                    loop {
+                        if let Message::Text(t) = c.ws.read().unwrap() {
+                            if t.contains(&needle) {
+                                break;
+                            }
+                            assert!(!t.contains(&format!(r#""id":"{id}","ok":false"#)), "{t}");
+                        }
+                    }
+                }
+                c
+            })
+        })
+        .collect();
+    barrier.wait();
+    let t0 = Instant::now();
+    for h in handles {
+        clients.push(h.join().unwrap());
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let mut probe = Client::connect(gw.addr, "probe", &["operator.admin"]);
+    let h = probe.call("hc", "health", Value::Null);
+    let st = &h["payload"]["store"];
+    println!(
+        "chat.send acknowledged, {n} clients: {:>10.0} /s   ({} messages, {} group commits, mean {:.1} per transaction)",
+        (n * per_client_chat) as f64 / secs,
+        n * per_client_chat,
+        st["groupCommits"],
+        st["groupCommitted"].as_f64().unwrap_or(0.0) / st["groupCommits"].as_f64().unwrap_or(1.0)
+    );
+    // Drain the chat events still queued for the clients before the next phase.
+    for c in clients.iter_mut() {
+        let r = c.call("drain", "health", Value::Null);
+        assert_eq!(r["ok"], true);
     }
 
     // Broadcast fan-out: every client reads in its own thread.
