@@ -71,6 +71,11 @@ pub const DEFAULT_GROUP_COMMIT_BYTES: usize = 1024 * 1024;
 /// `chat.send` idempotency keys remembered, and for how long.
 pub const DEFAULT_IDEMPOTENCY_KEYS: usize = 1000;
 pub const DEFAULT_IDEMPOTENCY_TTL_MS: u64 = 300_000;
+/// Session metadata (counters, updatedAt, preview) waits this long to be
+/// coalesced; a crash loses at most this window of metadata (never messages).
+pub const DEFAULT_META_DEBOUNCE_MS: u64 = 2_000;
+/// Distinct sessions with pending metadata; one more flushes at once.
+pub const DEFAULT_META_MAX_PENDING: usize = 10;
 /// Largest page `sessions.list` / `chat.history` return.
 pub const DEFAULT_MAX_PAGE: usize = 1000;
 /// Auth failures from one address inside the window before it is throttled.
@@ -108,6 +113,8 @@ pub struct StoreConfig {
     pub idempotency_keys: usize,
     pub idempotency_ttl_ms: u64,
     pub max_page: usize,
+    pub meta_debounce_ms: u64,
+    pub meta_max_pending: usize,
 }
 
 impl Default for StoreConfig {
@@ -121,6 +128,8 @@ impl Default for StoreConfig {
             idempotency_keys: DEFAULT_IDEMPOTENCY_KEYS,
             idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL_MS,
             max_page: DEFAULT_MAX_PAGE,
+            meta_debounce_ms: DEFAULT_META_DEBOUNCE_MS,
+            meta_max_pending: DEFAULT_META_MAX_PENDING,
         }
     }
 }
@@ -456,6 +465,9 @@ impl Config {
         }
         if st.idempotency_keys == 0 {
             return bad("store.idempotencyKeys", "expected at least 1");
+        }
+        if st.meta_max_pending == 0 {
+            return bad("store.metaMaxPending", "expected at least 1");
         }
         if st.max_page == 0 || st.max_page > 100_000 {
             return bad("store.maxPage", "expected 1..=100000");

@@ -318,3 +318,67 @@ fn corrupt_database_is_refused_at_start_and_kept() {
         b"definitely not a database, but precious"
     );
 }
+
+/// 10,000 appends to 10 sessions: their metadata (count, updatedAt,
+/// preview) is coalesced into a handful of writes.
+#[test]
+fn metadata_burst_is_coalesced_over_99_percent() {
+    let gw = Gateway::start(json!({"store": {"metaDebounceMs": 60000}}));
+    let mut c = gw.client(&["operator.write"]);
+    let total = 10_000;
+    let chunk = 500;
+    for start in (0..total).step_by(chunk) {
+        for i in start..start + chunk {
+            c.send(
+                &json!({"type":"req","id":format!("i{i}"),"method":"chat.inject",
+                "params":{"sessionKey":format!("burst-{}", i % 10),"message":format!("m{i}")}}),
+            );
+        }
+        for i in start..start + chunk {
+            assert_eq!(c.wait_res(&format!("i{i}"))["ok"], true);
+        }
+        c.backlog.clear(); // chat events for ourselves
+    }
+    let h = c.call("health", Value::Null);
+    let m = &h["payload"]["store"]["metadata"];
+    let requested = m["requested"].as_f64().unwrap();
+    let performed = m["performed"].as_f64().unwrap();
+    assert_eq!(requested, total as f64, "{m}");
+    // Nothing flushed yet (debounce 60 s, 10 sessions = the pending bound):
+    // a read flushes, and the counts are exact.
+    let mut a = gw.admin();
+    let l = a.call("sessions.list", json!({"search": "burst-"}));
+    let counts: Vec<u64> = l["payload"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["messageCount"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, vec![1000; 10], "{l}");
+    let h = a.call("health", Value::Null);
+    let m = &h["payload"]["store"]["metadata"];
+    let performed_after = m["performed"].as_f64().unwrap();
+    assert!(performed <= performed_after);
+    let rate = 1.0 - performed_after / requested;
+    eprintln!("metadata coalescing: {requested} requested, {performed_after} rows written, rate {rate:.4}");
+    assert!(rate > 0.99, "{m}");
+    assert!(m["flushesRead"].as_u64() >= Some(1));
+}
+
+#[test]
+fn metadata_is_written_after_the_debounce_and_when_too_many_sessions_wait() {
+    let gw = Gateway::start(json!({"store": {"metaDebounceMs": 100, "metaMaxPending": 3}}));
+    let mut c = gw.client(&["operator.write"]);
+    c.call("chat.inject", json!({"sessionKey": "d1", "message": "x"}));
+    wait_health(&mut c, "debounced metadata flush", |p| {
+        p["store"]["metadata"]["flushesDebounce"].as_u64() >= Some(1)
+    });
+    for k in ["e1", "e2", "e3", "e4"] {
+        c.call("chat.inject", json!({"sessionKey": k, "message": "x"}));
+    }
+    let h = c.call("health", Value::Null);
+    assert!(
+        h["payload"]["store"]["metadata"]["flushesFull"].as_u64() >= Some(1),
+        "{h}"
+    );
+}

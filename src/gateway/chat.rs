@@ -11,7 +11,7 @@ use super::methods::{params_object, Payload};
 use super::{wall_ms, Gateway, Priority};
 use crate::net::ConnId;
 use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent};
-use crate::store::{Append, MessageRow};
+use crate::store::{preview_of, Append, MessageRow, MetaUpdate};
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,31 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 pub const MAX_PREVIEW_KEYS: usize = 64;
 /// Roles `chat.inject` accepts.
 pub const INJECT_ROLES: &[&str] = &["assistant", "user", "system", "tool"];
+
+/// Why the metadata buffer was written.
+#[derive(Debug, Clone, Copy)]
+pub enum MetaFlush {
+    Debounce,
+    Full,
+    Read,
+    Shutdown,
+}
+
+/// Counters of the session-metadata buffer.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetaStats {
+    /// Metadata updates asked for (one per appended message).
+    pub requested: u64,
+    /// Rows actually written.
+    pub performed: u64,
+    pub coalesced: u64,
+    pub flushes_debounce: u64,
+    pub flushes_full: u64,
+    pub flushes_read: u64,
+    pub flushes_shutdown: u64,
+    pub errors: u64,
+}
 
 /// What the client gets once its append commits.
 #[derive(Debug)]
@@ -185,8 +210,67 @@ impl Gateway {
                 changed.push(&a.session_key);
             }
         }
+        for p in &batch {
+            self.meta_request(&p.append, now);
+        }
         for key in changed {
             self.sessions_changed("message", Some(key), now);
+        }
+    }
+
+    /// One message's worth of metadata into the buffer.
+    fn meta_request(&mut self, a: &Append, now: Instant) {
+        self.meta_stats.requested += 1;
+        if !self.meta.contains_key(&a.session_key)
+            && self.meta.len() >= self.cfg.store.meta_max_pending
+        {
+            self.flush_meta(MetaFlush::Full, now);
+        }
+        let entry = self
+            .meta
+            .entry(a.session_key.clone())
+            .or_insert_with(|| MetaUpdate {
+                key: a.session_key.clone(),
+                added: 0,
+                updated_at: 0,
+                preview: None,
+            });
+        entry.added += 1;
+        entry.updated_at = entry.updated_at.max(a.ts);
+        entry.preview = Some(preview_of(&a.text));
+        if self.meta_timer.is_none() {
+            let at = now + Duration::from_millis(self.cfg.store.meta_debounce_ms);
+            self.meta_timer = self.timers.insert(at, super::Timer::MetaFlush).ok();
+        }
+    }
+
+    /// Writes the buffered metadata (one transaction). Kept in memory and
+    /// retried on the next flush when the write fails.
+    pub fn flush_meta(&mut self, cause: MetaFlush, _now: Instant) {
+        if let Some(t) = self.meta_timer.take() {
+            self.timers.cancel(t);
+        }
+        if self.meta.is_empty() {
+            return;
+        }
+        let updates: Vec<MetaUpdate> = self.meta.values().cloned().collect();
+        match self.store.apply_meta(&updates) {
+            Ok(()) => {
+                self.meta.clear();
+                let s = &mut self.meta_stats;
+                s.performed += updates.len() as u64;
+                s.coalesced = s.requested.saturating_sub(s.performed);
+                match cause {
+                    MetaFlush::Debounce => s.flushes_debounce += 1,
+                    MetaFlush::Full => s.flushes_full += 1,
+                    MetaFlush::Read => s.flushes_read += 1,
+                    MetaFlush::Shutdown => s.flushes_shutdown += 1,
+                }
+            }
+            Err(e) => {
+                log::error!("session metadata flush failed, kept for retry: {e}");
+                self.meta_stats.errors += 1;
+            }
         }
     }
 
@@ -315,6 +399,7 @@ impl Gateway {
             Some(_) => return Err(bad("sessions.list", "includeLastMessage", "a boolean")),
         };
         self.commit_appends(now);
+        self.flush_meta(MetaFlush::Read, now);
         let since = active.map(|m| wall_ms().saturating_sub(m * 60_000));
         let sessions = self
             .store
@@ -390,6 +475,7 @@ impl Gateway {
             }
         };
         self.commit_appends(now);
+        self.flush_meta(MetaFlush::Read, now);
         let entry = match label {
             Some(l) => self
                 .store
@@ -433,6 +519,7 @@ impl Gateway {
         let p = params_object(req, &["key"])?;
         let key = req_str(p, "sessions.delete", "key", MAX_SESSION_KEY_CHARS)?;
         self.commit_appends(now);
+        self.flush_meta(MetaFlush::Read, now);
         if !self.store.delete(&key).map_err(storage)? {
             return Err(not_found(&key));
         }
@@ -452,6 +539,7 @@ impl Gateway {
         let key = req_str(p, "sessions.compact", "key", MAX_SESSION_KEY_CHARS)?;
         let max_lines = opt_uint(p, "sessions.compact", "maxLines", 400, 100_000)? as usize;
         self.commit_appends(now);
+        self.flush_meta(MetaFlush::Read, now);
         let removed = self
             .store
             .compact(&key, max_lines)

@@ -368,6 +368,7 @@ struct StoreHealth {
     group_commits: u64,
     group_committed: u64,
     idempotent_replays: u64,
+    metadata: super::chat::MetaStats,
 }
 
 #[derive(Serialize)]
@@ -455,6 +456,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         group_commits: gw.stats.group_commits,
         group_committed: gw.stats.group_committed,
         idempotent_replays: gw.stats.idempotent_replays,
+        metadata: gw.meta_stats.clone(),
     };
     let uptime_ms = gw.uptime_ms(now);
     let s = &gw.stats;

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod chat;
+pub use chat::MetaFlush;
 mod handshake;
 pub mod methods;
 mod outbound;
@@ -51,6 +52,8 @@ pub enum Timer {
     AcceptRetry,
     /// Periodic passive WAL checkpoint.
     Checkpoint,
+    /// Debounced session-metadata write.
+    MetaFlush,
     /// Debounced `presence` broadcast.
     Presence,
 }
@@ -113,6 +116,10 @@ pub struct Gateway {
     pending_bytes: usize,
     /// `chat.send` answers by session + idempotency key (bounded LRU + TTL).
     idempotency: hashlink::LruCache<String, (Instant, String)>,
+    /// Session metadata waiting for its debounce (bounded: metaMaxPending).
+    meta: HashMap<String, crate::store::MetaUpdate>,
+    meta_timer: Option<TimerId>,
+    pub meta_stats: chat::MetaStats,
     /// RSS read from /proc at most once a second: (when, bytes).
     rss_cache: Option<(Instant, u64)>,
     /// Updated by the reactor every turn.
@@ -177,6 +184,9 @@ impl Gateway {
             pending: Vec::new(),
             pending_bytes: 0,
             idempotency: hashlink::LruCache::new(cfg.store.idempotency_keys),
+            meta: HashMap::new(),
+            meta_timer: None,
+            meta_stats: Default::default(),
             rss_cache: None,
             cfg,
             secrets,
@@ -687,6 +697,10 @@ impl Gateway {
                 self.presence_timer = None;
                 self.broadcast_presence(now);
             }
+            Timer::MetaFlush => {
+                self.meta_timer = None;
+                self.flush_meta(chat::MetaFlush::Debounce, now);
+            }
             Timer::Checkpoint => {
                 self.commit_appends(now);
                 match self.store.checkpoint() {
@@ -726,6 +740,7 @@ impl Gateway {
         log::info!("shutting down: {reason}");
         // Acknowledge what is pending before telling anyone we stop.
         self.commit_appends(now);
+        self.flush_meta(chat::MetaFlush::Shutdown, now);
         self.shutdown_deadline =
             Some(now + Duration::from_millis(self.cfg.server.shutdown_grace_ms));
         let ev = SharedEvent::new("shutdown", &json!({"reason": reason}));

@@ -182,6 +182,7 @@ impl Reactor {
             s.busy += s.last_turn;
             if self.gw.shutdown_complete(end) {
                 self.gw.commit_appends(end);
+                self.gw.flush_meta(crate::gateway::MetaFlush::Shutdown, end);
                 if let Err(e) = self.gw.store.checkpoint() {
                     log::warn!("final checkpoint failed: {e}");
                 }

@@ -108,6 +108,21 @@ pub struct Append {
     pub ts: u64,
 }
 
+/// Coalesced metadata of one session: messages added, latest activity,
+/// preview of the latest message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaUpdate {
+    pub key: String,
+    pub added: u64,
+    pub updated_at: u64,
+    pub preview: Option<String>,
+}
+
+/// The preview kept for a message text.
+pub fn preview_of(text: &str) -> String {
+    text.chars().take(PREVIEW_CHARS).collect()
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
@@ -135,10 +150,6 @@ pub struct Store {
     pub stats: StoreStats,
     /// `count(*)` of sessions, dropped by every write that may change it.
     session_count: Option<u64>,
-}
-
-fn preview_of(text: &str) -> String {
-    text.chars().take(PREVIEW_CHARS).collect()
 }
 
 impl Store {
@@ -202,26 +213,22 @@ impl Store {
     }
 
     /// Appends messages in one transaction, creating sessions as needed.
+    /// Counters, `updatedAt` and the preview are *not* touched here: they
+    /// arrive through [`Store::apply_meta`], coalesced by the gateway.
     pub fn append_batch(&mut self, appends: &[Append]) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
+        let mut created = 0;
         {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO sessions (key, session_id, created_at, updated_at, message_count, last_preview)
-                 VALUES (?1, ?2, ?3, ?3, 1, ?4)
-                 ON CONFLICT(key) DO UPDATE SET updated_at = excluded.updated_at,
-                    message_count = message_count + 1, last_preview = excluded.last_preview",
+            let mut create = tx.prepare_cached(
+                "INSERT OR IGNORE INTO sessions (key, session_id, created_at, updated_at, message_count)
+                 VALUES (?1, ?2, ?3, ?3, 0)",
             )?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (session_key, message_id, role, text, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for a in appends {
                 let sid = format!("s-{}", &a.message_id);
-                upsert.execute(params![
-                    a.session_key,
-                    sid,
-                    a.ts as i64,
-                    preview_of(&a.text)
-                ])?;
+                created += create.execute(params![a.session_key, sid, a.ts as i64])?;
                 insert.execute(params![
                     a.session_key,
                     a.message_id,
@@ -232,9 +239,35 @@ impl Store {
             }
         }
         tx.commit()?;
-        self.session_count = None;
+        if created > 0 {
+            self.session_count = None;
+        }
         self.stats.transactions += 1;
-        self.stats.rows_written += 2 * appends.len() as u64;
+        self.stats.rows_written += (appends.len() + created) as u64;
+        Ok(())
+    }
+
+    /// Writes coalesced session metadata in one transaction.
+    pub fn apply_meta(&mut self, updates: &[MetaUpdate]) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE sessions SET message_count = message_count + ?2,
+                    updated_at = max(updated_at, ?3), last_preview = coalesce(?4, last_preview)
+                 WHERE key = ?1",
+            )?;
+            for u in updates {
+                stmt.execute(params![
+                    u.key,
+                    u.added as i64,
+                    u.updated_at as i64,
+                    u.preview
+                ])?;
+            }
+        }
+        tx.commit()?;
+        self.stats.transactions += 1;
+        self.stats.rows_written += updates.len() as u64;
         Ok(())
     }
 
@@ -459,6 +492,21 @@ mod tests {
             append("a", "m1", "hello", 1),
             append("a", "m2", "world", 2),
             append("b", "m3", "x", 3),
+        ])
+        .unwrap();
+        s.apply_meta(&[
+            MetaUpdate {
+                key: "a".into(),
+                added: 2,
+                updated_at: 2,
+                preview: Some("world".into()),
+            },
+            MetaUpdate {
+                key: "b".into(),
+                added: 1,
+                updated_at: 3,
+                preview: Some("x".into()),
+            },
         ])
         .unwrap();
         let h = s.history("a", 10, None).unwrap();
