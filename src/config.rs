@@ -76,6 +76,11 @@ pub const DEFAULT_IDEMPOTENCY_TTL_MS: u64 = 300_000;
 pub const DEFAULT_META_DEBOUNCE_MS: u64 = 2_000;
 /// Distinct sessions with pending metadata; one more flushes at once.
 pub const DEFAULT_META_MAX_PENDING: usize = 10;
+/// Messages waiting for a failing store before new ones get UNAVAILABLE.
+pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Largest the database may grow (`PRAGMA max_page_count`); writes past it
+/// fail like a full disk and are retried.
+pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
 /// Largest page `sessions.list` / `chat.history` return.
 pub const DEFAULT_MAX_PAGE: usize = 1000;
 /// Auth failures from one address inside the window before it is throttled.
@@ -115,6 +120,8 @@ pub struct StoreConfig {
     pub max_page: usize,
     pub meta_debounce_ms: u64,
     pub meta_max_pending: usize,
+    pub pending_max_bytes: usize,
+    pub max_db_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -130,6 +137,8 @@ impl Default for StoreConfig {
             max_page: DEFAULT_MAX_PAGE,
             meta_debounce_ms: DEFAULT_META_DEBOUNCE_MS,
             meta_max_pending: DEFAULT_META_MAX_PENDING,
+            pending_max_bytes: DEFAULT_PENDING_MAX_BYTES,
+            max_db_bytes: DEFAULT_MAX_DB_BYTES,
         }
     }
 }
@@ -466,6 +475,15 @@ impl Config {
         if st.idempotency_keys == 0 {
             return bad("store.idempotencyKeys", "expected at least 1");
         }
+        if st.pending_max_bytes < st.group_commit_bytes {
+            return bad(
+                "store.pendingMaxBytes",
+                "expected at least store.groupCommitBytes",
+            );
+        }
+        if st.max_db_bytes < 64 * 1024 {
+            return bad("store.maxDbBytes", "expected at least 65536");
+        }
         if st.meta_max_pending == 0 {
             return bad("store.metaMaxPending", "expected at least 1");
         }
@@ -566,8 +584,8 @@ pub struct MemoryBudget {
     /// and message, the challenge/hello output.
     pub per_unauthenticated_bytes: usize,
     pub unauthenticated: usize,
-    /// SQLite page cache, pending group commit (+ one message), idempotency
-    /// cache (keys x ~512 bytes).
+    /// SQLite page cache, appends waiting for a commit (bound + one
+    /// message), idempotency cache (keys x ~512 bytes).
     pub store_bytes: usize,
     pub total_bytes: usize,
 }
@@ -588,7 +606,7 @@ impl MemoryBudget {
         let connections = c.connections.max_connections;
         let unauthenticated = c.connections.max_unauthenticated;
         let store_bytes = c.store.cache_bytes
-            + c.store.group_commit_bytes
+            + c.store.pending_max_bytes
             + w.max_payload
             + c.store.idempotency_keys * 512;
         let total_bytes = MEMORY_FIXED_BYTES

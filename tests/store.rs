@@ -382,3 +382,104 @@ fn metadata_is_written_after_the_debounce_and_when_too_many_sessions_wait() {
         "{h}"
     );
 }
+
+/// A full database (store.maxDbBytes stands in for a full disk): the batch
+/// is kept and retried, new writers get UNAVAILABLE once the backlog bound
+/// is reached, everyone else is served, and after room is made (SIGHUP with
+/// a larger limit) the kept batch commits and is acknowledged. Nothing
+/// acknowledged is lost.
+#[test]
+fn full_database_keeps_the_batch_and_recovers() {
+    let cfg =
+        json!({"store": {"maxDbBytes": 65536, "groupCommitBytes": 4096, "pendingMaxBytes": 16384}});
+    let mut gw = Gateway::start(cfg);
+    let mut c = gw.client(&["operator.write"]);
+    c.ws.get_mut()
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let body = "x".repeat(1000);
+    let mut acked: HashSet<String> = HashSet::new();
+    let mut refused: HashSet<String> = HashSet::new();
+    let mut answered_ids: HashSet<String> = HashSet::new();
+    let mut sent = Vec::new();
+    let read_available = |c: &mut Client,
+                          acked: &mut HashSet<String>,
+                          refused: &mut HashSet<String>,
+                          answered: &mut HashSet<String>| loop {
+        match c.ws.read() {
+            Ok(tungstenite::Message::Text(t)) => {
+                let f: Value = serde_json::from_str(&t).unwrap();
+                if f["type"] == "res" {
+                    let id = f["id"].as_str().unwrap().to_string();
+                    if f["ok"] == true {
+                        acked.insert(f["payload"]["messageId"].as_str().unwrap().to_string());
+                    } else {
+                        assert_eq!(f["error"]["details"]["code"], "STORAGE_BACKLOG", "{f}");
+                        assert_eq!(f["error"]["code"], "UNAVAILABLE");
+                        refused.insert(id.clone());
+                    }
+                    answered.insert(id);
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    for i in 0..2000 {
+        let id = format!("f{i}");
+        c.send(&json!({"type":"req","id":id,"method":"chat.inject","params":{"sessionKey":"full","message":body}}));
+        sent.push(id);
+        read_available(&mut c, &mut acked, &mut refused, &mut answered_ids);
+        if !refused.is_empty() {
+            break;
+        }
+    }
+    assert!(!refused.is_empty(), "the backlog bound was never reached");
+    assert!(
+        !acked.is_empty(),
+        "some messages fit before the database filled"
+    );
+    // Everyone else is still served.
+    let mut other = gw.client(&["operator.read"]);
+    let h = other.call("health", Value::Null);
+    assert!(h["payload"]["store"]["errors"].as_u64() >= Some(1), "{h}");
+    // Make room; the kept batch commits on the next retry.
+    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&gw.config_path).unwrap()).unwrap();
+    cfg["store"]["maxDbBytes"] = json!(64 << 20);
+    std::fs::write(&gw.config_path, cfg.to_string()).unwrap();
+    gw.signal(libc::SIGHUP);
+    c.ws.get_mut().set_read_timeout(Some(WAIT)).unwrap();
+    while answered_ids.len() < sent.len() {
+        if let tungstenite::Message::Text(t) = c.ws.read().expect("answers after recovery") {
+            let f: Value = serde_json::from_str(&t).unwrap();
+            if f["type"] == "res" {
+                assert_eq!(f["ok"], true, "{f}");
+                acked.insert(f["payload"]["messageId"].as_str().unwrap().to_string());
+                answered_ids.insert(f["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    gw.signal(libc::SIGTERM);
+    assert!(gw
+        .wait_exit(Duration::from_secs(10))
+        .expect("exited")
+        .success());
+    let db = rusqlite::Connection::open(gw.db_path()).unwrap();
+    let mut stmt = db
+        .prepare("SELECT 1 FROM messages WHERE message_id = ?1")
+        .unwrap();
+    let lost = acked
+        .iter()
+        .filter(|id| !stmt.exists([id.as_str()]).unwrap())
+        .count();
+    assert_eq!(lost, 0, "of {} acknowledged", acked.len());
+    assert_eq!(acked.len() + refused.len(), sent.len());
+}

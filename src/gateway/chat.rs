@@ -21,6 +21,8 @@ pub const MAX_SESSION_KEY_CHARS: usize = 256;
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 /// Most keys one `sessions.preview` may ask for.
 pub const MAX_PREVIEW_KEYS: usize = 64;
+/// Wait before retrying a failed group commit.
+pub const COMMIT_RETRY: Duration = Duration::from_millis(500);
 /// Roles `chat.inject` accepts.
 pub const INJECT_ROLES: &[&str] = &["assistant", "user", "system", "tool"];
 
@@ -148,6 +150,26 @@ impl Gateway {
 
     /// Queues an append for the group commit; commits at once when the batch
     /// is full.
+    /// Refuses a new append while the pending batch is at its bound (the
+    /// store is failing, e.g. the disk or `store.maxDbBytes` is full).
+    fn check_pending_bound(&self) -> Result<(), ErrorShape> {
+        if self.pending_bytes >= self.cfg.store.pending_max_bytes {
+            return Err(ErrorShape::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "storage unavailable: {} bytes of messages wait for the database",
+                    self.pending_bytes
+                ),
+            )
+            .detail(
+                "STORAGE_BACKLOG",
+                json!({"pendingBytes": self.pending_bytes}),
+            )
+            .retry_after(COMMIT_RETRY.as_millis() as u64 * 2));
+        }
+        Ok(())
+    }
+
     fn queue_append(&mut self, id: ConnId, req_id: &str, append: Append, ack: Ack, now: Instant) {
         self.pending_bytes += append.text.len() + append.session_key.len();
         self.pending.push(PendingAppend {
@@ -166,25 +188,33 @@ impl Gateway {
     /// and broadcasts their events. On failure every waiter gets
     /// `UNAVAILABLE` (nothing was acknowledged, so nothing acknowledged is lost).
     pub fn commit_appends(&mut self, now: Instant) {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() || self.commit_retry_at.is_some_and(|t| now < t) {
             return;
+        }
+        let appends: Vec<Append> = self.pending.iter().map(|p| p.append.clone()).collect();
+        if let Err(e) = self.store.append_batch(&appends) {
+            // Keep the batch and its waiters; retry on a timer. New appends
+            // queue behind it until the pending bound answers UNAVAILABLE.
+            self.store.stats.errors += 1;
+            if self.commit_retry_at.is_none() {
+                log::error!(
+                    "store: group commit failed, {} appends kept for retry: {e}",
+                    appends.len()
+                );
+            }
+            self.commit_retry_at = Some(now + COMMIT_RETRY);
+            let _ = self
+                .timers
+                .insert(now + COMMIT_RETRY, super::Timer::CommitRetry);
+            return;
+        }
+        if self.commit_retry_at.take().is_some() {
+            log::info!("store: group commit recovered");
         }
         let batch = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        let appends: Vec<Append> = batch.iter().map(|p| p.append.clone()).collect();
-        let result = self.store.append_batch(&appends);
         self.stats.group_commits += 1;
         self.stats.group_committed += batch.len() as u64;
-        if let Err(e) = result {
-            self.store.stats.errors += 1;
-            let err = storage(e);
-            for p in &batch {
-                for (id, rid) in &p.waiters {
-                    self.respond_err(*id, rid, &err, now);
-                }
-            }
-            return;
-        }
         let mut changed: Vec<&str> = Vec::new();
         for p in &batch {
             let a = &p.append;
@@ -306,6 +336,7 @@ impl Gateway {
             p.waiters.push((id, req.id.clone()));
             return Ok(Payload::Deferred);
         }
+        self.check_pending_bound()?;
         let append = Append {
             session_key,
             message_id: message_id(),
@@ -342,6 +373,7 @@ impl Gateway {
                 "one of assistant, user, system, tool",
             ));
         }
+        self.check_pending_bound()?;
         let append = Append {
             session_key,
             message_id: message_id(),

@@ -54,6 +54,8 @@ pub enum Timer {
     Checkpoint,
     /// Debounced session-metadata write.
     MetaFlush,
+    /// Retry of a failed group commit.
+    CommitRetry,
     /// Debounced `presence` broadcast.
     Presence,
 }
@@ -114,6 +116,8 @@ pub struct Gateway {
     /// Appends waiting for this turn's group commit.
     pending: Vec<chat::PendingAppend>,
     pending_bytes: usize,
+    /// Set while the store refuses commits: no attempt before this instant.
+    commit_retry_at: Option<Instant>,
     /// `chat.send` answers by session + idempotency key (bounded LRU + TTL).
     idempotency: hashlink::LruCache<String, (Instant, String)>,
     /// Session metadata waiting for its debounce (bounded: metaMaxPending).
@@ -183,6 +187,7 @@ impl Gateway {
             store,
             pending: Vec::new(),
             pending_bytes: 0,
+            commit_retry_at: None,
             idempotency: hashlink::LruCache::new(cfg.store.idempotency_keys),
             meta: HashMap::new(),
             meta_timer: None,
@@ -697,6 +702,7 @@ impl Gateway {
                 self.presence_timer = None;
                 self.broadcast_presence(now);
             }
+            Timer::CommitRetry => self.commit_appends(now),
             Timer::MetaFlush => {
                 self.meta_timer = None;
                 self.flush_meta(chat::MetaFlush::Debounce, now);
@@ -788,6 +794,9 @@ impl Gateway {
             }
         }
         self.idempotency.set_capacity(cfg.store.idempotency_keys);
+        if let Err(e) = self.store.set_max_bytes(cfg.store.max_db_bytes) {
+            log::warn!("reload: store.maxDbBytes not applied: {e}");
+        }
         self.cfg = cfg;
         self.secrets = secrets;
         if tick_changed {
@@ -875,6 +884,7 @@ mod tests {
             &crate::store::StoreOptions {
                 cache_bytes: 1 << 20,
                 mmap_bytes: 0,
+                max_bytes: 1 << 30,
             },
         )
         .unwrap();

@@ -80,6 +80,7 @@ impl Reactor {
             &crate::store::StoreOptions {
                 cache_bytes: cfg.store.cache_bytes,
                 mmap_bytes: cfg.store.mmap_bytes,
+                max_bytes: cfg.store.max_db_bytes,
             },
         )
         .map_err(ReactorError::Store)?;

@@ -83,6 +83,9 @@ impl From<rusqlite::Error> for StoreError {
 pub struct StoreOptions {
     pub cache_bytes: usize,
     pub mmap_bytes: usize,
+    /// Growth limit (`PRAGMA max_page_count`); past it writes fail with
+    /// SQLITE_FULL, as on a full disk.
+    pub max_bytes: u64,
 }
 
 /// Counters of the store, rendered in `health`.
@@ -181,7 +184,17 @@ impl Store {
             session_count: None,
         };
         store.migrate()?;
+        store.set_max_bytes(opts.max_bytes)?;
         Ok(store)
+    }
+
+    /// Applies a growth limit; never below the current size.
+    pub fn set_max_bytes(&mut self, max: u64) -> Result<(), StoreError> {
+        let page: i64 = self.db.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages = (max / page.max(512) as u64).max(1) as i64;
+        self.db
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -471,6 +484,7 @@ mod tests {
         StoreOptions {
             cache_bytes: 1 << 20,
             mmap_bytes: 0,
+            max_bytes: 1 << 30,
         }
     }
 
