@@ -83,6 +83,14 @@ pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
 /// Largest page `sessions.list` / `chat.history` return.
 pub const DEFAULT_MAX_PAGE: usize = 1000;
+/// Log file size that triggers a rotation.
+pub const DEFAULT_LOG_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+/// Rotated log files kept.
+pub const DEFAULT_LOG_MAX_FILES: usize = 5;
+/// Log lines buffered before a write.
+pub const DEFAULT_LOG_BUFFER_LINES: usize = 100;
+/// Longest a log line waits in the buffer.
+pub const DEFAULT_LOG_FLUSH_INTERVAL_MS: u64 = 5_000;
 /// Auth failures from one address inside the window before it is throttled.
 pub const DEFAULT_AUTH_MAX_FAILURES: u32 = 5;
 /// Window over which auth failures are counted, and how long a throttle lasts.
@@ -222,6 +230,12 @@ pub struct EventsConfig {
 pub struct LogConfig {
     /// error, warn, info, debug or trace.
     pub level: String,
+    /// Also log to `<dataDir>/clawgate.log` (buffered, rotated).
+    pub file: bool,
+    pub max_file_bytes: u64,
+    pub max_files: usize,
+    pub buffer_lines: usize,
+    pub flush_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -303,6 +317,11 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info".into(),
+            file: true,
+            max_file_bytes: DEFAULT_LOG_MAX_FILE_BYTES,
+            max_files: DEFAULT_LOG_MAX_FILES,
+            buffer_lines: DEFAULT_LOG_BUFFER_LINES,
+            flush_interval_ms: DEFAULT_LOG_FLUSH_INTERVAL_MS,
         }
     }
 }
@@ -489,6 +508,15 @@ impl Config {
         }
         if st.max_page == 0 || st.max_page > 100_000 {
             return bad("store.maxPage", "expected 1..=100000");
+        }
+        if self.log.max_file_bytes < 4096 {
+            return bad("log.maxFileBytes", "expected at least 4096");
+        }
+        if self.log.buffer_lines == 0 {
+            return bad("log.bufferLines", "expected at least 1");
+        }
+        if self.log.flush_interval_ms < 10 {
+            return bad("log.flushIntervalMs", "expected at least 10");
         }
         if log_level(&self.log.level).is_none() {
             return bad(

@@ -47,7 +47,27 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            observe::init_logging(log_level(&cfg.log.level).unwrap_or(log::LevelFilter::Info));
+            let level = log_level(&cfg.log.level).unwrap_or(log::LevelFilter::Info);
+            let logfile = if cfg.log.file {
+                let opts = observe::logfile::LogFileOptions {
+                    max_file_bytes: cfg.log.max_file_bytes,
+                    max_files: cfg.log.max_files,
+                    buffer_lines: cfg.log.buffer_lines,
+                };
+                match observe::logfile::LogFile::open(&cfg.server.data_dir, opts, level) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        eprintln!(
+                            "clawgate: log file in {}: {e}",
+                            cfg.server.data_dir.display()
+                        );
+                        return ExitCode::from(1);
+                    }
+                }
+            } else {
+                None
+            };
+            observe::init_logging(level, logfile.clone());
             let mut r = match reactor::Reactor::new(cfg, src) {
                 Ok(r) => r,
                 Err(e) => {
@@ -55,6 +75,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
+            r.gw.logfile = logfile;
             // Printed on stdout so scripts and tests can wait for it.
             let mut out = std::io::stdout().lock();
             let _ = writeln!(

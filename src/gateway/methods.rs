@@ -63,6 +63,12 @@ const METHODS: &[MethodSpec] = &[
         test_only: false,
     },
     MethodSpec {
+        name: "logs.tail",
+        scope: SCOPE_READ,
+        handler: logs_tail,
+        test_only: false,
+    },
+    MethodSpec {
         name: "chat.send",
         scope: SCOPE_WRITE,
         handler: |gw, id, req, now| gw.chat_send(id, req, now),
@@ -240,6 +246,56 @@ fn system_presence(
     Ok(Value::Array(presence_entries(gw)).into())
 }
 
+/// Most lines `logs.tail` returns, and the default.
+pub const LOGS_TAIL_MAX_LINES: u64 = 5000;
+pub const LOGS_TAIL_DEFAULT_LINES: u64 = 500;
+/// Most bytes `logs.tail` reads, and the default.
+pub const LOGS_TAIL_MAX_BYTES: u64 = 1_000_000;
+pub const LOGS_TAIL_DEFAULT_BYTES: u64 = 250_000;
+
+fn logs_tail(
+    gw: &mut Gateway,
+    _id: ConnId,
+    req: &Request,
+    _now: Instant,
+) -> Result<Payload, ErrorShape> {
+    let p = params_object(req, &["cursor", "limit", "maxBytes"])?;
+    let num = |k: &str, default: u64, min: u64, max: u64| -> Result<u64, ErrorShape> {
+        match p.and_then(|p| p.get(k)) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| bad_param("logs.tail", k, &format!("an integer {min}..={max}"))),
+        }
+    };
+    let cursor = match p.and_then(|p| p.get("cursor")) {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(num("cursor", 0, 0, u64::MAX)?),
+    };
+    let limit = num("limit", LOGS_TAIL_DEFAULT_LINES, 1, LOGS_TAIL_MAX_LINES)? as usize;
+    let max_bytes = num("maxBytes", LOGS_TAIL_DEFAULT_BYTES, 1, LOGS_TAIL_MAX_BYTES)? as usize;
+    let Some(file) = gw.logfile.clone() else {
+        return Err(
+            ErrorShape::invalid("logs.tail: file logging is off (log.file = false)")
+                .detail("LOG_FILE_DISABLED", Value::Null),
+        );
+    };
+    // Buffered lines first, so the tail is current.
+    file.flush();
+    let page =
+        crate::observe::logfile::tail(file.path(), cursor, limit, max_bytes).map_err(|e| {
+            ErrorShape::new(
+                crate::protocol::ErrorCode::Unavailable,
+                format!("logs.tail: {e}"),
+            )
+            .detail("LOG_READ_FAILED", Value::Null)
+        })?;
+    Ok(Payload::Json(
+        serde_json::to_value(page).unwrap_or_default(),
+    ))
+}
+
 /// Test-only load generator: `count` events of `bytes` filler to every
 /// authenticated client, batched (or droppable / immediate by `priority`).
 fn debug_broadcast(
@@ -342,6 +398,7 @@ pub struct HealthSnapshot<'a> {
     gateway: GatewayHealth<'a>,
     sessions: SessionsHealth,
     store: StoreHealth,
+    log: crate::observe::logfile::LogStats,
     coach: CoachHealth,
     channels: Empty,
     channel_order: [(); 0],
@@ -512,6 +569,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             recent: [],
         },
         store,
+        log: gw.logfile.as_ref().map(|f| f.stats()).unwrap_or_default(),
         coach: CoachHealth { enabled: false },
         channels: Empty {},
         channel_order: [],

@@ -56,6 +56,8 @@ pub enum Timer {
     MetaFlush,
     /// Retry of a failed group commit.
     CommitRetry,
+    /// Periodic write of buffered log lines.
+    LogFlush,
     /// Debounced `presence` broadcast.
     Presence,
 }
@@ -124,6 +126,8 @@ pub struct Gateway {
     meta: HashMap<String, crate::store::MetaUpdate>,
     meta_timer: Option<TimerId>,
     pub meta_stats: chat::MetaStats,
+    /// The buffered log file, when file logging is on.
+    pub logfile: Option<std::sync::Arc<crate::observe::logfile::LogFile>>,
     /// RSS read from /proc at most once a second: (when, bytes).
     rss_cache: Option<(Instant, u64)>,
     /// Updated by the reactor every turn.
@@ -192,6 +196,7 @@ impl Gateway {
             meta: HashMap::new(),
             meta_timer: None,
             meta_stats: Default::default(),
+            logfile: None,
             rss_cache: None,
             cfg,
             secrets,
@@ -199,6 +204,8 @@ impl Gateway {
         gw.schedule_tick(now);
         let every = Duration::from_millis(gw.cfg.store.checkpoint_interval_ms);
         let _ = gw.timers.insert(now + every, Timer::Checkpoint);
+        let flush = Duration::from_millis(gw.cfg.log.flush_interval_ms);
+        let _ = gw.timers.insert(now + flush, Timer::LogFlush);
         gw
     }
 
@@ -703,6 +710,13 @@ impl Gateway {
                 self.broadcast_presence(now);
             }
             Timer::CommitRetry => self.commit_appends(now),
+            Timer::LogFlush => {
+                if let Some(f) = &self.logfile {
+                    f.flush();
+                }
+                let flush = Duration::from_millis(self.cfg.log.flush_interval_ms);
+                let _ = self.timers.insert(now + flush, Timer::LogFlush);
+            }
             Timer::MetaFlush => {
                 self.meta_timer = None;
                 self.flush_meta(chat::MetaFlush::Debounce, now);

@@ -1,6 +1,9 @@
 //! Observability of the process itself: resident memory, event-loop turn
 //! statistics and the log backend.
 
+pub mod logfile;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Resident set size from `/proc/self/statm` (pages × page size); 0 where
@@ -60,13 +63,25 @@ impl serde::Serialize for LoopStats {
     }
 }
 
-/// stderr logging (journald picks it up under systemd).
-pub fn init_logging(level: log::LevelFilter) {
-    use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode};
+/// stderr logging (journald picks it up under systemd), plus the buffered
+/// log file when one is given.
+pub fn init_logging(level: log::LevelFilter, file: Option<Arc<logfile::LogFile>>) {
+    use simplelog::{
+        ColorChoice, CombinedLogger, ConfigBuilder, SharedLogger, TermLogger, TerminalMode,
+    };
     let config = ConfigBuilder::new()
         .set_target_level(log::LevelFilter::Off)
         .set_thread_level(log::LevelFilter::Off)
         .set_time_format_rfc3339()
         .build();
-    let _ = TermLogger::init(level, config, TerminalMode::Stderr, ColorChoice::Never);
+    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![TermLogger::new(
+        level,
+        config,
+        TerminalMode::Stderr,
+        ColorChoice::Never,
+    )];
+    if let Some(f) = file {
+        loggers.push(Box::new(logfile::FileBackend(f)));
+    }
+    let _ = CombinedLogger::init(loggers);
 }

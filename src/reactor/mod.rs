@@ -189,6 +189,9 @@ impl Reactor {
                 }
                 let (open, _) = self.gw.counts();
                 log::info!("shutdown complete ({open} connections still open at exit)");
+                if let Some(f) = &self.gw.logfile {
+                    f.flush();
+                }
                 return Ok(());
             }
         }
