@@ -111,8 +111,27 @@ pub struct Config {
     pub websocket: WebSocketConfig,
     pub events: EventsConfig,
     pub store: StoreConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct MetricsConfig {
+    /// Length of one I/O metrics window.
+    pub window_ms: u64,
+    /// Windows kept (60 x 1 min = one hour).
+    pub windows: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            window_ms: 60_000,
+            windows: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -508,6 +527,12 @@ impl Config {
         }
         if st.max_page == 0 || st.max_page > 100_000 {
             return bad("store.maxPage", "expected 1..=100000");
+        }
+        if self.metrics.window_ms < 10 {
+            return bad("metrics.windowMs", "expected at least 10");
+        }
+        if self.metrics.windows == 0 || self.metrics.windows > 10_000 {
+            return bad("metrics.windows", "expected 1..=10000");
         }
         if self.log.max_file_bytes < 4096 {
             return bad("log.maxFileBytes", "expected at least 4096");

@@ -483,3 +483,48 @@ fn full_database_keeps_the_batch_and_recovers() {
     assert_eq!(lost, 0, "of {} acknowledged", acked.len());
     assert_eq!(acked.len() + refused.len(), sent.len());
 }
+
+/// Every I/O counter is driven by a real code path, and the per-window
+/// history fills (windows shortened to 100 ms for the test).
+#[test]
+fn io_metrics_windows_count_every_path() {
+    let gw = Gateway::start(json!({"metrics": {"windowMs": 100, "windows": 5}}));
+    let mut c = gw.admin();
+    send(&mut c, "io", "first", "k"); // cache miss, transaction, disk bytes
+    send(&mut c, "io", "first", "k"); // cache hit
+    c.call("chat.history", json!({"sessionKey": "io"})); // query
+    c.call("logs.tail", json!({"limit": 1})); // flushes the log file: disk write
+    let p = wait_health(&mut c, "closed windows", |p| {
+        p["io"]["windows"].as_array().unwrap().len() >= 2
+    });
+    let totals = &p["io"]["totals"];
+    for k in [
+        "netBytesIn",
+        "netBytesOut",
+        "framesIn",
+        "framesOut",
+        "diskWrites",
+        "diskBytes",
+        "dbQueries",
+        "dbTransactions",
+        "cacheHits",
+        "cacheMisses",
+    ] {
+        assert!(
+            totals[k].as_u64().unwrap() > 0,
+            "{k} never counted: {totals}"
+        );
+    }
+    let windows = p["io"]["windows"].as_array().unwrap();
+    assert!(windows.len() <= 5);
+    let net_in: u64 = windows
+        .iter()
+        .map(|w| w["netBytesIn"].as_u64().unwrap())
+        .sum::<u64>()
+        + p["io"]["current"]["netBytesIn"].as_u64().unwrap();
+    assert!(net_in > 0);
+    assert!(
+        p["io"]["maxPerWindow"]["framesIn"].as_u64()
+            >= p["io"]["meanPerWindow"]["framesIn"].as_u64()
+    );
+}

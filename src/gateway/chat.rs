@@ -138,14 +138,20 @@ fn message_id() -> String {
 impl Gateway {
     fn idempotency_get(&mut self, key: &str, now: Instant) -> Option<String> {
         let ttl = Duration::from_millis(self.cfg.store.idempotency_ttl_ms);
-        match self.idempotency.get(key) {
+        let hit = match self.idempotency.get(key) {
             Some((at, payload)) if now.duration_since(*at) < ttl => Some(payload.clone()),
             Some(_) => {
                 self.idempotency.remove(key);
                 None
             }
             None => None,
+        };
+        if hit.is_some() {
+            self.stats.cache_hits += 1;
+        } else {
+            self.stats.cache_misses += 1;
         }
+        hit
     }
 
     /// Queues an append for the group commit; commits at once when the batch

@@ -399,6 +399,7 @@ pub struct HealthSnapshot<'a> {
     sessions: SessionsHealth,
     store: StoreHealth,
     log: crate::observe::logfile::LogStats,
+    io: crate::observe::io::IoView<'a>,
     coach: CoachHealth,
     channels: Empty,
     channel_order: [(); 0],
@@ -507,6 +508,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
     }
     let connection_buffers_bytes = gw.buffered_bytes();
     let session_count = gw.store.count_sessions().unwrap_or(0);
+    let io_totals = gw.io_totals();
     let store = StoreHealth {
         stats: gw.store.stats.clone(),
         wal_bytes: gw.store.wal_bytes(),
@@ -570,6 +572,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         },
         store,
         log: gw.logfile.as_ref().map(|f| f.stats()).unwrap_or_default(),
+        io: gw.io_history.view(io_totals, gw.cfg.metrics.window_ms),
         coach: CoachHealth { enabled: false },
         channels: Empty {},
         channel_order: [],

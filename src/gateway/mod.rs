@@ -58,6 +58,8 @@ pub enum Timer {
     CommitRetry,
     /// Periodic write of buffered log lines.
     LogFlush,
+    /// Close the current I/O metrics window.
+    IoWindow,
     /// Debounced `presence` broadcast.
     Presence,
 }
@@ -126,6 +128,7 @@ pub struct Gateway {
     meta: HashMap<String, crate::store::MetaUpdate>,
     meta_timer: Option<TimerId>,
     pub meta_stats: chat::MetaStats,
+    pub io_history: crate::observe::io::IoHistory,
     /// The buffered log file, when file logging is on.
     pub logfile: Option<std::sync::Arc<crate::observe::logfile::LogFile>>,
     /// RSS read from /proc at most once a second: (when, bytes).
@@ -197,6 +200,11 @@ impl Gateway {
             meta_timer: None,
             meta_stats: Default::default(),
             logfile: None,
+            io_history: crate::observe::io::IoHistory::new(
+                cfg.metrics.windows,
+                Default::default(),
+                wall_ms(),
+            ),
             rss_cache: None,
             cfg,
             secrets,
@@ -206,6 +214,8 @@ impl Gateway {
         let _ = gw.timers.insert(now + every, Timer::Checkpoint);
         let flush = Duration::from_millis(gw.cfg.log.flush_interval_ms);
         let _ = gw.timers.insert(now + flush, Timer::LogFlush);
+        let window = Duration::from_millis(gw.cfg.metrics.window_ms);
+        let _ = gw.timers.insert(now + window, Timer::IoWindow);
         gw
     }
 
@@ -710,6 +720,12 @@ impl Gateway {
                 self.broadcast_presence(now);
             }
             Timer::CommitRetry => self.commit_appends(now),
+            Timer::IoWindow => {
+                let totals = self.io_totals();
+                self.io_history.roll(totals, wall_ms());
+                let window = Duration::from_millis(self.cfg.metrics.window_ms);
+                let _ = self.timers.insert(now + window, Timer::IoWindow);
+            }
             Timer::LogFlush => {
                 if let Some(f) = &self.logfile {
                     f.flush();
@@ -821,6 +837,30 @@ impl Gateway {
     }
 
     // ----- views for methods -------------------------------------------------
+
+    /// Running I/O totals from the code paths that do the I/O.
+    pub fn io_totals(&self) -> crate::observe::io::IoCounters {
+        let (mut bytes_in, mut bytes_out, mut frames_out) = (0, 0, 0);
+        for c in self.conns.iter() {
+            bytes_in += c.sock.bytes_in;
+            bytes_out += c.sock.bytes_out;
+            frames_out += c.sock.frames_queued;
+        }
+        let log = self.logfile.as_ref().map(|f| f.stats()).unwrap_or_default();
+        let st = &self.store.stats;
+        crate::observe::io::IoCounters {
+            net_bytes_in: self.stats.bytes_in + bytes_in,
+            net_bytes_out: self.stats.bytes_out + bytes_out,
+            frames_in: self.stats.frames_in,
+            frames_out: self.stats.frames_out + frames_out,
+            disk_writes: log.writes + st.transactions,
+            disk_bytes: log.bytes + st.bytes_written,
+            db_queries: st.queries,
+            db_transactions: st.transactions,
+            cache_hits: self.stats.cache_hits,
+            cache_misses: self.stats.cache_misses,
+        }
+    }
 
     pub fn token_origin(&self) -> &str {
         &self.secrets.token_origin

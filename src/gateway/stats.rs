@@ -85,6 +85,8 @@ pub struct Stats {
     pub group_commits: u64,
     pub group_committed: u64,
     pub idempotent_replays: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
     pub reload_failures: u64,
 }
 

@@ -1,6 +1,7 @@
 //! Observability of the process itself: resident memory, event-loop turn
 //! statistics and the log backend.
 
+pub mod io;
 pub mod logfile;
 
 use std::sync::Arc;

@@ -95,6 +95,8 @@ pub struct StoreStats {
     pub queries: u64,
     pub transactions: u64,
     pub rows_written: u64,
+    /// Transcript bytes (text + key) committed.
+    pub bytes_written: u64,
     pub checkpoints: u64,
     pub checkpoint_us_total: u64,
     pub checkpoint_us_max: u64,
@@ -257,6 +259,10 @@ impl Store {
         }
         self.stats.transactions += 1;
         self.stats.rows_written += (appends.len() + created) as u64;
+        self.stats.bytes_written += appends
+            .iter()
+            .map(|a| (a.text.len() + a.session_key.len()) as u64)
+            .sum::<u64>();
         Ok(())
     }
 
