@@ -33,8 +33,9 @@ clients: ## install the real clients the end-to-end tests drive (websockets, web
 test: clients ## the whole test suite (unit + end to end with real clients)
 	$(CARGO) test --lib --bins --tests
 
-bench: ## load benchmark: start time, RSS, health RTT, broadcast fan-out
+bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send) and the store
 	$(CARGO) bench --bench load
+	$(CARGO) bench --bench store
 
 fmt: ## rustfmt check
 	$(CARGO) fmt --all -- --check

@@ -149,6 +149,8 @@ pub struct StoreConfig {
     pub meta_max_pending: usize,
     pub pending_max_bytes: usize,
     pub max_db_bytes: u64,
+    /// fsync the WAL at every commit (survives power loss; slower).
+    pub synchronous_full: bool,
 }
 
 impl Default for StoreConfig {
@@ -166,6 +168,7 @@ impl Default for StoreConfig {
             meta_max_pending: DEFAULT_META_MAX_PENDING,
             pending_max_bytes: DEFAULT_PENDING_MAX_BYTES,
             max_db_bytes: DEFAULT_MAX_DB_BYTES,
+            synchronous_full: false,
         }
     }
 }

@@ -939,6 +939,7 @@ mod tests {
                 cache_bytes: 1 << 20,
                 mmap_bytes: 0,
                 max_bytes: 1 << 30,
+                synchronous_full: false,
             },
         )
         .unwrap();

@@ -81,6 +81,7 @@ impl Reactor {
                 cache_bytes: cfg.store.cache_bytes,
                 mmap_bytes: cfg.store.mmap_bytes,
                 max_bytes: cfg.store.max_db_bytes,
+                synchronous_full: cfg.store.synchronous_full,
             },
         )
         .map_err(ReactorError::Store)?;

@@ -86,6 +86,8 @@ pub struct StoreOptions {
     /// Growth limit (`PRAGMA max_page_count`); past it writes fail with
     /// SQLITE_FULL, as on a full disk.
     pub max_bytes: u64,
+    /// `synchronous=FULL` (fsync at every commit) instead of NORMAL.
+    pub synchronous_full: bool,
 }
 
 /// Counters of the store, rendered in `health`.
@@ -172,9 +174,14 @@ impl Store {
         let db = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
         let cache_kib = (opts.cache_bytes / 1024).max(64) as i64;
         let setup = format!(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON;
              PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size={};
              PRAGMA busy_timeout=1000;",
+            if opts.synchronous_full {
+                "FULL"
+            } else {
+                "NORMAL"
+            },
             opts.mmap_bytes
         );
         db.execute_batch(&setup)
@@ -188,6 +195,15 @@ impl Store {
         store.migrate()?;
         store.set_max_bytes(opts.max_bytes)?;
         Ok(store)
+    }
+
+    /// SQLite's automatic checkpoint threshold in pages (0: off).
+    pub fn set_autocheckpoint(&mut self, pages: u32) -> Result<(), StoreError> {
+        self.db
+            .query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| {
+                Ok(())
+            })?;
+        Ok(())
     }
 
     /// Applies a growth limit; never below the current size.
@@ -491,6 +507,7 @@ mod tests {
             cache_bytes: 1 << 20,
             mmap_bytes: 0,
             max_bytes: 1 << 30,
+            synchronous_full: false,
         }
     }
 

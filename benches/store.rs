@@ -1,0 +1,124 @@
+//! Store benchmark (`make bench`): appends per second straight into the
+//! store (synchronous NORMAL and FULL), commit latency under sustained
+//! appends (auto-checkpoints included: that is the loop stall), a manual
+//! checkpoint of a large WAL, and `sessions.list` with 10,000 sessions.
+//! Temp dirs only; bounded in count.
+
+use clawgate::store::{Append, Store, StoreOptions};
+use std::time::{Duration, Instant};
+
+fn opts(full: bool) -> StoreOptions {
+    StoreOptions {
+        cache_bytes: 10 << 20,
+        mmap_bytes: 16 << 20,
+        max_bytes: 1 << 30,
+        synchronous_full: full,
+    }
+}
+
+fn batch(n: usize, session: &str, start: usize) -> Vec<Append> {
+    (0..n)
+        .map(|i| Append {
+            session_key: session.to_string(),
+            message_id: format!("m-{session}-{}", start + i),
+            role: "user".into(),
+            text: format!(
+                "message {} with about a hundred bytes of text in it, like a short chat line would",
+                start + i
+            ),
+            ts: (start + i) as u64,
+        })
+        .collect()
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    println!("clawgate store benchmark (temp dir on this machine's disk)");
+    for (full, batch_size) in [(false, 64), (false, 1), (true, 64), (true, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &opts(full)).unwrap();
+        let t0 = Instant::now();
+        let mut n = 0;
+        let mut lat = Vec::new();
+        while t0.elapsed() < Duration::from_secs(2) && n < 400_000 {
+            let b = batch(batch_size, &format!("s{}", n % 100), n);
+            let t = Instant::now();
+            s.append_batch(&b).unwrap();
+            lat.push(t.elapsed());
+            n += batch_size;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "appends, synchronous={:<6} batch {:>3}: {:>9.0} /s   commit p50 {:>7.1} us  p99 {:>7.1} us  max {:>8.1} us   (WAL {:.1} MB)",
+            if full { "FULL" } else { "NORMAL" },
+            batch_size,
+            n as f64 / secs,
+            pct(&mut lat, 0.5).as_secs_f64() * 1e6,
+            pct(&mut lat, 0.99).as_secs_f64() * 1e6,
+            lat.iter().max().unwrap().as_secs_f64() * 1e6,
+            s.wal_bytes() as f64 / 1e6
+        );
+    }
+
+    // sessions.list with 10,000 sessions.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path(), &opts(false)).unwrap();
+    for chunk in 0..100 {
+        let b: Vec<Append> = (0..100)
+            .map(|i| {
+                let k = chunk * 100 + i;
+                Append {
+                    session_key: format!("agent:main:{k}"),
+                    message_id: format!("x{k}"),
+                    role: "user".into(),
+                    text: format!("hello {k}"),
+                    ts: k as u64,
+                }
+            })
+            .collect();
+        s.append_batch(&b).unwrap();
+    }
+    let mut lat = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let rows = s.list_sessions(100, None, None, true).unwrap();
+        lat.push(t.elapsed());
+        assert_eq!(rows.len(), 100);
+    }
+    let mut lat_search = Vec::new();
+    for i in 0..200 {
+        let t = Instant::now();
+        s.list_sessions(100, Some(&format!("main:{}", i * 7)), None, false)
+            .unwrap();
+        lat_search.push(t.elapsed());
+    }
+    println!(
+        "sessions.list, 10,000 sessions, limit 100: p50 {:.0} us  max {:.0} us;  with search: p50 {:.0} us  max {:.0} us",
+        pct(&mut lat, 0.5).as_secs_f64() * 1e6,
+        lat.iter().max().unwrap().as_secs_f64() * 1e6,
+        pct(&mut lat_search, 0.5).as_secs_f64() * 1e6,
+        lat_search.iter().max().unwrap().as_secs_f64() * 1e6
+    );
+
+    // A checkpoint of a large WAL, on the calling thread.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path(), &opts(false)).unwrap();
+    s.set_autocheckpoint(0).unwrap();
+    let mut n = 0;
+    while s.wal_bytes() < 64 << 20 {
+        s.append_batch(&batch(256, &format!("c{}", n % 50), n))
+            .unwrap();
+        n += 256;
+    }
+    let wal = s.wal_bytes();
+    let d = s.checkpoint().unwrap();
+    println!(
+        "passive checkpoint of a {:.0} MB WAL: {:.1} ms (this is why it must leave the loop)",
+        wal as f64 / 1e6,
+        d.as_secs_f64() * 1e3
+    );
+}
