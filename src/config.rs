@@ -76,6 +76,9 @@ pub const DEFAULT_IDEMPOTENCY_TTL_MS: u64 = 300_000;
 pub const DEFAULT_META_DEBOUNCE_MS: u64 = 2_000;
 /// Distinct sessions with pending metadata; one more flushes at once.
 pub const DEFAULT_META_MAX_PENDING: usize = 10;
+/// WAL size that asks the worker pool for a checkpoint (SQLite's own
+/// auto-checkpoint, which would run inside a commit on the loop, is off).
+pub const DEFAULT_CHECKPOINT_WAL_BYTES: u64 = 16 * 1024 * 1024;
 /// Messages waiting for a failing store before new ones get UNAVAILABLE.
 pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Largest the database may grow (`PRAGMA max_page_count`); writes past it
@@ -112,8 +115,18 @@ pub struct Config {
     pub events: EventsConfig,
     pub store: StoreConfig,
     pub metrics: MetricsConfig,
+    pub workers: WorkersConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct WorkersConfig {
+    /// Pool threads; 0 = cores - 1 (at least 1). Fixed at start.
+    pub threads: usize,
+    /// Jobs waiting for a thread; 0 = 64.
+    pub queue: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -151,6 +164,7 @@ pub struct StoreConfig {
     pub max_db_bytes: u64,
     /// fsync the WAL at every commit (survives power loss; slower).
     pub synchronous_full: bool,
+    pub checkpoint_wal_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -169,6 +183,7 @@ impl Default for StoreConfig {
             pending_max_bytes: DEFAULT_PENDING_MAX_BYTES,
             max_db_bytes: DEFAULT_MAX_DB_BYTES,
             synchronous_full: false,
+            checkpoint_wal_bytes: DEFAULT_CHECKPOINT_WAL_BYTES,
         }
     }
 }

@@ -12,3 +12,4 @@ pub mod observe;
 pub mod protocol;
 pub mod reactor;
 pub mod store;
+pub mod workers;

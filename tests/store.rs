@@ -528,3 +528,22 @@ fn io_metrics_windows_count_every_path() {
             >= p["io"]["meanPerWindow"]["framesIn"].as_u64()
     );
 }
+
+/// Checkpoints run on the worker pool when the WAL passes its threshold;
+/// the loop keeps answering meanwhile.
+#[test]
+fn wal_checkpoint_runs_on_the_worker_pool() {
+    let gw = Gateway::start(json!({"store": {"checkpointWalBytes": 65536}}));
+    let mut c = gw.client(&["operator.write"]);
+    let body = "y".repeat(2000);
+    for i in 0..100 {
+        let r = c.call("chat.inject", json!({"sessionKey": "wal", "message": body}));
+        assert_eq!(r["ok"], true, "{i}: {r}");
+    }
+    let p = wait_health(&mut c, "a worker checkpoint", |p| {
+        p["store"]["checkpoints"].as_u64() >= Some(1)
+    });
+    assert!(p["workers"]["done"].as_u64() >= Some(1), "{p}");
+    assert_eq!(p["workers"]["panicked"], 0);
+    assert!(p["workers"]["threads"].as_u64() >= Some(1));
+}

@@ -217,6 +217,9 @@ impl Gateway {
         if self.commit_retry_at.take().is_some() {
             log::info!("store: group commit recovered");
         }
+        if self.store.wal_bytes() >= self.cfg.store.checkpoint_wal_bytes {
+            self.request_checkpoint();
+        }
         let batch = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         self.stats.group_commits += 1;

@@ -129,6 +129,9 @@ pub struct Gateway {
     meta_timer: Option<TimerId>,
     pub meta_stats: chat::MetaStats,
     pub io_history: crate::observe::io::IoHistory,
+    /// The fixed thread pool (checkpoints now, the coach later).
+    pub workers: crate::workers::WorkerPool,
+    checkpoint_running: bool,
     /// The buffered log file, when file logging is on.
     pub logfile: Option<std::sync::Arc<crate::observe::logfile::LogFile>>,
     /// RSS read from /proc at most once a second: (when, bytes).
@@ -151,6 +154,7 @@ impl Gateway {
         cfg: Config,
         secrets: Secrets,
         store: crate::store::Store,
+        workers: crate::workers::WorkerPool,
         registry: Registry,
         now: Instant,
     ) -> Gateway {
@@ -200,6 +204,8 @@ impl Gateway {
             meta_timer: None,
             meta_stats: Default::default(),
             logfile: None,
+            workers,
+            checkpoint_running: false,
             io_history: crate::observe::io::IoHistory::new(
                 cfg.metrics.windows,
                 Default::default(),
@@ -739,10 +745,7 @@ impl Gateway {
             }
             Timer::Checkpoint => {
                 self.commit_appends(now);
-                match self.store.checkpoint() {
-                    Ok(d) => log::debug!("checkpoint took {d:?}"),
-                    Err(e) => log::warn!("checkpoint failed: {e}"),
-                }
+                self.request_checkpoint();
                 let every = Duration::from_millis(self.cfg.store.checkpoint_interval_ms);
                 let _ = self.timers.insert(now + every, Timer::Checkpoint);
             }
@@ -837,6 +840,42 @@ impl Gateway {
     }
 
     // ----- views for methods -------------------------------------------------
+
+    /// Asks the pool for a passive WAL checkpoint (one at a time). With the
+    /// pool full, the next timer or WAL check asks again.
+    pub fn request_checkpoint(&mut self) {
+        if self.checkpoint_running {
+            return;
+        }
+        let job = self.store.checkpoint_job();
+        let submitted = self.workers.submit(Box::new(move || {
+            crate::workers::JobResult::Checkpoint(job())
+        }));
+        self.checkpoint_running = submitted.is_ok();
+    }
+
+    /// Results from the pool (the loop was woken through the Waker).
+    pub fn on_worker_results(&mut self, budget: usize) {
+        let mut out = Vec::new();
+        self.workers.drain(budget, &mut out);
+        for r in out {
+            match r {
+                crate::workers::JobResult::Checkpoint(res) => {
+                    self.checkpoint_running = false;
+                    match res {
+                        Ok(d) => {
+                            self.store.record_checkpoint(d);
+                            log::debug!("checkpoint took {d:?} (worker)");
+                        }
+                        Err(e) => {
+                            self.store.stats.errors += 1;
+                            log::warn!("checkpoint failed: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// Running I/O totals from the code paths that do the I/O.
     pub fn io_totals(&self) -> crate::observe::io::IoCounters {
@@ -944,10 +983,13 @@ mod tests {
         )
         .unwrap();
         std::mem::forget(dir); // the rig lives for one test
+        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), Token(1)).unwrap());
+        let workers = crate::workers::WorkerPool::new(1, 4, waker).unwrap();
         let gw = Gateway::new(
             cfg,
             secrets,
             store,
+            workers,
             poll.registry().try_clone().unwrap(),
             t0,
         );

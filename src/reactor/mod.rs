@@ -25,6 +25,8 @@ pub const LISTENER: Token = Token(0);
 pub const WAKER: Token = Token(1);
 pub const SIGNALS: Token = Token(2);
 
+/// Worker results handled per wake before the loop serves sockets again.
+pub const WORKER_RESULTS_BUDGET: usize = 64;
 /// Readiness events taken per poll call.
 pub const EVENTS_CAPACITY: usize = 1024;
 
@@ -105,7 +107,18 @@ impl Reactor {
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(ReactorError::Poll)?;
         let registry = poll.registry().try_clone().map_err(ReactorError::Poll)?;
-        let gw = Gateway::new(cfg, secrets, store, registry, Instant::now());
+        let threads = match cfg.workers.threads {
+            0 => crate::workers::default_threads(),
+            n => n,
+        };
+        let queue = if cfg.workers.queue == 0 {
+            64
+        } else {
+            cfg.workers.queue
+        };
+        let workers = crate::workers::WorkerPool::new(threads, queue, waker.clone())
+            .map_err(ReactorError::Poll)?;
+        let gw = Gateway::new(cfg, secrets, store, workers, registry, Instant::now());
         Ok(Reactor {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -158,7 +171,10 @@ impl Reactor {
                             self.gw.accept(l, now);
                         }
                     }
-                    WAKER => self.gw.loop_stats.wakeups += 1,
+                    WAKER => {
+                        self.gw.loop_stats.wakeups += 1;
+                        self.gw.on_worker_results(WORKER_RESULTS_BUDGET);
+                    }
                     SIGNALS => signals::drain(&mut self.signals, &mut signal_actions),
                     token => {
                         if let Some(id) = ConnId::from_token(token) {
@@ -185,6 +201,7 @@ impl Reactor {
             if self.gw.shutdown_complete(end) {
                 self.gw.commit_appends(end);
                 self.gw.flush_meta(crate::gateway::MetaFlush::Shutdown, end);
+                self.gw.workers.shutdown();
                 if let Err(e) = self.gw.store.checkpoint() {
                     log::warn!("final checkpoint failed: {e}");
                 }

@@ -1,0 +1,265 @@
+//! The fixed thread pool for blocking or CPU-heavy jobs (today: WAL
+//! checkpoints; the coach later). Jobs go in through a bounded crossbeam
+//! channel; results come back on another and the loop is woken through the
+//! `mio::Waker`, then drains them with a budget. A panicking job is caught:
+//! the thread survives and the panic is counted.
+
+use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
+use mio::Waker;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What a job reports back to the loop.
+#[derive(Debug)]
+pub enum JobResult {
+    /// A WAL checkpoint finished: how long it took, or why it failed.
+    Checkpoint(Result<Duration, String>),
+}
+
+pub type Job = Box<dyn FnOnce() -> JobResult + Send + 'static>;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The queue is at its bound: run the work later (or inline if short).
+    Full,
+    /// The pool is shutting down.
+    Stopped,
+}
+
+/// Counters shared with the threads.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    pub queued: AtomicU64,
+    pub running: AtomicU64,
+    pub done: AtomicU64,
+    pub panicked: AtomicU64,
+    pub busy_us: AtomicU64,
+}
+
+/// Snapshot of the pool's counters, for `health`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStats {
+    pub threads: usize,
+    pub queue_capacity: usize,
+    pub queued: u64,
+    pub running: u64,
+    pub done: u64,
+    pub panicked: u64,
+    pub rejected_full: u64,
+    pub queue_high_water: u64,
+    pub busy_us: u64,
+}
+
+pub struct WorkerPool {
+    tx: Option<Sender<Job>>,
+    results: Receiver<JobResult>,
+    threads: Vec<JoinHandle<()>>,
+    counters: Arc<PoolCounters>,
+    capacity: usize,
+    rejected_full: u64,
+    queue_high_water: u64,
+}
+
+/// Default thread count: cores − 1, at least 1.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
+impl WorkerPool {
+    pub fn new(threads: usize, queue: usize, waker: Arc<Waker>) -> std::io::Result<WorkerPool> {
+        let (tx, rx) = bounded::<Job>(queue);
+        let (res_tx, results) = bounded::<JobResult>(queue + threads);
+        let counters = Arc::new(PoolCounters::default());
+        let mut handles = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let rx = rx.clone();
+            let res_tx = res_tx.clone();
+            let waker = waker.clone();
+            let c = counters.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("clawgate-worker-{i}"))
+                .spawn(move || worker(rx, res_tx, waker, c))?;
+            handles.push(h);
+        }
+        Ok(WorkerPool {
+            tx: Some(tx),
+            results,
+            threads: handles,
+            counters,
+            capacity: queue,
+            rejected_full: 0,
+            queue_high_water: 0,
+        })
+    }
+
+    pub fn submit(&mut self, job: Job) -> Result<(), SubmitError> {
+        let Some(tx) = &self.tx else {
+            return Err(SubmitError::Stopped);
+        };
+        // Counted before the send: a worker may take the job (and count it
+        // down) before `try_send` even returns.
+        let q = self.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        match tx.try_send(job) {
+            Ok(()) => {
+                self.queue_high_water = self.queue_high_water.max(q);
+                Ok(())
+            }
+            Err(e) => {
+                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                match e {
+                    TrySendError::Full(_) => {
+                        self.rejected_full += 1;
+                        Err(SubmitError::Full)
+                    }
+                    TrySendError::Disconnected(_) => Err(SubmitError::Stopped),
+                }
+            }
+        }
+    }
+
+    /// Results ready now, at most `budget` of them.
+    pub fn drain(&self, budget: usize, out: &mut Vec<JobResult>) {
+        for _ in 0..budget {
+            match self.results.try_recv() {
+                Ok(r) => out.push(r),
+                Err(_) => return,
+            }
+        }
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let c = &self.counters;
+        PoolStats {
+            threads: self.threads.len(),
+            queue_capacity: self.capacity,
+            queued: c.queued.load(Ordering::Relaxed),
+            running: c.running.load(Ordering::Relaxed),
+            done: c.done.load(Ordering::Relaxed),
+            panicked: c.panicked.load(Ordering::Relaxed),
+            rejected_full: self.rejected_full,
+            queue_high_water: self.queue_high_water,
+            busy_us: c.busy_us.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops taking jobs, lets the threads finish what they hold, joins them.
+    pub fn shutdown(&mut self) {
+        self.tx = None;
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn worker(rx: Receiver<Job>, res_tx: Sender<JobResult>, waker: Arc<Waker>, c: Arc<PoolCounters>) {
+    while let Ok(job) = rx.recv() {
+        c.queued.fetch_sub(1, Ordering::Relaxed);
+        c.running.fetch_add(1, Ordering::Relaxed);
+        let t = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(job));
+        c.busy_us
+            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        c.running.fetch_sub(1, Ordering::Relaxed);
+        match outcome {
+            Ok(result) => {
+                c.done.fetch_add(1, Ordering::Relaxed);
+                if res_tx.send(result).is_err() {
+                    return;
+                }
+                let _ = waker.wake();
+            }
+            Err(_) => {
+                c.panicked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll, Token};
+
+    fn pool(threads: usize, queue: usize) -> (WorkerPool, Poll) {
+        let poll = Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), Token(1)).unwrap());
+        (WorkerPool::new(threads, queue, waker).unwrap(), poll)
+    }
+
+    fn wait_results(p: &WorkerPool, poll: &mut Poll, n: usize) -> Vec<JobResult> {
+        let mut out = Vec::new();
+        let mut events = Events::with_capacity(4);
+        while out.len() < n {
+            poll.poll(&mut events, Some(Duration::from_secs(10)))
+                .unwrap();
+            assert!(!events.is_empty(), "the waker woke the poll");
+            p.drain(16, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn test_results_wake_the_poll() {
+        let (mut p, mut poll) = pool(2, 4);
+        p.submit(Box::new(|| {
+            JobResult::Checkpoint(Ok(Duration::from_millis(1)))
+        }))
+        .unwrap();
+        let r = wait_results(&p, &mut poll, 1);
+        assert!(matches!(r[0], JobResult::Checkpoint(Ok(_))));
+        assert_eq!(p.stats().done, 1);
+    }
+
+    #[test]
+    fn test_panicking_job_is_isolated() {
+        let (mut p, mut poll) = pool(1, 4);
+        p.submit(Box::new(|| panic!("boom"))).unwrap();
+        p.submit(Box::new(|| JobResult::Checkpoint(Err("after".into()))))
+            .unwrap();
+        let r = wait_results(&p, &mut poll, 1);
+        assert!(matches!(&r[0], JobResult::Checkpoint(Err(m)) if m == "after"));
+        assert_eq!(p.stats().panicked, 1, "the thread survived the panic");
+    }
+
+    #[test]
+    fn test_bounded_queue_and_shutdown() {
+        let (mut p, _poll) = pool(1, 1);
+        let (gate_tx, gate_rx) = bounded::<()>(0);
+        // Occupy the only thread, then fill the one queue slot.
+        p.submit(Box::new(move || {
+            let _ = gate_rx.recv();
+            JobResult::Checkpoint(Ok(Duration::ZERO))
+        }))
+        .unwrap();
+        let mut accepted = 0;
+        let mut full = false;
+        for _ in 0..4 {
+            match p.submit(Box::new(|| JobResult::Checkpoint(Ok(Duration::ZERO)))) {
+                Ok(()) => accepted += 1,
+                Err(SubmitError::Full) => full = true,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(full, "the bound holds");
+        assert!(accepted <= 2);
+        drop(gate_tx);
+        p.shutdown();
+        assert_eq!(
+            p.submit(Box::new(|| JobResult::Checkpoint(Ok(Duration::ZERO)))),
+            Err(SubmitError::Stopped)
+        );
+    }
+}
