@@ -264,6 +264,10 @@ fn main() {
     // chat.send through the gateway: N clients, each waits for its ack
     // (acknowledged = committed by the group commit). Every client also gets
     // every `chat` event; the probe would not read them, so it leaves.
+    let busy_before = probe.call("hb", "health", Value::Null)["payload"]["gateway"]["eventLoop"]
+        ["busyMs"]
+        .as_u64()
+        .unwrap_or(0);
     drop(probe);
     let per_client_chat = env_or("BENCH_CHAT_PER_CLIENT", 400);
     let barrier = Arc::new(Barrier::new(n + 1));
@@ -303,6 +307,15 @@ fn main() {
     let mut probe = Client::connect(gw.addr, "probe", &["operator.admin"]);
     let h = probe.call("hc", "health", Value::Null);
     let st = &h["payload"]["store"];
+    let busy_after = h["payload"]["gateway"]["eventLoop"]["busyMs"]
+        .as_u64()
+        .unwrap_or(0);
+    println!(
+        "  gateway loop busy during the chat phase: {} ms of {:.0} ms ({:.0} %)",
+        busy_after - busy_before,
+        secs * 1000.0,
+        (busy_after - busy_before) as f64 / (secs * 10.0)
+    );
     println!(
         "chat.send acknowledged, {n} clients: {:>10.0} /s   ({} messages, {} group commits, mean {:.1} per transaction)",
         (n * per_client_chat) as f64 / secs,

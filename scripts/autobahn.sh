@@ -5,8 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WSTEST_DIR=$(realpath -m "${WSTEST_DIR:-target/wstest}")
+# shared/ sits beside the checkout (CI lays a copy there); SHARED_DIR overrides.
 SHARED="${SHARED_DIR:-../shared}"
-[ -x "$WSTEST_DIR/wstest" ] || bash "$SHARED/tools/wstest-py3.sh" "$WSTEST_DIR" >/dev/null
+if [ ! -x "$WSTEST_DIR/wstest" ]; then
+  [ -f "$SHARED/tools/wstest-py3.sh" ] || {
+    echo "autobahn: $SHARED/tools/wstest-py3.sh not found; set SHARED_DIR to the shared/ folder" >&2
+    exit 1
+  }
+  bash "$SHARED/tools/wstest-py3.sh" "$WSTEST_DIR" >/dev/null
+fi
 cargo build --release -q
 work=$(mktemp -d)
 trap 'kill $gw_pid 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -260,6 +260,8 @@ pub struct EventsConfig {
     pub batch_delay_ms: u64,
     pub presence_debounce_ms: u64,
     pub presence_max_entries: usize,
+    /// New messages in a session produce one `sessions.changed` per window.
+    pub sessions_changed_debounce_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -346,6 +348,7 @@ impl Default for EventsConfig {
             batch_delay_ms: DEFAULT_BATCH_DELAY_MS,
             presence_debounce_ms: DEFAULT_PRESENCE_DEBOUNCE_MS,
             presence_max_entries: DEFAULT_PRESENCE_MAX_ENTRIES,
+            sessions_changed_debounce_ms: 250,
         }
     }
 }

@@ -23,6 +23,9 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 pub const MAX_PREVIEW_KEYS: usize = 64;
 /// Wait before retrying a failed group commit.
 pub const COMMIT_RETRY: Duration = Duration::from_millis(500);
+/// Sessions remembered for one `sessions.changed` round; past it, one
+/// event without a key says "many changed".
+pub const MAX_CHANGED_KEYS: usize = 256;
 /// Roles `chat.inject` accepts.
 pub const INJECT_ROLES: &[&str] = &["assistant", "user", "system", "tool"];
 
@@ -253,7 +256,7 @@ impl Gateway {
             self.meta_request(&p.append, now);
         }
         for key in changed {
-            self.sessions_changed("message", Some(key), now);
+            self.note_session_changed(key, now);
         }
     }
 
@@ -310,6 +313,36 @@ impl Gateway {
                 log::error!("session metadata flush failed, kept for retry: {e}");
                 self.meta_stats.errors += 1;
             }
+        }
+    }
+
+    /// A session got messages: one `sessions.changed` per session per
+    /// debounce window instead of one per commit (with many writers that was
+    /// as many frames as the `chat` events themselves).
+    fn note_session_changed(&mut self, key: &str, now: Instant) {
+        if self.changed_keys.len() < MAX_CHANGED_KEYS && !self.changed_keys.iter().any(|k| k == key)
+        {
+            self.changed_keys.push(key.to_string());
+        } else if self.changed_keys.len() >= MAX_CHANGED_KEYS {
+            self.changed_overflow = true;
+        }
+        if self.changed_timer.is_none() {
+            let at = now + Duration::from_millis(self.cfg.events.sessions_changed_debounce_ms);
+            self.changed_timer = self.timers.insert(at, super::Timer::SessionsChanged).ok();
+        }
+    }
+
+    /// The debounce ended: one event per changed session (or one without a
+    /// key when more changed than are tracked).
+    pub(super) fn emit_sessions_changed(&mut self, now: Instant) {
+        self.changed_timer = None;
+        if std::mem::take(&mut self.changed_overflow) {
+            self.changed_keys.clear();
+            self.sessions_changed("message", None, now);
+            return;
+        }
+        for key in std::mem::take(&mut self.changed_keys) {
+            self.sessions_changed("message", Some(&key), now);
         }
     }
 

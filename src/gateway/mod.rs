@@ -60,6 +60,8 @@ pub enum Timer {
     LogFlush,
     /// Close the current I/O metrics window.
     IoWindow,
+    /// Debounced `sessions.changed` events.
+    SessionsChanged,
     /// Debounced `presence` broadcast.
     Presence,
 }
@@ -132,6 +134,9 @@ pub struct Gateway {
     /// The fixed thread pool (checkpoints now, the coach later).
     pub workers: crate::workers::WorkerPool,
     checkpoint_running: bool,
+    changed_keys: Vec<String>,
+    changed_overflow: bool,
+    changed_timer: Option<TimerId>,
     /// The buffered log file, when file logging is on.
     pub logfile: Option<std::sync::Arc<crate::observe::logfile::LogFile>>,
     /// RSS read from /proc at most once a second: (when, bytes).
@@ -206,6 +211,9 @@ impl Gateway {
             logfile: None,
             workers,
             checkpoint_running: false,
+            changed_keys: Vec::new(),
+            changed_overflow: false,
+            changed_timer: None,
             io_history: crate::observe::io::IoHistory::new(
                 cfg.metrics.windows,
                 Default::default(),
@@ -726,6 +734,7 @@ impl Gateway {
                 self.broadcast_presence(now);
             }
             Timer::CommitRetry => self.commit_appends(now),
+            Timer::SessionsChanged => self.emit_sessions_changed(now),
             Timer::IoWindow => {
                 let totals = self.io_totals();
                 self.io_history.roll(totals, wall_ms());
