@@ -93,3 +93,18 @@ fn shipped_pi_example_config_is_valid() {
         "test methods stay off"
     );
 }
+
+#[test]
+fn unusable_data_dir_is_named_at_start() {
+    // A path under a regular file can never be a directory (even for root).
+    let (code, _, err) = run(&[
+        "--port",
+        "0",
+        "--token",
+        "t",
+        "--data-dir",
+        "/dev/null/clawgate",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("/dev/null/clawgate"), "{err}");
+}
