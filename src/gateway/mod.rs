@@ -421,7 +421,9 @@ impl Gateway {
                     "connect.challenge",
                     &json!({"nonce": nonce, "ts": wall_ms()}),
                 );
-                let frame = challenge.frame(None);
+                let mut tail = [0u8; 28];
+                let n = SharedEvent::tail(None, &mut tail);
+                let frame = crate::net::sock::OutFrame::with_tail(challenge.prefix(), &tail[..n]);
                 self.enqueue(id, frame, Priority::Immediate, now);
                 // Bytes that followed the head may hold the first frame.
                 self.read_ws(id, now);

@@ -4,35 +4,28 @@
 
 use super::{methods, Gateway, Priority, Timer};
 use crate::net::conn::{frame_len, Flush};
+use crate::net::sock::OutFrame;
 use crate::net::{ConnId, ConnState};
 use crate::protocol::{self, close, ErrorShape, SharedEvent};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use tungstenite::Utf8Bytes;
 
 impl Gateway {
     pub fn respond_ok(&mut self, id: ConnId, req_id: &str, payload: &Value, now: Instant) {
-        self.enqueue(
-            id,
-            protocol::res_ok(req_id, payload),
-            Priority::Immediate,
-            now,
-        );
+        let text = protocol::res_ok(req_id, payload);
+        self.enqueue(id, OutFrame::text(text), Priority::Immediate, now);
     }
 
     /// A response whose payload is already JSON text.
     pub fn respond_ok_raw(&mut self, id: ConnId, req_id: &str, payload_json: &str, now: Instant) {
-        self.enqueue(
-            id,
-            protocol::res_ok_raw(req_id, payload_json),
-            Priority::Immediate,
-            now,
-        );
+        let text = protocol::res_ok_raw(req_id, payload_json);
+        self.enqueue(id, OutFrame::text(text), Priority::Immediate, now);
     }
 
     pub fn respond_err(&mut self, id: ConnId, req_id: &str, err: &ErrorShape, now: Instant) {
         self.stats.errors_sent += 1;
-        self.enqueue(id, protocol::res_err(req_id, err), Priority::Immediate, now);
+        let text = protocol::res_err(req_id, err);
+        self.enqueue(id, OutFrame::text(text), Priority::Immediate, now);
     }
 
     /// Sends `ev` to one connection with its next `seq`.
@@ -41,7 +34,9 @@ impl Gateway {
             return;
         };
         conn.seq += 1;
-        let frame = ev.frame(Some(conn.seq));
+        let mut tail = [0u8; 28];
+        let n = SharedEvent::tail(Some(conn.seq), &mut tail);
+        let frame = OutFrame::with_tail(ev.prefix(), &tail[..n]);
         self.enqueue(id, frame, prio, now);
     }
 
@@ -102,7 +97,7 @@ impl Gateway {
     /// batched ones wait for a count or a timer; over `maxBufferedBytes`,
     /// droppable frames are skipped and anything else closes the connection as
     /// a slow consumer.
-    pub(super) fn enqueue(&mut self, id: ConnId, frame: String, prio: Priority, now: Instant) {
+    pub(super) fn enqueue(&mut self, id: ConnId, frame: OutFrame, prio: Priority, now: Instant) {
         let cap = self.cfg.websocket.max_buffered_bytes;
         let batch_max = self.cfg.events.batch_max_events;
         let Some(conn) = self.conns.get_mut(id) else {
@@ -124,7 +119,6 @@ impl Gateway {
                 return self.close(id, close::POLICY, "slow consumer", now);
             }
         }
-        let frame = Utf8Bytes::from(frame);
         self.stats.messages_out += 1;
         self.stats.bytes_queued += size as u64;
         match prio {

@@ -3,7 +3,7 @@
 //! when to close; this file knows how bytes move and what state allows it.
 
 use super::http::{self, HttpError, HttpRequest};
-use super::sock::{classify, IoClass, Sock};
+use super::sock::{classify, IoClass, OutFrame, Sock};
 use super::ConnId;
 use crate::reactor::timer::TimerId;
 use mio::net::TcpStream;
@@ -75,7 +75,7 @@ pub enum Flush {
 /// released frames go to the socket's queue ([`Sock`]).
 #[derive(Default)]
 struct Held {
-    frames: Vec<Utf8Bytes>,
+    frames: Vec<OutFrame>,
     bytes: usize,
 }
 
@@ -310,19 +310,19 @@ impl Conn {
     }
 
     /// Holds a batched frame until the batch is released.
-    pub fn push_batched(&mut self, frame: Utf8Bytes) {
+    pub fn push_batched(&mut self, frame: OutFrame) {
         self.held.bytes += frame_len(frame.len());
         self.held.frames.push(frame);
     }
 
     /// Releases held frames, then `frame`, to the socket queue (order kept);
     /// the caller flushes. Returns how many frames were released.
-    pub fn write_now(&mut self, frame: Option<Utf8Bytes>) -> usize {
+    pub fn write_now(&mut self, frame: Option<OutFrame>) -> usize {
         let held = std::mem::take(&mut self.held.frames);
         self.held.bytes = 0;
         let n = held.len() + usize::from(frame.is_some());
         for f in held.into_iter().chain(frame) {
-            self.sock.push_frame(f);
+            self.sock.push_out(super::sock::TEXT, f);
         }
         n
     }
@@ -482,7 +482,7 @@ mod tests {
     fn test_open_write_interest_only_while_pending() {
         let (mut c, _client) = conn_open();
         assert_eq!(c.interest(), Interest::READABLE);
-        c.write_now(Some(Utf8Bytes::from("hello".to_string())));
+        c.write_now(Some(OutFrame::text("hello".to_string())));
         assert!(c.interest().is_writable());
         assert_eq!(c.flush(), Flush::Done);
         assert_eq!(c.interest(), Interest::READABLE);
@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn test_open_batch_accounting() {
         let (mut c, _client) = conn_open();
-        c.push_batched(Utf8Bytes::from("a".repeat(200)));
+        c.push_batched(OutFrame::text("a".repeat(200)));
         assert_eq!(c.pending_out_bytes(), frame_len(200));
         assert_eq!(c.batch_len(), 1);
         assert_eq!(c.write_now(None), 1);
@@ -505,7 +505,7 @@ mod tests {
     #[test]
     fn test_open_close_moves_to_closing() {
         let (mut c, _client) = conn_open();
-        c.push_batched(Utf8Bytes::from("x".to_string()));
+        c.push_batched(OutFrame::text("x".to_string()));
         c.start_close(1000, "Idle timeout");
         assert_eq!(c.state(), ConnState::Closing);
         assert_eq!(c.batch_len(), 0);
@@ -525,7 +525,7 @@ mod tests {
         assert!(std::str::from_utf8(&skip[..n])
             .unwrap()
             .ends_with("\r\n\r\n"));
-        c.write_now(Some(Utf8Bytes::from("the reason".to_string())));
+        c.write_now(Some(OutFrame::text("the reason".to_string())));
         c.start_close(1008, "bye");
         assert!(matches!(c.flush(), Flush::Done | Flush::Closed));
         let mut buf = vec![0u8; 64];

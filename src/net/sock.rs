@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use tungstenite::Utf8Bytes;
 
-/// Most chunks gathered into one `writev` (each frame is two slices).
-pub const MAX_IOVECS: usize = 64;
+/// Most slices gathered into one `writev` (a frame is up to three).
+pub const MAX_IOVECS: usize = 128;
 /// A drained queue whose capacity grew past this many chunks is shrunk, so a
 /// burst does not pin memory on an idle connection.
 const QUEUE_KEEP_CHUNKS: usize = 32;
@@ -73,11 +73,61 @@ pub fn frame_header(op: u8, len: usize) -> ([u8; 10], u8) {
     (h, n)
 }
 
+/// Most bytes a frame's per-connection tail holds (`,"seq":<u64>}`).
+pub const TAIL_MAX: usize = 28;
+
+/// A frame ready for the queue: a shared body plus a small per-connection
+/// tail. An event broadcast to N clients shares one body (`{"type":"event",
+/// ...,"payload":...`) and differs only in its tail (`,"seq":N}`), so a
+/// recipient costs a refcount and a few bytes, no allocation.
+#[derive(Debug, Clone)]
+pub struct OutFrame {
+    pub body: Bytes,
+    tail: [u8; TAIL_MAX],
+    tail_len: u8,
+}
+
+impl OutFrame {
+    /// A whole text frame (a response).
+    pub fn text(body: impl Into<Bytes>) -> OutFrame {
+        OutFrame {
+            body: body.into(),
+            tail: [0; TAIL_MAX],
+            tail_len: 0,
+        }
+    }
+
+    /// A shared body and its tail (at most `TAIL_MAX` bytes).
+    pub fn with_tail(body: Bytes, tail: &[u8]) -> OutFrame {
+        let mut t = [0; TAIL_MAX];
+        let n = tail.len().min(TAIL_MAX);
+        t[..n].copy_from_slice(&tail[..n]);
+        OutFrame {
+            body,
+            tail: t,
+            tail_len: n as u8,
+        }
+    }
+
+    pub fn tail(&self) -> &[u8] {
+        &self.tail[..self.tail_len as usize]
+    }
+
+    /// Payload bytes on the wire (body + tail).
+    pub fn len(&self) -> usize {
+        self.body.len() + self.tail_len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 enum Chunk {
     Frame {
         head: [u8; 10],
         head_len: u8,
-        payload: Bytes,
+        frame: OutFrame,
     },
     Raw(Vec<u8>),
 }
@@ -86,29 +136,37 @@ impl Chunk {
     fn len(&self) -> usize {
         match self {
             Chunk::Frame {
-                head_len, payload, ..
-            } => *head_len as usize + payload.len(),
+                head_len, frame, ..
+            } => *head_len as usize + frame.len(),
             Chunk::Raw(v) => v.len(),
         }
     }
 
-    /// The unwritten part, as up to two slices.
-    fn slices(&self, offset: usize) -> (&[u8], &[u8]) {
+    /// The unwritten part, as up to three slices (header, body, tail).
+    fn slices(&self, offset: usize) -> [&[u8]; 3] {
         match self {
             Chunk::Frame {
                 head,
                 head_len,
-                payload,
+                frame,
             } => {
-                let h = &head[..*head_len as usize];
-                let p = &payload[..];
-                if offset < h.len() {
-                    (&h[offset..], p)
-                } else {
-                    (&p[offset - h.len()..], &[])
+                let parts: [&[u8]; 3] =
+                    [&head[..*head_len as usize], &frame.body[..], frame.tail()];
+                let mut skip = offset;
+                let mut out: [&[u8]; 3] = [&[], &[], &[]];
+                let mut k = 0;
+                for p in parts {
+                    if skip >= p.len() {
+                        skip -= p.len();
+                        continue;
+                    }
+                    out[k] = &p[skip..];
+                    skip = 0;
+                    k += 1;
                 }
+                out
             }
-            Chunk::Raw(v) => (&v[offset..], &[]),
+            Chunk::Raw(v) => [&v[offset..], &[], &[]],
         }
     }
 }
@@ -141,16 +199,21 @@ impl Sock {
 
     /// Queues a text frame around a shared payload (no copy).
     pub fn push_frame(&mut self, payload: Utf8Bytes) {
-        self.push_data(TEXT, payload.into());
+        self.push_out(TEXT, OutFrame::text(Bytes::from(payload)));
     }
 
     /// Queues a data frame (`TEXT` or `BINARY`) around a shared payload.
     pub fn push_data(&mut self, op: u8, payload: Bytes) {
-        let (head, head_len) = frame_header(op, payload.len());
+        self.push_out(op, OutFrame::text(payload));
+    }
+
+    /// Queues a frame (shared body + tail) with opcode byte `op`.
+    pub fn push_out(&mut self, op: u8, frame: OutFrame) {
+        let (head, head_len) = frame_header(op, frame.len());
         let chunk = Chunk::Frame {
             head,
             head_len,
-            payload,
+            frame,
         };
         self.queued_bytes += chunk.len();
         self.frames_queued += 1;
@@ -190,15 +253,14 @@ impl Sock {
                 let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
                 let mut n = 0;
                 for (i, chunk) in self.queue.iter().enumerate() {
-                    if n + 2 > MAX_IOVECS {
+                    if n + 3 > MAX_IOVECS {
                         break;
                     }
-                    let (a, b) = chunk.slices(if i == 0 { self.front_written } else { 0 });
-                    slices[n] = IoSlice::new(a);
-                    n += 1;
-                    if !b.is_empty() {
-                        slices[n] = IoSlice::new(b);
-                        n += 1;
+                    for part in chunk.slices(if i == 0 { self.front_written } else { 0 }) {
+                        if !part.is_empty() {
+                            slices[n] = IoSlice::new(part);
+                            n += 1;
+                        }
                     }
                 }
                 match self.tcp.write_vectored(&slices[..n]) {
@@ -316,6 +378,32 @@ mod tests {
         assert_eq!(&buf[..16], b"HTTP/1.1 101\r\n\r\n");
         assert_eq!(&buf[16..21], &[0x81, 3, b'm', b'0', b'0']);
         assert_eq!(&buf[total - 2..], &[0x8a, 0]);
+    }
+
+    #[test]
+    fn test_shared_body_with_tails_resumes_inside_any_part() {
+        let (mut s, mut c) = pair();
+        let body = Bytes::from(r#"{"type":"event","event":"x","payload":{}"#);
+        let body_len = body.len();
+        s.push_out(TEXT, OutFrame::with_tail(body.clone(), br#","seq":7}"#));
+        s.push_out(TEXT, OutFrame::with_tail(body, br#","seq":8}"#));
+        let total = s.queued_bytes();
+        // As if a first write ended inside the first tail (after `,"s`).
+        let skip = 2 + body_len + 3;
+        s.advance(skip);
+        s.flush_queue().unwrap();
+        let mut buf = vec![0u8; total - skip];
+        c.read_exact(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.starts_with(r#"eq":7}"#), "{text}");
+        assert_eq!(
+            buf[6], 0x81,
+            "the second frame's header follows the first tail"
+        );
+        assert!(
+            text.ends_with(r#"{"type":"event","event":"x","payload":{},"seq":8}"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -237,50 +237,75 @@ pub struct StateVersion {
     pub health: u64,
 }
 
-/// An event whose payload was serialized once; each recipient only wraps it
-/// with its own `seq`. This keeps a broadcast to N clients at one JSON
-/// serialization plus N memcpys.
+/// An event whose payload was serialized once. The frame's body up to the
+/// payload (and `stateVersion`) is shared by every recipient; only the tail
+/// `,"seq":N}` is per connection, so a broadcast to N clients is one JSON
+/// serialization and no per-recipient allocation.
 #[derive(Debug, Clone)]
 pub struct SharedEvent {
     pub name: &'static str,
-    pub payload_json: std::sync::Arc<str>,
+    prefix: bytes::Bytes,
+    payload_json: std::sync::Arc<str>,
     pub state_version: Option<StateVersion>,
 }
 
 impl SharedEvent {
     pub fn new(name: &'static str, payload: &Value) -> Self {
+        let payload_json: std::sync::Arc<str> = serde_json::to_string(payload)
+            .expect("serializing a Value cannot fail")
+            .into();
         SharedEvent {
             name,
-            payload_json: serde_json::to_string(payload)
-                .expect("serializing a Value cannot fail")
-                .into(),
+            prefix: Self::build_prefix(name, &payload_json, None),
+            payload_json,
             state_version: None,
         }
     }
 
-    pub fn with_state_version(mut self, sv: StateVersion) -> Self {
-        self.state_version = Some(sv);
-        self
-    }
-
-    /// The frame for one recipient. `seq` is `None` only for `connect.challenge`.
-    pub fn frame(&self, seq: Option<u64>) -> String {
-        let mut s = String::with_capacity(self.payload_json.len() + self.name.len() + 80);
+    fn build_prefix(name: &str, payload: &str, sv: Option<StateVersion>) -> bytes::Bytes {
+        let mut s = String::with_capacity(payload.len() + name.len() + 96);
         s.push_str(r#"{"type":"event","event":""#);
-        s.push_str(self.name); // names are our own constants: no escaping needed
+        s.push_str(name); // names are our own constants: no escaping needed
         s.push_str(r#"","payload":"#);
-        s.push_str(&self.payload_json);
-        if let Some(seq) = seq {
-            s.push_str(r#","seq":"#);
-            s.push_str(&seq.to_string());
-        }
-        if let Some(sv) = self.state_version {
+        s.push_str(payload);
+        if let Some(sv) = sv {
             s.push_str(&format!(
                 r#","stateVersion":{{"presence":{},"health":{}}}"#,
                 sv.presence, sv.health
             ));
         }
-        s.push('}');
+        bytes::Bytes::from(s)
+    }
+
+    pub fn with_state_version(mut self, sv: StateVersion) -> Self {
+        self.state_version = Some(sv);
+        self.prefix = Self::build_prefix(self.name, &self.payload_json, Some(sv));
+        self
+    }
+
+    /// The shared part of every recipient's frame.
+    pub fn prefix(&self) -> bytes::Bytes {
+        self.prefix.clone()
+    }
+
+    /// One recipient's tail: `,"seq":N}`, or `}` without a seq
+    /// (`connect.challenge`). Written into `buf`; returns its length.
+    pub fn tail(seq: Option<u64>, buf: &mut [u8; 28]) -> usize {
+        use std::io::Write;
+        let mut cur = std::io::Cursor::new(&mut buf[..]);
+        let _ = match seq {
+            Some(seq) => write!(cur, r#","seq":{seq}}}"#),
+            None => write!(cur, "}}"),
+        };
+        cur.position() as usize
+    }
+
+    /// The whole frame for one recipient, as text (tests, logs).
+    pub fn frame(&self, seq: Option<u64>) -> String {
+        let mut t = [0u8; 28];
+        let n = Self::tail(seq, &mut t);
+        let mut s = String::from_utf8_lossy(&self.prefix).into_owned();
+        s.push_str(std::str::from_utf8(&t[..n]).unwrap_or("}"));
         s
     }
 }
