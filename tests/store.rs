@@ -19,7 +19,15 @@ fn send(c: &mut Client, key: &str, text: &str, idem: &str) -> Value {
 fn chat_send_history_and_events() {
     let gw = Gateway::start(json!({}));
     let mut writer = gw.client(&["operator.write"]);
-    let mut watcher = gw.client(&["operator.read"]);
+    let mut watcher = Client::open(gw.addr);
+    let hello = watcher.connect(TOKEN, &["operator.read"]);
+    let events = hello["payload"]["features"]["events"].as_array().unwrap();
+    for e in ["chat", "sessions.changed"] {
+        assert!(
+            events.iter().any(|x| x == e),
+            "hello-ok lists {e}: {events:?}"
+        );
+    }
     let r = send(&mut writer, "agent:main", "hello there", "k1");
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["payload"]["status"], "accepted");

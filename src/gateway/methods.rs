@@ -37,91 +37,30 @@ pub struct MethodSpec {
     pub test_only: bool,
 }
 
+const fn method(name: &'static str, scope: &'static str, handler: Handler) -> MethodSpec {
+    MethodSpec {
+        name,
+        scope,
+        handler,
+        test_only: false,
+    }
+}
+
 const METHODS: &[MethodSpec] = &[
-    MethodSpec {
-        name: "connect",
-        scope: SCOPE_ADMIN,
-        handler: connect,
-        test_only: false,
-    },
-    MethodSpec {
-        name: "health",
-        scope: SCOPE_READ,
-        handler: health,
-        test_only: false,
-    },
-    MethodSpec {
-        name: "status",
-        scope: SCOPE_READ,
-        handler: status,
-        test_only: false,
-    },
-    MethodSpec {
-        name: "system-presence",
-        scope: SCOPE_READ,
-        handler: system_presence,
-        test_only: false,
-    },
-    MethodSpec {
-        name: "logs.tail",
-        scope: SCOPE_READ,
-        handler: logs_tail,
-        test_only: false,
-    },
-    MethodSpec {
-        name: "chat.send",
-        scope: SCOPE_WRITE,
-        handler: |gw, id, req, now| gw.chat_send(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "chat.inject",
-        scope: SCOPE_WRITE,
-        handler: |gw, id, req, now| gw.chat_inject(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "chat.history",
-        scope: SCOPE_READ,
-        handler: |gw, id, req, now| gw.chat_history(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "sessions.list",
-        scope: SCOPE_READ,
-        handler: |gw, id, req, now| gw.sessions_list(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "sessions.preview",
-        scope: SCOPE_READ,
-        handler: |gw, id, req, now| gw.sessions_preview(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "sessions.patch",
-        scope: SCOPE_ADMIN,
-        handler: |gw, id, req, now| gw.sessions_patch(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "sessions.reset",
-        scope: SCOPE_ADMIN,
-        handler: |gw, id, req, now| gw.sessions_reset(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "sessions.delete",
-        scope: SCOPE_ADMIN,
-        handler: |gw, id, req, now| gw.sessions_delete(id, req, now),
-        test_only: false,
-    },
-    MethodSpec {
-        name: "sessions.compact",
-        scope: SCOPE_ADMIN,
-        handler: |gw, id, req, now| gw.sessions_compact(id, req, now),
-        test_only: false,
-    },
+    method("connect", SCOPE_ADMIN, connect),
+    method("health", SCOPE_READ, health),
+    method("status", SCOPE_READ, status),
+    method("system-presence", SCOPE_READ, system_presence),
+    method("logs.tail", SCOPE_READ, logs_tail),
+    method("chat.send", SCOPE_WRITE, Gateway::chat_send),
+    method("chat.inject", SCOPE_WRITE, Gateway::chat_inject),
+    method("chat.history", SCOPE_READ, Gateway::chat_history),
+    method("sessions.list", SCOPE_READ, Gateway::sessions_list),
+    method("sessions.preview", SCOPE_READ, Gateway::sessions_preview),
+    method("sessions.patch", SCOPE_ADMIN, Gateway::sessions_patch),
+    method("sessions.reset", SCOPE_ADMIN, Gateway::sessions_reset),
+    method("sessions.delete", SCOPE_ADMIN, Gateway::sessions_delete),
+    method("sessions.compact", SCOPE_ADMIN, Gateway::sessions_compact),
     MethodSpec {
         name: "debug.broadcast",
         scope: SCOPE_ADMIN,
@@ -137,6 +76,8 @@ pub const EVENTS: &[&str] = &[
     "shutdown",
     "presence",
     "health",
+    "chat",
+    "sessions.changed",
 ];
 
 /// Most events one `debug.broadcast` call may generate per recipient.
