@@ -409,12 +409,17 @@ mod tests {
     #[test]
     fn test_partial_writes_resume_mid_frame() {
         let (mut s, mut c) = pair();
-        // More than the socket buffers take at once.
+        // 32 MiB: more than loopback send + receive buffers can hold.
         let payload = "z".repeat(1 << 20);
-        for _ in 0..16 {
+        for _ in 0..32 {
             s.push_frame(Utf8Bytes::from(payload.clone()));
         }
         let total = s.queued_bytes();
+        // Nobody reads yet: the socket must fill and the queue stop mid-way.
+        let first = s.flush_queue();
+        assert_eq!(first.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        let left = s.queued_bytes();
+        assert!(left > 0 && left < total, "a partial write happened");
         let reader = std::thread::spawn(move || {
             let mut got = 0usize;
             let mut buf = vec![0u8; 1 << 16];
@@ -430,7 +435,11 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
-        assert_eq!(reader.join().unwrap(), total);
-        assert!(s.writes > 1);
+        assert_eq!(
+            reader.join().unwrap(),
+            total,
+            "every byte, in order, exactly once"
+        );
+        assert_eq!(s.queued_bytes(), 0);
     }
 }
