@@ -555,3 +555,24 @@ fn wal_checkpoint_runs_on_the_worker_pool() {
     assert_eq!(p["workers"]["panicked"], 0);
     assert!(p["workers"]["threads"].as_u64() >= Some(1));
 }
+
+/// Pending (debounced) metadata must not outlive a reset, delete or compact:
+/// the counters start again from what the mutation left.
+#[test]
+fn reset_drops_pending_metadata_into_place_first() {
+    let gw = Gateway::start(json!({"store": {"metaDebounceMs": 60000}}));
+    let mut a = gw.admin();
+    for _ in 0..3 {
+        a.call("chat.inject", json!({"sessionKey": "r", "message": "x"}));
+    }
+    assert_eq!(
+        a.call("sessions.reset", json!({"key": "r"}))["payload"]["removed"],
+        3
+    );
+    a.call(
+        "chat.inject",
+        json!({"sessionKey": "r", "message": "after"}),
+    );
+    let l = a.call("sessions.list", json!({"search": "r"}));
+    assert_eq!(l["payload"]["sessions"][0]["messageCount"], 1, "{l}");
+}

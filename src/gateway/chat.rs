@@ -21,6 +21,9 @@ pub const MAX_SESSION_KEY_CHARS: usize = 256;
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 /// Most keys one `sessions.preview` may ask for.
 pub const MAX_PREVIEW_KEYS: usize = 64;
+/// A method's params object, when it has one.
+type Params<'a> = Option<&'a Map<String, Value>>;
+
 /// Wait before retrying a failed group commit.
 pub const COMMIT_RETRY: Duration = Duration::from_millis(500);
 /// Sessions remembered for one `sessions.changed` round; past it, one
@@ -528,18 +531,35 @@ impl Gateway {
         ))
     }
 
+    /// The shared start of every session mutation: params, `key`, then this
+    /// turn's appends and the buffered metadata written first, so the
+    /// mutation sees the real counters and no pending delta outlives it.
+    fn session_write<'r>(
+        &mut self,
+        req: &'r Request,
+        allowed: &[&str],
+        now: Instant,
+    ) -> Result<(Params<'r>, String), ErrorShape> {
+        let p = params_object(req, allowed)?;
+        let key = req_str(p, &req.method, "key", MAX_SESSION_KEY_CHARS)?;
+        self.commit_appends(now);
+        self.flush_meta(MetaFlush::Read, now);
+        Ok((p, key))
+    }
+
     pub(super) fn sessions_patch(
         &mut self,
         _id: ConnId,
         req: &Request,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let p = params_object(req, &["key", "label"])?;
-        let key = req_str(p, "sessions.patch", "key", MAX_SESSION_KEY_CHARS)?;
-        let label = match p.and_then(|p| p.get("label")) {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(Value::String(s)) if s.chars().count() <= 256 => Some(Some(s.as_str())),
+        let (p, key) = self.session_write(req, &["key", "label"], now)?;
+        let entry = match p.and_then(|p| p.get("label")) {
+            None => self.store.get_session(&key),
+            Some(Value::Null) => self.store.patch_label(&key, None, wall_ms()),
+            Some(Value::String(s)) if s.chars().count() <= 256 => {
+                self.store.patch_label(&key, Some(s), wall_ms())
+            }
             Some(_) => {
                 return Err(bad(
                     "sessions.patch",
@@ -547,17 +567,9 @@ impl Gateway {
                     "a string of at most 256 characters, or null",
                 ))
             }
-        };
-        self.commit_appends(now);
-        self.flush_meta(MetaFlush::Read, now);
-        let entry = match label {
-            Some(l) => self
-                .store
-                .patch_label(&key, l, wall_ms())
-                .map_err(storage)?,
-            None => self.store.get_session(&key).map_err(storage)?,
-        };
-        let entry = entry.ok_or_else(|| not_found(&key))?;
+        }
+        .map_err(storage)?
+        .ok_or_else(|| not_found(&key))?;
         self.sessions_changed("patch", Some(&key), now);
         Ok(Payload::Json(
             json!({"ok": true, "key": key, "entry": entry}),
@@ -570,14 +582,9 @@ impl Gateway {
         req: &Request,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let p = params_object(req, &["key"])?;
-        let key = req_str(p, "sessions.reset", "key", MAX_SESSION_KEY_CHARS)?;
-        self.commit_appends(now);
-        let removed = self
-            .store
-            .reset(&key, wall_ms())
-            .map_err(storage)?
-            .ok_or_else(|| not_found(&key))?;
+        let (_, key) = self.session_write(req, &["key"], now)?;
+        let removed = self.store.reset(&key, wall_ms()).map_err(storage)?;
+        let removed = removed.ok_or_else(|| not_found(&key))?;
         self.sessions_changed("reset", Some(&key), now);
         Ok(Payload::Json(
             json!({"ok": true, "key": key, "removed": removed}),
@@ -590,10 +597,7 @@ impl Gateway {
         req: &Request,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let p = params_object(req, &["key"])?;
-        let key = req_str(p, "sessions.delete", "key", MAX_SESSION_KEY_CHARS)?;
-        self.commit_appends(now);
-        self.flush_meta(MetaFlush::Read, now);
+        let (_, key) = self.session_write(req, &["key"], now)?;
         if !self.store.delete(&key).map_err(storage)? {
             return Err(not_found(&key));
         }
@@ -609,16 +613,10 @@ impl Gateway {
         req: &Request,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let p = params_object(req, &["key", "maxLines"])?;
-        let key = req_str(p, "sessions.compact", "key", MAX_SESSION_KEY_CHARS)?;
+        let (p, key) = self.session_write(req, &["key", "maxLines"], now)?;
         let max_lines = opt_uint(p, "sessions.compact", "maxLines", 400, 100_000)? as usize;
-        self.commit_appends(now);
-        self.flush_meta(MetaFlush::Read, now);
-        let removed = self
-            .store
-            .compact(&key, max_lines)
-            .map_err(storage)?
-            .ok_or_else(|| not_found(&key))?;
+        let removed = self.store.compact(&key, max_lines).map_err(storage)?;
+        let removed = removed.ok_or_else(|| not_found(&key))?;
         self.sessions_changed("compact", Some(&key), now);
         Ok(Payload::Json(
             json!({"ok": true, "key": key, "removed": removed, "kept": max_lines}),
