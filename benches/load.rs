@@ -9,6 +9,9 @@
 //! Env: BENCH_CLIENTS (50), BENCH_HEALTH_PER_CLIENT (400),
 //! BENCH_BROADCAST_EVENTS (2000), BENCH_BROADCAST_ROUNDS (5), BENCH_IDLE_MANY (1000).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
@@ -62,22 +65,9 @@ fn start(max_connections: usize) -> Gw {
     });
     let path = dir.path().join("bench.json");
     std::fs::write(&path, cfg.to_string()).unwrap();
-    // Same knobs as the tests: another binary, and a prefix such as
-    // `qemu-aarch64-static -L /usr/aarch64-linux-gnu` (RSS then includes qemu).
-    let bin = std::env::var("CLAWGATE_TEST_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_clawgate").into());
-    let runner: Vec<String> = std::env::var("CLAWGATE_TEST_RUNNER")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let (program, mut args) = match runner.split_first() {
-        Some((p, rest)) => (p.clone(), rest.to_vec()),
-        None => (bin.clone(), vec![]),
-    };
-    if !runner.is_empty() {
-        args.push(bin);
-    }
+    // Same knobs as the tests (CLAWGATE_TEST_BIN, CLAWGATE_TEST_RUNNER): with
+    // a qemu prefix, RSS includes qemu.
+    let (program, mut args) = common::binary();
     args.push("--config".into());
     args.push(path.to_str().unwrap().into());
     let t0 = Instant::now();

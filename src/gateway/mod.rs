@@ -309,7 +309,7 @@ impl Gateway {
                 continue;
             }
             let _ = tcp.set_nodelay(true);
-            let Some(id) = self.conns.insert_with(|id| Conn::new(id, tcp, addr, now)) else {
+            let Some(id) = self.conns.insert_with(|id| Conn::new(id, tcp, addr)) else {
                 continue;
             };
             let conn = self.conns.get_mut(id).expect("just inserted");

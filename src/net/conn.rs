@@ -10,7 +10,6 @@ use mio::net::TcpStream;
 use mio::Interest;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::time::Instant;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Message, Utf8Bytes};
@@ -81,11 +80,7 @@ struct Held {
 
 /// Size of a server (unmasked) frame with an `n`-byte payload.
 pub fn frame_len(n: usize) -> usize {
-    n + match n {
-        0..=125 => 2,
-        126..=65535 => 4,
-        _ => 10,
-    }
+    n + super::sock::frame_header(super::sock::TEXT, n).1 as usize
 }
 
 /// The tungstenite configuration for one phase of a connection. tungstenite
@@ -110,7 +105,6 @@ pub struct Conn {
     held: Held,
     /// Interest currently registered with the poll (`None`: not registered).
     pub registered: Option<Interest>,
-    pub accepted_at: Instant,
     /// Challenge nonce sent on open.
     pub nonce: String,
     pub handshake_timer: Option<TimerId>,
@@ -119,7 +113,6 @@ pub struct Conn {
     pub linger_timer: Option<TimerId>,
     /// Per-connection event counter (`seq`), starts at 1.
     pub seq: u64,
-    pub frames_in: u64,
     /// The read budget ran out with data possibly left: read again before the
     /// next poll (edge-triggered readiness will not tell us again).
     pub read_again: bool,
@@ -132,7 +125,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(id: ConnId, tcp: TcpStream, addr: SocketAddr, now: Instant) -> Conn {
+    pub fn new(id: ConnId, tcp: TcpStream, addr: SocketAddr) -> Conn {
         Conn {
             id,
             addr,
@@ -142,14 +135,12 @@ impl Conn {
             ws: None,
             held: Held::default(),
             registered: None,
-            accepted_at: now,
             nonce: String::new(),
             handshake_timer: None,
             idle_timer: None,
             batch_timer: None,
             linger_timer: None,
             seq: 0,
-            frames_in: 0,
             read_again: false,
             reads_failed: false,
             write_shut: false,
@@ -253,7 +244,6 @@ impl Conn {
         };
         match ws.read(&mut self.sock) {
             Ok(msg) => {
-                self.frames_in += 1;
                 if matches!(msg, Message::Close(_)) {
                     // Push tungstenite's echo (or nothing, when we closed
                     // first) into our queue; it reports the handshake done.
@@ -437,10 +427,7 @@ mod tests {
             index: 0,
             generation: 0,
         };
-        (
-            Conn::new(id, TcpStream::from_std(server), addr, Instant::now()),
-            client,
-        )
+        (Conn::new(id, TcpStream::from_std(server), addr), client)
     }
 
     fn conn_open() -> (Conn, std::net::TcpStream) {

@@ -238,13 +238,6 @@ impl Sock {
         self.queued_bytes - self.front_written
     }
 
-    /// Drops everything queued (the connection is being dropped).
-    pub fn clear_queue(&mut self) {
-        self.queue.clear();
-        self.queued_bytes = 0;
-        self.front_written = 0;
-    }
-
     /// Writes the queue with `writev` until it is empty (`Ok(())`) or the
     /// socket is full (`Err(WouldBlock)`).
     pub fn flush_queue(&mut self) -> io::Result<()> {

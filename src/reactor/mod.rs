@@ -58,7 +58,6 @@ pub struct Reactor {
     events: Events,
     listener: Option<TcpListener>,
     signals: signal_hook_mio::v1_0::Signals,
-    waker: Arc<Waker>,
     source: ConfigSource,
     pub gw: Gateway,
     local_addr: SocketAddr,
@@ -124,7 +123,6 @@ impl Reactor {
             events: Events::with_capacity(EVENTS_CAPACITY),
             listener: Some(listener),
             signals,
-            waker,
             source,
             gw,
             local_addr,
@@ -138,11 +136,6 @@ impl Reactor {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
-    }
-
-    /// For the worker pool: results are sent on a channel, then this wakes the loop.
-    pub fn waker(&self) -> Arc<Waker> {
-        self.waker.clone()
     }
 
     /// Runs until shutdown completes.

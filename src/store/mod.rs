@@ -517,13 +517,6 @@ impl Store {
         p.push("-wal");
         std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
     }
-
-    pub fn integrity_ok(&mut self) -> Result<bool, StoreError> {
-        let r: String = self
-            .db
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        Ok(r == "ok")
-    }
 }
 
 #[cfg(test)]
