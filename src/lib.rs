@@ -2,9 +2,11 @@
 //!
 //! Start with `ARCHITECTURE.md`. Subsystems, bottom up: `config`, `protocol`
 //! (bytes to typed requests), `net` (connections), `gateway` (dispatch, pool,
-//! batching), `reactor` (the loop and its timers), `observe` (process health).
+//! batching), `reactor` (the loop and its timers), `observe` (process health),
+//! `coach` (classifies tool calls before they run).
 
 pub mod cli;
+pub mod coach;
 pub mod config;
 pub mod gateway;
 pub mod net;

