@@ -33,9 +33,10 @@ clients: ## install the real clients the end-to-end tests drive (websockets, web
 test: clients ## the whole test suite (unit + end to end with real clients)
 	$(CARGO) test --lib --bins --tests
 
-bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send) and the store
+bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send), the store, the coach
 	$(CARGO) bench --bench load
 	$(CARGO) bench --bench store
+	$(CARGO) bench --bench coach
 
 fmt: ## rustfmt check
 	$(CARGO) fmt --all -- --check

@@ -85,14 +85,15 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
 pub fn describe_budget(b: &MemoryBudget) -> String {
     let mb = |n: usize| n as f64 / (1024.0 * 1024.0);
     format!(
-        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB",
+        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB + coach {:.1} MiB",
         mb(b.total_bytes),
         mb(b.fixed_bytes),
         b.connections,
         b.per_connection_bytes as f64 / 1024.0,
         b.unauthenticated,
         b.per_unauthenticated_bytes as f64 / 1024.0,
-        mb(b.store_bytes)
+        mb(b.store_bytes),
+        mb(b.coach_bytes)
     )
 }
 

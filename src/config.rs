@@ -116,8 +116,69 @@ pub struct Config {
     pub store: StoreConfig,
     pub metrics: MetricsConfig,
     pub workers: WorkersConfig,
+    pub coach: CoachConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
+}
+
+/// The security coach (`src/coach/`, `src/gateway/coach.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct CoachConfig {
+    /// `off`, `warn` (report, never block or ask) or `block`.
+    pub mode: crate::coach::Mode,
+    /// Matches below this severity are reported but do not decide.
+    pub min_severity: crate::coach::Severity,
+    /// Bytes of each input field examined; longer input is cut and reported.
+    pub max_input_bytes: usize,
+    /// A check not finished by then answers `UNAVAILABLE` (counted).
+    pub task_timeout_ms: u64,
+    /// Checks running or queued at once; beyond it callers get `UNAVAILABLE`.
+    pub max_in_flight: usize,
+    /// Run checks on the worker pool (false: always inline on the loop).
+    pub offload: bool,
+    /// Largest input run inline when the pool is saturated or off.
+    pub inline_max_bytes: usize,
+    /// An unanswered approval is denied after this long.
+    pub alert_timeout_ms: u64,
+    /// Pending approvals, all sessions together.
+    pub max_pending_alerts: usize,
+    /// Pending approvals per session (or per client when no session is named).
+    pub max_pending_per_session: usize,
+    /// User rules kept.
+    pub max_rules: usize,
+    /// Audit rows kept in the database (oldest pruned).
+    pub audit_max_rows: u64,
+    /// Characters of the input stored per audit row.
+    pub audit_input_chars: usize,
+    /// Audit rows buffered between commits (beyond it rows are counted as dropped).
+    pub audit_buffer: usize,
+}
+
+/// Default per-check timeout.
+pub const DEFAULT_COACH_TASK_TIMEOUT_MS: u64 = 5_000;
+/// Default approval timeout (no answer = deny).
+pub const DEFAULT_COACH_ALERT_TIMEOUT_MS: u64 = 60_000;
+
+impl Default for CoachConfig {
+    fn default() -> Self {
+        CoachConfig {
+            mode: crate::coach::Mode::Block,
+            min_severity: crate::coach::Severity::Medium,
+            max_input_bytes: crate::coach::DEFAULT_MAX_INPUT_BYTES,
+            task_timeout_ms: DEFAULT_COACH_TASK_TIMEOUT_MS,
+            max_in_flight: 64,
+            offload: true,
+            inline_max_bytes: 4096,
+            alert_timeout_ms: DEFAULT_COACH_ALERT_TIMEOUT_MS,
+            max_pending_alerts: 256,
+            max_pending_per_session: 16,
+            max_rules: 500,
+            audit_max_rows: 100_000,
+            audit_input_chars: 2048,
+            audit_buffer: 512,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -286,6 +347,9 @@ pub struct TestingConfig {
     /// WebSocket echo server instead of the gateway protocol: every upgraded
     /// connection echoes its messages (Autobahn|Testsuite conformance runs).
     pub echo: bool,
+    /// With `enableTestMethods`: each coach job waits this long first, so
+    /// tests can drive the per-task timeout and pool saturation for real.
+    pub coach_delay_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -448,6 +512,28 @@ impl Config {
         };
         if self.server.bind.parse::<IpAddr>().is_err() {
             return bad("server.bind", "expected an IP address such as 127.0.0.1");
+        }
+        let k = &self.coach;
+        if k.max_input_bytes < 256 || k.max_input_bytes > 16 * 1024 * 1024 {
+            return bad("coach.maxInputBytes", "expected 256..=16777216");
+        }
+        if k.task_timeout_ms < 10 {
+            return bad("coach.taskTimeoutMs", "expected at least 10");
+        }
+        if k.alert_timeout_ms < 100 {
+            return bad("coach.alertTimeoutMs", "expected at least 100");
+        }
+        if k.max_in_flight == 0 || k.max_pending_alerts == 0 || k.max_pending_per_session == 0 {
+            return bad(
+                "coach.maxInFlight",
+                "coach.maxInFlight, maxPendingAlerts and maxPendingPerSession must be at least 1",
+            );
+        }
+        if k.audit_buffer == 0 || k.audit_input_chars == 0 {
+            return bad(
+                "coach.auditBuffer",
+                "coach.auditBuffer and auditInputChars must be at least 1",
+            );
         }
         let c = &self.connections;
         if c.max_connections == 0 || c.max_connections > 65_536 {
@@ -636,6 +722,9 @@ pub fn log_level(name: &str) -> Option<log::LevelFilter> {
 /// the timer wheel and the tables (measured ~2.5 MB RSS at start on x86_64; the
 /// figure here is rounded up).
 pub const MEMORY_FIXED_BYTES: usize = 4 * 1024 * 1024;
+/// The compiled pattern library and its lazy-DFA caches (measured ~1-2 MiB;
+/// one cache per thread that matches).
+pub const COACH_LIBRARY_BYTES: usize = 4 * 1024 * 1024;
 /// Bookkeeping per connection slot outside the buffers: the `Conn` struct, its
 /// presence entry, map entries and allocator slack.
 pub const MEMORY_PER_CONN_OVERHEAD: usize = 2 * 1024;
@@ -661,6 +750,9 @@ pub struct MemoryBudget {
     /// SQLite page cache, appends waiting for a commit (bound + one
     /// message), idempotency cache (keys x ~512 bytes).
     pub store_bytes: usize,
+    /// Coach: checks in flight and pending alerts (inputs capped by
+    /// `maxInputBytes`), the audit buffer, user rules, the compiled library.
+    pub coach_bytes: usize,
     pub total_bytes: usize,
 }
 
@@ -683,10 +775,22 @@ impl MemoryBudget {
             + c.store.pending_max_bytes
             + w.max_payload
             + c.store.idempotency_keys * 512;
+        // Coach: each check in flight holds its input (capped per field,
+        // ~4 fields) and its verdict; each pending alert the same; audit rows
+        // wait with their capped input; rules hold a compiled regex each.
+        let k = &c.coach;
+        let per_check = 2 * k.max_input_bytes + 8 * 1024;
+        let per_stored = 2 * k.audit_input_chars * 4 + 4 * 1024;
+        let coach_bytes = k.max_in_flight * per_check
+            + k.max_pending_alerts * per_stored
+            + k.audit_buffer * per_stored
+            + k.max_rules * (crate::coach::rules::RULE_REGEX_SIZE_LIMIT + 512)
+            + COACH_LIBRARY_BYTES;
         let total_bytes = MEMORY_FIXED_BYTES
             + connections * per_connection_bytes
             + unauthenticated * per_unauthenticated_bytes
-            + store_bytes;
+            + store_bytes
+            + coach_bytes;
         MemoryBudget {
             fixed_bytes: MEMORY_FIXED_BYTES,
             per_connection_bytes,
@@ -694,6 +798,7 @@ impl MemoryBudget {
             per_unauthenticated_bytes,
             unauthenticated,
             store_bytes,
+            coach_bytes,
             total_bytes,
         }
     }

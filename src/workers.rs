@@ -1,13 +1,15 @@
-//! The fixed thread pool for blocking or CPU-heavy jobs (today: WAL
-//! checkpoints; the coach later). Jobs go in through a bounded crossbeam
-//! channel; results come back on another and the loop is woken through the
-//! `mio::Waker`, then drains them with a budget. A panicking job is caught:
-//! the thread survives and the panic is counted.
+//! The fixed thread pool for blocking or CPU-heavy jobs: coach checks and
+//! WAL checkpoints. Jobs go in through a bounded crossbeam channel; results
+//! come back on another and the loop is woken through the `mio::Waker`,
+//! then drains them with a budget. A panicking job is caught: the thread
+//! survives and the panic is counted. Per-task timeouts live on the loop
+//! (a timer per submitted check); a late result is simply dropped there.
+//! Shutdown rejects what is still queued and joins the threads.
 
 use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
 use mio::Waker;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,6 +19,11 @@ use std::time::{Duration, Instant};
 pub enum JobResult {
     /// A WAL checkpoint finished: how long it took, or why it failed.
     Checkpoint(Result<Duration, String>),
+    /// A coach check finished (`job` is the loop's id for it).
+    Coach {
+        job: u64,
+        verdict: Box<crate::coach::Verdict>,
+    },
 }
 
 pub type Job = Box<dyn FnOnce() -> JobResult + Send + 'static>;
@@ -37,6 +44,9 @@ pub struct PoolCounters {
     pub done: AtomicU64,
     pub panicked: AtomicU64,
     pub busy_us: AtomicU64,
+    /// Jobs still queued when shutdown began: dropped, not run.
+    pub rejected_shutdown: AtomicU64,
+    stopping: AtomicBool,
 }
 
 /// Snapshot of the pool's counters, for `health`.
@@ -50,8 +60,12 @@ pub struct PoolStats {
     pub done: u64,
     pub panicked: u64,
     pub rejected_full: u64,
+    pub rejected_shutdown: u64,
+    /// Tasks whose caller was answered `UNAVAILABLE` after the task timeout.
+    pub timed_out: u64,
     pub queue_high_water: u64,
     pub busy_us: u64,
+    pub busy_us_per_worker: Vec<u64>,
 }
 
 pub struct WorkerPool {
@@ -59,8 +73,10 @@ pub struct WorkerPool {
     results: Receiver<JobResult>,
     threads: Vec<JoinHandle<()>>,
     counters: Arc<PoolCounters>,
+    busy: Arc<Vec<AtomicU64>>,
     capacity: usize,
     rejected_full: u64,
+    timed_out: u64,
     queue_high_water: u64,
 }
 
@@ -77,15 +93,17 @@ impl WorkerPool {
         let (tx, rx) = bounded::<Job>(queue);
         let (res_tx, results) = bounded::<JobResult>(queue + threads);
         let counters = Arc::new(PoolCounters::default());
+        let busy = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
         let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
             let rx = rx.clone();
             let res_tx = res_tx.clone();
             let waker = waker.clone();
             let c = counters.clone();
+            let b = busy.clone();
             let h = std::thread::Builder::new()
                 .name(format!("clawgate-worker-{i}"))
-                .spawn(move || worker(rx, res_tx, waker, c))?;
+                .spawn(move || worker(i, rx, res_tx, waker, c, b))?;
             handles.push(h);
         }
         Ok(WorkerPool {
@@ -93,8 +111,10 @@ impl WorkerPool {
             results,
             threads: handles,
             counters,
+            busy,
             capacity: queue,
             rejected_full: 0,
+            timed_out: 0,
             queue_high_water: 0,
         })
     }
@@ -144,13 +164,31 @@ impl WorkerPool {
             done: c.done.load(Ordering::Relaxed),
             panicked: c.panicked.load(Ordering::Relaxed),
             rejected_full: self.rejected_full,
+            rejected_shutdown: c.rejected_shutdown.load(Ordering::Relaxed),
+            timed_out: self.timed_out,
             queue_high_water: self.queue_high_water,
             busy_us: c.busy_us.load(Ordering::Relaxed),
+            busy_us_per_worker: self
+                .busy
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
         }
     }
 
-    /// Stops taking jobs, lets the threads finish what they hold, joins them.
+    /// The loop gave up waiting for a task.
+    pub fn note_timeout(&mut self) {
+        self.timed_out += 1;
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Stops taking jobs, drops what is still queued (counted), lets running
+    /// jobs finish, joins the threads.
     pub fn shutdown(&mut self) {
+        self.counters.stopping.store(true, Ordering::SeqCst);
         self.tx = None;
         for h in self.threads.drain(..) {
             let _ = h.join();
@@ -164,14 +202,26 @@ impl Drop for WorkerPool {
     }
 }
 
-fn worker(rx: Receiver<Job>, res_tx: Sender<JobResult>, waker: Arc<Waker>, c: Arc<PoolCounters>) {
+fn worker(
+    index: usize,
+    rx: Receiver<Job>,
+    res_tx: Sender<JobResult>,
+    waker: Arc<Waker>,
+    c: Arc<PoolCounters>,
+    busy: Arc<Vec<AtomicU64>>,
+) {
     while let Ok(job) = rx.recv() {
         c.queued.fetch_sub(1, Ordering::Relaxed);
+        if c.stopping.load(Ordering::SeqCst) {
+            c.rejected_shutdown.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         c.running.fetch_add(1, Ordering::Relaxed);
         let t = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(job));
-        c.busy_us
-            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let us = t.elapsed().as_micros() as u64;
+        c.busy_us.fetch_add(us, Ordering::Relaxed);
+        busy[index].fetch_add(us, Ordering::Relaxed);
         c.running.fetch_sub(1, Ordering::Relaxed);
         match outcome {
             Ok(result) => {
@@ -238,12 +288,15 @@ mod tests {
     fn test_bounded_queue_and_shutdown() {
         let (mut p, _poll) = pool(1, 1);
         let (gate_tx, gate_rx) = bounded::<()>(0);
+        let (started_tx, started_rx) = bounded::<()>(1);
         // Occupy the only thread, then fill the one queue slot.
         p.submit(Box::new(move || {
+            let _ = started_tx.send(());
             let _ = gate_rx.recv();
             JobResult::Checkpoint(Ok(Duration::ZERO))
         }))
         .unwrap();
+        started_rx.recv().unwrap();
         let mut accepted = 0;
         let mut full = false;
         for _ in 0..4 {
@@ -254,9 +307,16 @@ mod tests {
             }
         }
         assert!(full, "the bound holds");
-        assert!(accepted <= 2);
+        assert_eq!(accepted, 1, "one queue slot");
+        // Shutdown begins while the thread is busy: the queued job must not run.
+        p.counters.stopping.store(true, Ordering::SeqCst);
         drop(gate_tx);
         p.shutdown();
+        assert_eq!(
+            p.stats().rejected_shutdown,
+            accepted as u64,
+            "queued jobs were rejected, not run"
+        );
         assert_eq!(
             p.submit(Box::new(|| JobResult::Checkpoint(Ok(Duration::ZERO)))),
             Err(SubmitError::Stopped)

@@ -500,16 +500,18 @@ impl Views {
 
 /// The coach: the compiled library and the settings.
 pub struct Coach {
-    pub lib: Library,
+    /// Shared: changing settings does not recompile the library.
+    pub lib: std::sync::Arc<Library>,
     pub settings: CoachSettings,
 }
 
 impl Coach {
     pub fn new(settings: CoachSettings) -> Coach {
-        Coach {
-            lib: Library::compile(),
-            settings,
-        }
+        Coach::with_lib(std::sync::Arc::new(Library::compile()), settings)
+    }
+
+    pub fn with_lib(lib: std::sync::Arc<Library>, settings: CoachSettings) -> Coach {
+        Coach { lib, settings }
     }
 
     /// Classifies `input`; `rules` may allow or deny by pattern id and/or a

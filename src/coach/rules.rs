@@ -8,7 +8,7 @@ use super::{Category, Match, Severity};
 use serde::{Deserialize, Serialize};
 
 /// Compiled-size cap for one user regex.
-pub const RULE_REGEX_SIZE_LIMIT: usize = 64 * 1024;
+pub const RULE_REGEX_SIZE_LIMIT: usize = 16 * 1024;
 /// Longest accepted regex source.
 pub const RULE_REGEX_MAX_LEN: usize = 4096;
 
@@ -46,6 +46,7 @@ pub struct RuleSpec {
     pub created_at_ms: u64,
 }
 
+#[derive(Clone)]
 pub struct Rule {
     pub spec: RuleSpec,
     re: Option<regex::Regex>,
@@ -96,7 +97,7 @@ impl Rule {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
 }

@@ -4,7 +4,7 @@
 use super::{stats, wall_ms, Gateway, Priority};
 use crate::net::ConnId;
 use crate::observe;
-use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_READ, SCOPE_WRITE};
+use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_APPROVALS, SCOPE_READ, SCOPE_WRITE};
 use crate::protocol::{ErrorShape, Request, SharedEvent, PROTOCOL_VERSION};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -61,6 +61,44 @@ const METHODS: &[MethodSpec] = &[
     method("sessions.reset", SCOPE_ADMIN, Gateway::sessions_reset),
     method("sessions.delete", SCOPE_ADMIN, Gateway::sessions_delete),
     method("sessions.compact", SCOPE_ADMIN, Gateway::sessions_compact),
+    method("security.coach.check", SCOPE_WRITE, Gateway::coach_check),
+    method("security.coach.status", SCOPE_READ, Gateway::coach_status),
+    method("security.coach.metrics", SCOPE_READ, Gateway::coach_metrics),
+    method(
+        "security.coach.alerts.pending",
+        SCOPE_READ,
+        Gateway::coach_alerts_pending,
+    ),
+    method(
+        "security.coach.history.query",
+        SCOPE_READ,
+        Gateway::coach_history,
+    ),
+    method(
+        "security.coach.rules.list",
+        SCOPE_READ,
+        Gateway::coach_rules_list,
+    ),
+    method(
+        "security.coach.resolve",
+        SCOPE_APPROVALS,
+        Gateway::coach_resolve,
+    ),
+    method(
+        "security.coach.rules.add",
+        SCOPE_ADMIN,
+        Gateway::coach_rules_add,
+    ),
+    method(
+        "security.coach.rules.delete",
+        SCOPE_ADMIN,
+        Gateway::coach_rules_delete,
+    ),
+    method(
+        "security.coach.config.update",
+        SCOPE_ADMIN,
+        Gateway::coach_config_update,
+    ),
     MethodSpec {
         name: "debug.broadcast",
         scope: SCOPE_ADMIN,
@@ -78,6 +116,8 @@ pub const EVENTS: &[&str] = &[
     "health",
     "chat",
     "sessions.changed",
+    "security.coach.alert.requested",
+    "security.coach.alert.resolved",
 ];
 
 /// Most events one `debug.broadcast` call may generate per recipient.
@@ -173,7 +213,7 @@ fn status(
         "connections": {"active": auth, "authenticating": pre, "max": gw.cfg.connections.max_connections},
         "sessions": {"count": gw.store.count_sessions().unwrap_or(0)},
         "processes": {"running": 0},
-        "coach": {"enabled": false, "mode": "off"},
+        "coach": gw.coach_summary(),
     })))
 }
 
@@ -372,8 +412,18 @@ struct StoreHealth {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct CoachHealth {
     enabled: bool,
+    mode: crate::coach::Mode,
+    patterns: usize,
+    rules: usize,
+    checks: u64,
+    blocked: u64,
+    approvals: u64,
+    pending_alerts: usize,
+    in_flight: usize,
+    timed_out: u64,
 }
 
 #[derive(Serialize)]
@@ -516,7 +566,18 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         log: gw.logfile.as_ref().map(|f| f.stats()).unwrap_or_default(),
         io: gw.io_history.view(io_totals, gw.cfg.metrics.window_ms),
         workers: gw.workers.stats(),
-        coach: CoachHealth { enabled: false },
+        coach: CoachHealth {
+            enabled: gw.coach_rt.coach.settings.mode != crate::coach::Mode::Off,
+            mode: gw.coach_rt.coach.settings.mode,
+            patterns: gw.coach_rt.coach.lib.pattern_count(),
+            rules: gw.coach_rt.rules.len(),
+            checks: gw.coach_rt.stats.checks,
+            blocked: gw.coach_rt.stats.blocked,
+            approvals: gw.coach_rt.stats.approvals,
+            pending_alerts: gw.coach_rt.pending_alerts(),
+            in_flight: gw.coach_rt.inflight(),
+            timed_out: gw.coach_rt.stats.timed_out,
+        },
         channels: Empty {},
         channel_order: [],
         channel_labels: Empty {},

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod chat;
+mod coach;
 pub use chat::MetaFlush;
 mod handshake;
 pub mod methods;
@@ -36,6 +37,11 @@ use tungstenite::Message;
 pub const TIMERS_PER_CONN: usize = 3;
 /// Global timers: tick, accept retry, spare.
 pub const GLOBAL_TIMERS: usize = 8;
+
+/// Timers the coach may hold: one per check in flight and per pending alert.
+fn coach_timers(cfg: &Config) -> usize {
+    cfg.coach.max_in_flight + cfg.coach.max_pending_alerts
+}
 /// How long to wait before accepting again after `EMFILE`/`ENFILE`.
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Hint given with `CONNECTION_LIMIT` and pre-auth refusals.
@@ -64,6 +70,10 @@ pub enum Timer {
     SessionsChanged,
     /// Debounced `presence` broadcast.
     Presence,
+    /// A coach check on the pool ran out of time.
+    CoachTimeout(u64),
+    /// A coach approval went unanswered: deny.
+    AlertExpire(u64),
 }
 
 /// How an outbound frame is treated (PROTOCOL.md §5).
@@ -143,6 +153,10 @@ pub struct Gateway {
     rss_cache: Option<(Instant, u64)>,
     /// Updated by the reactor every turn.
     pub loop_stats: crate::observe::LoopStats,
+    /// The security coach: checks in flight, alerts, rules, audit buffer.
+    pub coach_rt: coach::CoachRuntime,
+    /// Worker results were left after the drain budget.
+    workers_again: bool,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -158,7 +172,7 @@ impl Gateway {
     pub fn new(
         cfg: Config,
         secrets: Secrets,
-        store: crate::store::Store,
+        mut store: crate::store::Store,
         workers: crate::workers::WorkerPool,
         registry: Registry,
         now: Instant,
@@ -168,8 +182,9 @@ impl Gateway {
             now,
             crate::reactor::timer::DEFAULT_TICK,
             crate::reactor::timer::DEFAULT_SLOTS,
-            slots * TIMERS_PER_CONN + GLOBAL_TIMERS,
+            slots * TIMERS_PER_CONN + GLOBAL_TIMERS + coach_timers(&cfg),
         );
+        let rules = coach::load_rules(&mut store);
         let limiter = AuthLimiter::new(
             cfg.auth.tracked_addresses,
             cfg.auth.max_failures,
@@ -220,6 +235,8 @@ impl Gateway {
                 wall_ms(),
             ),
             rss_cache: None,
+            coach_rt: coach::CoachRuntime::new(&cfg.coach, rules),
+            workers_again: false,
             cfg,
             secrets,
         };
@@ -259,7 +276,7 @@ impl Gateway {
     }
 
     pub fn has_revisits(&self) -> bool {
-        !self.revisit.is_empty() || self.accept_again
+        !self.revisit.is_empty() || self.accept_again || self.workers_again
     }
 
     // ----- accepting -------------------------------------------------------
@@ -352,6 +369,9 @@ impl Gateway {
 
     /// Reads revisited connections (their budget ran out last turn).
     pub fn run_revisits(&mut self, listener: Option<&TcpListener>, now: Instant) {
+        if self.workers_again {
+            self.on_worker_results(crate::reactor::WORKER_RESULTS_BUDGET, now);
+        }
         if self.accept_again {
             if let Some(l) = listener {
                 self.accept(l, now);
@@ -756,6 +776,7 @@ impl Gateway {
             }
             Timer::Checkpoint => {
                 self.commit_appends(now);
+                self.coach_housekeeping();
                 self.request_checkpoint();
                 let every = Duration::from_millis(self.cfg.store.checkpoint_interval_ms);
                 let _ = self.timers.insert(now + every, Timer::Checkpoint);
@@ -764,6 +785,8 @@ impl Gateway {
                 self.accept_paused = false;
                 self.accept_again = true;
             }
+            Timer::CoachTimeout(job) => self.on_coach_timeout(job, now),
+            Timer::AlertExpire(seq) => self.on_alert_expired(seq, now),
         }
     }
 
@@ -790,6 +813,7 @@ impl Gateway {
         log::info!("shutting down: {reason}");
         // Acknowledge what is pending before telling anyone we stop.
         self.commit_appends(now);
+        self.coach_shutdown(now);
         self.flush_meta(chat::MetaFlush::Shutdown, now);
         self.shutdown_deadline =
             Some(now + Duration::from_millis(self.cfg.server.shutdown_grace_ms));
@@ -821,9 +845,12 @@ impl Gateway {
         self.conns.set_capacity(slots);
         // Connections admitted under the old limits keep their timers: never
         // shrink below what is live plus one round of per-connection timers.
-        let live = self.conns.len() * TIMERS_PER_CONN + GLOBAL_TIMERS;
+        let live = self.conns.len() * TIMERS_PER_CONN
+            + GLOBAL_TIMERS
+            + self.coach_rt.inflight()
+            + self.coach_rt.pending_alerts();
         self.timers
-            .set_capacity((slots * TIMERS_PER_CONN + GLOBAL_TIMERS).max(live));
+            .set_capacity((slots * TIMERS_PER_CONN + GLOBAL_TIMERS + coach_timers(&cfg)).max(live));
         self.limiter.reconfigure(
             cfg.auth.tracked_addresses,
             cfg.auth.max_failures,
@@ -866,11 +893,17 @@ impl Gateway {
     }
 
     /// Results from the pool (the loop was woken through the Waker).
-    pub fn on_worker_results(&mut self, budget: usize) {
+    pub fn on_worker_results(&mut self, budget: usize, now: Instant) {
         let mut out = Vec::new();
         self.workers.drain(budget, &mut out);
+        // Budget spent with results left: the Waker will not fire again for
+        // them, so come back next turn without blocking.
+        self.workers_again = out.len() == budget;
         for r in out {
             match r {
+                crate::workers::JobResult::Coach { job, verdict } => {
+                    self.on_coach_result(job, *verdict, now);
+                }
                 crate::workers::JobResult::Checkpoint(res) => {
                     self.checkpoint_running = false;
                     match res {

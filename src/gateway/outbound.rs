@@ -171,6 +171,8 @@ impl Gateway {
     pub fn flush_dirty(&mut self, now: Instant) {
         // This turn's appends: one transaction, then their answers.
         self.commit_appends(now);
+        // This turn's coach decisions: one audit transaction.
+        self.flush_audit();
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();

@@ -166,7 +166,7 @@ impl Reactor {
                     }
                     WAKER => {
                         self.gw.loop_stats.wakeups += 1;
-                        self.gw.on_worker_results(WORKER_RESULTS_BUDGET);
+                        self.gw.on_worker_results(WORKER_RESULTS_BUDGET, now);
                     }
                     SIGNALS => signals::drain(&mut self.signals, &mut signal_actions),
                     token => {

@@ -16,6 +16,9 @@ pub const DB_FILE: &str = "clawgate.db";
 /// Characters kept for `lastMessagePreview`.
 pub const PREVIEW_CHARS: usize = 120;
 
+mod coach;
+pub use coach::AuditRow;
+
 /// Numbered schema migrations; `PRAGMA user_version` = how many ran.
 const MIGRATIONS: &[&str] = &[
     // 1: sessions and messages.
@@ -38,6 +41,27 @@ const MIGRATIONS: &[&str] = &[
         ts INTEGER NOT NULL
      );
      CREATE INDEX messages_session ON messages(session_key, seq);",
+    // 2: the security coach's rules and audit trail.
+    "CREATE TABLE coach_rules (
+        id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL
+     );
+     CREATE TABLE coach_audit (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        severity TEXT,
+        pattern_ids TEXT NOT NULL,
+        input TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        conn TEXT,
+        client_id TEXT,
+        session_key TEXT,
+        alert_id TEXT,
+        duration_us INTEGER
+     );
+     CREATE INDEX coach_audit_decision ON coach_audit(decision, id);",
 ];
 
 #[derive(Debug)]

@@ -335,6 +335,10 @@ impl Client {
             if pred(&f) {
                 return f;
             }
+            // Kept: a later wait may be for it (bounded by the test's frames).
+            if self.backlog.len() < 10_000 {
+                self.backlog.push(f);
+            }
         }
     }
 }
