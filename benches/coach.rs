@@ -118,10 +118,38 @@ fn main() {
         &short,
         Duration::from_secs(3),
     );
+    if std::env::var_os("COACH_BENCH_SLOWEST").is_some() {
+        slowest(&coach, &short);
+    }
     run(
         "64 KiB inputs",
         &coach,
         &big_inputs(),
         Duration::from_secs(3),
     );
+}
+
+/// `COACH_BENCH_SLOWEST=1`: the inputs with the highest single-check time.
+fn slowest(coach: &Coach, inputs: &[CheckInput]) {
+    let rules = RuleSet::default();
+    let mut v: Vec<(u64, String)> = inputs
+        .iter()
+        .map(|i| {
+            let mut best = u64::MAX;
+            for _ in 0..50 {
+                let t = Instant::now();
+                std::hint::black_box(coach.check(i, &rules, 0));
+                best = best.min(t.elapsed().as_nanos() as u64);
+            }
+            (best, serde_json::to_string(i).unwrap_or_default())
+        })
+        .collect();
+    v.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    for (ns, s) in v.iter().take(12) {
+        println!(
+            "  {:>7.1} us  {}",
+            *ns as f64 / 1000.0,
+            s.chars().take(110).collect::<String>()
+        );
+    }
 }

@@ -16,7 +16,7 @@ pub mod rules;
 pub mod shell;
 pub mod text;
 
-use regex::RegexSet;
+use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -263,11 +263,19 @@ const TARGETS: [Target; 9] = [
     Target::WriteText,
 ];
 
+/// Compiled-size and lazy-DFA cache limits of each set. The lazy DFA is
+/// what keeps a check in microseconds; a cache too small for a set makes it
+/// fall back to the (much slower) NFA simulation.
+const SET_SIZE_LIMIT: usize = 32 << 20;
+const SET_DFA_LIMIT: usize = 8 << 20;
+
 /// The compiled library: one `RegexSet` per target, plus the `unless`
-/// regexes that veto a hit.
+/// regexes that veto a hit. Byte-oriented and ASCII-only (`unicode(false)`):
+/// input is normalised first (look-alikes folded), and Unicode word
+/// boundaries would force the slow NFA path on every check.
 pub struct Library {
     sets: Vec<(Target, RegexSet, Vec<usize>)>,
-    unless: Vec<Option<regex::Regex>>,
+    unless: Vec<Option<regex::bytes::Regex>>,
     pub defs: &'static [patterns::PatternDef],
 }
 
@@ -277,15 +285,23 @@ impl Library {
         let mut sets = Vec::new();
         for t in TARGETS {
             let idx: Vec<usize> = (0..defs.len()).filter(|&i| defs[i].target == t).collect();
-            let set = RegexSet::new(idx.iter().map(|&i| defs[i].re))
+            let set = RegexSetBuilder::new(idx.iter().map(|&i| defs[i].re))
+                .unicode(false)
+                .size_limit(SET_SIZE_LIMIT)
+                .dfa_size_limit(SET_DFA_LIMIT)
+                .build()
                 .unwrap_or_else(|e| panic!("pattern library does not compile: {e}"));
             sets.push((t, set, idx));
         }
         let unless = defs
             .iter()
             .map(|d| {
-                d.unless
-                    .map(|u| regex::Regex::new(u).unwrap_or_else(|e| panic!("{}: {e}", d.id)))
+                d.unless.map(|u| {
+                    RegexBuilder::new(u)
+                        .unicode(false)
+                        .build()
+                        .unwrap_or_else(|e| panic!("{}: {e}", d.id))
+                })
             })
             .collect();
         Library { sets, unless, defs }
@@ -303,10 +319,10 @@ impl Library {
         let Some((_, set, idx)) = self.sets.iter().find(|(t, _, _)| *t == target) else {
             return;
         };
-        for k in set.matches(text).into_iter() {
+        for k in set.matches(text.as_bytes()).into_iter() {
             let i = idx[k];
             if let Some(u) = &self.unless[i] {
-                if u.is_match(text) {
+                if u.is_match(text.as_bytes()) {
                     continue;
                 }
             }

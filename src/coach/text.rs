@@ -55,6 +55,10 @@ fn fold_char(c: char) -> char {
 /// Drops invisible characters, folds look-alikes, maps NUL to a space.
 /// Returns the text and whether anything was hidden.
 pub fn normalize(s: &str) -> (String, bool) {
+    // Plain ASCII without NUL (most commands): nothing to fold or drop.
+    if s.is_ascii() && !s.as_bytes().contains(&0) {
+        return (s.to_string(), false);
+    }
     let mut out = String::with_capacity(s.len());
     let mut hidden = false;
     for c in s.chars() {
