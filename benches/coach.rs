@@ -144,7 +144,7 @@ fn slowest(coach: &Coach, inputs: &[CheckInput]) {
             (best, serde_json::to_string(i).unwrap_or_default())
         })
         .collect();
-    v.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    v.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
     for (ns, s) in v.iter().take(12) {
         println!(
             "  {:>7.1} us  {}",
