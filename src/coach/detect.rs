@@ -1118,7 +1118,7 @@ fn write_kind(path: &str) -> Option<WriteKind> {
             (Preload, r"^/etc/ld\.so\.preload$"),
             (Accounts, r"^/etc/(?:passwd|shadow|group|gshadow|master\.passwd)$"),
             (Cron, r"^/etc/cron|^/var/spool/cron|/crontabs?/|^/etc/anacrontab$"),
-            (Systemd, r"/systemd/(?:system|user)/|\.(?:service|timer|socket|path)$"),
+                        (Systemd, r"/systemd/(?:system|user)/(?:[^/]+\.d/)?[^/]+\.(?:service|timer|socket|path|mount|target)$|^/etc/systemd/system/[^/]+\.d/"),
             (Init, r"^/etc/(?:init\.d/|rc\d?\.d/|rc\.local$|init/|udev/rules\.d/|update-motd\.d/)"),
             (Launchd, r"Library/Launch(?:Agents|Daemons)/"),
             (Autostart, r"\.config/autostart/|/etc/xdg/autostart/"),
@@ -1206,11 +1206,14 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                 });
             }
             "cp" | "mv" | "install" | "ln" | "rsync" => {
-                if let Some(dst) = s.operands().last() {
-                    out.push(Write {
-                        path: dst.clone(),
-                        data: None,
-                    });
+                let ops: Vec<&String> = s.operands().collect();
+                if let (Some(dst), Some(src)) = (ops.last(), ops.first()) {
+                    let path = if dst.ends_with('/') && ops.len() >= 2 {
+                        format!("{dst}{}", src.rsplit('/').next().unwrap_or(src))
+                    } else {
+                        (*dst).clone()
+                    };
+                    out.push(Write { path, data: None });
                 }
             }
             "sed" | "perl"
@@ -1280,16 +1283,25 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
                     cmds.push(l.to_string());
                 }
             }
-            WriteKind::Launchd => {
-                if let Some(v) = l
-                    .strip_prefix("<string>")
-                    .and_then(|x| x.strip_suffix("</string>"))
-                {
-                    cmds.push(v.to_string());
-                }
-            }
+            WriteKind::Launchd => {}
             WriteKind::Systemd | WriteKind::Autostart => {}
             _ => cmds.push(l.to_string()),
+        }
+    }
+    if kind == WriteKind::Launchd {
+        // ProgramArguments: `[sh, -c, script]` runs the script; otherwise argv.
+        static STRINGS: OnceLock<Regex> = OnceLock::new();
+        let strings: Vec<String> = re(&STRINGS, r"<string>([^<]*)</string>")
+            .captures_iter(data)
+            .take(64)
+            .map(|c| c[1].to_string())
+            .collect();
+        let sh = strings.iter().position(|x| is_shell(&shell::basename(x)));
+        match sh {
+            Some(i) if strings.get(i + 1).is_some_and(|x| x == "-c") => {
+                cmds.extend(strings.get(i + 2).cloned())
+            }
+            _ => cmds.push(strings.join(" ")),
         }
     }
     // Values that shells run later: PROMPT_COMMAND, traps.
@@ -1446,6 +1458,10 @@ const CRITICAL_DIRS: &[&str] = &[
 
 fn is_critical_dir(t: &str) -> bool {
     let t = t.trim_matches(|c| c == '"' || c == '\'');
+    // `~/.`, `/./`, `//`: the same directory.
+    let t = &t.replace("/./", "/").replace("//", "/");
+    let t = t.strip_suffix("/.").unwrap_or(t);
+    let t = if t.is_empty() { "/" } else { t };
     let stripped = if t.len() > 1 {
         t.trim_end_matches('/')
     } else {
@@ -1519,7 +1535,10 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     let mut tainted: Vec<String> = Vec::new();
     let mut saved: Vec<(String, bool)> = Vec::new(); // downloaded/decoded file, official
     let has_mkfifo = segs.iter().any(|s| s.cmd == "mkfifo" || s.cmd == "mknod");
-    let any_interactive = segs.iter().any(is_interactive_shell);
+    // A command word that is a variable runs whatever was read (`while read l; do $l; done`).
+    let any_interactive = segs.iter().any(|s| {
+        is_interactive_shell(s) || (s.cmd_path.starts_with('$') && !s.cmd_path.starts_with("$("))
+    });
     for (i, s) in segs.iter().enumerate() {
         let same_pipe_before = || {
             segs[..i]
