@@ -15,7 +15,7 @@ fn inputs_short() -> Vec<CheckInput> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
     {
         let rest = line.split_once(' ').map(|x| x.1).unwrap_or("");
-        let input = if rest.starts_with('{') {
+        let input = if rest.starts_with("{\"") {
             serde_json::from_str(rest).unwrap_or_default()
         } else {
             CheckInput::command(rest)

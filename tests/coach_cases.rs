@@ -16,7 +16,7 @@ fn authored_cases_are_decided_as_labelled() {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
     {
         let (expect, rest) = line.split_once(' ').expect("'<decision> <input>'");
-        let input: CheckInput = if rest.starts_with('{') {
+        let input: CheckInput = if rest.starts_with("{\"") {
             serde_json::from_str(rest).unwrap_or_else(|e| panic!("{rest}: {e}"))
         } else {
             CheckInput::command(rest)

@@ -1294,7 +1294,13 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
         let strings: Vec<String> = re(&STRINGS, r"<string>([^<]*)</string>")
             .captures_iter(data)
             .take(64)
-            .map(|c| c[1].to_string())
+            .map(|c| {
+                c[1].replace("&gt;", ">")
+                    .replace("&lt;", "<")
+                    .replace("&quot;", "\"")
+                    .replace("&apos;", "'")
+                    .replace("&amp;", "&")
+            })
             .collect();
         let sh = strings.iter().position(|x| is_shell(&shell::basename(x)));
         match sh {
@@ -1514,10 +1520,10 @@ pub fn run_all(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
         hit(out, ix::HIDDEN_CHARS, None);
     }
     // Base64 in text that decodes to instructions for the agent.
-    for t in &v.texts {
-        for dec in super::text::decode_base64_literals(t) {
+    for dec in &v.decoded_texts {
+        {
             let mut inner = Vec::new();
-            coach.lib.scan(super::Target::Text, &dec, &mut inner);
+            coach.lib.scan(super::Target::Text, dec, &mut inner);
             if inner
                 .iter()
                 .any(|m| m.category == SocialEngineering && m.severity >= High)

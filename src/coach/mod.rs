@@ -336,6 +336,8 @@ pub struct Views {
     pub script: Option<shell::Script>,
     pub raw: String,
     pub texts: Vec<String>,
+    /// Base64 found in the content, decoded (also in `texts`).
+    pub decoded_texts: Vec<String>,
     pub outbound: Vec<String>,
     pub tool_results: Vec<String>,
     pub urls: Vec<String>,
@@ -399,6 +401,7 @@ impl Views {
             script: None,
             raw: String::new(),
             texts: Vec::new(),
+            decoded_texts: Vec::new(),
             outbound: Vec::new(),
             tool_results: Vec::new(),
             urls: Vec::new(),
@@ -468,9 +471,8 @@ impl Views {
             }
             // One level of base64 hidden in text.
             if v.write_text.is_none() {
-                for d in text::decode_base64_literals(&t) {
-                    v.texts.push(d);
-                }
+                v.decoded_texts = text::decode_base64_literals(&t);
+                v.texts.extend(v.decoded_texts.iter().cloned());
             }
             if input.command.is_none() {
                 normalized_parts.push(t);

@@ -986,11 +986,8 @@ impl<'a> Lexer<'a> {
                         .unwrap_or("")
                         .to_string();
                     self.i = (self.i + 1).min(self.s.len());
-                    self.substitutions.push(inner.clone());
                     mark(&mut w, 1);
-                    w.text.push_str("$(");
-                    w.text.push_str(&inner);
-                    w.text.push(')');
+                    self.push_substitution(&mut w, inner);
                 }
                 b'$' => {
                     mark(&mut w, 1);
@@ -1054,10 +1051,7 @@ impl<'a> Lexer<'a> {
                     }
                     let inner = self.src[st..self.i].to_string();
                     self.i = (self.i + 1).min(self.s.len());
-                    self.substitutions.push(inner.clone());
-                    w.text.push_str("$(");
-                    w.text.push_str(&inner);
-                    w.text.push(')');
+                    self.push_substitution(w, inner);
                 }
                 _ => {
                     let ch = self.next_char();
@@ -1084,10 +1078,7 @@ impl<'a> Lexer<'a> {
             Some(b'(') => {
                 self.i += 1;
                 let inner = self.skip_balanced(b'(', b')');
-                self.substitutions.push(inner.clone());
-                w.text.push_str("$(");
-                w.text.push_str(&inner);
-                w.text.push(')');
+                self.push_substitution(w, inner);
             }
             Some(b'\'') if !in_dquote => {
                 self.i += 1;
@@ -1143,6 +1134,24 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// `$(...)`/backticks: parsed later as a nested script; when it only
+    /// prints a literal (`$(echo rm)`, `$(printf '\x72\x6d')`, through
+    /// `base64 -d` or `rev`), its output is known and takes its place.
+    fn push_substitution(&mut self, w: &mut Word, inner: String) {
+        match static_output(&inner) {
+            Some(v) => {
+                self.obfuscated = true;
+                w.text.push_str(&v);
+            }
+            None => {
+                w.text.push_str("$(");
+                w.text.push_str(&inner);
+                w.text.push(')');
+            }
+        }
+        self.substitutions.push(inner);
+    }
+
     fn push_expansion(&mut self, w: &mut Word, v: &str, in_dquote: bool, name: &str) {
         if name == "IFS" || name.starts_with("IFS") {
             self.obfuscated = true;
@@ -1184,6 +1193,47 @@ impl<'a> Lexer<'a> {
         }
         format!("${name}")
     }
+}
+
+/// What a substitution prints when it is only a literal run through
+/// decoders; `None` when it runs anything else.
+fn static_output(inner: &str) -> Option<String> {
+    if inner.len() > 4096 || !(inner.contains("echo") || inner.contains("printf")) {
+        return None;
+    }
+    let script = parse(inner);
+    let segs = &script.segments;
+    if segs.is_empty() || segs.len() > 4 || segs.iter().any(|s| s.pipeline != segs[0].pipeline) {
+        return None;
+    }
+    let first = &segs[0];
+    let mut text = match first.cmd.as_str() {
+        "echo" | "printf" => crate::coach::text::unescape_c(
+            &first
+                .args
+                .iter()
+                .filter(|a| !(a.starts_with('-') && a.len() <= 3))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => return None,
+    };
+    for t in &segs[1..] {
+        text = match t.cmd.as_str() {
+            "rev" => text.chars().rev().collect(),
+            "base64" if t.has_flag('d', "--decode") || t.has_flag('D', "") => {
+                crate::coach::text::decode_base64(text.trim())?
+            }
+            "xxd" if t.has_flag('r', "") => crate::coach::text::decode_hex(text.trim())?,
+            _ => return None,
+        };
+    }
+    let v = text.trim_end_matches('\n').to_string();
+    // Output is word-split, never re-parsed: text with operators stays a
+    // substitution (and counts as decoded code run as a command).
+    let plain = !v.contains(['|', ';', '&', '<', '>', '`', '$', '\n']);
+    (plain && !v.is_empty() && v.len() <= 1024).then_some(v)
 }
 
 /// `NAME=value` (value already unquoted).
@@ -1285,6 +1335,15 @@ mod tests {
             c.iter().any(|s| s.starts_with("bash -i >& /dev/tcp")),
             "{c:?}"
         );
+    }
+
+    #[test]
+    fn test_literal_substitutions_are_resolved() {
+        assert_eq!(cmds("$(echo rm) -rf ~")[0], "rm -rf ~");
+        assert_eq!(cmds("$(printf '\\x72\\x6d') -rf /")[0], "rm -rf /");
+        assert_eq!(cmds("`echo cm0= | base64 -d` -rf /")[0], "rm -rf /");
+        // Output with operators is not re-parsed by a shell: kept as is.
+        assert!(cmds("$(echo 'a | b')")[0].starts_with("$("));
     }
 
     #[test]

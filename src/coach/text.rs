@@ -163,7 +163,7 @@ fn b64_val(c: u8) -> Option<u32> {
 /// UTF-8 (a payload, not binary).
 pub fn decode_base64(s: &str) -> Option<String> {
     let s = s.trim_end_matches('=');
-    if s.len() < 8 {
+    if s.is_empty() {
         return None;
     }
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
