@@ -875,6 +875,7 @@ fn reads_secret(seg: &Segment) -> bool {
         "ssh"
             | "scp"
             | "sftp"
+            | "rsync"
             | "ssh-add"
             | "ssh-keygen"
             | "ssh-copy-id"
@@ -899,7 +900,7 @@ fn reads_secret(seg: &Segment) -> bool {
                 skip = true;
                 return false;
             }
-            cmd == "scp" && is_secret_ref(a)
+            matches!(cmd, "scp" | "rsync") && !a.starts_with("--rsh") && is_secret_ref(a)
         });
     }
     if (matches!(cmd, "env" | "printenv") && seg.operands().next().is_none())
