@@ -722,9 +722,19 @@ pub fn log_level(name: &str) -> Option<log::LevelFilter> {
 /// the timer wheel and the tables (measured ~2.5 MB RSS at start on x86_64; the
 /// figure here is rounded up).
 pub const MEMORY_FIXED_BYTES: usize = 4 * 1024 * 1024;
-/// The compiled pattern library and its lazy-DFA caches (measured ~1-2 MiB;
-/// one cache per thread that matches).
-pub const COACH_LIBRARY_BYTES: usize = 4 * 1024 * 1024;
+/// Threads that may run coach checks: the workers plus the loop (inline).
+fn coach_threads(c: &Config) -> usize {
+    let workers = if c.workers.threads == 0 {
+        crate::workers::default_threads()
+    } else {
+        c.workers.threads
+    };
+    if c.coach.offload {
+        workers + 1
+    } else {
+        1
+    }
+}
 /// Bookkeeping per connection slot outside the buffers: the `Conn` struct, its
 /// presence entry, map entries and allocator slack.
 pub const MEMORY_PER_CONN_OVERHEAD: usize = 2 * 1024;
@@ -785,7 +795,8 @@ impl MemoryBudget {
             + k.max_pending_alerts * per_stored
             + k.audit_buffer * per_stored
             + k.max_rules * (crate::coach::rules::RULE_REGEX_SIZE_LIMIT + 512)
-            + COACH_LIBRARY_BYTES;
+            + crate::coach::LIBRARY_BYTES
+            + coach_threads(c) * crate::coach::DFA_CACHE_BYTES_PER_THREAD;
         let total_bytes = MEMORY_FIXED_BYTES
             + connections * per_connection_bytes
             + unauthenticated * per_unauthenticated_bytes
