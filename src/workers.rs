@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 pub enum JobResult {
     /// A WAL checkpoint finished: how long it took, or why it failed.
     Checkpoint(Result<Duration, String>),
+    /// The coach's pattern library finished compiling (at start).
+    CoachReady(Duration),
     /// A coach check finished (`job` is the loop's id for it).
     Coach {
         job: u64,

@@ -289,14 +289,45 @@ pub const LIBRARY_BYTES: usize = 6 << 20;
 /// input is normalised first (look-alikes folded), and Unicode word
 /// boundaries would force the slow NFA path on every check.
 pub struct Library {
-    sets: Vec<(Target, RegexSet, Vec<usize>)>,
-    unless: Vec<Option<regex::bytes::Regex>>,
+    /// Compiled on first use (or by `warm`, which the gateway runs on the
+    /// pool at start) so compiling (~20-40 ms) is not on the start path.
+    compiled: std::sync::OnceLock<Compiled>,
     pub defs: &'static [patterns::PatternDef],
 }
 
+struct Compiled {
+    sets: Vec<(Target, RegexSet, Vec<usize>)>,
+    unless: Vec<Option<regex::bytes::Regex>>,
+}
+
 impl Library {
+    /// The library; regexes compile on first use.
+    pub fn lazy() -> Library {
+        Library {
+            compiled: std::sync::OnceLock::new(),
+            defs: patterns::PATTERNS,
+        }
+    }
+
+    /// The library, compiled now.
     pub fn compile() -> Library {
-        let defs = patterns::PATTERNS;
+        let lib = Library::lazy();
+        lib.warm();
+        lib
+    }
+
+    /// Compiles the regexes if that has not happened yet.
+    pub fn warm(&self) {
+        let _ = self.compiled();
+    }
+
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| Compiled::build(self.defs))
+    }
+}
+
+impl Compiled {
+    fn build(defs: &'static [patterns::PatternDef]) -> Compiled {
         let mut sets = Vec::new();
         for t in TARGETS {
             let idx: Vec<usize> = (0..defs.len()).filter(|&i| defs[i].target == t).collect();
@@ -319,9 +350,11 @@ impl Library {
                 })
             })
             .collect();
-        Library { sets, unless, defs }
+        Compiled { sets, unless }
     }
+}
 
+impl Library {
     /// Count of regex patterns plus structural detectors.
     pub fn pattern_count(&self) -> usize {
         self.defs.len() + detect::DETECTORS.len()
@@ -331,12 +364,13 @@ impl Library {
         if text.is_empty() {
             return;
         }
-        let Some((_, set, idx)) = self.sets.iter().find(|(t, _, _)| *t == target) else {
+        let c = self.compiled();
+        let Some((_, set, idx)) = c.sets.iter().find(|(t, _, _)| *t == target) else {
             return;
         };
         for k in set.matches(text.as_bytes()).into_iter() {
             let i = idx[k];
-            if let Some(u) = &self.unless[i] {
+            if let Some(u) = &c.unless[i] {
                 if u.is_match(text.as_bytes()) {
                     continue;
                 }

@@ -159,7 +159,12 @@ pub struct CoachRuntime {
 impl CoachRuntime {
     pub fn new(cfg: &crate::config::CoachConfig, rules: RuleSet) -> CoachRuntime {
         CoachRuntime {
-            coach: Arc::new(Coach::new(settings_of(cfg))),
+            // Compiled on the pool right after start (`warm_coach`), not on
+            // the start path; a check that comes first compiles it itself.
+            coach: Arc::new(Coach::with_lib(
+                Arc::new(crate::coach::Library::lazy()),
+                settings_of(cfg),
+            )),
             rules: Arc::new(rules),
             inflight: HashMap::new(),
             next_job: 1,
@@ -269,6 +274,19 @@ fn pattern_known(coach: &Coach, id: &str) -> bool {
 }
 
 impl Gateway {
+    /// Compiles the pattern library on a worker so start stays fast.
+    pub(super) fn warm_coach(&mut self) {
+        let lib = self.coach_rt.coach.lib.clone();
+        let job = self.workers.submit(Box::new(move || {
+            let t = Instant::now();
+            lib.warm();
+            crate::workers::JobResult::CoachReady(t.elapsed())
+        }));
+        if job.is_err() {
+            log::warn!("coach library will compile on the first check (pool busy)");
+        }
+    }
+
     // ----- checks --------------------------------------------------------------
 
     pub(super) fn coach_check(

@@ -241,6 +241,7 @@ impl Gateway {
             secrets,
         };
         gw.schedule_tick(now);
+        gw.warm_coach();
         let every = Duration::from_millis(gw.cfg.store.checkpoint_interval_ms);
         let _ = gw.timers.insert(now + every, Timer::Checkpoint);
         let flush = Duration::from_millis(gw.cfg.log.flush_interval_ms);
@@ -903,6 +904,12 @@ impl Gateway {
             match r {
                 crate::workers::JobResult::Coach { job, verdict } => {
                     self.on_coach_result(job, *verdict, now);
+                }
+                crate::workers::JobResult::CoachReady(d) => {
+                    log::info!(
+                        "coach: {} patterns compiled in {d:?} (worker)",
+                        self.coach_rt.coach.lib.pattern_count()
+                    );
                 }
                 crate::workers::JobResult::Checkpoint(res) => {
                     self.checkpoint_running = false;
