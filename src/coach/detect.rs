@@ -1414,7 +1414,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
                 sev = sev.max(High);
             } else if kind == ShellRc {
                 static HIJACK: OnceLock<Regex> = OnceLock::new();
-                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|\bPATH=(?:/tmp|/dev/shm|\.)").is_match(data) {
+                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|\bPATH=(?:/tmp|/dev/shm|\.)|(?:^|[\s;])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/)").is_match(data) {
                     sev = sev.max(High);
                 }
             }
@@ -1566,6 +1566,27 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             hit(out, ix::RM_CRITICAL, None);
         }
         // `find ~ -name id_rsa -exec curl -F f=@{} ...`: each found secret is sent.
+        let hunts = |x: &Segment| {
+            matches!(x.cmd.as_str(), "find" | "xargs" | "fd" | "locate")
+                && x.args.iter().any(|a| {
+                    is_secret_ref(a)
+                        || (a.starts_with('*') && (a.ends_with(".pem") || a.ends_with(".key")))
+                })
+        };
+        let sender = |a: &str| {
+            matches!(
+                a,
+                "curl" | "wget" | "nc" | "ncat" | "scp" | "rsync" | "socat"
+            )
+        };
+        if hunts(s)
+            && segs[i + 1..]
+                .iter()
+                .take_while(|n| n.pipeline == s.pipeline)
+                .any(|n| sender(&n.cmd) || n.args.iter().any(|a| sender(a)))
+        {
+            hit(out, ix::SECRET_NETWORK, None);
+        }
         if matches!(s.cmd.as_str(), "find" | "xargs" | "fd")
             && s.args.iter().any(|a| is_secret_ref(a))
         {
@@ -1740,7 +1761,16 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                                 .get(j + 1)
                                 .is_some_and(|f| f.starts_with('@') && f != "@-"))
                 });
-                if file_upload && !is_internal_host(&k.host) && !is_known_service(&k.host) {
+                // An API call authorised with that service's own token is routine.
+                let own_api = s
+                    .args
+                    .iter()
+                    .any(|a| secret_vars(a).iter().any(|v| var_matches_host(v, &k.host)));
+                if file_upload
+                    && !own_api
+                    && !is_internal_host(&k.host)
+                    && !is_known_service(&k.host)
+                {
                     hit(out, ix::UPLOAD_FILE, None);
                 }
             }

@@ -223,6 +223,28 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
                 nested.push((remote, false));
             }
         }
+        // Git runs these config values through a shell.
+        "git" if seg.args.first().is_some_and(|a| a == "config") => {
+            let ops: Vec<&String> = seg.args.iter().filter(|a| !a.starts_with('-')).collect();
+            if ops.len() >= 3 {
+                let key = ops[1].to_ascii_lowercase();
+                if [
+                    "core.pager",
+                    "core.sshcommand",
+                    "core.editor",
+                    "core.fsmonitor",
+                    "core.hookspath",
+                    "credential.helper",
+                    "sequence.editor",
+                    "diff.external",
+                ]
+                .contains(&key.as_str())
+                    || key.starts_with("alias.")
+                {
+                    nested.push((ops[2].trim_start_matches('!').to_string(), false));
+                }
+            }
+        }
         "watch" => {
             let rest: Vec<&String> = seg.args.iter().skip_while(|a| a.starts_with('-')).collect();
             if !rest.is_empty() {
