@@ -7,7 +7,7 @@
 //! committed at the end of the turn; their `res ok:true` is sent only after
 //! the commit, so an acknowledged message survives a crash of the process.
 
-use super::methods::{params_object, Payload};
+use super::methods::{bad_param as bad, params_object, Payload};
 use super::{wall_ms, Gateway, Priority};
 use crate::net::ConnId;
 use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent};
@@ -72,13 +72,6 @@ pub struct PendingAppend {
     /// The request, plus retries of the same idempotency key that arrived
     /// while it was pending.
     waiters: Vec<(ConnId, String)>,
-}
-
-fn bad(method: &str, key: &str, expected: &str) -> ErrorShape {
-    ErrorShape::invalid(format!(
-        "invalid {method} params: `{key}` must be {expected}"
-    ))
-    .detail("INVALID_PARAMS", json!({"property": key}))
 }
 
 fn not_found(key: &str) -> ErrorShape {

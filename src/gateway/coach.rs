@@ -10,7 +10,7 @@
 //! dropped because its job id is gone). A caller that disconnected in the
 //! meantime is found missing by its `ConnId` generation and skipped.
 
-use super::methods::{params_object, Payload};
+use super::methods::{bad_param as bad, params_object, Payload};
 use super::{wall_ms, Gateway, Priority, Timer};
 use crate::coach::rules::{Rule, RuleAction, RuleSet, RuleSpec};
 use crate::coach::{CheckInput, Coach, CoachSettings, Decision, Match, Mode, Severity, Verdict};
@@ -227,13 +227,6 @@ fn unavailable(code: &str, message: impl Into<String>, retry_ms: u64) -> ErrorSh
 
 /// Retry hint after a storage error.
 const RETRY_STORAGE_MS: u64 = 1000;
-
-fn bad(method: &str, key: &str, expected: &str) -> ErrorShape {
-    ErrorShape::invalid(format!(
-        "invalid {method} params: `{key}` must be {expected}"
-    ))
-    .detail("INVALID_PARAMS", json!({"property": key}))
-}
 
 fn opt_str<'a>(
     p: Option<&'a Map<String, Value>>,

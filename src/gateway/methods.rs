@@ -164,7 +164,8 @@ pub fn params_object<'a>(
     }
 }
 
-fn bad_param(method: &str, key: &str, expected: &str) -> ErrorShape {
+/// `INVALID_REQUEST` naming the param and what it must be (every method uses it).
+pub(super) fn bad_param(method: &str, key: &str, expected: &str) -> ErrorShape {
     ErrorShape::invalid(format!(
         "invalid {method} params: `{key}` must be {expected}"
     ))
