@@ -4,7 +4,7 @@
 //! official installers, the service a token belongs to) and at what a write
 //! does (a payload landing in cron, systemd, a shell rc file, a git hook).
 
-use super::shell::{self, is_interpreter, is_shell, Segment, Sep};
+use super::shell::{self, is_interpreter, is_shell, literal_output, Segment, Sep};
 use super::{Category, Category::*, Coach, Match, Severity, Severity::*, Views};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -1142,24 +1142,6 @@ fn write_kind(path: &str) -> Option<WriteKind> {
 struct Write {
     path: String,
     data: Option<String>,
-}
-
-fn literal_output(seg: &Segment) -> Option<String> {
-    match seg.cmd.as_str() {
-        // dash and zsh echo interpret escapes even without -e.
-        "echo" | "printf" => {
-            let t = seg
-                .args
-                .iter()
-                .filter(|a| !(a.starts_with('-') && a.len() <= 3))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" ");
-            Some(super::text::unescape_c(&t))
-        }
-        "cat" => seg.stdin_text.clone(),
-        _ => None,
-    }
 }
 
 fn shell_writes(segs: &[Segment]) -> Vec<Write> {

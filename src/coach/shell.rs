@@ -382,53 +382,56 @@ fn ssh_remote_command(args: &[String]) -> Option<String> {
     None
 }
 
+/// What a command prints when its output is a literal: `echo`/`printf`
+/// arguments (escapes decoded: dash and zsh `echo` interpret them even
+/// without `-e`), or the heredoc a bare `cat` reads.
+pub fn literal_output(seg: &Segment) -> Option<String> {
+    match seg.cmd.as_str() {
+        "echo" | "printf" => {
+            let t = seg
+                .args
+                .iter()
+                .filter(|a| !(a.starts_with('-') && a.len() <= 3))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(crate::coach::text::unescape_c(&t))
+        }
+        "cat" if seg.args.is_empty() => seg.stdin_text.clone(),
+        _ => None,
+    }
+}
+
+/// One decoding step of a pipeline (`rev`, `base64 -d`, `xxd -r`):
+/// `None` when `seg` is not a decoder or the text does not decode.
+fn decode_through(seg: &Segment, text: &str) -> Option<String> {
+    match seg.cmd.as_str() {
+        "rev" => Some(text.chars().rev().collect()),
+        "base64" | "openssl" if seg.has_flag('d', "--decode") || seg.has_flag('D', "") => {
+            crate::coach::text::decode_base64(text.trim())
+        }
+        "xxd" if seg.has_flag('r', "") => crate::coach::text::decode_hex(text.trim()),
+        _ => None,
+    }
+}
+
 /// `echo 'cmd' | sh`, `printf ... | rev | bash`, `echo <b64> | base64 -d | sh`.
 fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
     let mut i = 0;
     while i < segs.len() {
         let s = &segs[i];
-        let literal = match s.cmd.as_str() {
-            "echo" | "printf" => Some(
-                s.args
-                    .iter()
-                    .filter(|a| !(a.starts_with('-') && a.len() <= 3))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            "cat" if s.args.is_empty() => s.stdin_text.clone(),
-            _ => None,
-        };
-        if let (Some(mut text), Sep::Pipe) = (literal, s.sep) {
-            if s.cmd == "printf" || s.has_arg("-e") {
-                text = crate::coach::text::unescape_c(&text);
-            }
+        if let (Some(mut text), Sep::Pipe) = (literal_output(s), s.sep) {
             let mut decoded = false;
             let mut j = i + 1;
             while j < segs.len() && segs[j].pipeline == s.pipeline {
                 let t = &segs[j];
-                match t.cmd.as_str() {
-                    "rev" => {
-                        text = text.chars().rev().collect();
-                        decoded = true;
-                    }
-                    "base64" | "openssl" if t.has_flag('d', "--decode") || t.has_flag('D', "") => {
-                        if let Some(d) = crate::coach::text::decode_base64(text.trim()) {
-                            text = d;
-                            decoded = true;
-                        }
-                    }
-                    "xxd" if t.has_flag('r', "") => {
-                        if let Some(d) = crate::coach::text::decode_hex(text.trim()) {
-                            text = d;
-                            decoded = true;
-                        }
-                    }
-                    c if is_shell(c) && t.operands().next().is_none() => {
-                        nested.push((text.clone(), decoded));
-                        break;
-                    }
-                    _ => {}
+                if let Some(d) = decode_through(t, &text) {
+                    text = d;
+                    decoded = true;
+                }
+                if is_shell(&t.cmd) && t.operands().next().is_none() {
+                    nested.push((text.clone(), decoded));
+                    break;
                 }
                 j += 1;
             }
@@ -1230,26 +1233,11 @@ fn static_output(inner: &str) -> Option<String> {
     }
     let first = &segs[0];
     let mut text = match first.cmd.as_str() {
-        "echo" | "printf" => crate::coach::text::unescape_c(
-            &first
-                .args
-                .iter()
-                .filter(|a| !(a.starts_with('-') && a.len() <= 3))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        "echo" | "printf" => literal_output(first)?,
         _ => return None,
     };
     for t in &segs[1..] {
-        text = match t.cmd.as_str() {
-            "rev" => text.chars().rev().collect(),
-            "base64" if t.has_flag('d', "--decode") || t.has_flag('D', "") => {
-                crate::coach::text::decode_base64(text.trim())?
-            }
-            "xxd" if t.has_flag('r', "") => crate::coach::text::decode_hex(text.trim())?,
-            _ => return None,
-        };
+        text = decode_through(t, &text)?;
     }
     let v = text.trim_end_matches('\n').to_string();
     // Output is word-split, never re-parsed: text with operators stays a
