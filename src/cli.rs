@@ -8,6 +8,8 @@ clawgate: a security gateway for AI agents (OpenClaw gateway protocol)
 
 USAGE:
     clawgate [OPTIONS]
+    clawgate audit verify [--config PATH | --data-dir DIR]
+    clawgate audit export [--config PATH | --data-dir DIR] [--out FILE]
 
 OPTIONS:
     --config PATH       JSON config file (default: embedded defaults)
@@ -22,6 +24,11 @@ OPTIONS:
     --version           print the version
     --help              print this help
 
+AUDIT:
+    verify              walk the hash-chained audit trail; exit 0 when intact, 1 naming
+                        the first row that was altered or removed (read-only)
+    export              write every audit row as JSON Lines (stdout, or --out FILE)
+
 SIGNALS:
     SIGTERM, SIGINT     tell clients, close with 1012, exit 0 within the grace period
     SIGHUP              re-read the config file; limits and token apply without dropping anyone
@@ -34,10 +41,62 @@ pub enum Command {
     CheckConfig(ConfigSource),
     Version,
     Help,
+    /// `clawgate audit verify|export`.
+    Audit {
+        action: AuditAction,
+        src: ConfigSource,
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Verify,
+    Export,
+}
+
+fn parse_audit(args: &[String]) -> Result<Command, String> {
+    let action = match args.first().map(String::as_str) {
+        Some("verify") => AuditAction::Verify,
+        Some("export") => AuditAction::Export,
+        Some(other) => {
+            return Err(format!(
+                "audit: unknown action `{other}` (verify or export)"
+            ))
+        }
+        None => return Err("audit needs an action: verify or export (see --help)".into()),
+    };
+    let mut src = ConfigSource::default();
+    let mut out = None;
+    let mut it = args[1..].iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value (see --help)"))
+        };
+        match flag {
+            "--config" | "-c" => src.path = Some(PathBuf::from(value("--config")?)),
+            "--data-dir" => src.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--out" | "-o" if action == AuditAction::Export => {
+                out = Some(PathBuf::from(value("--out")?))
+            }
+            other => return Err(format!("audit: unknown argument `{other}` (see --help)")),
+        }
+    }
+    Ok(Command::Audit { action, src, out })
 }
 
 /// Parses `args` (without the program name). `env_token` is `CLAWGATE_TOKEN`.
 pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("audit") {
+        return parse_audit(&args[1..]);
+    }
     let mut src = ConfigSource::default();
     let mut check = false;
     let mut it = args.iter();
@@ -85,7 +144,7 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
 pub fn describe_budget(b: &MemoryBudget) -> String {
     let mb = |n: usize| n as f64 / (1024.0 * 1024.0);
     format!(
-        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB + coach {:.1} MiB",
+        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB + coach {:.1} MiB + exec {:.1} MiB",
         mb(b.total_bytes),
         mb(b.fixed_bytes),
         b.connections,
@@ -93,7 +152,8 @@ pub fn describe_budget(b: &MemoryBudget) -> String {
         b.unauthenticated,
         b.per_unauthenticated_bytes as f64 / 1024.0,
         mb(b.store_bytes),
-        mb(b.coach_bytes)
+        mb(b.coach_bytes),
+        mb(b.exec_bytes)
     )
 }
 
@@ -130,6 +190,26 @@ mod tests {
             panic!()
         };
         assert_eq!(s.token.as_deref(), Some("flag"));
+    }
+
+    #[test]
+    fn test_audit_subcommand() {
+        let Command::Audit { action, src, out } = parse(
+            &args(&["audit", "export", "--data-dir", "/d", "--out=/x.jsonl"]),
+            None,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(action, AuditAction::Export);
+        assert_eq!(src.data_dir, Some(PathBuf::from("/d")));
+        assert_eq!(out, Some(PathBuf::from("/x.jsonl")));
+        assert!(parse(&args(&["audit"]), None)
+            .unwrap_err()
+            .contains("verify or export"));
+        assert!(parse(&args(&["audit", "verify", "--out", "f"]), None)
+            .unwrap_err()
+            .contains("--out"));
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub workers: WorkersConfig,
     pub coach: CoachConfig,
+    pub exec: ExecConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
 }
@@ -177,6 +178,112 @@ impl Default for CoachConfig {
             audit_max_rows: 100_000,
             audit_input_chars: 2048,
             audit_buffer: 512,
+        }
+    }
+}
+
+/// What a child does when the client that started it disconnects.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDisconnect {
+    /// Keep running; anyone with read scope can poll it.
+    #[default]
+    Keep,
+    /// Kill its process group.
+    Kill,
+}
+
+/// Exec, approvals and the process registry (`src/exec/`, `src/gateway/exec.rs`,
+/// `src/gateway/approvals.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ExecConfig {
+    /// `exec.run` answers `FORBIDDEN` when false (approvals still work).
+    pub enabled: bool,
+    /// Runs `command` strings as `<shell> -c <command>`.
+    pub shell: String,
+    /// Timeout when the request names none.
+    pub default_timeout_ms: u64,
+    /// Largest timeout a request may ask for.
+    pub max_timeout_ms: u64,
+    /// How long `exec.run` waits for the exit before answering "running".
+    pub default_yield_ms: u64,
+    pub max_yield_ms: u64,
+    /// Children running at once; more get `UNAVAILABLE` `PROCESS_LIMIT`.
+    pub max_processes: usize,
+    /// Finished processes kept for `process.poll` (oldest pruned first).
+    pub max_finished: usize,
+    /// A finished process is pruned this long after its exit (60000..=10800000).
+    pub finished_ttl_ms: u64,
+    /// Output kept per process; beyond it the oldest bytes go and `truncated` is set.
+    pub max_output_bytes: usize,
+    /// SIGTERM first, SIGKILL this long after.
+    pub kill_grace_ms: u64,
+    /// After the exit, how long to wait for grandchildren holding the pipes.
+    pub exit_drain_ms: u64,
+    /// Longest `command` string (or argv, joined).
+    pub max_command_bytes: usize,
+    pub max_env_vars: usize,
+    /// Variables copied from the gateway's own environment into the child's.
+    pub env_passthrough: Vec<String>,
+    pub on_disconnect: OnDisconnect,
+    /// RLIMIT_NPROC given to children (0: unchanged). Root is exempt.
+    pub max_user_processes: u64,
+    /// Bytes per pipe read; also the largest `process.output` chunk.
+    pub read_chunk_bytes: usize,
+    /// Reads per pipe per readiness event before serving others.
+    pub read_budget: usize,
+    /// Stdin bytes waiting for the child to read them.
+    pub max_stdin_bytes: usize,
+    /// Commands that skip the human (never the coach's block).
+    pub allowlist: Vec<crate::exec::allow::AllowEntry>,
+    /// "allow-always" decisions kept (exact commands).
+    pub max_allow_always: usize,
+    /// An approval nobody answers expires (decision null) after this long.
+    pub approval_timeout_ms: u64,
+    pub max_approval_timeout_ms: u64,
+    pub max_pending_approvals: usize,
+    pub max_pending_approvals_per_session: usize,
+    /// Decided approvals kept in the database (so a retry learns its answer).
+    pub approvals_kept: usize,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        ExecConfig {
+            enabled: true,
+            shell: "/bin/sh".into(),
+            default_timeout_ms: 30 * 60_000,
+            max_timeout_ms: 3 * 3_600_000,
+            default_yield_ms: 10_000,
+            max_yield_ms: 120_000,
+            max_processes: 8,
+            max_finished: 64,
+            finished_ttl_ms: 30 * 60_000,
+            max_output_bytes: 200_000,
+            kill_grace_ms: 5_000,
+            exit_drain_ms: 1_000,
+            max_command_bytes: 64 * 1024,
+            max_env_vars: 64,
+            env_passthrough: [
+                "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME",
+                "TMPDIR",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            on_disconnect: OnDisconnect::Keep,
+            max_user_processes: 0,
+            read_chunk_bytes: 64 * 1024,
+            read_budget: 4,
+            max_stdin_bytes: 64 * 1024,
+            allowlist: Vec::new(),
+            max_allow_always: 1000,
+            approval_timeout_ms: 120_000,
+            max_approval_timeout_ms: 600_000,
+            max_pending_approvals: 64,
+            max_pending_approvals_per_session: 8,
+            approvals_kept: 1000,
         }
     }
 }
@@ -513,6 +620,53 @@ impl Config {
         if self.server.bind.parse::<IpAddr>().is_err() {
             return bad("server.bind", "expected an IP address such as 127.0.0.1");
         }
+        let e = &self.exec;
+        if e.shell.is_empty() {
+            return bad("exec.shell", "expected a shell path such as /bin/sh");
+        }
+        if e.max_processes == 0 || e.max_processes > 4096 {
+            return bad("exec.maxProcesses", "expected 1..=4096");
+        }
+        if !(60_000..=10_800_000).contains(&e.finished_ttl_ms) {
+            return bad(
+                "exec.finishedTtlMs",
+                "expected 60000..=10800000 (1 min to 3 h)",
+            );
+        }
+        if e.default_timeout_ms == 0 || e.default_timeout_ms > e.max_timeout_ms {
+            return bad("exec.defaultTimeoutMs", "expected 1..=exec.maxTimeoutMs");
+        }
+        if e.default_yield_ms > e.max_yield_ms {
+            return bad("exec.defaultYieldMs", "expected at most exec.maxYieldMs");
+        }
+        if e.max_output_bytes < 1024 || e.max_output_bytes > 64 * 1024 * 1024 {
+            return bad("exec.maxOutputBytes", "expected 1024..=67108864");
+        }
+        if e.read_chunk_bytes < 512 || e.read_chunk_bytes > 1024 * 1024 || e.read_budget == 0 {
+            return bad(
+                "exec.readChunkBytes",
+                "expected 512..=1048576 (and exec.readBudget at least 1)",
+            );
+        }
+        if e.max_command_bytes == 0
+            || e.max_pending_approvals == 0
+            || e.max_pending_approvals_per_session == 0
+        {
+            return bad("exec.maxPendingApprovals", "exec.maxCommandBytes, maxPendingApprovals and maxPendingApprovalsPerSession must be at least 1");
+        }
+        if e.approval_timeout_ms < 100 || e.approval_timeout_ms > e.max_approval_timeout_ms {
+            return bad(
+                "exec.approvalTimeoutMs",
+                "expected 100..=exec.maxApprovalTimeoutMs",
+            );
+        }
+        if let Err(msg) = crate::exec::allow::Allowlist::new(&e.allowlist) {
+            return Err(ConfigError::Invalid {
+                source: source.to_string(),
+                key: "exec.allowlist",
+                msg,
+            });
+        }
         let k = &self.coach;
         if k.max_input_bytes < 256 || k.max_input_bytes > 16 * 1024 * 1024 {
             return bad("coach.maxInputBytes", "expected 256..=16777216");
@@ -763,6 +917,9 @@ pub struct MemoryBudget {
     /// Coach: checks in flight and pending alerts (inputs capped by
     /// `maxInputBytes`), the audit buffer, user rules, the compiled library.
     pub coach_bytes: usize,
+    /// Exec: retained output of running and finished processes, stdin
+    /// buffers, the read scratch, pending approvals and allow-always keys.
+    pub exec_bytes: usize,
     pub total_bytes: usize,
 }
 
@@ -797,11 +954,18 @@ impl MemoryBudget {
             + k.max_rules * (crate::coach::rules::RULE_REGEX_SIZE_LIMIT + 512)
             + crate::coach::LIBRARY_BYTES
             + coach_threads(c) * crate::coach::DFA_CACHE_BYTES_PER_THREAD;
+        let e = &c.exec;
+        let exec_bytes = (e.max_processes + e.max_finished) * (e.max_output_bytes + 4 * 1024)
+            + e.max_processes * e.max_stdin_bytes
+            + e.read_chunk_bytes
+            + e.max_pending_approvals * (2 * e.max_command_bytes + 8 * 1024)
+            + e.max_allow_always * (crate::exec::ALLOW_ALWAYS_MAX_KEY_BYTES + 64);
         let total_bytes = MEMORY_FIXED_BYTES
             + connections * per_connection_bytes
             + unauthenticated * per_unauthenticated_bytes
             + store_bytes
-            + coach_bytes;
+            + coach_bytes
+            + exec_bytes;
         MemoryBudget {
             fixed_bytes: MEMORY_FIXED_BYTES,
             per_connection_bytes,
@@ -810,6 +974,7 @@ impl MemoryBudget {
             unauthenticated,
             store_bytes,
             coach_bytes,
+            exec_bytes,
             total_bytes,
         }
     }

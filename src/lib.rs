@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod coach;
 pub mod config;
+pub mod exec;
 pub mod gateway;
 pub mod net;
 pub mod observe;

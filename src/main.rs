@@ -1,6 +1,6 @@
 //! Thin entry point: parse the command line, build the config, run the loop.
 
-use clawgate::cli::{self, Command};
+use clawgate::cli::{self, AuditAction, Command};
 use clawgate::config::log_level;
 use clawgate::gateway::methods::VERSION;
 use clawgate::{observe, reactor};
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             println!("clawgate {VERSION}");
             ExitCode::SUCCESS
         }
+        Command::Audit { action, src, out } => audit(action, &src, out.as_deref()),
         Command::CheckConfig(src) => match src.load() {
             Ok(cfg) => {
                 let budget = cfg.worst_case_memory();
@@ -88,6 +89,80 @@ fn main() -> ExitCode {
             drop(out);
             match r.run() {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("clawgate: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// `clawgate audit verify|export`: opens the database read-only.
+fn audit(
+    action: AuditAction,
+    src: &clawgate::config::ConfigSource,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    use clawgate::store::{audit, DB_FILE};
+    let cfg = match src.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clawgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = cfg.server.data_dir.join(DB_FILE);
+    let db = match audit::open_read_only(&path) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("clawgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match action {
+        AuditAction::Verify => match audit::verify(&db) {
+            Ok(rep) => {
+                println!("{}", serde_json::to_string(&rep).unwrap_or_default());
+                if rep.ok() {
+                    eprintln!(
+                        "audit chain intact: {} rows ({} before the chain), head row {} {}",
+                        rep.rows,
+                        rep.legacy_rows,
+                        rep.head_id.unwrap_or(0),
+                        rep.head_hash.as_deref().unwrap_or(audit::GENESIS)
+                    );
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "audit chain BROKEN at row {}: {}",
+                        rep.broken_at.unwrap_or(0),
+                        rep.problem.as_deref().unwrap_or("")
+                    );
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("clawgate: {e}");
+                ExitCode::from(2)
+            }
+        },
+        AuditAction::Export => {
+            let res = match out {
+                Some(p) => match std::fs::File::create(p) {
+                    Ok(f) => audit::export(&db, &mut std::io::BufWriter::new(f)),
+                    Err(e) => {
+                        eprintln!("clawgate: cannot write {}: {e}", p.display());
+                        return ExitCode::from(2);
+                    }
+                },
+                None => audit::export(&db, &mut std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            match res {
+                Ok(n) => {
+                    eprintln!("exported {n} audit rows");
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
                     eprintln!("clawgate: {e}");
                     ExitCode::from(1)

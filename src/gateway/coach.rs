@@ -106,6 +106,17 @@ struct Inflight {
     req_id: String,
     timer: Option<TimerId>,
     ctx: CheckCtx,
+    then: After,
+}
+
+/// What happens with a verdict once it is in.
+pub(super) enum After {
+    /// `security.coach.check`: answer it (and raise an alert on approve).
+    Respond,
+    /// `exec.run`: block, ask a human, or spawn.
+    Exec(Box<super::exec::ExecReq>),
+    /// `exec.approval.request`: deny outright on block, else ask a human.
+    Approval(Box<super::approvals::ApprovalReq>),
 }
 
 /// An approve-level decision waiting for a human.
@@ -307,15 +318,16 @@ impl Gateway {
             .detail("INVALID_PARAMS", json!({"property": "input"})));
         }
         let session_key = opt_str(p, M, "sessionKey", 256)?.map(str::to_string);
-        self.submit_check(id, &req.id, input, session_key, now)
+        self.submit_check(id, &req.id, input, session_key, After::Respond, now)
     }
 
-    fn submit_check(
+    pub(super) fn submit_check(
         &mut self,
         id: ConnId,
         req_id: &str,
         input: CheckInput,
         session_key: Option<String>,
+        then: After,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
         let k = self.cfg.coach.clone();
@@ -389,6 +401,7 @@ impl Gateway {
                         req_id: req_id.to_string(),
                         timer,
                         ctx,
+                        then,
                     },
                 );
                 return Ok(Payload::Deferred);
@@ -410,7 +423,32 @@ impl Gateway {
         st.inline += 1;
         st.inline_us_total += us;
         st.inline_us_max = st.inline_us_max.max(us);
-        Ok(Payload::Json(self.finish_check(id, verdict, ctx, now)))
+        self.on_verdict(id, req_id, verdict, ctx, then, now)
+    }
+
+    /// Routes a verdict to whoever asked for it.
+    fn on_verdict(
+        &mut self,
+        conn: ConnId,
+        req_id: &str,
+        verdict: Verdict,
+        ctx: CheckCtx,
+        then: After,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        match then {
+            After::Respond => Ok(Payload::Json(
+                self.finish_check(conn, &verdict, ctx, true, now),
+            )),
+            After::Exec(r) => {
+                self.finish_check(conn, &verdict, ctx, false, now);
+                self.exec_after_coach(conn, req_id, *r, &verdict, now)
+            }
+            After::Approval(a) => {
+                self.finish_check(conn, &verdict, ctx, false, now);
+                self.approval_after_coach(conn, req_id, *a, &verdict, now)
+            }
+        }
     }
 
     /// A worker's verdict arrived.
@@ -421,10 +459,13 @@ impl Gateway {
         if let Some(t) = f.timer {
             self.timers.cancel(t);
         }
-        let payload = self.finish_check(f.conn, verdict, f.ctx, now);
-        if self.conns.get(f.conn).is_some() {
-            self.respond_ok(f.conn, &f.req_id, &payload, now);
+        if self.conns.get(f.conn).is_none() && !matches!(f.then, After::Respond) {
+            // Nobody is left to run it for or to tell: audit, do not act.
+            self.finish_check(f.conn, &verdict, f.ctx, false, now);
+            return;
         }
+        let res = self.on_verdict(f.conn, &f.req_id, verdict, f.ctx, f.then, now);
+        self.answer(f.conn, &f.req_id, res, now);
     }
 
     pub(super) fn on_coach_timeout(&mut self, job: u64, now: Instant) {
@@ -463,8 +504,9 @@ impl Gateway {
     fn finish_check(
         &mut self,
         conn: ConnId,
-        verdict: Verdict,
+        verdict: &Verdict,
         ctx: CheckCtx,
+        raise: bool,
         now: Instant,
     ) -> Value {
         let rt = &mut self.coach_rt;
@@ -480,11 +522,11 @@ impl Gateway {
         if verdict.would_decide.is_some() {
             rt.stats.would_have_acted += 1;
         }
-        let mut payload = serde_json::to_value(&verdict).unwrap_or_else(|_| json!({}));
+        let mut payload = serde_json::to_value(verdict).unwrap_or_else(|_| json!({}));
         let mut decision = verdict.decision;
         let mut alert_id = None;
-        if decision == Decision::Approve {
-            match self.raise_alert(&verdict, &ctx, now) {
+        if decision == Decision::Approve && raise {
+            match self.raise_alert(verdict, &ctx, now) {
                 Ok((id, expires, coalesced)) => {
                     payload["alertId"] = json!(id);
                     payload["expiresAtMs"] = json!(expires);
@@ -932,7 +974,7 @@ impl Gateway {
         _now: Instant,
     ) -> Result<Payload, ErrorShape> {
         const M: &str = "security.coach.history.query";
-        let p = params_object(req, &["limit", "before", "decision"])?;
+        let p = params_object(req, &["limit", "before", "decision", "kind"])?;
         let limit = opt_u64(p, M, "limit")?.unwrap_or(HISTORY_DEFAULT_LIMIT as u64);
         if limit == 0 || limit > HISTORY_MAX_LIMIT as u64 {
             return Err(bad(M, "limit", &format!("1..={HISTORY_MAX_LIMIT}")));
@@ -942,19 +984,35 @@ impl Gateway {
         if let Some(d) = decision {
             if !matches!(
                 d,
-                "allow" | "approve" | "block" | "allow-once" | "allow-always" | "deny" | "timeout"
+                "allow"
+                    | "approve"
+                    | "block"
+                    | "allow-once"
+                    | "allow-always"
+                    | "deny"
+                    | "timeout"
+                    | "expired"
+                    | "exited"
+                    | "killed"
+                    | "failed"
             ) {
                 return Err(bad(
                     M,
                     "decision",
-                    "allow, approve, block, allow-once, allow-always, deny or timeout",
+                    "allow, approve, block, allow-once, allow-always, deny, timeout, expired, exited, killed or failed",
                 ));
+            }
+        }
+        let kind = opt_str(p, M, "kind", 16)?;
+        if let Some(k) = kind {
+            if !matches!(k, "check" | "resolve" | "approval" | "exec") {
+                return Err(bad(M, "kind", "check, resolve, approval or exec"));
             }
         }
         self.flush_audit();
         let rows = self
             .store
-            .query_audit(limit as usize, before, decision)
+            .query_audit(limit as usize, before, decision, kind)
             .map_err(|e| {
                 unavailable(
                     "STORAGE_ERROR",
@@ -1007,7 +1065,7 @@ impl Gateway {
 
     // ----- housekeeping ----------------------------------------------------------
 
-    fn push_audit(&mut self, row: AuditRow) {
+    pub(super) fn push_audit(&mut self, row: AuditRow) {
         if self.coach_rt.audit.len() >= self.cfg.coach.audit_buffer {
             self.coach_rt.stats.audit_dropped += 1;
             log::warn!("coach audit buffer full (coach.auditBuffer); a row was dropped");

@@ -95,6 +95,27 @@ const METHODS: &[MethodSpec] = &[
         Gateway::coach_rules_delete,
     ),
     method(
+        "exec.approval.request",
+        SCOPE_APPROVALS,
+        Gateway::exec_approval_request,
+    ),
+    method(
+        "exec.approval.resolve",
+        SCOPE_APPROVALS,
+        Gateway::exec_approval_resolve,
+    ),
+    method(
+        "exec.approval.list",
+        SCOPE_APPROVALS,
+        Gateway::exec_approval_list,
+    ),
+    method("exec.run", SCOPE_WRITE, Gateway::exec_run),
+    method("process.list", SCOPE_READ, Gateway::process_list),
+    method("process.poll", SCOPE_READ, Gateway::process_poll),
+    method("process.write", SCOPE_WRITE, Gateway::process_write),
+    method("process.kill", SCOPE_WRITE, Gateway::process_kill),
+    method("process.remove", SCOPE_WRITE, Gateway::process_remove),
+    method(
         "security.coach.config.update",
         SCOPE_ADMIN,
         Gateway::coach_config_update,
@@ -118,6 +139,10 @@ pub const EVENTS: &[&str] = &[
     "sessions.changed",
     "security.coach.alert.requested",
     "security.coach.alert.resolved",
+    "exec.approval.requested",
+    "exec.approval.resolved",
+    "process.output",
+    "process.exit",
 ];
 
 /// Most events one `debug.broadcast` call may generate per recipient.
@@ -213,7 +238,7 @@ fn status(
         "startedAt": gw.started_ms(),
         "connections": {"active": auth, "authenticating": pre, "max": gw.cfg.connections.max_connections},
         "sessions": {"count": gw.store.count_sessions().unwrap_or(0)},
-        "processes": {"running": 0},
+        "processes": gw.exec_summary(),
         "coach": gw.coach_summary(),
     })))
 }

@@ -5,9 +5,11 @@
 //!
 //! It never reads a clock: every entry point takes `now`.
 
+mod approvals;
 pub mod auth;
 mod chat;
 mod coach;
+pub mod exec;
 pub use chat::MetaFlush;
 mod handshake;
 pub mod methods;
@@ -40,7 +42,15 @@ pub const GLOBAL_TIMERS: usize = 8;
 
 /// Timers the coach may hold: one per check in flight and per pending alert.
 fn coach_timers(cfg: &Config) -> usize {
-    cfg.coach.max_in_flight + cfg.coach.max_pending_alerts
+    cfg.coach.max_in_flight + cfg.coach.max_pending_alerts + exec_timers(cfg)
+}
+
+/// Timers exec may hold: a running process has up to five (timeout, kill,
+/// drain, yield, and its TTL once done), a finished one its TTL, a pending
+/// approval its expiry.
+fn exec_timers(cfg: &Config) -> usize {
+    let e = &cfg.exec;
+    e.max_processes * 5 + e.max_finished + e.max_pending_approvals
 }
 /// How long to wait before accepting again after `EMFILE`/`ENFILE`.
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -74,6 +84,18 @@ pub enum Timer {
     CoachTimeout(u64),
     /// A coach approval went unanswered: deny.
     AlertExpire(u64),
+    /// A process ran past its timeout: SIGTERM its group.
+    ExecTimeout(u64),
+    /// The SIGTERM grace is over: SIGKILL the group.
+    ExecKill(u64),
+    /// The child exited but something still holds its pipes: stop waiting.
+    ExecDrain(u64),
+    /// `exec.run`'s `yieldMs`: answer with the output so far.
+    ExecYield(u64),
+    /// A finished process's TTL.
+    ExecPrune(u64),
+    /// An exec approval went unanswered: expire it (decision null).
+    ApprovalExpire(u64),
 }
 
 /// How an outbound frame is treated (PROTOCOL.md §5).
@@ -157,6 +179,10 @@ pub struct Gateway {
     pub coach_rt: coach::CoachRuntime,
     /// Worker results were left after the drain budget.
     workers_again: bool,
+    /// Children, their pipes and output (`exec.run`, `process.*`).
+    pub exec: exec::ExecRuntime,
+    /// Pending exec approvals and allow-always decisions.
+    pub approvals: approvals::Approvals,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -237,11 +263,18 @@ impl Gateway {
             rss_cache: None,
             coach_rt: coach::CoachRuntime::new(&cfg.coach, rules),
             workers_again: false,
+            exec: exec::ExecRuntime::new(&cfg.exec),
+            approvals: approvals::Approvals::new(),
             cfg,
             secrets,
         };
         gw.schedule_tick(now);
         gw.warm_coach();
+        gw.approvals_startup();
+        match gw.store.audit_head_hash() {
+            Ok((id, hash)) => log::info!("audit chain head: row {id}, {hash}"),
+            Err(e) => log::warn!("audit chain head unreadable: {e}"),
+        }
         let every = Duration::from_millis(gw.cfg.store.checkpoint_interval_ms);
         let _ = gw.timers.insert(now + every, Timer::Checkpoint);
         let flush = Duration::from_millis(gw.cfg.log.flush_interval_ms);
@@ -271,13 +304,18 @@ impl Gateway {
     /// period is over.
     pub fn shutdown_complete(&self, now: Instant) -> bool {
         match self.shutdown_deadline {
-            Some(deadline) => self.conns.is_empty() || now >= deadline,
+            Some(deadline) => {
+                (self.conns.is_empty() && self.exec.running() == 0) || now >= deadline
+            }
             None => false,
         }
     }
 
     pub fn has_revisits(&self) -> bool {
-        !self.revisit.is_empty() || self.accept_again || self.workers_again
+        !self.revisit.is_empty()
+            || self.accept_again
+            || self.workers_again
+            || self.exec.has_revisits()
     }
 
     // ----- accepting -------------------------------------------------------
@@ -372,6 +410,9 @@ impl Gateway {
     pub fn run_revisits(&mut self, listener: Option<&TcpListener>, now: Instant) {
         if self.workers_again {
             self.on_worker_results(crate::reactor::WORKER_RESULTS_BUDGET, now);
+        }
+        if self.exec.has_revisits() {
+            self.run_exec_revisits(now);
         }
         if self.accept_again {
             if let Some(l) = listener {
@@ -701,6 +742,7 @@ impl Gateway {
             }
             log::info!("{id}: {} disconnected", conn.addr);
             self.presence_changed(now);
+            self.exec_conn_gone(id, now);
         } else {
             self.pre_auth -= 1;
         }
@@ -778,6 +820,8 @@ impl Gateway {
             Timer::Checkpoint => {
                 self.commit_appends(now);
                 self.coach_housekeeping();
+                self.exec_housekeeping(now);
+                self.approvals_housekeeping();
                 self.request_checkpoint();
                 let every = Duration::from_millis(self.cfg.store.checkpoint_interval_ms);
                 let _ = self.timers.insert(now + every, Timer::Checkpoint);
@@ -788,6 +832,12 @@ impl Gateway {
             }
             Timer::CoachTimeout(job) => self.on_coach_timeout(job, now),
             Timer::AlertExpire(seq) => self.on_alert_expired(seq, now),
+            Timer::ApprovalExpire(seq) => self.on_approval_expired(seq, now),
+            t @ (Timer::ExecTimeout(_)
+            | Timer::ExecKill(_)
+            | Timer::ExecDrain(_)
+            | Timer::ExecYield(_)
+            | Timer::ExecPrune(_)) => self.on_exec_timer(t, now),
         }
     }
 
@@ -815,9 +865,15 @@ impl Gateway {
         // Acknowledge what is pending before telling anyone we stop.
         self.commit_appends(now);
         self.coach_shutdown(now);
+        self.exec_shutdown(now);
         self.flush_meta(chat::MetaFlush::Shutdown, now);
-        self.shutdown_deadline =
-            Some(now + Duration::from_millis(self.cfg.server.shutdown_grace_ms));
+        // Running children get SIGTERM, then SIGKILL after the grace: wait
+        // for their exits (a little past the kill) so they are recorded.
+        let mut grace = self.cfg.server.shutdown_grace_ms;
+        if self.exec.running() > 0 {
+            grace = grace.max(self.cfg.exec.kill_grace_ms + 1_000);
+        }
+        self.shutdown_deadline = Some(now + Duration::from_millis(grace));
         let ev = SharedEvent::new("shutdown", &json!({"reason": reason}));
         for id in self.conns.ids() {
             let state = self.conns.get(id).map(|c| c.state());
@@ -849,7 +905,10 @@ impl Gateway {
         let live = self.conns.len() * TIMERS_PER_CONN
             + GLOBAL_TIMERS
             + self.coach_rt.inflight()
-            + self.coach_rt.pending_alerts();
+            + self.coach_rt.pending_alerts()
+            + self.exec.running() * 5
+            + self.exec.finished()
+            + self.approvals.pending_count();
         self.timers
             .set_capacity((slots * TIMERS_PER_CONN + GLOBAL_TIMERS + coach_timers(&cfg)).max(live));
         self.limiter.reconfigure(

@@ -170,8 +170,11 @@ impl Reactor {
                     }
                     SIGNALS => signals::drain(&mut self.signals, &mut signal_actions),
                     token => {
-                        if let Some(id) = ConnId::from_token(token) {
-                            let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                        if let Some((seq, stream)) = crate::exec::from_proc_token(token) {
+                            let writable = ev.is_writable() || ev.is_write_closed();
+                            self.gw.on_proc_ready(seq, stream, readable, writable, now);
+                        } else if let Some(id) = ConnId::from_token(token) {
                             self.gw.on_ready(id, readable, ev.is_writable(), now);
                         }
                     }
@@ -192,6 +195,7 @@ impl Reactor {
             s.max_turn = s.max_turn.max(s.last_turn);
             s.busy += s.last_turn;
             if self.gw.shutdown_complete(end) {
+                self.gw.exec_final(end);
                 self.gw.commit_appends(end);
                 self.gw.flush_meta(crate::gateway::MetaFlush::Shutdown, end);
                 self.gw.workers.shutdown();
@@ -218,6 +222,7 @@ impl Reactor {
                     .begin_shutdown(&format!("gateway stopping ({name})"), now);
             }
             SignalAction::Reload => self.reload(now),
+            SignalAction::Child => self.gw.on_sigchld(now),
         }
     }
 

@@ -1,7 +1,7 @@
-//! SIGTERM, SIGINT and SIGHUP delivered into the poll loop through a
+//! SIGTERM, SIGINT, SIGHUP and SIGCHLD delivered into the poll loop through a
 //! self-pipe (signal-hook-mio), so handlers never run loop code.
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 /// What the loop does about a signal.
@@ -9,10 +9,12 @@ use signal_hook_mio::v1_0::Signals;
 pub enum SignalAction {
     Shutdown(&'static str),
     Reload,
+    /// A child exited (or stopped): reap.
+    Child,
 }
 
 pub fn install() -> std::io::Result<Signals> {
-    Signals::new([SIGTERM, SIGINT, SIGHUP])
+    Signals::new([SIGTERM, SIGINT, SIGHUP, SIGCHLD])
 }
 
 /// Drains pending signals into actions.
@@ -21,6 +23,7 @@ pub fn drain(signals: &mut Signals, out: &mut Vec<SignalAction>) {
         out.push(match sig {
             SIGTERM => SignalAction::Shutdown("SIGTERM"),
             SIGINT => SignalAction::Shutdown("SIGINT"),
+            SIGCHLD => SignalAction::Child,
             _ => SignalAction::Reload,
         });
     }

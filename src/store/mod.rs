@@ -16,8 +16,11 @@ pub const DB_FILE: &str = "clawgate.db";
 /// Characters kept for `lastMessagePreview`.
 pub const PREVIEW_CHARS: usize = 120;
 
+pub mod audit;
 mod coach;
-pub use coach::AuditRow;
+mod exec;
+pub use audit::AuditRow;
+pub use exec::ApprovalRow;
 
 /// Numbered schema migrations; `PRAGMA user_version` = how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -62,6 +65,37 @@ const MIGRATIONS: &[&str] = &[
         duration_us INTEGER
      );
      CREATE INDEX coach_audit_decision ON coach_audit(decision, id);",
+    // 3: one hash-chained audit trail for the coach, approvals and exec;
+    // pending approvals (so a restart does not lose them silently) and the
+    // "allow-always" decisions.
+    "ALTER TABLE coach_audit RENAME TO audit;
+     ALTER TABLE audit ADD COLUMN detail TEXT;
+     ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+     ALTER TABLE audit ADD COLUMN hash TEXT;
+     CREATE INDEX audit_kind ON audit(kind, id);
+     CREATE TABLE audit_anchor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        through_id INTEGER NOT NULL,
+        hash TEXT NOT NULL
+     );
+     CREATE TABLE exec_approvals (
+        id TEXT PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        session TEXT NOT NULL,
+        request TEXT NOT NULL,
+        coach TEXT,
+        state TEXT NOT NULL,
+        decision TEXT,
+        resolved_by TEXT,
+        resolved_ms INTEGER
+     );
+     CREATE INDEX exec_approvals_state ON exec_approvals(state, created_ms);
+     CREATE TABLE exec_allow (
+        key TEXT PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+     );",
 ];
 
 #[derive(Debug)]
@@ -181,6 +215,8 @@ pub struct Store {
     pub stats: StoreStats,
     /// `count(*)` of sessions, dropped by every write that may change it.
     session_count: Option<u64>,
+    /// The newest audit row (id, hash): the next row links to it.
+    audit_head: Option<(i64, String)>,
 }
 
 impl Store {
@@ -215,6 +251,7 @@ impl Store {
             path,
             stats: StoreStats::default(),
             session_count: None,
+            audit_head: None,
         };
         store.migrate()?;
         store.set_max_bytes(opts.max_bytes)?;

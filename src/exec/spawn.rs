@@ -1,0 +1,343 @@
+//! Starting a child and the few syscalls around it. The child gets its own
+//! process group (so a kill reaches its grandchildren), an environment built
+//! from an allowlist (the gateway's token is never in it), every inherited
+//! descriptor above stderr marked close-on-exec, and stdin from a pipe or
+//! /dev/null.
+
+use std::fmt;
+use std::os::unix::io::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+
+/// Variables a request may never set: they change what runs before the
+/// command does (loader preloads, shell start-up files, interpreter hooks).
+const FORBIDDEN_ENV_PREFIXES: &[&str] = &["LD_", "DYLD_", "BASH_FUNC_"];
+const FORBIDDEN_ENV: &[&str] = &[
+    "BASH_ENV",
+    "ENV",
+    "IFS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "NODE_OPTIONS",
+    "PYTHONSTARTUP",
+    "PYTHONPATH",
+    "PERL5OPT",
+    "PERL5LIB",
+    "RUBYOPT",
+    "GIT_SSH_COMMAND",
+    "CLAWGATE_TOKEN",
+    "OPENCLAW_GATEWAY_TOKEN",
+];
+
+/// Why a variable name in a request's `env` is refused, if it is.
+pub fn env_key_problem(key: &str) -> Option<&'static str> {
+    let valid = !key.is_empty()
+        && key.len() <= 128
+        && !key.as_bytes()[0].is_ascii_digit()
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Some("is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*, at most 128)");
+    }
+    let up = key.to_ascii_uppercase();
+    if FORBIDDEN_ENV.contains(&up.as_str())
+        || FORBIDDEN_ENV_PREFIXES.iter().any(|p| up.starts_with(p))
+    {
+        return Some("may not be set by a request (it changes what runs before the command)");
+    }
+    None
+}
+
+/// The child's environment: the pass-through names taken from ours, minus
+/// any value that holds a secret, then the request's additions.
+pub fn child_env(
+    passthrough: &[String],
+    ours: impl Iterator<Item = (String, String)>,
+    secrets: &[&str],
+    additions: &[(String, String)],
+) -> Vec<(String, String)> {
+    let leaks = |v: &str| secrets.iter().any(|s| !s.is_empty() && v.contains(s));
+    let mut env: Vec<(String, String)> = ours
+        .filter(|(k, v)| passthrough.iter().any(|p| p == k) && !leaks(v))
+        .filter(|(k, _)| env_key_problem(k).is_none())
+        .collect();
+    for (k, v) in additions {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    /// argv[0] is looked up in the child's PATH.
+    pub argv: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub stdin_pipe: bool,
+    /// RLIMIT_NPROC for the child (0: leave as is). Not enforced for root.
+    pub max_user_processes: u64,
+}
+
+pub struct Spawned {
+    pub pid: i32,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
+    pub stdin: Option<ChildStdin>,
+}
+
+#[derive(Debug)]
+pub enum SpawnError {
+    Empty,
+    CwdMissing(PathBuf),
+    CwdNotDir(PathBuf),
+    NotFound(String),
+    Denied(String),
+    Io(String, std::io::Error),
+}
+
+impl SpawnError {
+    /// The `details.code` clients see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SpawnError::Empty => "EMPTY_COMMAND",
+            SpawnError::CwdMissing(_) | SpawnError::CwdNotDir(_) => "BAD_CWD",
+            SpawnError::NotFound(_) => "COMMAND_NOT_FOUND",
+            SpawnError::Denied(_) => "PERMISSION_DENIED",
+            SpawnError::Io(..) => "SPAWN_FAILED",
+        }
+    }
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::Empty => write!(f, "the command is empty"),
+            SpawnError::CwdMissing(p) => write!(f, "cwd `{}` does not exist", p.display()),
+            SpawnError::CwdNotDir(p) => write!(f, "cwd `{}` is not a directory", p.display()),
+            SpawnError::NotFound(p) => write!(f, "`{p}`: no such command (not found in PATH)"),
+            SpawnError::Denied(p) => write!(f, "`{p}`: permission denied"),
+            SpawnError::Io(p, e) => write!(f, "`{p}` could not be started: {e}"),
+        }
+    }
+}
+
+/// Checks a cwd before anyone is asked to approve a command that cannot run.
+pub fn check_cwd(cwd: &Path) -> Result<(), SpawnError> {
+    match std::fs::metadata(cwd) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(SpawnError::CwdNotDir(cwd.to_path_buf())),
+        Err(_) => Err(SpawnError::CwdMissing(cwd.to_path_buf())),
+    }
+}
+
+pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
+    let Some(prog) = spec.argv.first().filter(|p| !p.is_empty()) else {
+        return Err(SpawnError::Empty);
+    };
+    if let Some(cwd) = &spec.cwd {
+        check_cwd(cwd)?;
+    }
+    let mut cmd = Command::new(prog);
+    cmd.args(&spec.argv[1..])
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if spec.stdin_pipe {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        // Its own group: process.kill and shutdown reach every descendant.
+        .process_group(0);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    let nproc = spec.max_user_processes;
+    // SAFETY: only async-signal-safe syscalls run between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Everything we open is close-on-exec already; this covers a
+            // descriptor some library opened without it. CLOEXEC rather
+            // than close, so std's exec-error pipe still reports failures.
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                4u32, /* CLOSE_RANGE_CLOEXEC */
+            );
+            if nproc > 0 {
+                let lim = libc::rlimit {
+                    rlim_cur: nproc as libc::rlim_t,
+                    rlim_max: nproc as libc::rlim_t,
+                };
+                libc::setrlimit(libc::RLIMIT_NPROC, &lim);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => SpawnError::NotFound(prog.clone()),
+        std::io::ErrorKind::PermissionDenied => SpawnError::Denied(prog.clone()),
+        _ => SpawnError::Io(prog.clone(), e),
+    })?;
+    let pid = child.id() as i32;
+    // `Child` is dropped without waiting: the loop reaps by pid on SIGCHLD.
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let stdin = child.stdin.take();
+    set_nonblocking(stdout.as_raw_fd());
+    set_nonblocking(stderr.as_raw_fd());
+    if let Some(s) = &stdin {
+        set_nonblocking(s.as_raw_fd());
+    }
+    Ok(Spawned {
+        pid,
+        stdout,
+        stderr,
+        stdin,
+    })
+}
+
+fn set_nonblocking(fd: i32) {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+}
+
+/// Signals a whole process group.
+pub fn kill_group(pgid: i32, sig: i32) -> std::io::Result<()> {
+    // SAFETY: plain syscall; a negative pid would address another group.
+    if pgid <= 1 {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    if unsafe { libc::killpg(pgid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// How a reaped child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+/// Reaps `pid` if it has exited (never blocks).
+pub fn try_reap(pid: i32) -> Option<ExitInfo> {
+    let mut status = 0;
+    // SAFETY: waitpid with WNOHANG on our own child.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if r == pid {
+        Some(decode_status(status))
+    } else if r < 0 {
+        // ECHILD: already reaped elsewhere; report an unknown end rather than hang.
+        Some(ExitInfo {
+            code: None,
+            signal: None,
+        })
+    } else {
+        None
+    }
+}
+
+fn decode_status(status: i32) -> ExitInfo {
+    if libc::WIFEXITED(status) {
+        ExitInfo {
+            code: Some(libc::WEXITSTATUS(status)),
+            signal: None,
+        }
+    } else if libc::WIFSIGNALED(status) {
+        ExitInfo {
+            code: None,
+            signal: Some(libc::WTERMSIG(status)),
+        }
+    } else {
+        ExitInfo {
+            code: None,
+            signal: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_env_is_allowlisted_and_secret_free() {
+        let ours = vec![
+            ("PATH".to_string(), "/usr/bin".to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "x".to_string()),
+            ("LANG".to_string(), "tok-123".to_string()),
+        ];
+        let pass: Vec<String> = ["PATH", "HOME", "LANG"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let env = child_env(
+            &pass,
+            ours.into_iter(),
+            &["tok-123"],
+            &[("HOME".into(), "/tmp".into()), ("FOO".into(), "1".into())],
+        );
+        assert_eq!(
+            env,
+            vec![
+                ("PATH".to_string(), "/usr/bin".to_string()),
+                ("HOME".to_string(), "/tmp".to_string()),
+                ("FOO".to_string(), "1".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn test_env_keys() {
+        assert!(env_key_problem("FOO_1").is_none());
+        assert!(env_key_problem("LD_PRELOAD").is_some());
+        assert!(env_key_problem("bash_env").is_some());
+        assert!(env_key_problem("1X").is_some());
+        assert!(env_key_problem("A-B").is_some());
+        assert!(env_key_problem("").is_some());
+    }
+
+    #[test]
+    fn test_spawn_errors_are_precise() {
+        let spec = |argv: &[&str], cwd: Option<&str>| SpawnSpec {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            cwd: cwd.map(PathBuf::from),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            stdin_pipe: false,
+            max_user_processes: 0,
+        };
+        assert!(matches!(spawn(&spec(&[], None)), Err(SpawnError::Empty)));
+        assert!(matches!(
+            spawn(&spec(&["clawgate-no-such-binary-xyz"], None)),
+            Err(SpawnError::NotFound(_))
+        ));
+        assert!(matches!(
+            spawn(&spec(&["true"], Some("/nonexistent/dir/xyz"))),
+            Err(SpawnError::CwdMissing(_))
+        ));
+        assert!(matches!(
+            spawn(&spec(&["true"], Some("/etc/hostname"))),
+            Err(SpawnError::CwdNotDir(_))
+        ));
+        let s = spawn(&spec(&["true"], None)).unwrap();
+        // Reap it (blocking wait is fine in a unit test).
+        let mut status = 0;
+        unsafe { libc::waitpid(s.pid, &mut status, 0) };
+        assert_eq!(decode_status(status).code, Some(0));
+    }
+}

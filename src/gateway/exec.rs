@@ -1,0 +1,1460 @@
+//! `exec.run` and the process registry: a request goes through the coach,
+//! then (when the coach asks) through a human approval, then becomes a
+//! child whose pipes sit in the same poll as the sockets. Output is kept
+//! per process up to a cap and streamed to the client that started it as
+//! droppable `process.output` events with offsets, so a slow client skips
+//! events and catches up with `process.poll`. SIGCHLD arrives through the
+//! signal pipe and children are reaped by pid; timers bound every stage:
+//! the run's timeout, the SIGTERM→SIGKILL grace, the wait for pipes after
+//! the exit, the `yieldMs` answer and the finished process's TTL.
+
+use super::coach::After;
+use super::methods::{bad_param as bad, params_object, Payload};
+use super::{wall_ms, Gateway, Priority, Timer};
+use crate::coach::{CheckInput, Decision, Verdict};
+use crate::config::OnDisconnect;
+use crate::exec::allow::{simple_words, Allowlist};
+use crate::exec::output::{base64, utf8_cut, OutputBuf};
+use crate::exec::spawn::{self, ExitInfo, SpawnSpec};
+use crate::exec::{display_argv, proc_token, signal_name, Stream};
+use crate::net::ConnId;
+use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent};
+use crate::reactor::timer::TimerId;
+use crate::store::AuditRow;
+use mio::unix::SourceFd;
+use mio::Interest;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+use std::process::{ChildStderr, ChildStdin, ChildStdout};
+use std::time::{Duration, Instant};
+
+/// Largest `maxBytes` a `process.poll` may ask for (and its default).
+pub const POLL_MAX_BYTES: usize = 1024 * 1024;
+/// Retry hint when the process table is full.
+const RETRY_PROCESS_LIMIT_MS: u64 = 1_000;
+
+/// A validated `exec.run` request, carried through the coach and the approval.
+#[derive(Debug, Clone)]
+pub struct ExecReq {
+    pub argv: Vec<String>,
+    /// The command as a human (and the coach, and the audit) reads it.
+    pub display: String,
+    /// Words an allowlist entry can be matched against (None: shell syntax).
+    pub words: Option<Vec<String>>,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub timeout_ms: u64,
+    pub yield_ms: u64,
+    pub session_key: Option<String>,
+    pub agent_id: Option<String>,
+    pub stdin_pipe: bool,
+    pub base64: bool,
+    /// Who decided it may run (`coach`, `allowlist`, `allow-always`, a client).
+    pub approved_by: String,
+}
+
+impl ExecReq {
+    /// What the approval event shows.
+    pub fn request_view(&self) -> Value {
+        json!({
+            "command": self.display,
+            "argv": self.argv_view(),
+            "cwd": self.cwd.as_ref().map(|p| p.display().to_string()),
+            "agentId": self.agent_id,
+            "sessionKey": self.session_key,
+            "timeoutMs": self.timeout_ms,
+            "env": self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        })
+    }
+    fn argv_view(&self) -> Option<&[String]> {
+        self.words.as_deref()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcStatus {
+    Running,
+    Exited,
+    Killed,
+    Timeout,
+}
+
+struct Pipes {
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    stdin: Option<ChildStdin>,
+    stdin_buf: Vec<u8>,
+    stdin_eof: bool,
+    /// An unfinished UTF-8 sequence per stream, waiting for its last bytes.
+    carry: [Vec<u8>; 2],
+}
+
+impl Pipes {
+    /// The open descriptors and which stream each is.
+    fn fds(&self) -> Vec<(i32, Stream)> {
+        let mut v = Vec::with_capacity(3);
+        if let Some(f) = &self.stdout {
+            v.push((f.as_raw_fd(), Stream::Stdout));
+        }
+        if let Some(f) = &self.stderr {
+            v.push((f.as_raw_fd(), Stream::Stderr));
+        }
+        if let Some(f) = &self.stdin {
+            v.push((f.as_raw_fd(), Stream::Stdin));
+        }
+        v
+    }
+}
+
+struct Waiter {
+    conn: ConnId,
+    req_id: String,
+    timer: Option<TimerId>,
+}
+
+pub struct Proc {
+    pub id: String,
+    pid: i32,
+    owner: Option<ConnId>,
+    client_id: Option<String>,
+    session_key: Option<String>,
+    command: String,
+    cwd: Option<String>,
+    started: Instant,
+    started_ms: u64,
+    ended: Option<Instant>,
+    status: ProcStatus,
+    exit: Option<ExitInfo>,
+    pipes: Pipes,
+    out: OutputBuf,
+    base64: bool,
+    lossy: bool,
+    /// Why we signalled it (`timeout`, `kill`, `shutdown`, `disconnect`).
+    kill_reason: Option<&'static str>,
+    timeout_timer: Option<TimerId>,
+    kill_timer: Option<TimerId>,
+    drain_timer: Option<TimerId>,
+    prune_timer: Option<TimerId>,
+    waiter: Option<Waiter>,
+    approved_by: String,
+}
+
+impl ProcStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcStatus::Running => "running",
+            ProcStatus::Exited => "exited",
+            ProcStatus::Killed => "killed",
+            ProcStatus::Timeout => "timeout",
+        }
+    }
+}
+
+impl Proc {
+    fn duration_ms(&self, now: Instant) -> u64 {
+        self.ended
+            .unwrap_or(now)
+            .saturating_duration_since(self.started)
+            .as_millis() as u64
+    }
+
+    fn summary(&self, now: Instant) -> Value {
+        json!({
+            "processId": self.id,
+            "pid": self.pid,
+            "command": self.command,
+            "cwd": self.cwd,
+            "status": self.status,
+            "exitCode": self.exit.and_then(|e| e.code),
+            "signal": self.exit.and_then(|e| e.signal).map(signal_name),
+            "startedAtMs": self.started_ms,
+            "durationMs": self.duration_ms(now),
+            "outputBytes": self.out.end(),
+            "truncated": self.out.truncated,
+            "sessionKey": self.session_key,
+            "clientId": self.client_id,
+            "stdin": self.pipes.stdin.is_some(),
+        })
+    }
+
+    /// The answer to `exec.run`: status, and the output kept so far.
+    fn result(&self, now: Instant) -> Value {
+        let mut v = json!({
+            "processId": self.id,
+            "pid": self.pid,
+            "status": self.status,
+            "durationMs": self.duration_ms(now),
+            "output": self.out.text(),
+            "truncated": self.out.truncated,
+            "nextOffset": self.out.end(),
+        });
+        if self.status != ProcStatus::Running {
+            v["exitCode"] = json!(self.exit.and_then(|e| e.code));
+            v["signal"] = json!(self.exit.and_then(|e| e.signal).map(signal_name));
+        }
+        v
+    }
+
+    fn pipes_open(&self) -> bool {
+        self.pipes.stdout.is_some() || self.pipes.stderr.is_some()
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecStats {
+    pub runs: u64,
+    pub spawned: u64,
+    pub spawn_failed: u64,
+    pub blocked: u64,
+    pub rejected_busy: u64,
+    pub exited: u64,
+    pub killed: u64,
+    pub timed_out: u64,
+    pub output_bytes: u64,
+    pub output_events: u64,
+    pub stdin_bytes: u64,
+    pub pruned: u64,
+    pub reaped: u64,
+}
+
+pub struct ExecRuntime {
+    procs: BTreeMap<u64, Proc>,
+    next_seq: u64,
+    running: usize,
+    revisit: Vec<(u64, Stream)>,
+    scratch: Vec<u8>,
+    pub allowlist: Allowlist,
+    pub stats: ExecStats,
+}
+
+impl ExecRuntime {
+    pub fn new(cfg: &crate::config::ExecConfig) -> ExecRuntime {
+        ExecRuntime {
+            procs: BTreeMap::new(),
+            next_seq: 1,
+            running: 0,
+            revisit: Vec::new(),
+            scratch: Vec::new(),
+            // Validated with the config; an error here cannot happen.
+            allowlist: Allowlist::new(&cfg.allowlist).unwrap_or_default(),
+            stats: ExecStats::default(),
+        }
+    }
+    pub fn running(&self) -> usize {
+        self.running
+    }
+    pub fn finished(&self) -> usize {
+        self.procs.len() - self.running
+    }
+    pub fn has_revisits(&self) -> bool {
+        !self.revisit.is_empty()
+    }
+    fn running_seqs(&self) -> Vec<u64> {
+        self.procs
+            .iter()
+            .filter(|(_, p)| p.status == ProcStatus::Running)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+    /// Output bytes held right now, for the live memory accounting.
+    pub fn held_bytes(&self) -> usize {
+        self.procs
+            .values()
+            .map(|p| p.out.held() + p.pipes.stdin_buf.len())
+            .sum()
+    }
+}
+
+fn parse_id(s: &str) -> Option<u64> {
+    s.strip_prefix("p-")?.split('-').next()?.parse().ok()
+}
+
+fn not_found(id: &str) -> ErrorShape {
+    ErrorShape::invalid(format!(
+        "unknown processId `{id}` (finished processes are kept for exec.finishedTtlMs)"
+    ))
+    .detail("PROCESS_NOT_FOUND", json!({"processId": id}))
+}
+
+fn str_param<'a>(
+    p: Option<&'a Map<String, Value>>,
+    m: &str,
+    key: &str,
+    max: usize,
+) -> Result<Option<&'a str>, ErrorShape> {
+    match p.and_then(|p| p.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= max => Ok(Some(s)),
+        Some(_) => Err(bad(m, key, &format!("a string of at most {max} bytes"))),
+    }
+}
+
+fn u64_param(
+    p: Option<&Map<String, Value>>,
+    m: &str,
+    key: &str,
+    max: u64,
+) -> Result<Option<u64>, ErrorShape> {
+    match p.and_then(|p| p.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if n <= max => Ok(Some(n)),
+            _ => Err(bad(m, key, &format!("an integer 0..={max}"))),
+        },
+    }
+}
+
+fn bool_param(
+    p: Option<&Map<String, Value>>,
+    m: &str,
+    key: &str,
+) -> Result<Option<bool>, ErrorShape> {
+    match p.and_then(|p| p.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(bad(m, key, "a boolean")),
+    }
+}
+
+impl Gateway {
+    // ----- exec.run --------------------------------------------------------------
+
+    pub(super) fn exec_run(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        const M: &str = "exec.run";
+        let p = params_object(
+            req,
+            &[
+                "command",
+                "argv",
+                "cwd",
+                "env",
+                "timeoutMs",
+                "sessionKey",
+                "yieldMs",
+                "stdin",
+                "encoding",
+                "agentId",
+            ],
+        )?;
+        let e = self.cfg.exec.clone();
+        if !e.enabled {
+            return Err(ErrorShape::new(
+                ErrorCode::Forbidden,
+                "exec is disabled (exec.enabled is false)",
+            )
+            .detail("EXEC_DISABLED", Value::Null));
+        }
+        self.exec.stats.runs += 1;
+        let command = str_param(p, M, "command", e.max_command_bytes)?;
+        let argv = match p.and_then(|p| p.get("argv")) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => {
+                let mut out = Vec::with_capacity(a.len());
+                let mut total = 0;
+                for v in a {
+                    let Some(s) = v.as_str() else {
+                        return Err(bad(M, "argv", "a list of strings"));
+                    };
+                    if s.contains('\0') {
+                        return Err(bad(M, "argv", "a list of strings without NUL bytes"));
+                    }
+                    total += s.len() + 1;
+                    out.push(s.to_string());
+                }
+                if total > e.max_command_bytes {
+                    return Err(bad(
+                        M,
+                        "argv",
+                        &format!(
+                            "at most {} bytes in all (exec.maxCommandBytes)",
+                            e.max_command_bytes
+                        ),
+                    ));
+                }
+                Some(out)
+            }
+            Some(_) => Err(bad(M, "argv", "a list of strings"))?,
+        };
+        let (argv, display, words) = match (command, argv) {
+            (Some(_), Some(_)) => {
+                return Err(ErrorShape::invalid("invalid exec.run params: give `command` or `argv`, not both")
+                    .detail("INVALID_PARAMS", json!({"property": "argv"})))
+            }
+            (None, None) => {
+                return Err(ErrorShape::invalid("invalid exec.run params: `command` (a shell command string) or `argv` (a list) is required")
+                    .detail("INVALID_PARAMS", json!({"property": "command"})))
+            }
+            (Some(c), None) => {
+                if c.trim().is_empty() {
+                    return Err(ErrorShape::invalid("invalid exec.run params: `command` is empty")
+                        .detail("EMPTY_COMMAND", json!({"property": "command"})));
+                }
+                if c.contains('\0') {
+                    return Err(bad(M, "command", "a string without NUL bytes"));
+                }
+                (vec![e.shell.clone(), "-c".into(), c.to_string()], c.to_string(), simple_words(c))
+            }
+            (None, Some(a)) => {
+                if a.first().is_none_or(|s| s.is_empty()) {
+                    return Err(ErrorShape::invalid("invalid exec.run params: `argv` is empty (argv[0] names the program)")
+                        .detail("EMPTY_COMMAND", json!({"property": "argv"})));
+                }
+                let d = display_argv(&a);
+                (a.clone(), d, Some(a))
+            }
+        };
+        let cwd = str_param(p, M, "cwd", 4096)?.map(PathBuf::from);
+        if let Some(c) = &cwd {
+            spawn::check_cwd(c).map_err(|err| {
+                ErrorShape::invalid(format!("invalid exec.run params: {err}"))
+                    .detail(err.code(), json!({"property": "cwd"}))
+            })?;
+        }
+        let env = match p.and_then(|p| p.get("env")) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(m)) => {
+                if m.len() > e.max_env_vars {
+                    return Err(bad(
+                        M,
+                        "env",
+                        &format!(
+                            "an object of at most {} variables (exec.maxEnvVars)",
+                            e.max_env_vars
+                        ),
+                    ));
+                }
+                let mut out = Vec::new();
+                for (k, v) in m {
+                    if let Some(why) = spawn::env_key_problem(k) {
+                        return Err(ErrorShape::invalid(format!(
+                            "invalid exec.run params: env `{k}` {why}"
+                        ))
+                        .detail("ENV_FORBIDDEN", json!({"property": "env", "name": k})));
+                    }
+                    let Some(v) = v
+                        .as_str()
+                        .filter(|v| !v.contains('\0') && v.len() <= 32 * 1024)
+                    else {
+                        return Err(bad(
+                            M,
+                            "env",
+                            "an object of string values (each at most 32768 bytes)",
+                        ));
+                    };
+                    out.push((k.clone(), v.to_string()));
+                }
+                out
+            }
+            Some(_) => return Err(bad(M, "env", "an object of string values")),
+        };
+        let timeout_ms = match u64_param(p, M, "timeoutMs", e.max_timeout_ms)? {
+            Some(0) => {
+                return Err(bad(
+                    M,
+                    "timeoutMs",
+                    &format!("an integer 1..={}", e.max_timeout_ms),
+                ))
+            }
+            Some(t) => t,
+            None => e.default_timeout_ms,
+        };
+        let yield_ms = u64_param(p, M, "yieldMs", e.max_yield_ms)?.unwrap_or(e.default_yield_ms);
+        let session_key = str_param(p, M, "sessionKey", 256)?.map(str::to_string);
+        let agent_id = str_param(p, M, "agentId", 256)?.map(str::to_string);
+        let stdin_pipe = bool_param(p, M, "stdin")?.unwrap_or(false);
+        let base64 = match str_param(p, M, "encoding", 16)? {
+            None | Some("utf8") => false,
+            Some("base64") => true,
+            Some(_) => return Err(bad(M, "encoding", "\"utf8\" or \"base64\"")),
+        };
+        // Refuse early rather than after a human said yes.
+        self.exec_capacity()?;
+        let r = ExecReq {
+            argv,
+            display: display.clone(),
+            words,
+            cwd,
+            env,
+            timeout_ms,
+            yield_ms,
+            session_key: session_key.clone(),
+            agent_id,
+            stdin_pipe,
+            base64,
+            approved_by: String::new(),
+        };
+        let input = CheckInput {
+            command: Some(display),
+            tool_name: Some("exec".into()),
+            ..Default::default()
+        };
+        self.submit_check(
+            id,
+            &req.id,
+            input,
+            session_key,
+            After::Exec(Box::new(r)),
+            now,
+        )
+    }
+
+    fn exec_capacity(&mut self) -> Result<(), ErrorShape> {
+        let max = self.cfg.exec.max_processes;
+        if self.exec.running >= max {
+            self.exec.stats.rejected_busy += 1;
+            let mut err = ErrorShape::new(
+                ErrorCode::Unavailable,
+                format!("{max} processes are running (exec.maxProcesses); retry when one ends"),
+            )
+            .detail(
+                "PROCESS_LIMIT",
+                json!({"running": self.exec.running, "max": max}),
+            );
+            err.retryable = Some(true);
+            err.retry_after_ms = Some(RETRY_PROCESS_LIMIT_MS);
+            return Err(err);
+        }
+        if self.is_shutting_down() {
+            let mut err = ErrorShape::new(ErrorCode::Unavailable, "the gateway is shutting down")
+                .detail("SHUTTING_DOWN", Value::Null);
+            err.retryable = Some(true);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// The coach has spoken on an `exec.run`.
+    pub(super) fn exec_after_coach(
+        &mut self,
+        conn: ConnId,
+        req_id: &str,
+        mut r: ExecReq,
+        v: &Verdict,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        match v.decision {
+            Decision::Block => {
+                self.exec.stats.blocked += 1;
+                let top = v.top().map(|m| m.title).unwrap_or("a blocked pattern");
+                Err(ErrorShape::new(ErrorCode::Forbidden, format!("blocked by the security coach: {top}"))
+                    .detail(
+                        "COACH_BLOCKED",
+                        json!({"decision": "block", "severity": v.severity, "matches": v.matches, "ruleId": v.rule_id}),
+                    ))
+            }
+            Decision::Allow => {
+                r.approved_by = "coach".into();
+                self.start_process(conn, req_id, r, now)
+            }
+            Decision::Approve => {
+                let allowlisted = r
+                    .words
+                    .as_deref()
+                    .is_some_and(|w| self.exec.allowlist.allows(w));
+                if allowlisted {
+                    r.approved_by = "allowlist".into();
+                    return self.start_process(conn, req_id, r, now);
+                }
+                if self.approvals.allow_always_has(&r.display) {
+                    r.approved_by = "allow-always".into();
+                    return self.start_process(conn, req_id, r, now);
+                }
+                let coach =
+                    json!({"decision": "approve", "severity": v.severity, "matches": v.matches});
+                self.raise_exec_approval(conn, req_id, r, coach, now)
+            }
+        }
+    }
+
+    /// Spawns an approved request and registers its pipes.
+    pub(super) fn start_process(
+        &mut self,
+        conn: ConnId,
+        req_id: &str,
+        r: ExecReq,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        self.exec_capacity()?;
+        let e = self.cfg.exec.clone();
+        let token = self.secrets.token.clone().unwrap_or_default();
+        let password = self.secrets.password.clone().unwrap_or_default();
+        let env = spawn::child_env(
+            &e.env_passthrough,
+            std::env::vars(),
+            &[&token, &password],
+            &r.env,
+        );
+        let spec = SpawnSpec {
+            argv: r.argv.clone(),
+            cwd: r.cwd.clone(),
+            env,
+            stdin_pipe: r.stdin_pipe,
+            max_user_processes: e.max_user_processes,
+        };
+        let client_id = self.session(conn).map(|s| s.params.client.id.clone());
+        let spawned = match spawn::spawn(&spec) {
+            Ok(s) => s,
+            Err(err) => {
+                self.exec.stats.spawn_failed += 1;
+                self.push_audit(AuditRow {
+                    conn: Some(conn.to_string()),
+                    client_id,
+                    session_key: r.session_key.clone(),
+                    detail: Some(json!({"error": err.to_string(), "code": err.code()}).to_string()),
+                    ..AuditRow::new(
+                        wall_ms(),
+                        "exec",
+                        "failed",
+                        self.audit_text(&r.display),
+                        r.approved_by.clone(),
+                    )
+                });
+                return Err(ErrorShape::invalid(format!("exec.run: {err}"))
+                    .detail(err.code(), json!({"command": r.display})));
+            }
+        };
+        let seq = self.exec.next_seq;
+        self.exec.next_seq += 1;
+        let pid = spawned.pid;
+        let mut proc = Proc {
+            // The random part keeps ids unique across restarts (the audit
+            // trail outlives the registry).
+            id: format!("p-{seq}-{}", super::auth::random_hex(3).unwrap_or_default()),
+            pid,
+            owner: Some(conn),
+            client_id,
+            session_key: r.session_key.clone(),
+            command: r.display.clone(),
+            cwd: r.cwd.as_ref().map(|c| c.display().to_string()),
+            started: now,
+            started_ms: wall_ms(),
+            ended: None,
+            status: ProcStatus::Running,
+            exit: None,
+            pipes: Pipes {
+                stdout: Some(spawned.stdout),
+                stderr: Some(spawned.stderr),
+                stdin: spawned.stdin,
+                stdin_buf: Vec::new(),
+                stdin_eof: false,
+                carry: [Vec::new(), Vec::new()],
+            },
+            out: OutputBuf::new(e.max_output_bytes),
+            base64: r.base64,
+            lossy: false,
+            kill_reason: None,
+            timeout_timer: None,
+            kill_timer: None,
+            drain_timer: None,
+            prune_timer: None,
+            waiter: None,
+            approved_by: r.approved_by.clone(),
+        };
+        let mut ok = true;
+        for (fd, stream) in proc.pipes.fds() {
+            let interest = if stream == Stream::Stdin {
+                Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            ok &= self
+                .registry
+                .register(&mut SourceFd(&fd), proc_token(seq, stream), interest)
+                .is_ok();
+        }
+        if !ok {
+            log::warn!("{}: could not register its pipes; killing it", proc.id);
+            let _ = spawn::kill_group(pid, libc::SIGKILL);
+        }
+        proc.timeout_timer = self
+            .timers
+            .insert(
+                now + Duration::from_millis(r.timeout_ms),
+                Timer::ExecTimeout(seq),
+            )
+            .ok();
+        self.exec.running += 1;
+        self.exec.stats.spawned += 1;
+        log::info!(
+            "{}: pid {pid} started for {conn}: {}",
+            proc.id,
+            crate::coach::text::normalize(&r.display)
+                .0
+                .chars()
+                .take(200)
+                .collect::<String>()
+        );
+        let answer_now = r.yield_ms == 0;
+        if !answer_now {
+            let timer = self
+                .timers
+                .insert(
+                    now + Duration::from_millis(r.yield_ms),
+                    Timer::ExecYield(seq),
+                )
+                .ok();
+            proc.waiter = Some(Waiter {
+                conn,
+                req_id: req_id.to_string(),
+                timer,
+            });
+        }
+        let result = proc.result(now);
+        self.exec.procs.insert(seq, proc);
+        // The child may already have written and exited: read before answering.
+        self.read_pipe(seq, Stream::Stdout, now);
+        self.read_pipe(seq, Stream::Stderr, now);
+        if answer_now {
+            Ok(Payload::Json(result))
+        } else {
+            Ok(Payload::Deferred)
+        }
+    }
+
+    fn audit_text(&self, s: &str) -> String {
+        s.chars().take(self.cfg.coach.audit_input_chars).collect()
+    }
+
+    // ----- pipes -----------------------------------------------------------------
+
+    /// Readiness on a child's pipe.
+    pub fn on_proc_ready(
+        &mut self,
+        seq: u64,
+        stream: Stream,
+        readable: bool,
+        writable: bool,
+        now: Instant,
+    ) {
+        match stream {
+            Stream::Stdin if writable || readable => self.write_stdin(seq),
+            Stream::Stdout | Stream::Stderr if readable => self.read_pipe(seq, stream, now),
+            _ => {}
+        }
+    }
+
+    pub fn run_exec_revisits(&mut self, now: Instant) {
+        for (seq, stream) in std::mem::take(&mut self.exec.revisit) {
+            self.read_pipe(seq, stream, now);
+        }
+    }
+
+    fn read_pipe(&mut self, seq: u64, stream: Stream, now: Instant) {
+        let chunk = self.cfg.exec.read_chunk_bytes;
+        let budget = self.cfg.exec.read_budget;
+        let mut scratch = std::mem::take(&mut self.exec.scratch);
+        scratch.resize(chunk, 0);
+        let mut eof = false;
+        let mut spent = true;
+        for _ in 0..budget {
+            let Some(p) = self.exec.procs.get_mut(&seq) else {
+                spent = false;
+                break;
+            };
+            let res = match stream {
+                Stream::Stdout => p.pipes.stdout.as_mut().map(|f| f.read(&mut scratch)),
+                Stream::Stderr => p.pipes.stderr.as_mut().map(|f| f.read(&mut scratch)),
+                Stream::Stdin => None,
+            };
+            match res {
+                None => {
+                    spent = false;
+                    break;
+                }
+                Some(Ok(0)) => {
+                    eof = true;
+                    spent = false;
+                    break;
+                }
+                Some(Ok(n)) => self.on_output(seq, stream, &scratch[..n], now),
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    spent = false;
+                    break;
+                }
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Some(Err(e)) => {
+                    log::debug!("p-{seq}: {} read failed: {e}", stream.as_str());
+                    eof = true;
+                    spent = false;
+                    break;
+                }
+            }
+        }
+        self.exec.scratch = scratch;
+        if spent {
+            // Budget used up with data left: serve others, come back next turn.
+            self.exec.revisit.push((seq, stream));
+        }
+        if eof {
+            self.close_pipe(seq, stream, now);
+        }
+    }
+
+    fn on_output(&mut self, seq: u64, stream: Stream, data: &[u8], now: Instant) {
+        let Some(p) = self.exec.procs.get_mut(&seq) else {
+            return;
+        };
+        let offset = p.out.push(stream, data);
+        self.exec.stats.output_bytes += data.len() as u64;
+        let Some(owner) = p.owner else {
+            return;
+        };
+        let ev = output_event(p, stream, offset, data, false);
+        if let Some(ev) = ev {
+            self.exec.stats.output_events += 1;
+            self.send_event(owner, &ev, Priority::Droppable, now);
+        }
+    }
+
+    fn close_pipe(&mut self, seq: u64, stream: Stream, now: Instant) {
+        let Some(p) = self.exec.procs.get_mut(&seq) else {
+            return;
+        };
+        let reg = &self.registry;
+        match stream {
+            Stream::Stdout => {
+                if let Some(f) = p.pipes.stdout.take() {
+                    let _ = reg.deregister(&mut SourceFd(&f.as_raw_fd()));
+                }
+            }
+            Stream::Stderr => {
+                if let Some(f) = p.pipes.stderr.take() {
+                    let _ = reg.deregister(&mut SourceFd(&f.as_raw_fd()));
+                }
+            }
+            Stream::Stdin => {
+                if let Some(f) = p.pipes.stdin.take() {
+                    let _ = reg.deregister(&mut SourceFd(&f.as_raw_fd()));
+                }
+                p.pipes.stdin_buf = Vec::new();
+            }
+        }
+        // A character cut at the very end is flushed as it is.
+        if matches!(stream, Stream::Stdout | Stream::Stderr)
+            && !p.pipes.carry[stream as usize].is_empty()
+        {
+            let owner = p.owner;
+            let offset = p.out.end() - p.pipes.carry[stream as usize].len() as u64;
+            if let (Some(owner), Some(ev)) = (owner, output_event(p, stream, offset, &[], true)) {
+                self.send_event(owner, &ev, Priority::Droppable, now);
+            }
+        }
+        let Some(p) = self.exec.procs.get_mut(&seq) else {
+            return;
+        };
+        if !p.pipes_open() && p.status == ProcStatus::Running {
+            if p.exit.is_none() {
+                // Pipes closed first: the exit is probably there already.
+                if let Some(info) = spawn::try_reap(p.pid) {
+                    p.exit = Some(info);
+                    self.exec.stats.reaped += 1;
+                }
+            }
+            if self.exec.procs.get(&seq).is_some_and(|p| p.exit.is_some()) {
+                self.finish_process(seq, now);
+            }
+        }
+    }
+
+    fn write_stdin(&mut self, seq: u64) {
+        let Some(p) = self.exec.procs.get_mut(&seq) else {
+            return;
+        };
+        let Some(stdin) = p.pipes.stdin.as_mut() else {
+            return;
+        };
+        while !p.pipes.stdin_buf.is_empty() {
+            match stdin.write(&p.pipes.stdin_buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    p.pipes.stdin_buf.drain(..n);
+                    self.exec.stats.stdin_bytes += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    // The child closed its stdin (EPIPE): nothing more will go in.
+                    p.pipes.stdin_buf.clear();
+                    p.pipes.stdin_eof = true;
+                    break;
+                }
+            }
+        }
+        if p.pipes.stdin_eof && p.pipes.stdin_buf.is_empty() {
+            if let Some(f) = p.pipes.stdin.take() {
+                let _ = self.registry.deregister(&mut SourceFd(&f.as_raw_fd()));
+            }
+        }
+    }
+
+    // ----- exits -----------------------------------------------------------------
+
+    /// SIGCHLD: reap every running child that has exited.
+    pub fn on_sigchld(&mut self, now: Instant) {
+        let seqs: Vec<u64> = self
+            .exec
+            .procs
+            .iter()
+            .filter(|(_, p)| p.status == ProcStatus::Running && p.exit.is_none())
+            .map(|(s, _)| *s)
+            .collect();
+        for seq in seqs {
+            let Some(p) = self.exec.procs.get_mut(&seq) else {
+                continue;
+            };
+            let Some(info) = spawn::try_reap(p.pid) else {
+                continue;
+            };
+            p.exit = Some(info);
+            self.exec.stats.reaped += 1;
+            // Output written just before the exit is still in the pipes.
+            self.read_pipe(seq, Stream::Stdout, now);
+            self.read_pipe(seq, Stream::Stderr, now);
+            let Some(p) = self.exec.procs.get_mut(&seq) else {
+                continue;
+            };
+            if p.status != ProcStatus::Running {
+                continue; // finished by the reads above
+            }
+            if p.pipes_open() {
+                // A grandchild holds the pipes: give it exitDrainMs.
+                let at = now + Duration::from_millis(self.cfg.exec.exit_drain_ms);
+                p.drain_timer = self.timers.insert(at, Timer::ExecDrain(seq)).ok();
+                if p.drain_timer.is_none() {
+                    self.finish_process(seq, now);
+                }
+            } else {
+                self.finish_process(seq, now);
+            }
+        }
+    }
+
+    /// Records the end: closes pipes, tells the owner, audits, answers a
+    /// waiting `exec.run`, starts the TTL.
+    fn finish_process(&mut self, seq: u64, now: Instant) {
+        let ttl = Duration::from_millis(self.cfg.exec.finished_ttl_ms);
+        let Some(p) = self.exec.procs.get_mut(&seq) else {
+            return;
+        };
+        if p.status != ProcStatus::Running {
+            return;
+        }
+        for t in [
+            p.timeout_timer.take(),
+            p.kill_timer.take(),
+            p.drain_timer.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.timers.cancel(t);
+        }
+        // Deregister before the handles drop and close the descriptors.
+        for (fd, _) in p.pipes.fds() {
+            let _ = self.registry.deregister(&mut SourceFd(&fd));
+        }
+        p.pipes.stdout = None;
+        p.pipes.stderr = None;
+        p.pipes.stdin = None;
+        p.pipes.stdin_buf = Vec::new();
+        p.ended = Some(now);
+        let info = p.exit.unwrap_or(ExitInfo {
+            code: None,
+            signal: None,
+        });
+        p.status = match (p.kill_reason, info.signal) {
+            (Some("timeout"), _) => ProcStatus::Timeout,
+            (_, Some(_)) => ProcStatus::Killed,
+            (Some(_), None) if info.code.is_none() => ProcStatus::Killed,
+            _ => ProcStatus::Exited,
+        };
+        p.prune_timer = self.timers.insert(now + ttl, Timer::ExecPrune(seq)).ok();
+        let duration_ms = p.duration_ms(now);
+        let exit_payload = json!({
+            "processId": p.id,
+            "exitCode": info.code,
+            "signal": info.signal.map(signal_name),
+            "durationMs": duration_ms,
+            "status": p.status,
+            "outputBytes": p.out.end(),
+            "truncated": p.out.truncated,
+        });
+        let owner = p.owner;
+        let waiter = p.waiter.take();
+        let result = p.result(now);
+        let status = p.status;
+        let audit = AuditRow {
+            conn: owner.map(|c| c.to_string()),
+            client_id: p.client_id.clone(),
+            session_key: p.session_key.clone(),
+            duration_us: Some(duration_ms * 1000),
+            detail: Some(
+                json!({
+                    "processId": p.id, "pid": p.pid, "exitCode": info.code,
+                    "signal": info.signal.map(signal_name), "outputBytes": p.out.end(),
+                    "cwd": p.cwd, "reason": p.kill_reason,
+                })
+                .to_string(),
+            ),
+            ..AuditRow::new(
+                wall_ms(),
+                "exec",
+                match status {
+                    ProcStatus::Timeout => "timeout",
+                    ProcStatus::Killed => "killed",
+                    _ => "exited",
+                },
+                p.command
+                    .chars()
+                    .take(self.cfg.coach.audit_input_chars)
+                    .collect(),
+                p.approved_by.clone(),
+            )
+        };
+        let id_text = p.id.clone();
+        self.exec.running -= 1;
+        match status {
+            ProcStatus::Timeout => self.exec.stats.timed_out += 1,
+            ProcStatus::Killed => self.exec.stats.killed += 1,
+            _ => self.exec.stats.exited += 1,
+        }
+        log::info!(
+            "{id_text}: {} after {duration_ms} ms (exit {:?}, signal {:?})",
+            status.as_str(),
+            info.code,
+            info.signal
+        );
+        self.push_audit(audit);
+        if let Some(owner) = owner {
+            let ev = SharedEvent::new("process.exit", &exit_payload);
+            self.send_event(owner, &ev, Priority::Immediate, now);
+        }
+        if let Some(w) = waiter {
+            if let Some(t) = w.timer {
+                self.timers.cancel(t);
+            }
+            if self.conns.get(w.conn).is_some() {
+                self.respond_ok(w.conn, &w.req_id, &result, now);
+            }
+        }
+        self.prune_finished();
+    }
+
+    /// Keeps at most `exec.maxFinished` finished processes (oldest go first).
+    fn prune_finished(&mut self) {
+        let max = self.cfg.exec.max_finished;
+        while self.exec.finished() > max {
+            let oldest = self
+                .exec
+                .procs
+                .iter()
+                .find(|(_, p)| p.status != ProcStatus::Running)
+                .map(|(s, _)| *s);
+            let Some(seq) = oldest else { break };
+            self.remove_proc(seq);
+        }
+    }
+
+    fn remove_proc(&mut self, seq: u64) {
+        if let Some(mut p) = self.exec.procs.remove(&seq) {
+            if let Some(t) = p.prune_timer.take() {
+                self.timers.cancel(t);
+            }
+            self.exec.stats.pruned += 1;
+        }
+    }
+
+    /// Signals a running process's group; SIGKILL follows after the grace.
+    fn signal_process(&mut self, seq: u64, sig: i32, reason: &'static str, now: Instant) {
+        let grace = Duration::from_millis(self.cfg.exec.kill_grace_ms);
+        let Some(p) = self.exec.procs.get_mut(&seq) else {
+            return;
+        };
+        if p.status != ProcStatus::Running {
+            return;
+        }
+        p.kill_reason.get_or_insert(reason);
+        if let Err(e) = spawn::kill_group(p.pid, sig) {
+            log::debug!("{}: kill({sig}) failed: {e}", p.id);
+        }
+        if sig != libc::SIGKILL && p.kill_timer.is_none() {
+            p.kill_timer = self.timers.insert(now + grace, Timer::ExecKill(seq)).ok();
+        }
+    }
+
+    pub(super) fn on_exec_timer(&mut self, t: Timer, now: Instant) {
+        match t {
+            Timer::ExecTimeout(seq) => {
+                if let Some(p) = self.exec.procs.get_mut(&seq) {
+                    p.timeout_timer = None;
+                    log::info!("{}: timed out; SIGTERM to its group", p.id);
+                    p.kill_reason = Some("timeout");
+                }
+                self.signal_process(seq, libc::SIGTERM, "timeout", now);
+            }
+            Timer::ExecKill(seq) => {
+                if let Some(p) = self.exec.procs.get_mut(&seq) {
+                    p.kill_timer = None;
+                    if p.status == ProcStatus::Running {
+                        log::info!("{}: still there after the grace period; SIGKILL", p.id);
+                        let _ = spawn::kill_group(p.pid, libc::SIGKILL);
+                    }
+                }
+            }
+            Timer::ExecDrain(seq) => {
+                if let Some(p) = self.exec.procs.get_mut(&seq) {
+                    p.drain_timer = None;
+                }
+                self.finish_process(seq, now);
+            }
+            Timer::ExecYield(seq) => {
+                let Some(p) = self.exec.procs.get_mut(&seq) else {
+                    return;
+                };
+                let Some(w) = p.waiter.take() else {
+                    return;
+                };
+                let result = p.result(now);
+                if self.conns.get(w.conn).is_some() {
+                    self.respond_ok(w.conn, &w.req_id, &result, now);
+                }
+            }
+            Timer::ExecPrune(seq) => {
+                if let Some(p) = self.exec.procs.get_mut(&seq) {
+                    p.prune_timer = None;
+                }
+                self.remove_proc(seq);
+            }
+            _ => {}
+        }
+    }
+
+    /// A connection went away: its processes lose their owner (and are
+    /// killed when `exec.onDisconnect` says so).
+    pub(super) fn exec_conn_gone(&mut self, id: ConnId, now: Instant) {
+        let kill = self.cfg.exec.on_disconnect == OnDisconnect::Kill;
+        let mut to_kill = Vec::new();
+        for (seq, p) in self.exec.procs.iter_mut() {
+            if p.owner == Some(id) {
+                p.owner = None;
+                if let Some(w) = p.waiter.take() {
+                    if let Some(t) = w.timer {
+                        self.timers.cancel(t);
+                    }
+                }
+                if kill && p.status == ProcStatus::Running {
+                    to_kill.push(*seq);
+                }
+            }
+        }
+        for seq in to_kill {
+            self.signal_process(seq, libc::SIGTERM, "disconnect", now);
+        }
+        self.approvals_conn_gone(id, now);
+    }
+
+    /// Shutdown: SIGTERM to every running group; the loop waits for their
+    /// exits (or the grace) before it exits.
+    pub(super) fn exec_shutdown(&mut self, now: Instant) {
+        let seqs = self.exec.running_seqs();
+        for seq in seqs {
+            self.signal_process(seq, libc::SIGTERM, "shutdown", now);
+        }
+    }
+
+    /// Last step before exit: anything still running gets SIGKILL, is
+    /// reaped (bounded wait) and recorded.
+    pub fn exec_final(&mut self, now: Instant) {
+        let seqs = self.exec.running_seqs();
+        for seq in seqs {
+            let Some(p) = self.exec.procs.get_mut(&seq) else {
+                continue;
+            };
+            p.kill_reason.get_or_insert("shutdown");
+            let _ = spawn::kill_group(p.pid, libc::SIGKILL);
+            if p.exit.is_none() {
+                // SIGKILL cannot be ignored: the exit follows within moments.
+                for _ in 0..200 {
+                    if let Some(info) = spawn::try_reap(p.pid) {
+                        p.exit = Some(info);
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            self.read_pipe(seq, Stream::Stdout, now);
+            self.read_pipe(seq, Stream::Stderr, now);
+            self.finish_process(seq, now);
+        }
+        self.flush_audit();
+    }
+
+    /// Running children (the shutdown waits for them).
+    pub fn exec_running(&self) -> usize {
+        self.exec.running
+    }
+
+    /// Periodic safety net: a SIGCHLD lost to coalescing is caught here.
+    pub(super) fn exec_housekeeping(&mut self, now: Instant) {
+        if self.exec.running > 0 {
+            self.on_sigchld(now);
+        }
+    }
+
+    // ----- process.* -------------------------------------------------------------
+
+    fn proc_param(&self, p: Option<&Map<String, Value>>, m: &str) -> Result<u64, ErrorShape> {
+        let Some(id) = str_param(p, m, "processId", 64)? else {
+            return Err(bad(
+                m,
+                "processId",
+                "a process id from exec.run or process.list",
+            ));
+        };
+        parse_id(id)
+            .filter(|s| self.exec.procs.get(s).is_some_and(|p| p.id == id))
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub(super) fn process_list(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        const M: &str = "process.list";
+        let p = params_object(req, &["status"])?;
+        let want = str_param(p, M, "status", 16)?;
+        if let Some(w) = want {
+            if !matches!(w, "running" | "finished") {
+                return Err(bad(M, "status", "\"running\" or \"finished\""));
+            }
+        }
+        let list: Vec<Value> = self
+            .exec
+            .procs
+            .values()
+            .filter(|p| match want {
+                Some("running") => p.status == ProcStatus::Running,
+                Some(_) => p.status != ProcStatus::Running,
+                None => true,
+            })
+            .map(|p| p.summary(now))
+            .collect();
+        Ok(Payload::Json(json!({
+            "count": list.len(),
+            "running": self.exec.running,
+            "maxProcesses": self.cfg.exec.max_processes,
+            "processes": list,
+        })))
+    }
+
+    pub(super) fn process_poll(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        const M: &str = "process.poll";
+        let p = params_object(req, &["processId", "offset", "maxBytes"])?;
+        let seq = self.proc_param(p, M)?;
+        let offset = u64_param(p, M, "offset", u64::MAX)?.unwrap_or(0);
+        let max = u64_param(p, M, "maxBytes", POLL_MAX_BYTES as u64)?
+            .unwrap_or(POLL_MAX_BYTES as u64) as usize;
+        let proc = &self.exec.procs[&seq];
+        let since = proc.out.since(offset, max);
+        let chunks: Vec<Value> = since
+            .parts
+            .iter()
+            .map(|(s, off, data)| {
+                let mut c = json!({"stream": s.as_str(), "offset": off});
+                if proc.base64 {
+                    c["data"] = json!(base64(data));
+                    c["encoding"] = json!("base64");
+                } else {
+                    c["data"] = json!(String::from_utf8_lossy(data));
+                }
+                c
+            })
+            .collect();
+        let mut v = proc.summary(now);
+        v["chunks"] = json!(chunks);
+        v["nextOffset"] = json!(since.next);
+        v["missedBytes"] = json!(since.missed);
+        v["endOffset"] = json!(proc.out.end());
+        Ok(Payload::Json(v))
+    }
+
+    pub(super) fn process_write(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        _now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        const M: &str = "process.write";
+        let p = params_object(req, &["processId", "data", "eof"])?;
+        let seq = self.proc_param(p, M)?;
+        let max = self.cfg.exec.max_stdin_bytes;
+        let data = str_param(p, M, "data", max)?.unwrap_or("");
+        let eof = bool_param(p, M, "eof")?.unwrap_or(false);
+        let proc = self.exec.procs.get_mut(&seq).expect("checked");
+        if proc.status != ProcStatus::Running || proc.pipes.stdin.is_none() {
+            let why = if proc.status != ProcStatus::Running {
+                "the process has ended"
+            } else if proc.pipes.stdin_eof {
+                "its stdin is closed"
+            } else {
+                "it was started without stdin (exec.run {stdin:true} gives it a pipe)"
+            };
+            return Err(ErrorShape::invalid(format!(
+                "process.write: {} cannot take input: {why}",
+                proc.id
+            ))
+            .detail("STDIN_CLOSED", json!({"processId": proc.id})));
+        }
+        if proc.pipes.stdin_buf.len() + data.len() > max {
+            let mut err = ErrorShape::new(
+                ErrorCode::Unavailable,
+                format!("{}: {} bytes are still waiting for the child to read them (exec.maxStdinBytes {max})", proc.id, proc.pipes.stdin_buf.len()),
+            )
+            .detail("STDIN_FULL", json!({"processId": proc.id}));
+            err.retryable = Some(true);
+            err.retry_after_ms = Some(100);
+            return Err(err);
+        }
+        proc.pipes.stdin_buf.extend_from_slice(data.as_bytes());
+        proc.pipes.stdin_eof |= eof;
+        let id = proc.id.clone();
+        self.write_stdin(seq);
+        let pending = self
+            .exec
+            .procs
+            .get(&seq)
+            .map(|p| p.pipes.stdin_buf.len())
+            .unwrap_or(0);
+        Ok(Payload::Json(
+            json!({"ok": true, "processId": id, "accepted": data.len(), "pending": pending, "eof": eof}),
+        ))
+    }
+
+    pub(super) fn process_kill(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        const M: &str = "process.kill";
+        let p = params_object(req, &["processId", "signal"])?;
+        let seq = self.proc_param(p, M)?;
+        let sig = match str_param(p, M, "signal", 16)? {
+            None => libc::SIGTERM,
+            Some(s) => crate::exec::parse_signal(s).ok_or_else(|| {
+                bad(
+                    M,
+                    "signal",
+                    "SIGTERM, SIGKILL, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 or SIGUSR2",
+                )
+            })?,
+        };
+        let proc = &self.exec.procs[&seq];
+        let id = proc.id.clone();
+        if proc.status != ProcStatus::Running {
+            return Ok(Payload::Json(
+                json!({"ok": true, "processId": id, "status": proc.status, "alreadyEnded": true}),
+            ));
+        }
+        self.signal_process(seq, sig, "kill", now);
+        Ok(Payload::Json(json!({
+            "ok": true, "processId": id, "status": "running", "signal": signal_name(sig),
+            "killAfterMs": if sig == libc::SIGKILL { None } else { Some(self.cfg.exec.kill_grace_ms) },
+        })))
+    }
+
+    pub(super) fn process_remove(
+        &mut self,
+        _id: ConnId,
+        req: &Request,
+        _now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        const M: &str = "process.remove";
+        let p = params_object(req, &["processId"])?;
+        let seq = self.proc_param(p, M)?;
+        let proc = &self.exec.procs[&seq];
+        if proc.status == ProcStatus::Running {
+            return Err(ErrorShape::invalid(format!(
+                "process.remove: {} is still running; process.kill it first",
+                proc.id
+            ))
+            .detail("PROCESS_RUNNING", json!({"processId": proc.id})));
+        }
+        let id = proc.id.clone();
+        self.remove_proc(seq);
+        Ok(Payload::Json(json!({"ok": true, "processId": id})))
+    }
+
+    pub fn exec_summary(&self) -> Value {
+        json!({
+            "running": self.exec.running,
+            "finished": self.exec.finished(),
+            "maxProcesses": self.cfg.exec.max_processes,
+            "pendingApprovals": self.approvals.pending_count(),
+            "stats": self.exec.stats,
+        })
+    }
+}
+
+/// One `process.output` event for a read: text holds back a character cut
+/// by the pipe (`flush` sends it anyway at EOF); base64 sends bytes as they are.
+fn output_event(
+    p: &mut Proc,
+    stream: Stream,
+    offset: u64,
+    data: &[u8],
+    flush: bool,
+) -> Option<SharedEvent> {
+    let mut lossy = false;
+    let (text, start, encoding) = if p.base64 {
+        (base64(data), offset, Some("base64"))
+    } else {
+        let i = stream as usize;
+        let carry = std::mem::take(&mut p.pipes.carry[i]);
+        let start = offset - carry.len() as u64;
+        let mut bytes = carry;
+        bytes.extend_from_slice(data);
+        let cut = if flush { bytes.len() } else { utf8_cut(&bytes) };
+        p.pipes.carry[i] = bytes[cut..].to_vec();
+        bytes.truncate(cut);
+        if bytes.is_empty() {
+            return None;
+        }
+        let text = match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                lossy = true;
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            }
+        };
+        (text, start, None)
+    };
+    p.lossy |= lossy;
+    let mut payload =
+        json!({"processId": p.id, "stream": stream.as_str(), "offset": start, "data": text});
+    if let Some(enc) = encoding {
+        payload["encoding"] = json!(enc);
+    }
+    if lossy {
+        payload["lossy"] = json!(true);
+    }
+    Some(SharedEvent::new("process.output", &payload))
+}
