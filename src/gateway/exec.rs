@@ -1038,14 +1038,14 @@ impl Gateway {
         self.push_audit(audit);
         if let Some(owner) = owner {
             let ev = SharedEvent::new("process.exit", &exit_payload);
-            self.send_event(owner, &ev, Priority::Immediate, now);
+            self.send_event(owner, &ev, Priority::Eager, now);
         }
         if let Some(w) = waiter {
             if let Some(t) = w.timer {
                 self.timers.cancel(t);
             }
             if self.conns.get(w.conn).is_some() {
-                self.respond_ok(w.conn, &w.req_id, &result, now);
+                self.reply_late(w.conn, &w.req_id, &result, now);
             }
         }
         self.prune_finished();
@@ -1127,7 +1127,7 @@ impl Gateway {
                 };
                 let result = p.result(now);
                 if self.conns.get(w.conn).is_some() {
-                    self.respond_ok(w.conn, &w.req_id, &result, now);
+                    self.reply_late(w.conn, &w.req_id, &result, now);
                 }
             }
             Timer::ExecPrune(seq) => {

@@ -107,6 +107,14 @@ pub enum Priority {
     Batched,
     /// Batched, and skipped for a client over its cap.
     Droppable,
+    /// Written at once, but skipped (counted) for a client over its cap:
+    /// notices the client can read again (`process.exit`; `process.poll`
+    /// has it), so a client behind a flood is not closed for them.
+    Eager,
+    /// A late answer the client is waiting for (`exec.run` at exit): may
+    /// straddle the cap by this one message, as the memory budget allows;
+    /// a client already over its cap is closed as a slow consumer.
+    Reply,
 }
 
 /// Authentication outcome kept on the connection.

@@ -22,6 +22,12 @@ impl Gateway {
         self.enqueue(id, OutFrame::text(text), Priority::Immediate, now);
     }
 
+    /// A late answer (see `Priority::Reply`).
+    pub fn reply_late(&mut self, id: ConnId, req_id: &str, payload: &Value, now: Instant) {
+        let text = protocol::res_ok(req_id, payload);
+        self.enqueue(id, OutFrame::text(text), Priority::Reply, now);
+    }
+
     pub fn respond_err(&mut self, id: ConnId, req_id: &str, err: &ErrorShape, now: Instant) {
         self.stats.errors_sent += 1;
         let text = protocol::res_err(req_id, err);
@@ -109,11 +115,12 @@ impl Gateway {
         let size = frame_len(frame.len());
         let pending = conn.pending_out_bytes();
         if pending + size > cap {
-            if prio == Priority::Droppable {
+            if matches!(prio, Priority::Droppable | Priority::Eager) {
                 self.stats.dropped += 1;
                 return;
             }
-            if pending > 0 {
+            let straddle = prio == Priority::Reply && pending <= cap;
+            if pending > 0 && !straddle {
                 self.stats.slow_consumers += 1;
                 log::warn!("{id}: slow consumer ({pending} bytes pending), closing");
                 return self.close(id, close::POLICY, "slow consumer", now);
@@ -122,7 +129,7 @@ impl Gateway {
         self.stats.messages_out += 1;
         self.stats.bytes_queued += size as u64;
         match prio {
-            Priority::Immediate => {
+            Priority::Immediate | Priority::Eager | Priority::Reply => {
                 self.stats.immediate += 1;
                 let n = conn.write_now(Some(frame));
                 if n > 1 {
