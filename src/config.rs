@@ -235,6 +235,13 @@ pub struct ExecConfig {
     pub read_budget: usize,
     /// Stdin bytes waiting for the child to read them.
     pub max_stdin_bytes: usize,
+    /// Read a child's pipes only while the client that started it keeps up
+    /// (its outbound buffer under half of `maxBufferedBytes`): a child cannot
+    /// outrun its reader, and no output is skipped. Off: pipes are drained
+    /// at full speed and a slow client's output events are skipped (the
+    /// registry keeps the tail for `process.poll`). A child whose client has
+    /// gone is always drained.
+    pub flow_control: bool,
     /// Commands that skip the human (never the coach's block).
     pub allowlist: Vec<crate::exec::allow::AllowEntry>,
     /// "allow-always" decisions kept (exact commands).
@@ -277,6 +284,7 @@ impl Default for ExecConfig {
             read_chunk_bytes: 64 * 1024,
             read_budget: 4,
             max_stdin_bytes: 64 * 1024,
+            flow_control: true,
             allowlist: Vec::new(),
             max_allow_always: 1000,
             approval_timeout_ms: 120_000,

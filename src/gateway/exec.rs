@@ -142,6 +142,8 @@ pub struct Proc {
     prune_timer: Option<TimerId>,
     waiter: Option<Waiter>,
     approved_by: String,
+    /// Reading is paused until the owner's outbound buffer drains.
+    paused: bool,
 }
 
 impl ProcStatus {
@@ -218,6 +220,8 @@ pub struct ExecStats {
     pub timed_out: u64,
     pub output_bytes: u64,
     pub output_events: u64,
+    /// Times a child's pipes were paused because its client was behind.
+    pub flow_pauses: u64,
     pub stdin_bytes: u64,
     pub pruned: u64,
     pub reaped: u64,
@@ -225,6 +229,8 @@ pub struct ExecStats {
 
 pub struct ExecRuntime {
     procs: BTreeMap<u64, Proc>,
+    /// Processes paused by flow control (their owners are behind).
+    paused: usize,
     next_seq: u64,
     running: usize,
     revisit: Vec<(u64, Stream)>,
@@ -237,6 +243,7 @@ impl ExecRuntime {
     pub fn new(cfg: &crate::config::ExecConfig) -> ExecRuntime {
         ExecRuntime {
             procs: BTreeMap::new(),
+            paused: 0,
             next_seq: 1,
             running: 0,
             revisit: Vec::new(),
@@ -660,6 +667,7 @@ impl Gateway {
             prune_timer: None,
             waiter: None,
             approved_by: r.approved_by.clone(),
+            paused: false,
         };
         let mut ok = true;
         for (fd, stream) in proc.pipes.fds() {
@@ -712,9 +720,9 @@ impl Gateway {
         }
         let result = proc.result(now);
         self.exec.procs.insert(seq, proc);
-        // The child may already have written and exited: read before answering.
-        self.read_pipe(seq, Stream::Stdout, now);
-        self.read_pipe(seq, Stream::Stderr, now);
+        // Output already written is reported by the poll (registering a
+        // readable fd reports it once), after this answer: clients learn
+        // the processId before its first process.output.
         if answer_now {
             Ok(Payload::Json(result))
         } else {
@@ -751,6 +759,12 @@ impl Gateway {
     }
 
     fn read_pipe(&mut self, seq: u64, stream: Stream, now: Instant) {
+        self.read_pipe_with(seq, stream, false, now)
+    }
+
+    /// `force`: read even if the owner is behind (the exit is recorded now
+    /// and what is in the pipe would otherwise be lost).
+    fn read_pipe_with(&mut self, seq: u64, stream: Stream, force: bool, now: Instant) {
         let chunk = self.cfg.exec.read_chunk_bytes;
         let budget = self.cfg.exec.read_budget;
         let mut scratch = std::mem::take(&mut self.exec.scratch);
@@ -758,6 +772,10 @@ impl Gateway {
         let mut eof = false;
         let mut spent = true;
         for _ in 0..budget {
+            if !force && self.owner_behind(seq) {
+                spent = false;
+                break;
+            }
             let Some(p) = self.exec.procs.get_mut(&seq) else {
                 spent = false;
                 break;
@@ -777,7 +795,7 @@ impl Gateway {
                     spent = false;
                     break;
                 }
-                Some(Ok(n)) => self.on_output(seq, stream, &scratch[..n], now),
+                Some(Ok(n)) => self.on_output(seq, stream, &scratch[..n], force, now),
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     spent = false;
                     break;
@@ -801,7 +819,67 @@ impl Gateway {
         }
     }
 
-    fn on_output(&mut self, seq: u64, stream: Stream, data: &[u8], now: Instant) {
+    /// Flow control: true (and the process marked paused) when the client
+    /// that started it has more than half its outbound cap queued.
+    fn owner_behind(&mut self, seq: u64) -> bool {
+        if !self.cfg.exec.flow_control {
+            return false;
+        }
+        let Some(p) = self.exec.procs.get(&seq) else {
+            return false;
+        };
+        let Some(owner) = p.owner else {
+            return false;
+        };
+        let limit = self.cfg.websocket.max_buffered_bytes / 2;
+        let Some(conn) = self.conns.get(owner) else {
+            return false;
+        };
+        if conn.pending_out_bytes() <= limit {
+            return false;
+        }
+        if conn.batch_len() > 0 {
+            // Held for the batch timer, not stuck in the socket: send them
+            // now rather than stall the child until the timer fires.
+            self.flush_batch(owner);
+        }
+        let behind = self
+            .conns
+            .get(owner)
+            .is_some_and(|c| c.pending_out_bytes() > limit);
+        if behind {
+            let p = self.exec.procs.get_mut(&seq).expect("checked");
+            if !p.paused {
+                p.paused = true;
+                self.exec.paused += 1;
+                self.exec.stats.flow_pauses += 1;
+            }
+        }
+        behind
+    }
+
+    /// A connection flushed: resume the processes it was holding back once
+    /// its buffer is down to a quarter of the cap. Edge-triggered pipes will
+    /// not report the data already waiting, so they are read on a revisit.
+    pub(super) fn exec_resume_for(&mut self, id: ConnId, pending: usize) {
+        if self.exec.paused == 0 || pending > self.cfg.websocket.max_buffered_bytes / 4 {
+            return;
+        }
+        self.resume_where(|p| p.owner == Some(id));
+    }
+
+    fn resume_where(&mut self, pred: impl Fn(&Proc) -> bool) {
+        for (seq, p) in self.exec.procs.iter_mut() {
+            if p.paused && pred(p) {
+                p.paused = false;
+                self.exec.paused -= 1;
+                self.exec.revisit.push((*seq, Stream::Stdout));
+                self.exec.revisit.push((*seq, Stream::Stderr));
+            }
+        }
+    }
+
+    fn on_output(&mut self, seq: u64, stream: Stream, data: &[u8], forced: bool, now: Instant) {
         let Some(p) = self.exec.procs.get_mut(&seq) else {
             return;
         };
@@ -813,7 +891,17 @@ impl Gateway {
         let ev = output_event(p, stream, offset, data, false);
         if let Some(ev) = ev {
             self.exec.stats.output_events += 1;
-            self.send_event(owner, &ev, Priority::Droppable, now);
+            let prio = if self.cfg.exec.flow_control && !forced {
+                Priority::Flow
+            } else {
+                Priority::Droppable
+            };
+            self.send_event(owner, &ev, prio, now);
+            if offset == 0 {
+                // The first output goes out at once (spawn-to-first-output
+                // is what a user waits on); the stream after it is batched.
+                self.flush_batch(owner);
+            }
         }
     }
 
@@ -949,6 +1037,9 @@ impl Gateway {
         };
         if p.status != ProcStatus::Running {
             return;
+        }
+        if std::mem::take(&mut p.paused) {
+            self.exec.paused -= 1;
         }
         for t in [
             p.timeout_timer.take(),
@@ -1116,6 +1207,9 @@ impl Gateway {
                 if let Some(p) = self.exec.procs.get_mut(&seq) {
                     p.drain_timer = None;
                 }
+                // Whatever the pipes still hold goes into the kept tail.
+                self.read_pipe_with(seq, Stream::Stdout, true, now);
+                self.read_pipe_with(seq, Stream::Stderr, true, now);
                 self.finish_process(seq, now);
             }
             Timer::ExecYield(seq) => {
@@ -1161,6 +1255,8 @@ impl Gateway {
         for seq in to_kill {
             self.signal_process(seq, libc::SIGTERM, "disconnect", now);
         }
+        // Nobody to wait for any more: drain freely.
+        self.resume_where(|p| p.owner.is_none());
         self.approvals_conn_gone(id, now);
     }
 
@@ -1193,8 +1289,8 @@ impl Gateway {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }
-            self.read_pipe(seq, Stream::Stdout, now);
-            self.read_pipe(seq, Stream::Stderr, now);
+            self.read_pipe_with(seq, Stream::Stdout, true, now);
+            self.read_pipe_with(seq, Stream::Stderr, true, now);
             self.finish_process(seq, now);
         }
         self.flush_audit();

@@ -107,6 +107,10 @@ pub enum Priority {
     Batched,
     /// Batched, and skipped for a client over its cap.
     Droppable,
+    /// Batched; may straddle the cap by this one frame, skipped (counted)
+    /// when the client is already over it. For output whose producer is
+    /// flow-controlled (it stops at half the cap), so nothing is skipped.
+    Flow,
     /// Written at once, but skipped (counted) for a client over its cap:
     /// notices the client can read again (`process.exit`; `process.poll`
     /// has it), so a client behind a flood is not closed for them.

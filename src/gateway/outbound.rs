@@ -115,11 +115,13 @@ impl Gateway {
         let size = frame_len(frame.len());
         let pending = conn.pending_out_bytes();
         if pending + size > cap {
-            if matches!(prio, Priority::Droppable | Priority::Eager) {
+            let straddle = matches!(prio, Priority::Reply | Priority::Flow) && pending <= cap;
+            if matches!(prio, Priority::Droppable | Priority::Eager)
+                || (prio == Priority::Flow && !straddle)
+            {
                 self.stats.dropped += 1;
                 return;
             }
-            let straddle = prio == Priority::Reply && pending <= cap;
             if pending > 0 && !straddle {
                 self.stats.slow_consumers += 1;
                 log::warn!("{id}: slow consumer ({pending} bytes pending), closing");
@@ -142,7 +144,7 @@ impl Gateway {
                 }
                 self.mark_dirty(id);
             }
-            Priority::Batched | Priority::Droppable => {
+            Priority::Batched | Priority::Droppable | Priority::Flow => {
                 conn.push_batched(frame);
                 if conn.batch_len() >= batch_max {
                     self.flush_batch(id);
@@ -205,6 +207,7 @@ impl Gateway {
             }
         }
         conn.finish_failed_close();
+        let pending = conn.pending_out_bytes();
         let want = conn.interest();
         if conn.registered != Some(want) {
             match self
@@ -215,8 +218,10 @@ impl Gateway {
                 Err(e) => {
                     log::warn!("{id}: reregister failed: {e}");
                     self.remove(id, now);
+                    return;
                 }
             }
         }
+        self.exec_resume_for(id, pending);
     }
 }
