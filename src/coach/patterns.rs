@@ -111,7 +111,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Redirecting data (often /dev/urandom or /dev/zero) onto a block device overwrites the disk.",
       "Never redirect into /dev/sd*, /dev/nvme*: use a file."),
     p("dst.fork-bomb", DestructiveOperation, Critical, Raw,
-      r"([\w:.]+)\s*\(\)\s*\{\s*[\w:.$]+\s*\|\s*[\w:.$]+\s*&\s*;?\s*\}|\bfork\s+while\s+fork\b|while\s*\(?\s*(?:true|1)\s*\)?\s*;?\s*(?:do\s+)?\S*\s*&\s*;?\s*done|os\.fork\(\)\s*(?:while|for)",
+      r"([\w:.]+)\s*\(\)\s*\{\s*[\w:.$]+\s*\|\s*[\w:.$]+\s*&\s*;?\s*\}|\bfork\s+while\s+fork\b|while\s*\(?\s*(?:true|1|:)\s*\)?\s*;?\s*(?:do\s+)?[^;&\n]{0,200}[^&]&\s*;?\s*done|os\.fork\(\)\s*(?:while|for)|\bfork\s*(?:\(\s*\))?\s*(?:while|until)\s*\(?\s*(?:1|true)\b|while\s*\(\s*1\s*\)\s*\{?\s*fork\b|while\s+(?:True|1)\s*:\s*(?:os\.)?fork\(\)|for\s*\(\s*;\s*;\s*\)\s*\{?\s*fork\s*\(",
       "Fork bomb",
       "A function that spawns copies of itself exhausts the process table and freezes the machine.",
       "Never run self-replicating process loops; use ulimit -u in test environments."),
