@@ -229,6 +229,11 @@ pub struct ExecConfig {
     pub on_disconnect: OnDisconnect,
     /// RLIMIT_NPROC given to children (0: unchanged). Root is exempt.
     pub max_user_processes: u64,
+    /// Processes one run may have alive in its group; a group over it (a
+    /// fork loop) is SIGKILLed whole. Counted from /proc on a worker every
+    /// `watchIntervalMs` while anything runs; works for root too. 0: off.
+    pub max_group_processes: usize,
+    pub watch_interval_ms: u64,
     /// Bytes per pipe read; also the largest `process.output` chunk.
     pub read_chunk_bytes: usize,
     /// Reads per pipe per readiness event before serving others.
@@ -281,6 +286,8 @@ impl Default for ExecConfig {
             .collect(),
             on_disconnect: OnDisconnect::Keep,
             max_user_processes: 0,
+            max_group_processes: 256,
+            watch_interval_ms: 500,
             read_chunk_bytes: 64 * 1024,
             read_budget: 4,
             max_stdin_bytes: 64 * 1024,
@@ -631,6 +638,9 @@ impl Config {
         let e = &self.exec;
         if e.shell.is_empty() {
             return bad("exec.shell", "expected a shell path such as /bin/sh");
+        }
+        if e.watch_interval_ms < 10 {
+            return bad("exec.watchIntervalMs", "expected at least 10");
         }
         if e.max_processes == 0 || e.max_processes > 4096 {
             return bad("exec.maxProcesses", "expected 1..=4096");

@@ -26,6 +26,8 @@ pub enum JobResult {
         job: u64,
         verdict: Box<crate::coach::Verdict>,
     },
+    /// Live processes per watched process group: (pgid, count).
+    ProcScan(Vec<(i32, usize)>),
 }
 
 pub type Job = Box<dyn FnOnce() -> JobResult + Send + 'static>;

@@ -403,6 +403,34 @@ fn kill_reaches_the_whole_group_and_sigkill_follows_when_sigterm_is_ignored() {
 }
 
 #[test]
+fn a_group_over_the_process_limit_is_killed_whole() {
+    let gw = Gateway::start(json!({"exec": {"maxGroupProcesses": 10, "watchIntervalMs": 50}}));
+    let mut c = gw.client(WRITE);
+    // A bounded spawner the coach allows: 30 sleepers in one group.
+    let r = run(
+        &mut c,
+        json!({"command": "for i in $(seq 1 30); do sleep 300 & done; echo spawned; wait", "yieldMs": 0}),
+    );
+    let p = ok(&r).clone();
+    let pid = p["pid"].as_u64().unwrap() as u32;
+    let exit = event(&mut c, "process.exit", |e| e["processId"] == p["processId"]);
+    assert_eq!(exit["status"], "killed", "{exit}");
+    assert_eq!(exit["reason"], "process-limit");
+    assert_eq!(exit["signal"], "SIGKILL");
+    wait_for("the whole group to be gone", || {
+        group_members(pid).is_empty()
+    });
+    let st = ok(&c.call("status", Value::Null))["processes"]["stats"].clone();
+    assert_eq!(st["processLimitKills"], 1, "{st}");
+    // A run under the limit is left alone.
+    let r = run(
+        &mut c,
+        json!({"command": "sleep 0.2 & sleep 0.2 & wait; echo fine"}),
+    );
+    assert_eq!(ok(&r)["output"], "fine\n");
+}
+
+#[test]
 fn stdin_non_utf8_and_bad_input() {
     let gw = Gateway::start(json!({}));
     let mut c = gw.client(WRITE);

@@ -226,6 +226,38 @@ pub fn kill_group(pgid: i32, sig: i32) -> std::io::Result<()> {
     }
 }
 
+/// Live (not zombie) processes per process group, for the given groups,
+/// read from /proc.
+pub fn count_groups(pgids: &[i32]) -> Vec<(i32, usize)> {
+    let mut counts: Vec<(i32, usize)> = pgids.iter().map(|&g| (g, 0)).collect();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return counts;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue; // gone meanwhile
+        };
+        // Fields after the command name (which may hold spaces and parens).
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let state = f.next().unwrap_or("");
+        let pgrp: i32 = f.nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if state == "Z" {
+            continue;
+        }
+        if let Some(c) = counts.iter_mut().find(|(g, _)| *g == pgrp) {
+            c.1 += 1;
+        }
+    }
+    counts
+}
+
 /// How a reaped child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitInfo {
@@ -310,6 +342,15 @@ mod tests {
         assert!(env_key_problem("1X").is_some());
         assert!(env_key_problem("A-B").is_some());
         assert!(env_key_problem("").is_some());
+    }
+
+    #[test]
+    fn test_count_groups_sees_our_own_group() {
+        // SAFETY: getpgrp has no preconditions.
+        let ours = unsafe { libc::getpgrp() };
+        let counts = count_groups(&[ours, 999_999_999]);
+        assert!(counts[0].1 >= 1, "{counts:?}");
+        assert_eq!(counts[1], (999_999_999, 0));
     }
 
     #[test]

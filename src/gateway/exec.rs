@@ -198,6 +198,9 @@ impl Proc {
         if self.status != ProcStatus::Running {
             v["exitCode"] = json!(self.exit.and_then(|e| e.code));
             v["signal"] = json!(self.exit.and_then(|e| e.signal).map(signal_name));
+            if let Some(r) = self.kill_reason {
+                v["reason"] = json!(r);
+            }
         }
         v
     }
@@ -222,6 +225,8 @@ pub struct ExecStats {
     pub output_events: u64,
     /// Times a child's pipes were paused because its client was behind.
     pub flow_pauses: u64,
+    /// Groups killed for having more than exec.maxGroupProcesses alive.
+    pub process_limit_kills: u64,
     pub stdin_bytes: u64,
     pub pruned: u64,
     pub reaped: u64,
@@ -229,6 +234,8 @@ pub struct ExecStats {
 
 pub struct ExecRuntime {
     procs: BTreeMap<u64, Proc>,
+    watch_timer: Option<TimerId>,
+    scan_running: bool,
     /// Processes paused by flow control (their owners are behind).
     paused: usize,
     next_seq: u64,
@@ -243,6 +250,8 @@ impl ExecRuntime {
     pub fn new(cfg: &crate::config::ExecConfig) -> ExecRuntime {
         ExecRuntime {
             procs: BTreeMap::new(),
+            watch_timer: None,
+            scan_running: false,
             paused: 0,
             next_seq: 1,
             running: 0,
@@ -694,6 +703,7 @@ impl Gateway {
             .ok();
         self.exec.running += 1;
         self.exec.stats.spawned += 1;
+        self.arm_watch(now);
         log::info!(
             "{}: pid {pid} started for {conn}: {}",
             proc.id,
@@ -986,6 +996,63 @@ impl Gateway {
         }
     }
 
+    // ----- the fork-loop guard ----------------------------------------------------
+
+    fn arm_watch(&mut self, now: Instant) {
+        let e = &self.cfg.exec;
+        if e.max_group_processes == 0 || self.exec.running == 0 || self.exec.watch_timer.is_some() {
+            return;
+        }
+        let at = now + Duration::from_millis(e.watch_interval_ms);
+        self.exec.watch_timer = self.timers.insert(at, Timer::ExecWatch).ok();
+    }
+
+    /// Counting means reading every /proc/<pid>/stat: a worker does it.
+    fn scan_groups(&mut self) {
+        if self.exec.scan_running || self.exec.running == 0 {
+            return;
+        }
+        let pgids: Vec<i32> = self
+            .exec
+            .procs
+            .values()
+            .filter(|p| p.status == ProcStatus::Running)
+            .map(|p| p.pid)
+            .collect();
+        let job =
+            Box::new(move || crate::workers::JobResult::ProcScan(spawn::count_groups(&pgids)));
+        self.exec.scan_running = self.workers.submit(job).is_ok();
+    }
+
+    pub(super) fn on_proc_scan(&mut self, counts: Vec<(i32, usize)>) {
+        self.exec.scan_running = false;
+        let max = self.cfg.exec.max_group_processes;
+        for (pgid, n) in counts {
+            if max == 0 || n <= max {
+                continue;
+            }
+            let Some(p) = self
+                .exec
+                .procs
+                .values_mut()
+                .find(|p| p.pid == pgid && p.status == ProcStatus::Running)
+            else {
+                continue;
+            };
+            if p.kill_reason != Some("process-limit") {
+                log::warn!(
+                    "{}: {n} processes alive in its group (exec.maxGroupProcesses {max}); SIGKILL to the group",
+                    p.id
+                );
+                p.kill_reason = Some("process-limit");
+                self.exec.stats.process_limit_kills += 1;
+            }
+            // Again on every scan while it lasts: a fork in flight may
+            // have escaped the previous one.
+            let _ = spawn::kill_group(pgid, libc::SIGKILL);
+        }
+    }
+
     // ----- exits -----------------------------------------------------------------
 
     /// SIGCHLD: reap every running child that has exited.
@@ -1078,6 +1145,7 @@ impl Gateway {
             "signal": info.signal.map(signal_name),
             "durationMs": duration_ms,
             "status": p.status,
+            "reason": p.kill_reason,
             "outputBytes": p.out.end(),
             "truncated": p.out.truncated,
         });
@@ -1223,6 +1291,11 @@ impl Gateway {
                 if self.conns.get(w.conn).is_some() {
                     self.reply_late(w.conn, &w.req_id, &result, now);
                 }
+            }
+            Timer::ExecWatch => {
+                self.exec.watch_timer = None;
+                self.scan_groups();
+                self.arm_watch(now);
             }
             Timer::ExecPrune(seq) => {
                 if let Some(p) = self.exec.procs.get_mut(&seq) {

@@ -94,6 +94,8 @@ pub enum Timer {
     ExecYield(u64),
     /// A finished process's TTL.
     ExecPrune(u64),
+    /// Count the processes in each running group (fork-loop guard).
+    ExecWatch,
     /// An exec approval went unanswered: expire it (decision null).
     ApprovalExpire(u64),
 }
@@ -849,7 +851,8 @@ impl Gateway {
             | Timer::ExecKill(_)
             | Timer::ExecDrain(_)
             | Timer::ExecYield(_)
-            | Timer::ExecPrune(_)) => self.on_exec_timer(t, now),
+            | Timer::ExecPrune(_)
+            | Timer::ExecWatch) => self.on_exec_timer(t, now),
         }
     }
 
@@ -976,6 +979,7 @@ impl Gateway {
                 crate::workers::JobResult::Coach { job, verdict } => {
                     self.on_coach_result(job, *verdict, now);
                 }
+                crate::workers::JobResult::ProcScan(counts) => self.on_proc_scan(counts),
                 crate::workers::JobResult::CoachReady(d) => {
                     log::info!(
                         "coach: {} patterns compiled in {d:?} (worker)",
