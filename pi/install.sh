@@ -79,15 +79,23 @@ DATA_DIR=$(json_get config.server.dataDir)
 PORT=$(json_get config.server.port)
 BIND=$(json_get config.server.bind)
 TOTAL=$(json_get worstCaseMemory.totalBytes)
+CHILDREN=$(json_get worstCaseMemory.childrenBytes)
+EXEC_PROCS=$(json_get config.exec.maxProcesses)
+EXEC_GROUP=$(json_get config.exec.maxGroupProcesses)
 install -d -m 0700 "${OWNER[@]}" "$ROOT$DATA_DIR"
 
 # 4. Unit and limits derived from the config's worst case.
 sed "s#/opt/clawgate#$PREFIX#g" "$SRC/clawgate.service" > "$UNIT_DIR/clawgate.service.tmp"
 mv -f "$UNIT_DIR/clawgate.service.tmp" "$UNIT_DIR/clawgate.service"
 chmod 0644 "$UNIT_DIR/clawgate.service"
-MEM_MAX=$(( TOTAL * 5 / 4 / 1048576 + 1 ))   # +25%: allocator slack, cgroup-charged socket memory
+# The gateway's worst case +25% (allocator slack, cgroup-charged socket
+# memory), plus what exec's children may use: they share the unit's cgroup.
+MEM_MAX=$(( TOTAL * 5 / 4 / 1048576 + 1 + CHILDREN / 1048576 ))
 CORES=$(nproc 2>/dev/null || echo 4)
-TASKS_MAX=$(( CORES + 8 ))                  # the loop, the worker pool (cores-1), headroom
+# The loop, the worker pool (cores-1), headroom, and exec's children: the
+# kernel's own cap on a fork loop, beside exec.maxGroupProcesses.
+[ "$EXEC_GROUP" -gt 0 ] 2>/dev/null || EXEC_GROUP=64
+TASKS_MAX=$(( CORES + 8 + EXEC_PROCS * EXEC_GROUP ))
 PROTECT_HOME=yes
 case "$DATA_DIR" in /home/*|/root/*) PROTECT_HOME=no ;; esac
 install -d -m 0755 "$UNIT_DIR/clawgate.service.d"

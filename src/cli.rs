@@ -144,7 +144,7 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
 pub fn describe_budget(b: &MemoryBudget) -> String {
     let mb = |n: usize| n as f64 / (1024.0 * 1024.0);
     format!(
-        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB + coach {:.1} MiB + exec {:.1} MiB",
+        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB + coach {:.1} MiB + exec {:.1} MiB (children of exec.run: {:.0} MiB more)",
         mb(b.total_bytes),
         mb(b.fixed_bytes),
         b.connections,
@@ -153,7 +153,8 @@ pub fn describe_budget(b: &MemoryBudget) -> String {
         b.per_unauthenticated_bytes as f64 / 1024.0,
         mb(b.store_bytes),
         mb(b.coach_bytes),
-        mb(b.exec_bytes)
+        mb(b.exec_bytes),
+        b.children_bytes as f64 / (1024.0 * 1024.0)
     )
 }
 

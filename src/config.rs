@@ -234,6 +234,11 @@ pub struct ExecConfig {
     /// `watchIntervalMs` while anything runs; works for root too. 0: off.
     pub max_group_processes: usize,
     pub watch_interval_ms: u64,
+    /// Memory the children may use together. Not part of the gateway's own
+    /// worst case: under systemd the children share its cgroup, so
+    /// install.sh adds this to MemoryMax (and children get a raised
+    /// oom_score_adj, so the kernel picks them before the gateway).
+    pub children_memory_bytes: u64,
     /// Bytes per pipe read; also the largest `process.output` chunk.
     pub read_chunk_bytes: usize,
     /// Reads per pipe per readiness event before serving others.
@@ -288,6 +293,7 @@ impl Default for ExecConfig {
             max_user_processes: 0,
             max_group_processes: 256,
             watch_interval_ms: 500,
+            children_memory_bytes: 512 * 1024 * 1024,
             read_chunk_bytes: 64 * 1024,
             read_budget: 4,
             max_stdin_bytes: 64 * 1024,
@@ -939,6 +945,9 @@ pub struct MemoryBudget {
     /// buffers, the read scratch, pending approvals and allow-always keys.
     pub exec_bytes: usize,
     pub total_bytes: usize,
+    /// What exec's children may use beside it (`exec.childrenMemoryBytes`);
+    /// not in the total, which is the gateway's own.
+    pub children_bytes: u64,
 }
 
 impl MemoryBudget {
@@ -994,6 +1003,7 @@ impl MemoryBudget {
             coach_bytes,
             exec_bytes,
             total_bytes,
+            children_bytes: e.children_memory_bytes,
         }
     }
 }

@@ -132,12 +132,15 @@ fn run_streams_output_with_offsets_and_answers_at_exit() {
         !out.contains(common::TOKEN),
         "the token leaked into the child: {out}"
     );
+    // Children go first under memory pressure.
+    let r = run(&mut c, json!({"argv": ["cat", "/proc/self/oom_score_adj"]}));
+    assert_eq!(ok(&r)["output"], "500\n");
     // The child sees only stdin/out/err (+ the fd `ls` opens to list).
     let r = run(&mut c, json!({"argv": ["ls", "/proc/self/fd"]}));
     assert_eq!(ok(&r)["output"], "0\n1\n2\n3\n");
     // list shows both, finished.
     let list = ok(&c.call("process.list", json!({"status": "finished"}))).clone();
-    assert_eq!(list["count"], 3, "{list}");
+    assert_eq!(list["count"], 4, "{list}");
     assert_eq!(list["running"], 0);
     // remove forgets one; a second remove is an unknown id.
     ok(&c.call("process.remove", json!({"processId": id})));

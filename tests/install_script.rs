@@ -86,7 +86,11 @@ fn install_script_layout_modes_and_idempotence() {
     let json_end = text.find("\nworst-case").unwrap();
     let v: serde_json::Value = serde_json::from_str(&text[..json_end]).unwrap();
     let total = v["worstCaseMemory"]["totalBytes"].as_u64().unwrap();
-    let mem_max = format!("MemoryMax={}M", total * 5 / 4 / 1_048_576 + 1);
+    let children = v["worstCaseMemory"]["childrenBytes"].as_u64().unwrap();
+    let mem_max = format!(
+        "MemoryMax={}M",
+        total * 5 / 4 / 1_048_576 + 1 + children / 1_048_576
+    );
     assert!(limits.contains(&mem_max), "{limits} (expected {mem_max})");
     assert!(limits.contains("TasksMax="), "{limits}");
     assert!(

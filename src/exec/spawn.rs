@@ -70,6 +70,9 @@ pub fn child_env(
     env
 }
 
+/// Written to a child's /proc/self/oom_score_adj (raising it needs no privilege).
+const CHILD_OOM_SCORE_ADJ: &[u8] = b"500";
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
@@ -170,6 +173,20 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
                 u32::MAX,
                 4u32, /* CLOSE_RANGE_CLOEXEC */
             );
+            // Under memory pressure the kernel should pick a child, not
+            // the gateway (children share its cgroup under systemd).
+            let fd = libc::open(
+                c"/proc/self/oom_score_adj".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            if fd >= 0 {
+                libc::write(
+                    fd,
+                    CHILD_OOM_SCORE_ADJ.as_ptr().cast(),
+                    CHILD_OOM_SCORE_ADJ.len(),
+                );
+                libc::close(fd);
+            }
             if nproc > 0 {
                 let lim = libc::rlimit {
                     rlim_cur: nproc as libc::rlim_t,
