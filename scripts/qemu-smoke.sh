@@ -21,7 +21,14 @@ fi
 make cross
 BIN="$PWD/target/aarch64-unknown-linux-gnu/release/clawgate"
 file "$BIN" 2>/dev/null || true
-echo "qemu-smoke: stripped aarch64 binary: $(stat -c %s "$BIN") bytes"
+SIZE=$(stat -c %s "$BIN")
+echo "qemu-smoke: stripped aarch64 binary: $SIZE bytes"
+# Issue 7: the stripped aarch64 binary must stay within 4 MB.
+MAX_BINARY_BYTES=4000000
+if [ "$SIZE" -gt "$MAX_BINARY_BYTES" ]; then
+  echo "qemu-smoke: the binary is over the 4 MB budget ($SIZE > $MAX_BINARY_BYTES bytes)" >&2
+  exit 1
+fi
 export CLAWGATE_TEST_BIN="$BIN"
 export CLAWGATE_TEST_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
 cargo test --test gateway --test cli --test exec -- "$@"
