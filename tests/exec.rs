@@ -366,6 +366,39 @@ fn allowlist_skips_the_human_but_never_the_coach() {
 }
 
 #[test]
+fn sighup_brings_a_new_allowlist_into_force() {
+    let gw = Gateway::start(json!({}));
+    let mut agent = gw.client(WRITE);
+    let mut human = gw.client(APPROVER);
+    let dir = tempfile::Builder::new()
+        .prefix("cgreload")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let f = dir.path().join("f");
+    std::fs::write(&f, "x").unwrap();
+    let argv = json!(["chmod", "777", f.display().to_string()]);
+    // Before: a human is asked (and says no).
+    agent.send(&json!({"type": "req", "id": "r1", "method": "exec.run", "params": {"argv": argv}}));
+    let asked = event(&mut human, "exec.approval.requested", |_| true);
+    ok(&human.call(
+        "exec.approval.resolve",
+        json!({"id": asked["id"], "decision": "deny"}),
+    ));
+    assert_eq!(err_code(&agent.wait_res("r1")).1, "APPROVAL_DENIED");
+    // Reload with an allowlist entry: the same argv runs without anyone.
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(&gw.config_path).unwrap()).unwrap();
+    cfg["exec"] = json!({"allowlist": [{"command": "chmod", "args": "777 /tmp/cgreload[^ ]+"}]});
+    std::fs::write(&gw.config_path, cfg.to_string()).unwrap();
+    gw.signal(libc::SIGHUP);
+    common::wait_health(&mut agent, "the reload", |p| {
+        p["gateway"]["config"]["reloads"] == 1
+    });
+    let r = run(&mut agent, json!({"argv": argv}));
+    assert_eq!(ok(&r)["exitCode"], 0, "{r}");
+}
+
+#[test]
 fn kill_reaches_the_whole_group_and_sigkill_follows_when_sigterm_is_ignored() {
     let gw = Gateway::start(json!({"exec": {"killGraceMs": 300}}));
     let mut c = gw.client(WRITE);

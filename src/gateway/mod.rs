@@ -940,6 +940,9 @@ impl Gateway {
             }
         }
         self.idempotency.set_capacity(cfg.store.idempotency_keys);
+        // Validated with the config: the new allowlist applies to the next run.
+        self.exec.allowlist =
+            crate::exec::allow::Allowlist::new(&cfg.exec.allowlist).unwrap_or_default();
         if let Err(e) = self.store.set_max_bytes(cfg.store.max_db_bytes) {
             log::warn!("reload: store.maxDbBytes not applied: {e}");
         }
