@@ -256,6 +256,27 @@ fn approvals_gate_exec_run_and_allow_always_is_remembered() {
     assert_eq!(ok(&r)["exitCode"], 0, "ran without asking");
     let listed = ok(&human.call("exec.approval.list", Value::Null)).clone();
     assert_eq!(listed["count"], 0);
+    // Every decision is audited with who made it.
+    let hist = ok(&agent.call("security.coach.history.query", json!({"kind": "approval"}))).clone();
+    let who: Vec<(String, String)> = hist["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["decision"].as_str().unwrap().into(),
+                e["decidedBy"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("allow-always".to_string(), "test".to_string()),
+            ("deny".into(), "test".into())
+        ],
+        "newest first"
+    );
     // A different command is asked about again (allow-always is exact).
     agent.send(&json!({"type": "req", "id": "run3", "method": "exec.run", "params": {"command": format!("{cmd} ")}}));
     let asked = event(&mut human, "exec.approval.requested", |_| true);
@@ -338,6 +359,49 @@ fn explicit_approval_requests_are_held_expire_and_survive_a_restart() {
         r["error"]["message"].as_str().unwrap().contains("bogus"),
         "{r}"
     );
+}
+
+#[test]
+fn pending_approvals_are_bounded_overall_and_per_session() {
+    let gw = Gateway::start(
+        json!({"exec": {"maxPendingApprovals": 3, "maxPendingApprovalsPerSession": 2}}),
+    );
+    let mut agent = gw.client(APPROVER);
+    let ask = |agent: &mut Client, id: &str, session: &str| {
+        agent.send(&json!({"type": "req", "id": id, "method": "exec.approval.request",
+            "params": {"id": format!("ap-{id}"), "command": "git push --force", "sessionKey": session}}));
+    };
+    ask(&mut agent, "a", "s1");
+    ask(&mut agent, "b", "s1");
+    ask(&mut agent, "c", "s1");
+    let r = agent.wait_res("c");
+    let (code, detail) = err_code(&r);
+    assert_eq!(
+        (code.as_str(), detail.as_str()),
+        ("UNAVAILABLE", "APPROVALS_FULL"),
+        "{r}"
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PerSession"),
+        "{r}"
+    );
+    assert_eq!(r["error"]["retryable"], true);
+    ask(&mut agent, "d", "s2");
+    ask(&mut agent, "e", "s3");
+    let r = agent.wait_res("e");
+    assert_eq!(err_code(&r).1, "APPROVALS_FULL");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exec.maxPendingApprovals"),
+        "{r}"
+    );
+    let listed = ok(&agent.call("exec.approval.list", Value::Null)).clone();
+    assert_eq!(listed["count"], 3, "{listed}");
 }
 
 #[test]

@@ -525,6 +525,34 @@ impl Gateway {
         )
     }
 
+    /// Unit tests: `exec.run` without the coach (it is tested on its own)
+    /// so the rig can drive a real child with injected time.
+    #[cfg(test)]
+    pub(super) fn start_process_for_test(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        let p = params_object(req, &["argv", "yieldMs", "timeoutMs"])?.expect("params");
+        let argv: Vec<String> = serde_json::from_value(p["argv"].clone()).expect("argv");
+        let r = ExecReq {
+            display: display_argv(&argv),
+            words: Some(argv.clone()),
+            argv,
+            cwd: None,
+            env: Vec::new(),
+            timeout_ms: p.get("timeoutMs").and_then(Value::as_u64).unwrap_or(60_000),
+            yield_ms: p.get("yieldMs").and_then(Value::as_u64).unwrap_or(0),
+            session_key: None,
+            agent_id: None,
+            stdin_pipe: false,
+            base64: false,
+            approved_by: "test".into(),
+        };
+        self.start_process(id, &req.id, r, now)
+    }
+
     fn exec_capacity(&mut self) -> Result<(), ErrorShape> {
         let max = self.cfg.exec.max_processes;
         if self.exec.running >= max {

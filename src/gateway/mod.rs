@@ -1140,11 +1140,18 @@ mod tests {
             for ev in self.events.iter() {
                 if ev.token() == LISTENER {
                     self.gw.accept(&self.listener, at);
+                } else if let Some((seq, stream)) = crate::exec::from_proc_token(ev.token()) {
+                    let readable = ev.is_readable() || ev.is_read_closed();
+                    self.gw
+                        .on_proc_ready(seq, stream, readable, ev.is_writable(), at);
                 } else if let Some(id) = ConnId::from_token(ev.token()) {
                     self.gw.on_ready(id, ev.is_readable(), ev.is_writable(), at);
                 }
             }
             self.gw.run_revisits(Some(&self.listener), at);
+            // The reactor turns SIGCHLD into this call; the rig has no
+            // signal pipe, so it reaps every turn.
+            self.gw.on_sigchld(at);
             let mut scratch = Vec::new();
             self.gw.expire_timers(at, &mut scratch);
             self.gw.flush_dirty(at);
@@ -1224,5 +1231,49 @@ mod tests {
             client.join().unwrap(),
             Some((1000, "Idle timeout".to_string()))
         );
+    }
+
+    #[test]
+    fn test_finished_process_ttl_and_run_timeout_by_stepping_time() {
+        let mut cfg = Config::default();
+        cfg.exec.finished_ttl_ms = 60_000;
+        cfg.exec.kill_grace_ms = 2_000;
+        let mut r = rig(cfg);
+        let t0 = r.t0;
+        let nobody = ConnId {
+            index: 999,
+            generation: 1,
+        };
+        let req = |params: &str| {
+            crate::protocol::parse_request(&format!(
+                r#"{{"type":"req","id":"x","method":"exec.run","params":{params}}}"#
+            ))
+            .unwrap()
+        };
+        // A child that exits at once: pipes reach EOF, it is reaped and kept.
+        let res =
+            r.gw.start_process_for_test(nobody, &req(r#"{"argv":["true"],"yieldMs":0}"#), t0);
+        assert!(res.is_ok());
+        r.turn_until(t0, |gw| gw.exec.finished() == 1);
+        // Kept for the TTL, measured from its end; gone after it.
+        r.turn(t0 + Duration::from_millis(59_000));
+        assert_eq!(r.gw.exec.finished(), 1);
+        r.turn(t0 + Duration::from_millis(60_100));
+        assert_eq!(r.gw.exec.finished(), 0);
+        assert_eq!(r.gw.exec.stats.pruned, 1);
+        // A child that would sleep for an hour: its 5 s timeout fires when
+        // time says so, SIGTERM ends it.
+        let t1 = t0 + secs(100);
+        let res = r.gw.start_process_for_test(
+            nobody,
+            &req(r#"{"argv":["sleep","3600"],"yieldMs":0,"timeoutMs":5000}"#),
+            t1,
+        );
+        assert!(res.is_ok());
+        r.turn(t1 + Duration::from_millis(4_900));
+        assert_eq!(r.gw.exec.running(), 1);
+        r.turn(t1 + Duration::from_millis(5_050));
+        r.turn_until(t1 + secs(6), |gw| gw.exec.running() == 0);
+        assert_eq!(r.gw.exec.stats.timed_out, 1);
     }
 }
