@@ -126,7 +126,8 @@ impl OutputBuf {
             next = c.offset + (skip + take) as u64;
         }
         if parts.is_empty() {
-            next = from.max(offset.min(self.end));
+            // Caught up (or asked past the end): resume at the end.
+            next = from.min(self.end);
         }
         Since {
             parts,
@@ -214,10 +215,11 @@ mod tests {
         assert_eq!(s.missed, 0);
         assert_eq!(s.parts, vec![(Stream::Stderr, 8, &b"rld"[..])]);
         assert_eq!(s.next, 11);
-        // Caught up: nothing, next stays at the end.
+        // Caught up: nothing, next stays at the end; past the end too.
         let s = b.since(12, 100);
         assert!(s.parts.is_empty());
         assert_eq!(s.next, 12);
+        assert_eq!(b.since(500, 100).next, 12);
     }
 
     #[test]

@@ -442,3 +442,89 @@ pub fn export(db: &Connection, out: &mut dyn Write) -> Result<u64, StoreError> {
     })?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreOptions;
+
+    fn store(dir: &Path) -> Store {
+        Store::open(
+            dir,
+            &StoreOptions {
+                cache_bytes: 1 << 20,
+                mmap_bytes: 0,
+                max_bytes: 1 << 30,
+                synchronous_full: false,
+            },
+        )
+        .unwrap()
+    }
+
+    fn rows(n: usize) -> Vec<AuditRow> {
+        (0..n)
+            .map(|i| {
+                AuditRow::new(
+                    i as u64,
+                    "exec",
+                    "exited",
+                    format!("echo {i}"),
+                    "coach".into(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn test_chain_survives_pruning_and_names_what_broke() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        s.append_audit(&rows(6)).unwrap();
+        s.append_audit(&rows(4)).unwrap(); // a second batch links to the first
+        let db = open_read_only(&dir.path().join(crate::store::DB_FILE)).unwrap();
+        let rep = verify(&db).unwrap();
+        assert!(rep.ok(), "{rep:?}");
+        assert_eq!((rep.rows, rep.head_id), (10, Some(10)));
+        // Pruning keeps an anchor: the rest still verifies.
+        assert_eq!(s.prune_audit(4).unwrap(), 6);
+        s.append_audit(&rows(1)).unwrap();
+        let rep = verify(&db).unwrap();
+        assert!(rep.ok(), "{rep:?}");
+        assert_eq!(
+            (rep.first_id, rep.head_id, rep.rows),
+            (Some(7), Some(11), 5)
+        );
+        // A gap in the middle is named.
+        s.db.execute("DELETE FROM audit WHERE id = 9", []).unwrap();
+        let rep = verify(&db).unwrap();
+        assert_eq!(rep.broken_at, Some(10));
+        assert_eq!(
+            rep.problem.as_deref(),
+            Some("row 9 was removed (row 10 follows row 8)")
+        );
+        // So is a forged link.
+        s.db.execute("UPDATE audit SET prev_hash = hash WHERE id = 8", [])
+            .unwrap();
+        let rep = verify(&db).unwrap();
+        assert_eq!(rep.broken_at, Some(8));
+        assert!(rep.problem.unwrap().contains("does not link to row 7"));
+    }
+
+    #[test]
+    fn test_oldest_rows_removed_without_an_anchor_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        s.append_audit(&rows(5)).unwrap();
+        s.db.execute("DELETE FROM audit WHERE id <= 2", []).unwrap();
+        let db = open_read_only(&dir.path().join(crate::store::DB_FILE)).unwrap();
+        let rep = verify(&db).unwrap();
+        assert_eq!(rep.broken_at, Some(3));
+        assert!(rep.problem.unwrap().contains("rows 1..2 were removed"));
+        // The gateway's head survives a reopen: new rows keep linking.
+        drop(s);
+        let mut s = store(dir.path());
+        s.append_audit(&rows(1)).unwrap();
+        let (id, _) = s.audit_head_hash().unwrap();
+        assert_eq!(id, 6);
+    }
+}
