@@ -116,6 +116,22 @@ fn main() {
         n += 256;
     }
     let wal = s.wal_bytes();
+    // The same commits with no checkpoint running: what this machine does
+    // anyway (scheduling on 2 shared cores, the kernel's own writeback).
+    let mut base = Vec::new();
+    for _ in 0..300 {
+        let b = batch(64, &format!("d{}", n % 50), n);
+        let t = Instant::now();
+        s.append_batch(&b).unwrap();
+        base.push(t.elapsed());
+        n += 64;
+    }
+    println!(
+        "loop commits without a checkpoint: {} (batch 64), p99 {:.2} ms, max {:.2} ms",
+        base.len(),
+        pct(&mut base, 0.99).as_secs_f64() * 1e3,
+        base.iter().max().unwrap().as_secs_f64() * 1e3
+    );
     let job = s.checkpoint_job();
     let worker = std::thread::spawn(job);
     let mut lat = Vec::new();
