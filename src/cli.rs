@@ -55,6 +55,42 @@ pub enum AuditAction {
     Export,
 }
 
+/// `--flag value` and `--flag=value`, one flag at a time.
+struct Flags<'a> {
+    it: std::slice::Iter<'a, String>,
+    inline: Option<String>,
+}
+
+impl<'a> Flags<'a> {
+    fn new(args: &'a [String]) -> Flags<'a> {
+        Flags {
+            it: args.iter(),
+            inline: None,
+        }
+    }
+
+    fn next_flag(&mut self) -> Option<&'a str> {
+        let arg = self.it.next()?;
+        match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => {
+                self.inline = Some(v.to_string());
+                Some(f)
+            }
+            _ => {
+                self.inline = None;
+                Some(arg.as_str())
+            }
+        }
+    }
+
+    fn value(&mut self, name: &str) -> Result<String, String> {
+        self.inline
+            .take()
+            .or_else(|| self.it.next().cloned())
+            .ok_or_else(|| format!("{name} needs a value (see --help)"))
+    }
+}
+
 fn parse_audit(args: &[String]) -> Result<Command, String> {
     let action = match args.first().map(String::as_str) {
         Some("verify") => AuditAction::Verify,
@@ -68,23 +104,13 @@ fn parse_audit(args: &[String]) -> Result<Command, String> {
     };
     let mut src = ConfigSource::default();
     let mut out = None;
-    let mut it = args[1..].iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value (see --help)"))
-        };
+    let mut flags = Flags::new(&args[1..]);
+    while let Some(flag) = flags.next_flag() {
         match flag {
-            "--config" | "-c" => src.path = Some(PathBuf::from(value("--config")?)),
-            "--data-dir" => src.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--config" | "-c" => src.path = Some(PathBuf::from(flags.value("--config")?)),
+            "--data-dir" => src.data_dir = Some(PathBuf::from(flags.value("--data-dir")?)),
             "--out" | "-o" if action == AuditAction::Export => {
-                out = Some(PathBuf::from(value("--out")?))
+                out = Some(PathBuf::from(flags.value("--out")?))
             }
             other => return Err(format!("audit: unknown argument `{other}` (see --help)")),
         }
@@ -99,31 +125,21 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
     }
     let mut src = ConfigSource::default();
     let mut check = false;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value (see --help)"))
-        };
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
         match flag {
-            "--config" | "-c" => src.path = Some(PathBuf::from(value("--config")?)),
-            "--bind" => src.bind = Some(value("--bind")?),
+            "--config" | "-c" => src.path = Some(PathBuf::from(flags.value("--config")?)),
+            "--bind" => src.bind = Some(flags.value("--bind")?),
             "--port" => {
-                let v = value("--port")?;
+                let v = flags.value("--port")?;
                 src.port = Some(
                     v.parse()
                         .map_err(|_| format!("--port: `{v}` is not a port number (0-65535)"))?,
                 );
             }
-            "--data-dir" => src.data_dir = Some(PathBuf::from(value("--data-dir")?)),
-            "--token" => src.token = Some(value("--token")?),
-            "--log-level" => src.log_level = Some(value("--log-level")?),
+            "--data-dir" => src.data_dir = Some(PathBuf::from(flags.value("--data-dir")?)),
+            "--token" => src.token = Some(flags.value("--token")?),
+            "--log-level" => src.log_level = Some(flags.value("--log-level")?),
             "--check-config" => check = true,
             "--version" | "-V" => return Ok(Command::Version),
             "--help" | "-h" => return Ok(Command::Help),

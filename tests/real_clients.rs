@@ -33,67 +33,59 @@ fn require(what: &str, present: bool) -> bool {
     false
 }
 
-#[test]
-fn python_websockets_client() {
+/// Runs one of `tests/clients/*.py` with `args`; its JSON lines, one per
+/// step. None when Python `websockets` is missing (skipped, or failed in CI).
+fn run_python(script: &str, args: &[&str]) -> Option<Vec<Value>> {
     let ok = Command::new("python3")
         .args(["-c", "import websockets"])
         .status()
         .is_ok_and(|s| s.success());
     if !require("python websockets", ok) {
-        return;
+        return None;
     }
-    let gw = Gateway::start(json!({}));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/py_client.py");
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
-        .args([script, &gw.url(), TOKEN])
+        .arg(&path)
+        .args(args)
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "python client failed: {stdout}\n{}",
+        "{script} failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let steps: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    Some(
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
+}
+
+#[test]
+fn python_websockets_client() {
+    let gw = Gateway::start(json!({}));
+    let Some(steps) = run_python("py_client.py", &[&gw.url(), TOKEN]) else {
+        return;
+    };
     assert_eq!(steps[0]["protocol"], 4);
     assert_eq!(steps[1]["active"], 1);
     assert_eq!(
         steps.last().unwrap()["code"],
         1000,
-        "clean close handshake: {stdout}"
+        "clean close handshake: {steps:?}"
     );
 }
 
 #[test]
 fn python_websockets_exec_and_approval() {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !require("python websockets", ok) {
-        return;
-    }
     let gw = Gateway::start(json!({}));
     let file = gw.dir.path().join("approved-file");
     std::fs::write(&file, "x").unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/py_exec.py");
-    let out = Command::new("python3")
-        .args([script, &gw.url(), TOKEN, file.to_str().unwrap()])
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "python exec client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let steps: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let Some(steps) = run_python("py_exec.py", &[&gw.url(), TOKEN, file.to_str().unwrap()]) else {
+        return;
+    };
     assert_eq!(steps[0]["bytes"], 21);
     assert_eq!(steps[1]["status"], "exited");
     use std::os::unix::fs::PermissionsExt;
