@@ -509,7 +509,7 @@ impl Gateway {
         };
         let ev = SharedEvent::new("exec.approval.requested", &a.view());
         log::info!(
-            "approval {} requested: {}",
+            "approval {} requested: {:?}",
             a.id,
             a.command.chars().take(120).collect::<String>()
         );

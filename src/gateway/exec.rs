@@ -733,13 +733,10 @@ impl Gateway {
         self.exec.stats.spawned += 1;
         self.arm_watch(now);
         log::info!(
-            "{}: pid {pid} started for {conn}: {}",
+            // Debug-quoted: a command's newlines must not forge log lines.
+            "{}: pid {pid} started for {conn}: {:?}",
             proc.id,
-            crate::coach::text::normalize(&r.display)
-                .0
-                .chars()
-                .take(200)
-                .collect::<String>()
+            r.display.chars().take(200).collect::<String>()
         );
         let answer_now = r.yield_ms == 0;
         if !answer_now {
@@ -1179,7 +1176,8 @@ impl Gateway {
         });
         let owner = p.owner;
         let waiter = p.waiter.take();
-        let result = p.result(now);
+        // The answer copies the kept output: only when someone waits for it.
+        let result = waiter.as_ref().map(|_| p.result(now));
         let status = p.status;
         let audit = AuditRow {
             conn: owner.map(|c| c.to_string()),
@@ -1231,8 +1229,8 @@ impl Gateway {
             if let Some(t) = w.timer {
                 self.timers.cancel(t);
             }
-            if self.conns.get(w.conn).is_some() {
-                self.reply_late(w.conn, &w.req_id, &result, now);
+            if let (Some(result), true) = (&result, self.conns.get(w.conn).is_some()) {
+                self.reply_late(w.conn, &w.req_id, result, now);
             }
         }
         self.prune_finished();
