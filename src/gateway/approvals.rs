@@ -8,7 +8,7 @@
 //! and every decision is audited with who made it.
 
 use super::exec::ExecReq;
-use super::methods::{bad_param as bad, params_object, Payload};
+use super::methods::{bad_param as bad, opt_text, params_object, unavailable, Payload};
 use super::{wall_ms, Gateway, Timer};
 use crate::coach::{CheckInput, Decision, Verdict};
 use crate::net::ConnId;
@@ -112,14 +112,6 @@ impl Default for Approvals {
     }
 }
 
-fn session_of(session_key: Option<&str>, client: Option<&str>, conn: ConnId) -> String {
-    match (session_key, client) {
-        (Some(s), _) => format!("session:{s}"),
-        (None, Some(c)) => format!("client:{c}"),
-        _ => format!("conn:{conn}"),
-    }
-}
-
 fn storage(what: &str, e: impl std::fmt::Display) {
     log::warn!("approvals: {what} not stored: {e}");
 }
@@ -205,13 +197,8 @@ impl Gateway {
             ],
         )?;
         let e = self.cfg.exec.clone();
-        let get_str = |key: &str, max: usize| -> Result<Option<String>, ErrorShape> {
-            match p.and_then(|p| p.get(key)) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) if s.len() <= max => Ok(Some(s.clone())),
-                Some(_) => Err(bad(M, key, &format!("a string of at most {max} bytes"))),
-            }
-        };
+        let get_str =
+            |key: &str, max: usize| opt_text(p, M, key, max).map(|v| v.map(str::to_string));
         let approval_id = get_str("id", 128)?;
         if approval_id.as_deref().is_some_and(|s| s.is_empty()) {
             return Err(bad(M, "id", "a non-empty string"));
@@ -372,11 +359,7 @@ impl Gateway {
                 "createdAtMs": now_ms, "expiresAtMs": now_ms,
             })));
         }
-        let session = session_of(
-            ar.session_key.as_deref(),
-            self.session(conn).map(|s| s.params.client.id.as_str()),
-            conn,
-        );
+        let session = self.session_label(conn, ar.session_key.as_deref());
         self.raise_approval(
             ar.id,
             session,
@@ -400,11 +383,7 @@ impl Gateway {
         coach: Value,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let session = session_of(
-            r.session_key.as_deref(),
-            self.session(conn).map(|s| s.params.client.id.as_str()),
-            conn,
-        );
+        let session = self.session_label(conn, r.session_key.as_deref());
         let request = r.request_view();
         let command = r.display.clone();
         let timeout = self.cfg.exec.approval_timeout_ms;
@@ -441,13 +420,7 @@ impl Gateway {
         now: Instant,
     ) -> Result<(), ErrorShape> {
         let e = &self.cfg.exec;
-        let full = |msg: String| {
-            let mut err =
-                ErrorShape::new(ErrorCode::Unavailable, msg).detail("APPROVALS_FULL", Value::Null);
-            err.retryable = Some(true);
-            err.retry_after_ms = Some(RETRY_FULL_MS);
-            err
-        };
+        let full = |msg: String| unavailable("APPROVALS_FULL", msg, RETRY_FULL_MS);
         if self.approvals.pending.len() >= e.max_pending_approvals {
             self.approvals.stats.rejected_full += 1;
             return Err(full(format!(

@@ -10,7 +10,7 @@
 //! dropped because its job id is gone). A caller that disconnected in the
 //! meantime is found missing by its `ConnId` generation and skipped.
 
-use super::methods::{bad_param as bad, params_object, Payload};
+use super::methods::{bad_param as bad, opt_str, opt_u64, params_object, unavailable, Payload};
 use super::{wall_ms, Gateway, Priority, Timer};
 use crate::coach::rules::{Rule, RuleAction, RuleSet, RuleSpec};
 use crate::coach::{CheckInput, Coach, CoachSettings, Decision, Match, Mode, Severity, Verdict};
@@ -20,7 +20,7 @@ use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent};
 use crate::reactor::timer::TimerId;
 use crate::store::AuditRow;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -229,46 +229,8 @@ fn cap_chars(s: &str, n: usize) -> String {
     out
 }
 
-/// `UNAVAILABLE` with a precise `details.code` and a retry hint.
-fn unavailable(code: &str, message: impl Into<String>, retry_ms: u64) -> ErrorShape {
-    ErrorShape::new(ErrorCode::Unavailable, message)
-        .detail(code, Value::Null)
-        .retry_after(retry_ms)
-}
-
 /// Retry hint after a storage error.
 const RETRY_STORAGE_MS: u64 = 1000;
-
-fn opt_str<'a>(
-    p: Option<&'a Map<String, Value>>,
-    method: &str,
-    key: &str,
-    max: usize,
-) -> Result<Option<&'a str>, ErrorShape> {
-    match p.and_then(|m| m.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= max => Ok(Some(s)),
-        Some(_) => Err(bad(
-            method,
-            key,
-            &format!("a non-empty string of at most {max} characters"),
-        )),
-    }
-}
-
-fn opt_u64(
-    p: Option<&Map<String, Value>>,
-    method: &str,
-    key: &str,
-) -> Result<Option<u64>, ErrorShape> {
-    match p.and_then(|m| m.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| bad(method, key, "a non-negative integer")),
-    }
-}
 
 /// Every pattern id the library knows (for rules naming one).
 fn pattern_known(coach: &Coach, id: &str) -> bool {
@@ -278,6 +240,16 @@ fn pattern_known(coach: &Coach, id: &str) -> bool {
 }
 
 impl Gateway {
+    /// What per-session bounds count by: the session key, else the client
+    /// id, else the connection (coach alerts and exec approvals alike).
+    pub(super) fn session_label(&self, conn: ConnId, session_key: Option<&str>) -> String {
+        match (session_key, self.session(conn)) {
+            (Some(s), _) => format!("session:{s}"),
+            (None, Some(s)) => format!("client:{}", s.params.client.id),
+            _ => format!("conn:{conn}"),
+        }
+    }
+
     /// Compiles the pattern library on a worker so start stays fast.
     pub(super) fn warm_coach(&mut self) {
         let lib = self.coach_rt.coach.lib.clone();
@@ -343,11 +315,7 @@ impl Gateway {
             ));
         }
         let client_id = self.session(id).map(|s| s.params.client.id.clone());
-        let session = match (&session_key, &client_id) {
-            (Some(s), _) => format!("session:{s}"),
-            (None, Some(c)) => format!("client:{c}"),
-            _ => format!("conn:{id}"),
-        };
+        let session = self.session_label(id, session_key.as_deref());
         let full = serde_json::to_string(&input).unwrap_or_default();
         let size = full.len();
         let ctx = CheckCtx {

@@ -9,7 +9,9 @@
 //! the exit, the `yieldMs` answer and the finished process's TTL.
 
 use super::coach::After;
-use super::methods::{bad_param as bad, params_object, Payload};
+use super::methods::{
+    bad_param as bad, opt_bool, opt_text, opt_u64_max, params_object, unavailable, Payload,
+};
 use super::{wall_ms, Gateway, Priority, Timer};
 use crate::coach::{CheckInput, Decision, Verdict};
 use crate::config::OnDisconnect;
@@ -34,8 +36,10 @@ use std::time::{Duration, Instant};
 
 /// Largest `maxBytes` a `process.poll` may ask for (and its default).
 pub const POLL_MAX_BYTES: usize = 1024 * 1024;
-/// Retry hint when the process table is full.
+/// Retry hint when the process table is full (or the gateway stopping).
 const RETRY_PROCESS_LIMIT_MS: u64 = 1_000;
+/// Retry hint when a child has not read its pending stdin yet.
+const RETRY_STDIN_FULL_MS: u64 = 100;
 
 /// A validated `exec.run` request, carried through the coach and the approval.
 #[derive(Debug, Clone)]
@@ -133,7 +137,6 @@ pub struct Proc {
     pipes: Pipes,
     out: OutputBuf,
     base64: bool,
-    lossy: bool,
     /// Why we signalled it (`timeout`, `kill`, `shutdown`, `disconnect`).
     kill_reason: Option<&'static str>,
     timeout_timer: Option<TimerId>,
@@ -298,46 +301,6 @@ fn not_found(id: &str) -> ErrorShape {
     .detail("PROCESS_NOT_FOUND", json!({"processId": id}))
 }
 
-fn str_param<'a>(
-    p: Option<&'a Map<String, Value>>,
-    m: &str,
-    key: &str,
-    max: usize,
-) -> Result<Option<&'a str>, ErrorShape> {
-    match p.and_then(|p| p.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.len() <= max => Ok(Some(s)),
-        Some(_) => Err(bad(m, key, &format!("a string of at most {max} bytes"))),
-    }
-}
-
-fn u64_param(
-    p: Option<&Map<String, Value>>,
-    m: &str,
-    key: &str,
-    max: u64,
-) -> Result<Option<u64>, ErrorShape> {
-    match p.and_then(|p| p.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => match v.as_u64() {
-            Some(n) if n <= max => Ok(Some(n)),
-            _ => Err(bad(m, key, &format!("an integer 0..={max}"))),
-        },
-    }
-}
-
-fn bool_param(
-    p: Option<&Map<String, Value>>,
-    m: &str,
-    key: &str,
-) -> Result<Option<bool>, ErrorShape> {
-    match p.and_then(|p| p.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(bad(m, key, "a boolean")),
-    }
-}
-
 impl Gateway {
     // ----- exec.run --------------------------------------------------------------
 
@@ -372,7 +335,7 @@ impl Gateway {
             .detail("EXEC_DISABLED", Value::Null));
         }
         self.exec.stats.runs += 1;
-        let command = str_param(p, M, "command", e.max_command_bytes)?;
+        let command = opt_text(p, M, "command", e.max_command_bytes)?;
         let argv = match p.and_then(|p| p.get("argv")) {
             None | Some(Value::Null) => None,
             Some(Value::Array(a)) => {
@@ -430,7 +393,7 @@ impl Gateway {
                 (a.clone(), d, Some(a))
             }
         };
-        let cwd = str_param(p, M, "cwd", 4096)?.map(PathBuf::from);
+        let cwd = opt_text(p, M, "cwd", 4096)?.map(PathBuf::from);
         if let Some(c) = &cwd {
             spawn::check_cwd(c).map_err(|err| {
                 ErrorShape::invalid(format!("invalid exec.run params: {err}"))
@@ -474,7 +437,7 @@ impl Gateway {
             }
             Some(_) => return Err(bad(M, "env", "an object of string values")),
         };
-        let timeout_ms = match u64_param(p, M, "timeoutMs", e.max_timeout_ms)? {
+        let timeout_ms = match opt_u64_max(p, M, "timeoutMs", e.max_timeout_ms)? {
             Some(0) => {
                 return Err(bad(
                     M,
@@ -485,11 +448,11 @@ impl Gateway {
             Some(t) => t,
             None => e.default_timeout_ms,
         };
-        let yield_ms = u64_param(p, M, "yieldMs", e.max_yield_ms)?.unwrap_or(e.default_yield_ms);
-        let session_key = str_param(p, M, "sessionKey", 256)?.map(str::to_string);
-        let agent_id = str_param(p, M, "agentId", 256)?.map(str::to_string);
-        let stdin_pipe = bool_param(p, M, "stdin")?.unwrap_or(false);
-        let base64 = match str_param(p, M, "encoding", 16)? {
+        let yield_ms = opt_u64_max(p, M, "yieldMs", e.max_yield_ms)?.unwrap_or(e.default_yield_ms);
+        let session_key = opt_text(p, M, "sessionKey", 256)?.map(str::to_string);
+        let agent_id = opt_text(p, M, "agentId", 256)?.map(str::to_string);
+        let stdin_pipe = opt_bool(p, M, "stdin")?.unwrap_or(false);
+        let base64 = match opt_text(p, M, "encoding", 16)? {
             None | Some("utf8") => false,
             Some("base64") => true,
             Some(_) => return Err(bad(M, "encoding", "\"utf8\" or \"base64\"")),
@@ -557,23 +520,22 @@ impl Gateway {
         let max = self.cfg.exec.max_processes;
         if self.exec.running >= max {
             self.exec.stats.rejected_busy += 1;
-            let mut err = ErrorShape::new(
+            return Err(ErrorShape::new(
                 ErrorCode::Unavailable,
                 format!("{max} processes are running (exec.maxProcesses); retry when one ends"),
             )
             .detail(
                 "PROCESS_LIMIT",
                 json!({"running": self.exec.running, "max": max}),
-            );
-            err.retryable = Some(true);
-            err.retry_after_ms = Some(RETRY_PROCESS_LIMIT_MS);
-            return Err(err);
+            )
+            .retry_after(RETRY_PROCESS_LIMIT_MS));
         }
         if self.is_shutting_down() {
-            let mut err = ErrorShape::new(ErrorCode::Unavailable, "the gateway is shutting down")
-                .detail("SHUTTING_DOWN", Value::Null);
-            err.retryable = Some(true);
-            return Err(err);
+            return Err(unavailable(
+                "SHUTTING_DOWN",
+                "the gateway is shutting down",
+                RETRY_PROCESS_LIMIT_MS,
+            ));
         }
         Ok(())
     }
@@ -696,7 +658,6 @@ impl Gateway {
             },
             out: OutputBuf::new(e.max_output_bytes),
             base64: r.base64,
-            lossy: false,
             kill_reason: None,
             timeout_timer: None,
             kill_timer: None,
@@ -1082,16 +1043,9 @@ impl Gateway {
 
     /// SIGCHLD: reap every running child that has exited.
     pub fn on_sigchld(&mut self, now: Instant) {
-        let seqs: Vec<u64> = self
-            .exec
-            .procs
-            .iter()
-            .filter(|(_, p)| p.status == ProcStatus::Running && p.exit.is_none())
-            .map(|(s, _)| *s)
-            .collect();
-        for seq in seqs {
-            let Some(p) = self.exec.procs.get_mut(&seq) else {
-                continue;
+        for seq in self.exec.running_seqs() {
+            let Some(p) = self.exec.procs.get_mut(&seq).filter(|p| p.exit.is_none()) else {
+                continue; // reaped already, waiting for its pipes
             };
             let Some(info) = spawn::try_reap(p.pid) else {
                 continue;
@@ -1410,7 +1364,7 @@ impl Gateway {
     // ----- process.* -------------------------------------------------------------
 
     fn proc_param(&self, p: Option<&Map<String, Value>>, m: &str) -> Result<u64, ErrorShape> {
-        let Some(id) = str_param(p, m, "processId", 64)? else {
+        let Some(id) = opt_text(p, m, "processId", 64)? else {
             return Err(bad(
                 m,
                 "processId",
@@ -1430,7 +1384,7 @@ impl Gateway {
     ) -> Result<Payload, ErrorShape> {
         const M: &str = "process.list";
         let p = params_object(req, &["status"])?;
-        let want = str_param(p, M, "status", 16)?;
+        let want = opt_text(p, M, "status", 16)?;
         if let Some(w) = want {
             if !matches!(w, "running" | "finished") {
                 return Err(bad(M, "status", "\"running\" or \"finished\""));
@@ -1464,8 +1418,8 @@ impl Gateway {
         const M: &str = "process.poll";
         let p = params_object(req, &["processId", "offset", "maxBytes"])?;
         let seq = self.proc_param(p, M)?;
-        let offset = u64_param(p, M, "offset", u64::MAX)?.unwrap_or(0);
-        let max = u64_param(p, M, "maxBytes", POLL_MAX_BYTES as u64)?
+        let offset = opt_u64_max(p, M, "offset", u64::MAX)?.unwrap_or(0);
+        let max = opt_u64_max(p, M, "maxBytes", POLL_MAX_BYTES as u64)?
             .unwrap_or(POLL_MAX_BYTES as u64) as usize;
         let proc = &self.exec.procs[&seq];
         let since = proc.out.since(offset, max);
@@ -1501,8 +1455,8 @@ impl Gateway {
         let p = params_object(req, &["processId", "data", "eof"])?;
         let seq = self.proc_param(p, M)?;
         let max = self.cfg.exec.max_stdin_bytes;
-        let data = str_param(p, M, "data", max)?.unwrap_or("");
-        let eof = bool_param(p, M, "eof")?.unwrap_or(false);
+        let data = opt_text(p, M, "data", max)?.unwrap_or("");
+        let eof = opt_bool(p, M, "eof")?.unwrap_or(false);
         let proc = self.exec.procs.get_mut(&seq).expect("checked");
         if proc.status != ProcStatus::Running || proc.pipes.stdin.is_none() {
             let why = if proc.status != ProcStatus::Running {
@@ -1519,14 +1473,16 @@ impl Gateway {
             .detail("STDIN_CLOSED", json!({"processId": proc.id})));
         }
         if proc.pipes.stdin_buf.len() + data.len() > max {
-            let mut err = ErrorShape::new(
+            return Err(ErrorShape::new(
                 ErrorCode::Unavailable,
-                format!("{}: {} bytes are still waiting for the child to read them (exec.maxStdinBytes {max})", proc.id, proc.pipes.stdin_buf.len()),
+                format!(
+                    "{}: {} bytes are still waiting for the child to read them (exec.maxStdinBytes {max})",
+                    proc.id,
+                    proc.pipes.stdin_buf.len()
+                ),
             )
-            .detail("STDIN_FULL", json!({"processId": proc.id}));
-            err.retryable = Some(true);
-            err.retry_after_ms = Some(100);
-            return Err(err);
+            .detail("STDIN_FULL", json!({"processId": proc.id}))
+            .retry_after(RETRY_STDIN_FULL_MS));
         }
         proc.pipes.stdin_buf.extend_from_slice(data.as_bytes());
         proc.pipes.stdin_eof |= eof;
@@ -1552,7 +1508,7 @@ impl Gateway {
         const M: &str = "process.kill";
         let p = params_object(req, &["processId", "signal"])?;
         let seq = self.proc_param(p, M)?;
-        let sig = match str_param(p, M, "signal", 16)? {
+        let sig = match opt_text(p, M, "signal", 16)? {
             None => libc::SIGTERM,
             Some(s) => crate::exec::parse_signal(s).ok_or_else(|| {
                 bad(
@@ -1642,7 +1598,6 @@ fn output_event(
         };
         (text, start, None)
     };
-    p.lossy |= lossy;
     let mut payload =
         json!({"processId": p.id, "stream": stream.as_str(), "offset": start, "data": text});
     if let Some(enc) = encoding {

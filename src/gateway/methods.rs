@@ -5,7 +5,7 @@ use super::{stats, wall_ms, Gateway, Priority};
 use crate::net::ConnId;
 use crate::observe;
 use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_APPROVALS, SCOPE_READ, SCOPE_WRITE};
-use crate::protocol::{ErrorShape, Request, SharedEvent, PROTOCOL_VERSION};
+use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent, PROTOCOL_VERSION};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -195,6 +195,88 @@ pub(super) fn bad_param(method: &str, key: &str, expected: &str) -> ErrorShape {
         "invalid {method} params: `{key}` must be {expected}"
     ))
     .detail("INVALID_PARAMS", json!({"property": key}))
+}
+
+/// `UNAVAILABLE` with a precise `details.code` and a retry hint.
+pub(super) fn unavailable(code: &str, message: impl Into<String>, retry_ms: u64) -> ErrorShape {
+    ErrorShape::new(ErrorCode::Unavailable, message)
+        .detail(code, Value::Null)
+        .retry_after(retry_ms)
+}
+
+pub(super) fn opt_str<'a>(
+    p: Option<&'a Map<String, Value>>,
+    method: &str,
+    key: &str,
+    max: usize,
+) -> Result<Option<&'a str>, ErrorShape> {
+    match p.and_then(|m| m.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= max => Ok(Some(s)),
+        Some(_) => Err(bad_param(
+            method,
+            key,
+            &format!("a non-empty string of at most {max} characters"),
+        )),
+    }
+}
+
+pub(super) fn opt_u64(
+    p: Option<&Map<String, Value>>,
+    method: &str,
+    key: &str,
+) -> Result<Option<u64>, ErrorShape> {
+    match p.and_then(|m| m.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| bad_param(method, key, "a non-negative integer")),
+    }
+}
+
+/// A string param that may be empty, bounded in bytes (commands, stdin data).
+pub(super) fn opt_text<'a>(
+    p: Option<&'a Map<String, Value>>,
+    method: &str,
+    key: &str,
+    max_bytes: usize,
+) -> Result<Option<&'a str>, ErrorShape> {
+    match p.and_then(|m| m.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= max_bytes => Ok(Some(s)),
+        Some(_) => Err(bad_param(
+            method,
+            key,
+            &format!("a string of at most {max_bytes} bytes"),
+        )),
+    }
+}
+
+/// `opt_u64` with an upper bound named in the error.
+pub(super) fn opt_u64_max(
+    p: Option<&Map<String, Value>>,
+    method: &str,
+    key: &str,
+    max: u64,
+) -> Result<Option<u64>, ErrorShape> {
+    match opt_u64(p, method, key) {
+        Ok(Some(n)) if n > max => Err(bad_param(method, key, &format!("an integer 0..={max}"))),
+        Err(_) => Err(bad_param(method, key, &format!("an integer 0..={max}"))),
+        other => other,
+    }
+}
+
+pub(super) fn opt_bool(
+    p: Option<&Map<String, Value>>,
+    method: &str,
+    key: &str,
+) -> Result<Option<bool>, ErrorShape> {
+    match p.and_then(|m| m.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(bad_param(method, key, "a boolean")),
+    }
 }
 
 fn connect(
