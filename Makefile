@@ -33,11 +33,12 @@ clients: ## install the real clients the end-to-end tests drive (websockets, web
 test: clients ## the whole test suite (unit + end to end with real clients)
 	$(CARGO) test --lib --bins --tests
 
-bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send), the store, the coach, exec
+bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send), the store, the coach, exec, observability
 	$(CARGO) bench --bench load
 	$(CARGO) bench --bench store
 	$(CARGO) bench --bench coach
 	$(CARGO) bench --bench exec
+	$(CARGO) bench --bench observe
 
 fmt: ## rustfmt check
 	$(CARGO) fmt --all -- --check

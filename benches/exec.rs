@@ -98,7 +98,7 @@ fn main() {
             let mut rtts = Vec::new();
             while !stop.load(Ordering::Relaxed) && rtts.len() < 100_000 {
                 let t = Instant::now();
-                let h = p.call("health", Value::Null);
+                let h = p.call("health", json!({"probe": true}));
                 rtts.push(t.elapsed());
                 assert_eq!(h["ok"], true);
                 p.backlog.clear();
@@ -141,7 +141,7 @@ fn main() {
     let mut rtts = probe.join().unwrap();
     rtts.sort();
     let mut h = gw.client(&["operator.read"]);
-    let health = h.call("health", Value::Null);
+    let health = h.call("health", json!({"probe": true}));
     let st = h.call("status", Value::Null);
     assert!(!rtts.is_empty(), "no health probe finished");
     let produced = exit["outputBytes"].as_u64().unwrap_or(0);

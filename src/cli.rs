@@ -160,7 +160,7 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
 pub fn describe_budget(b: &MemoryBudget) -> String {
     let mb = |n: usize| n as f64 / (1024.0 * 1024.0);
     format!(
-        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB + coach {:.1} MiB + exec {:.1} MiB (children of exec.run: {:.0} MiB more)",
+        "worst-case memory: {:.1} MiB = fixed {:.1} MiB + {} connections x {:.1} KiB + {} unauthenticated x {:.1} KiB + store {:.1} MiB + coach {:.1} MiB + exec {:.1} MiB + cache {:.1} MiB + limits {:.1} MiB + audit forward {:.1} MiB (children of exec.run: {:.0} MiB more); memory.budgetBytes is the runtime alarm, not this bound",
         mb(b.total_bytes),
         mb(b.fixed_bytes),
         b.connections,
@@ -170,6 +170,9 @@ pub fn describe_budget(b: &MemoryBudget) -> String {
         mb(b.store_bytes),
         mb(b.coach_bytes),
         mb(b.exec_bytes),
+        mb(b.cache_bytes),
+        mb(b.limits_bytes),
+        mb(b.forward_bytes),
         b.children_bytes as f64 / (1024.0 * 1024.0)
     )
 }

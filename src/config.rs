@@ -118,8 +118,168 @@ pub struct Config {
     pub workers: WorkersConfig,
     pub coach: CoachConfig,
     pub exec: ExecConfig,
+    pub memory: MemoryConfig,
+    pub cache: CacheConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub audit_forward: AuditForwardConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
+}
+
+/// Default memory budget: the Pi figure of the Node original's deployment
+/// notes; our own use is far below it.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 450 * 1024 * 1024;
+
+/// The memory monitor (`src/observe/memory.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct MemoryConfig {
+    /// RSS the gateway should stay under.
+    pub budget_bytes: u64,
+    /// How often RSS is read from `/proc/self/statm`.
+    pub check_interval_ms: u64,
+    /// At this share of the budget: warn, shrink caches, refuse new
+    /// connections and processes (retryable).
+    pub warn_percent: f64,
+    /// At this share: also write a memory report to the data dir.
+    pub report_percent: f64,
+    /// Shortest time between two reports.
+    pub report_interval_ms: u64,
+    /// Reports kept in the data dir (oldest removed).
+    pub max_reports: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
+            check_interval_ms: 30_000,
+            warn_percent: 80.0,
+            report_percent: 95.0,
+            report_interval_ms: 600_000,
+            max_reports: 5,
+        }
+    }
+}
+
+/// The read-response cache (`src/gateway/cache.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct CacheConfig {
+    /// Responses kept (LRU).
+    pub entries: usize,
+    /// Bytes of responses kept; the oldest go first past it.
+    pub max_bytes: usize,
+    /// `health` without `probe: true` and `/healthz`: reused this long.
+    pub health_ttl_ms: u64,
+    /// `/metrics`: reused this long (a scrape every 15 s never sees it).
+    pub metrics_ttl_ms: u64,
+    /// `sessions.list` pages: reused this long unless a write invalidates them.
+    pub list_ttl_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            entries: 64,
+            max_bytes: 4 * 1024 * 1024,
+            health_ttl_ms: 1_000,
+            metrics_ttl_ms: 1_000,
+            list_ttl_ms: 5_000,
+        }
+    }
+}
+
+/// Rate limits (`src/gateway/ratelimit.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct RateLimitsConfig {
+    /// New TCP connections per remote address per minute.
+    pub connections_per_minute: u32,
+    /// Requests one connection may make per second, sustained...
+    pub requests_per_second: u32,
+    /// ...and in a burst.
+    pub request_burst: u32,
+    /// Loopback clients (the operator's own machine) are not rate limited,
+    /// as in OpenClaw; failed-auth throttling applies to them regardless.
+    pub exempt_loopback: bool,
+    /// Addresses whose connection rate is remembered (oldest forgotten first).
+    pub tracked_addresses: usize,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            connections_per_minute: 60,
+            requests_per_second: 50,
+            request_burst: 200,
+            exempt_loopback: true,
+            tracked_addresses: 1024,
+        }
+    }
+}
+
+/// Wire format of forwarded audit events.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ForwardFormat {
+    /// A JSON array of audit rows, `Authorization: Bearer <token>`.
+    #[default]
+    Json,
+    /// Splunk HEC: concatenated `{"time","sourcetype","event"}` objects,
+    /// `Authorization: Splunk <token>`.
+    Splunk,
+}
+
+/// Audit forwarding (`src/forward/`); off while `url` is null.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct AuditForwardConfig {
+    /// `http://host:port/path`; null turns forwarding off.
+    pub url: Option<String>,
+    pub format: ForwardFormat,
+    pub token: Option<String>,
+    /// Events per POST.
+    pub batch_size: usize,
+    /// Events waiting (including retries); the oldest are dropped past it
+    /// and counted; the local audit table keeps them all.
+    pub max_queue: usize,
+    /// Longest an event waits before a POST.
+    pub flush_interval_ms: u64,
+    /// Connect + send + answer, per POST.
+    pub timeout_ms: u64,
+    /// Consecutive failures that open the circuit.
+    pub failure_threshold: u32,
+    /// How long the circuit stays open before one trial POST (half-open).
+    pub open_ms: u64,
+}
+
+impl fmt::Debug for AuditForwardConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditForwardConfig")
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("batch_size", &self.batch_size)
+            .field("max_queue", &self.max_queue)
+            .finish()
+    }
+}
+
+impl Default for AuditForwardConfig {
+    fn default() -> Self {
+        AuditForwardConfig {
+            url: None,
+            format: ForwardFormat::Json,
+            token: None,
+            batch_size: 100,
+            max_queue: 1000,
+            flush_interval_ms: 1_000,
+            timeout_ms: 2_000,
+            failure_threshold: 5,
+            open_ms: 30_000,
+        }
+    }
 }
 
 /// The security coach (`src/coach/`, `src/gateway/coach.rs`).
@@ -325,6 +485,12 @@ pub struct MetricsConfig {
     pub window_ms: u64,
     /// Windows kept (60 x 1 min = one hour).
     pub windows: usize,
+    /// Event-loop lag quantiles cover the last one to two halves of this.
+    pub lag_window_ms: u64,
+    /// A half-window whose turn or timer-lateness p99 passes this warns.
+    pub lag_warn_ms: u64,
+    /// `/metrics` wants `Authorization: Bearer <token>`.
+    pub require_auth: bool,
 }
 
 impl Default for MetricsConfig {
@@ -332,6 +498,9 @@ impl Default for MetricsConfig {
         MetricsConfig {
             window_ms: 60_000,
             windows: 60,
+            lag_window_ms: 60_000,
+            lag_warn_ms: 50,
+            require_auth: true,
         }
     }
 }
@@ -390,6 +559,9 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// How long a closing connection waits for the peer's close frame.
     pub close_linger_ms: u64,
+    /// Browser origins (`scheme://host[:port]`) allowed to open a WebSocket
+    /// besides the gateway's own host; `"*"` allows any (not advised).
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -428,6 +600,10 @@ pub struct ConnectionsConfig {
     pub handshake_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub accept_budget: usize,
+    /// Authenticated operator connections; null: `maxConnections`.
+    pub max_operators: Option<usize>,
+    /// Authenticated node connections; null: `maxConnections`.
+    pub max_nodes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -488,6 +664,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             close_linger_ms: DEFAULT_CLOSE_LINGER_MS,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -515,6 +692,8 @@ impl Default for ConnectionsConfig {
             handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             accept_budget: DEFAULT_ACCEPT_BUDGET,
+            max_operators: None,
+            max_nodes: None,
         }
     }
 }
@@ -819,6 +998,75 @@ impl Config {
         if self.metrics.windows == 0 || self.metrics.windows > 10_000 {
             return bad("metrics.windows", "expected 1..=10000");
         }
+        let m = &self.memory;
+        if m.budget_bytes < 1024 * 1024 {
+            return bad("memory.budgetBytes", "expected at least 1048576 (1 MiB)");
+        }
+        if m.check_interval_ms < 10 {
+            return bad("memory.checkIntervalMs", "expected at least 10");
+        }
+        if !(m.warn_percent > 0.0
+            && m.warn_percent <= m.report_percent
+            && m.report_percent <= 1000.0)
+        {
+            return bad(
+                "memory.warnPercent",
+                "expected 0 < memory.warnPercent <= memory.reportPercent <= 1000",
+            );
+        }
+        if m.max_reports == 0 {
+            return bad("memory.maxReports", "expected at least 1");
+        }
+        let ca = &self.cache;
+        if ca.entries == 0 || ca.max_bytes < 4096 {
+            return bad(
+                "cache.entries",
+                "cache.entries must be at least 1 and cache.maxBytes at least 4096",
+            );
+        }
+        let r = &self.rate_limits;
+        if r.connections_per_minute == 0 || r.requests_per_second == 0 || r.request_burst == 0 {
+            return bad(
+                "rateLimits.connectionsPerMinute",
+                "rateLimits.connectionsPerMinute, requestsPerSecond and requestBurst must be at least 1",
+            );
+        }
+        if r.tracked_addresses == 0 {
+            return bad("rateLimits.trackedAddresses", "expected at least 1");
+        }
+        if self.metrics.lag_window_ms < 100 {
+            return bad("metrics.lagWindowMs", "expected at least 100");
+        }
+        for o in &self.server.allowed_origins {
+            if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                return bad(
+                    "server.allowedOrigins",
+                    "expected origins such as https://dash.example or \"*\"",
+                );
+            }
+        }
+        let f = &self.audit_forward;
+        if let Some(url) = &f.url {
+            if let Err(msg) = crate::forward::Endpoint::parse(url) {
+                return Err(ConfigError::Invalid {
+                    source: source.to_string(),
+                    key: "auditForward.url",
+                    msg,
+                });
+            }
+        }
+        if f.batch_size == 0 || f.max_queue < f.batch_size {
+            return bad(
+                "auditForward.maxQueue",
+                "expected auditForward.batchSize >= 1 and maxQueue >= batchSize",
+            );
+        }
+        if f.timeout_ms < 10 || f.flush_interval_ms < 10 || f.failure_threshold == 0 {
+            return bad(
+                "auditForward.timeoutMs",
+                "auditForward.timeoutMs and flushIntervalMs must be at least 10, failureThreshold at least 1",
+            );
+        }
         if self.log.max_file_bytes < 4096 {
             return bad("log.maxFileBytes", "expected at least 4096");
         }
@@ -841,8 +1089,12 @@ impl Config {
     /// and `config.get`.
     pub fn redacted_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
-        for key in ["token", "password"] {
-            if let Some(slot) = v.get_mut("auth").and_then(|a| a.get_mut(key)) {
+        for (section, key) in [
+            ("auth", "token"),
+            ("auth", "password"),
+            ("auditForward", "token"),
+        ] {
+            if let Some(slot) = v.get_mut(section).and_then(|a| a.get_mut(key)) {
                 if !slot.is_null() {
                     *slot = serde_json::Value::String("<redacted>".into());
                 }
@@ -917,6 +1169,27 @@ fn coach_threads(c: &Config) -> usize {
 /// presence entry, map entries and allocator slack.
 pub const MEMORY_PER_CONN_OVERHEAD: usize = 2 * 1024;
 
+/// Key, timestamps and map slack of one cached response.
+pub const CACHE_ENTRY_OVERHEAD: usize = 256;
+/// One remembered address in a rate or throttle table.
+pub const RATE_ENTRY_BYTES: usize = 96;
+
+/// Per coach check in flight (its capped inputs and verdict), and per
+/// stored row (pending alert or audit row with its capped input).
+pub fn coach_item_bytes(c: &Config) -> (usize, usize) {
+    let k = &c.coach;
+    (
+        2 * k.max_input_bytes + 8 * 1024,
+        2 * k.audit_input_chars * 4 + 4 * 1024,
+    )
+}
+
+/// Upper bound of one queued audit event: an audit row's capped input and
+/// detail, serialized.
+pub fn forward_event_bytes(c: &Config) -> usize {
+    coach_item_bytes(c).1
+}
+
 /// Worst-case memory derived from the limits. Each line is a product of a limit
 /// and a per-item bound, so the same numbers serve `--check-config` and the live
 /// accounting.
@@ -944,6 +1217,13 @@ pub struct MemoryBudget {
     /// Exec: retained output of running and finished processes, stdin
     /// buffers, the read scratch, pending approvals and allow-always keys.
     pub exec_bytes: usize,
+    /// The read-response cache (`cache.maxBytes` plus an entry's bookkeeping).
+    pub cache_bytes: usize,
+    /// Rate-limit and auth-throttle tables, and the lag histograms.
+    pub limits_bytes: usize,
+    /// Audit events waiting to be forwarded (`auditForward.maxQueue`) and
+    /// one batch being sent.
+    pub forward_bytes: usize,
     pub total_bytes: usize,
     /// What exec's children may use beside it (`exec.childrenMemoryBytes`);
     /// not in the total, which is the gateway's own.
@@ -973,8 +1253,7 @@ impl MemoryBudget {
         // ~4 fields) and its verdict; each pending alert the same; audit rows
         // wait with their capped input; rules hold a compiled regex each.
         let k = &c.coach;
-        let per_check = 2 * k.max_input_bytes + 8 * 1024;
-        let per_stored = 2 * k.audit_input_chars * 4 + 4 * 1024;
+        let (per_check, per_stored) = coach_item_bytes(c);
         let coach_bytes = k.max_in_flight * per_check
             + k.max_pending_alerts * per_stored
             + k.audit_buffer * per_stored
@@ -987,12 +1266,24 @@ impl MemoryBudget {
             + e.read_chunk_bytes
             + e.max_pending_approvals * (2 * e.max_command_bytes + 8 * 1024)
             + e.max_allow_always * (crate::exec::ALLOW_ALWAYS_MAX_KEY_BYTES + 64);
+        let cache_bytes = c.cache.max_bytes + c.cache.entries * CACHE_ENTRY_OVERHEAD;
+        let limits_bytes = (c.rate_limits.tracked_addresses + c.auth.tracked_addresses)
+            * RATE_ENTRY_BYTES
+            + 4 * crate::observe::lag::BUCKETS * 4;
+        let forward_bytes = if c.audit_forward.url.is_some() {
+            (c.audit_forward.max_queue + c.audit_forward.batch_size) * forward_event_bytes(c)
+        } else {
+            0
+        };
         let total_bytes = MEMORY_FIXED_BYTES
             + connections * per_connection_bytes
             + unauthenticated * per_unauthenticated_bytes
             + store_bytes
             + coach_bytes
-            + exec_bytes;
+            + exec_bytes
+            + cache_bytes
+            + limits_bytes
+            + forward_bytes;
         MemoryBudget {
             fixed_bytes: MEMORY_FIXED_BYTES,
             per_connection_bytes,
@@ -1002,6 +1293,9 @@ impl MemoryBudget {
             store_bytes,
             coach_bytes,
             exec_bytes,
+            cache_bytes,
+            limits_bytes,
+            forward_bytes,
             total_bytes,
             children_bytes: e.children_memory_bytes,
         }

@@ -3,12 +3,15 @@
 //! Start with `ARCHITECTURE.md`. Subsystems, bottom up: `config`, `protocol`
 //! (bytes to typed requests), `net` (connections), `gateway` (dispatch, pool,
 //! batching), `reactor` (the loop and its timers), `observe` (process health),
-//! `coach` (classifies tool calls before they run).
+//! `coach` (classifies tool calls before they run), `exec` (children),
+//! `forward` (audit copies to a collector), `dashboard` (the page at `/`).
 
 pub mod cli;
 pub mod coach;
 pub mod config;
+pub mod dashboard;
 pub mod exec;
+pub mod forward;
 pub mod gateway;
 pub mod net;
 pub mod observe;

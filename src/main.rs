@@ -33,6 +33,13 @@ fn main() -> ExitCode {
                     serde_json::json!({"config": cfg.redacted_json(), "worstCaseMemory": budget});
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
                 println!("{}", cli::describe_budget(&budget));
+                let warn_at = cfg.memory.budget_bytes as f64 * cfg.memory.warn_percent / 100.0;
+                if budget.total_bytes as f64 > warn_at {
+                    println!(
+                        "note: the worst case passes memory.warnPercent of memory.budgetBytes ({} bytes): at full load the gateway would refuse new connections and processes before its limits are reached",
+                        cfg.memory.budget_bytes
+                    );
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

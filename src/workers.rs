@@ -28,6 +28,8 @@ pub enum JobResult {
     },
     /// Live processes per watched process group: (pgid, count).
     ProcScan(Vec<(i32, usize)>),
+    /// An audit batch POST finished: the HTTP status or why it failed.
+    Forward(Result<u16, String>),
 }
 
 pub type Job = Box<dyn FnOnce() -> JobResult + Send + 'static>;

@@ -133,7 +133,7 @@ fn approvals_reach_only_approvers_and_allow_always_is_scoped() {
     );
 
     // A read-only client saw none of it: after a round trip its backlog is clean.
-    let h = reader.call("health", Value::Null);
+    let h = reader.call("health", json!({"probe": true}));
     assert_eq!(h["ok"], true);
     assert!(
         !reader.backlog.iter().any(|f| f["event"]
@@ -364,7 +364,7 @@ fn bad_input_gets_clear_errors_and_the_gateway_keeps_serving() {
     let p = cmd(&mut w, &"$(".repeat(5000));
     assert!(p["decision"].as_str().is_some());
 
-    let h = w.call("health", Value::Null);
+    let h = w.call("health", json!({"probe": true}));
     assert_eq!(h["ok"], true);
     assert!(
         h["payload"]["coach"]["checks"].as_u64().unwrap() >= 4,
@@ -411,7 +411,7 @@ fn slow_checks_time_out_and_a_full_pool_falls_back_inline() {
     assert_eq!(st["inline"], inline, "{m}");
     assert_eq!(m["payload"]["workers"]["timedOut"], timed_out, "{m}");
     // The late results are dropped; the gateway still serves.
-    assert_eq!(w.call("health", Value::Null)["ok"], true);
+    assert_eq!(w.call("health", json!({"probe": true}))["ok"], true);
 }
 
 #[test]

@@ -143,14 +143,18 @@ fn bad_frames_after_connect_get_errors_and_keep_the_connection() {
     let r = c.recv();
     assert_eq!(r["ok"], false);
 
-    assert_eq!(c.call("health", Value::Null)["ok"], true, "still connected");
+    assert_eq!(
+        c.call("health", json!({"probe": true}))["ok"],
+        true,
+        "still connected"
+    );
 }
 
 #[test]
 fn missing_scope_is_forbidden() {
     let gw = Gateway::start(json!({}));
     let mut c = gw.client(&[]);
-    let r = c.call("health", Value::Null);
+    let r = c.call("health", json!({"probe": true}));
     assert_eq!(r["error"]["code"], "FORBIDDEN", "{r}");
     assert_eq!(r["error"]["details"]["code"], "MISSING_SCOPE");
     assert_eq!(r["error"]["details"]["missingScope"], "operator.read");
@@ -267,7 +271,7 @@ fn device_claim_does_not_bypass_auth() {
     p["device"] = device;
     let r = c.connect_with(p);
     assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(c.call("health", Value::Null)["ok"], true);
+    assert_eq!(c.call("health", json!({"probe": true}))["ok"], true);
 }
 
 #[test]
@@ -331,10 +335,10 @@ fn idle_timeout_closes_1000() {
     let mut busy = gw.client(&["operator.read"]);
     let until = Instant::now() + Duration::from_millis(2_500);
     while Instant::now() < until {
-        assert_eq!(busy.call("health", Value::Null)["ok"], true);
+        assert_eq!(busy.call("health", json!({"probe": true}))["ok"], true);
         std::thread::sleep(Duration::from_millis(100)); // pacing the client, below the idle limit
     }
-    let h = busy.call("health", Value::Null);
+    let h = busy.call("health", json!({"probe": true}));
     assert!(h["payload"]["gateway"]["connections"]["idleClosed"].as_u64() >= Some(1));
 }
 
@@ -360,7 +364,7 @@ fn pool_refuses_the_51st_client_with_1013() {
         assert!(Instant::now() < deadline, "pool never freed: {r}");
         again = Client::open(gw.addr);
     }
-    let h = again.call("health", Value::Null);
+    let h = again.call("health", json!({"probe": true}));
     assert_eq!(
         h["payload"]["gateway"]["connections"]["rejected"]["poolFull"],
         1
@@ -416,13 +420,13 @@ fn garbage_instead_of_upgrade_gets_400_and_others_are_served() {
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
     let resp = raw_exchange(gw.addr, &[b'A'; 20_000]);
     assert!(resp.starts_with("HTTP/1.1 4"), "{resp}");
-    let resp = raw_exchange(gw.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert!(resp.starts_with("HTTP/1.1 426"), "{resp}");
+    let resp = raw_exchange(gw.addr, b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
     let resp = raw_exchange(gw.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.contains(r#""ok":true"#), "{resp}");
     let mut c = gw.client(&["operator.read"]);
-    assert_eq!(c.call("health", Value::Null)["ok"], true);
+    assert_eq!(c.call("health", json!({"probe": true}))["ok"], true);
 }
 
 #[test]
@@ -473,7 +477,7 @@ fn batched_events_flush_on_count_and_timer_with_consecutive_seq() {
         seqs.push(f["seq"].as_u64().unwrap());
     }
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
-    let h = a.call("health", Value::Null);
+    let h = a.call("health", json!({"probe": true}));
     let b = &h["payload"]["gateway"]["batcher"];
     // 45 = 20 + 20 on count, then 5 moved ahead of the response (order kept).
     assert!(b["batches"].as_u64().unwrap() >= 3, "{b}");
@@ -482,7 +486,7 @@ fn batched_events_flush_on_count_and_timer_with_consecutive_seq() {
     let mut b2 = gw.client(&["operator.read"]);
     a.call("debug.broadcast", json!({"count": 1}));
     b2.recv_until(|f| f["event"] == "debug");
-    let h = a.call("health", Value::Null);
+    let h = a.call("health", json!({"probe": true}));
     assert!(
         h["payload"]["gateway"]["batcher"]["timerFlushes"].as_u64() >= Some(1),
         "{h}"
@@ -509,7 +513,7 @@ fn slow_consumer_is_closed_while_others_keep_receiving() {
             fast.recv_until(|f| f["event"] == "debug");
             received += 1;
         }
-        let h = fast.call("health", Value::Null);
+        let h = fast.call("health", json!({"probe": true}));
         if h["payload"]["gateway"]["connections"]["slowConsumersClosed"] == 1 {
             break;
         }
@@ -527,7 +531,7 @@ fn slow_consumer_is_closed_while_others_keep_receiving() {
             Err(e) => panic!("slow client socket not closed: {e}"),
         }
     }
-    assert_eq!(fast.call("health", Value::Null)["ok"], true);
+    assert_eq!(fast.call("health", json!({"probe": true}))["ok"], true);
 }
 
 #[test]

@@ -59,7 +59,7 @@ fn logs_tail_with_cursor_and_flush_at_shutdown() {
             .contains("maxBytes"),
         "{bad}"
     );
-    let h = c.call("health", Value::Null);
+    let h = c.call("health", json!({"probe": true}));
     assert!(h["payload"]["log"]["lines"].as_u64() >= Some(2), "{h}");
     assert!(h["payload"]["log"]["writes"].as_u64() >= Some(1), "{h}");
 

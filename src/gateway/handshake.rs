@@ -42,10 +42,42 @@ impl Gateway {
                 );
             }
         };
+        if let Some(err) = self.admission_refusal(id) {
+            return self.fail_handshake(
+                id,
+                &req.id,
+                err,
+                close::TRY_AGAIN_LATER,
+                "try again later",
+                now,
+            );
+        }
         match self.authenticate(id, &req, now) {
             Ok(session) => self.complete_handshake(id, &req.id, session, now),
             Err((err, code, reason)) => self.fail_handshake(id, &req.id, err, code, reason, now),
         }
+    }
+
+    /// Refusals that depend on the gateway, not on the request: the
+    /// address's connection rate and memory pressure. Both are retryable.
+    fn admission_refusal(&mut self, id: ConnId) -> Option<ErrorShape> {
+        let conn = self.conns.get(id)?;
+        if let Some(retry) = conn.throttled {
+            let per_minute = self.cfg.rate_limits.connections_per_minute;
+            return Some(
+                ErrorShape::new(
+                    ErrorCode::Unavailable,
+                    format!("too many new connections from this address (rateLimits.connectionsPerMinute = {per_minute})"),
+                )
+                .detail("RATE_LIMITED", json!({"limit": "connectionsPerMinute", "max": per_minute, "retryAfterMs": retry}))
+                .retry_after(retry),
+            );
+        }
+        if self.memory.refusing() {
+            self.stats.memory_refused += 1;
+            return Some(self.memory_pressure_error());
+        }
+        None
     }
 
     /// Checks a `connect` request: throttle, shape, protocol, credentials.
@@ -99,10 +131,13 @@ impl Gateway {
         }
         self.limiter.record_success(ip);
         let scopes = handshake::grant_scopes(params.role, params.scopes.as_deref());
+        let r = &self.cfg.rate_limits;
+        let exempt = r.exempt_loopback && ip.is_loopback();
         Ok(Session {
             params,
             scopes,
             connected_at_ms: wall_ms(),
+            bucket: (!exempt).then(|| super::ratelimit::Bucket::full(r.request_burst, now)),
         })
     }
 
@@ -123,8 +158,22 @@ impl Gateway {
             .get(&session.params.client.id)
             .copied()
             .unwrap_or(0);
+        let role = session.params.role;
+        let (operators, nodes) = self.role_counts();
+        let (role_key, role_max, role_now) = match role {
+            crate::protocol::handshake::Role::Node => {
+                ("maxNodes", c.max_nodes.unwrap_or(c.max_connections), nodes)
+            }
+            _ => (
+                "maxOperators",
+                c.max_operators.unwrap_or(c.max_connections),
+                operators,
+            ),
+        };
         let limit = if self.authenticated >= c.max_connections {
             Some(("maxConnections", c.max_connections, RejectReason::PoolFull))
+        } else if role_now >= role_max {
+            Some((role_key, role_max, RejectReason::PerRole))
         } else if per.authenticated >= c.max_per_address {
             Some(("maxPerAddress", c.max_per_address, RejectReason::PerAddress))
         } else if per_client >= c.max_per_client_id {

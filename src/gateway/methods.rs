@@ -8,7 +8,7 @@ use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_APPROVALS, SCOPE_READ, SCOPE
 use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent, PROTOCOL_VERSION};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -288,21 +288,33 @@ fn connect(
     gw.reconnect(id, req, now).map(Payload::Json)
 }
 
+/// Cache key of the `health` payload.
+pub const HEALTH_CACHE_KEY: &str = "health";
+
 fn health(
     gw: &mut Gateway,
     _id: ConnId,
     req: &Request,
     now: Instant,
 ) -> Result<Payload, ErrorShape> {
+    let mut probe = false;
     if let Some(p) = params_object(req, &["probe"])? {
-        if !matches!(
-            p.get("probe"),
-            None | Some(Value::Bool(_)) | Some(Value::Null)
-        ) {
-            return Err(bad_param("health", "probe", "a boolean"));
+        match p.get("probe") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => probe = *b,
+            Some(_) => return Err(bad_param("health", "probe", "a boolean")),
+        }
+    }
+    // As OpenClaw: a recent snapshot answers unless the caller asks for a
+    // probe; pollers (dashboards, status bars) then cost one render per TTL.
+    if !probe {
+        if let Some((body, _)) = gw.cache.get(HEALTH_CACHE_KEY, now) {
+            return Ok(Payload::Raw(body.to_string()));
         }
     }
     let text = serde_json::to_string(&health_snapshot(gw, now)).expect("health serializes");
+    let ttl = Duration::from_millis(gw.cfg.cache.health_ttl_ms);
+    gw.cache.put(HEALTH_CACHE_KEY, text.clone(), ttl, now);
     Ok(Payload::Raw(text))
 }
 
@@ -491,6 +503,10 @@ pub struct HealthSnapshot<'a> {
     io: crate::observe::io::IoView<'a>,
     workers: crate::workers::PoolStats,
     coach: CoachHealth,
+    processes: ProcessesHealth<'a>,
+    cache: super::cache::CacheStats,
+    rate_limits: super::ratelimit::RateStats,
+    audit_forward: ForwardHealth<'a>,
     channels: Empty,
     channel_order: [(); 0],
     channel_labels: Empty,
@@ -526,12 +542,36 @@ struct CoachHealth {
     mode: crate::coach::Mode,
     patterns: usize,
     rules: usize,
-    checks: u64,
-    blocked: u64,
-    approvals: u64,
     pending_alerts: usize,
     in_flight: usize,
-    timed_out: u64,
+    #[serde(flatten)]
+    stats: super::coach::CoachStats,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProcessesHealth<'a> {
+    running: usize,
+    finished: usize,
+    max_processes: usize,
+    pending_approvals: usize,
+    #[serde(flatten)]
+    stats: &'a super::exec::ExecStats,
+    approvals: &'a super::approvals::ApprovalStats,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardHealth<'a> {
+    enabled: bool,
+    state: Option<crate::forward::BreakerState>,
+    /// 0 closed, 1 open, 2 half-open (for metrics).
+    state_code: u8,
+    queue: usize,
+    in_flight: bool,
+    circuit_opened: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<&'a crate::forward::ForwardStats>,
 }
 
 #[derive(Serialize)]
@@ -541,7 +581,7 @@ struct GatewayHealth<'a> {
     uptime_ms: u64,
     connections: ConnectionsHealth,
     memory: MemoryHealth,
-    event_loop: &'a observe::LoopStats,
+    event_loop: EventLoopHealth<'a>,
     io: IoHealth,
     batcher: stats::BatcherView,
     config: ConfigHealth,
@@ -564,6 +604,7 @@ struct ConnectionsHealth {
     idle_closed: u64,
     handshake_timeouts: u64,
     slow_consumers_closed: u64,
+    origin_refused: u64,
 }
 
 #[derive(Serialize)]
@@ -572,6 +613,25 @@ struct MemoryHealth {
     rss_bytes: u64,
     connection_buffers_bytes: usize,
     worst_case_bytes: usize,
+    budget_bytes: u64,
+    /// RSS over the budget at the last check, in percent.
+    budget_percent: f64,
+    level: crate::observe::memory::Level,
+    /// 0 normal, 1 pressure, 2 critical (for metrics).
+    level_code: u8,
+    checks: u64,
+    reliefs: u64,
+    reports: u64,
+    refused: u64,
+    accounting: super::memory::Accounting,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventLoopHealth<'a> {
+    #[serde(flatten)]
+    stats: &'a observe::LoopStats,
+    lag: crate::observe::lag::LagView,
 }
 
 #[derive(Serialize)]
@@ -596,6 +656,13 @@ struct ConfigHealth {
     reload_failures: u64,
 }
 
+fn percent_of(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        return 0.0;
+    }
+    (part as f64 * 1000.0 / whole as f64).round() / 10.0
+}
+
 pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
     let rss = gw.rss_bytes(now);
     let (active, authenticating) = gw.counts();
@@ -618,6 +685,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         metadata: gw.meta_stats.clone(),
     };
     let uptime_ms = gw.uptime_ms(now);
+    let accounting = gw.memory_accounting();
     let s = &gw.stats;
     HealthSnapshot {
         ok: true,
@@ -641,13 +709,26 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
                 idle_closed: s.idle_closed,
                 handshake_timeouts: s.handshake_timeouts,
                 slow_consumers_closed: s.slow_consumers,
+                origin_refused: s.origin_refused,
             },
             memory: MemoryHealth {
                 rss_bytes: rss,
                 connection_buffers_bytes,
                 worst_case_bytes: gw.cfg.worst_case_memory().total_bytes,
+                budget_bytes: gw.cfg.memory.budget_bytes,
+                budget_percent: percent_of(rss, gw.cfg.memory.budget_bytes),
+                level: gw.memory.level,
+                level_code: gw.memory.level as u8,
+                checks: gw.memory.checks,
+                reliefs: gw.memory.reliefs,
+                reports: gw.memory.reports,
+                refused: s.memory_refused,
+                accounting,
             },
-            event_loop: &gw.loop_stats,
+            event_loop: EventLoopHealth {
+                stats: &gw.loop_stats,
+                lag: gw.lag.view(now),
+            },
             io: IoHealth {
                 frames_in: s.frames_in,
                 frames_out: s.frames_out + live_frames_out,
@@ -679,12 +760,43 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             mode: gw.coach_rt.coach.settings.mode,
             patterns: gw.coach_rt.coach.lib.pattern_count(),
             rules: gw.coach_rt.rules.len(),
-            checks: gw.coach_rt.stats.checks,
-            blocked: gw.coach_rt.stats.blocked,
-            approvals: gw.coach_rt.stats.approvals,
             pending_alerts: gw.coach_rt.pending_alerts(),
             in_flight: gw.coach_rt.inflight(),
-            timed_out: gw.coach_rt.stats.timed_out,
+            stats: gw.coach_rt.stats.clone(),
+        },
+        processes: ProcessesHealth {
+            running: gw.exec.running(),
+            finished: gw.exec.finished(),
+            max_processes: gw.cfg.exec.max_processes,
+            pending_approvals: gw.approvals.pending_count(),
+            stats: &gw.exec.stats,
+            approvals: &gw.approvals.stats,
+        },
+        cache: gw.cache.view(),
+        rate_limits: gw.rate_view(),
+        audit_forward: match &gw.forwarder {
+            Some(f) => ForwardHealth {
+                enabled: true,
+                state: Some(f.breaker.state),
+                state_code: match f.breaker.state {
+                    crate::forward::BreakerState::Closed => 0,
+                    crate::forward::BreakerState::Open => 1,
+                    crate::forward::BreakerState::HalfOpen => 2,
+                },
+                queue: f.queue_len(),
+                in_flight: f.in_flight(),
+                circuit_opened: f.breaker.opened,
+                stats: Some(&f.stats),
+            },
+            None => ForwardHealth {
+                enabled: false,
+                state: None,
+                state_code: 0,
+                queue: 0,
+                in_flight: false,
+                circuit_opened: 0,
+                stats: None,
+            },
         },
         channels: Empty {},
         channel_order: [],

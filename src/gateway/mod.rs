@@ -7,14 +7,19 @@
 
 mod approvals;
 pub mod auth;
+pub mod cache;
 mod chat;
 mod coach;
 pub mod exec;
 pub use chat::MetaFlush;
+mod forward;
 mod handshake;
+mod memory;
 pub mod methods;
 mod outbound;
+pub mod ratelimit;
 pub mod stats;
+mod web;
 
 use crate::config::Config;
 use crate::net::conn::{ws_config, Flush, HttpRead, WsRead};
@@ -37,8 +42,9 @@ use tungstenite::Message;
 
 /// Timers per connection slot: handshake or idle, batch flush, close linger.
 pub const TIMERS_PER_CONN: usize = 3;
-/// Global timers: tick, accept retry, spare.
-pub const GLOBAL_TIMERS: usize = 8;
+/// Global timers: tick, accept retry, checkpoint, flushes, windows,
+/// debounces, watches, memory check, audit forward, and spares.
+pub const GLOBAL_TIMERS: usize = 16;
 
 /// Timers the coach may hold: one per check in flight and per pending alert.
 fn coach_timers(cfg: &Config) -> usize {
@@ -98,6 +104,10 @@ pub enum Timer {
     ExecWatch,
     /// An exec approval went unanswered: expire it (decision null).
     ApprovalExpire(u64),
+    /// Read RSS and compare it with the memory budget.
+    MemoryCheck,
+    /// Send queued audit events to the collector.
+    AuditForward,
 }
 
 /// How an outbound frame is treated (PROTOCOL.md §5).
@@ -129,6 +139,9 @@ pub struct Session {
     pub params: ConnectParams,
     pub scopes: Vec<String>,
     pub connected_at_ms: u64,
+    /// Requests per connection (`rateLimits.requestsPerSecond`); `None`
+    /// for exempt (loopback) clients.
+    pub bucket: Option<ratelimit::Bucket>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -197,6 +210,19 @@ pub struct Gateway {
     pub exec: exec::ExecRuntime,
     /// Pending exec approvals and allow-always decisions.
     pub approvals: approvals::Approvals,
+    /// Turn and timer-lateness quantiles (`health.gateway.eventLoop.lag`).
+    pub lag: crate::observe::lag::LagMonitor,
+    /// How late the timers of this turn fired, if any fired.
+    turn_timer_lag: Option<Duration>,
+    /// RSS against `memory.budgetBytes`.
+    pub memory: crate::observe::memory::MemoryMonitor,
+    /// Rendered answers of expensive reads.
+    pub cache: cache::ResponseCache,
+    /// New connections per address.
+    conn_rate: ratelimit::ConnectionRate,
+    /// Audit events on their way to the collector (`auditForward.url`).
+    pub forwarder: Option<crate::forward::Forwarder>,
+    forward_timer: Option<TimerId>,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -279,6 +305,17 @@ impl Gateway {
             workers_again: false,
             exec: exec::ExecRuntime::new(&cfg.exec),
             approvals: approvals::Approvals::new(),
+            lag: crate::observe::lag::LagMonitor::new(
+                Duration::from_millis(cfg.metrics.lag_window_ms),
+                Duration::from_millis(cfg.metrics.lag_warn_ms),
+                now,
+            ),
+            turn_timer_lag: None,
+            memory: Default::default(),
+            cache: cache::ResponseCache::new(cfg.cache.entries, cfg.cache.max_bytes),
+            conn_rate: ratelimit::ConnectionRate::new(cfg.rate_limits.tracked_addresses),
+            forwarder: crate::forward::Forwarder::new(&cfg.audit_forward),
+            forward_timer: None,
             cfg,
             secrets,
         };
@@ -295,6 +332,8 @@ impl Gateway {
         let _ = gw.timers.insert(now + flush, Timer::LogFlush);
         let window = Duration::from_millis(gw.cfg.metrics.window_ms);
         let _ = gw.timers.insert(now + window, Timer::IoWindow);
+        let check = Duration::from_millis(gw.cfg.memory.check_interval_ms);
+        let _ = gw.timers.insert(now + check, Timer::MemoryCheck);
         gw
     }
 
@@ -379,10 +418,12 @@ impl Gateway {
                 continue;
             }
             let _ = tcp.set_nodelay(true);
+            let throttled = self.connection_rate(ip, now);
             let Some(id) = self.conns.insert_with(|id| Conn::new(id, tcp, addr)) else {
                 continue;
             };
             let conn = self.conns.get_mut(id).expect("just inserted");
+            conn.throttled = throttled;
             let interest = conn.interest();
             if let Err(e) = self
                 .registry
@@ -393,7 +434,7 @@ impl Gateway {
                 continue;
             }
             conn.registered = Some(conn.interest());
-            let deadline = now + Duration::from_millis(c.handshake_timeout_ms);
+            let deadline = now + Duration::from_millis(self.cfg.connections.handshake_timeout_ms);
             conn.handshake_timer = self.timers.insert(deadline, Timer::Handshake(id)).ok();
             self.pre_auth += 1;
             self.per_addr.entry(ip).or_default().pre_auth += 1;
@@ -470,14 +511,38 @@ impl Gateway {
                 log::debug!("{id}: bad HTTP request: {e:?}");
                 conn.reply_http(&http::error_response(&e));
             }
-            HttpRead::Request(HttpRequest::Plain { method, path }) => {
-                let response = self.plain_http(&method, &path, now);
+            HttpRead::Request(HttpRequest::Plain(req)) => {
+                let response = self.plain_http(id, &req, now);
                 let conn = self.conns.get_mut(id).expect("still here");
                 conn.reply_http(&response);
             }
             HttpRead::Request(HttpRequest::Upgrade {
-                accept, head_len, ..
+                accept,
+                head_len,
+                origin,
+                host,
+                ..
             }) => {
+                if !http::origin_allowed(
+                    origin.as_deref(),
+                    host.as_deref(),
+                    &self.cfg.server.allowed_origins,
+                ) {
+                    self.stats.origin_refused += 1;
+                    log::warn!(
+                        "{id}: WebSocket from origin {} refused (host {}); see server.allowedOrigins",
+                        origin.as_deref().unwrap_or("-"),
+                        host.as_deref().unwrap_or("-")
+                    );
+                    conn.reply_http(&http::response(
+                        403,
+                        "Forbidden",
+                        "text/plain",
+                        "origin not allowed: a page from another site may not open this gateway (server.allowedOrigins)\n",
+                        "",
+                    ));
+                    return;
+                }
                 let w = &self.cfg.websocket;
                 let cfg = ws_config(w.pre_auth_max_payload, w.read_buffer_bytes);
                 conn.upgrade(&accept, head_len, cfg);
@@ -524,30 +589,6 @@ impl Gateway {
         }
         conn.idle_timer = self.timers.insert(now + idle, Timer::Idle(id)).ok();
         self.read_ws(id, now);
-    }
-
-    /// Plain HTTP on the WebSocket port.
-    fn plain_http(&mut self, method: &str, path: &str, now: Instant) -> Vec<u8> {
-        self.stats.http_requests += 1;
-        let path = path.split('?').next().unwrap_or(path);
-        match (method, path) {
-            ("GET", "/healthz") | ("HEAD", "/healthz") => {
-                let ok = !self.is_shutting_down();
-                let body = json!({"ok": ok, "uptimeMs": self.uptime_ms(now)}).to_string();
-                if ok {
-                    http::response(200, "OK", "application/json", &body, "")
-                } else {
-                    http::response(503, "Service Unavailable", "application/json", &body, "")
-                }
-            }
-            _ => http::response(
-                426,
-                "Upgrade Required",
-                "text/plain",
-                "clawgate: this port speaks WebSocket (OpenClaw gateway protocol); GET /healthz for a probe\n",
-                "Upgrade: websocket\r\n",
-            ),
-        }
     }
 
     fn read_ws(&mut self, id: ConnId, now: Instant) {
@@ -673,6 +714,9 @@ impl Gateway {
                 "MISSING_SCOPE",
                 json!({"missingScope": spec.scope, "requiredScopes": [spec.scope]}),
             );
+            return self.respond_err(id, &req.id, &err, now);
+        }
+        if let Err(err) = self.request_rate(id, now) {
             return self.respond_err(id, &req.id, &err, now);
         }
         match (spec.handler)(self, id, &req, now) {
@@ -833,7 +877,7 @@ impl Gateway {
             }
             Timer::Checkpoint => {
                 self.commit_appends(now);
-                self.coach_housekeeping();
+                self.coach_housekeeping(now);
                 self.exec_housekeeping(now);
                 self.approvals_housekeeping();
                 self.request_checkpoint();
@@ -853,6 +897,24 @@ impl Gateway {
             | Timer::ExecYield(_)
             | Timer::ExecPrune(_)
             | Timer::ExecWatch) => self.on_exec_timer(t, now),
+            Timer::MemoryCheck => {
+                self.check_memory(now);
+                let every = Duration::from_millis(self.cfg.memory.check_interval_ms);
+                let _ = self.timers.insert(now + every, Timer::MemoryCheck);
+            }
+            Timer::AuditForward => {
+                self.forward_timer = None;
+                self.forward_send(now);
+            }
+        }
+    }
+
+    /// The reactor's figures for one turn: `start` is when poll returned,
+    /// `turn` how long the turn took.
+    pub fn record_turn(&mut self, start: Instant, turn: Duration) {
+        let lag = self.turn_timer_lag.take();
+        if let Some(w) = self.lag.record(start, turn, lag) {
+            log::warn!("{w}");
         }
     }
 
@@ -862,6 +924,9 @@ impl Gateway {
         let lag = self.timers.expire(now, scratch);
         self.loop_stats.max_timer_lag = self.loop_stats.max_timer_lag.max(lag);
         let n = scratch.len();
+        if n > 0 {
+            self.turn_timer_lag = Some(lag);
+        }
         for t in scratch.drain(..) {
             self.on_timer(t, now);
         }
@@ -940,6 +1005,17 @@ impl Gateway {
             }
         }
         self.idempotency.set_capacity(cfg.store.idempotency_keys);
+        self.cache
+            .reconfigure(cfg.cache.entries, cfg.cache.max_bytes);
+        self.conn_rate
+            .reconfigure(cfg.rate_limits.tracked_addresses);
+        self.lag.reconfigure(
+            Duration::from_millis(cfg.metrics.lag_window_ms),
+            Duration::from_millis(cfg.metrics.lag_warn_ms),
+        );
+        if cfg.audit_forward != self.cfg.audit_forward {
+            self.forward_reconfigure(&cfg.audit_forward);
+        }
         // Validated with the config: the new allowlist applies to the next run.
         self.exec.allowlist =
             crate::exec::allow::Allowlist::new(&cfg.exec.allowlist).unwrap_or_default();
@@ -953,6 +1029,8 @@ impl Gateway {
         }
         self.stats.reloads += 1;
         log::info!("configuration reloaded");
+        // A new budget applies at once, not at the next periodic check.
+        self.check_memory(now);
     }
 
     // ----- views for methods -------------------------------------------------
@@ -983,6 +1061,7 @@ impl Gateway {
                     self.on_coach_result(job, *verdict, now);
                 }
                 crate::workers::JobResult::ProcScan(counts) => self.on_proc_scan(counts),
+                crate::workers::JobResult::Forward(res) => self.on_forward_result(res, now),
                 crate::workers::JobResult::CoachReady(d) => {
                     log::info!(
                         "coach: {} patterns compiled in {d:?} (worker)",
@@ -1170,6 +1249,43 @@ mod tests {
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    #[test]
+    fn test_every_health_number_is_a_metric_and_every_metric_exists() {
+        use crate::observe::prom;
+        let mut cfg = Config::default();
+        // Forwarding on, so its counters are in the snapshot too.
+        cfg.audit_forward.url = Some("http://127.0.0.1:9/".into());
+        let mut r = rig(cfg);
+        let t0 = r.t0;
+        let snap = methods::health_snapshot(&mut r.gw, t0);
+        let v = serde_json::to_value(&snap).unwrap();
+        let mut paths = Vec::new();
+        prom::numeric_paths(&v, "", &mut paths);
+        let known: std::collections::HashSet<&str> =
+            prom::FAMILIES.iter().map(|f| f.path).collect();
+        let missing: Vec<&String> = paths
+            .iter()
+            .filter(|p| !known.contains(p.as_str()))
+            .filter(|p| !prom::NOT_METRICS.iter().any(|n| p.starts_with(n)))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "numbers in health without a metric: {missing:?}"
+        );
+        let absent: Vec<&str> = prom::FAMILIES
+            .iter()
+            .map(|f| f.path)
+            .filter(|p| {
+                !paths.iter().any(|q| q == p) && !p.ends_with("enabled") && !p.ends_with("inFlight")
+            })
+            .collect();
+        assert!(absent.is_empty(), "metrics not in health: {absent:?}");
+        let text = r.gw.render_metrics(t0);
+        assert!(text.contains("# HELP clawgate_gateway_connections_active "));
+        assert!(text.contains("# TYPE clawgate_store_transactions_total counter"));
+        assert!(text.contains("clawgate_gateway_memory_budget_bytes 471859200\n"));
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Gateway {
         // This turn's appends: one transaction, then their answers.
         self.commit_appends(now);
         // This turn's coach decisions: one audit transaction.
-        self.flush_audit();
+        self.flush_audit(now);
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();

@@ -15,10 +15,11 @@ pub enum RejectReason {
     AuthRateLimited,
     ProtocolMismatch,
     BadConnect,
+    PerRole,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 9] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::PreAuthLimit,
         RejectReason::PreAuthPerAddress,
         RejectReason::PoolFull,
@@ -28,6 +29,7 @@ impl RejectReason {
         RejectReason::AuthRateLimited,
         RejectReason::ProtocolMismatch,
         RejectReason::BadConnect,
+        RejectReason::PerRole,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl RejectReason {
             RejectReason::AuthRateLimited => "authRateLimited",
             RejectReason::ProtocolMismatch => "protocolMismatch",
             RejectReason::BadConnect => "badConnect",
+            RejectReason::PerRole => "perRole",
         }
     }
 }
@@ -50,7 +53,7 @@ pub struct Stats {
     pub accepted: u64,
     pub authenticated: u64,
     pub closed: u64,
-    pub rejected: [u64; 9],
+    pub rejected: [u64; 10],
     pub idle_closed: u64,
     pub handshake_timeouts: u64,
     pub linger_expired: u64,
@@ -88,6 +91,10 @@ pub struct Stats {
     pub cache_hits: u64,
     pub cache_misses: u64,
     pub reload_failures: u64,
+    /// WebSocket upgrades refused for their `Origin`.
+    pub origin_refused: u64,
+    /// Connections and processes refused under memory pressure.
+    pub memory_refused: u64,
 }
 
 impl Stats {
@@ -117,6 +124,7 @@ impl Stats {
             auth_rate_limited: r(RejectReason::AuthRateLimited),
             protocol_mismatch: r(RejectReason::ProtocolMismatch),
             bad_connect: r(RejectReason::BadConnect),
+            per_role: r(RejectReason::PerRole),
         }
     }
 
@@ -153,6 +161,7 @@ pub struct RejectedView {
     pub auth_rate_limited: u64,
     pub protocol_mismatch: u64,
     pub bad_connect: u64,
+    pub per_role: u64,
 }
 
 /// Batcher counters, as rendered in `health`.

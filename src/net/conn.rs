@@ -107,6 +107,9 @@ pub struct Conn {
     pub registered: Option<Interest>,
     /// Challenge nonce sent on open.
     pub nonce: String,
+    /// Over the connection rate at accept: refused at `connect` with this
+    /// retry hint (ms), or a 429 for a plain request.
+    pub throttled: Option<u64>,
     pub handshake_timer: Option<TimerId>,
     pub idle_timer: Option<TimerId>,
     pub batch_timer: Option<TimerId>,
@@ -136,6 +139,7 @@ impl Conn {
             held: Held::default(),
             registered: None,
             nonce: String::new(),
+            throttled: None,
             handshake_timer: None,
             idle_timer: None,
             batch_timer: None,

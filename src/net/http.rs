@@ -20,11 +20,21 @@ pub enum HttpRequest {
         accept: String,
         path: String,
         origin: Option<String>,
+        host: Option<String>,
         /// Bytes after the head (a client may send its first frame at once).
         head_len: usize,
     },
     /// A plain request (no upgrade).
-    Plain { method: String, path: String },
+    Plain(PlainRequest),
+}
+
+/// The parts of a plain request the HTTP endpoints use.
+#[derive(Debug, PartialEq, Eq, Default)]
+pub struct PlainRequest {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub if_none_match: Option<String>,
 }
 
 /// Why a head was refused; each maps to one status line.
@@ -65,7 +75,12 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<HttpRequest>, HttpError> {
             .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
     });
     if !wants_upgrade {
-        return Ok(Some(HttpRequest::Plain { method, path }));
+        return Ok(Some(HttpRequest::Plain(PlainRequest {
+            method,
+            path,
+            authorization: header("authorization").map(str::to_string),
+            if_none_match: header("if-none-match").map(str::to_string),
+        })));
     }
     if method != "GET" {
         return Err(HttpError::BadUpgrade(format!(
@@ -99,8 +114,35 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<HttpRequest>, HttpError> {
         accept: derive_accept_key(key.as_bytes()),
         path,
         origin: header("origin").map(str::to_string),
+        host: header("host").map(str::to_string),
         head_len,
     }))
+}
+
+/// May a browser page from `origin` open a WebSocket here? Requests
+/// without `Origin` are not from a browser page (CLI clients, scripts) and
+/// pass; a browser always sends it, so a cross-site page cannot drive the
+/// gateway (OpenClaw's CVE-2026-25253). Same host means the origin's
+/// `host[:port]` equals the `Host` header; `allowed` adds exact origins,
+/// or `*` for any.
+pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
+    let Some(origin) = origin else {
+        return true;
+    };
+    let origin = origin.trim_end_matches('/');
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    match (authority, host) {
+        (Some(a), Some(h)) => !a.is_empty() && a.eq_ignore_ascii_case(h.trim()),
+        _ => false,
+    }
 }
 
 /// `101 Switching Protocols` without extensions: permessage-deflate is declined.
@@ -113,11 +155,62 @@ pub fn switching_protocols(accept: &str) -> Vec<u8> {
 
 /// A complete plain response; the connection closes after it.
 pub fn response(status: u16, reason: &str, content_type: &str, body: &str, extra: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n{extra}\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    Response::new(status, reason, content_type, body.as_bytes())
+        .header(extra)
+        .build(false)
+}
+
+/// A response being put together: status, headers, body.
+pub struct Response<'a> {
+    status: u16,
+    reason: &'a str,
+    content_type: &'a str,
+    body: &'a [u8],
+    cache_control: &'a str,
+    extra: String,
+}
+
+impl<'a> Response<'a> {
+    pub fn new(status: u16, reason: &'a str, content_type: &'a str, body: &'a [u8]) -> Self {
+        Response {
+            status,
+            reason,
+            content_type,
+            body,
+            cache_control: "no-store",
+            extra: String::new(),
+        }
+    }
+
+    /// Extra header lines, each ending in `\r\n`.
+    pub fn header(mut self, lines: &str) -> Self {
+        self.extra.push_str(lines);
+        self
+    }
+
+    pub fn cache_control(mut self, value: &'a str) -> Self {
+        self.cache_control = value;
+        self
+    }
+
+    /// The bytes to send; `head_only` (HEAD, 304) keeps the headers and
+    /// drops the body.
+    pub fn build(self, head_only: bool) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: {}\r\n{}\r\n",
+            self.status,
+            self.reason,
+            self.content_type,
+            if self.status == 304 { 0 } else { self.body.len() },
+            self.cache_control,
+            self.extra
+        )
+        .into_bytes();
+        if !head_only && self.status != 304 {
+            out.extend_from_slice(self.body);
+        }
+        out
+    }
 }
 
 pub fn error_response(e: &HttpError) -> Vec<u8> {
@@ -189,11 +282,69 @@ mod tests {
     fn test_plain_get() {
         assert_eq!(
             parse_head(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap(),
-            Some(HttpRequest::Plain {
+            Some(HttpRequest::Plain(PlainRequest {
                 method: "GET".into(),
-                path: "/healthz".into()
-            })
+                path: "/healthz".into(),
+                ..Default::default()
+            }))
         );
+        let r = parse_head(
+            b"GET /metrics HTTP/1.1\r\nAuthorization: Bearer t\r\nIf-None-Match: \"e\"\r\n\r\n",
+        )
+        .unwrap();
+        match r {
+            Some(HttpRequest::Plain(p)) => {
+                assert_eq!(p.authorization.as_deref(), Some("Bearer t"));
+                assert_eq!(p.if_none_match.as_deref(), Some("\"e\""));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_origin_same_host_or_allowlisted() {
+        let none: Vec<String> = vec![];
+        assert!(
+            origin_allowed(None, Some("127.0.0.1:1"), &none),
+            "not a browser"
+        );
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:1"),
+            Some("127.0.0.1:1"),
+            &none
+        ));
+        assert!(origin_allowed(
+            Some("https://PI.local:18789"),
+            Some("pi.local:18789"),
+            &none
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example"),
+            Some("127.0.0.1:1"),
+            &none
+        ));
+        assert!(
+            !origin_allowed(Some("http://127.0.0.1:2"), Some("127.0.0.1:1"), &none),
+            "other port"
+        );
+        assert!(!origin_allowed(Some("null"), Some("127.0.0.1:1"), &none));
+        assert!(!origin_allowed(Some("http://127.0.0.1:1"), None, &none));
+        let list = vec!["https://dash.example".to_string()];
+        assert!(origin_allowed(
+            Some("https://dash.example"),
+            Some("x"),
+            &list
+        ));
+        assert!(!origin_allowed(
+            Some("https://dash.example.evil"),
+            Some("x"),
+            &list
+        ));
+        assert!(origin_allowed(
+            Some("http://any"),
+            Some("x"),
+            &["*".to_string()]
+        ));
     }
 
     #[test]

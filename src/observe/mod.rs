@@ -2,7 +2,10 @@
 //! statistics and the log backend.
 
 pub mod io;
+pub mod lag;
 pub mod logfile;
+pub mod memory;
+pub mod prom;
 
 use std::sync::Arc;
 use std::time::Duration;

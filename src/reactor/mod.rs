@@ -194,6 +194,8 @@ impl Reactor {
             s.last_turn = end - now;
             s.max_turn = s.max_turn.max(s.last_turn);
             s.busy += s.last_turn;
+            let turn = s.last_turn;
+            self.gw.record_turn(now, turn);
             if self.gw.shutdown_complete(end) {
                 self.gw.exec_final(end);
                 self.gw.commit_appends(end);

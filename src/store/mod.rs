@@ -225,6 +225,19 @@ pub struct Store {
 }
 
 impl Store {
+    /// Heap bytes SQLite holds in this process (page cache, statements,
+    /// schema); what the live memory accounting shows for the store.
+    pub fn sqlite_heap_bytes() -> u64 {
+        // SAFETY: a read of SQLite's global memory counter.
+        unsafe { rusqlite::ffi::sqlite3_memory_used().max(0) as u64 }
+    }
+
+    /// Memory relief: frees the page cache pages nobody uses right now.
+    pub fn release_memory(&self) -> usize {
+        // SAFETY: the handle is this open connection's, used on its thread.
+        unsafe { rusqlite::ffi::sqlite3_db_release_memory(self.db.handle()).max(0) as usize }
+    }
+
     /// Opens (or creates) `<data_dir>/clawgate.db`, applies pragmas and
     /// migrations. A file that is not a database is an error naming it,
     /// never replaced.

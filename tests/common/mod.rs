@@ -347,7 +347,7 @@ impl Client {
 pub fn wait_health(c: &mut Client, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let h = c.call("health", Value::Null);
+        let h = c.call("health", json!({"probe": true}));
         assert_eq!(h["ok"], true, "{h}");
         if pred(&h["payload"]) {
             return h["payload"].clone();
@@ -356,6 +356,15 @@ pub fn wait_health(c: &mut Client, what: &str, mut pred: impl FnMut(&Value) -> b
             Instant::now() < deadline,
             "timed out waiting for {what}: {h}"
         );
+        std::thread::sleep(Duration::from_millis(10)); // polling interval
+    }
+}
+
+/// Polls `cond` until it holds (bounded by [`WAIT`]).
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10)); // polling interval
     }
 }

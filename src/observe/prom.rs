@@ -1,0 +1,407 @@
+//! Prometheus text exposition (format 0.0.4) of the `health` snapshot.
+//!
+//! Every numeric figure of `health` is a metric: [`FAMILIES`] names each
+//! one with its type and HELP text, and a unit test walks a live snapshot
+//! and fails on any number without an entry, so a new counter cannot ship
+//! without its metric. Names follow Prometheus conventions: the dotted
+//! path in snake case, base units (`...Ms` becomes `_seconds`, `...Bytes`
+//! stays `_bytes`), counters end in `_total`.
+
+use serde_json::Value;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One metric: where it is in the snapshot, its type, its HELP line.
+pub struct Family {
+    pub path: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+}
+
+/// Paths of numbers in `health` that are not metrics (timestamps, limits
+/// already in the config, the per-minute history Prometheus keeps itself).
+pub const NOT_METRICS: &[&str] = &[
+    "ts",
+    "durationMs",
+    "heartbeatSeconds",
+    "io.history",
+    "io.windowMs",
+    "io.current",
+    "io.meanPerWindow",
+    "io.maxPerWindow",
+];
+
+fn snake(path: &str, out: &mut String) {
+    for (i, part) in path.split('.').enumerate() {
+        if i > 0 {
+            out.push('_');
+        }
+        let mut prev_lower = false;
+        for ch in part.chars() {
+            if ch.is_ascii_uppercase() {
+                if prev_lower {
+                    out.push('_');
+                }
+                out.push(ch.to_ascii_lowercase());
+                prev_lower = false;
+            } else {
+                out.push(ch);
+                prev_lower = ch.is_ascii_lowercase() || ch.is_ascii_digit();
+            }
+        }
+    }
+}
+
+/// The metric name and the factor turning the value into base units.
+pub fn name_of(f: &Family) -> (String, f64) {
+    let (stem, unit, factor) = if let Some(s) = f.path.strip_suffix("Ms") {
+        (s, "_seconds", 1e-3)
+    } else if let Some(s) = f.path.strip_suffix("Us") {
+        (s, "_seconds", 1e-6)
+    } else if let Some(s) = f.path.strip_suffix("Bytes") {
+        (s, "_bytes", 1.0)
+    } else {
+        (f.path, "", 1.0)
+    };
+    let mut name = String::with_capacity(48);
+    name.push_str("clawgate_");
+    snake(stem, &mut name);
+    name.push_str(unit);
+    if f.kind == Kind::Counter {
+        name.push_str("_total");
+    }
+    (name, factor)
+}
+
+fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut v = root;
+    for part in path.split('.') {
+        v = v.get(part)?;
+    }
+    Some(v)
+}
+
+/// Renders every family found in `root`; booleans count as 0/1.
+pub fn render(root: &Value, families: &[Family], out: &mut String) {
+    for f in families {
+        let Some(v) = lookup(root, f.path) else {
+            continue;
+        };
+        let num = match v {
+            Value::Number(n) => n.as_f64().unwrap_or(0.0),
+            Value::Bool(b) => *b as u8 as f64,
+            _ => continue,
+        };
+        let (name, factor) = name_of(f);
+        let kind = match f.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
+        let _ = writeln!(out, "# HELP {name} {}", f.help);
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let value = num * factor;
+        if value.fract() == 0.0 && value.abs() < 1e15 {
+            let _ = writeln!(out, "{name} {}", value as i64);
+        } else {
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
+}
+
+/// Every numeric leaf of `v` by dotted path (arrays are skipped).
+pub fn numeric_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                numeric_paths(child, &path, out);
+            }
+        }
+        Value::Number(_) => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+macro_rules! families {
+    ($($kind:ident $path:literal $help:literal;)*) => {
+        /// Every metric, in exposition order.
+        pub const FAMILIES: &[Family] = &[
+            $(Family { path: $path, kind: Kind::$kind, help: $help },)*
+        ];
+    };
+}
+
+families! {
+    Gauge "gateway.uptimeMs" "Time since the gateway started.";
+    Gauge "gateway.connections.active" "Authenticated WebSocket connections open now.";
+    Gauge "gateway.connections.authenticating" "Sockets that have not finished the handshake.";
+    Gauge "gateway.connections.operators" "Authenticated operator connections.";
+    Gauge "gateway.connections.nodes" "Authenticated node connections.";
+    Gauge "gateway.connections.max" "connections.maxConnections.";
+    Gauge "gateway.connections.maxUnauthenticated" "connections.maxUnauthenticated.";
+    Counter "gateway.connections.accepted" "TCP connections accepted.";
+    Counter "gateway.connections.authenticated" "Handshakes completed.";
+    Counter "gateway.connections.closed" "Connections closed.";
+    Counter "gateway.connections.rejectedTotal" "Connections refused, all reasons.";
+    Counter "gateway.connections.rejected.preAuthLimit" "Refused: too many handshakes in progress.";
+    Counter "gateway.connections.rejected.preAuthPerAddress" "Refused: too many handshakes from one address.";
+    Counter "gateway.connections.rejected.poolFull" "Refused: connections.maxConnections reached.";
+    Counter "gateway.connections.rejected.perAddress" "Refused: connections.maxPerAddress reached.";
+    Counter "gateway.connections.rejected.perClientId" "Refused: connections.maxPerClientId reached.";
+    Counter "gateway.connections.rejected.perRole" "Refused: connections.maxOperators or maxNodes reached.";
+    Counter "gateway.connections.rejected.auth" "Refused: bad or missing credentials.";
+    Counter "gateway.connections.rejected.authRateLimited" "Refused: too many failed authentications from the address.";
+    Counter "gateway.connections.rejected.protocolMismatch" "Refused: no common protocol version.";
+    Counter "gateway.connections.rejected.badConnect" "Refused: malformed connect request.";
+    Counter "gateway.connections.idleClosed" "Connections closed for idleness.";
+    Counter "gateway.connections.handshakeTimeouts" "Sockets dropped for not finishing the handshake in time.";
+    Counter "gateway.connections.slowConsumersClosed" "Connections closed for not reading their output.";
+    Counter "gateway.connections.originRefused" "WebSocket upgrades refused for their Origin.";
+    Gauge "gateway.memory.rssBytes" "Resident set size.";
+    Gauge "gateway.memory.connectionBuffersBytes" "Bytes held in connection buffers.";
+    Gauge "gateway.memory.worstCaseBytes" "Worst-case memory the configured limits allow.";
+    Gauge "gateway.memory.budgetBytes" "memory.budgetBytes.";
+    Gauge "gateway.memory.budgetPercent" "RSS as a percentage of the budget at the last check.";
+    Gauge "gateway.memory.levelCode" "Memory level: 0 normal, 1 pressure, 2 critical.";
+    Counter "gateway.memory.checks" "Memory checks run.";
+    Counter "gateway.memory.reliefs" "Times memory pressure began (caches shrunk, admission paused).";
+    Counter "gateway.memory.reports" "Memory reports written to the data dir.";
+    Counter "gateway.memory.refused" "Connections and processes refused under memory pressure.";
+    Gauge "gateway.memory.accounting.fixed.liveBytes" "Fixed cost: code, allocator, tables.";
+    Gauge "gateway.memory.accounting.fixed.worstCaseBytes" "Fixed cost bound.";
+    Gauge "gateway.memory.accounting.connections.liveBytes" "Connections: buffers and bookkeeping held now.";
+    Gauge "gateway.memory.accounting.connections.worstCaseBytes" "Connections: bound from the limits.";
+    Gauge "gateway.memory.accounting.store.liveBytes" "Store: SQLite heap, pending appends, idempotency keys.";
+    Gauge "gateway.memory.accounting.store.worstCaseBytes" "Store: bound from the limits.";
+    Gauge "gateway.memory.accounting.coach.liveBytes" "Coach: checks in flight, alerts, audit rows, library.";
+    Gauge "gateway.memory.accounting.coach.worstCaseBytes" "Coach: bound from the limits.";
+    Gauge "gateway.memory.accounting.processOutput.liveBytes" "Exec: process output and stdin held.";
+    Gauge "gateway.memory.accounting.processOutput.worstCaseBytes" "Exec: bound from the limits.";
+    Gauge "gateway.memory.accounting.caches.liveBytes" "Response cache held.";
+    Gauge "gateway.memory.accounting.caches.worstCaseBytes" "Response cache bound.";
+    Gauge "gateway.memory.accounting.limits.liveBytes" "Rate-limit tables and lag histograms.";
+    Gauge "gateway.memory.accounting.limits.worstCaseBytes" "Rate-limit tables bound.";
+    Gauge "gateway.memory.accounting.auditForward.liveBytes" "Audit events waiting to be forwarded.";
+    Gauge "gateway.memory.accounting.auditForward.worstCaseBytes" "Audit forward queue bound.";
+    Gauge "gateway.memory.accounting.total.liveBytes" "Sum of the live accounting.";
+    Gauge "gateway.memory.accounting.total.worstCaseBytes" "Sum of the bounds (the --check-config figure).";
+    Counter "gateway.eventLoop.iterations" "Event loop turns.";
+    Counter "gateway.eventLoop.events" "Readiness events handled.";
+    Counter "gateway.eventLoop.timersFired" "Timers fired.";
+    Counter "gateway.eventLoop.wakeups" "Worker-pool wakeups of the loop.";
+    Gauge "gateway.eventLoop.lastTurnUs" "Duration of the last loop turn.";
+    Gauge "gateway.eventLoop.maxTurnUs" "Longest loop turn since start.";
+    Counter "gateway.eventLoop.busyMs" "Time the loop spent working (not waiting in poll).";
+    Gauge "gateway.eventLoop.maxTimerLagUs" "Latest a timer fired past its deadline since start.";
+    Gauge "gateway.eventLoop.lag.windowMs" "Span the lag quantiles cover.";
+    Gauge "gateway.eventLoop.lag.turns" "Loop turns in the lag window.";
+    Gauge "gateway.eventLoop.lag.turnP50Us" "Median loop turn duration in the window.";
+    Gauge "gateway.eventLoop.lag.turnP99Us" "99th percentile loop turn duration in the window.";
+    Gauge "gateway.eventLoop.lag.turnMaxUs" "Longest loop turn in the window.";
+    Gauge "gateway.eventLoop.lag.timerSamples" "Turns with fired timers in the window.";
+    Gauge "gateway.eventLoop.lag.timerLagP50Us" "Median timer lateness in the window.";
+    Gauge "gateway.eventLoop.lag.timerLagP99Us" "99th percentile timer lateness in the window.";
+    Gauge "gateway.eventLoop.lag.timerLagMaxUs" "Worst timer lateness in the window.";
+    Gauge "gateway.eventLoop.lag.utilisation" "Share of wall time the loop was busy in the window (0-1).";
+    Counter "gateway.eventLoop.lag.warnings" "Half-windows whose p99 passed metrics.lagWarnMs.";
+    Counter "gateway.io.framesIn" "WebSocket messages received.";
+    Counter "gateway.io.framesOut" "WebSocket frames sent.";
+    Counter "gateway.io.bytesIn" "Bytes received on sockets.";
+    Counter "gateway.io.bytesOut" "Bytes sent on sockets.";
+    Counter "gateway.io.requests" "Requests dispatched.";
+    Counter "gateway.io.badFrames" "Frames that were not valid requests.";
+    Counter "gateway.io.unknownMethods" "Requests for unknown methods.";
+    Counter "gateway.io.protocolErrors" "WebSocket protocol violations.";
+    Counter "gateway.io.httpRequests" "Plain HTTP requests.";
+    Counter "gateway.io.flushes" "Socket flushes.";
+    Counter "gateway.batcher.messages" "Messages queued to clients.";
+    Counter "gateway.batcher.immediate" "Messages written at once.";
+    Counter "gateway.batcher.batches" "Batches flushed.";
+    Counter "gateway.batcher.batchedMessages" "Messages sent in batches.";
+    Gauge "gateway.batcher.meanBatchSize" "Mean messages per batch.";
+    Counter "gateway.batcher.timerFlushes" "Batches flushed by their delay.";
+    Counter "gateway.batcher.dropped" "Droppable events skipped for slow clients.";
+    Counter "gateway.batcher.slowConsumersClosed" "Clients closed for exceeding their buffer.";
+    Counter "gateway.batcher.broadcasts" "Broadcast events.";
+    Counter "gateway.config.reloads" "Configuration reloads applied.";
+    Counter "gateway.config.reloadFailures" "Configuration reloads refused.";
+    Gauge "sessions.count" "Sessions in the store.";
+    Counter "store.queries" "SQL statements run.";
+    Counter "store.transactions" "Transactions committed.";
+    Counter "store.rowsWritten" "Rows written.";
+    Counter "store.bytesWritten" "Transcript bytes committed.";
+    Counter "store.checkpoints" "WAL checkpoints.";
+    Counter "store.checkpointUsTotal" "Time spent in WAL checkpoints.";
+    Gauge "store.checkpointUsMax" "Longest WAL checkpoint.";
+    Counter "store.errors" "Store errors.";
+    Gauge "store.walBytes" "Size of the WAL file.";
+    Counter "store.groupCommits" "Group-commit transactions.";
+    Counter "store.groupCommitted" "Appends committed by group commits.";
+    Counter "store.idempotentReplays" "chat.send retries answered from the idempotency cache.";
+    Counter "store.metadata.requested" "Session metadata updates requested.";
+    Counter "store.metadata.performed" "Session metadata writes performed.";
+    Counter "store.metadata.coalesced" "Session metadata updates coalesced away.";
+    Counter "store.metadata.flushesDebounce" "Metadata flushes by debounce.";
+    Counter "store.metadata.flushesFull" "Metadata flushes because the buffer was full.";
+    Counter "store.metadata.flushesRead" "Metadata flushes before a read.";
+    Counter "store.metadata.flushesShutdown" "Metadata flushes at shutdown.";
+    Counter "store.metadata.errors" "Metadata flush errors.";
+    Counter "log.lines" "Log lines written to the file.";
+    Counter "log.writes" "Log file writes.";
+    Counter "log.bytes" "Bytes written to the log file.";
+    Gauge "log.bufferHighWater" "Most log lines buffered at once.";
+    Counter "log.rotations" "Log file rotations.";
+    Counter "log.writeErrors" "Log write errors.";
+    Counter "io.totals.netBytesIn" "Network bytes received.";
+    Counter "io.totals.netBytesOut" "Network bytes sent.";
+    Counter "io.totals.framesIn" "Frames received.";
+    Counter "io.totals.framesOut" "Frames sent.";
+    Counter "io.totals.diskWrites" "Disk writes (log and store).";
+    Counter "io.totals.diskBytes" "Bytes written to disk (log and store).";
+    Counter "io.totals.dbQueries" "Database queries.";
+    Counter "io.totals.dbTransactions" "Database transactions.";
+    Counter "io.totals.cacheHits" "Idempotency cache hits.";
+    Counter "io.totals.cacheMisses" "Idempotency cache misses.";
+    Gauge "workers.threads" "Worker pool threads.";
+    Gauge "workers.queueCapacity" "Worker pool queue bound.";
+    Gauge "workers.queued" "Jobs waiting in the worker queue.";
+    Gauge "workers.running" "Jobs running on the pool.";
+    Counter "workers.done" "Jobs completed by the pool.";
+    Counter "workers.panicked" "Jobs that panicked.";
+    Counter "workers.rejectedFull" "Jobs refused because the queue was full.";
+    Counter "workers.rejectedShutdown" "Jobs refused because the pool was stopping.";
+    Counter "workers.timedOut" "Jobs whose caller was answered UNAVAILABLE after the task timeout.";
+    Gauge "workers.queueHighWater" "Most jobs queued at once.";
+    Counter "workers.busyUs" "Time workers spent running jobs.";
+    Gauge "coach.enabled" "The coach is on (1) or off (0).";
+    Gauge "coach.patterns" "Built-in coach patterns.";
+    Gauge "coach.rules" "User coach rules.";
+    Gauge "coach.pendingAlerts" "Coach approvals waiting for a human.";
+    Gauge "coach.inFlight" "Coach checks running.";
+    Counter "coach.checks" "Coach checks.";
+    Counter "coach.allowed" "Coach checks that allowed.";
+    Counter "coach.approvals" "Coach checks that asked a human.";
+    Counter "coach.blocked" "Coach checks that blocked.";
+    Counter "coach.wouldHaveActed" "Warn mode: checks block mode would have acted on.";
+    Counter "coach.truncatedInputs" "Coach inputs cut to coach.maxInputBytes.";
+    Counter "coach.offloaded" "Coach checks run on the pool.";
+    Counter "coach.inline" "Coach checks run on the loop.";
+    Counter "coach.inlineUsTotal" "Time spent in coach checks on the loop.";
+    Gauge "coach.inlineUsMax" "Longest coach check on the loop.";
+    Counter "coach.timedOut" "Coach checks past coach.taskTimeoutMs.";
+    Counter "coach.rejectedBusy" "Coach checks refused: too many in flight.";
+    Counter "coach.alertsRaised" "Coach alerts raised.";
+    Counter "coach.alertsCoalesced" "Coach alerts merged into a pending one.";
+    Counter "coach.alertsThrottled" "Coach alerts refused by the per-session bound.";
+    Counter "coach.alertsExpired" "Coach alerts that expired unanswered.";
+    Counter "coach.resolvedAllowOnce" "Coach alerts resolved allow-once.";
+    Counter "coach.resolvedAllowAlways" "Coach alerts resolved allow-always.";
+    Counter "coach.resolvedDeny" "Coach alerts resolved deny.";
+    Counter "coach.rulesAdded" "Coach rules added.";
+    Counter "coach.rulesDeleted" "Coach rules deleted.";
+    Counter "coach.rulesExpired" "Coach rules expired.";
+    Counter "coach.auditWritten" "Audit rows written.";
+    Counter "coach.auditDropped" "Audit rows dropped (buffer full).";
+    Counter "coach.auditErrors" "Audit write errors.";
+    Counter "coach.auditPruned" "Audit rows pruned by age or count.";
+    Gauge "processes.running" "Child processes running.";
+    Gauge "processes.finished" "Finished processes kept for polling.";
+    Gauge "processes.maxProcesses" "exec.maxProcesses.";
+    Gauge "processes.pendingApprovals" "Exec approvals waiting for a human.";
+    Counter "processes.runs" "exec.run requests.";
+    Counter "processes.spawned" "Processes started.";
+    Counter "processes.spawnFailed" "Processes that failed to start.";
+    Counter "processes.blocked" "exec.run refused by the coach or a human.";
+    Counter "processes.rejectedBusy" "exec.run refused: exec.maxProcesses reached.";
+    Counter "processes.exited" "Processes that exited.";
+    Counter "processes.killed" "Processes killed.";
+    Counter "processes.timedOut" "Processes past their timeout.";
+    Counter "processes.outputBytes" "Bytes read from process output.";
+    Counter "processes.outputEvents" "process.output events sent.";
+    Counter "processes.flowPauses" "Times process output paused for a slow client.";
+    Counter "processes.processLimitKills" "Groups killed for exceeding exec.maxGroupProcesses.";
+    Counter "processes.stdinBytes" "Bytes written to process stdin.";
+    Counter "processes.pruned" "Finished processes pruned.";
+    Counter "processes.reaped" "Children reaped.";
+    Counter "processes.approvals.requested" "Exec approvals requested.";
+    Counter "processes.approvals.allowedOnce" "Exec approvals allowed once.";
+    Counter "processes.approvals.allowedAlways" "Exec approvals allowed always.";
+    Counter "processes.approvals.denied" "Exec approvals denied.";
+    Counter "processes.approvals.expired" "Exec approvals expired.";
+    Counter "processes.approvals.cancelled" "Exec approvals cancelled.";
+    Counter "processes.approvals.rejectedFull" "Exec approvals refused: too many pending.";
+    Counter "processes.approvals.expiredAtStart" "Exec approvals expired by a restart.";
+    Counter "processes.approvals.skippedByAllowAlways" "Approvals not asked thanks to allow-always.";
+    Counter "cache.hits" "Response cache hits.";
+    Counter "cache.misses" "Response cache misses.";
+    Counter "cache.invalidations" "Response cache entries dropped by writes.";
+    Counter "cache.evictions" "Response cache entries evicted (size, count, relief).";
+    Gauge "cache.entries" "Response cache entries.";
+    Gauge "cache.bytes" "Response cache bytes.";
+    Counter "cache.notModified" "HTTP answers 304 Not Modified.";
+    Counter "rateLimits.connectionsLimited" "Connections over rateLimits.connectionsPerMinute.";
+    Counter "rateLimits.requestsLimited" "Requests over rateLimits.requestsPerSecond.";
+    Gauge "rateLimits.trackedAddresses" "Addresses in the connection-rate table.";
+    Gauge "auditForward.enabled" "Audit forwarding is configured (1) or not (0).";
+    Gauge "auditForward.stateCode" "Forward circuit: 0 closed, 1 open, 2 half-open.";
+    Gauge "auditForward.queue" "Audit events waiting to be forwarded.";
+    Gauge "auditForward.inFlight" "A forward batch is being sent (1) or not (0).";
+    Counter "auditForward.circuitOpened" "Times the forward circuit opened.";
+    Counter "auditForward.stats.queued" "Audit events queued for forwarding.";
+    Counter "auditForward.stats.sent" "Audit events delivered to the collector.";
+    Counter "auditForward.stats.batches" "Forward batches delivered.";
+    Counter "auditForward.stats.failures" "Forward POSTs that failed.";
+    Counter "auditForward.stats.retried" "Audit events put back for a retry.";
+    Counter "auditForward.stats.dropped" "Audit events dropped from a full forward queue (still in the local table).";
+    Counter "auditForward.stats.shortCircuited" "Forward attempts skipped while the circuit was open.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_names_units_and_types() {
+        let f = Family {
+            path: "gateway.eventLoop.busyMs",
+            kind: Kind::Counter,
+            help: "",
+        };
+        assert_eq!(
+            name_of(&f),
+            (
+                "clawgate_gateway_event_loop_busy_seconds_total".into(),
+                1e-3
+            )
+        );
+        let root = serde_json::json!({"gateway": {"eventLoop": {"busyMs": 1500}}});
+        let mut out = String::new();
+        render(&root, &[f], &mut out);
+        assert!(out.contains("# TYPE clawgate_gateway_event_loop_busy_seconds_total counter"));
+        assert!(out.contains("\nclawgate_gateway_event_loop_busy_seconds_total 1.5\n"));
+    }
+
+    #[test]
+    fn test_family_paths_are_unique_and_names_valid() {
+        let mut seen = std::collections::HashSet::new();
+        for f in FAMILIES {
+            assert!(seen.insert(f.path), "duplicate {}", f.path);
+            let (name, _) = name_of(f);
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{name}"
+            );
+            assert!(!f.help.is_empty());
+        }
+    }
+}
