@@ -40,21 +40,28 @@ fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, String, String) {
     )
 }
 
-/// A WebSocket upgrade with an `Origin` header; the status line's code.
-fn upgrade_with_origin(addr: SocketAddr, origin: &str) -> u16 {
-    let req = format!(
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n"
-    );
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(req.as_bytes()).unwrap();
-    let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+/// A WebSocket upgrade with an `Origin` header: `Ok(())` when the gateway
+/// sends its challenge, `Err(close code)` when it closes at once.
+fn upgrade_with_origin(addr: SocketAddr, origin: &str) -> Result<(), u16> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/"))
+            .unwrap();
+    req.headers_mut().insert("Origin", origin.parse().unwrap());
+    let (mut ws, resp) = tungstenite::client::client(req, stream).expect("upgrade");
+    assert_eq!(resp.status(), 101);
+    match ws.read() {
+        Ok(tungstenite::Message::Text(t)) => {
+            assert!(t.contains("connect.challenge"), "{t}");
+            Ok(())
+        }
+        Ok(tungstenite::Message::Close(Some(f))) => {
+            assert_eq!(f.reason, "origin not allowed");
+            Err(u16::from(f.code))
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -185,13 +192,17 @@ fn metrics_can_be_public_and_healthz_and_dashboard_are_served() {
 fn cross_site_pages_cannot_open_a_websocket() {
     let gw = Gateway::start(json!({"server": {"allowedOrigins": ["https://dash.example"]}}));
     let own = format!("http://{}", gw.addr);
-    assert_eq!(upgrade_with_origin(gw.addr, "http://evil.example"), 403);
-    assert_eq!(upgrade_with_origin(gw.addr, "null"), 403);
+    // PROTOCOL.md §4: a foreign origin is closed 1008 before any challenge.
+    assert_eq!(
+        upgrade_with_origin(gw.addr, "http://evil.example"),
+        Err(1008)
+    );
+    assert_eq!(upgrade_with_origin(gw.addr, "null"), Err(1008));
     // Same host, other port: another origin.
     let other_port = format!("http://127.0.0.1:{}", gw.addr.port() ^ 1);
-    assert_eq!(upgrade_with_origin(gw.addr, &other_port), 403);
-    assert_eq!(upgrade_with_origin(gw.addr, &own), 101);
-    assert_eq!(upgrade_with_origin(gw.addr, "https://dash.example"), 101);
+    assert_eq!(upgrade_with_origin(gw.addr, &other_port), Err(1008));
+    assert_eq!(upgrade_with_origin(gw.addr, &own), Ok(()));
+    assert_eq!(upgrade_with_origin(gw.addr, "https://dash.example"), Ok(()));
     // Clients that are not browsers send no Origin and are not affected.
     let mut c = gw.client(&["operator.read"]);
     let h = c.call("health", json!({"probe": true}));

@@ -523,29 +523,25 @@ impl Gateway {
                 host,
                 ..
             }) => {
-                if !http::origin_allowed(
+                let origin_ok = http::origin_allowed(
                     origin.as_deref(),
                     host.as_deref(),
                     &self.cfg.server.allowed_origins,
-                ) {
+                );
+                let w = &self.cfg.websocket;
+                let cfg = ws_config(w.pre_auth_max_payload, w.read_buffer_bytes);
+                conn.upgrade(&accept, head_len, cfg);
+                if !origin_ok {
+                    // PROTOCOL.md §4: a foreign origin is a policy close
+                    // (1008), before any challenge.
                     self.stats.origin_refused += 1;
                     log::warn!(
                         "{id}: WebSocket from origin {} refused (host {}); see server.allowedOrigins",
                         origin.as_deref().unwrap_or("-"),
                         host.as_deref().unwrap_or("-")
                     );
-                    conn.reply_http(&http::response(
-                        403,
-                        "Forbidden",
-                        "text/plain",
-                        "origin not allowed: a page from another site may not open this gateway (server.allowedOrigins)\n",
-                        "",
-                    ));
-                    return;
+                    return self.close(id, close::POLICY, "origin not allowed", now);
                 }
-                let w = &self.cfg.websocket;
-                let cfg = ws_config(w.pre_auth_max_payload, w.read_buffer_bytes);
-                conn.upgrade(&accept, head_len, cfg);
                 if self.cfg.testing.echo {
                     return self.enter_echo(id, now);
                 }

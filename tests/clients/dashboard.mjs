@@ -49,8 +49,8 @@ try {
   await evil.goto("http://127.0.0.1:" + server.address().port + "/");
   const result = await evil.evaluate((u) => new Promise((done) => {
     const ws = new WebSocket(u);
-    ws.onopen = () => done("open");
-    ws.onerror = () => done("error");
+    ws.onmessage = (m) => done("message: " + String(m.data).slice(0, 40));
+    ws.onclose = (e) => done("close " + e.code + " " + e.reason);
     setTimeout(() => done("timeout"), 10000);
   }), base.replace("http://", "ws://") + "/");
   step({ step: "cross-site", result });
