@@ -265,13 +265,133 @@ fn device_claim_does_not_bypass_auth() {
     p["device"] = device.clone();
     let r = c.connect_with(p);
     assert_eq!(r["error"]["details"]["code"], "AUTH_TOKEN_MISMATCH", "{r}");
-    // With the right token it connects and the gateway stays healthy.
+    // With the right token a bogus device is still refused.
     let mut c = Client::open(gw.addr);
     let mut p = connect_params(Some(TOKEN), &["operator.read"], "dev");
     p["device"] = device;
     let r = c.connect_with(p);
-    assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(c.call("health", json!({"probe": true}))["ok"], true);
+    assert_eq!(
+        r["error"]["details"]["code"], "DEVICE_PUBLIC_KEY_INVALID",
+        "{r}"
+    );
+    assert_eq!(c.expect_close().0, 1008);
+}
+
+/// Base64url without padding, as OpenClaw's clients encode keys.
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |acc, &b| acc << 8 | b as u32) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Connect params for `key`, signed over the PROTOCOL.md §3 payload
+/// (`v3` with platform and device family, or `v2`) with `nonce`.
+fn device_connect(
+    key: &ed25519_compact::KeyPair,
+    version: u8,
+    nonce: &str,
+    signed_at: u64,
+) -> Value {
+    use sha2::Digest;
+    let raw = *key.pk;
+    let id: String = sha2::Sha256::digest(raw)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut text = format!(
+        "v{version}|{id}|dev-cli|cli|operator|operator.read,operator.write|{signed_at}|{TOKEN}|{nonce}"
+    );
+    if version == 3 {
+        text.push_str("|linux|laptop");
+    }
+    let sig = key.sk.sign(text.as_bytes(), None);
+    json!({
+        "minProtocol": 3, "maxProtocol": 4,
+        "client": {"id": "dev-cli", "version": "1", "platform": "Linux", "mode": "cli",
+                   "deviceFamily": "Laptop"},
+        "role": "operator", "scopes": ["operator.read", "operator.write"],
+        "auth": {"token": TOKEN},
+        "device": {"id": id, "publicKey": b64url(&raw), "signature": b64url(&sig[..]),
+                   "signedAt": signed_at, "nonce": nonce},
+    })
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn fresh_key() -> ed25519_compact::KeyPair {
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut seed)
+        .unwrap();
+    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(seed))
+}
+
+/// Opens a socket and returns it with the challenge's nonce.
+fn challenged(gw: &Gateway) -> (Client, String) {
+    let mut c = Client::open_raw(gw.addr);
+    let ch = c.recv();
+    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
+    (c, nonce)
+}
+
+#[test]
+fn device_identity_is_verified_on_connect() {
+    let gw = Gateway::start(json!({}));
+    let key = fresh_key();
+    for version in [3, 2] {
+        let (mut c, nonce) = challenged(&gw);
+        let r = c.connect_with(device_connect(&key, version, &nonce, now_ms()));
+        assert_eq!(r["ok"], true, "v{version}: {r}");
+    }
+    // A good token does not rescue a bad signature: another key signed it.
+    let (mut c, nonce) = challenged(&gw);
+    let mut p = device_connect(&fresh_key(), 3, &nonce, now_ms());
+    p["device"]["publicKey"] =
+        device_connect(&key, 3, &nonce, now_ms())["device"]["publicKey"].clone();
+    p["device"]["id"] = device_connect(&key, 3, &nonce, now_ms())["device"]["id"].clone();
+    let r = c.connect_with(p);
+    assert_eq!(
+        r["error"]["details"]["code"], "DEVICE_SIGNATURE_INVALID",
+        "{r}"
+    );
+    assert_eq!(c.expect_close().0, 1008);
+    // A replayed signature: signed for another connection's nonce.
+    let (_old, old_nonce) = challenged(&gw);
+    let (mut c, _) = challenged(&gw);
+    let r = c.connect_with(device_connect(&key, 3, &old_nonce, now_ms()));
+    assert_eq!(
+        r["error"]["details"]["code"], "DEVICE_NONCE_MISMATCH",
+        "{r}"
+    );
+    // Signed 11 minutes ago.
+    let (mut c, nonce) = challenged(&gw);
+    let r = c.connect_with(device_connect(&key, 3, &nonce, now_ms() - 11 * 60 * 1000));
+    assert_eq!(
+        r["error"]["details"]["code"], "DEVICE_SIGNATURE_EXPIRED",
+        "{r}"
+    );
+    let mut ok = gw.client(&["operator.read"]);
+    let h = ok.call("health", json!({"probe": true}));
+    assert_eq!(
+        h["payload"]["gateway"]["connections"]["rejected"]["device"],
+        3
+    );
+    assert!(
+        gw.stderr().contains("device "),
+        "the verified device is logged"
+    );
 }
 
 #[test]

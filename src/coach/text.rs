@@ -162,26 +162,10 @@ fn b64_val(c: u8) -> Option<u32> {
 /// Standard or URL-safe base64 → text, if it decodes to mostly printable
 /// UTF-8 (a payload, not binary).
 pub fn decode_base64(s: &str) -> Option<String> {
-    let s = s.trim_end_matches('=');
-    if s.is_empty() {
+    if s.trim_end_matches('=').is_empty() {
         return None;
     }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &c in s.as_bytes() {
-        if c == b'\n' || c == b'\r' {
-            continue;
-        }
-        acc = (acc << 6) | b64_val(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    printable(out)
+    printable(crate::protocol::device::base64_decode(s)?)
 }
 
 pub fn decode_hex(s: &str) -> Option<String> {

@@ -121,13 +121,24 @@ impl Gateway {
             let err = ErrorShape::invalid(f.message()).detail(f.detail_code(), Value::Null);
             return Err((err, close::POLICY, "unauthorized"));
         }
-        if let Some(device) = &params.device {
-            // Signature verification lands with the device-identity work; until
-            // then a device claim grants nothing beyond the shared secret.
-            log::debug!(
-                "{id}: device {} presented (not verified; shared auth applies)",
-                device.id
-            );
+        // A device claim is verified even with a good shared secret: a bad
+        // signature is refused, never ignored (PROTOCOL.md §3).
+        let mut device_id = None;
+        if params.device.is_some() {
+            let challenge = self
+                .conns
+                .get(id)
+                .map(|c| c.nonce.clone())
+                .unwrap_or_default();
+            match crate::protocol::device::verify(&params, &challenge, wall_ms()) {
+                Ok(d) => device_id = Some(d),
+                Err(e) => {
+                    self.limiter.record_failure(ip, now);
+                    self.stats.reject(RejectReason::Device);
+                    let err = ErrorShape::invalid(e.message()).detail(e.code(), Value::Null);
+                    return Err((err, close::POLICY, "device identity"));
+                }
+            }
         }
         self.limiter.record_success(ip);
         let scopes = handshake::grant_scopes(params.role, params.scopes.as_deref());
@@ -137,6 +148,7 @@ impl Gateway {
             params,
             scopes,
             connected_at_ms: wall_ms(),
+            device_id,
             bucket: (!exempt).then(|| super::ratelimit::Bucket::full(r.request_burst, now)),
         })
     }
@@ -225,12 +237,17 @@ impl Gateway {
             .or_default() += 1;
         self.stats.authenticated += 1;
         log::info!(
-            "{id}: {} connected as {} ({}/{}) scopes {:?}",
+            "{id}: {} connected as {} ({}/{}) scopes {:?}{}",
             conn.addr,
             session.params.role.as_str(),
             session.params.client.id,
             session.params.client.mode,
-            session.scopes
+            session.scopes,
+            session
+                .device_id
+                .as_deref()
+                .map(|d| format!(" device {}", &d[..16.min(d.len())]))
+                .unwrap_or_default()
         );
         self.sessions.insert(id, session);
         self.presence_changed(now);

@@ -139,6 +139,8 @@ pub struct Session {
     pub params: ConnectParams,
     pub scopes: Vec<String>,
     pub connected_at_ms: u64,
+    /// Hex SHA-256 of the device key whose signature verified, if any.
+    pub device_id: Option<String>,
     /// Requests per connection (`rateLimits.requestsPerSecond`); `None`
     /// for exempt (loopback) clients.
     pub bucket: Option<ratelimit::Bucket>,

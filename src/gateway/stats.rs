@@ -16,10 +16,11 @@ pub enum RejectReason {
     ProtocolMismatch,
     BadConnect,
     PerRole,
+    Device,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::PreAuthLimit,
         RejectReason::PreAuthPerAddress,
         RejectReason::PoolFull,
@@ -30,6 +31,7 @@ impl RejectReason {
         RejectReason::ProtocolMismatch,
         RejectReason::BadConnect,
         RejectReason::PerRole,
+        RejectReason::Device,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +46,7 @@ impl RejectReason {
             RejectReason::ProtocolMismatch => "protocolMismatch",
             RejectReason::BadConnect => "badConnect",
             RejectReason::PerRole => "perRole",
+            RejectReason::Device => "device",
         }
     }
 }
@@ -53,7 +56,7 @@ pub struct Stats {
     pub accepted: u64,
     pub authenticated: u64,
     pub closed: u64,
-    pub rejected: [u64; 10],
+    pub rejected: [u64; 11],
     pub idle_closed: u64,
     pub handshake_timeouts: u64,
     pub linger_expired: u64,
@@ -125,6 +128,7 @@ impl Stats {
             protocol_mismatch: r(RejectReason::ProtocolMismatch),
             bad_connect: r(RejectReason::BadConnect),
             per_role: r(RejectReason::PerRole),
+            device: r(RejectReason::Device),
         }
     }
 
@@ -162,6 +166,7 @@ pub struct RejectedView {
     pub protocol_mismatch: u64,
     pub bad_connect: u64,
     pub per_role: u64,
+    pub device: u64,
 }
 
 /// Batcher counters, as rendered in `health`.

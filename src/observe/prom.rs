@@ -159,6 +159,7 @@ families! {
     Counter "gateway.connections.rejected.perClientId" "Refused: connections.maxPerClientId reached.";
     Counter "gateway.connections.rejected.perRole" "Refused: connections.maxOperators or maxNodes reached.";
     Counter "gateway.connections.rejected.auth" "Refused: bad or missing credentials.";
+    Counter "gateway.connections.rejected.device" "Refused: a device identity that did not verify.";
     Counter "gateway.connections.rejected.authRateLimited" "Refused: too many failed authentications from the address.";
     Counter "gateway.connections.rejected.protocolMismatch" "Refused: no common protocol version.";
     Counter "gateway.connections.rejected.badConnect" "Refused: malformed connect request.";

@@ -2,6 +2,7 @@
 //! [`Request`] or a precise [`FrameError`]; replies and events are serialized
 //! here. Nothing in this module knows about sockets or handlers.
 
+pub mod device;
 pub mod handshake;
 
 use serde::Serialize;
