@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(src) => {
+            clawgate::exec::spawn::private_umask();
             let cfg = match src.load() {
                 Ok(c) => c,
                 Err(e) => {

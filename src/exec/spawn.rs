@@ -137,6 +137,19 @@ pub fn check_cwd(cwd: &Path) -> Result<(), SpawnError> {
     }
 }
 
+/// The umask the gateway was started with (children get it back), once
+/// [`private_umask`] has run; `u32::MAX` before.
+static INHERITED_UMASK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
+
+/// Makes everything the gateway creates private (0600 files, 0700 dirs:
+/// the database holds transcripts and the audit trail, the log holds
+/// commands) whatever the shell's umask; children get the original back.
+pub fn private_umask() {
+    // SAFETY: umask only swaps the process's file-mode mask.
+    let old = unsafe { libc::umask(0o077) };
+    INHERITED_UMASK.store(old as u32, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     let Some(prog) = spec.argv.first().filter(|p| !p.is_empty()) else {
         return Err(SpawnError::Empty);
@@ -161,9 +174,13 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         cmd.current_dir(cwd);
     }
     let nproc = spec.max_user_processes;
+    let umask = INHERITED_UMASK.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: only async-signal-safe syscalls run between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            if umask != u32::MAX {
+                libc::umask(umask as libc::mode_t);
+            }
             // Everything we open is close-on-exec already; this covers a
             // descriptor some library opened without it. CLOEXEC rather
             // than close, so std's exec-error pipe still reports failures.

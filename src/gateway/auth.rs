@@ -121,6 +121,22 @@ pub fn resolve_secrets(
     })
 }
 
+/// Takes group and other access away from the data dir when this process
+/// owns it (a dir made before, or under a 022 umask). Returns the old mode
+/// when it changed. systemd's `StateDirectoryMode=0700` does the same.
+pub fn private_dir(dir: &Path) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(dir)?;
+    let mode = meta.mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if mode & 0o077 == 0 || meta.uid() != me {
+        return Ok(None);
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+    Ok(Some(mode))
+}
+
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

@@ -86,6 +86,14 @@ impl Reactor {
             },
         )
         .map_err(ReactorError::Store)?;
+        match auth::private_dir(&cfg.server.data_dir) {
+            Ok(Some(old)) => log::warn!(
+                "data dir {} was mode {old:o}: now 700 (it holds transcripts, the audit trail and the token)",
+                cfg.server.data_dir.display()
+            ),
+            Ok(None) => {}
+            Err(e) => log::warn!("data dir {}: {e}", cfg.server.data_dir.display()),
+        }
         let poll = Poll::new().map_err(ReactorError::Poll)?;
         let addr_text = format!("{}:{}", cfg.server.bind, cfg.server.port);
         let addr: SocketAddr = addr_text.parse().map_err(|_| ReactorError::Bind {
