@@ -11,7 +11,7 @@ CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-
                 CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
                 AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 
-.PHONY: help run test bench conformance cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
+.PHONY: help run test bench soak conformance cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
 
 # DRY_RUN=1 prints the remote commands of deploy/uninstall instead of running them.
 RUN = $(if $(DRY_RUN),@echo '+',)
@@ -39,6 +39,9 @@ bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send),
 	$(CARGO) bench --bench coach
 	$(CARGO) bench --bench exec
 	$(CARGO) bench --bench observe
+
+soak: ## 100,000 connect/disconnect cycles and 1,000,000 messages against a release build; fds, threads, RSS back to the start
+	CLAWGATE_SOAK_CYCLES=100000 CLAWGATE_SOAK_MESSAGES=1000000 $(CARGO) test --release --test soak -- --nocapture
 
 fmt: ## rustfmt check
 	$(CARGO) fmt --all -- --check
