@@ -11,7 +11,7 @@ CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-
                 CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
                 AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 
-.PHONY: help run test bench soak conformance cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
+.PHONY: help run test bench soak fuzz conformance cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
 
 # DRY_RUN=1 prints the remote commands of deploy/uninstall instead of running them.
 RUN = $(if $(DRY_RUN),@echo '+',)
@@ -42,6 +42,15 @@ bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send),
 
 soak: ## 100,000 connect/disconnect cycles and 1,000,000 messages against a release build; fds, threads, RSS back to the start
 	CLAWGATE_SOAK_CYCLES=100000 CLAWGATE_SOAK_MESSAGES=1000000 $(CARGO) test --release --test soak -- --nocapture
+
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= frame_to_request config coach logs_tail
+fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (default 600) on its kept corpus (nightly; installs cargo-fuzz)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run --fuzz-dir . $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 || exit 1; \
+	done
 
 fmt: ## rustfmt check
 	$(CARGO) fmt --all -- --check
