@@ -272,9 +272,16 @@ pub fn tail(
         if cursor.is_none() {
             lines.drain(..lines.len() - limit);
         } else {
-            // Stop after `limit` lines; the cursor follows them.
-            let consumed: usize = lines[..limit].iter().map(|l| l.len() + 1).sum();
-            next = start + consumed as u64;
+            // Stop after `limit` lines; the cursor follows them, counted in
+            // the file's bytes: the lossy text is longer where bytes were
+            // not UTF-8, and `lines()` drops a `\r` (found by fuzzing).
+            let cut = body
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'\n')
+                .nth(limit - 1)
+                .map_or(body.len(), |(i, _)| i + 1);
+            next = start + cut as u64;
             lines.truncate(limit);
         }
     }
@@ -298,6 +305,21 @@ mod tests {
             max_files: 2,
             buffer_lines: 100,
         }
+    }
+
+    #[test]
+    fn test_cursor_counts_file_bytes_not_lossy_text() {
+        // fuzz/logs_tail found it: invalid UTF-8 and CRs made the cursor
+        // run past the end of the page (and of the file).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clawgate.log");
+        std::fs::write(&path, b"\xff\xff\xff\xffa\r\nb\xfe\nc\nd\n").unwrap();
+        let page = tail(&path, Some(0), 2, 1 << 20).unwrap();
+        assert_eq!(page.lines.len(), 2);
+        assert_eq!(page.cursor, 10, "after the second newline");
+        let next = tail(&path, Some(page.cursor), 2, 1 << 20).unwrap();
+        assert_eq!(next.lines, vec!["c", "d"]);
+        assert_eq!(next.cursor, 14);
     }
 
     #[test]
