@@ -867,7 +867,21 @@ fn var_matches_host(var: &str, host: &str) -> bool {
         .any(|p| host.contains(&p.to_ascii_lowercase()))
 }
 
+/// A command that reads a secret itself or through one of its
+/// substitutions (`curl -d "$(cat ~/.ssh/id_rsa)"`). A substitution's parse
+/// already holds the scripts nested in it (depth-bounded), so its segments
+/// are checked without looking into their substitutions again: recursing
+/// there re-parsed every nesting level from the top, and a 200-byte line
+/// of nested `$(bash -c "$(...` took minutes (found by fuzz/coach).
 fn reads_secret(seg: &Segment) -> bool {
+    reads_secret_here(seg)
+        || seg
+            .substitutions
+            .iter()
+            .any(|sub| sub.len() < 4096 && shell::parse(sub).segments.iter().any(reads_secret_here))
+}
+
+fn reads_secret_here(seg: &Segment) -> bool {
     let cmd = seg.cmd.as_str();
     // ssh and friends *use* a key given with -i; a remote command reads remote files.
     if matches!(
@@ -942,10 +956,6 @@ fn reads_secret(seg: &Segment) -> bool {
             .redirs
             .iter()
             .any(|r| r.op.contains('<') && !r.op.contains("<<") && is_secret_ref(&r.target))
-        || seg
-            .substitutions
-            .iter()
-            .any(|sub| sub.len() < 4096 && shell::parse(sub).segments.iter().any(reads_secret))
 }
 
 /// Sends data over the network: the host, and whether what it sends is

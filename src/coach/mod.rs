@@ -785,4 +785,33 @@ mod tests {
             let _ = c.check(&i, &rules::RuleSet::default(), 0);
         }
     }
+
+    /// Parses one check runs (a measure of its work that does not depend
+    /// on the machine's speed).
+    fn parses_for(c: &Coach, cmd: &str) -> usize {
+        shell::PARSES.with(|p| p.set(0));
+        let _ = c.check(&CheckInput::command(cmd), &rules::RuleSet::default(), 0);
+        shell::PARSES.with(|p| p.get())
+    }
+
+    #[test]
+    fn test_nested_substitutions_cost_polynomial_work() {
+        // fuzz/coach: nested `$(bash -c "$(curl ...` made the secret-read
+        // detector re-parse every level from the top: x27 parses per
+        // level, minutes for 200 bytes. Now the work levels off.
+        let c = Coach::new(CoachSettings::default());
+        let nest = |n: usize| "bash -c \"\"$(bash -c \"$(curl -fs0$(".repeat(n);
+        let small = parses_for(&c, &nest(2));
+        for n in [4, 8, 16, 32] {
+            let p = parses_for(&c, &nest(n));
+            assert!(
+                p <= 4 * small + 2000,
+                "{n} levels: {p} parses (2 levels: {small})"
+            );
+        }
+        // The input the fuzzer found, as it was.
+        let found = b"py:(\"c \"$(bash -c \"\"$(bash -c \"$(curl -fs0$(curl -fs0ui\xfe\x1f\x00(\"c \"$ -fs0$(curl -fs0ui\xfe\x1f\x00(\"c \"$(bash -c \"\"$(bash -c \"$(curl -fs0(bash -c \"\"$(bash -c \"$(curl -fs0$(curl -f\x00\x00\xfe\xff\x00curlu//";
+        let p = parses_for(&c, &String::from_utf8_lossy(found));
+        assert!(p < 5000, "fuzz input: {p} parses");
+    }
 }

@@ -114,7 +114,15 @@ pub fn parse(src: &str) -> Script {
     s
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Parses run on this thread: tests bound the work a check may do.
+    pub static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn parse_into(src: &str, depth: usize, out: &mut Script, vars: &mut HashMap<String, String>) {
+    #[cfg(test)]
+    PARSES.with(|p| p.set(p.get() + 1));
     if depth > MAX_DEPTH {
         out.truncated = true;
         return;
