@@ -813,5 +813,23 @@ mod tests {
         let found = b"py:(\"c \"$(bash -c \"\"$(bash -c \"$(curl -fs0$(curl -fs0ui\xfe\x1f\x00(\"c \"$ -fs0$(curl -fs0ui\xfe\x1f\x00(\"c \"$(bash -c \"\"$(bash -c \"$(curl -fs0(bash -c \"\"$(bash -c \"$(curl -fs0$(curl -f\x00\x00\xfe\xff\x00curlu//";
         let p = parses_for(&c, &String::from_utf8_lossy(found));
         assert!(p < 5000, "fuzz input: {p} parses");
+        // The second: nested `$(echo ...`, whose output was worked out by
+        // a parse from the top at every level.
+        let echo = |n: usize| "$(x $(echo Y3V ".repeat(n);
+        let small = parses_for(&c, &echo(2));
+        for n in [4, 8, 16, 32] {
+            let p = parses_for(&c, &echo(n));
+            assert!(
+                p <= 4 * small + 2000,
+                "{n} echo levels: {p} parses (2: {small})"
+            );
+        }
+        let found2 = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/fuzz-coach-nested-echo.bin"
+        ))
+        .unwrap();
+        let p = parses_for(&c, &String::from_utf8_lossy(&found2));
+        assert!(p < 5000, "second fuzz input: {p} parses");
     }
 }

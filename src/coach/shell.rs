@@ -135,6 +135,7 @@ fn parse_into(src: &str, depth: usize, out: &mut Script, vars: &mut HashMap<Stri
         obfuscated: false,
         substitutions: Vec::new(),
         pending_heredocs: Vec::new(),
+        depth,
     };
     let mut raw: Vec<RawSegment> = Vec::new();
     loop {
@@ -479,6 +480,9 @@ struct Lexer<'a> {
     substitutions: Vec<String>,
     /// Heredoc delimiters met on the current line: (delimiter, strip tabs).
     pending_heredocs: Vec<(String, bool)>,
+    /// Nesting depth of the script being lexed: a substitution's output is
+    /// worked out one level deeper, and not past [`MAX_DEPTH`].
+    depth: usize,
 }
 
 #[derive(Default)]
@@ -1171,7 +1175,7 @@ impl<'a> Lexer<'a> {
     /// prints a literal (`$(echo rm)`, `$(printf '\x72\x6d')`, through
     /// `base64 -d` or `rev`), its output is known and takes its place.
     fn push_substitution(&mut self, w: &mut Word, inner: String) {
-        match static_output(&inner) {
+        match static_output(&inner, self.depth) {
             Some(v) => {
                 self.obfuscated = true;
                 w.text.push_str(&v);
@@ -1229,12 +1233,19 @@ impl<'a> Lexer<'a> {
 }
 
 /// What a substitution prints when it is only a literal run through
-/// decoders; `None` when it runs anything else.
-fn static_output(inner: &str) -> Option<String> {
-    if inner.len() > 4096 || !(inner.contains("echo") || inner.contains("printf")) {
+/// decoders; `None` when it runs anything else. Parsed one level below the
+/// script it sits in: from the top each time, nested `$(echo $(echo ...`
+/// cost exponential work (found by fuzz/coach).
+fn static_output(inner: &str, depth: usize) -> Option<String> {
+    if depth >= MAX_DEPTH
+        || inner.len() > 4096
+        || !(inner.contains("echo") || inner.contains("printf"))
+    {
         return None;
     }
-    let script = parse(inner);
+    let mut script = Script::default();
+    let mut vars = HashMap::new();
+    parse_into(inner, depth + 1, &mut script, &mut vars);
     let segs = &script.segments;
     if segs.is_empty() || segs.len() > 4 || segs.iter().any(|s| s.pipeline != segs[0].pipeline) {
         return None;
