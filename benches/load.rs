@@ -11,6 +11,9 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod util;
+
+use util::{env_or, pct};
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -21,13 +24,6 @@ use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 
 const TOKEN: &str = "bench-token";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn rss_kib(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -158,11 +154,6 @@ impl Client {
             }
         }
     }
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn us(d: Duration) -> f64 {

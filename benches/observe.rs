@@ -13,23 +13,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod util;
+
+use util::{env_or, pct};
 
 use common::{raw_exchange, Gateway, TOKEN};
 use serde_json::json;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn us(d: Duration) -> u128 {
     d.as_micros()

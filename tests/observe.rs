@@ -428,17 +428,20 @@ fn rate_limits_answer_unavailable_with_retry_after() {
     assert_eq!(status, 429, "{headers}");
     assert!(header(&headers, "Retry-After").is_some());
     assert_eq!(get(gw.addr, "/healthz", "").0, 200);
-    // The first client waits out its bucket and goes on.
-    std::thread::sleep(Duration::from_millis(1100)); // the token bucket's refill period
-    let h = a.call("health", json!({"probe": true}));
-    assert_eq!(h["ok"], true, "{h}");
+    // The first client is served again once its bucket refills (a refused
+    // request takes no token, so asking meanwhile does not delay it).
+    let mut h = Value::Null;
+    wait_until("the request bucket to refill", || {
+        h = a.call("health", json!({"probe": true}));
+        h["ok"] == true
+    });
     assert!(
         h["payload"]["rateLimits"]["connectionsLimited"]
             .as_u64()
             .unwrap()
             >= 2
     );
-    assert_eq!(h["payload"]["rateLimits"]["requestsLimited"], 1);
+    assert!(h["payload"]["rateLimits"]["requestsLimited"].as_u64() >= Some(1));
     assert_eq!(
         h["payload"]["gateway"]["connections"]["rejected"]["perRole"],
         1
