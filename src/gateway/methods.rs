@@ -297,14 +297,8 @@ fn health(
     req: &Request,
     now: Instant,
 ) -> Result<Payload, ErrorShape> {
-    let mut probe = false;
-    if let Some(p) = params_object(req, &["probe"])? {
-        match p.get("probe") {
-            None | Some(Value::Null) => {}
-            Some(Value::Bool(b)) => probe = *b,
-            Some(_) => return Err(bad_param("health", "probe", "a boolean")),
-        }
-    }
+    let p = params_object(req, &["probe"])?;
+    let probe = opt_bool(p, "health", "probe")?.unwrap_or(false);
     // As OpenClaw: a recent snapshot answers unless the caller asks for a
     // probe; pollers (dashboards, status bars) then cost one render per TTL.
     if !probe {
