@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{Client, Gateway, WAIT};
+use common::{wait_until, Client, Gateway, WAIT};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 const WRITE: &[&str] = &["operator.read", "operator.write"];
 const APPROVER: &[&str] = &["operator.read", "operator.approvals"];
@@ -71,15 +70,6 @@ fn zombies_of(ppid: u32) -> Vec<u32> {
 
 fn count_dir(path: String) -> usize {
     std::fs::read_dir(path).map(|d| d.count()).unwrap_or(0)
-}
-
-/// Polls (bounded) until `f` holds.
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10)); // polling interval
-    }
 }
 
 #[test]
@@ -476,13 +466,13 @@ fn kill_reaches_the_whole_group_and_sigkill_follows_when_sigterm_is_ignored() {
     let pid = p["pid"].as_u64().unwrap() as u32;
     let id = p["processId"].as_str().unwrap().to_string();
     event(&mut c, "process.output", |e| e["data"] == "started\n");
-    wait_for("three group members", || group_members(pid).len() >= 3);
+    wait_until("three group members", || group_members(pid).len() >= 3);
     let k = ok(&c.call("process.kill", json!({"processId": id}))).clone();
     assert_eq!(k["signal"], "SIGTERM");
     let exit = event(&mut c, "process.exit", |e| e["processId"] == id.as_str());
     assert_eq!(exit["signal"], "SIGKILL", "{exit}");
     assert_eq!(exit["status"], "killed");
-    wait_for("the group to be gone", || group_members(pid).is_empty());
+    wait_until("the group to be gone", || group_members(pid).is_empty());
     assert!(zombies_of(gw.child.id()).is_empty());
     // Killing a finished process is a clear no-op; a bad signal is named.
     let k = ok(&c.call("process.kill", json!({"processId": id}))).clone();
@@ -517,7 +507,7 @@ fn a_group_over_the_process_limit_is_killed_whole() {
     assert_eq!(exit["status"], "killed", "{exit}");
     assert_eq!(exit["reason"], "process-limit");
     assert_eq!(exit["signal"], "SIGKILL");
-    wait_for("the whole group to be gone", || {
+    wait_until("the whole group to be gone", || {
         group_members(pid).is_empty()
     });
     let st = ok(&c.call("status", Value::Null))["processes"]["stats"].clone();
@@ -706,7 +696,7 @@ fn a_flooding_child_is_capped_and_the_gateway_stays_responsive() {
         .clone();
         seen = p["outputBytes"].as_u64().unwrap();
     }
-    wait_for("the flood to pass the cap", || {
+    wait_until("the flood to pass the cap", || {
         let p = ok(&other.call("process.poll", json!({"processId": id, "maxBytes": 1}))).clone();
         seen = p["outputBytes"].as_u64().unwrap();
         seen > 300_000
@@ -720,7 +710,7 @@ fn a_flooding_child_is_capped_and_the_gateway_stays_responsive() {
     assert!(p["missedBytes"].as_u64().unwrap() > 0);
     assert_eq!(p["chunks"][0]["data"].as_str().unwrap().len(), 64);
     ok(&other.call("process.kill", json!({"processId": id})));
-    wait_for("the flood to end", || {
+    wait_until("the flood to end", || {
         ok(&other.call("process.list", json!({"status": "running"})))["count"] == 0
     });
     let fin = ok(&other.call("process.poll", json!({"processId": id, "maxBytes": 1}))).clone();
@@ -817,7 +807,7 @@ fn disconnect_keeps_or_kills_per_config_and_leaks_nothing() {
         let id = ok(&r)["processId"].as_str().unwrap().to_string();
         event(&mut c, "process.output", |_| true);
         drop(c); // mid-stream, without a close frame
-        wait_for("the status after the disconnect", || {
+        wait_until("the status after the disconnect", || {
             let p =
                 ok(&watcher.call("process.poll", json!({"processId": id, "maxBytes": 1}))).clone();
             p["status"] == expect && (policy == "kill" || p["clientId"] == "test")
@@ -828,7 +818,7 @@ fn disconnect_keeps_or_kills_per_config_and_leaks_nothing() {
                 ["outputBytes"]
                 .as_u64()
                 .unwrap();
-            wait_for("more output", || {
+            wait_until("more output", || {
                 ok(&watcher.call("process.poll", json!({"processId": id, "maxBytes": 1})))
                     ["outputBytes"]
                     .as_u64()
@@ -836,12 +826,12 @@ fn disconnect_keeps_or_kills_per_config_and_leaks_nothing() {
                     > a
             });
             ok(&watcher.call("process.kill", json!({"processId": id})));
-            wait_for("the kill", || {
+            wait_until("the kill", || {
                 ok(&watcher.call("process.poll", json!({"processId": id, "maxBytes": 1})))["status"]
                     == "killed"
             });
         }
-        wait_for("fds back to baseline", || {
+        wait_until("fds back to baseline", || {
             count_dir(format!("/proc/{pid}/fd")) == fds
         });
         assert!(zombies_of(pid).is_empty());

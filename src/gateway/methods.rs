@@ -708,7 +708,8 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             memory: MemoryHealth {
                 rss_bytes: rss,
                 connection_buffers_bytes,
-                worst_case_bytes: gw.cfg.worst_case_memory().total_bytes,
+                // The accounting already holds the bound: one computation.
+                worst_case_bytes: accounting.total.worst_case_bytes,
                 budget_bytes: gw.cfg.memory.budget_bytes,
                 budget_percent: percent_of(rss, gw.cfg.memory.budget_bytes),
                 level: gw.memory.level,
