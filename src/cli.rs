@@ -10,6 +10,8 @@ USAGE:
     clawgate [OPTIONS]
     clawgate audit verify [--config PATH | --data-dir DIR]
     clawgate audit export [--config PATH | --data-dir DIR] [--out FILE]
+    clawgate tls generate [--config PATH | --data-dir DIR] [--out DIR] [--host NAME]...
+                          [--days N] [--force]
 
 OPTIONS:
     --config PATH       JSON config file (default: embedded defaults)
@@ -29,6 +31,13 @@ AUDIT:
                         the first row that was altered or removed (read-only)
     export              write every audit row as JSON Lines (stdout, or --out FILE)
 
+TLS (a binary built with --features tls):
+    generate            write a self-signed ECDSA P-256 pair for LAN use: cert.pem and
+                        key.pem (mode 0600) into --out (default <data-dir>/tls), for
+                        localhost, 127.0.0.1, ::1, this host's name and <name>.local plus
+                        every --host; prints the SHA-256 fingerprint clients can pin and
+                        the `tls` config section that serves wss:// with it
+
 SIGNALS:
     SIGTERM, SIGINT     tell clients, close with 1012, exit 0 within the grace period
     SIGHUP              re-read the config file; limits and token apply without dropping anyone
@@ -46,6 +55,14 @@ pub enum Command {
         action: AuditAction,
         src: ConfigSource,
         out: Option<PathBuf>,
+    },
+    /// `clawgate tls generate`.
+    TlsGenerate {
+        src: ConfigSource,
+        out: Option<PathBuf>,
+        hosts: Vec<String>,
+        days: u32,
+        force: bool,
     },
 }
 
@@ -118,10 +135,73 @@ fn parse_audit(args: &[String]) -> Result<Command, String> {
     Ok(Command::Audit { action, src, out })
 }
 
+fn parse_tls(args: &[String]) -> Result<Command, String> {
+    match args.first().map(String::as_str) {
+        Some("generate") => {}
+        Some(other) => return Err(format!("tls: unknown action `{other}` (generate)")),
+        None => return Err("tls needs an action: generate (see --help)".into()),
+    }
+    let mut src = ConfigSource::default();
+    let (mut out, mut hosts, mut force) = (None, Vec::new(), false);
+    let mut days = crate::net::tls::DEFAULT_DAYS;
+    let mut flags = Flags::new(&args[1..]);
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--config" | "-c" => src.path = Some(PathBuf::from(flags.value("--config")?)),
+            "--data-dir" => src.data_dir = Some(PathBuf::from(flags.value("--data-dir")?)),
+            "--out" | "-o" => out = Some(PathBuf::from(flags.value("--out")?)),
+            "--host" => {
+                let h = flags.value("--host")?;
+                if h.is_empty() || h.contains(|c: char| c.is_whitespace() || c == '/') {
+                    return Err(format!("--host: `{h}` is not a host name or IP address"));
+                }
+                hosts.push(h);
+            }
+            "--days" => {
+                let v = flags.value("--days")?;
+                days = v
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| format!("--days: `{v}` is not a number of days (1-3650)"))?;
+            }
+            "--force" => force = true,
+            other => return Err(format!("tls: unknown argument `{other}` (see --help)")),
+        }
+    }
+    Ok(Command::TlsGenerate {
+        src,
+        out,
+        hosts,
+        days,
+        force,
+    })
+}
+
+/// The names a LAN certificate covers: loopback, this host (and its mDNS
+/// name, how a Pi is usually reached), then `extra`; no duplicates.
+pub fn tls_hosts(hostname: Option<&str>, extra: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    if let Some(h) = hostname.map(str::trim).filter(|h| !h.is_empty()) {
+        hosts.push(h.to_string());
+        if !h.contains('.') {
+            hosts.push(format!("{h}.local"));
+        }
+    }
+    for h in extra {
+        if !hosts.iter().any(|x| x.eq_ignore_ascii_case(h)) {
+            hosts.push(h.clone());
+        }
+    }
+    hosts
+}
+
 /// Parses `args` (without the program name). `env_token` is `CLAWGATE_TOKEN`.
 pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, String> {
-    if args.first().map(String::as_str) == Some("audit") {
-        return parse_audit(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("audit") => return parse_audit(&args[1..]),
+        Some("tls") => return parse_tls(&args[1..]),
+        _ => {}
     }
     let mut src = ConfigSource::default();
     let mut check = false;
@@ -183,6 +263,62 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn test_tls_generate_flags() {
+        let Command::TlsGenerate {
+            out,
+            hosts,
+            days,
+            force,
+            ..
+        } = parse(
+            &args(&[
+                "tls",
+                "generate",
+                "--out",
+                "/x",
+                "--host",
+                "pi.lan",
+                "--days=30",
+                "--force",
+            ]),
+            None,
+        )
+        .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(out, Some(PathBuf::from("/x")));
+        assert_eq!(hosts, vec!["pi.lan".to_string()]);
+        assert_eq!((days, force), (30, true));
+        let e = parse(&args(&["tls", "generate", "--days", "0"]), None).unwrap_err();
+        assert!(e.contains("--days"), "{e}");
+        let e = parse(&args(&["tls", "make"]), None).unwrap_err();
+        assert!(e.contains("unknown action `make`"), "{e}");
+        let e = parse(&args(&["tls", "generate", "--host", "a b"]), None).unwrap_err();
+        assert!(e.contains("--host"), "{e}");
+    }
+
+    #[test]
+    fn test_tls_hosts() {
+        let h = tls_hosts(
+            Some("raspberrypi\n"),
+            &["pi.lan".into(), "LOCALHOST".into()],
+        );
+        assert_eq!(
+            h,
+            [
+                "localhost",
+                "127.0.0.1",
+                "::1",
+                "raspberrypi",
+                "raspberrypi.local",
+                "pi.lan"
+            ]
+        );
+        assert_eq!(tls_hosts(None, &[]).len(), 3);
     }
 
     #[test]

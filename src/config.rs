@@ -123,6 +123,7 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub audit_forward: AuditForwardConfig,
     pub log: LogConfig,
+    pub tls: TlsConfig,
     pub testing: TestingConfig,
 }
 
@@ -642,6 +643,24 @@ pub struct LogConfig {
     pub flush_interval_ms: u64,
 }
 
+/// `wss://` (`src/net/tls.rs`, cargo feature `tls`). With both paths set the
+/// listener speaks only TLS; `clawgate tls generate` makes a self-signed pair.
+/// The files are read at start and again on SIGHUP (certificate renewal).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_path: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_path: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert_path.is_some() && self.key_path.is_some()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct TestingConfig {
@@ -819,6 +838,17 @@ impl Config {
         };
         if self.server.bind.parse::<IpAddr>().is_err() {
             return bad("server.bind", "expected an IP address such as 127.0.0.1");
+        }
+        match (&self.tls.cert_path, &self.tls.key_path) {
+            (Some(_), None) => return bad("tls.keyPath", "expected with tls.certPath"),
+            (None, Some(_)) => return bad("tls.certPath", "expected with tls.keyPath"),
+            (Some(_), Some(_)) if !crate::net::tls::BUILT => {
+                return bad(
+                    "tls",
+                    "this clawgate was built without TLS; rebuild with `--features tls` (make cross FEATURES=tls) or remove the tls section",
+                )
+            }
+            _ => {}
         }
         let e = &self.exec;
         if e.shell.is_empty() {
@@ -1201,11 +1231,11 @@ pub struct MemoryBudget {
     /// message being assembled (each up to `maxPayload`), the outbound cap
     /// (counted twice: queued frames carry per-frame bookkeeping, up to the
     /// payload's size for the smallest frames) plus one message that may
-    /// straddle it, and bookkeeping.
+    /// straddle it, and bookkeeping; with TLS, what rustls may hold.
     pub per_connection_bytes: usize,
     pub connections: usize,
     /// Per unauthenticated socket: the HTTP head, read buffer, one pre-auth frame
-    /// and message, the challenge/hello output.
+    /// and message, the challenge/hello output; with TLS, what rustls may hold.
     pub per_unauthenticated_bytes: usize,
     pub unauthenticated: usize,
     /// SQLite page cache, appends waiting for a commit (bound + one
@@ -1233,15 +1263,22 @@ pub struct MemoryBudget {
 impl MemoryBudget {
     pub fn from_config(c: &Config) -> MemoryBudget {
         let w = &c.websocket;
+        let tls = if c.tls.enabled() {
+            crate::net::tls::PER_CONN_WORST_BYTES
+        } else {
+            0
+        };
         let per_connection_bytes = w.read_buffer_bytes
             + 2 * w.max_payload
             + 2 * w.max_buffered_bytes
             + w.max_payload
+            + tls
             + MEMORY_PER_CONN_OVERHEAD;
         let per_unauthenticated_bytes = w.max_http_head_bytes
             + w.read_buffer_bytes
             + 2 * w.pre_auth_max_payload
             + 16 * 1024
+            + tls
             + MEMORY_PER_CONN_OVERHEAD;
         let connections = c.connections.max_connections;
         let unauthenticated = c.connections.max_unauthenticated;

@@ -26,8 +26,24 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Audit { action, src, out } => audit(action, &src, out.as_deref()),
+        Command::TlsGenerate {
+            src,
+            out,
+            hosts,
+            days,
+            force,
+        } => tls_generate(&src, out, &hosts, days, force),
         Command::CheckConfig(src) => match src.load() {
             Ok(cfg) => {
+                if let (Some(cert), Some(key)) = (&cfg.tls.cert_path, &cfg.tls.key_path) {
+                    match clawgate::net::tls::Acceptor::load(cert, key) {
+                        Ok(a) => println!("tls: {} (SHA-256 {})", cert.display(), a.fingerprint()),
+                        Err(e) => {
+                            eprintln!("clawgate: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
                 let budget = cfg.worst_case_memory();
                 let out =
                     serde_json::json!({"config": cfg.redacted_json(), "worstCaseMemory": budget});
@@ -89,7 +105,8 @@ fn main() -> ExitCode {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "clawgate {VERSION} listening on ws://{}",
+                "clawgate {VERSION} listening on {}://{}",
+                r.scheme(),
                 r.local_addr()
             );
             let _ = writeln!(out, "token: {}", r.gw_token_origin());
@@ -102,6 +119,51 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+/// `clawgate tls generate`: a self-signed pair for `wss://` on a LAN.
+fn tls_generate(
+    src: &clawgate::config::ConfigSource,
+    out: Option<std::path::PathBuf>,
+    extra: &[String],
+    days: u32,
+    force: bool,
+) -> ExitCode {
+    use clawgate::net::tls;
+    let dir = match out {
+        Some(d) => d,
+        None => match src.load() {
+            Ok(cfg) => cfg.server.data_dir.join("tls"),
+            Err(e) => {
+                eprintln!("clawgate: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+    let hosts = cli::tls_hosts(hostname.as_deref(), extra);
+    let written = tls::generate(&hosts, days).and_then(|g| {
+        let paths = tls::write_pair(&dir, &g, force)?;
+        Ok((g, paths))
+    });
+    match written {
+        Ok((g, (cert, key))) => {
+            println!("certificate: {}", cert.display());
+            println!("private key: {} (mode 0600)", key.display());
+            println!("names: {}", hosts.join(", "));
+            println!("valid for: {days} days");
+            println!("SHA-256 fingerprint: {}", g.fingerprint);
+            println!(
+                "config: {}",
+                serde_json::json!({"tls": {"certPath": cert, "keyPath": key}})
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("clawgate: {e}");
+            ExitCode::from(1)
         }
     }
 }

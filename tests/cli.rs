@@ -108,3 +108,61 @@ fn unusable_data_dir_is_named_at_start() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("/dev/null/clawgate"), "{err}");
 }
+
+/// The default build (no `tls` feature, the one under issue 7's size cap):
+/// a `tls` section or `tls generate` says how to get TLS instead of
+/// starting without it. Runs in `cargo test` and in qemu-smoke.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_on_a_build_without_tls_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    std::fs::write(
+        &path,
+        r#"{"tls":{"certPath":"/etc/c.pem","keyPath":"/etc/k.pem"}}"#,
+    )
+    .unwrap();
+    let (code, _, err) = run(&["--check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("key `tls`"), "{err}");
+    assert!(err.contains("--features tls"), "{err}");
+    let out_dir = dir.path().join("tls");
+    let (code, _, err) = run(&["tls", "generate", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("built without TLS"), "{err}");
+    assert!(!out_dir.exists(), "nothing written");
+}
+
+/// With TLS built in, `--check-config` loads the pair (naming a bad file)
+/// and counts rustls' buffers per socket.
+#[cfg(feature = "tls")]
+#[test]
+fn check_config_loads_the_pair_and_counts_tls_buffers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    let fingerprint = common::tls_generate(dir.path(), &["--host", "pi.lan"]);
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let worst = |cfg: &str| -> u64 {
+        std::fs::write(&path, cfg).unwrap();
+        let (code, out, err) = run(&["--check-config", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let start = out.find('{').unwrap();
+        let end = out.rfind('}').unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out[start..=end]).unwrap();
+        v["worstCaseMemory"]["perConnectionBytes"].as_u64().unwrap()
+    };
+    let plain = worst("{}");
+    let with_tls = serde_json::json!({"tls": {"certPath": cert, "keyPath": key}}).to_string();
+    let tls = worst(&with_tls);
+    assert!(tls > plain + 100 * 1024, "{plain} -> {tls}");
+    let (_, out, _) = run(&["--check-config", "--config", path.to_str().unwrap()]);
+    assert!(out.contains(&fingerprint), "{out}");
+    std::fs::write(&key, "garbage").unwrap();
+    let (code, _, err) = run(&["--check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("key.pem") && err.contains("no PEM private key"),
+        "{err}"
+    );
+}

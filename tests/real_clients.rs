@@ -78,6 +78,44 @@ fn python_websockets_client() {
     );
 }
 
+/// Python's own TLS stack (OpenSSL) against rustls, trusting only the
+/// certificate `clawgate tls generate` made.
+#[cfg(feature = "tls")]
+#[test]
+fn python_websockets_over_wss() {
+    let (gw, _) = Gateway::start_tls(json!({}));
+    let ca = gw.cert_path();
+    let Some(steps) = run_python("py_client.py", &[&gw.url(), TOKEN, ca.to_str().unwrap()]) else {
+        return;
+    };
+    assert!(gw.url().starts_with("wss://"));
+    assert_eq!(steps[0]["protocol"], 4);
+    assert_eq!(steps[2]["code"], "INVALID_REQUEST", "{steps:?}");
+    assert_eq!(
+        steps.last().unwrap()["code"],
+        1000,
+        "clean close handshake over TLS: {steps:?}"
+    );
+}
+
+/// OpenClaw's CLI (Node's TLS) over wss://, with the generated certificate
+/// added through NODE_EXTRA_CA_CERTS.
+#[cfg(feature = "tls")]
+#[test]
+fn openclaw_cli_over_wss() {
+    let (gw, _) = Gateway::start_tls(json!({}));
+    let Some(oc) = openclaw(&gw) else {
+        return;
+    };
+    let url = gw.url();
+    let out = oc(&[
+        "gateway", "call", "health", "--url", &url, "--token", TOKEN, "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["gateway"]["tls"]["enabled"], true, "{v}");
+}
+
 #[test]
 fn python_websockets_exec_and_approval() {
     let gw = Gateway::start(json!({}));
@@ -161,9 +199,14 @@ fn openclaw(gw: &Gateway) -> Option<impl Fn(&[&str]) -> std::process::Output + '
         node_bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // A wss:// gateway's self-signed certificate: the one extra CA Node trusts.
+    let ca = gw.cert_path();
     Some(move |args: &[&str]| {
-        Command::new(&cli)
-            .args(args)
+        let mut cmd = Command::new(&cli);
+        if ca.exists() {
+            cmd.env("NODE_EXTRA_CA_CERTS", &ca);
+        }
+        cmd.args(args)
             .env("PATH", &path)
             .env("HOME", &home)
             .env("OPENCLAW_STATE_DIR", home.join(".openclaw"))

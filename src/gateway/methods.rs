@@ -579,6 +579,19 @@ struct GatewayHealth<'a> {
     io: IoHealth,
     batcher: stats::BatcherView,
     config: ConfigHealth,
+    tls: TlsHealth,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TlsHealth {
+    enabled: bool,
+    /// SHA-256 of the served certificate (what clients pin).
+    fingerprint: Option<String>,
+    /// Handshakes completed (closed and live connections).
+    handshakes: u64,
+    /// Connections closed before their handshake completed.
+    failed: u64,
 }
 
 #[derive(Serialize)]
@@ -662,7 +675,9 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
     let (active, authenticating) = gw.counts();
     let (operators, nodes) = gw.role_counts();
     let (mut live_in, mut live_out, mut live_frames_out) = (0, 0, 0);
+    let mut live_tls = 0;
     for c in gw.conns.iter() {
+        live_tls += u64::from(c.sock.tls_handshake_done());
         live_in += c.sock.bytes_in;
         live_out += c.sock.bytes_out;
         live_frames_out += c.sock.frames_queued;
@@ -740,6 +755,12 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             config: ConfigHealth {
                 reloads: s.reloads,
                 reload_failures: s.reload_failures,
+            },
+            tls: TlsHealth {
+                enabled: gw.tls.is_some(),
+                fingerprint: gw.tls.as_ref().map(|t| t.fingerprint().to_string()),
+                handshakes: s.tls_handshakes + live_tls,
+                failed: s.tls_failed,
             },
         },
         sessions: SessionsHealth {

@@ -225,6 +225,9 @@ pub struct Gateway {
     /// Audit events on their way to the collector (`auditForward.url`).
     pub forwarder: Option<crate::forward::Forwarder>,
     forward_timer: Option<TimerId>,
+    /// `wss://`: every accepted socket starts TLS with this (set at start
+    /// from `tls.*`, renewed on reload).
+    pub tls: Option<crate::net::tls::Acceptor>,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -318,6 +321,7 @@ impl Gateway {
             conn_rate: ratelimit::ConnectionRate::new(cfg.rate_limits.tracked_addresses),
             forwarder: crate::forward::Forwarder::new(&cfg.audit_forward),
             forward_timer: None,
+            tls: None,
             cfg,
             secrets,
         };
@@ -414,8 +418,11 @@ impl Gateway {
                 None
             };
             if let Some(reason) = reason {
-                // Answer without taking a slot; a best-effort single write.
-                let _ = tcp.write(http::BUSY_RESPONSE);
+                // Answer without taking a slot; a best-effort single write
+                // (a TLS client would read it as garbage: it just sees EOF).
+                if self.tls.is_none() {
+                    let _ = tcp.write(http::BUSY_RESPONSE);
+                }
                 self.stats.reject(reason);
                 continue;
             }
@@ -426,6 +433,16 @@ impl Gateway {
             };
             let conn = self.conns.get_mut(id).expect("just inserted");
             conn.throttled = throttled;
+            if let Some(acceptor) = &self.tls {
+                match acceptor.session() {
+                    Ok(session) => conn.sock.start_tls(session),
+                    Err(e) => {
+                        log::warn!("{id}: TLS session: {e}");
+                        self.conns.remove(id);
+                        continue;
+                    }
+                }
+            }
             let interest = conn.interest();
             if let Err(e) = self
                 .registry
@@ -773,6 +790,13 @@ impl Gateway {
         }
         self.stats.bytes_in += conn.sock.bytes_in;
         self.stats.bytes_out += conn.sock.bytes_out;
+        if conn.sock.is_tls() {
+            if conn.sock.tls_handshake_done() {
+                self.stats.tls_handshakes += 1;
+            } else {
+                self.stats.tls_failed += 1;
+            }
+        }
         self.stats.frames_out += conn.sock.frames_queued;
         self.stats.closed += 1;
         let ip = conn.addr.ip();
@@ -968,6 +992,36 @@ impl Gateway {
         }
     }
 
+    /// Re-reads the certificate and key (renewed in place, or new paths);
+    /// a pair that does not load keeps the old one. Turning TLS on or off
+    /// changes what the listener speaks: that waits for a restart.
+    fn reload_tls(&mut self, cfg: &mut Config) {
+        if cfg.tls.enabled() != self.tls.is_some() {
+            log::warn!(
+                "reload: turning TLS on or off needs a restart; keeping the listener as it is"
+            );
+            cfg.tls = self.cfg.tls.clone();
+            return;
+        }
+        let (Some(cert), Some(key)) = (&cfg.tls.cert_path, &cfg.tls.key_path) else {
+            return;
+        };
+        match crate::net::tls::Acceptor::load(cert, key) {
+            Ok(a) => {
+                let old = self.tls.as_ref().map(|o| o.fingerprint().to_string());
+                if old.as_deref() != Some(a.fingerprint()) {
+                    log::info!("reload: TLS certificate now SHA-256 {}", a.fingerprint());
+                }
+                self.tls = Some(a);
+            }
+            Err(e) => {
+                log::error!("reload: {e}; keeping the current certificate");
+                self.stats.reload_failures += 1;
+                cfg.tls = self.cfg.tls.clone();
+            }
+        }
+    }
+
     /// Applies a reloaded config: limits, timeouts and the secrets. Live
     /// connections stay; new limits apply to new work and on the next reset.
     pub fn reload(&mut self, cfg: Config, secrets: Secrets, now: Instant) {
@@ -1014,6 +1068,8 @@ impl Gateway {
         if cfg.audit_forward != self.cfg.audit_forward {
             self.forward_reconfigure(&cfg.audit_forward);
         }
+        let mut cfg = cfg;
+        self.reload_tls(&mut cfg);
         // Validated with the config: the new allowlist applies to the next run.
         self.exec.allowlist =
             crate::exec::allow::Allowlist::new(&cfg.exec.allowlist).unwrap_or_default();

@@ -98,6 +98,11 @@ pub struct Stats {
     pub origin_refused: u64,
     /// Connections and processes refused under memory pressure.
     pub memory_refused: u64,
+    /// Closed TLS connections whose handshake had completed.
+    pub tls_handshakes: u64,
+    /// TLS connections closed before their handshake completed (a client
+    /// refusing our certificate, plain HTTP on the TLS port, a timeout).
+    pub tls_failed: u64,
 }
 
 impl Stats {

@@ -167,6 +167,8 @@ impl Conn {
     /// Readable while the state reads; writable only while output is pending.
     pub fn interest(&self) -> Interest {
         match self.state {
+            // A TLS handshake writes its flights before any HTTP is read.
+            ConnState::HttpHead if self.write_pending() => Interest::READABLE | Interest::WRITABLE,
             ConnState::HttpHead => Interest::READABLE,
             ConnState::HttpReply => Interest::WRITABLE,
             ConnState::AwaitConnect | ConnState::Open | ConnState::Closing => {
@@ -290,6 +292,7 @@ impl Conn {
     pub fn finish_failed_close(&mut self) {
         if self.reads_failed && !self.write_shut && !self.write_pending() {
             self.write_shut = true;
+            self.sock.close_notify();
             let _ = self.sock.tcp.shutdown(std::net::Shutdown::Write);
         }
     }
@@ -324,7 +327,10 @@ impl Conn {
     /// Writes the queue (one `writev` per batch, usually).
     pub fn flush(&mut self) -> Flush {
         match self.sock.flush_queue() {
-            Ok(()) if self.state == ConnState::HttpReply || self.ws_terminated => Flush::Closed,
+            Ok(()) if self.state == ConnState::HttpReply || self.ws_terminated => {
+                self.sock.close_notify();
+                Flush::Closed
+            }
             Ok(()) => Flush::Done,
             Err(e) if classify(&e) == IoClass::WouldBlock => Flush::Pending,
             Err(_) => Flush::Closed,
@@ -361,11 +367,18 @@ impl Conn {
     }
 
     /// Bytes this connection holds in user space right now, for the memory
-    /// accounting: head buffer, outbound frames, tungstenite's read buffer.
+    /// accounting: head buffer, outbound frames, tungstenite's read buffer,
+    /// and rustls' buffers (their measured typical size; rustls does not
+    /// report its own).
     pub fn buffered_bytes(&self, read_buffer: usize) -> usize {
         self.http_buf.capacity()
             + self.pending_out_bytes()
             + if self.ws.is_some() { read_buffer } else { 0 }
+            + if self.sock.is_tls() {
+                super::tls::PER_CONN_TYPICAL_BYTES
+            } else {
+                0
+            }
     }
 }
 

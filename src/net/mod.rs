@@ -5,6 +5,11 @@
 pub mod conn;
 pub mod http;
 pub mod sock;
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls_off.rs"]
+pub mod tls;
 
 pub use conn::{Conn, ConnState};
 

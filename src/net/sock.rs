@@ -8,6 +8,7 @@
 //! only appends to the queue, so its own write buffer never grows and its
 //! frames keep their place in line with ours.
 
+use super::tls::Session;
 use bytes::Bytes;
 use mio::net::TcpStream;
 use std::collections::VecDeque;
@@ -173,6 +174,8 @@ impl Chunk {
 
 pub struct Sock {
     pub tcp: TcpStream,
+    /// `wss://`: plaintext goes through rustls; `None` on a plain socket.
+    tls: Option<Box<Session>>,
     queue: VecDeque<Chunk>,
     queued_bytes: usize,
     /// Bytes of the front chunk already written.
@@ -187,6 +190,7 @@ impl Sock {
     pub fn new(tcp: TcpStream) -> Self {
         Sock {
             tcp,
+            tls: None,
             queue: VecDeque::new(),
             queued_bytes: 0,
             front_written: 0,
@@ -194,6 +198,30 @@ impl Sock {
             bytes_out: 0,
             frames_queued: 0,
             writes: 0,
+        }
+    }
+
+    /// Makes this a TLS socket: from now on every byte goes through `session`.
+    pub fn start_tls(&mut self, session: Box<Session>) {
+        self.tls = Some(session);
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// A TLS socket whose handshake completed (for the stats).
+    pub fn tls_handshake_done(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.handshake_done())
+    }
+
+    /// Ends TLS with close_notify (best effort, before the socket closes).
+    pub fn close_notify(&mut self) {
+        if let Some(t) = self.tls.as_deref_mut() {
+            if !t.is_handshaking() {
+                t.close_notify();
+                let _ = self.flush_queue();
+            }
         }
     }
 
@@ -229,8 +257,9 @@ impl Sock {
         self.queue.push_back(Chunk::Raw(bytes.to_vec()));
     }
 
+    /// Output waiting: our queue, or TLS records (a handshake flight).
     pub fn has_pending(&self) -> bool {
-        !self.queue.is_empty()
+        !self.queue.is_empty() || self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
 
     /// Bytes queued and not yet written.
@@ -238,25 +267,38 @@ impl Sock {
         self.queued_bytes - self.front_written
     }
 
+    /// The queue's unwritten bytes as up to `MAX_IOVECS` slices.
+    fn gather<'a>(
+        queue: &'a VecDeque<Chunk>,
+        front_written: usize,
+        slices: &mut [IoSlice<'a>; MAX_IOVECS],
+    ) -> usize {
+        let mut n = 0;
+        for (i, chunk) in queue.iter().enumerate() {
+            if n + 3 > MAX_IOVECS {
+                break;
+            }
+            for part in chunk.slices(if i == 0 { front_written } else { 0 }) {
+                if !part.is_empty() {
+                    slices[n] = IoSlice::new(part);
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     /// Writes the queue with `writev` until it is empty (`Ok(())`) or the
     /// socket is full (`Err(WouldBlock)`).
     pub fn flush_queue(&mut self) -> io::Result<()> {
+        if self.tls.is_some() {
+            return self.flush_tls();
+        }
         while !self.queue.is_empty() {
             let written = {
                 let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
-                let mut n = 0;
-                for (i, chunk) in self.queue.iter().enumerate() {
-                    if n + 3 > MAX_IOVECS {
-                        break;
-                    }
-                    for part in chunk.slices(if i == 0 { self.front_written } else { 0 }) {
-                        if !part.is_empty() {
-                            slices[n] = IoSlice::new(part);
-                            n += 1;
-                        }
-                    }
-                }
-                match self.tcp.write_vectored(&slices[..n]) {
+                let n = Self::gather(&self.queue, self.front_written, &mut slices);
+                match (&self.tcp).write_vectored(&slices[..n]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(w) => w,
                     Err(e) if classify(&e) == IoClass::Interrupted => continue,
@@ -267,10 +309,53 @@ impl Sock {
             self.bytes_out += written as u64;
             self.advance(written);
         }
+        self.shrink();
+        Ok(())
+    }
+
+    /// The TLS flush: records out first, then the queue's plaintext into
+    /// rustls (up to its send limit), and round again. Counters count wire
+    /// bytes.
+    fn flush_tls(&mut self) -> io::Result<()> {
+        loop {
+            let tls = self.tls.as_deref_mut().expect("a TLS socket");
+            while tls.wants_write() {
+                match tls.write_tls(&mut self.tcp) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(w) => {
+                        self.writes += 1;
+                        self.bytes_out += w as u64;
+                    }
+                    Err(e) if classify(&e) == IoClass::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.queue.is_empty() {
+                self.shrink();
+                return Ok(());
+            }
+            if tls.is_handshaking() {
+                // Plaintext before the handshake is done: it waits (in
+                // practice never, the HTTP head comes after the handshake).
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let taken = {
+                let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
+                let n = Self::gather(&self.queue, self.front_written, &mut slices);
+                let tls = self.tls.as_deref_mut().expect("a TLS socket");
+                tls.encrypt(&slices[..n])?
+            };
+            if taken == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.advance(taken);
+        }
+    }
+
+    fn shrink(&mut self) {
         if self.queue.capacity() > QUEUE_KEEP_CHUNKS {
             self.queue.shrink_to(QUEUE_KEEP_CHUNKS);
         }
-        Ok(())
     }
 
     fn advance(&mut self, mut n: usize) {
@@ -292,6 +377,9 @@ impl Sock {
 
 impl Read for Sock {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            return tls.read(&mut self.tcp, buf, &mut self.bytes_in);
+        }
         loop {
             match self.tcp.read(buf) {
                 Err(e) if classify(&e) == IoClass::Interrupted => continue,

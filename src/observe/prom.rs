@@ -167,6 +167,9 @@ families! {
     Counter "gateway.connections.handshakeTimeouts" "Sockets dropped for not finishing the handshake in time.";
     Counter "gateway.connections.slowConsumersClosed" "Connections closed for not reading their output.";
     Counter "gateway.connections.originRefused" "WebSocket upgrades refused for their Origin.";
+    Gauge "gateway.tls.enabled" "The listener speaks TLS (wss://): 1, or plain ws://: 0.";
+    Counter "gateway.tls.handshakes" "TLS handshakes completed.";
+    Counter "gateway.tls.failed" "TLS connections closed before their handshake completed.";
     Gauge "gateway.memory.rssBytes" "Resident set size.";
     Gauge "gateway.memory.connectionBuffersBytes" "Bytes held in connection buffers.";
     Gauge "gateway.memory.worstCaseBytes" "Worst-case memory the configured limits allow.";

@@ -37,6 +37,7 @@ pub enum ReactorError {
     Signals(std::io::Error),
     Secrets(auth::AuthError),
     Store(crate::store::StoreError),
+    Tls(crate::net::tls::TlsError),
 }
 
 impl fmt::Display for ReactorError {
@@ -47,6 +48,7 @@ impl fmt::Display for ReactorError {
             ReactorError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             ReactorError::Secrets(e) => write!(f, "{e}"),
             ReactorError::Store(e) => write!(f, "{e}"),
+            ReactorError::Tls(e) => write!(f, "{e}"),
         }
     }
 }
@@ -76,6 +78,20 @@ impl Reactor {
     /// Binds the listener and installs signals; nothing runs yet.
     pub fn new(cfg: Config, source: ConfigSource) -> Result<Reactor, ReactorError> {
         let secrets = load_secrets(&cfg).map_err(ReactorError::Secrets)?;
+        // Before the store opens: a bad certificate path is a config mistake
+        // and must not leave anything behind.
+        let tls = match (&cfg.tls.cert_path, &cfg.tls.key_path) {
+            (Some(cert), Some(key)) => {
+                let a = crate::net::tls::Acceptor::load(cert, key).map_err(ReactorError::Tls)?;
+                log::info!(
+                    "tls: serving {} (SHA-256 {})",
+                    cert.display(),
+                    a.fingerprint()
+                );
+                Some(a)
+            }
+            _ => None,
+        };
         let store = crate::store::Store::open(
             &cfg.server.data_dir,
             &crate::store::StoreOptions {
@@ -125,7 +141,8 @@ impl Reactor {
         };
         let workers = crate::workers::WorkerPool::new(threads, queue, waker.clone())
             .map_err(ReactorError::Poll)?;
-        let gw = Gateway::new(cfg, secrets, store, workers, registry, Instant::now());
+        let mut gw = Gateway::new(cfg, secrets, store, workers, registry, Instant::now());
+        gw.tls = tls;
         Ok(Reactor {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -144,6 +161,15 @@ impl Reactor {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// `wss` when the listener speaks TLS, else `ws`.
+    pub fn scheme(&self) -> &'static str {
+        if self.gw.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        }
     }
 
     /// Runs until shutdown completes.

@@ -1,17 +1,20 @@
 """A raw Python `websockets` client: handshake, health, a bad frame, close.
 
-Usage: py_client.py URL TOKEN. Prints one JSON line per step; exits non-zero
+Usage: py_client.py URL TOKEN [CAFILE]. With a wss:// URL, CAFILE is the only
+certificate trusted (the gateway's self-signed one). Prints one JSON line per step; exits non-zero
 on any deviation from PROTOCOL.md.
 """
 import asyncio
 import json
+import ssl
 import sys
 
 import websockets
 
 
-async def main(url: str, token: str) -> None:
-    async with websockets.connect(url, max_size=2**20) as ws:
+async def main(url: str, token: str, cafile: "str | None") -> None:
+    tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss://") else None
+    async with websockets.connect(url, max_size=2**20, ssl=tls) as ws:
         challenge = json.loads(await asyncio.wait_for(ws.recv(), 20))
         assert challenge["event"] == "connect.challenge", challenge
         assert challenge["payload"]["nonce"], challenge
@@ -45,4 +48,4 @@ async def main(url: str, token: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

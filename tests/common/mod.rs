@@ -61,6 +61,31 @@ pub fn binary() -> (String, Vec<String>) {
     }
 }
 
+/// Runs `clawgate tls generate --out DIR --force` (plus `extra` flags);
+/// returns the SHA-256 fingerprint it printed.
+pub fn tls_generate(dir: &std::path::Path, extra: &[&str]) -> String {
+    let (program, mut args) = binary();
+    args.extend(["tls", "generate", "--force", "--out"].map(String::from));
+    args.push(dir.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = Command::new(program)
+        .args(&args)
+        .output()
+        .expect("run tls generate");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "tls generate failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SHA-256 fingerprint: "))
+        .expect("a fingerprint line")
+        .trim()
+        .to_string()
+}
+
 /// Starts the binary on `config_path` and waits for its listening line.
 fn spawn(
     config_path: &std::path::Path,
@@ -100,8 +125,9 @@ fn spawn(
         match rx.recv_timeout(left) {
             Ok(line) => {
                 let found = line
-                    .split("listening on ws://")
+                    .split("listening on ")
                     .nth(1)
+                    .and_then(|rest| rest.split("://").nth(1))
                     .map(|a| a.trim().parse::<SocketAddr>().expect("address"));
                 lines.push(line);
                 if let Some(a) = found {
@@ -131,8 +157,28 @@ impl Gateway {
     }
 
     /// Starts with exactly `cfg` (plus port 0 and the temp data dir).
-    pub fn start_raw(mut cfg: Value, extra_args: &[&str]) -> Gateway {
+    pub fn start_raw(cfg: Value, extra_args: &[&str]) -> Gateway {
+        Gateway::start_in(tempfile::tempdir().expect("tempdir"), cfg, extra_args)
+    }
+
+    /// Serves `wss://` with a pair made by `clawgate tls generate` in the
+    /// temp dir (`tls/cert.pem`, `tls/key.pem`); returns the fingerprint
+    /// the command printed.
+    pub fn start_tls(patch: Value) -> (Gateway, String) {
         let dir = tempfile::tempdir().expect("tempdir");
+        let tls = dir.path().join("tls");
+        let fingerprint = tls_generate(&tls, &[]);
+        let mut cfg = json!({"auth": {"token": TOKEN}, "tls": {
+            "certPath": tls.join("cert.pem"), "keyPath": tls.join("key.pem")}});
+        merge(&mut cfg, &patch);
+        (Gateway::start_in(dir, cfg, &[]), fingerprint)
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.path().join("tls").join("cert.pem")
+    }
+
+    fn start_in(dir: tempfile::TempDir, mut cfg: Value, extra_args: &[&str]) -> Gateway {
         merge(
             &mut cfg,
             &json!({"server": {"port": 0, "bind": "127.0.0.1", "dataDir": dir.path().join("data")}}),
@@ -167,7 +213,11 @@ impl Gateway {
     }
 
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let tls = self
+            .stdout_lines
+            .iter()
+            .any(|l| l.contains("listening on wss://"));
+        format!("{}://{}", if tls { "wss" } else { "ws" }, self.addr)
     }
 
     pub fn stderr(&self) -> String {
@@ -217,9 +267,10 @@ impl Drop for Gateway {
     }
 }
 
-/// A blocking tungstenite client with bounded waits.
-pub struct Client {
-    pub ws: WebSocket<TcpStream>,
+/// A blocking tungstenite client with bounded waits, over TCP or (in the
+/// TLS tests) rustls.
+pub struct Client<S = TcpStream> {
+    pub ws: WebSocket<S>,
     next_id: u64,
     /// Frames read while waiting for something else.
     pub backlog: Vec<Value>,
@@ -253,6 +304,13 @@ impl Client {
         stream.set_nodelay(true).unwrap();
         let (ws, _resp) =
             tungstenite::client::client(format!("ws://{addr}/"), stream).expect("ws upgrade");
+        Client::over(ws)
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// Wraps an upgraded WebSocket (the challenge still unread).
+    pub fn over(ws: WebSocket<S>) -> Client<S> {
         Client {
             ws,
             next_id: 0,
@@ -344,7 +402,11 @@ impl Client {
 }
 
 /// Polls `health` until `pred` holds (bounded).
-pub fn wait_health(c: &mut Client, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
+pub fn wait_health<S: Read + Write>(
+    c: &mut Client<S>,
+    what: &str,
+    mut pred: impl FnMut(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let h = c.call("health", json!({"probe": true}));
