@@ -44,8 +44,9 @@ bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send),
 	$(CARGO) bench --bench observe
 	$(CARGO) bench --features tls --bench tls
 
-soak: ## 100,000 connect/disconnect cycles and 1,000,000 messages against a release build; fds, threads, RSS back to the start
+soak: ## 100,000 connect/disconnect cycles and 1,000,000 messages (fds, threads, RSS back to the start), then a week of timers on a moved clock
 	CLAWGATE_SOAK_CYCLES=100000 CLAWGATE_SOAK_MESSAGES=1000000 $(CARGO) test --release --test soak -- --nocapture
+	CLAWGATE_CLOCK_SOAK_HOURS=168 $(CARGO) test --release --test clock_soak -- --nocapture
 
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= frame_to_request config coach logs_tail

@@ -165,8 +165,8 @@ impl WorkerPool {
         PoolStats {
             threads: self.threads.len(),
             queue_capacity: self.capacity,
-            queued: c.queued.load(Ordering::Relaxed),
-            running: c.running.load(Ordering::Relaxed),
+            queued: c.queued.load(Ordering::SeqCst),
+            running: c.running.load(Ordering::SeqCst),
             done: c.done.load(Ordering::Relaxed),
             panicked: c.panicked.load(Ordering::Relaxed),
             rejected_full: self.rejected_full,
@@ -216,29 +216,35 @@ fn worker(
     c: Arc<PoolCounters>,
     busy: Arc<Vec<AtomicU64>>,
 ) {
+    // `running` goes up before `queued` goes down, and down only once the
+    // result is in the channel: `queued + running == 0` then means every
+    // result is there to take (the virtual-clock soak relies on it).
     while let Ok(job) = rx.recv() {
-        c.queued.fetch_sub(1, Ordering::Relaxed);
+        c.running.fetch_add(1, Ordering::SeqCst);
+        c.queued.fetch_sub(1, Ordering::SeqCst);
         if c.stopping.load(Ordering::SeqCst) {
             c.rejected_shutdown.fetch_add(1, Ordering::Relaxed);
+            c.running.fetch_sub(1, Ordering::SeqCst);
             continue;
         }
-        c.running.fetch_add(1, Ordering::Relaxed);
         let t = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(job));
         let us = t.elapsed().as_micros() as u64;
         c.busy_us.fetch_add(us, Ordering::Relaxed);
         busy[index].fetch_add(us, Ordering::Relaxed);
-        c.running.fetch_sub(1, Ordering::Relaxed);
         match outcome {
             Ok(result) => {
                 c.done.fetch_add(1, Ordering::Relaxed);
-                if res_tx.send(result).is_err() {
+                let sent = res_tx.send(result);
+                c.running.fetch_sub(1, Ordering::SeqCst);
+                if sent.is_err() {
                     return;
                 }
                 let _ = waker.wake();
             }
             Err(_) => {
                 c.panicked.fetch_add(1, Ordering::Relaxed);
+                c.running.fetch_sub(1, Ordering::SeqCst);
             }
         }
     }

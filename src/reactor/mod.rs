@@ -63,6 +63,15 @@ pub struct Reactor {
     source: ConfigSource,
     pub gw: Gateway,
     local_addr: SocketAddr,
+    /// See [`Reactor::now`].
+    clock_offset: Duration,
+}
+
+/// Buffers a turn reuses (timers fired, signals drained).
+#[derive(Default)]
+pub struct TurnScratch {
+    timers: Vec<Timer>,
+    signals: Vec<SignalAction>,
 }
 
 /// Reads the secrets the config points at (explicit token, or the token file).
@@ -151,6 +160,7 @@ impl Reactor {
             source,
             gw,
             local_addr,
+            clock_offset: Duration::ZERO,
         })
     }
 
@@ -174,78 +184,118 @@ impl Reactor {
 
     /// Runs until shutdown completes.
     pub fn run(&mut self) -> Result<(), ReactorError> {
-        let mut timers_scratch: Vec<Timer> = Vec::new();
-        let mut signal_actions = Vec::new();
-        loop {
-            let now = Instant::now();
-            let mut timeout = self.gw.timers.timeout(now);
-            if self.gw.has_revisits() {
-                timeout = Some(Duration::ZERO);
+        let mut scratch = TurnScratch::default();
+        while !self.turn(None, &mut scratch)? {}
+        Ok(())
+    }
+
+    /// The loop's clock: monotonic time plus the offset a virtual-time soak
+    /// moves forward (zero otherwise).
+    fn now(&self) -> Instant {
+        Instant::now() + self.clock_offset
+    }
+
+    /// Moves the loop's clock forward by `d`: the next turn sees timers due
+    /// up to then as fired. Production never calls it; the timer soak runs
+    /// a day of timers in seconds with it.
+    pub fn advance_clock(&mut self, d: Duration) {
+        self.clock_offset += d;
+    }
+
+    /// How long until the next timer is due on the loop's clock.
+    pub fn until_next_timer(&self) -> Option<Duration> {
+        self.gw.timers.timeout(self.now())
+    }
+
+    /// One turn: poll (at most `cap`, or until the next timer), handle
+    /// the events, revisits and due timers, flush. `Ok(true)` once shutdown
+    /// has completed.
+    pub fn turn(
+        &mut self,
+        cap: Option<Duration>,
+        scratch: &mut TurnScratch,
+    ) -> Result<bool, ReactorError> {
+        let now = self.now();
+        let mut timeout = self.gw.timers.timeout(now);
+        if self.gw.has_revisits() {
+            timeout = Some(Duration::ZERO);
+        }
+        if let Some(c) = cap {
+            timeout = Some(timeout.map_or(c, |t| t.min(c)));
+        }
+        if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                return Ok(false);
             }
-            if let Err(e) = self.poll.poll(&mut self.events, timeout) {
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(ReactorError::Poll(e));
-            }
-            let now = Instant::now();
-            let mut n_events = 0u64;
-            for ev in self.events.iter() {
-                n_events += 1;
-                match ev.token() {
-                    LISTENER => {
-                        if let Some(l) = &self.listener {
-                            self.gw.accept(l, now);
-                        }
+            return Err(ReactorError::Poll(e));
+        }
+        let now = self.now();
+        let mut n_events = 0u64;
+        for ev in self.events.iter() {
+            n_events += 1;
+            match ev.token() {
+                LISTENER => {
+                    if let Some(l) = &self.listener {
+                        self.gw.accept(l, now);
                     }
-                    WAKER => {
-                        self.gw.loop_stats.wakeups += 1;
-                        self.gw.on_worker_results(WORKER_RESULTS_BUDGET, now);
+                }
+                WAKER => {
+                    self.gw.loop_stats.wakeups += 1;
+                    self.gw.on_worker_results(WORKER_RESULTS_BUDGET, now);
+                }
+                SIGNALS => signals::drain(&mut self.signals, &mut scratch.signals),
+                token => {
+                    let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                    if let Some((seq, stream)) = crate::exec::from_proc_token(token) {
+                        let writable = ev.is_writable() || ev.is_write_closed();
+                        self.gw.on_proc_ready(seq, stream, readable, writable, now);
+                    } else if let Some(id) = ConnId::from_token(token) {
+                        self.gw.on_ready(id, readable, ev.is_writable(), now);
                     }
-                    SIGNALS => signals::drain(&mut self.signals, &mut signal_actions),
-                    token => {
-                        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
-                        if let Some((seq, stream)) = crate::exec::from_proc_token(token) {
-                            let writable = ev.is_writable() || ev.is_write_closed();
-                            self.gw.on_proc_ready(seq, stream, readable, writable, now);
-                        } else if let Some(id) = ConnId::from_token(token) {
-                            self.gw.on_ready(id, readable, ev.is_writable(), now);
-                        }
-                    }
                 }
-            }
-            for action in signal_actions.drain(..) {
-                self.on_signal(action, now);
-            }
-            self.gw.run_revisits(self.listener.as_ref(), now);
-            let fired = self.gw.expire_timers(now, &mut timers_scratch);
-            self.gw.flush_dirty(now);
-            let end = Instant::now();
-            let s = &mut self.gw.loop_stats;
-            s.iterations += 1;
-            s.events += n_events;
-            s.timers_fired += fired as u64;
-            s.last_turn = end - now;
-            s.max_turn = s.max_turn.max(s.last_turn);
-            s.busy += s.last_turn;
-            let turn = s.last_turn;
-            self.gw.record_turn(now, turn);
-            if self.gw.shutdown_complete(end) {
-                self.gw.exec_final(end);
-                self.gw.commit_appends(end);
-                self.gw.flush_meta(crate::gateway::MetaFlush::Shutdown, end);
-                self.gw.workers.shutdown();
-                if let Err(e) = self.gw.store.checkpoint() {
-                    log::warn!("final checkpoint failed: {e}");
-                }
-                let (open, _) = self.gw.counts();
-                log::info!("shutdown complete ({open} connections still open at exit)");
-                if let Some(f) = &self.gw.logfile {
-                    f.flush();
-                }
-                return Ok(());
             }
         }
+        let mut actions = std::mem::take(&mut scratch.signals);
+        for action in actions.drain(..) {
+            self.on_signal(action, now);
+        }
+        scratch.signals = actions;
+        self.gw.run_revisits(self.listener.as_ref(), now);
+        let fired = self.gw.expire_timers(now, &mut scratch.timers);
+        self.gw.flush_dirty(now);
+        let end = self.now();
+        let s = &mut self.gw.loop_stats;
+        s.iterations += 1;
+        s.events += n_events;
+        s.timers_fired += fired as u64;
+        s.last_turn = end - now;
+        s.max_turn = s.max_turn.max(s.last_turn);
+        s.busy += s.last_turn;
+        let turn = s.last_turn;
+        self.gw.record_turn(now, turn);
+        if self.gw.shutdown_complete(end) {
+            self.gw.exec_final(end);
+            self.gw.commit_appends(end);
+            self.gw.flush_meta(crate::gateway::MetaFlush::Shutdown, end);
+            self.gw.workers.shutdown();
+            if let Err(e) = self.gw.store.checkpoint() {
+                log::warn!("final checkpoint failed: {e}");
+            }
+            let (open, _) = self.gw.counts();
+            log::info!("shutdown complete ({open} connections still open at exit)");
+            if let Some(f) = &self.gw.logfile {
+                f.flush();
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Asks the loop to stop as SIGTERM would (for callers that run it
+    /// turn by turn).
+    pub fn begin_shutdown(&mut self, why: &'static str) {
+        let now = self.now();
+        self.on_signal(SignalAction::Shutdown(why), now);
     }
 
     fn on_signal(&mut self, action: SignalAction, now: Instant) {
