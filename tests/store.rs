@@ -391,6 +391,44 @@ fn metadata_is_written_after_the_debounce_and_when_too_many_sessions_wait() {
     );
 }
 
+/// More sessions in a group commit than the metadata buffer holds: their
+/// metadata rides in the commit's own transaction, never in a second one
+/// right after, and the counts come out right.
+#[test]
+fn a_full_metadata_buffer_rides_along_in_the_group_commit() {
+    let gw = Gateway::start(json!({"store": {"metaDebounceMs": 600000, "metaMaxPending": 3}}));
+    let mut c = gw.client(&["operator.admin"]);
+    let before = c.call("health", json!({"probe": true}))["payload"]["store"].clone();
+    // Pipelined: most land in one turn, so in one group commit.
+    for i in 0..12 {
+        c.send(&json!({"type": "req", "id": format!("p{i}"), "method": "chat.inject",
+                       "params": {"sessionKey": format!("ride{}", i % 8), "message": format!("m{i}")}}));
+    }
+    for i in 0..12 {
+        let r = c.wait_res(&format!("p{i}"));
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    let after = c.call("health", json!({"probe": true}))["payload"]["store"].clone();
+    let d = |k: &str| after[k].as_u64().unwrap() - before[k].as_u64().unwrap();
+    assert!(
+        after["metadata"]["flushesFull"].as_u64() >= Some(1),
+        "8 sessions overflow a buffer of 3: {after}"
+    );
+    assert_eq!(
+        d("transactions"),
+        d("groupCommits"),
+        "no metadata-only transaction: {before} -> {after}"
+    );
+    let list = c.call("sessions.list", json!({"limit": 100, "search": "ride"}));
+    let rows = list["payload"]["sessions"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "{list}");
+    let total: u64 = rows
+        .iter()
+        .map(|r| r["messageCount"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 12, "every message counted once: {list}");
+}
+
 /// A full database (store.maxDbBytes stands in for a full disk): the batch
 /// is kept and retried, new writers get UNAVAILABLE once the backlog bound
 /// is reached, everyone else is served, and after room is made (SIGHUP with

@@ -130,11 +130,44 @@ fn opt_uint(
     }
 }
 
+/// Adds one message to a session's coalesced metadata.
+fn merge_meta(meta: &mut std::collections::HashMap<String, MetaUpdate>, a: &Append) {
+    let entry = meta
+        .entry(a.session_key.clone())
+        .or_insert_with(|| MetaUpdate {
+            key: a.session_key.clone(),
+            added: 0,
+            updated_at: 0,
+            preview: None,
+        });
+    entry.added += 1;
+    entry.updated_at = entry.updated_at.max(a.ts);
+    entry.preview = Some(preview_of(&a.text));
+}
+
 /// Cache keys of `sessions.list` pages start with this.
 const LIST_CACHE_PREFIX: &str = "sessions.list:";
 
+/// A new message id: 12 hex digits of wall-clock milliseconds, then 12 of
+/// a per-process counter started at a random point. Ids made one after
+/// another sort one after another, so the `message_id` unique index grows
+/// at its right edge: a group commit dirties one or two of its pages, where
+/// random ids dirtied one page per message (measured: about a third of the
+/// WAL written per commit). Unique: the counter never repeats within a
+/// process, and a restart starts elsewhere in time and counter.
 fn message_id() -> String {
-    super::auth::random_hex(12).unwrap_or_else(|_| format!("m{}", wall_ms()))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    const MASK: u64 = (1 << 48) - 1;
+    static START: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = super::auth::fill_random(&mut b);
+        u64::from_le_bytes(b)
+    });
+    let n = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) & MASK;
+    format!("{:012x}{n:012x}", wall_ms() & MASK)
 }
 
 impl Gateway {
@@ -199,8 +232,31 @@ impl Gateway {
         if self.pending.is_empty() || self.commit_retry_at.is_some_and(|t| now < t) {
             return;
         }
-        let appends: Vec<Append> = self.pending.iter().map(|p| p.append.clone()).collect();
-        if let Err(e) = self.store.append_batch(&appends) {
+        // When this batch's sessions would overflow the metadata buffer,
+        // the buffer is written in this same transaction (rather than in a
+        // second one right after, as a full buffer otherwise is).
+        let new_keys = {
+            let mut keys: Vec<&str> = Vec::new();
+            for p in &self.pending {
+                let k = p.append.session_key.as_str();
+                if !self.meta.contains_key(k) && !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+            keys.len()
+        };
+        let meta_along: Vec<MetaUpdate> =
+            if self.meta.len() + new_keys > self.cfg.store.meta_max_pending {
+                let mut merged = self.meta.clone();
+                for p in &self.pending {
+                    merge_meta(&mut merged, &p.append);
+                }
+                merged.into_values().collect()
+            } else {
+                Vec::new()
+            };
+        let appends: Vec<&Append> = self.pending.iter().map(|p| &p.append).collect();
+        if let Err(e) = self.store.append_with_meta(&appends, &meta_along) {
             // Keep the batch and its waiters; retry on a timer. New appends
             // queue behind it until the pending bound answers UNAVAILABLE.
             self.store.stats.errors += 1;
@@ -253,8 +309,17 @@ impl Gateway {
                 changed.push(&a.session_key);
             }
         }
-        for p in &batch {
-            self.meta_request(&p.append, now);
+        if meta_along.is_empty() {
+            for p in &batch {
+                self.meta_request(&p.append, now);
+            }
+        } else {
+            self.meta_stats.requested += batch.len() as u64;
+            self.meta.clear();
+            if let Some(t) = self.meta_timer.take() {
+                self.timers.cancel(t);
+            }
+            self.meta_written(meta_along.len(), MetaFlush::Full);
         }
         for key in changed {
             self.note_session_changed(key, now);
@@ -269,21 +334,22 @@ impl Gateway {
         {
             self.flush_meta(MetaFlush::Full, now);
         }
-        let entry = self
-            .meta
-            .entry(a.session_key.clone())
-            .or_insert_with(|| MetaUpdate {
-                key: a.session_key.clone(),
-                added: 0,
-                updated_at: 0,
-                preview: None,
-            });
-        entry.added += 1;
-        entry.updated_at = entry.updated_at.max(a.ts);
-        entry.preview = Some(preview_of(&a.text));
+        merge_meta(&mut self.meta, a);
         if self.meta_timer.is_none() {
             let at = now + Duration::from_millis(self.cfg.store.meta_debounce_ms);
             self.meta_timer = self.timers.insert(at, super::Timer::MetaFlush).ok();
+        }
+    }
+
+    fn meta_written(&mut self, rows: usize, cause: MetaFlush) {
+        let s = &mut self.meta_stats;
+        s.performed += rows as u64;
+        s.coalesced = s.requested.saturating_sub(s.performed);
+        match cause {
+            MetaFlush::Debounce => s.flushes_debounce += 1,
+            MetaFlush::Full => s.flushes_full += 1,
+            MetaFlush::Read => s.flushes_read += 1,
+            MetaFlush::Shutdown => s.flushes_shutdown += 1,
         }
     }
 
@@ -300,15 +366,7 @@ impl Gateway {
         match self.store.apply_meta(&updates) {
             Ok(()) => {
                 self.meta.clear();
-                let s = &mut self.meta_stats;
-                s.performed += updates.len() as u64;
-                s.coalesced = s.requested.saturating_sub(s.performed);
-                match cause {
-                    MetaFlush::Debounce => s.flushes_debounce += 1,
-                    MetaFlush::Full => s.flushes_full += 1,
-                    MetaFlush::Read => s.flushes_read += 1,
-                    MetaFlush::Shutdown => s.flushes_shutdown += 1,
-                }
+                self.meta_written(updates.len(), cause);
             }
             Err(e) => {
                 log::error!("session metadata flush failed, kept for retry: {e}");
@@ -627,5 +685,25 @@ impl Gateway {
         Ok(Payload::Json(
             json!({"ok": true, "key": key, "removed": removed, "kept": max_lines}),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_message_ids_are_unique_and_in_creation_order() {
+        let ids: Vec<String> = (0..10_000).map(|_| message_id()).collect();
+        assert!(ids
+            .iter()
+            .all(|i| i.len() == 24 && i.bytes().all(|b| b.is_ascii_hexdigit())));
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len(), "unique");
+        // In order except where the 48-bit counter wraps (at most once).
+        let out_of_order = ids.windows(2).filter(|w| w[0] >= w[1]).count();
+        assert!(out_of_order <= 1, "{out_of_order} ids out of order");
     }
 }

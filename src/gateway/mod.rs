@@ -475,6 +475,7 @@ impl Gateway {
             return;
         }
         if readable {
+            conn.sock.on_readable();
             self.read(id, now);
         }
         self.settle(id, now);

@@ -315,10 +315,11 @@ impl Conn {
     /// Releases held frames, then `frame`, to the socket queue (order kept);
     /// the caller flushes. Returns how many frames were released.
     pub fn write_now(&mut self, frame: Option<OutFrame>) -> usize {
-        let held = std::mem::take(&mut self.held.frames);
+        // Drained, not taken: the held list keeps its (batch-sized)
+        // allocation instead of growing again from nothing every batch.
         self.held.bytes = 0;
-        let n = held.len() + usize::from(frame.is_some());
-        for f in held.into_iter().chain(frame) {
+        let n = self.held.frames.len() + usize::from(frame.is_some());
+        for f in self.held.frames.drain(..).chain(frame) {
             self.sock.push_out(super::sock::TEXT, f);
         }
         n

@@ -176,6 +176,11 @@ pub struct Sock {
     pub tcp: TcpStream,
     /// `wss://`: plaintext goes through rustls; `None` on a plain socket.
     tls: Option<Box<Session>>,
+    /// The last read returned less than it asked for: the kernel's queue
+    /// was empty then, and edge-triggered readiness will report whatever
+    /// arrives next, so the next read answers `WouldBlock` without a system
+    /// call (nginx's `rev->ready = 0`). Cleared by a readable event.
+    drained: bool,
     queue: VecDeque<Chunk>,
     queued_bytes: usize,
     /// Bytes of the front chunk already written.
@@ -191,6 +196,7 @@ impl Sock {
         Sock {
             tcp,
             tls: None,
+            drained: false,
             queue: VecDeque::new(),
             queued_bytes: 0,
             front_written: 0,
@@ -204,6 +210,11 @@ impl Sock {
     /// Makes this a TLS socket: from now on every byte goes through `session`.
     pub fn start_tls(&mut self, session: Box<Session>) {
         self.tls = Some(session);
+    }
+
+    /// A readable event arrived: the next read asks the kernel again.
+    pub fn on_readable(&mut self) {
+        self.drained = false;
     }
 
     pub fn is_tls(&self) -> bool {
@@ -380,10 +391,14 @@ impl Read for Sock {
         if let Some(tls) = self.tls.as_deref_mut() {
             return tls.read(&mut self.tcp, buf, &mut self.bytes_in);
         }
+        if self.drained {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         loop {
             match self.tcp.read(buf) {
                 Err(e) if classify(&e) == IoClass::Interrupted => continue,
                 Ok(n) => {
+                    self.drained = n < buf.len();
                     self.bytes_in += n as u64;
                     return Ok(n);
                 }

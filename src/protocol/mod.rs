@@ -292,13 +292,29 @@ impl SharedEvent {
     /// One recipient's tail: `,"seq":N}`, or `}` without a seq
     /// (`connect.challenge`). Written into `buf`; returns its length.
     pub fn tail(seq: Option<u64>, buf: &mut [u8; 28]) -> usize {
-        use std::io::Write;
-        let mut cur = std::io::Cursor::new(&mut buf[..]);
-        let _ = match seq {
-            Some(seq) => write!(cur, r#","seq":{seq}}}"#),
-            None => write!(cur, "}}"),
+        const HEAD: &[u8] = br#","seq":"#;
+        let Some(mut seq) = seq else {
+            buf[0] = b'}';
+            return 1;
         };
-        cur.position() as usize
+        // Digits by hand: this runs once per recipient of every event, and
+        // `write!` through the formatting machinery cost 2.5 % of the loop
+        // in the chat benchmark. 7 + at most 20 digits + 1 = 28 bytes.
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (seq % 10) as u8;
+            seq /= 10;
+            if seq == 0 {
+                break;
+            }
+        }
+        let d = &digits[i..];
+        buf[..HEAD.len()].copy_from_slice(HEAD);
+        buf[HEAD.len()..HEAD.len() + d.len()].copy_from_slice(d);
+        buf[HEAD.len() + d.len()] = b'}';
+        HEAD.len() + d.len() + 1
     }
 
     /// The whole frame for one recipient, as text (tests, logs).
@@ -325,6 +341,21 @@ pub mod close {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn test_tail_digits_match_formatting() {
+        let mut b = [0u8; 28];
+        for seq in [0u64, 1, 9, 10, 99, 100, 12_345, u32::MAX as u64, u64::MAX] {
+            let n = SharedEvent::tail(Some(seq), &mut b);
+            assert_eq!(
+                std::str::from_utf8(&b[..n]).unwrap(),
+                format!(r#","seq":{seq}}}"#)
+            );
+        }
+        let n = SharedEvent::tail(None, &mut b);
+        assert_eq!(&b[..n], b"}");
+    }
+
     use super::*;
     use serde_json::json;
 

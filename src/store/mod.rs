@@ -335,6 +335,18 @@ impl Store {
     /// Counters, `updatedAt` and the preview are *not* touched here: they
     /// arrive through [`Store::apply_meta`], coalesced by the gateway.
     pub fn append_batch(&mut self, appends: &[Append]) -> Result<(), StoreError> {
+        let refs: Vec<&Append> = appends.iter().collect();
+        self.append_with_meta(&refs, &[])
+    }
+
+    /// Appends and, in the same transaction, session metadata: a group
+    /// commit that also empties a full metadata buffer costs one commit (one
+    /// WAL append of the session pages) instead of two.
+    pub fn append_with_meta(
+        &mut self,
+        appends: &[&Append],
+        meta: &[MetaUpdate],
+    ) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
         let mut created = 0;
         {
@@ -345,9 +357,13 @@ impl Store {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (session_key, message_id, role, text, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
+            let mut seen = std::collections::HashSet::new();
             for a in appends {
-                let sid = format!("s-{}", &a.message_id);
-                created += create.execute(params![a.session_key, sid, a.ts as i64])?;
+                // One create per session per batch (the rest would be no-ops).
+                if seen.insert(a.session_key.as_str()) {
+                    let sid = format!("s-{}", &a.message_id);
+                    created += create.execute(params![a.session_key, sid, a.ts as i64])?;
+                }
                 insert.execute(params![
                     a.session_key,
                     a.message_id,
@@ -357,12 +373,13 @@ impl Store {
                 ])?;
             }
         }
+        Self::update_meta(&tx, meta)?;
         tx.commit()?;
         if created > 0 {
             self.session_count = None;
         }
         self.stats.transactions += 1;
-        self.stats.rows_written += (appends.len() + created) as u64;
+        self.stats.rows_written += (appends.len() + created + meta.len()) as u64;
         self.stats.bytes_written += appends
             .iter()
             .map(|a| (a.text.len() + a.session_key.len()) as u64)
@@ -370,24 +387,33 @@ impl Store {
         Ok(())
     }
 
+    fn update_meta(
+        tx: &rusqlite::Transaction<'_>,
+        updates: &[MetaUpdate],
+    ) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = tx.prepare_cached(
+            "UPDATE sessions SET message_count = message_count + ?2,
+                updated_at = max(updated_at, ?3), last_preview = coalesce(?4, last_preview)
+             WHERE key = ?1",
+        )?;
+        for u in updates {
+            stmt.execute(params![
+                u.key,
+                u.added as i64,
+                u.updated_at as i64,
+                u.preview
+            ])?;
+        }
+        Ok(())
+    }
+
     /// Writes coalesced session metadata in one transaction.
     pub fn apply_meta(&mut self, updates: &[MetaUpdate]) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE sessions SET message_count = message_count + ?2,
-                    updated_at = max(updated_at, ?3), last_preview = coalesce(?4, last_preview)
-                 WHERE key = ?1",
-            )?;
-            for u in updates {
-                stmt.execute(params![
-                    u.key,
-                    u.added as i64,
-                    u.updated_at as i64,
-                    u.preview
-                ])?;
-            }
-        }
+        Self::update_meta(&tx, updates)?;
         tx.commit()?;
         self.stats.transactions += 1;
         self.stats.rows_written += updates.len() as u64;
