@@ -6,6 +6,11 @@
 //! - broadcast fan-out to N clients (frames/s delivered).
 //!
 //! Bounded in count and time, loopback only; it stops by itself.
+//! In the chat.send phase, with 2 or more cores, the 50 client threads keep
+//! off CPU 0: they read 50 times the gateway's acknowledgements (every
+//! client gets every `chat` event) and would otherwise preempt the gateway's
+//! loop, which clients on other machines do not. The gateway may run
+//! anywhere. BENCH_PIN=0 turns that off.
 //! Env: BENCH_CLIENTS (50), BENCH_HEALTH_PER_CLIENT (400),
 //! BENCH_BROADCAST_EVENTS (2000), BENCH_BROADCAST_ROUNDS (5), BENCH_IDLE_MANY (1000).
 
@@ -37,6 +42,38 @@ impl Drop for Gw {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Restricts the calling thread (and threads it spawns, and a process it
+/// execs) to `cpus`.
+fn pin_to(cpus: std::ops::Range<usize>) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays in bounds
+    // for indices below CPU_SETSIZE; sched_setaffinity reads the set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Cores at start (available_parallelism follows the affinity mask, so it
+/// is read once, before pinning).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+fn pinned() -> bool {
+    cores() >= 2 && std::env::var("BENCH_PIN").map_or(true, |v| v != "0")
 }
 
 fn start(max_connections: usize) -> Gw {
@@ -161,9 +198,7 @@ fn main() {
 
     println!(
         "clawgate gateway-core benchmark (loopback, {} cores)",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        cores()
     );
     let gw = start(n.max(many) + 10);
     let pid = gw.child.id();
@@ -249,6 +284,9 @@ fn main() {
         .map(|(ci, mut c)| {
             let b = barrier.clone();
             std::thread::spawn(move || {
+                if pinned() {
+                    pin_to(1..cores()).expect("pin a client thread");
+                }
                 b.wait();
                 for i in 0..per_client_chat {
                     let id = format!("s{i}");
@@ -295,7 +333,8 @@ fn main() {
         (busy_after - busy_before) as f64 / (secs * 10.0)
     );
     println!(
-        "chat.send acknowledged, {n} clients: {:>10.0} /s   ({} messages, {} group commits, mean {:.1} per transaction)",
+        "chat.send acknowledged, {n} clients{}: {:>10.0} /s   ({} messages, {} group commits, mean {:.1} per transaction)",
+        if pinned() { " (off CPU 0)" } else { "" },
         (n * per_client_chat) as f64 / secs,
         n * per_client_chat,
         st["groupCommits"],

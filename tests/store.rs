@@ -141,7 +141,17 @@ fn chat_params_are_checked() {
 fn sessions_list_preview_patch_reset_compact_delete() {
     let gw = Gateway::start(json!({}));
     let mut a = gw.admin();
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
     for (i, key) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        // Each session's messages in a later millisecond than the last one's
+        // (updatedAt has millisecond resolution; equal times tie).
+        let last = wall_ms();
+        wait_until("the next millisecond", || wall_ms() > last);
         for j in 0..5 {
             let r = send(
                 &mut a,

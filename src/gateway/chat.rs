@@ -130,6 +130,18 @@ fn opt_uint(
     }
 }
 
+/// The `chat` event's payload (PROTOCOL.md §5), borrowed from the append.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatEvent<'a> {
+    session_key: &'a str,
+    message_id: &'a str,
+    role: &'a str,
+    text: &'a str,
+    ts: u64,
+    state: &'static str,
+}
+
 /// Adds one message to a session's coalesced metadata.
 fn merge_meta(meta: &mut std::collections::HashMap<String, MetaUpdate>, a: &Append) {
     let entry = meta
@@ -287,11 +299,13 @@ impl Gateway {
         let mut changed: Vec<&str> = Vec::new();
         for p in &batch {
             let a = &p.append;
-            let payload = match &p.ack {
-                Ack::Send { .. } => json!({"status": "accepted", "messageId": a.message_id}),
-                Ack::Inject => json!({"messageId": a.message_id}),
+            // Ids are our own hex (no escaping): formatted, not built as a Value.
+            let text = match &p.ack {
+                Ack::Send { .. } => {
+                    format!(r#"{{"status":"accepted","messageId":"{}"}}"#, a.message_id)
+                }
+                Ack::Inject => format!(r#"{{"messageId":"{}"}}"#, a.message_id),
             };
-            let text = payload.to_string();
             if let Ack::Send { idempotency } = &p.ack {
                 self.idempotency
                     .insert(idempotency.clone(), (now, text.clone()));
@@ -301,8 +315,14 @@ impl Gateway {
             }
             let ev = SharedEvent::new(
                 "chat",
-                &json!({"sessionKey": a.session_key, "messageId": a.message_id, "role": a.role,
-                        "text": a.text, "ts": a.ts, "state": "final"}),
+                &ChatEvent {
+                    session_key: &a.session_key,
+                    message_id: &a.message_id,
+                    role: &a.role,
+                    text: &a.text,
+                    ts: a.ts,
+                    state: "final",
+                },
             );
             self.broadcast(&ev, Priority::Batched, None, now);
             if !changed.contains(&a.session_key.as_str()) {

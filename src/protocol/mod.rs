@@ -251,9 +251,11 @@ pub struct SharedEvent {
 }
 
 impl SharedEvent {
-    pub fn new(name: &'static str, payload: &Value) -> Self {
+    /// `payload` is anything serializable: a `Value`, or a struct of borrowed
+    /// fields for hot events (no copy of the message text into a `Value`).
+    pub fn new<T: serde::Serialize + ?Sized>(name: &'static str, payload: &T) -> Self {
         let payload_json: std::sync::Arc<str> = serde_json::to_string(payload)
-            .expect("serializing a Value cannot fail")
+            .expect("payloads are maps of strings and numbers")
             .into();
         SharedEvent {
             name,
