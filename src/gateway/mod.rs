@@ -228,6 +228,8 @@ pub struct Gateway {
     /// `wss://`: every accepted socket starts TLS with this (set at start
     /// from `tls.*`, renewed on reload).
     pub tls: Option<crate::net::tls::Acceptor>,
+    /// Scratch list of a broadcast's recipients (bounded by the pool).
+    broadcast_ids: Vec<ConnId>,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -322,6 +324,7 @@ impl Gateway {
             forwarder: crate::forward::Forwarder::new(&cfg.audit_forward),
             forward_timer: None,
             tls: None,
+            broadcast_ids: Vec::new(),
             cfg,
             secrets,
         };

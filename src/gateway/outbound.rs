@@ -55,17 +55,22 @@ impl Gateway {
         except: Option<ConnId>,
         now: Instant,
     ) -> usize {
-        let ids: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|c| c.state() == ConnState::Open && Some(c.id) != except)
-            .map(|c| c.id)
-            .collect();
+        // A scratch list reused across broadcasts (one per chat message).
+        let mut ids = std::mem::take(&mut self.broadcast_ids);
+        ids.clear();
+        ids.extend(
+            self.conns
+                .iter()
+                .filter(|c| c.state() == ConnState::Open && Some(c.id) != except)
+                .map(|c| c.id),
+        );
         self.stats.broadcasts += 1;
         for &id in &ids {
             self.send_event(id, ev, prio, now);
         }
-        ids.len()
+        let n = ids.len();
+        self.broadcast_ids = ids;
+        n
     }
 
     /// Presence changed: one `presence` event goes out after the debounce,

@@ -246,43 +246,48 @@ pub struct StateVersion {
 pub struct SharedEvent {
     pub name: &'static str,
     prefix: bytes::Bytes,
-    payload_json: std::sync::Arc<str>,
+    /// Where the payload sits in `prefix` (kept for `with_state_version`).
+    payload: std::ops::Range<usize>,
     pub state_version: Option<StateVersion>,
 }
+
+const EVENT_HEAD: &str = r#"{"type":"event","event":""#;
+const PAYLOAD_HEAD: &str = r#"","payload":"#;
 
 impl SharedEvent {
     /// `payload` is anything serializable: a `Value`, or a struct of borrowed
     /// fields for hot events (no copy of the message text into a `Value`).
+    /// It is serialized once, straight into the shared frame body.
     pub fn new<T: serde::Serialize + ?Sized>(name: &'static str, payload: &T) -> Self {
-        let payload_json: std::sync::Arc<str> = serde_json::to_string(payload)
-            .expect("payloads are maps of strings and numbers")
-            .into();
+        let mut body = Vec::with_capacity(EVENT_HEAD.len() + name.len() + PAYLOAD_HEAD.len() + 128);
+        body.extend_from_slice(EVENT_HEAD.as_bytes());
+        body.extend_from_slice(name.as_bytes()); // our own constants: no escaping needed
+        body.extend_from_slice(PAYLOAD_HEAD.as_bytes());
+        let start = body.len();
+        serde_json::to_writer(&mut body, payload)
+            .expect("payloads are maps of strings and numbers");
+        let end = body.len();
         SharedEvent {
             name,
-            prefix: Self::build_prefix(name, &payload_json, None),
-            payload_json,
+            prefix: bytes::Bytes::from(body),
+            payload: start..end,
             state_version: None,
         }
     }
 
-    fn build_prefix(name: &str, payload: &str, sv: Option<StateVersion>) -> bytes::Bytes {
-        let mut s = String::with_capacity(payload.len() + name.len() + 96);
-        s.push_str(r#"{"type":"event","event":""#);
-        s.push_str(name); // names are our own constants: no escaping needed
-        s.push_str(r#"","payload":"#);
-        s.push_str(payload);
-        if let Some(sv) = sv {
-            s.push_str(&format!(
+    pub fn with_state_version(mut self, sv: StateVersion) -> Self {
+        // Everything up to the payload's end, then the (new) stateVersion.
+        let mut body = Vec::with_capacity(self.payload.end + 64);
+        body.extend_from_slice(&self.prefix[..self.payload.end]);
+        body.extend_from_slice(
+            format!(
                 r#","stateVersion":{{"presence":{},"health":{}}}"#,
                 sv.presence, sv.health
-            ));
-        }
-        bytes::Bytes::from(s)
-    }
-
-    pub fn with_state_version(mut self, sv: StateVersion) -> Self {
+            )
+            .as_bytes(),
+        );
         self.state_version = Some(sv);
-        self.prefix = Self::build_prefix(self.name, &self.payload_json, Some(sv));
+        self.prefix = bytes::Bytes::from(body);
         self
     }
 
