@@ -247,26 +247,37 @@ impl Gateway {
         // When this batch's sessions would overflow the metadata buffer,
         // the buffer is written in this same transaction (rather than in a
         // second one right after, as a full buffer otherwise is).
-        let new_keys = {
-            let mut keys: Vec<&str> = Vec::new();
+        // Counting stops at the first key past the buffer's room, so this is
+        // at most `metaMaxPending` comparisons per append.
+        let overflow = {
+            let room = self
+                .cfg
+                .store
+                .meta_max_pending
+                .saturating_sub(self.meta.len());
+            let mut keys: Vec<&str> = Vec::with_capacity(room);
+            let mut over = false;
             for p in &self.pending {
                 let k = p.append.session_key.as_str();
                 if !self.meta.contains_key(k) && !keys.contains(&k) {
+                    if keys.len() == room {
+                        over = true;
+                        break;
+                    }
                     keys.push(k);
                 }
             }
-            keys.len()
+            over
         };
-        let meta_along: Vec<MetaUpdate> =
-            if self.meta.len() + new_keys > self.cfg.store.meta_max_pending {
-                let mut merged = self.meta.clone();
-                for p in &self.pending {
-                    merge_meta(&mut merged, &p.append);
-                }
-                merged.into_values().collect()
-            } else {
-                Vec::new()
-            };
+        let meta_along: Vec<MetaUpdate> = if overflow {
+            let mut merged = self.meta.clone();
+            for p in &self.pending {
+                merge_meta(&mut merged, &p.append);
+            }
+            merged.into_values().collect()
+        } else {
+            Vec::new()
+        };
         let appends: Vec<&Append> = self.pending.iter().map(|p| &p.append).collect();
         if let Err(e) = self.store.append_with_meta(&appends, &meta_along) {
             // Keep the batch and its waiters; retry on a timer. New appends

@@ -1028,7 +1028,7 @@ impl Gateway {
 
     /// Applies a reloaded config: limits, timeouts and the secrets. Live
     /// connections stay; new limits apply to new work and on the next reset.
-    pub fn reload(&mut self, cfg: Config, secrets: Secrets, now: Instant) {
+    pub fn reload(&mut self, mut cfg: Config, secrets: Secrets, now: Instant) {
         if cfg.server.bind != self.cfg.server.bind || cfg.server.port != self.cfg.server.port {
             log::warn!(
                 "reload: server.bind/server.port changes need a restart; keeping the listener"
@@ -1072,7 +1072,6 @@ impl Gateway {
         if cfg.audit_forward != self.cfg.audit_forward {
             self.forward_reconfigure(&cfg.audit_forward);
         }
-        let mut cfg = cfg;
         self.reload_tls(&mut cfg);
         // Validated with the config: the new allowlist applies to the next run.
         self.exec.allowlist =
