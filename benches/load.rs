@@ -18,7 +18,8 @@
 mod common;
 mod util;
 
-use util::{env_or, pct, rss_kib};
+use common::rss_kib;
+use util::{env_or, pct};
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};

@@ -13,6 +13,7 @@
 mod common;
 mod util;
 
+use common::rss_kib;
 use common::{Client, Gateway, TOKEN};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -22,7 +23,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use util::{env_or, pct, rss_kib};
+use util::{env_or, pct};
 
 /// A stream that is either plain TCP or rustls over TCP, so one client type
 /// measures both.

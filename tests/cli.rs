@@ -166,3 +166,30 @@ fn check_config_loads_the_pair_and_counts_tls_buffers() {
         "{err}"
     );
 }
+
+/// A certificate path that does not load stops the start, naming the file,
+/// before anything is created; half a `tls` section names the missing key.
+#[cfg(feature = "tls")]
+#[test]
+fn bad_tls_config_is_refused_at_start_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    let data = dir.path().join("data");
+    let missing = dir.path().join("nowhere/cert.pem");
+    let start = |cfg: serde_json::Value| {
+        std::fs::write(&path, cfg.to_string()).unwrap();
+        run(&["--config", path.to_str().unwrap(), "--port", "0"])
+    };
+    let (code, _, err) = start(serde_json::json!({"server": {"dataDir": data},
+        "tls": {"certPath": missing, "keyPath": missing}}));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nowhere/cert.pem"), "{err}");
+    assert!(
+        !data.join("clawgate.db").exists(),
+        "nothing is created when the certificate is wrong"
+    );
+    let (code, _, err) =
+        start(serde_json::json!({"server": {"dataDir": data}, "tls": {"certPath": missing}}));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("tls.keyPath"), "{err}");
+}

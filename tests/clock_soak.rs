@@ -24,13 +24,7 @@ const MESSAGES_PER_HOUR: usize = 40;
 const REAL_LIMIT: Duration = Duration::from_secs(60);
 
 fn rss_bytes() -> u64 {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
+    common::rss_kib(std::process::id()) * 1024
 }
 
 /// Turns the loop in real time (the clock not moved) until `job` is done:

@@ -272,35 +272,3 @@ fn sighup_reloads_a_renewed_certificate_and_keeps_a_bad_one_out() {
     let mut third = wss_client(&gw, &["operator.read"]);
     assert_eq!(health(&mut third)["ok"], true);
 }
-
-#[test]
-fn bad_tls_config_is_refused_at_start_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let (program, prefix) = binary();
-    let run = |cfg: Value| {
-        let path = dir.path().join("c.json");
-        std::fs::write(&path, cfg.to_string()).unwrap();
-        let out = std::process::Command::new(&program)
-            .args(&prefix)
-            .args(["--config", path.to_str().unwrap(), "--port", "0"])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
-    let data = dir.path().join("data");
-    let missing = dir.path().join("nowhere/cert.pem");
-    let (code, err) = run(json!({"server": {"dataDir": data},
-        "tls": {"certPath": missing, "keyPath": missing}}));
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("nowhere/cert.pem"), "{err}");
-    assert!(
-        !data.join("clawgate.db").exists(),
-        "nothing is created when the certificate is wrong"
-    );
-    let (code, err) = run(json!({"server": {"dataDir": data}, "tls": {"certPath": missing}}));
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("tls.keyPath"), "{err}");
-}

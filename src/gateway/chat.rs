@@ -340,17 +340,13 @@ impl Gateway {
                 changed.push(&a.session_key);
             }
         }
-        if meta_along.is_empty() {
+        if overflow {
+            self.meta_stats.requested += batch.len() as u64;
+            self.meta_written(meta_along.len(), MetaFlush::Full);
+        } else {
             for p in &batch {
                 self.meta_request(&p.append, now);
             }
-        } else {
-            self.meta_stats.requested += batch.len() as u64;
-            self.meta.clear();
-            if let Some(t) = self.meta_timer.take() {
-                self.timers.cancel(t);
-            }
-            self.meta_written(meta_along.len(), MetaFlush::Full);
         }
         for key in changed {
             self.note_session_changed(key, now);
@@ -372,7 +368,12 @@ impl Gateway {
         }
     }
 
+    /// The buffer is in the database: empty it, stop its debounce, count.
     fn meta_written(&mut self, rows: usize, cause: MetaFlush) {
+        self.meta.clear();
+        if let Some(t) = self.meta_timer.take() {
+            self.timers.cancel(t);
+        }
         let s = &mut self.meta_stats;
         s.performed += rows as u64;
         s.coalesced = s.requested.saturating_sub(s.performed);
@@ -395,10 +396,7 @@ impl Gateway {
         }
         let updates: Vec<MetaUpdate> = self.meta.values().cloned().collect();
         match self.store.apply_meta(&updates) {
-            Ok(()) => {
-                self.meta.clear();
-                self.meta_written(updates.len(), cause);
-            }
+            Ok(()) => self.meta_written(updates.len(), cause),
             Err(e) => {
                 log::error!("session metadata flush failed, kept for retry: {e}");
                 self.meta_stats.errors += 1;

@@ -422,6 +422,16 @@ pub fn wait_health<S: Read + Write>(
     }
 }
 
+/// VmRSS of `pid` in KiB (0 when unreadable).
+pub fn rss_kib(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Polls `cond` until it holds (bounded by [`WAIT`]).
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
