@@ -79,6 +79,11 @@ pub const DEFAULT_META_MAX_PENDING: usize = 10;
 /// WAL size that asks the worker pool for a checkpoint (SQLite's own
 /// auto-checkpoint, which would run inside a commit on the loop, is off).
 pub const DEFAULT_CHECKPOINT_WAL_BYTES: u64 = 16 * 1024 * 1024;
+/// Transcript messages appended before a group commit also writes them into
+/// the per-session index (`message_index`) in one batch. Higher: fewer index
+/// pages written per message; `chat.history` scans up to this many recent
+/// rows by `seq`.
+pub const DEFAULT_INDEX_BATCH: u64 = 1024;
 /// Messages waiting for a failing store before new ones get UNAVAILABLE.
 pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Largest the database may grow (`PRAGMA max_page_count`); writes past it
@@ -524,6 +529,7 @@ pub struct StoreConfig {
     /// fsync the WAL at every commit (survives power loss; slower).
     pub synchronous_full: bool,
     pub checkpoint_wal_bytes: u64,
+    pub index_batch: u64,
 }
 
 impl Default for StoreConfig {
@@ -543,6 +549,7 @@ impl Default for StoreConfig {
             max_db_bytes: DEFAULT_MAX_DB_BYTES,
             synchronous_full: false,
             checkpoint_wal_bytes: DEFAULT_CHECKPOINT_WAL_BYTES,
+            index_batch: DEFAULT_INDEX_BATCH,
         }
     }
 }
@@ -1001,6 +1008,9 @@ impl Config {
         if st.group_commit_max == 0 {
             return bad("store.groupCommitMax", "expected at least 1");
         }
+        if !(1..=65_536).contains(&st.index_batch) {
+            return bad("store.indexBatch", "expected 1 to 65536");
+        }
         if st.group_commit_bytes < 1024 {
             return bad("store.groupCommitBytes", "expected at least 1024");
         }
@@ -1400,6 +1410,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.bind"), "{err}");
+        let err = parse(r#"{"store":{"indexBatch":0}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("store.indexBatch") && err.contains("1 to 65536"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -139,7 +139,9 @@ fn chat_params_are_checked() {
 
 #[test]
 fn sessions_list_preview_patch_reset_compact_delete() {
-    let gw = Gateway::start(json!({}));
+    // Every fourth message extends the per-session index: each call below
+    // reads and deletes indexed and not-yet-indexed rows together.
+    let gw = Gateway::start(json!({"store": {"indexBatch": 4}}));
     let mut a = gw.admin();
     let wall_ms = || {
         std::time::SystemTime::now()
@@ -217,7 +219,9 @@ fn sessions_list_preview_patch_reset_compact_delete() {
 /// must be there after a restart and the database must be intact.
 #[test]
 fn acknowledged_messages_survive_sigkill_during_a_write_storm() {
-    let mut gw = Gateway::start(json!({}));
+    // A small index batch: the per-session index is extended many times
+    // during the storm, so a kill may land in any of those commits.
+    let mut gw = Gateway::start(json!({"store": {"indexBatch": 16}}));
     let addr = gw.addr;
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let writers: Vec<_> = (0..4)
@@ -278,13 +282,34 @@ fn acknowledged_messages_survive_sigkill_during_a_write_storm() {
         missing.len(),
         acked.len()
     );
-    // And the restarted gateway serves them.
+    // And the restarted gateway serves each writer's acknowledged messages,
+    // in the order they were sent, from the index and its tail alike.
     let mut c = gw.client(&["operator.read"]);
-    let h = c.call(
-        "chat.history",
-        json!({"sessionKey": "storm-0", "limit": 1000}),
-    );
-    assert!(!h["payload"]["messages"].as_array().unwrap().is_empty());
+    for w in 0..4 {
+        let h = c.call(
+            "chat.history",
+            json!({"sessionKey": format!("storm-{w}"), "limit": 1000}),
+        );
+        let served: Vec<&str> = h["payload"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        let sent = db
+            .prepare("SELECT message_id FROM messages WHERE session_key = ?1 ORDER BY seq")
+            .unwrap()
+            .query_map([format!("storm-{w}")], |r| r.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        assert!(
+            !sent.is_empty() && sent.len() <= 1000,
+            "storm-{w}: {} messages",
+            sent.len()
+        );
+        assert_eq!(served, sent, "storm-{w}");
+    }
 }
 
 /// SIGTERM: pipelined appends and a label change all survive.

@@ -101,7 +101,7 @@ impl Reactor {
             }
             _ => None,
         };
-        let store = crate::store::Store::open(
+        let mut store = crate::store::Store::open(
             &cfg.server.data_dir,
             &crate::store::StoreOptions {
                 cache_bytes: cfg.store.cache_bytes,
@@ -111,6 +111,7 @@ impl Reactor {
             },
         )
         .map_err(ReactorError::Store)?;
+        store.set_index_batch(cfg.store.index_batch);
         match auth::private_dir(&cfg.server.data_dir) {
             Ok(Some(old)) => log::warn!(
                 "data dir {} was mode {old:o}: now 700 (it holds transcripts, the audit trail and the token)",

@@ -7,6 +7,7 @@
 //! WAL sync (checkpoint). Appends are grouped into one transaction by the
 //! gateway (group commit) and acknowledged only after it commits.
 
+use crate::config::DEFAULT_INDEX_BATCH;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -96,6 +97,36 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL,
         created_by TEXT NOT NULL
      );",
+    // 4: the per-session index of transcripts moves out of `messages` into
+    // `message_index`, written in batches (see `Store::index_tail`). A
+    // per-message index entry dirtied one leaf page per session per group
+    // commit: 4 KiB of WAL, and again at checkpoint, for every message of a
+    // 50-session load. `messages` loses its foreign key (a parent delete would
+    // scan it without that index); `message_index` carries it.
+    "CREATE TABLE message_index (
+        session_key TEXT NOT NULL REFERENCES sessions(key) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (session_key, seq)
+     ) WITHOUT ROWID;
+     INSERT INTO message_index (session_key, seq) SELECT session_key, seq FROM messages;
+     CREATE TABLE messages_v4 (
+        seq INTEGER PRIMARY KEY,
+        session_key TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL
+     );
+     INSERT INTO messages_v4 (seq, session_key, message_id, role, text, ts)
+        SELECT seq, session_key, message_id, role, text, ts FROM messages;
+     DROP TABLE messages;
+     ALTER TABLE messages_v4 RENAME TO messages;
+     CREATE TABLE index_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        indexed_through INTEGER NOT NULL
+     );
+     INSERT INTO index_state (id, indexed_through)
+        VALUES (1, (SELECT coalesce(max(seq), 0) FROM messages));",
 ];
 
 #[derive(Debug)]
@@ -217,6 +248,13 @@ pub struct Store {
     session_count: Option<u64>,
     /// The newest audit row (id, hash): the next row links to it.
     audit_head: Option<(i64, String)>,
+    /// Every message with `seq` at or below this is in `message_index`; the
+    /// ones above (the tail: at most `index_batch` plus one group commit)
+    /// are found by a scan of that `seq` range. Persisted in `index_state`
+    /// in the same transaction that moves it.
+    indexed_through: i64,
+    /// Tail length that makes a group commit index the tail.
+    index_batch: u64,
     /// The database file, opened once for the paced checkpoint syncs and
     /// closed only after the connection (declared after `db`): closing any
     /// descriptor of a file drops every POSIX lock this process holds on it,
@@ -273,8 +311,14 @@ impl Store {
             stats: StoreStats::default(),
             session_count: None,
             audit_head: None,
+            indexed_through: 0,
+            index_batch: DEFAULT_INDEX_BATCH,
         };
         store.migrate()?;
+        store.indexed_through =
+            store
+                .db
+                .query_row("SELECT indexed_through FROM index_state", [], |r| r.get(0))?;
         store.set_max_bytes(opts.max_bytes)?;
         // Checkpoints run on the worker pool (a big one takes 100+ ms), never
         // inside a commit on the loop; a reset WAL is truncated to 64 MiB.
@@ -283,6 +327,18 @@ impl Store {
             .db
             .query_row("PRAGMA journal_size_limit = 67108864", [], |_| Ok(()))?;
         Ok(store)
+    }
+
+    /// Tail length (messages not yet in `message_index`) that makes the
+    /// next group commit index it (`store.indexBatch`).
+    pub fn set_index_batch(&mut self, n: u64) {
+        self.index_batch = n.max(1);
+    }
+
+    /// Messages above `indexed_through` (an upper bound: deleted ones count).
+    #[cfg(test)]
+    fn unindexed_tail(&self) -> u64 {
+        (self.db.last_insert_rowid() - self.indexed_through).max(0) as u64
     }
 
     /// SQLite's automatic checkpoint threshold in pages (0: off).
@@ -374,7 +430,17 @@ impl Store {
             }
         }
         Self::update_meta(&tx, meta)?;
+        let last = tx.last_insert_rowid();
+        let index_to = if (last - self.indexed_through) as u64 >= self.index_batch {
+            Self::index_tail(&tx, self.indexed_through, last)?;
+            Some(last)
+        } else {
+            None
+        };
         tx.commit()?;
+        if let Some(to) = index_to {
+            self.indexed_through = to;
+        }
         if created > 0 {
             self.session_count = None;
         }
@@ -385,6 +451,57 @@ impl Store {
             .map(|a| (a.text.len() + a.session_key.len()) as u64)
             .sum::<u64>();
         Ok(())
+    }
+
+    /// Moves the tail `(from, to]` into `message_index`: one leaf page per
+    /// session per batch instead of one per session per commit.
+    fn index_tail(tx: &rusqlite::Transaction<'_>, from: i64, to: i64) -> Result<(), StoreError> {
+        tx.prepare_cached(
+            "INSERT INTO message_index (session_key, seq)
+             SELECT session_key, seq FROM messages WHERE seq > ?1 AND seq <= ?2",
+        )?
+        .execute(params![from, to])?;
+        tx.prepare_cached("UPDATE index_state SET indexed_through = ?1")?
+            .execute([to])?;
+        Ok(())
+    }
+
+    /// After messages were deleted: new rows take `max(seq) + 1`, which must
+    /// land in the tail, so the indexed mark never stays above the newest row.
+    fn clamp_index(tx: &rusqlite::Transaction<'_>, through: i64) -> Result<i64, StoreError> {
+        let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?;
+        if max < through {
+            tx.prepare_cached("UPDATE index_state SET indexed_through = ?1")?
+                .execute([max])?;
+            return Ok(max);
+        }
+        Ok(through)
+    }
+
+    /// Deletes the session's messages with `seq < below` from both the
+    /// index and the tail; returns how many.
+    fn delete_messages(
+        tx: &rusqlite::Transaction<'_>,
+        key: &str,
+        below: i64,
+        through: i64,
+    ) -> Result<usize, StoreError> {
+        let indexed = tx
+            .prepare_cached(
+                "DELETE FROM messages WHERE seq IN
+                   (SELECT seq FROM message_index WHERE session_key = ?1 AND seq < ?2)",
+            )?
+            .execute(params![key, below])?;
+        tx.prepare_cached("DELETE FROM message_index WHERE session_key = ?1 AND seq < ?2")?
+            .execute(params![key, below])?;
+        let tail = tx
+            .prepare_cached(
+                "DELETE FROM messages WHERE seq > ?3 AND session_key = ?1 AND seq < ?2",
+            )?
+            .execute(params![key, below, through])?;
+        Ok(indexed + tail)
     }
 
     fn update_meta(
@@ -491,21 +608,43 @@ impl Store {
         before: Option<&str>,
     ) -> Result<Vec<MessageRow>, StoreError> {
         self.stats.queries += 1;
+        let below = match before {
+            None => i64::MAX,
+            Some(id) => {
+                let seq = self
+                    .db
+                    .prepare_cached("SELECT seq FROM messages WHERE message_id = ?1")?
+                    .query_row([id], |r| r.get::<_, i64>(0))
+                    .optional()?;
+                match seq {
+                    Some(s) => s,
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        // The newest `limit` of the indexed part, plus the tail's (a scan of
+        // at most `index_batch` rows by `seq`).
         let mut stmt = self.db.prepare_cached(
-            "SELECT message_id, role, text, ts FROM messages
-             WHERE session_key = ?1
-               AND (?2 IS NULL OR seq < (SELECT seq FROM messages WHERE message_id = ?2))
+            "SELECT message_id, role, text, ts FROM messages WHERE seq IN (
+                SELECT seq FROM (SELECT seq FROM message_index
+                                 WHERE session_key = ?1 AND seq < ?2
+                                 ORDER BY seq DESC LIMIT ?3)
+                UNION ALL
+                SELECT seq FROM messages WHERE seq > ?4 AND session_key = ?1 AND seq < ?2)
              ORDER BY seq DESC LIMIT ?3",
         )?;
         let mut rows = stmt
-            .query_map(params![key, before, limit as i64], |r| {
-                Ok(MessageRow {
-                    id: r.get(0)?,
-                    role: r.get(1)?,
-                    text: r.get(2)?,
-                    ts: r.get::<_, i64>(3)? as u64,
-                })
-            })?
+            .query_map(
+                params![key, below, limit as i64, self.indexed_through],
+                |r| {
+                    Ok(MessageRow {
+                        id: r.get(0)?,
+                        role: r.get(1)?,
+                        text: r.get(2)?,
+                        ts: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         rows.reverse();
         Ok(rows)
@@ -541,8 +680,10 @@ impl Store {
         if n == 0 {
             return Ok(None);
         }
-        let removed = tx.execute("DELETE FROM messages WHERE session_key = ?1", [key])?;
+        let removed = Self::delete_messages(&tx, key, i64::MAX, self.indexed_through)?;
+        let through = Self::clamp_index(&tx, self.indexed_through)?;
         tx.commit()?;
+        self.indexed_through = through;
         self.stats.transactions += 1;
         self.stats.rows_written += 1 + removed as u64;
         Ok(Some(removed as u64))
@@ -550,9 +691,13 @@ impl Store {
 
     /// Removes the session and its transcript; false when it did not exist.
     pub fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
-        let n = self
-            .db
-            .execute("DELETE FROM sessions WHERE key = ?1", [key])?;
+        let tx = self.db.transaction()?;
+        let removed = Self::delete_messages(&tx, key, i64::MAX, self.indexed_through)?;
+        let n = tx.execute("DELETE FROM sessions WHERE key = ?1", [key])?;
+        let through = Self::clamp_index(&tx, self.indexed_through)?;
+        tx.commit()?;
+        self.indexed_through = through;
+        self.stats.rows_written += removed as u64;
         self.session_count = None;
         self.stats.transactions += 1;
         self.stats.rows_written += n as u64;
@@ -569,17 +714,37 @@ impl Store {
         if exists.is_none() {
             return Ok(None);
         }
-        let removed = tx.execute(
-            "DELETE FROM messages WHERE session_key = ?1 AND seq NOT IN
-               (SELECT seq FROM messages WHERE session_key = ?1 ORDER BY seq DESC LIMIT ?2)",
-            params![key, max_lines as i64],
-        )?;
+        let through = self.indexed_through;
+        // The oldest message kept: the `max_lines`-th newest of index + tail.
+        let keep_from: Option<i64> = if max_lines == 0 {
+            Some(i64::MAX)
+        } else {
+            tx.query_row(
+                "SELECT seq FROM (
+                    SELECT seq FROM (SELECT seq FROM message_index WHERE session_key = ?1
+                                     ORDER BY seq DESC LIMIT ?2)
+                    UNION ALL
+                    SELECT seq FROM messages WHERE seq > ?3 AND session_key = ?1)
+                 ORDER BY seq DESC LIMIT 1 OFFSET ?2 - 1",
+                params![key, max_lines as i64, through],
+                |r| r.get(0),
+            )
+            .optional()?
+        };
+        let removed = match keep_from {
+            Some(below) => Self::delete_messages(&tx, key, below, through)?,
+            None => 0,
+        };
         tx.execute(
-            "UPDATE sessions SET message_count = (SELECT count(*) FROM messages WHERE session_key = ?1)
+            "UPDATE sessions SET message_count =
+                (SELECT count(*) FROM message_index WHERE session_key = ?1)
+                + (SELECT count(*) FROM messages WHERE seq > ?2 AND session_key = ?1)
              WHERE key = ?1",
-            [key],
+            params![key, through],
         )?;
+        let through = Self::clamp_index(&tx, through)?;
         tx.commit()?;
+        self.indexed_through = through;
         self.stats.transactions += 1;
         self.stats.rows_written += removed as u64 + 1;
         Ok(Some(removed as u64))
@@ -777,6 +942,151 @@ mod tests {
         assert!(s.history("k", 10, None).unwrap().is_empty());
         assert!(s.delete("k").unwrap());
         assert!(!s.delete("k").unwrap());
+    }
+
+    /// One number from `sql`, on the store's own connection.
+    fn number(s: &Store, sql: &str) -> i64 {
+        s.db.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Message ids of a session's history, oldest first.
+    fn ids(s: &mut Store, key: &str, limit: usize, before: Option<&str>) -> Vec<String> {
+        s.history(key, limit, before)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// Two sessions interleaved, `n` messages each, in commits of 3.
+    fn interleaved(s: &mut Store, n: usize) {
+        let all: Vec<Append> = (0..n)
+            .flat_map(|i| {
+                [
+                    append("a", &format!("a{i}"), "t", i as u64),
+                    append("b", &format!("b{i}"), "t", i as u64),
+                ]
+            })
+            .collect();
+        for c in all.chunks(3) {
+            s.append_batch(c).unwrap();
+        }
+    }
+
+    /// Sessions a and b, 10 messages each, an index batch of 5: some rows
+    /// indexed, the last few not.
+    fn two_sessions(dir: &Path) -> Store {
+        let mut s = Store::open(dir, &opts()).unwrap();
+        s.set_index_batch(5);
+        interleaved(&mut s, 10);
+        s
+    }
+
+    #[test]
+    fn test_history_reads_the_index_and_the_unindexed_tail_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = two_sessions(dir.path());
+        // Some rows indexed, some not: both halves are being read.
+        assert!(s.indexed_through > 0);
+        assert!(
+            (1..=7).contains(&s.unindexed_tail()),
+            "{}",
+            s.unindexed_tail()
+        );
+        let indexed = number(&s, "SELECT count(*) FROM message_index");
+        assert_eq!(indexed, s.indexed_through, "every row up to the mark");
+        let want: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
+        assert_eq!(ids(&mut s, "a", 100, None), want);
+        assert_eq!(ids(&mut s, "a", 4, None), want[6..]);
+        assert_eq!(ids(&mut s, "a", 3, Some("a8")), want[5..8]);
+        assert_eq!(ids(&mut s, "a", 100, Some("a1")), want[..1]);
+        assert!(ids(&mut s, "a", 10, Some("no-such-id")).is_empty());
+        // The mark survives a restart; the tail is read the same way.
+        let through = s.indexed_through;
+        drop(s);
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        assert_eq!(s.indexed_through, through);
+        assert_eq!(ids(&mut s, "a", 100, None), want);
+    }
+
+    #[test]
+    fn test_compact_reset_and_delete_reach_indexed_and_tail_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = two_sessions(dir.path());
+        assert_eq!(s.compact("a", 4).unwrap(), Some(6));
+        assert_eq!(ids(&mut s, "a", 100, None), ["a6", "a7", "a8", "a9"]);
+        assert_eq!(s.get_session("a").unwrap().unwrap().message_count, 4);
+        assert_eq!(s.compact("a", 10).unwrap(), Some(0), "fewer than kept");
+        assert_eq!(s.compact("a", 0).unwrap(), Some(4));
+        assert!(ids(&mut s, "a", 100, None).is_empty());
+        assert_eq!(ids(&mut s, "b", 100, None).len(), 10, "b untouched");
+        assert_eq!(s.reset("b", 1).unwrap(), Some(10));
+        let left = number(
+            &s,
+            "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM message_index)",
+        );
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn test_rows_after_deleting_the_newest_are_found() {
+        // Deleting the newest rows lets SQLite hand their seq out again; the
+        // mark comes down with them, or new rows would hide below it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        s.set_index_batch(4);
+        interleaved(&mut s, 3);
+        let tail: Vec<Append> = (0..6)
+            .map(|i| append("c", &format!("c{i}"), "t", 9))
+            .collect();
+        s.append_batch(&tail).unwrap();
+        let high = s.indexed_through;
+        assert!(s.delete("c").unwrap());
+        assert!(s.indexed_through < high, "the mark came down");
+        s.append_batch(&[append("d", "d0", "t", 10)]).unwrap();
+        assert_eq!(ids(&mut s, "d", 10, None), ["d0"]);
+        drop(s);
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        assert_eq!(ids(&mut s, "d", 10, None), ["d0"]);
+        assert_eq!(ids(&mut s, "a", 10, None), ["a0", "a1", "a2"]);
+    }
+
+    #[test]
+    fn test_schema_3_transcripts_move_into_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            db.execute_batch("PRAGMA foreign_keys=ON").unwrap();
+            for m in &MIGRATIONS[..3] {
+                db.execute_batch(m).unwrap();
+            }
+            db.execute_batch(
+                "INSERT INTO sessions (key, session_id, created_at, updated_at, message_count)
+                   VALUES ('a', 's-a', 1, 1, 2), ('b', 's-b', 1, 1, 1);
+                 INSERT INTO messages (session_key, message_id, role, text, ts)
+                   VALUES ('a', 'm1', 'user', 'one', 1), ('b', 'm2', 'user', 'two', 2),
+                          ('a', 'm3', 'assistant', 'three', 3);
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        assert_eq!(s.indexed_through, 3);
+        let h = s.history("a", 10, None).unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(
+            (h[1].id.as_str(), h[1].role.as_str(), h[1].text.as_str()),
+            ("m3", "assistant", "three")
+        );
+        s.append_batch(&[append("a", "m4", "four", 4)]).unwrap();
+        assert_eq!(ids(&mut s, "a", 10, Some("m4")), ["m1", "m3"]);
+        // The index's foreign key cascades; the messages went first.
+        assert!(s.delete("a").unwrap());
+        let msgs = number(&s, "SELECT count(*) FROM messages");
+        let idx = number(&s, "SELECT count(*) FROM message_index");
+        assert_eq!((msgs, idx), (1, 1), "only b's message is left");
+        let fk = number(&s, "SELECT count(*) FROM pragma_foreign_key_check");
+        assert_eq!(fk, 0);
     }
 
     #[test]
