@@ -334,12 +334,14 @@ fn main() {
         (busy_after - busy_before) as f64 / (secs * 10.0)
     );
     println!(
-        "chat.send acknowledged, {n} clients{}: {:>10.0} /s   ({} messages, {} group commits, mean {:.1} per transaction)",
+        "chat.send acknowledged, {n} clients{}: {:>10.0} /s   ({} messages, {} group commits, mean {:.1} per transaction, {} checkpoints, WAL file {:.0} MB)",
         if pinned() { " (off CPU 0)" } else { "" },
         (n * per_client_chat) as f64 / secs,
         n * per_client_chat,
         st["groupCommits"],
-        st["groupCommitted"].as_f64().unwrap_or(0.0) / st["groupCommits"].as_f64().unwrap_or(1.0)
+        st["groupCommitted"].as_f64().unwrap_or(0.0) / st["groupCommits"].as_f64().unwrap_or(1.0),
+        st["checkpoints"],
+        st["walBytes"].as_f64().unwrap_or(0.0) / 1e6
     );
     // Drain the chat events still queued for the clients before the next phase.
     for c in clients.iter_mut() {

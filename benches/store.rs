@@ -64,6 +64,49 @@ fn main() {
         );
     }
 
+    // The chat.send shape: 50 sessions, one message each per commit of 25,
+    // checkpointed at the gateway's WAL threshold. An index batch of 1
+    // indexes every commit (as a per-message index did); the default
+    // batches it. The WAL figure is what was checkpointed per message.
+    for index_batch in [1, clawgate::config::DEFAULT_INDEX_BATCH] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &opts(false)).unwrap();
+        s.set_index_batch(index_batch);
+        let t0 = Instant::now();
+        let mut n = 0;
+        let mut lat = Vec::new();
+        let mut checkpointed = 0;
+        while t0.elapsed() < Duration::from_secs(2) && n < 400_000 {
+            let b: Vec<Append> = (0..25)
+                .flat_map(|i| batch(1, &format!("s{}", (n + i) % 50), n + i))
+                .map(|mut a| {
+                    // Time-ordered, as the gateway's ids are.
+                    a.message_id = format!("{:024x}", a.ts);
+                    a
+                })
+                .collect();
+            let t = Instant::now();
+            s.append_batch(&b).unwrap();
+            lat.push(t.elapsed());
+            n += 25;
+            // As the gateway does (on a worker there), outside the timing.
+            let wal = s.wal_log_bytes();
+            if wal > clawgate::config::DEFAULT_CHECKPOINT_WAL_BYTES {
+                checkpointed += wal;
+                s.checkpoint().unwrap();
+            }
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "appends, 50 sessions, 25 per commit, indexBatch {index_batch:>4}: {:>9.0} /s   commit p50 {:>7.1} us  p99 {:>7.1} us  max {:>8.1} us   (WAL {:.1} KB per message)",
+            n as f64 / secs,
+            pct(&mut lat, 0.5).as_secs_f64() * 1e6,
+            pct(&mut lat, 0.99).as_secs_f64() * 1e6,
+            lat.iter().max().unwrap().as_secs_f64() * 1e6,
+            (checkpointed + s.wal_log_bytes()) as f64 / 1024.0 / n as f64
+        );
+    }
+
     // sessions.list with 10,000 sessions.
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), &opts(false)).unwrap();

@@ -298,7 +298,10 @@ impl Gateway {
         if self.commit_retry_at.take().is_some() {
             log::info!("store: group commit recovered");
         }
-        if self.store.wal_bytes() >= self.cfg.store.checkpoint_wal_bytes {
+        // What was logged since the last restart, not the file's size: the
+        // file keeps its size after a checkpoint, which asked for one after
+        // every commit once it had grown past the threshold.
+        if self.store.wal_log_bytes() >= self.cfg.store.checkpoint_wal_bytes {
             self.request_checkpoint();
         }
         let batch = std::mem::take(&mut self.pending);

@@ -255,6 +255,11 @@ pub struct Store {
     indexed_through: i64,
     /// Tail length that makes a group commit index the tail.
     index_batch: u64,
+    /// Frames in the WAL after this connection's last commit (SQLite's WAL
+    /// hook): it falls back when a checkpoint lets the WAL restart, where
+    /// the file's size stays (it is only truncated past 64 MiB).
+    wal_frames: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    page_size: u64,
     /// The database file, opened once for the paced checkpoint syncs and
     /// closed only after the connection (declared after `db`): closing any
     /// descriptor of a file drops every POSIX lock this process holds on it,
@@ -313,6 +318,8 @@ impl Store {
             audit_head: None,
             indexed_through: 0,
             index_batch: DEFAULT_INDEX_BATCH,
+            wal_frames: Default::default(),
+            page_size: 4096,
         };
         store.migrate()?;
         store.indexed_through =
@@ -323,6 +330,18 @@ impl Store {
         // Checkpoints run on the worker pool (a big one takes 100+ ms), never
         // inside a commit on the loop; a reset WAL is truncated to 64 MiB.
         store.set_autocheckpoint(0)?;
+        // After the line above: the autocheckpoint setting replaces any WAL hook.
+        let frames = store.wal_frames.clone();
+        store.db.wal_hook(Some(
+            move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                frames.store(pages.max(0) as u32, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            },
+        ))?;
+        store.page_size = store
+            .db
+            .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?
+            .max(512) as u64;
         store
             .db
             .query_row("PRAGMA journal_size_limit = 67108864", [], |_| Ok(()))?;
@@ -341,8 +360,9 @@ impl Store {
         (self.db.last_insert_rowid() - self.indexed_through).max(0) as u64
     }
 
-    /// SQLite's automatic checkpoint threshold in pages (0: off).
-    pub fn set_autocheckpoint(&mut self, pages: u32) -> Result<(), StoreError> {
+    /// SQLite's automatic checkpoint threshold in pages (0: off). Private:
+    /// setting it replaces the WAL hook `open` installs.
+    fn set_autocheckpoint(&mut self, pages: u32) -> Result<(), StoreError> {
         self.db
             .query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| {
                 Ok(())
@@ -783,6 +803,13 @@ impl Store {
         self.stats.checkpoint_us_max = self.stats.checkpoint_us_max.max(d.as_micros() as u64);
     }
 
+    /// WAL bytes written since the WAL last restarted (what a checkpoint
+    /// would copy), as of this connection's last commit.
+    pub fn wal_log_bytes(&self) -> u64 {
+        let frames = self.wal_frames.load(std::sync::atomic::Ordering::Relaxed) as u64;
+        frames * (self.page_size + 24)
+    }
+
     /// Bytes in the WAL file now.
     pub fn wal_bytes(&self) -> u64 {
         let mut p = self.path.clone().into_os_string();
@@ -1087,6 +1114,26 @@ mod tests {
         assert_eq!((msgs, idx), (1, 1), "only b's message is left");
         let fk = number(&s, "SELECT count(*) FROM pragma_foreign_key_check");
         assert_eq!(fk, 0);
+    }
+
+    #[test]
+    fn test_logged_wal_bytes_fall_after_a_checkpoint_while_the_file_keeps_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        let mut i = 0;
+        while s.wal_log_bytes() < 1 << 20 {
+            let batch: Vec<Append> = (0..50)
+                .map(|j| append("k", &format!("m{i}-{j}"), &"x".repeat(200), i))
+                .collect();
+            s.append_batch(&batch).unwrap();
+            i += 1;
+        }
+        assert!(s.wal_bytes() >= 1 << 20);
+        s.checkpoint_job()().unwrap();
+        s.append_batch(&[append("k", "after", "y", i)]).unwrap();
+        assert!(s.wal_log_bytes() < 64 << 10, "{}", s.wal_log_bytes());
+        // The file did not shrink: its size would ask for a checkpoint again.
+        assert!(s.wal_bytes() >= 1 << 20);
     }
 
     #[test]
