@@ -425,6 +425,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
         let mut created = 0;
+        // This batch's newest seq (not `last_insert_rowid`, which an audit
+        // or session insert may have set last).
+        let mut last = None;
         {
             let mut create = tx.prepare_cached(
                 "INSERT OR IGNORE INTO sessions (key, session_id, created_at, updated_at, message_count)
@@ -440,22 +443,22 @@ impl Store {
                     let sid = format!("s-{}", &a.message_id);
                     created += create.execute(params![a.session_key, sid, a.ts as i64])?;
                 }
-                insert.execute(params![
+                last = Some(insert.insert(params![
                     a.session_key,
                     a.message_id,
                     a.role,
                     a.text,
                     a.ts as i64
-                ])?;
+                ])?);
             }
         }
         Self::update_meta(&tx, meta)?;
-        let last = tx.last_insert_rowid();
-        let index_to = if (last - self.indexed_through) as u64 >= self.index_batch {
-            Self::index_tail(&tx, self.indexed_through, last)?;
-            Some(last)
-        } else {
-            None
+        let index_to = match last {
+            Some(last) if (last - self.indexed_through) as u64 >= self.index_batch => {
+                Self::index_tail(&tx, self.indexed_through, last)?;
+                Some(last)
+            }
+            _ => None,
         };
         tx.commit()?;
         if let Some(to) = index_to {
@@ -1053,6 +1056,29 @@ mod tests {
             "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM message_index)",
         );
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn test_a_commit_without_messages_leaves_the_mark_alone() {
+        // The connection's last rowid may be an audit row's: a metadata-only
+        // commit must not take it for a message seq.
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &opts()).unwrap();
+        s.set_index_batch(1);
+        s.append_batch(&[append("a", "m1", "t", 1)]).unwrap();
+        let rows: Vec<AuditRow> = (0..10)
+            .map(|i| AuditRow::new(i, "coach", "allow", format!("ls {i}"), "coach".into()))
+            .collect();
+        s.append_audit(&rows).unwrap();
+        let meta = MetaUpdate {
+            key: "a".into(),
+            added: 1,
+            updated_at: 2,
+            preview: None,
+        };
+        s.append_with_meta(&[], &[meta]).unwrap();
+        s.append_batch(&[append("a", "m2", "t", 3)]).unwrap();
+        assert_eq!(ids(&mut s, "a", 10, None), ["m1", "m2"]);
     }
 
     #[test]
