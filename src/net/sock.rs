@@ -337,21 +337,19 @@ impl Sock {
                 if part.is_empty() {
                     continue;
                 }
-                let run_open = n > 0 && matches!(plan[n - 1], Seg::Copied(_, end) if end == fill);
                 if part.len() < COPY_BELOW && fill + part.len() <= scratch.len() {
-                    scratch[fill..fill + part.len()].copy_from_slice(part);
-                    if run_open {
-                        let Seg::Copied(start, _) = plan[n - 1] else {
-                            unreachable!()
-                        };
-                        plan[n - 1] = Seg::Copied(start, fill + part.len());
-                    } else if n < MAX_IOVECS {
-                        plan[n] = Seg::Copied(fill, fill + part.len());
-                        n += 1;
-                    } else {
-                        return n;
+                    let end = fill + part.len();
+                    match plan[..n].last_mut() {
+                        // The run before this part is still open: extend it.
+                        Some(Seg::Copied(_, run_end)) if *run_end == fill => *run_end = end,
+                        _ if n < MAX_IOVECS => {
+                            plan[n] = Seg::Copied(fill, end);
+                            n += 1;
+                        }
+                        _ => return n,
                     }
-                    fill += part.len();
+                    scratch[fill..end].copy_from_slice(part);
+                    fill = end;
                 } else if part.len() >= COPY_BELOW && n < MAX_IOVECS {
                     plan[n] = Seg::Direct(part);
                     n += 1;
