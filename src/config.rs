@@ -76,8 +76,9 @@ pub const DEFAULT_IDEMPOTENCY_TTL_MS: u64 = 300_000;
 pub const DEFAULT_META_DEBOUNCE_MS: u64 = 2_000;
 /// Distinct sessions with pending metadata; one more flushes at once.
 pub const DEFAULT_META_MAX_PENDING: usize = 10;
-/// WAL size that asks the worker pool for a checkpoint (SQLite's own
-/// auto-checkpoint, which would run inside a commit on the loop, is off).
+/// WAL logged since its last restart that asks the worker pool for a
+/// checkpoint (SQLite's own auto-checkpoint, which would run inside a commit
+/// on the loop, is off).
 pub const DEFAULT_CHECKPOINT_WAL_BYTES: u64 = 16 * 1024 * 1024;
 /// Transcript messages appended before a group commit also writes them into
 /// the per-session index (`message_index`) in one batch. Higher: fewer index
