@@ -85,7 +85,7 @@ pub const DEFAULT_CHECKPOINT_WAL_BYTES: u64 = 16 * 1024 * 1024;
 /// pages written per message, but a longer step inside that commit (measured
 /// on x86: 0.23 ms at 256, 1.1 ms at 1,024, 3.8 ms at 4,096; a Pi takes a few
 /// times longer) and a longer `seq` scan of the tail in `chat.history`.
-pub const DEFAULT_INDEX_BATCH: u64 = 512;
+pub const DEFAULT_INDEX_BATCH: u64 = 256;
 /// Messages waiting for a failing store before new ones get UNAVAILABLE.
 pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Largest the database may grow (`PRAGMA max_page_count`); writes past it
