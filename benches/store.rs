@@ -13,6 +13,7 @@ fn opts(full: bool) -> StoreOptions {
         mmap_bytes: 16 << 20,
         max_bytes: 1 << 30,
         synchronous_full: full,
+        index_batch: clawgate::config::DEFAULT_INDEX_BATCH,
     }
 }
 
@@ -70,8 +71,11 @@ fn main() {
     // batches it. The WAL figure is what was checkpointed per message.
     for index_batch in [1, clawgate::config::DEFAULT_INDEX_BATCH] {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path(), &opts(false)).unwrap();
-        s.set_index_batch(index_batch);
+        let o = StoreOptions {
+            index_batch,
+            ..opts(false)
+        };
+        let mut s = Store::open(dir.path(), &o).unwrap();
         let t0 = Instant::now();
         let mut n = 0;
         let mut lat = Vec::new();

@@ -1244,6 +1244,7 @@ mod tests {
                 mmap_bytes: 0,
                 max_bytes: 1 << 30,
                 synchronous_full: false,
+                index_batch: crate::config::DEFAULT_INDEX_BATCH,
             },
         )
         .unwrap();

@@ -101,17 +101,17 @@ impl Reactor {
             }
             _ => None,
         };
-        let mut store = crate::store::Store::open(
+        let store = crate::store::Store::open(
             &cfg.server.data_dir,
             &crate::store::StoreOptions {
                 cache_bytes: cfg.store.cache_bytes,
                 mmap_bytes: cfg.store.mmap_bytes,
                 max_bytes: cfg.store.max_db_bytes,
                 synchronous_full: cfg.store.synchronous_full,
+                index_batch: cfg.store.index_batch,
             },
         )
         .map_err(ReactorError::Store)?;
-        store.set_index_batch(cfg.store.index_batch);
         match auth::private_dir(&cfg.server.data_dir) {
             Ok(Some(old)) => log::warn!(
                 "data dir {} was mode {old:o}: now 700 (it holds transcripts, the audit trail and the token)",

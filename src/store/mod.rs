@@ -7,7 +7,6 @@
 //! WAL sync (checkpoint). Appends are grouped into one transaction by the
 //! gateway (group commit) and acknowledged only after it commits.
 
-use crate::config::DEFAULT_INDEX_BATCH;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -177,6 +176,9 @@ pub struct StoreOptions {
     pub max_bytes: u64,
     /// `synchronous=FULL` (fsync at every commit) instead of NORMAL.
     pub synchronous_full: bool,
+    /// Tail length (messages not yet in `message_index`) that makes the
+    /// next group commit index it (`store.indexBatch`).
+    pub index_batch: u64,
 }
 
 /// Counters of the store, rendered in `health`.
@@ -317,7 +319,7 @@ impl Store {
             session_count: None,
             audit_head: None,
             indexed_through: 0,
-            index_batch: DEFAULT_INDEX_BATCH,
+            index_batch: opts.index_batch.max(1),
             wal_frames: Default::default(),
             page_size: 4096,
         };
@@ -346,12 +348,6 @@ impl Store {
             .db
             .query_row("PRAGMA journal_size_limit = 67108864", [], |_| Ok(()))?;
         Ok(store)
-    }
-
-    /// Tail length (messages not yet in `message_index`) that makes the
-    /// next group commit index it (`store.indexBatch`).
-    pub fn set_index_batch(&mut self, n: u64) {
-        self.index_batch = n.max(1);
     }
 
     /// Messages above `indexed_through` (an upper bound: deleted ones count).
@@ -893,6 +889,14 @@ mod tests {
             mmap_bytes: 0,
             max_bytes: 1 << 30,
             synchronous_full: false,
+            index_batch: crate::config::DEFAULT_INDEX_BATCH,
+        }
+    }
+
+    fn with_batch(index_batch: u64) -> StoreOptions {
+        StoreOptions {
+            index_batch,
+            ..opts()
         }
     }
 
@@ -1006,8 +1010,7 @@ mod tests {
     /// Sessions a and b, 10 messages each, an index batch of 5: some rows
     /// indexed, the last few not.
     fn two_sessions(dir: &Path) -> Store {
-        let mut s = Store::open(dir, &opts()).unwrap();
-        s.set_index_batch(5);
+        let mut s = Store::open(dir, &with_batch(5)).unwrap();
         interleaved(&mut s, 10);
         s
     }
@@ -1063,8 +1066,7 @@ mod tests {
         // The connection's last rowid may be an audit row's: a metadata-only
         // commit must not take it for a message seq.
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path(), &opts()).unwrap();
-        s.set_index_batch(1);
+        let mut s = Store::open(dir.path(), &with_batch(1)).unwrap();
         s.append_batch(&[append("a", "m1", "t", 1)]).unwrap();
         let rows: Vec<AuditRow> = (0..10)
             .map(|i| AuditRow::new(i, "coach", "allow", format!("ls {i}"), "coach".into()))
@@ -1086,8 +1088,7 @@ mod tests {
         // Deleting the newest rows lets SQLite hand their seq out again; the
         // mark comes down with them, or new rows would hide below it.
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path(), &opts()).unwrap();
-        s.set_index_batch(4);
+        let mut s = Store::open(dir.path(), &with_batch(4)).unwrap();
         interleaved(&mut s, 3);
         let tail: Vec<Append> = (0..6)
             .map(|i| append("c", &format!("c{i}"), "t", 9))
