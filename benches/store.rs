@@ -37,30 +37,71 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// What `timed_appends` measured; displays as the rate and the commit
+/// latencies.
+struct Timed {
+    messages: usize,
+    per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl std::fmt::Display for Timed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>9.0} /s   commit p50 {:>7.1} us  p99 {:>7.1} us  max {:>8.1} us",
+            self.per_sec,
+            self.p50.as_secs_f64() * 1e6,
+            self.p99.as_secs_f64() * 1e6,
+            self.max.as_secs_f64() * 1e6
+        )
+    }
+}
+
+/// Commits `next(messages so far)` for 2 s (at most 400,000 messages),
+/// timing each commit; `after` runs after each one, outside the timing.
+fn timed_appends(
+    s: &mut Store,
+    mut next: impl FnMut(usize) -> Vec<Append>,
+    mut after: impl FnMut(&mut Store),
+) -> Timed {
+    let t0 = Instant::now();
+    let mut n = 0;
+    let mut lat = Vec::new();
+    while t0.elapsed() < Duration::from_secs(2) && n < 400_000 {
+        let b = next(n);
+        let t = Instant::now();
+        s.append_batch(&b).unwrap();
+        lat.push(t.elapsed());
+        n += b.len();
+        after(s);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    Timed {
+        messages: n,
+        per_sec: n as f64 / secs,
+        p50: pct(&mut lat, 0.5),
+        p99: pct(&mut lat, 0.99),
+        max: *lat.iter().max().unwrap(),
+    }
+}
+
 fn main() {
     println!("clawgate store benchmark (temp dir on this machine's disk)");
     for (full, batch_size) in [(false, 64), (false, 1), (true, 64), (true, 1)] {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path(), &opts(full)).unwrap();
-        let t0 = Instant::now();
-        let mut n = 0;
-        let mut lat = Vec::new();
-        while t0.elapsed() < Duration::from_secs(2) && n < 400_000 {
-            let b = batch(batch_size, &format!("s{}", n % 100), n);
-            let t = Instant::now();
-            s.append_batch(&b).unwrap();
-            lat.push(t.elapsed());
-            n += batch_size;
-        }
-        let secs = t0.elapsed().as_secs_f64();
+        let timed = timed_appends(
+            &mut s,
+            |n| batch(batch_size, &format!("s{}", n % 100), n),
+            |_| {},
+        );
         println!(
-            "appends, synchronous={:<6} batch {:>3}: {:>9.0} /s   commit p50 {:>7.1} us  p99 {:>7.1} us  max {:>8.1} us   (WAL {:.1} MB)",
+            "appends, synchronous={:<6} batch {:>3}: {timed}   (WAL {:.1} MB)",
             if full { "FULL" } else { "NORMAL" },
             batch_size,
-            n as f64 / secs,
-            pct(&mut lat, 0.5).as_secs_f64() * 1e6,
-            pct(&mut lat, 0.99).as_secs_f64() * 1e6,
-            lat.iter().max().unwrap().as_secs_f64() * 1e6,
             s.wal_bytes() as f64 / 1e6
         );
     }
@@ -76,38 +117,31 @@ fn main() {
             ..opts(false)
         };
         let mut s = Store::open(dir.path(), &o).unwrap();
-        let t0 = Instant::now();
-        let mut n = 0;
-        let mut lat = Vec::new();
         let mut checkpointed = 0;
-        while t0.elapsed() < Duration::from_secs(2) && n < 400_000 {
-            let b: Vec<Append> = (0..25)
-                .flat_map(|i| batch(1, &format!("s{}", (n + i) % 50), n + i))
-                .map(|mut a| {
-                    // Time-ordered, as the gateway's ids are.
-                    a.message_id = format!("{:024x}", a.ts);
-                    a
-                })
-                .collect();
-            let t = Instant::now();
-            s.append_batch(&b).unwrap();
-            lat.push(t.elapsed());
-            n += 25;
+        let timed = timed_appends(
+            &mut s,
+            |n| {
+                (0..25)
+                    .flat_map(|i| batch(1, &format!("s{}", (n + i) % 50), n + i))
+                    .map(|mut a| {
+                        // Time-ordered, as the gateway's ids are.
+                        a.message_id = format!("{:024x}", a.ts);
+                        a
+                    })
+                    .collect()
+            },
             // As the gateway does (on a worker there), outside the timing.
-            let wal = s.wal_log_bytes();
-            if wal > clawgate::config::DEFAULT_CHECKPOINT_WAL_BYTES {
-                checkpointed += wal;
-                s.checkpoint().unwrap();
-            }
-        }
-        let secs = t0.elapsed().as_secs_f64();
+            |s| {
+                let wal = s.wal_log_bytes();
+                if wal > clawgate::config::DEFAULT_CHECKPOINT_WAL_BYTES {
+                    checkpointed += wal;
+                    s.checkpoint().unwrap();
+                }
+            },
+        );
         println!(
-            "appends, 50 sessions, 25 per commit, indexBatch {index_batch:>4}: {:>9.0} /s   commit p50 {:>7.1} us  p99 {:>7.1} us  max {:>8.1} us   (WAL {:.1} KB per message)",
-            n as f64 / secs,
-            pct(&mut lat, 0.5).as_secs_f64() * 1e6,
-            pct(&mut lat, 0.99).as_secs_f64() * 1e6,
-            lat.iter().max().unwrap().as_secs_f64() * 1e6,
-            (checkpointed + s.wal_log_bytes()) as f64 / 1024.0 / n as f64
+            "appends, 50 sessions, 25 per commit, indexBatch {index_batch:>4}: {timed}   (WAL {:.1} KB per message)",
+            (checkpointed + s.wal_log_bytes()) as f64 / 1024.0 / timed.messages as f64
         );
     }
 
