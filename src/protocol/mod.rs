@@ -300,24 +300,15 @@ impl SharedEvent {
     /// (`connect.challenge`). Written into `buf`; returns its length.
     pub fn tail(seq: Option<u64>, buf: &mut [u8; 28]) -> usize {
         const HEAD: &[u8] = br#","seq":"#;
-        let Some(mut seq) = seq else {
+        let Some(seq) = seq else {
             buf[0] = b'}';
             return 1;
         };
-        // Digits by hand: this runs once per recipient of every event, and
-        // `write!` through the formatting machinery cost 2.5 % of the loop
-        // in the chat benchmark. 7 + at most 20 digits + 1 = 28 bytes.
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (seq % 10) as u8;
-            seq /= 10;
-            if seq == 0 {
-                break;
-            }
-        }
-        let d = &digits[i..];
+        // itoa, not `write!`: this runs once per recipient of every event,
+        // and the formatting machinery cost 2.5 % of the loop in the chat
+        // benchmark. 7 + at most 20 digits + 1 = 28 bytes.
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(seq).as_bytes();
         buf[..HEAD.len()].copy_from_slice(HEAD);
         buf[HEAD.len()..HEAD.len() + d.len()].copy_from_slice(d);
         buf[HEAD.len() + d.len()] = b'}';
