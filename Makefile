@@ -10,6 +10,17 @@ FEATURES   ?=
 FEATURE_FLAGS = $(if $(FEATURES),--features "$(FEATURES)",)
 TARGET_GNU  = aarch64-unknown-linux-gnu
 TARGET_MUSL = aarch64-unknown-linux-musl
+# Where cargo builds: asked of cargo, so CARGO_TARGET_DIR (or a
+# .cargo/config.toml build.target-dir) is honoured everywhere.
+TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+CROSS_BIN   = $(TARGET_DIR)/$(TARGET_GNU)/release/clawgate
+# deploy: the binary to copy (default: the cross build, which deploy runs
+# first), where to upload it, install.sh's extra flags and the privilege
+# command on the Pi. The tests deploy over a loopback sshd with these.
+DEPLOY_BIN    ?=
+DEPLOY_TMP    ?= /tmp/clawgate-deploy
+INSTALL_FLAGS ?=
+SUDO          ?= sudo
 CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
                 CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
                 AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
@@ -27,14 +38,15 @@ help: ## list the targets
 run: ## build and run on ws://127.0.0.1:18789 with the embedded defaults (data in ./clawgate-data)
 	$(CARGO) run --release $(FEATURE_FLAGS) --
 
-check-config: ## print the effective config and its worst-case memory
-	$(CARGO) run --release -- --check-config
+CONFIG ?=
+check-config: ## print the effective config and its worst-case memory (CONFIG=path checks that file)
+	$(CARGO) run --release -q -- --check-config $(if $(CONFIG),--config "$(CONFIG)",)
 
 clients: ## install the real clients the end-to-end tests drive (websockets, websocat, Node 24, openclaw)
 	bash scripts/install-test-clients.sh
 
-test: clients ## the whole test suite (unit + end to end with real clients), TLS included
-	$(CARGO) test --features tls --lib --bins --tests
+test: clients ## the whole test suite (unit + end to end with real clients), TLS included; every binary runs, then a summary line
+	bash scripts/test.sh --features tls --lib --bins --tests
 
 bench: ## benchmarks: gateway load (start, RSS, health RTT, fan-out, chat.send), the store, the coach, exec, observability, wss:// vs ws://
 	$(CARGO) bench --bench load
@@ -70,14 +82,14 @@ cross: ## aarch64 glibc release binary (Pi OS bookworm, glibc >= 2.34) into targ
 	  else echo "missing cross gcc: sudo apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; exit 1; fi; }
 	rustup target add $(TARGET_GNU)
 	$(CROSS_GNU_ENV) $(CARGO) build --release --target $(TARGET_GNU) $(FEATURE_FLAGS)
-	@ls -l target/$(TARGET_GNU)/release/clawgate
+	@ls -l $(CROSS_BIN)
 
 cross-musl: ## fully static aarch64 binary via cargo-zigbuild (installs ziglang and cargo-zigbuild if missing)
 	@python3 -c 'import ziglang' 2>/dev/null || pip install ziglang
 	@command -v cargo-zigbuild >/dev/null || cargo install cargo-zigbuild
 	rustup target add $(TARGET_MUSL)
 	$(CARGO) zigbuild --release --target $(TARGET_MUSL) $(FEATURE_FLAGS)
-	@ls -l target/$(TARGET_MUSL)/release/clawgate
+	@ls -l $(TARGET_DIR)/$(TARGET_MUSL)/release/clawgate
 
 conformance: ## Autobahn|Testsuite against the WebSocket layer (echo mode); fails on a regression vs conformance/autobahn-summary.json
 	bash scripts/autobahn.sh
@@ -90,10 +102,11 @@ pi-check:
 	@$(if $(DRY_RUN),true,ssh $(SSH_OPTS) -o BatchMode=yes -o ConnectTimeout=5 $(PI) true) || \
 	  { echo "cannot reach $(PI) over ssh (check PI, SSH_OPTS, keys)"; exit 1; }
 
-deploy: pi-check cross ## cross build, copy to $(PI), install/upgrade with health check and rollback (DRY_RUN=1 prints)
-	$(RUN) ssh $(SSH_OPTS) $(PI) "mkdir -p /tmp/clawgate-deploy"
-	$(RUN) scp $(SSH_OPTS) target/$(TARGET_GNU)/release/clawgate pi/clawgate.service pi/clawgate.example.json pi/install.sh $(PI):/tmp/clawgate-deploy/
-	$(RUN) ssh $(SSH_OPTS) $(PI) "sudo bash /tmp/clawgate-deploy/install.sh --prefix $(PI_DIR) /tmp/clawgate-deploy"
+deploy: pi-check $(if $(DEPLOY_BIN),,cross) ## cross build, copy to $(PI), install/upgrade with health check and rollback (DRY_RUN=1 prints; DEPLOY_BIN=path skips the build)
+	$(RUN) ssh $(SSH_OPTS) $(PI) "mkdir -p $(DEPLOY_TMP)"
+	$(RUN) scp $(SSH_OPTS) pi/clawgate.service pi/clawgate.example.json pi/install.sh $(PI):$(DEPLOY_TMP)/
+	$(RUN) scp $(SSH_OPTS) $(or $(DEPLOY_BIN),$(CROSS_BIN)) $(PI):$(DEPLOY_TMP)/clawgate
+	$(RUN) ssh $(SSH_OPTS) $(PI) "$(SUDO) bash $(DEPLOY_TMP)/install.sh $(INSTALL_FLAGS) --prefix $(PI_DIR) $(DEPLOY_TMP)"
 
 logs: pi-check ## follow the service log on $(PI)
 	$(RUN) ssh $(SSH_OPTS) $(PI) "journalctl -u clawgate -f -n 100"

@@ -4,20 +4,15 @@
 # Usage: scripts/autobahn.sh [--update]   (--update rewrites the checked-in summary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WSTEST_DIR=$(realpath -m "${WSTEST_DIR:-target/wstest}")
-# shared/ sits beside the checkout (CI lays a copy there); SHARED_DIR overrides.
-SHARED="${SHARED_DIR:-../shared}"
-if [ ! -x "$WSTEST_DIR/wstest" ]; then
-  [ -f "$SHARED/tools/wstest-py3.sh" ] || {
-    echo "autobahn: $SHARED/tools/wstest-py3.sh not found; set SHARED_DIR to the shared/ folder" >&2
-    exit 1
-  }
-  bash "$SHARED/tools/wstest-py3.sh" "$WSTEST_DIR" >/dev/null
-fi
+. scripts/lib.sh
+TARGET=$(target_dir)
+WSTEST_DIR=$(realpath -m "${WSTEST_DIR:-$TARGET/wstest}")
+# Our own runnable build of the suite (scripts/wstest/), made once.
+[ -x "$WSTEST_DIR/wstest" ] || bash scripts/wstest/build.sh "$WSTEST_DIR" >/dev/null
 cargo build --release -q
 work=$(mktemp -d)
 trap 'kill $gw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-target/release/clawgate --config conformance/echo.json --data-dir "$work/data" > "$work/out" 2> "$work/err" &
+"$TARGET/release/clawgate" --config conformance/echo.json --data-dir "$work/data" > "$work/out" 2> "$work/err" &
 gw_pid=$!
 for _ in $(seq 1 200); do grep -q "listening on" "$work/out" && break; sleep 0.05; done
 url=$(sed -n 's/.*listening on \(ws:\/\/[^ ]*\).*/\1/p' "$work/out")

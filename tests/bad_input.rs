@@ -113,10 +113,12 @@ fn still_serving(gw: &Gateway, probe: &mut Client, case: &str) {
     }
     assert!(best < HEALTH_WITHIN, "{case}: health took {best:?}");
     let mem = &h["payload"]["gateway"]["memory"];
-    assert!(
-        mem["rssBytes"].as_u64() < mem["worstCaseBytes"].as_u64(),
-        "{case}: {mem}"
-    );
+    // Both must be present: `None < Some(_)` would pass on a missing RSS.
+    let rss = mem["rssBytes"].as_u64().expect("health reports rssBytes");
+    let bound = mem["worstCaseBytes"]
+        .as_u64()
+        .expect("health reports worstCaseBytes");
+    assert!(rss > 0 && rss < bound, "{case}: {mem}");
     let r = probe.call("chat.history", json!({"sessionKey": "kept", "limit": 1000}));
     let n = r["payload"]["messages"].as_array().map_or(0, Vec::len);
     assert_eq!(n, STORED, "{case}: stored messages lost: {r}");

@@ -194,7 +194,7 @@ fn approvals_gate_exec_run_and_allow_always_is_remembered() {
         asked["coach"]["matches"][0]["patternId"].is_string(),
         "{asked}"
     );
-    assert!(asked["expiresAtMs"].as_u64() > asked["createdAtMs"].as_u64());
+    assert!(asked["expiresAtMs"].as_u64().unwrap() > asked["createdAtMs"].as_u64().unwrap());
     let listed = ok(&human.call("exec.approval.list", Value::Null)).clone();
     assert_eq!(listed["count"], 1);
     let id = asked["id"].as_str().unwrap().to_string();

@@ -749,7 +749,7 @@ fn tick_events_carry_per_connection_seq() {
     let mut c = gw.client(&["operator.read"]);
     let a = c.recv_until(|f| f["event"] == "tick");
     let b = c.recv_until(|f| f["event"] == "tick");
-    assert!(b["seq"].as_u64() > a["seq"].as_u64());
+    assert!(b["seq"].as_u64().unwrap() > a["seq"].as_u64().unwrap());
     assert!(a["payload"]["ts"].as_u64().is_some());
 }
 

@@ -1,7 +1,7 @@
 //! pi/install.sh against a directory root (`--root DIR --no-systemctl`):
 //! file layout, modes, limits derived from the config, idempotence, the
-//! refusal of a binary that rejects the installed config. The ssh path of
-//! `make deploy` is exercised against localhost only when an sshd answers.
+//! refusal of a binary that rejects the installed config; and `make deploy`
+//! end to end over ssh to an sshd the test starts on loopback.
 
 mod common;
 
@@ -140,33 +140,151 @@ fn install_script_layout_modes_and_idempotence() {
     );
 }
 
-#[test]
-fn deploy_over_ssh_to_localhost_when_available() {
-    let ssh_ok = Command::new("ssh")
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=3",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "localhost",
-            "true",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ssh_ok {
-        eprintln!("SKIPPED: no sshd answering on localhost with key auth; the ssh path of `make deploy` is not exercised here");
-        return;
+/// An sshd of the test's own on 127.0.0.1: its own host key, one
+/// authorized client key, no PAM, killed on drop.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    key: std::path::PathBuf,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-    let out = Command::new("make")
-        .current_dir(REPO)
-        .args(["-n", "deploy", "PI=localhost"])
-        .output()
+}
+
+impl Sshd {
+    /// None when openssh-server is missing and skipping is allowed.
+    fn start(dir: &Path) -> Option<Sshd> {
+        let sshd = Path::new("/usr/sbin/sshd");
+        if !common::require_client(
+            "sshd (openssh-server)",
+            sshd.exists(),
+            "apt-get install openssh-server (make clients does)",
+        ) {
+            return None;
+        }
+        let keygen = |path: &Path| {
+            let st = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(path)
+                .status()
+                .expect("ssh-keygen");
+            assert!(st.success());
+        };
+        let host_key = dir.join("host_ed25519");
+        let key = dir.join("client_ed25519");
+        keygen(&host_key);
+        keygen(&key);
+        let auth = dir.join("authorized_keys");
+        std::fs::copy(dir.join("client_ed25519.pub"), &auth).unwrap();
+        // sshd refuses to start without its privilege-separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        // A free port: bind 0, note it, release it for sshd.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\n\
+                 PidFile {}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+                 Subsystem sftp internal-sftp\n",
+                host_key.display(),
+                auth.display(),
+                dir.join("sshd.pid").display()
+            ),
+        )
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
+        let child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sshd");
+        let t0 = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t0.elapsed() < common::WAIT, "sshd did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(Sshd { child, port, key })
+    }
+
+    fn opts(&self) -> String {
+        format!(
+            "-o Port={} -o IdentityFile={} -o IdentitiesOnly=yes -o BatchMode=yes \
+             -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            self.port,
+            self.key.display()
+        )
+    }
+}
+
+/// `make deploy` over a real ssh connection to an sshd the test starts on
+/// loopback: the binary, unit and config are copied with scp and
+/// install.sh runs remotely (into a directory root, without systemctl).
+/// Then an upgrade with a binary that refuses the installed config is
+/// refused and leaves the installed binary in place.
+#[test]
+fn deploy_over_ssh_to_a_loopback_sshd() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(sshd) = Sshd::start(tmp.path()) else {
+        return;
+    };
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let root = tmp.path().join("pi-root");
+    let remote = tmp.path().join("upload");
+    let deploy = |bin: &str| {
+        Command::new("make")
+            .current_dir(REPO)
+            .arg("deploy")
+            .arg(format!("PI={user}@127.0.0.1"))
+            .arg(format!("SSH_OPTS={}", sshd.opts()))
+            .arg(format!("DEPLOY_BIN={bin}"))
+            .arg(format!("DEPLOY_TMP={}", remote.display()))
+            .arg(format!(
+                "INSTALL_FLAGS=--root {} --no-systemctl",
+                root.display()
+            ))
+            .arg("SUDO=")
+            .output()
+            .expect("run make deploy")
+    };
+    let out = deploy(env!("CARGO_BIN_EXE_clawgate"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "make deploy failed:\n{text}");
+    assert!(text.contains("installed example config"), "{text}");
+    let installed = root.join("opt/clawgate/clawgate");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_clawgate")).unwrap(),
+        "the deployed binary is the one built"
+    );
+    assert!(root.join("etc/systemd/system/clawgate.service").exists());
+    assert!(root.join("etc/clawgate/clawgate.json").exists());
+
+    // A "binary" that refuses every config: install.sh keeps the old one.
+    let bad = tmp.path().join("bad-clawgate");
+    std::fs::write(&bad, "#!/bin/sh\necho refusing >&2\nexit 2\n").unwrap();
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = deploy(bad.to_str().unwrap());
+    assert!(
+        !out.status.success(),
+        "a refused upgrade must fail the deploy"
+    );
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_clawgate")).unwrap(),
+        "the refused binary did not replace the installed one"
     );
 }

@@ -43,6 +43,27 @@ pub fn merge(base: &mut Value, patch: &Value) {
     }
 }
 
+/// The opt-out that turns a missing real client into a skip. Without it a
+/// test whose client is missing fails with the install hint: a test that
+/// passes when its client is absent has tested nothing.
+pub const ALLOW_MISSING: &str = "CLAWGATE_ALLOW_MISSING_CLIENTS";
+
+/// True when the real client `what` is present. When it is missing the test
+/// fails with `hint`, unless `CLAWGATE_ALLOW_MISSING_CLIENTS=1`: then it
+/// prints a `SKIPPED:` line (counted by `scripts/test.sh`'s summary) and
+/// the caller returns.
+pub fn require_client(what: &str, present: bool, hint: &str) -> bool {
+    if present {
+        return true;
+    }
+    let msg = format!("{what} is not installed: {hint}");
+    if std::env::var(ALLOW_MISSING).is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED: {msg} ({ALLOW_MISSING}=1)");
+        return false;
+    }
+    panic!("{msg} (or set {ALLOW_MISSING}=1 to skip this test)");
+}
+
 pub fn binary() -> (String, Vec<String>) {
     let bin = std::env::var("CLAWGATE_TEST_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_clawgate").to_string());
