@@ -134,9 +134,12 @@ pub struct Config {
     pub testing: TestingConfig,
 }
 
-/// Default memory budget: the Pi figure of the Node original's deployment
-/// notes; our own use is far below it.
-pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 450 * 1024 * 1024;
+/// Default memory budget: an alarm level, not an allocation (the gateway
+/// idles near 10 MB). It sits above the default limits' worst case with
+/// room to spare, so the default config does not warn about itself
+/// (`test_the_default_worst_case_is_under_the_warning_level`); a 4 GB Pi
+/// spares 640 MiB easily.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 640 * 1024 * 1024;
 
 /// The memory monitor (`src/observe/memory.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -823,15 +826,26 @@ impl Config {
     pub fn from_json(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let text = strip_line_comments(text);
         let de = &mut serde_json::Deserializer::from_str(&text);
-        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
+        let parse_error = |key: String, inner: serde_json::Error| {
+            // A syntax error has no key to name (serde_path_to_error would
+            // say `?`); its line and column say where.
+            let key = if inner.is_syntax() || inner.is_eof() {
+                String::new()
+            } else {
+                key
+            };
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 key,
                 msg: describe_serde_error(&inner),
             }
+        };
+        let cfg: Config = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+            let key = e.path().to_string();
+            parse_error(key, e.into_inner())
         })?;
+        // Anything but white space after the object is an error, not ignored.
+        de.end().map_err(|e| parse_error(String::new(), e))?;
         cfg.validate(&path.display().to_string())?;
         Ok(cfg)
     }
@@ -1170,12 +1184,56 @@ fn strip_line_comments(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Turns serde's messages into the expected-type wording users read.
+/// Turns serde's messages into the wording users read: JSON's kinds of
+/// value ("a number", "a string", "an object"), never Rust's type names.
 fn describe_serde_error(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
     // serde_json appends " at line L column C"; keep it, it helps find the key.
-    msg.replace("invalid type: ", "wrong type: got ")
-        .replace("unknown field", "unknown key")
+    let mut msg = e.to_string();
+    const WORDS: &[(&str, &str)] = &[
+        ("invalid type: ", "wrong type: got "),
+        ("invalid value: ", "wrong value: got "),
+        ("unknown field", "unknown key"),
+        (
+            "trailing characters",
+            "unexpected content after the JSON object",
+        ),
+        ("got integer `", "got the number `"),
+        ("got floating point `", "got the number `"),
+        ("got string ", "got the string "),
+        ("got map", "got an object"),
+        ("got sequence", "got an array"),
+        ("got boolean `", "got `"),
+        ("got unit value", "got null"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+        ("expected a boolean", "expected true or false"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected a borrowed string", "expected a string"),
+    ];
+    for (from, to) in WORDS {
+        if msg.contains(from) {
+            msg = msg.replace(from, to);
+        }
+    }
+    // "expected u16", "expected usize", "expected struct Foo", "expected
+    // an integer between ...": JSON's words.
+    for (prefix, word) in [
+        ("expected u", "a whole number, 0 or more"),
+        ("expected i", "a whole number"),
+        ("expected struct ", "an object"),
+    ] {
+        if let Some(at) = msg.find(prefix) {
+            let rest = &msg[at + prefix.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if end > 0 {
+                msg = format!("{}expected {word}{}", &msg[..at], &rest[end..]);
+            }
+        }
+    }
+    msg
 }
 
 pub fn log_level(name: &str) -> Option<log::LevelFilter> {
@@ -1399,7 +1457,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`connections.maxConnections`"), "{err}");
-        assert!(err.contains("usize") || err.contains("integer"), "{err}");
+        assert!(err.contains("expected a whole number"), "{err}");
+        assert!(err.contains("got the string \"many\""), "{err}");
+        assert!(!err.contains("usize"), "{err}");
+        let err = parse(r#"{"server":true}"#).unwrap_err().to_string();
+        assert!(err.contains("expected an object"), "{err}");
+        assert!(err.contains("got `true`"), "{err}");
+        let err = parse(r#"{"server":{"bind":1}}"#).unwrap_err().to_string();
+        assert!(err.contains("expected a string"), "{err}");
+        assert!(err.contains("got the number `1`"), "{err}");
+    }
+
+    #[test]
+    fn test_syntax_errors_name_line_and_column_without_a_key() {
+        let err = parse("{\n  \"server\": {\"port\": 1,}\n}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2 column"), "{err}");
+        assert!(!err.contains('?') && !err.contains("key `"), "{err}");
+    }
+
+    #[test]
+    fn test_trailing_content_after_the_object_is_an_error() {
+        let err = parse("{\"server\": {\"port\": 1}}\n{\"server\": {}}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unexpected content after the JSON object"),
+            "{err}"
+        );
+        assert!(err.contains("line 2 column 1"), "{err}");
+        let err = parse("{} trailing").unwrap_err().to_string();
+        assert!(err.contains("unexpected content"), "{err}");
+        // White space and whole-line comments after it are fine.
+        assert!(parse("{}\n\n// end\n").is_ok());
+    }
+
+    #[test]
+    fn test_the_default_worst_case_is_under_the_warning_level() {
+        // `--check-config` warns when the worst case passes warnPercent of
+        // the budget; the embedded default must not warn about itself.
+        let cfg = Config::default();
+        let worst = cfg.worst_case_memory().total_bytes as f64;
+        let warn_at = cfg.memory.budget_bytes as f64 * cfg.memory.warn_percent / 100.0;
+        assert!(worst < warn_at, "worst case {worst} passes {warn_at}");
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn metrics_are_prometheus_text_behind_the_token_with_etags() {
     for name in [
         "clawgate_gateway_connections_active 1",
         "clawgate_gateway_memory_rss_bytes ",
-        "clawgate_gateway_memory_budget_bytes 471859200",
+        "clawgate_gateway_memory_budget_bytes 671088640",
         "clawgate_gateway_event_loop_lag_turn_p99_seconds ",
         "clawgate_gateway_batcher_messages_total ",
         "clawgate_store_transactions_total ",

@@ -1343,7 +1343,7 @@ mod tests {
         let text = r.gw.render_metrics(t0);
         assert!(text.contains("# HELP clawgate_gateway_connections_active "));
         assert!(text.contains("# TYPE clawgate_store_transactions_total counter"));
-        assert!(text.contains("clawgate_gateway_memory_budget_bytes 471859200\n"));
+        assert!(text.contains("clawgate_gateway_memory_budget_bytes 671088640\n"));
     }
 
     #[test]
