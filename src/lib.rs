@@ -10,6 +10,7 @@ pub mod cli;
 pub mod coach;
 pub mod config;
 pub mod dashboard;
+pub mod encoding;
 pub mod exec;
 pub mod forward;
 pub mod gateway;

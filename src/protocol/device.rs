@@ -53,31 +53,7 @@ impl DeviceError {
     }
 }
 
-/// Standard or URL-safe base64, padding optional; `None` on any other byte.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for &c in s.as_bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'\n' | b'\r' => continue,
-            _ => return None,
-        } as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
+pub use crate::encoding::base64_decode;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -158,7 +134,7 @@ mod tests {
     const NOW: u64 = 1_790_000_000_000;
 
     fn b64url(bytes: &[u8]) -> String {
-        crate::exec::output::base64(bytes)
+        crate::encoding::base64(bytes)
             .replace('+', "-")
             .replace('/', "_")
             .trim_end_matches('=')
