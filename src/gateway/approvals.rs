@@ -7,7 +7,7 @@
 //! expires them and a client that asks again with the same id learns so),
 //! and every decision is audited with who made it.
 
-use super::exec::ExecReq;
+use super::after::{After, Held};
 use super::methods::{bad_param as bad, opt_text, params_object, unavailable, Payload};
 use super::{wall_ms, Gateway, Timer};
 use crate::coach::{CheckInput, Decision, Verdict};
@@ -30,12 +30,6 @@ pub struct ApprovalReq {
     pub timeout_ms: u64,
 }
 
-struct ExecWait {
-    conn: ConnId,
-    req_id: String,
-    req: Box<ExecReq>,
-}
-
 pub struct Approval {
     seq: u64,
     pub id: String,
@@ -49,7 +43,7 @@ pub struct Approval {
     /// `exec.approval.request` calls waiting for the decision.
     waiters: Vec<(ConnId, String)>,
     /// An `exec.run` that starts when allowed.
-    exec: Option<ExecWait>,
+    exec: Option<Held>,
 }
 
 impl Approval {
@@ -307,7 +301,7 @@ impl Gateway {
             &req.id,
             input,
             session_key,
-            super::coach::After::Approval(Box::new(ar)),
+            After::Approval(Box::new(ar)),
             now,
         )
     }
@@ -377,21 +371,14 @@ impl Gateway {
     /// An `exec.run` the coach wants a human for.
     pub(super) fn raise_exec_approval(
         &mut self,
-        conn: ConnId,
-        req_id: &str,
-        r: ExecReq,
+        wait: Held,
         coach: Value,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let session = self.session_label(conn, r.session_key.as_deref());
-        let request = r.request_view();
-        let command = r.display.clone();
+        let session = self.session_label(wait.conn, wait.session_key());
+        let request = wait.request_view();
+        let command = wait.display().to_string();
         let timeout = self.cfg.exec.approval_timeout_ms;
-        let wait = ExecWait {
-            conn,
-            req_id: req_id.to_string(),
-            req: Box::new(r),
-        };
         self.raise_approval(
             None,
             session,
@@ -416,7 +403,7 @@ impl Gateway {
         command: String,
         timeout_ms: u64,
         waiter: Option<(ConnId, String)>,
-        exec: Option<ExecWait>,
+        exec: Option<Held>,
         now: Instant,
     ) -> Result<(), ErrorShape> {
         let e = &self.cfg.exec;
@@ -635,9 +622,8 @@ impl Gateway {
         }
         let res = match decision {
             Some("allow-once") | Some("allow-always") => {
-                let mut r = *w.req;
-                r.approved_by = by.to_string();
-                self.start_process(w.conn, &w.req_id, r, now)
+                self.resume_held(w, by, now);
+                return;
             }
             Some(_) => Err(ErrorShape::new(
                 ErrorCode::Forbidden,

@@ -10,6 +10,7 @@
 //! dropped because its job id is gone). A caller that disconnected in the
 //! meantime is found missing by its `ConnId` generation and skipped.
 
+use super::after::After;
 use super::methods::{bad_param as bad, opt_str, opt_u64, params_object, unavailable, Payload};
 use super::{wall_ms, Gateway, Priority, Timer};
 use crate::coach::rules::{Rule, RuleAction, RuleSet, RuleSpec};
@@ -107,16 +108,6 @@ struct Inflight {
     timer: Option<TimerId>,
     ctx: CheckCtx,
     then: After,
-}
-
-/// What happens with a verdict once it is in.
-pub(super) enum After {
-    /// `security.coach.check`: answer it (and raise an alert on approve).
-    Respond,
-    /// `exec.run`: block, ask a human, or spawn.
-    Exec(Box<super::exec::ExecReq>),
-    /// `exec.approval.request`: deny outright on block, else ask a human.
-    Approval(Box<super::approvals::ApprovalReq>),
 }
 
 /// An approve-level decision waiting for a human.
@@ -408,19 +399,13 @@ impl Gateway {
         then: After,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        match then {
-            After::Respond => Ok(Payload::Json(
+        if let After::Respond = then {
+            return Ok(Payload::Json(
                 self.finish_check(conn, &verdict, ctx, true, now),
-            )),
-            After::Exec(r) => {
-                self.finish_check(conn, &verdict, ctx, false, now);
-                self.exec_after_coach(conn, req_id, *r, &verdict, now)
-            }
-            After::Approval(a) => {
-                self.finish_check(conn, &verdict, ctx, false, now);
-                self.approval_after_coach(conn, req_id, *a, &verdict, now)
-            }
+            ));
         }
+        self.finish_check(conn, &verdict, ctx, false, now);
+        self.resume(conn, req_id, &verdict, then, now)
     }
 
     /// A worker's verdict arrived.

@@ -8,7 +8,7 @@
 //! the run's timeout, the SIGTERM→SIGKILL grace, the wait for pipes after
 //! the exit, the `yieldMs` answer and the finished process's TTL.
 
-use super::coach::After;
+use super::after::{After, Held};
 use super::methods::{
     bad_param as bad, opt_bool, opt_text, opt_u64_max, params_object, unavailable, Payload,
 };
@@ -582,7 +582,7 @@ impl Gateway {
                 }
                 let coach =
                     json!({"decision": "approve", "severity": v.severity, "matches": v.matches});
-                self.raise_exec_approval(conn, req_id, r, coach, now)
+                self.raise_exec_approval(Held::new(conn, req_id, r), coach, now)
             }
         }
     }

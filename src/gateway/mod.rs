@@ -5,6 +5,7 @@
 //!
 //! It never reads a clock: every entry point takes `now`.
 
+mod after;
 mod approvals;
 pub mod auth;
 pub mod cache;
