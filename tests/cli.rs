@@ -92,6 +92,12 @@ fn shipped_pi_example_config_is_valid() {
         !out.contains("enableTestMethods\": true"),
         "test methods stay off"
     );
+    // The shipped config and the embedded default do not warn about
+    // themselves: their worst case fits under the memory warning level.
+    assert!(!out.contains("note: the worst case passes"), "{out}");
+    let (code, out, err) = run(&["--check-config"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("note: the worst case passes"), "{out}");
 }
 
 #[test]
