@@ -11,8 +11,10 @@ use super::methods::{bad_param as bad, params_object, Payload};
 use super::{wall_ms, Gateway, Priority};
 use crate::net::ConnId;
 use crate::protocol::{ErrorCode, ErrorShape, Request, SharedEvent};
+use crate::reactor::timer::TimerId;
 use crate::store::{preview_of, Append, MessageRow, MetaUpdate};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Longest session key accepted.
@@ -72,6 +74,68 @@ pub struct PendingAppend {
     /// The request, plus retries of the same idempotency key that arrived
     /// while it was pending.
     waiters: Vec<(ConnId, String)>,
+}
+
+/// The runtime of sessions and transcripts, owned by the gateway like the
+/// coach's, exec's and approvals' own.
+pub struct ChatRuntime {
+    /// Appends waiting for this turn's group commit.
+    pending: Vec<PendingAppend>,
+    pending_bytes: usize,
+    /// Set while the store refuses commits: no attempt before this instant.
+    commit_retry_at: Option<Instant>,
+    /// `chat.send` answers by session + idempotency key (bounded LRU + TTL).
+    idempotency: hashlink::LruCache<String, (Instant, String)>,
+    /// Session metadata waiting for its debounce (bounded: metaMaxPending).
+    meta: HashMap<String, MetaUpdate>,
+    meta_timer: Option<TimerId>,
+    pub meta_stats: MetaStats,
+    /// Sessions changed since the last `sessions.changed` round.
+    changed_keys: Vec<String>,
+    changed_overflow: bool,
+    changed_timer: Option<TimerId>,
+}
+
+impl ChatRuntime {
+    pub fn new(idempotency_keys: usize) -> ChatRuntime {
+        ChatRuntime {
+            pending: Vec::new(),
+            pending_bytes: 0,
+            commit_retry_at: None,
+            idempotency: hashlink::LruCache::new(idempotency_keys),
+            meta: HashMap::new(),
+            meta_timer: None,
+            meta_stats: MetaStats::default(),
+            changed_keys: Vec::new(),
+            changed_overflow: false,
+            changed_timer: None,
+        }
+    }
+
+    /// Bytes of appends waiting for the group commit.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// The store refused the last commit and a retry is scheduled.
+    pub fn store_failing(&self) -> bool {
+        self.commit_retry_at.is_some()
+    }
+
+    /// Idempotency keys remembered now.
+    pub fn idempotency_len(&self) -> usize {
+        self.idempotency.len()
+    }
+
+    /// The metadata debounce timer fired (it is gone from the wheel).
+    pub fn meta_timer_fired(&mut self) {
+        self.meta_timer = None;
+    }
+
+    /// Resizes the idempotency cache after a reload.
+    pub fn set_idempotency_capacity(&mut self, n: usize) {
+        self.idempotency.set_capacity(n);
+    }
 }
 
 fn not_found(key: &str) -> ErrorShape {
@@ -185,10 +249,10 @@ fn message_id() -> String {
 impl Gateway {
     fn idempotency_get(&mut self, key: &str, now: Instant) -> Option<String> {
         let ttl = Duration::from_millis(self.cfg.store.idempotency_ttl_ms);
-        let hit = match self.idempotency.get(key) {
+        let hit = match self.chat.idempotency.get(key) {
             Some((at, payload)) if now.duration_since(*at) < ttl => Some(payload.clone()),
             Some(_) => {
-                self.idempotency.remove(key);
+                self.chat.idempotency.remove(key);
                 None
             }
             None => None,
@@ -206,17 +270,17 @@ impl Gateway {
     /// Refuses a new append while the pending batch is at its bound (the
     /// store is failing, e.g. the disk or `store.maxDbBytes` is full).
     fn check_pending_bound(&self) -> Result<(), ErrorShape> {
-        if self.pending_bytes >= self.cfg.store.pending_max_bytes {
+        if self.chat.pending_bytes >= self.cfg.store.pending_max_bytes {
             return Err(ErrorShape::new(
                 ErrorCode::Unavailable,
                 format!(
                     "storage unavailable: {} bytes of messages wait for the database",
-                    self.pending_bytes
+                    self.chat.pending_bytes
                 ),
             )
             .detail(
                 "STORAGE_BACKLOG",
-                json!({"pendingBytes": self.pending_bytes}),
+                json!({"pendingBytes": self.chat.pending_bytes}),
             )
             .retry_after(COMMIT_RETRY.as_millis() as u64 * 2));
         }
@@ -224,14 +288,14 @@ impl Gateway {
     }
 
     fn queue_append(&mut self, id: ConnId, req_id: &str, append: Append, ack: Ack, now: Instant) {
-        self.pending_bytes += append.text.len() + append.session_key.len();
-        self.pending.push(PendingAppend {
+        self.chat.pending_bytes += append.text.len() + append.session_key.len();
+        self.chat.pending.push(PendingAppend {
             append,
             ack,
             waiters: vec![(id, req_id.to_string())],
         });
-        if self.pending.len() >= self.cfg.store.group_commit_max
-            || self.pending_bytes >= self.cfg.store.group_commit_bytes
+        if self.chat.pending.len() >= self.cfg.store.group_commit_max
+            || self.chat.pending_bytes >= self.cfg.store.group_commit_bytes
         {
             self.commit_appends(now);
         }
@@ -241,7 +305,7 @@ impl Gateway {
     /// and broadcasts their events. On failure every waiter gets
     /// `UNAVAILABLE` (nothing was acknowledged, so nothing acknowledged is lost).
     pub fn commit_appends(&mut self, now: Instant) {
-        if self.pending.is_empty() || self.commit_retry_at.is_some_and(|t| now < t) {
+        if self.chat.pending.is_empty() || self.chat.commit_retry_at.is_some_and(|t| now < t) {
             return;
         }
         // When this batch's sessions would overflow the metadata buffer,
@@ -254,12 +318,12 @@ impl Gateway {
                 .cfg
                 .store
                 .meta_max_pending
-                .saturating_sub(self.meta.len());
+                .saturating_sub(self.chat.meta.len());
             let mut keys: Vec<&str> = Vec::with_capacity(room);
             let mut over = false;
-            for p in &self.pending {
+            for p in &self.chat.pending {
                 let k = p.append.session_key.as_str();
-                if !self.meta.contains_key(k) && !keys.contains(&k) {
+                if !self.chat.meta.contains_key(k) && !keys.contains(&k) {
                     if keys.len() == room {
                         over = true;
                         break;
@@ -270,32 +334,32 @@ impl Gateway {
             over
         };
         let meta_along: Vec<MetaUpdate> = if overflow {
-            let mut merged = self.meta.clone();
-            for p in &self.pending {
+            let mut merged = self.chat.meta.clone();
+            for p in &self.chat.pending {
                 merge_meta(&mut merged, &p.append);
             }
             merged.into_values().collect()
         } else {
             Vec::new()
         };
-        let appends: Vec<&Append> = self.pending.iter().map(|p| &p.append).collect();
+        let appends: Vec<&Append> = self.chat.pending.iter().map(|p| &p.append).collect();
         if let Err(e) = self.store.append_with_meta(&appends, &meta_along) {
             // Keep the batch and its waiters; retry on a timer. New appends
             // queue behind it until the pending bound answers UNAVAILABLE.
             self.store.stats.errors += 1;
-            if self.commit_retry_at.is_none() {
+            if self.chat.commit_retry_at.is_none() {
                 log::error!(
                     "store: group commit failed, {} appends kept for retry: {e}",
                     appends.len()
                 );
             }
-            self.commit_retry_at = Some(now + COMMIT_RETRY);
+            self.chat.commit_retry_at = Some(now + COMMIT_RETRY);
             let _ = self
                 .timers
                 .insert(now + COMMIT_RETRY, super::Timer::CommitRetry);
             return;
         }
-        if self.commit_retry_at.take().is_some() {
+        if self.chat.commit_retry_at.take().is_some() {
             log::info!("store: group commit recovered");
         }
         // What was logged since the last restart, not the file's size: the
@@ -304,8 +368,8 @@ impl Gateway {
         if self.store.wal_log_bytes() >= self.cfg.store.checkpoint_wal_bytes {
             self.request_checkpoint();
         }
-        let batch = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
+        let batch = std::mem::take(&mut self.chat.pending);
+        self.chat.pending_bytes = 0;
         // New messages change counters and order: cached pages are stale.
         self.cache.invalidate(LIST_CACHE_PREFIX);
         self.stats.group_commits += 1;
@@ -321,7 +385,8 @@ impl Gateway {
                 Ack::Inject => format!(r#"{{"messageId":"{}"}}"#, a.message_id),
             };
             if let Ack::Send { idempotency } = &p.ack {
-                self.idempotency
+                self.chat
+                    .idempotency
                     .insert(idempotency.clone(), (now, text.clone()));
             }
             for (id, rid) in &p.waiters {
@@ -344,7 +409,7 @@ impl Gateway {
             }
         }
         if overflow {
-            self.meta_stats.requested += batch.len() as u64;
+            self.chat.meta_stats.requested += batch.len() as u64;
             self.meta_written(meta_along.len(), MetaFlush::Full);
         } else {
             for p in &batch {
@@ -358,26 +423,26 @@ impl Gateway {
 
     /// One message's worth of metadata into the buffer.
     fn meta_request(&mut self, a: &Append, now: Instant) {
-        self.meta_stats.requested += 1;
-        if !self.meta.contains_key(&a.session_key)
-            && self.meta.len() >= self.cfg.store.meta_max_pending
+        self.chat.meta_stats.requested += 1;
+        if !self.chat.meta.contains_key(&a.session_key)
+            && self.chat.meta.len() >= self.cfg.store.meta_max_pending
         {
             self.flush_meta(MetaFlush::Full, now);
         }
-        merge_meta(&mut self.meta, a);
-        if self.meta_timer.is_none() {
+        merge_meta(&mut self.chat.meta, a);
+        if self.chat.meta_timer.is_none() {
             let at = now + Duration::from_millis(self.cfg.store.meta_debounce_ms);
-            self.meta_timer = self.timers.insert(at, super::Timer::MetaFlush).ok();
+            self.chat.meta_timer = self.timers.insert(at, super::Timer::MetaFlush).ok();
         }
     }
 
     /// The buffer is in the database: empty it, stop its debounce, count.
     fn meta_written(&mut self, rows: usize, cause: MetaFlush) {
-        self.meta.clear();
-        if let Some(t) = self.meta_timer.take() {
+        self.chat.meta.clear();
+        if let Some(t) = self.chat.meta_timer.take() {
             self.timers.cancel(t);
         }
-        let s = &mut self.meta_stats;
+        let s = &mut self.chat.meta_stats;
         s.performed += rows as u64;
         s.coalesced = s.requested.saturating_sub(s.performed);
         match cause {
@@ -391,18 +456,18 @@ impl Gateway {
     /// Writes the buffered metadata (one transaction). Kept in memory and
     /// retried on the next flush when the write fails.
     pub fn flush_meta(&mut self, cause: MetaFlush, _now: Instant) {
-        if let Some(t) = self.meta_timer.take() {
+        if let Some(t) = self.chat.meta_timer.take() {
             self.timers.cancel(t);
         }
-        if self.meta.is_empty() {
+        if self.chat.meta.is_empty() {
             return;
         }
-        let updates: Vec<MetaUpdate> = self.meta.values().cloned().collect();
+        let updates: Vec<MetaUpdate> = self.chat.meta.values().cloned().collect();
         match self.store.apply_meta(&updates) {
             Ok(()) => self.meta_written(updates.len(), cause),
             Err(e) => {
                 log::error!("session metadata flush failed, kept for retry: {e}");
-                self.meta_stats.errors += 1;
+                self.chat.meta_stats.errors += 1;
             }
         }
     }
@@ -411,28 +476,29 @@ impl Gateway {
     /// debounce window instead of one per commit (with many writers that was
     /// as many frames as the `chat` events themselves).
     fn note_session_changed(&mut self, key: &str, now: Instant) {
-        if self.changed_keys.len() < MAX_CHANGED_KEYS && !self.changed_keys.iter().any(|k| k == key)
+        if self.chat.changed_keys.len() < MAX_CHANGED_KEYS
+            && !self.chat.changed_keys.iter().any(|k| k == key)
         {
-            self.changed_keys.push(key.to_string());
-        } else if self.changed_keys.len() >= MAX_CHANGED_KEYS {
-            self.changed_overflow = true;
+            self.chat.changed_keys.push(key.to_string());
+        } else if self.chat.changed_keys.len() >= MAX_CHANGED_KEYS {
+            self.chat.changed_overflow = true;
         }
-        if self.changed_timer.is_none() {
+        if self.chat.changed_timer.is_none() {
             let at = now + Duration::from_millis(self.cfg.events.sessions_changed_debounce_ms);
-            self.changed_timer = self.timers.insert(at, super::Timer::SessionsChanged).ok();
+            self.chat.changed_timer = self.timers.insert(at, super::Timer::SessionsChanged).ok();
         }
     }
 
     /// The debounce ended: one event per changed session (or one without a
     /// key when more changed than are tracked).
     pub(super) fn emit_sessions_changed(&mut self, now: Instant) {
-        self.changed_timer = None;
-        if std::mem::take(&mut self.changed_overflow) {
-            self.changed_keys.clear();
+        self.chat.changed_timer = None;
+        if std::mem::take(&mut self.chat.changed_overflow) {
+            self.chat.changed_keys.clear();
             self.sessions_changed("message", None, now);
             return;
         }
-        for key in std::mem::take(&mut self.changed_keys) {
+        for key in std::mem::take(&mut self.chat.changed_keys) {
             self.sessions_changed("message", Some(&key), now);
         }
     }
@@ -461,6 +527,7 @@ impl Gateway {
             return Ok(Payload::Raw(payload));
         }
         if let Some(p) = self
+            .chat
             .pending
             .iter_mut()
             .find(|p| matches!(&p.ack, Ack::Send { idempotency } if *idempotency == cache_key))

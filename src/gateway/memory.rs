@@ -46,8 +46,8 @@ impl Gateway {
         let (authed, pre) = self.counts();
         let connections = self.buffered_bytes() + (authed + pre) * config::MEMORY_PER_CONN_OVERHEAD;
         let store = crate::store::Store::sqlite_heap_bytes() as usize
-            + self.pending_bytes
-            + self.idempotency.len() * 512;
+            + self.chat.pending_bytes()
+            + self.chat.idempotency_len() * 512;
         let (per_check, per_stored) = config::coach_item_bytes(&self.cfg);
         let coach = self.coach_rt.inflight() * per_check
             + (self.coach_rt.pending_alerts() + self.coach_rt.audit_waiting()) * per_stored
@@ -148,7 +148,7 @@ impl Gateway {
                 "processesRunning": self.exec.running(),
                 "processesFinished": self.exec.finished(),
                 "cacheEntries": self.cache.view().entries,
-                "idempotencyKeys": self.idempotency.len(),
+                "idempotencyKeys": self.chat.idempotency_len(),
                 "coachInFlight": self.coach_rt.inflight(),
                 "pendingApprovals": self.approvals.pending_count(),
             },

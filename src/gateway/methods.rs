@@ -691,7 +691,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         group_commits: gw.stats.group_commits,
         group_committed: gw.stats.group_committed,
         idempotent_replays: gw.stats.idempotent_replays,
-        metadata: gw.meta_stats.clone(),
+        metadata: gw.chat.meta_stats.clone(),
     };
     let uptime_ms = gw.uptime_ms(now);
     let accounting = gw.memory_accounting();

@@ -181,24 +181,13 @@ pub struct Gateway {
     tick_timer: Option<TimerId>,
     presence_timer: Option<TimerId>,
     pub store: crate::store::Store,
-    /// Appends waiting for this turn's group commit.
-    pending: Vec<chat::PendingAppend>,
-    pending_bytes: usize,
-    /// Set while the store refuses commits: no attempt before this instant.
-    commit_retry_at: Option<Instant>,
-    /// `chat.send` answers by session + idempotency key (bounded LRU + TTL).
-    idempotency: hashlink::LruCache<String, (Instant, String)>,
-    /// Session metadata waiting for its debounce (bounded: metaMaxPending).
-    meta: HashMap<String, crate::store::MetaUpdate>,
-    meta_timer: Option<TimerId>,
-    pub meta_stats: chat::MetaStats,
+    /// Sessions and transcripts: group commit, idempotency, metadata
+    /// buffer, `sessions.changed` debounce.
+    pub chat: chat::ChatRuntime,
     pub io_history: crate::observe::io::IoHistory,
     /// The fixed thread pool (checkpoints now, the coach later).
     pub workers: crate::workers::WorkerPool,
     checkpoint_running: bool,
-    changed_keys: Vec<String>,
-    changed_overflow: bool,
-    changed_timer: Option<TimerId>,
     /// The buffered log file, when file logging is on.
     pub logfile: Option<std::sync::Arc<crate::observe::logfile::LogFile>>,
     /// RSS read from /proc at most once a second: (when, bytes).
@@ -290,19 +279,10 @@ impl Gateway {
             loop_stats: Default::default(),
             presence_timer: None,
             store,
-            pending: Vec::new(),
-            pending_bytes: 0,
-            commit_retry_at: None,
-            idempotency: hashlink::LruCache::new(cfg.store.idempotency_keys),
-            meta: HashMap::new(),
-            meta_timer: None,
-            meta_stats: Default::default(),
+            chat: chat::ChatRuntime::new(cfg.store.idempotency_keys),
             logfile: None,
             workers,
             checkpoint_running: false,
-            changed_keys: Vec::new(),
-            changed_overflow: false,
-            changed_timer: None,
             io_history: crate::observe::io::IoHistory::new(
                 cfg.metrics.windows,
                 Default::default(),
@@ -899,7 +879,7 @@ impl Gateway {
                 let _ = self.timers.insert(now + flush, Timer::LogFlush);
             }
             Timer::MetaFlush => {
-                self.meta_timer = None;
+                self.chat.meta_timer_fired();
                 self.flush_meta(chat::MetaFlush::Debounce, now);
             }
             Timer::Checkpoint => {
@@ -1061,7 +1041,8 @@ impl Gateway {
                 conn.set_ws_config(post_auth);
             }
         }
-        self.idempotency.set_capacity(cfg.store.idempotency_keys);
+        self.chat
+            .set_idempotency_capacity(cfg.store.idempotency_keys);
         self.cache
             .reconfigure(cfg.cache.entries, cfg.cache.max_bytes);
         self.conn_rate

@@ -108,7 +108,7 @@ impl Gateway {
     fn healthz(&mut self, req: &PlainRequest, head: bool, now: Instant) -> Vec<u8> {
         // A failing store (disk full) or a shutdown is unhealthy; memory
         // pressure is reported but still serving.
-        let ok = !self.is_shutting_down() && self.commit_retry_at.is_none();
+        let ok = !self.is_shutting_down() && !self.chat.store_failing();
         let ttl = Duration::from_millis(self.cfg.cache.health_ttl_ms);
         let (body, etag) = self.cached(HEALTHZ_KEY, ttl, now, |gw| {
             serde_json::json!({
