@@ -93,14 +93,13 @@ fn main() -> ExitCode {
                 None
             };
             observe::init_logging(level, logfile.clone());
-            let mut r = match reactor::Reactor::new(cfg, src) {
+            let mut r = match reactor::Reactor::new(cfg, src, logfile) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("clawgate: {e}");
                     return ExitCode::from(1);
                 }
             };
-            r.gw.logfile = logfile;
             // Printed on stdout so scripts and tests can wait for it.
             let mut out = std::io::stdout().lock();
             let _ = writeln!(

@@ -44,7 +44,7 @@ fn serve<T>(r: &mut Reactor, s: &mut TurnScratch, job: JoinHandle<T>) -> T {
 fn settle(r: &mut Reactor, s: &mut TurnScratch) {
     let deadline = Instant::now() + REAL_LIMIT;
     loop {
-        let p = r.gw.workers.stats();
+        let p = r.gateway().workers.stats();
         if p.queued == 0 && p.running == 0 {
             break;
         }
@@ -94,11 +94,10 @@ fn a_day_of_timers_leaves_everything_bounded() {
     )
     .unwrap();
     clawgate::observe::init_logging(level, Some(logfile.clone()));
-    let mut r = Reactor::new(cfg, ConfigSource::default()).expect("reactor");
-    r.gw.logfile = Some(logfile);
+    let mut r = Reactor::new(cfg, ConfigSource::default(), Some(logfile)).expect("reactor");
     let addr = r.local_addr();
     let mut s = TurnScratch::default();
-    let timers_at_start = r.gw.timers.len();
+    let timers_at_start = r.gateway().timers.len();
 
     let mut rss_after_warmup = 0;
     let mut held: Option<Client> = None;
@@ -152,7 +151,7 @@ fn a_day_of_timers_leaves_everything_bounded() {
     let g = &h["gateway"];
     println!(
         "clock soak: {hours} h in {stops} clock stops; timers {timers_at_start} -> {}; RSS less SQLite's heap {} -> {} KiB (SQLite {} KiB)",
-        r.gw.timers.len(),
+        r.gateway().timers.len(),
         rss_after_warmup / 1024,
         rss_bytes().saturating_sub(Store::sqlite_heap_bytes()) / 1024,
         Store::sqlite_heap_bytes() / 1024
@@ -215,9 +214,9 @@ fn a_day_of_timers_leaves_everything_bounded() {
     // with the day's rows, bounded by store.cacheBytes), stayed within
     // 1 MB of the first hours.
     assert!(
-        r.gw.timers.len() <= timers_at_start + 4,
+        r.gateway().timers.len() <= timers_at_start + 4,
         "timers {timers_at_start} -> {}",
-        r.gw.timers.len()
+        r.gateway().timers.len()
     );
     let rss_end = rss_bytes().saturating_sub(Store::sqlite_heap_bytes());
     assert!(

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cache;
 mod chat;
 mod coach;
+mod driver;
 pub mod exec;
 pub use chat::MetaFlush;
 mod forward;
@@ -189,11 +190,11 @@ pub struct Gateway {
     pub workers: crate::workers::WorkerPool,
     checkpoint_running: bool,
     /// The buffered log file, when file logging is on.
-    pub logfile: Option<std::sync::Arc<crate::observe::logfile::LogFile>>,
+    pub(crate) logfile: Option<std::sync::Arc<crate::observe::logfile::LogFile>>,
     /// RSS read from /proc at most once a second: (when, bytes).
     rss_cache: Option<(Instant, u64)>,
     /// Updated by the reactor every turn.
-    pub loop_stats: crate::observe::LoopStats,
+    pub(crate) loop_stats: crate::observe::LoopStats,
     /// The security coach: checks in flight, alerts, rules, audit buffer.
     pub coach_rt: coach::CoachRuntime,
     /// Worker results were left after the drain budget.
@@ -217,9 +218,11 @@ pub struct Gateway {
     forward_timer: Option<TimerId>,
     /// `wss://`: every accepted socket starts TLS with this (set at start
     /// from `tls.*`, renewed on reload).
-    pub tls: Option<crate::net::tls::Acceptor>,
+    pub(crate) tls: Option<crate::net::tls::Acceptor>,
     /// Scratch list of a broadcast's recipients (bounded by the pool).
     broadcast_ids: Vec<ConnId>,
+    /// Scratch list of the timers due this turn.
+    fired: Vec<Timer>,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -238,6 +241,7 @@ impl Gateway {
         mut store: crate::store::Store,
         workers: crate::workers::WorkerPool,
         registry: Registry,
+        tls: Option<crate::net::tls::Acceptor>,
         now: Instant,
     ) -> Gateway {
         let slots = cfg.connections.max_connections + cfg.connections.max_unauthenticated;
@@ -304,8 +308,9 @@ impl Gateway {
             conn_rate: ratelimit::ConnectionRate::new(cfg.rate_limits.tracked_addresses),
             forwarder: crate::forward::Forwarder::new(&cfg.audit_forward),
             forward_timer: None,
-            tls: None,
+            tls,
             broadcast_ids: Vec::new(),
+            fired: Vec::new(),
             cfg,
             secrets,
         };
@@ -916,9 +921,9 @@ impl Gateway {
         }
     }
 
-    /// The reactor's figures for one turn: `start` is when poll returned,
-    /// `turn` how long the turn took.
-    pub fn record_turn(&mut self, start: Instant, turn: Duration) {
+    /// The turn's lag figures: `start` is when poll returned, `turn` how
+    /// long the turn took.
+    fn record_lag(&mut self, start: Instant, turn: Duration) {
         let lag = self.turn_timer_lag.take();
         if let Some(w) = self.lag.record(start, turn, lag) {
             log::warn!("{w}");
@@ -1239,6 +1244,7 @@ mod tests {
             store,
             workers,
             poll.registry().try_clone().unwrap(),
+            None,
             t0,
         );
         Rig {
@@ -1253,27 +1259,22 @@ mod tests {
     impl Rig {
         /// One loop turn at the injected time `at` (I/O is real, time is not).
         fn turn(&mut self, at: Instant) {
+            use crate::reactor::Handler;
             self.poll
                 .poll(&mut self.events, Some(Duration::from_millis(20)))
                 .unwrap();
             for ev in self.events.iter() {
                 if ev.token() == LISTENER {
-                    self.gw.accept(&self.listener, at);
-                } else if let Some((seq, stream)) = crate::exec::from_proc_token(ev.token()) {
+                    self.gw.on_accept(&self.listener, at);
+                } else {
                     let readable = ev.is_readable() || ev.is_read_closed();
-                    self.gw
-                        .on_proc_ready(seq, stream, readable, ev.is_writable(), at);
-                } else if let Some(id) = ConnId::from_token(ev.token()) {
-                    self.gw.on_ready(id, ev.is_readable(), ev.is_writable(), at);
+                    self.gw.on_token(ev.token(), readable, ev.is_writable(), at);
                 }
             }
-            self.gw.run_revisits(Some(&self.listener), at);
             // The reactor turns SIGCHLD into this call; the rig has no
             // signal pipe, so it reaps every turn.
-            self.gw.on_sigchld(at);
-            let mut scratch = Vec::new();
-            self.gw.expire_timers(at, &mut scratch);
-            self.gw.flush_dirty(at);
+            self.gw.on_child(at);
+            self.gw.end_turn(Some(&self.listener), at);
         }
 
         fn turn_until(&mut self, at: Instant, mut done: impl FnMut(&Gateway) -> bool) {

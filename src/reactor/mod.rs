@@ -11,8 +11,7 @@ pub mod timer;
 
 use crate::config::{Config, ConfigSource};
 use crate::gateway::auth::{self, Secrets};
-use crate::gateway::{Gateway, Timer};
-use crate::net::ConnId;
+use crate::gateway::Gateway;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use signals::SignalAction;
@@ -61,16 +60,50 @@ pub struct Reactor {
     listener: Option<TcpListener>,
     signals: signal_hook_mio::v1_0::Signals,
     source: ConfigSource,
-    pub gw: Gateway,
+    gw: Gateway,
     local_addr: SocketAddr,
     /// See [`Reactor::now`].
     clock_offset: Duration,
 }
 
-/// Buffers a turn reuses (timers fired, signals drained).
+/// What the loop drives: the only calls the reactor makes into the
+/// gateway. The reactor owns the poll, the listener, the signals and the
+/// clock; the handler owns everything behind the tokens it registered.
+pub trait Handler {
+    /// How long the next poll may block: until the next timer, or zero
+    /// while work from a spent budget is waiting.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration>;
+    /// The listener is readable.
+    fn on_accept(&mut self, listener: &TcpListener, now: Instant);
+    /// The worker pool woke the loop.
+    fn on_wake(&mut self, now: Instant);
+    /// Readiness on a token the handler registered (a connection, a pipe).
+    fn on_token(&mut self, token: Token, readable: bool, writable: bool, now: Instant);
+    /// SIGCHLD.
+    fn on_child(&mut self, now: Instant);
+    /// SIGTERM/SIGINT: the listener is already deregistered.
+    fn on_shutdown(&mut self, why: &str, now: Instant);
+    /// SIGHUP with a config that loaded; `None` when it did not (counted).
+    fn on_reload(&mut self, new: Option<(Config, Secrets)>, now: Instant);
+    /// After the events: revisits, due timers, flushes. Returns the
+    /// number of timers fired.
+    fn end_turn(&mut self, listener: Option<&TcpListener>, now: Instant) -> usize;
+    /// The turn's figures: it started at `start` and took `took`.
+    fn record_turn(&mut self, start: Instant, took: Duration, events: u64, timers: usize);
+    /// Shutdown has completed: the last work (children, commits, flushes)
+    /// is done here and true returned; false while it has not.
+    fn finish_if_done(&mut self, now: Instant) -> bool;
+    /// When the next timer is due (the clock soak steps to it).
+    fn next_timer(&self, now: Instant) -> Option<Duration>;
+    /// The listener speaks TLS.
+    fn is_tls(&self) -> bool;
+    /// Where the token came from (the token file's path, "configuration"...).
+    fn token_origin(&self) -> &str;
+}
+
+/// Buffers a turn reuses (signals drained).
 #[derive(Default)]
 pub struct TurnScratch {
-    timers: Vec<Timer>,
     signals: Vec<SignalAction>,
 }
 
@@ -85,7 +118,11 @@ pub fn load_secrets(cfg: &Config) -> Result<Secrets, auth::AuthError> {
 
 impl Reactor {
     /// Binds the listener and installs signals; nothing runs yet.
-    pub fn new(cfg: Config, source: ConfigSource) -> Result<Reactor, ReactorError> {
+    pub fn new(
+        cfg: Config,
+        source: ConfigSource,
+        logfile: Option<Arc<crate::observe::logfile::LogFile>>,
+    ) -> Result<Reactor, ReactorError> {
         let secrets = load_secrets(&cfg).map_err(ReactorError::Secrets)?;
         // Before the store opens: a bad certificate path is a config mistake
         // and must not leave anything behind.
@@ -151,8 +188,8 @@ impl Reactor {
         };
         let workers = crate::workers::WorkerPool::new(threads, queue, waker.clone())
             .map_err(ReactorError::Poll)?;
-        let mut gw = Gateway::new(cfg, secrets, store, workers, registry, Instant::now());
-        gw.tls = tls;
+        let mut gw = Gateway::new(cfg, secrets, store, workers, registry, tls, Instant::now());
+        gw.logfile = logfile;
         Ok(Reactor {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -167,7 +204,13 @@ impl Reactor {
 
     /// Where the token came from (the token file's path, "configuration"...).
     pub fn gw_token_origin(&self) -> String {
-        self.gw.token_origin().to_string()
+        Handler::token_origin(&self.gw).to_string()
+    }
+
+    /// The gateway, to look at (tests and soaks read its figures); the
+    /// loop drives it only through [`Handler`].
+    pub fn gateway(&self) -> &Gateway {
+        &self.gw
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -176,7 +219,7 @@ impl Reactor {
 
     /// `wss` when the listener speaks TLS, else `ws`.
     pub fn scheme(&self) -> &'static str {
-        if self.gw.tls.is_some() {
+        if self.gw.is_tls() {
             "wss"
         } else {
             "ws"
@@ -205,7 +248,7 @@ impl Reactor {
 
     /// How long until the next timer is due on the loop's clock.
     pub fn until_next_timer(&self) -> Option<Duration> {
-        self.gw.timers.timeout(self.now())
+        self.gw.next_timer(self.now())
     }
 
     /// One turn: poll (at most `cap`, or until the next timer), handle
@@ -217,10 +260,7 @@ impl Reactor {
         scratch: &mut TurnScratch,
     ) -> Result<bool, ReactorError> {
         let now = self.now();
-        let mut timeout = self.gw.timers.timeout(now);
-        if self.gw.has_revisits() {
-            timeout = Some(Duration::ZERO);
-        }
+        let mut timeout = self.gw.poll_timeout(now);
         if let Some(c) = cap {
             timeout = Some(timeout.map_or(c, |t| t.min(c)));
         }
@@ -237,22 +277,15 @@ impl Reactor {
             match ev.token() {
                 LISTENER => {
                     if let Some(l) = &self.listener {
-                        self.gw.accept(l, now);
+                        self.gw.on_accept(l, now);
                     }
                 }
-                WAKER => {
-                    self.gw.loop_stats.wakeups += 1;
-                    self.gw.on_worker_results(WORKER_RESULTS_BUDGET, now);
-                }
+                WAKER => self.gw.on_wake(now),
                 SIGNALS => signals::drain(&mut self.signals, &mut scratch.signals),
                 token => {
                     let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
-                    if let Some((seq, stream)) = crate::exec::from_proc_token(token) {
-                        let writable = ev.is_writable() || ev.is_write_closed();
-                        self.gw.on_proc_ready(seq, stream, readable, writable, now);
-                    } else if let Some(id) = ConnId::from_token(token) {
-                        self.gw.on_ready(id, readable, ev.is_writable(), now);
-                    }
+                    let writable = ev.is_writable() || ev.is_write_closed();
+                    self.gw.on_token(token, readable, writable, now);
                 }
             }
         }
@@ -261,35 +294,10 @@ impl Reactor {
             self.on_signal(action, now);
         }
         scratch.signals = actions;
-        self.gw.run_revisits(self.listener.as_ref(), now);
-        let fired = self.gw.expire_timers(now, &mut scratch.timers);
-        self.gw.flush_dirty(now);
+        let fired = self.gw.end_turn(self.listener.as_ref(), now);
         let end = self.now();
-        let s = &mut self.gw.loop_stats;
-        s.iterations += 1;
-        s.events += n_events;
-        s.timers_fired += fired as u64;
-        s.last_turn = end - now;
-        s.max_turn = s.max_turn.max(s.last_turn);
-        s.busy += s.last_turn;
-        let turn = s.last_turn;
-        self.gw.record_turn(now, turn);
-        if self.gw.shutdown_complete(end) {
-            self.gw.exec_final(end);
-            self.gw.commit_appends(end);
-            self.gw.flush_meta(crate::gateway::MetaFlush::Shutdown, end);
-            self.gw.workers.shutdown();
-            if let Err(e) = self.gw.store.checkpoint() {
-                log::warn!("final checkpoint failed: {e}");
-            }
-            let (open, _) = self.gw.counts();
-            log::info!("shutdown complete ({open} connections still open at exit)");
-            if let Some(f) = &self.gw.logfile {
-                f.flush();
-            }
-            return Ok(true);
-        }
-        Ok(false)
+        self.gw.record_turn(now, end - now, n_events, fired);
+        Ok(self.gw.finish_if_done(end))
     }
 
     /// Asks the loop to stop as SIGTERM would (for callers that run it
@@ -306,34 +314,34 @@ impl Reactor {
                     let _ = self.poll.registry().deregister(&mut l);
                 }
                 self.gw
-                    .begin_shutdown(&format!("gateway stopping ({name})"), now);
+                    .on_shutdown(&format!("gateway stopping ({name})"), now);
             }
             SignalAction::Reload => self.reload(now),
-            SignalAction::Child => self.gw.on_sigchld(now),
+            SignalAction::Child => self.gw.on_child(now),
         }
     }
 
     /// SIGHUP: rebuild the config from the same sources; keep the old one on error.
     fn reload(&mut self, now: Instant) {
-        let cfg = match self.source.load() {
-            Ok(c) => c,
+        let loaded = self
+            .source
+            .load()
+            .map_err(|e| e.to_string())
+            .and_then(|cfg| {
+                let secrets = load_secrets(&cfg).map_err(|e| e.to_string())?;
+                Ok((cfg, secrets))
+            });
+        match loaded {
+            Ok((cfg, secrets)) => {
+                if let Some(level) = crate::config::log_level(&cfg.log.level) {
+                    log::set_max_level(level);
+                }
+                self.gw.on_reload(Some((cfg, secrets)), now);
+            }
             Err(e) => {
                 log::error!("reload refused, keeping the running config: {e}");
-                self.gw.stats.reload_failures += 1;
-                return;
+                self.gw.on_reload(None, now);
             }
-        };
-        let secrets = match load_secrets(&cfg) {
-            Ok(s) => s,
-            Err(e) => {
-                log::error!("reload refused, keeping the running config: {e}");
-                self.gw.stats.reload_failures += 1;
-                return;
-            }
-        };
-        if let Some(level) = crate::config::log_level(&cfg.log.level) {
-            log::set_max_level(level);
         }
-        self.gw.reload(cfg, secrets, now);
     }
 }
