@@ -130,10 +130,7 @@ fn python_websockets_exec_and_approval() {
 
 #[test]
 fn websocat_client() {
-    let present = Command::new("websocat")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let present = answers_version("websocat");
     if !require("websocat", present) {
         return;
     }

@@ -64,6 +64,14 @@ pub fn require_client(what: &str, present: bool, hint: &str) -> bool {
     panic!("{msg} (or set {ALLOW_MISSING}=1 to skip this test)");
 }
 
+/// `program --version` runs and succeeds: the client is installed.
+pub fn answers_version(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 pub fn binary() -> (String, Vec<String>) {
     let bin = std::env::var("CLAWGATE_TEST_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_clawgate").to_string());
