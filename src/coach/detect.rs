@@ -1828,6 +1828,53 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
 
 #[cfg(test)]
 mod tests {
+
+    /// `ix` names positions in `DETECTORS`; a detector added or moved
+    /// without its index would make a check report another detector's id.
+    #[test]
+    fn test_the_index_table_matches_the_detector_ids() {
+        let table = [
+            (ix::RM_CRITICAL, "dst.rm-critical"),
+            (ix::FIND_DELETE, "dst.find-delete-root"),
+            (ix::DEVTCP_SHELL, "net.reverse-shell-devtcp"),
+            (ix::SHELL_SOCKET, "net.shell-to-socket"),
+            (ix::PIPE_SHELL, "ci.pipe-to-shell"),
+            (ix::PIPE_SHELL_OFFICIAL, "ci.pipe-to-shell-official"),
+            (ix::DECODE_SHELL, "ci.decode-to-shell"),
+            (ix::DOWNLOAD_EXEC, "ci.download-execute"),
+            (ix::DOWNLOAD_EXEC_OFFICIAL, "ci.download-execute-official"),
+            (ix::SECRET_NETWORK, "exf.secret-to-network"),
+            (ix::SECRET_URL, "exf.secret-in-url"),
+            (ix::UPLOAD_FILE, "exf.upload-file"),
+            (ix::COPY_REMOTE, "exf.copy-to-remote"),
+            (ix::COPY_RAW_IP, "exf.copy-to-raw-ip"),
+            (ix::W_CRON, "per.cron-write"),
+            (ix::W_SYSTEMD, "per.systemd-unit"),
+            (ix::W_INIT, "per.init-script"),
+            (ix::W_LAUNCHD, "per.launchd-plist"),
+            (ix::W_AUTOSTART, "per.autostart"),
+            (ix::W_GIT_HOOK, "per.git-hook"),
+            (ix::W_SHELL_RC, "per.shell-rc"),
+            (ix::W_AUTH_KEYS, "per.authorized-keys"),
+            (ix::W_SUDOERS, "priv.sudoers-file"),
+            (ix::W_PAM, "per.pam-file"),
+            (ix::W_PRELOAD, "priv.preload-file"),
+            (ix::W_ACCOUNTS, "priv.account-db-file"),
+            (ix::W_PACKAGE_HOOK, "per.package-hook"),
+            (ix::W_PAYLOAD, "per.malicious-payload"),
+            (ix::HIDDEN_CHARS, "soc.hidden-characters"),
+            (ix::ENCODED_INJECTION, "soc.encoded-injection"),
+        ];
+        assert_eq!(table.len(), DETECTORS.len(), "every detector has an index");
+        for (i, id) in table {
+            assert_eq!(DETECTORS[i].id, id, "ix {i}");
+        }
+        let mut ids: Vec<&str> = DETECTORS.iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), DETECTORS.len(), "detector ids are unique");
+    }
+
     use super::*;
 
     #[test]

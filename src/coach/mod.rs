@@ -410,11 +410,30 @@ fn cap(s: &str, max: usize, truncated: &mut bool) -> String {
     s[..end].to_string()
 }
 
+/// The match a check adds when part of its input was not judged.
+pub fn limit_match(rank: usize) -> Match {
+    Match {
+        pattern_id: "coach.input-not-judged",
+        category: Category::CodeInjection,
+        severity: Severity::High,
+        title: "Part of this call was too large or too deeply nested to check",
+        coaching: "The coach only judges what it can read in full; the rest of this call was cut at a size or nesting limit, so it cannot be let through unseen.",
+        recommendation: "Split the call into smaller, plainer steps, or have a person approve it.",
+        rank,
+    }
+}
+
 /// Longest `params` rendering examined, and how deep it is walked.
 const PARAMS_MAX_DEPTH: usize = 16;
 
 fn params_strings(v: &serde_json::Value, depth: usize, out: &mut Vec<String>, budget: &mut usize) {
-    if depth > PARAMS_MAX_DEPTH || *budget == 0 {
+    if *budget == 0 {
+        return;
+    }
+    if depth > PARAMS_MAX_DEPTH {
+        // Deeper than we walk: what is below was not seen, so the check
+        // cannot vouch for it (reported as truncated, which fails closed).
+        *budget = 0;
         return;
     }
     match v {
@@ -587,6 +606,13 @@ impl Coach {
         let start = Instant::now();
         let views = Views::build(input, self.settings.max_input_bytes.max(1));
         let mut matches = self.scan_views(&views, 0);
+        // Fail closed: what was cut (input over the cap, params deeper than
+        // walked, a shell parse past its depth or segment bound) was not
+        // judged, so the call is at least asked about, never allowed.
+        let unjudged = views.truncated || views.script.as_ref().is_some_and(|s| s.truncated);
+        if unjudged {
+            matches.push(limit_match(matches.len()));
+        }
         // User rules: deny adds a critical match; allow removes what it covers.
         let mut rule_id = None;
         if let Some(r) = rules.deny_for(&views.normalized, &matches, now_ms) {
@@ -776,14 +802,32 @@ mod tests {
                 params: Some(nested),
                 ..Default::default()
             },
-            CheckInput {
+            // Zero-width characters splitting the words of a destructive line.
+            CheckInput::command("r\u{200b}m -r\u{feff}f /"),
+        ];
+        // Fail closed: each is blocked or asked about, never allowed.
+        for (n, i) in inputs.iter().enumerate() {
+            let v = c.check(i, &rules::RuleSet::default(), 0);
+            assert_ne!(v.decision, Decision::Allow, "input {n}: {v:?}");
+        }
+        // Invisible characters alone hide nothing: decided, not blocked.
+        let v = c.check(
+            &CheckInput {
                 content: Some("\u{feff}\u{200b}".repeat(5000)),
                 ..Default::default()
             },
-        ];
-        for i in inputs {
-            let _ = c.check(&i, &rules::RuleSet::default(), 0);
-        }
+            &rules::RuleSet::default(),
+            0,
+        );
+        assert_ne!(v.decision, Decision::Block, "{v:?}");
+        // The same limits on a benign-looking input still ask.
+        let v = c.check(
+            &CheckInput::command(&"ls ".repeat(1 << 18)),
+            &rules::RuleSet::default(),
+            0,
+        );
+        assert!(v.truncated);
+        assert_eq!(v.decision, Decision::Approve, "{:?}", v.top());
     }
 
     /// Parses one check runs (a measure of its work that does not depend
