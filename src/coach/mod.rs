@@ -794,7 +794,7 @@ mod tests {
         for _ in 0..200 {
             nested = serde_json::json!({ "a": nested });
         }
-        let inputs = vec![
+        let inputs = [
             CheckInput::command("\0\0rm\0 -rf /"),
             CheckInput::command(&"$(".repeat(10_000)),
             CheckInput::command(&"x".repeat(1 << 20)),
