@@ -8,8 +8,13 @@
 //!   and signatures are base64url; the coach decodes whatever a command
 //!   carries).
 
-use data_encoding::{Encoding, Specification, BASE64};
-use std::sync::OnceLock;
+use data_encoding::{BASE64, BASE64_NOPAD};
+
+const SYMBOLS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn symbol_value(c: u8) -> Option<u8> {
+    SYMBOLS.iter().position(|&s| s == c).map(|i| i as u8)
+}
 
 /// Standard base64 with padding.
 pub fn base64(data: &[u8]) -> String {
@@ -17,22 +22,45 @@ pub fn base64(data: &[u8]) -> String {
 }
 
 /// Standard or URL-safe base64, padding optional, `\r`/`\n` ignored;
-/// `None` on any other byte or an impossible length.
+/// `None` on any other byte or an impossible length. The input is first
+/// brought to the standard alphabet without padding, so one of
+/// data-encoding's built-in encodings decodes it (a custom
+/// `Specification` would link its builder in, for nothing).
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    static LENIENT: OnceLock<Encoding> = OnceLock::new();
-    let enc = LENIENT.get_or_init(|| {
-        let mut spec = Specification::new();
-        spec.symbols
-            .push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-        spec.translate.from.push_str("-_");
-        spec.translate.to.push_str("+/");
-        spec.ignore.push_str("\r\n");
-        spec.check_trailing_bits = false;
-        spec.encoding().expect("a valid base64 specification")
-    });
-    enc.decode(s.trim_end_matches('=').as_bytes()).ok()
+    let mut std = Vec::with_capacity(s.len());
+    for &c in s.trim_end_matches('=').as_bytes() {
+        match c {
+            b'-' => std.push(b'+'),
+            b'_' => std.push(b'/'),
+            b'\r' | b'\n' => {}
+            _ => std.push(c),
+        }
+    }
+    // Trailing bits that a sloppy encoder left set are accepted, as before.
+    let len = BASE64_NOPAD.decode_len(std.len()).ok()?;
+    let mut out = vec![0; len];
+    match BASE64_NOPAD.decode_mut(&std, &mut out) {
+        Ok(n) => {
+            out.truncate(n);
+            Some(out)
+        }
+        Err(e) if e.error.kind == data_encoding::DecodeKind::Trailing => {
+            // Clear the stray low bits of the last symbol (GNU base64 -d
+            // ignores them too, so a payload must not slip past this way).
+            let last = std.len() - 1;
+            let keep = if std.len() % 4 == 2 {
+                0b11_0000
+            } else {
+                0b11_1100
+            };
+            std[last] = SYMBOLS[(symbol_value(std[last])? & keep) as usize];
+            let n = BASE64_NOPAD.decode_mut(&std, &mut out).ok()?;
+            out.truncate(n);
+            Some(out)
+        }
+        Err(_) => None,
+    }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
