@@ -643,7 +643,7 @@ for c, sev, note in [
     ("chmod -R 777 .", "medium", "world-writable project"), ("sudo setcap cap_net_bind_service=+ep ./server", "medium", "bind low ports"),
     ("docker run --privileged -it ubuntu bash", "high", "privileged container"), ("docker run -v /var/run/docker.sock:/var/run/docker.sock -it docker:cli sh", "high", "docker socket in container"),
     ("sudo csrutil disable", "high", "turns SIP off"), ("sudo nvram boot-args='amfi_get_out_of_my_way=1'", "high", "disables code-signing enforcement"),
-    ("sudo setenforce 0", "high", "SELinux off"), ("sudo ufw disable", "high", "firewall off"),
+    ("sudo setenforce 0", "high", "SELinux off"), 
     ("sudo sysctl -w kernel.yama.ptrace_scope=0", "high", ""), ("su - root", "high", "root shell"),
     ("sudo chmod u+s ./bin/helper", "high", "SUID on a project binary"), ("sudo visudo", "medium", ""),
     ("sudo mount -o remount,rw /", "medium", ""), ("sudo kextload /tmp/Driver.kext", "high", ""),

@@ -89,6 +89,7 @@ def sudo_prefix(code, binary):
     return "\n".join(lines)
 
 
+SHELLS = {"bash", "sh", "dash", "zsh", "ksh", "csh", "tcsh", "fish", "ash", "mksh", "yash", "rbash", "posh", "elvish", "nu", "xonsh"}
 SHELL_WORDS = {"echo", "printf", "cat", "mkdir", "cd", "export", "chmod", "ln", "sh", "bash", "touch", "cp", "mv"}
 
 
@@ -118,6 +119,15 @@ def generate(root):
                 if not code or not runnable(code, binary):
                     continue
                 if fn == "shell":
+                    if binary in SHELLS:
+                        # A plain root shell is something a person may want (dev labels
+                        # `sudo bash` approve); only escapes through other binaries are blocked.
+                        if "sudo" in ctx and k == 0:
+                            c = sudo_prefix(fill(code, key) or "", binary)
+                            if c:
+                                cases.append(case(c, "approve", "privilege-escalation", "high", src + " (sudo shell)",
+                                                  note="plain root shell"))
+                        continue
                     if "sudo" in ctx:
                         c = sudo_prefix(fill(code, key) or "", binary)
                         if c:

@@ -162,7 +162,7 @@ def generate(root, rng, want):
     pool.sort(key=lambda t: t[1] not in EVERYDAY)
     per, out = {}, []
     for d, page, c in pool:
-        if c.startswith("<") or per.get(page, 0) >= (3 if page in EVERYDAY else 1):
+        if c.startswith(("<", "tldr ")) or per.get(page, 0) >= (3 if page in EVERYDAY else 1):
             continue
         per[page] = per.get(page, 0) + 1
         out.append(case(c, "allow", None, None, "tldr-pages: %s/%s" % (d, page)))
