@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import authored  # noqa: E402
 import gtfobins  # noqa: E402
 import sigma  # noqa: E402
+import social  # noqa: E402
 import tldr  # noqa: E402
 from common import RNG, case_id  # noqa: E402
 
@@ -41,7 +42,7 @@ def main():
     cases = []
     dropped = collections.Counter()
     # Authored and Sigma first: where a generated case collides, the deliberate label wins.
-    for src, cs in (("authored", authored.generate()), ("sigma", sigma.generate()),
+    for src, cs in (("authored", authored.generate()), ("sigma", sigma.generate()), ("social", social.generate()),
                     ("gtfobins", gtfobins.sampled(a.gtfobins, RNG)), ("tldr", tldr.generate(a.tldr, RNG, a.tldr_count))):
         for c in cs:
             assert c["id"] == case_id(c["input"])
