@@ -61,7 +61,13 @@ def fill(code, key, inp=None, out=None, data=None, cmd=None):
     if out:
         s = re.sub(r"/path/to/(ou[t]?put-file)(?![\w.-])", out, s)
     if data is not None:
-        s = s.replace("DATA", data)
+        # Unquoted DATA would let our payload's spaces and pipes change the command's meaning.
+        def sub(m):
+            before = s[s.rfind("\n", 0, m.start()) + 1:m.start()]
+            inside = before.count("'") % 2 == 1 or before.count('"') % 2 == 1
+            return data if inside else "'" + data + "'"
+
+        s = re.sub(r"\bDATA\b", sub, s)
     if cmd:
         s = s.replace("/path/to/command", cmd)
     s = re.sub(r"/path/to/temp-file", "/tmp/.t", s)
