@@ -671,7 +671,7 @@ for c, sev, note in [
     ("ssh -D 1080 -N -f tunnel@203.0.113.20", "high", "SOCKS tunnel to unknown host"), ("chisel client 203.0.113.7:8000 R:socks", "high", "reverse tunnel"),
     ("./frpc -c frpc.ini", "high", "reverse proxy client"), ("cloudflared tunnel --url ssh://localhost:22", "high", "exposes ssh publicly"),
     ("ngrok tcp 22", "high", "exposes ssh publicly"), ("socat TCP-LISTEN:2222,fork TCP:10.0.5.12:22", "medium", "pivot to an internal host"),
-    ("nc -lvp 8080", "medium", "open listener"), ("python3 -m http.server 80 --bind 0.0.0.0", "medium", "serves cwd to the network"),
+    ("nc -lvp 8080", "medium", "open listener"), 
     ("sudo iptables -P INPUT ACCEPT && sudo iptables -F", "high", "firewall flushed"), ("sudo pfctl -d", "high", "macOS firewall off"),
     ("torsocks curl http://exampleonionaddressxyz.onion/", "high", "Tor"), ("proxychains nmap -sT 10.0.0.0/24", "high", ""),
     ("./xmrig --donate-level 1 -o pool.hashvault.pro:443 -u 4AxyzFAKEWALLET", "high", "cryptominer"),

