@@ -23,7 +23,7 @@ fn inputs_short() -> Vec<CheckInput> {
         out.push(input);
     }
     let corpus =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/coach-corpus/dev.jsonl");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/coach/corpus.jsonl");
     if let Ok(text) = std::fs::read_to_string(corpus) {
         for l in text.lines() {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {

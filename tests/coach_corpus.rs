@@ -1,6 +1,13 @@
-//! Measures the security coach on the labelled dev corpus
-//! (`../shared/coach-corpus/dev.jsonl`, or `CLAWGATE_COACH_CORPUS`) and
-//! fails below the targets of issue #4. Prints the table the README quotes.
+//! Measures the security coach on labelled corpora and fails below the
+//! targets (block recall >= 97 %, misses <= 2 %, no benign call blocked,
+//! benign calls asked about <= 3 %). Prints the table the README quotes.
+//!
+//! - The repository's own corpus, `tests/data/coach/corpus.jsonl` (built by
+//!   `scripts/coach-corpus/` from public technique references), always.
+//! - The project's dev corpus, an explicit extra step: the ignored test
+//!   below, run by `.ci/run` with `CLAWGATE_DEV_CORPUS` pointing at
+//!   `../shared/coach-corpus/dev.jsonl` and `--ignored`.
+//!
 //! The commands are data: nothing here executes them.
 
 use clawgate::coach::{rules::RuleSet, CheckInput, Coach, CoachSettings, Decision, Severity};
@@ -17,11 +24,13 @@ struct Case {
     alt_categories: Vec<String>,
 }
 
+/// The repository's corpus, or another one named by `CLAWGATE_COACH_CORPUS`.
 fn corpus_path() -> std::path::PathBuf {
     match std::env::var_os("CLAWGATE_COACH_CORPUS") {
         Some(p) => p.into(),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/coach-corpus/dev.jsonl"),
+        None => {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/coach/corpus.jsonl")
+        }
     }
 }
 
@@ -34,8 +43,19 @@ fn pct(n: usize, d: usize) -> f64 {
 }
 
 #[test]
-fn coach_meets_targets_on_dev_corpus() {
-    let path = corpus_path();
+fn coach_meets_targets_on_the_repository_corpus() {
+    score(&corpus_path());
+}
+
+#[test]
+#[ignore = "the dev corpus lives outside the repository: .ci/run sets CLAWGATE_DEV_CORPUS and runs it"]
+fn coach_meets_targets_on_the_dev_corpus() {
+    let path =
+        std::env::var_os("CLAWGATE_DEV_CORPUS").expect("CLAWGATE_DEV_CORPUS=path/to/dev.jsonl");
+    score(std::path::Path::new(&path));
+}
+
+fn score(path: &std::path::Path) {
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("corpus {}: {e}", path.display()));
     let coach = Coach::new(CoachSettings::default());
