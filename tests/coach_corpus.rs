@@ -6,7 +6,7 @@
 //!   `scripts/coach-corpus/` from public technique references), always.
 //! - The project's dev corpus, an explicit extra step: the ignored test
 //!   below, run by `.ci/run` with `CLAWGATE_DEV_CORPUS` pointing at
-//!   `../shared/coach-corpus/dev.jsonl` and `--ignored`.
+//!   the dev corpus in the shared folder beside the clone and `--ignored`.
 //!
 //! The commands are data: nothing here executes them.
 
