@@ -57,7 +57,7 @@ fn coach_meets_targets_on_the_dev_corpus() {
 
 fn score(path: &std::path::Path) {
     let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("corpus {}: {e}", path.display()));
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("corpus {}: {e}", path.display()));
     let coach = Coach::new(CoachSettings::default());
     let rules = RuleSet::default();
     let (mut block_n, mut block_ok) = (0, 0);

@@ -6,7 +6,7 @@
 
 use super::shell::{self, is_interpreter, is_shell, literal_output, Segment, Sep};
 use super::{Category, Category::*, Coach, Match, Severity, Severity::*, Views};
-use regex::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 use std::sync::OnceLock;
 
 pub struct DetectorDef {
@@ -206,8 +206,18 @@ fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
     });
 }
 
+/// A detector's regex, compiled once. Byte regexes in ASCII mode: the
+/// input is normalised text, and the regex crate is built without its
+/// Unicode tables (half a megabyte of the aarch64 binary).
 fn re(cell: &'static OnceLock<Regex>, src: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(src).unwrap_or_else(|e| panic!("detector regex: {e}")))
+    cell.get_or_init(|| ascii_regex(src))
+}
+
+fn ascii_regex(src: &str) -> Regex {
+    RegexBuilder::new(src)
+        .unicode(false)
+        .build()
+        .unwrap_or_else(|e| panic!("detector regex: {e}"))
 }
 
 pub fn is_sql_client(cmd: &str) -> bool {
@@ -815,7 +825,7 @@ fn is_secret_ref(word: &str) -> bool {
                 && !t.ends_with(".sample")
                 && !t.ends_with(".template")
                 && !t.ends_with(".pub")
-                && secret_ref_re().is_match(t)
+                && secret_ref_re().is_match(t.as_bytes())
         })
 }
 
@@ -1139,12 +1149,12 @@ fn write_kind(path: &str) -> Option<WriteKind> {
             (Package, r"(?:^|/)package\.json$"),
         ]
         .into_iter()
-        .map(|(k, r)| (k, Regex::new(r).unwrap_or_else(|e| panic!("{e}"))))
+        .map(|(k, r)| (k, ascii_regex(r)))
         .collect()
     });
     table
         .iter()
-        .find(|(_, r)| r.is_match(path))
+        .find(|(_, r)| r.is_match(path.as_bytes()))
         .map(|(k, _)| *k)
 }
 
@@ -1285,10 +1295,11 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
         // ProgramArguments: `[sh, -c, script]` runs the script; otherwise argv.
         static STRINGS: OnceLock<Regex> = OnceLock::new();
         let strings: Vec<String> = re(&STRINGS, r"<string>([^<]*)</string>")
-            .captures_iter(data)
+            .captures_iter(data.as_bytes())
             .take(64)
             .map(|c| {
-                c[1].replace("&gt;", ">")
+                String::from_utf8_lossy(&c[1])
+                    .replace("&gt;", ">")
                     .replace("&lt;", "<")
                     .replace("&quot;", "\"")
                     .replace("&apos;", "'")
@@ -1306,8 +1317,8 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
     // Values that shells run later: PROMPT_COMMAND, traps.
     static LATER: OnceLock<Regex> = OnceLock::new();
     let later = re(&LATER, r#"(?:PROMPT_COMMAND=|trap\s+)["']?([^"'\n]+)"#);
-    for c in later.captures_iter(data).take(8) {
-        cmds.push(c[1].replace("\\$", "$"));
+    for c in later.captures_iter(data.as_bytes()).take(8) {
+        cmds.push(String::from_utf8_lossy(&c[1]).replace("\\$", "$"));
     }
     cmds.join("\n")
 }
@@ -1406,7 +1417,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
                 sev = sev.max(High);
             } else if kind == ShellRc {
                 static HIJACK: OnceLock<Regex> = OnceLock::new();
-                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|\bPATH=(?:/tmp|/dev/shm|\.)|(?:^|[\s;])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/)").is_match(data) {
+                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|\bPATH=(?:/tmp|/dev/shm|\.)|(?:^|[\s;])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/)").is_match(data.as_bytes()) {
                     sev = sev.max(High);
                 }
             }

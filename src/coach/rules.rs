@@ -49,7 +49,7 @@ pub struct RuleSpec {
 #[derive(Clone)]
 pub struct Rule {
     pub spec: RuleSpec,
-    re: Option<regex::Regex>,
+    re: Option<regex::bytes::Regex>,
 }
 
 impl Rule {
@@ -60,19 +60,24 @@ impl Rule {
         self.spec.expires_at_ms.is_none_or(|e| e > now_ms)
     }
     fn input_matches(&self, normalized: &str) -> bool {
-        self.re.as_ref().is_none_or(|r| r.is_match(normalized))
+        self.re
+            .as_ref()
+            .is_none_or(|r| r.is_match(normalized.as_bytes()))
     }
 }
 
 /// Compiles a user regex with the size cap, or explains why not.
-pub fn compile_user_regex(src: &str) -> Result<regex::Regex, String> {
+pub fn compile_user_regex(src: &str) -> Result<regex::bytes::Regex, String> {
     if src.len() > RULE_REGEX_MAX_LEN {
         return Err(format!(
             "pattern is {} bytes; the limit is {RULE_REGEX_MAX_LEN}",
             src.len()
         ));
     }
-    regex::RegexBuilder::new(src)
+    // ASCII mode: the regex crate is built without Unicode tables; the
+    // text a rule sees is normalised (look-alikes folded to ASCII).
+    regex::bytes::RegexBuilder::new(src)
+        .unicode(false)
         .size_limit(RULE_REGEX_SIZE_LIMIT)
         .dfa_size_limit(RULE_REGEX_SIZE_LIMIT)
         .build()
@@ -277,5 +282,15 @@ mod tests {
             .unwrap_err()
             .contains("limit"));
         assert!(Rule::new(spec("x", RuleAction::Allow, None, None, None)).is_err());
+    }
+
+    /// Rules compile in ASCII mode (no Unicode tables in the build), but a
+    /// literal non-ASCII character still matches its own UTF-8 bytes, so an
+    /// allow-always rule over such a line keeps working.
+    #[test]
+    fn test_non_ascii_literals_still_match() {
+        let r = compile_user_regex(&format!("^{}$", regex::escape("rm ~/é ✓"))).unwrap();
+        assert!(r.is_match("rm ~/é ✓".as_bytes()));
+        assert!(!r.is_match("rm ~/e ✓".as_bytes()));
     }
 }

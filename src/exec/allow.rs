@@ -3,7 +3,7 @@
 //! eligible when it is one simple command with no shell syntax at all, so
 //! `ls; rm -rf ~` can never ride on an entry for `ls`.
 
-use regex::Regex;
+use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
 
 /// Largest compiled size of one argument pattern.
@@ -35,7 +35,8 @@ impl Allowlist {
             let re = match &e.args {
                 None => None,
                 Some(p) => Some(
-                    regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                    regex::bytes::RegexBuilder::new(&format!("^(?:{p})$"))
+                        .unicode(false)
                         .size_limit(ARGS_REGEX_SIZE_LIMIT)
                         .build()
                         .map_err(|err| {
@@ -62,9 +63,9 @@ impl Allowlist {
             return false;
         };
         let args = rest.join(" ");
-        self.entries
-            .iter()
-            .any(|(cmd, re)| cmd == first && re.as_ref().is_none_or(|r| r.is_match(&args)))
+        self.entries.iter().any(|(cmd, re)| {
+            cmd == first && re.as_ref().is_none_or(|r| r.is_match(args.as_bytes()))
+        })
     }
 }
 
