@@ -18,6 +18,36 @@ pub struct DetectorDef {
     pub recommendation: &'static str,
 }
 
+/// Rank of the model pass's matches (`model.rs`), after the detectors'.
+pub const RANK_MODEL: usize = 1000;
+
+impl DetectorDef {
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        id: &'static str,
+        category: Category,
+        severity: Severity,
+        title: &'static str,
+        coaching: &'static str,
+        recommendation: &'static str,
+    ) -> DetectorDef {
+        d(id, category, severity, title, coaching, recommendation)
+    }
+
+    /// The match this detector reports, at `sev` or its own severity.
+    pub fn to_match(&self, rank: usize, sev: Option<Severity>) -> Match {
+        Match {
+            pattern_id: self.id,
+            category: self.category,
+            severity: sev.unwrap_or(self.severity),
+            title: self.title,
+            coaching: self.coaching,
+            recommendation: self.recommendation,
+            rank,
+        }
+    }
+}
+
 const fn d(
     id: &'static str,
     category: Category,
@@ -1523,6 +1553,8 @@ pub fn run_all(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if v.hidden_chars {
         hit(out, ix::HIDDEN_CHARS, None);
     }
+    // What the call does to what: credentials, deletions, payloads, sinks.
+    super::model::run(coach, v, depth, out);
     // Base64 in text that decodes to instructions for the agent.
     for dec in &v.decoded_texts {
         {

@@ -1,0 +1,1710 @@
+//! The coach's model of what a call does to what: an action (read, copy,
+//! send, delete, run, create an account...) on a resource of a known kind
+//! (a private key, a cloud credential, a browser's password store, a home
+//! or system directory, the cloud metadata service...) towards a sink (the
+//! network, a paste site, a shell). The regex library and the detectors in
+//! `detect.rs` recognise command lines; this pass generalises over them:
+//! any reader on any credential, any deletion API of any interpreter on
+//! any important directory, any script that is written and then run.
+//!
+//! Facts about binaries (which ones read a file, which ones send data) are
+//! taken from public references such as GTFOBins; the tables below are
+//! ours. Everything is ASCII matching on normalised text.
+
+use super::detect::{DetectorDef, RANK_MODEL};
+use super::shell::{self, Segment};
+use super::{Category::*, Coach, Match, Severity, Severity::*, Views};
+
+/// The detectors of this pass; `hit` takes an index into it.
+pub static MODEL: &[DetectorDef] = &[
+    DetectorDef::new("cred.read", CredentialExposure, High,
+      "Reads a credential",
+      "The call reads a private key, a token or a password store. An agent rarely needs the secret itself; once read it can end up in a transcript, a log or a request.",
+      "Use the tool that consumes the credential (ssh, aws, gh) instead of reading it; approve only if you know why the secret is needed."),
+    DetectorDef::new("cred.harvest", CredentialExposure, Critical,
+      "Collects credentials in bulk",
+      "Searching the disk, every home directory or a process's memory for keys and tokens is how credential stealers work.",
+      "Do not run it. Name the one credential you need, if any."),
+    DetectorDef::new("exf.credential-sent", DataExfiltration, Critical,
+      "A credential is sent off the machine",
+      "The call reads a secret and hands it to a network client in the same breath.",
+      "Do not run it. Secrets never leave through an agent's command."),
+    DetectorDef::new("dst.delete-important", DestructiveOperation, Critical,
+      "Deletes a home, system or data directory",
+      "The call removes a whole home directory, a top-level folder of one (Documents, Desktop, Library...), a system directory or a database's data: unrecoverable.",
+      "Delete the specific project path you mean, after checking it."),
+    DetectorDef::new("dst.delete-config", DestructiveOperation, High,
+      "Deletes user configuration or a repository's history",
+      "A recursive delete of a dot-directory in home (~/.config, ~/.ssh) or of .git loses settings, keys or history.",
+      "Make sure this is the directory you mean; keep a copy first."),
+    DetectorDef::new("ci.written-payload", CodeInjection, Critical,
+      "Writes a dangerous script",
+      "The file this call writes (and often runs) holds a reverse shell, a download piped to a shell or another critical command.",
+      "Do not run it."),
+    DetectorDef::new("net.interpreter-reverse-shell", NetworkSuspicious, Critical,
+      "Interpreter one-liner opens a reverse shell",
+      "Code that connects a socket and hands it a shell or a process gives the remote side control of this machine.",
+      "Do not run it. Remote access goes through ssh."),
+    DetectorDef::new("cred.cloud-metadata", CredentialExposure, Critical,
+      "Fetches cloud credentials from the metadata service",
+      "The instance metadata endpoint hands out the machine's cloud credentials to anything that asks.",
+      "Do not run it; use the cloud CLI's own credential handling."),
+    DetectorDef::new("net.cloud-metadata", NetworkSuspicious, High,
+      "Queries the cloud metadata service",
+      "The metadata endpoint describes the machine and leads to its credentials.",
+      "Approve only if you know why the agent needs instance metadata."),
+    DetectorDef::new("exf.drop-site", DataExfiltration, High,
+      "Talks to a paste site, file drop, webhook catcher or tunnel",
+      "These services are where stolen data and second-stage payloads go; legitimate work rarely needs them.",
+      "Approve only if you know the link and what is exchanged."),
+    DetectorDef::new("exf.drop-site-upload", DataExfiltration, Critical,
+      "Sends data to a paste site, file drop, webhook catcher or tunnel",
+      "Uploading to an anonymous drop or catcher is the common end of data theft.",
+      "Do not run it."),
+    DetectorDef::new("dst.system-crash", DestructiveOperation, Critical,
+      "Crashes or erases the system",
+      "Triggering a kernel crash, killing init or erasing a disk takes the machine down or destroys its data.",
+      "Do not run it."),
+    DetectorDef::new("cred.keychain", CredentialExposure, High,
+      "Reads passwords from the keychain",
+      "The keychain holds the user's saved passwords; reading one prints it.",
+      "Approve only if you know which password is needed and why."),
+    DetectorDef::new("exf.environment-sent", DataExfiltration, Critical,
+      "Sends the environment off the machine",
+      "The environment holds tokens and keys; dumping it into a network client leaks them all.",
+      "Do not run it."),
+    DetectorDef::new("priv.account-create", PrivilegeEscalation, High,
+      "Creates or changes an account",
+      "A new account, or a user added to an admin group, is a classic way to keep access.",
+      "Approve only if you asked for this account."),
+    DetectorDef::new("priv.admin-account", PrivilegeEscalation, Critical,
+      "Creates an administrator or gives one admin rights",
+      "An account with admin or root rights created by an agent is a backdoor.",
+      "Do not run it."),
+    DetectorDef::new("soc.fake-password-prompt", SocialEngineering, Critical,
+      "Shows a fake password dialog",
+      "A script-made dialog asking for a password is how macOS stealers phish the login password.",
+      "Do not run it. Real password prompts come from the system."),
+    DetectorDef::new("per.login-item", PersistenceMechanism, High,
+      "Registers something to start at login or boot",
+      "Login hooks, login items and loaded launch agents run again at every login.",
+      "Approve only if you meant to install a startup item."),
+    DetectorDef::new("ci.interpreter-exec", CodeInjection, High,
+      "Interpreter one-liner runs other commands",
+      "The code starts processes (system, exec, child_process); what it runs is not plain to read.",
+      "Run the command itself instead, or read the code first."),
+    DetectorDef::new("dst.encrypt-and-delete", DestructiveOperation, Critical,
+      "Encrypts files and deletes the originals",
+      "Encrypting data and removing the plain copies is what ransomware does.",
+      "Do not run it."),
+    DetectorDef::new("cred.shadow-read", CredentialExposure, Critical,
+      "Reads the system's password hashes",
+      "Shadow-class files hold every account's password hash, ready for offline cracking.",
+      "Do not run it."),
+    DetectorDef::new("exf.repo-to-foreign-remote", DataExfiltration, Critical,
+      "Pushes the repository to a new remote",
+      "Adding a remote and pushing everything to it copies the code somewhere you do not control.",
+      "Push only to the project's own remotes."),
+    DetectorDef::new("net.serve-home", DataExfiltration, Critical,
+      "Serves a home or system directory to the network",
+      "A web server rooted at home or / on all interfaces hands every file, keys included, to anyone who connects.",
+      "Serve only the project's build directory, on 127.0.0.1."),
+];
+
+mod ix {
+    pub const CRED_READ: usize = 0;
+    pub const CRED_HARVEST: usize = 1;
+    pub const CRED_SENT: usize = 2;
+    pub const DELETE_IMPORTANT: usize = 3;
+    pub const DELETE_CONFIG: usize = 4;
+    pub const WRITTEN_PAYLOAD: usize = 5;
+    pub const INTERP_REVSHELL: usize = 6;
+    pub const METADATA_CREDS: usize = 7;
+    pub const METADATA: usize = 8;
+    pub const DROP_SITE: usize = 9;
+    pub const DROP_SITE_UPLOAD: usize = 10;
+    pub const SYSTEM_CRASH: usize = 11;
+    pub const KEYCHAIN: usize = 12;
+    pub const ENV_SENT: usize = 13;
+    pub const ACCOUNT: usize = 14;
+    pub const ADMIN_ACCOUNT: usize = 15;
+    pub const FAKE_PROMPT: usize = 16;
+    pub const LOGIN_ITEM: usize = 17;
+    pub const INTERP_EXEC: usize = 18;
+    pub const ENCRYPT_DELETE: usize = 19;
+    pub const SHADOW: usize = 20;
+    pub const FOREIGN_REMOTE: usize = 21;
+    pub const SERVE_HOME: usize = 22;
+}
+
+fn hit(out: &mut Vec<Match>, i: usize) {
+    out.push(MODEL[i].to_match(RANK_MODEL + i, None));
+}
+
+// ------------------------------------------------------------- resources
+
+/// What kind of sensitive thing a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// A private key, token file, cloud or CLI credential, password store.
+    Credential,
+    /// Password hashes of every account (`/etc/shadow` and kin).
+    Shadow,
+    /// Saved browser passwords and cookies, the keychain.
+    BrowserOrKeychain,
+    /// Shell and client histories (they hold typed passwords).
+    History,
+}
+
+/// A path relative to a home directory (`~/x`, `$HOME/x`, `/home/u/x`,
+/// `/Users/u/x`, `/root/x`), as `x`; `Some("")` for the home itself.
+pub fn home_rel(p: &str) -> Option<&str> {
+    for pre in ["~/", "$HOME/", "${HOME}/", "/root/"] {
+        if let Some(r) = p.strip_prefix(pre) {
+            return Some(r);
+        }
+    }
+    if matches!(p, "~" | "$HOME" | "${HOME}" | "/root" | "~/" | "$HOME/") {
+        return Some("");
+    }
+    for pre in ["/home/", "/Users/"] {
+        if let Some(r) = p.strip_prefix(pre) {
+            let r = r.trim_end_matches('/');
+            if r.is_empty() || r == "*" || r.starts_with('$') {
+                return None;
+            }
+            return Some(r.split_once('/').map_or("", |x| x.1));
+        }
+    }
+    None
+}
+
+/// Home-relative credential locations (a prefix ending in `/` covers the
+/// directory).
+const HOME_CREDENTIALS: &[&str] = &[
+    ".aws/credentials",
+    ".aws/sso/cache/",
+    ".aws/cli/cache/",
+    ".azure/",
+    ".config/gcloud/",
+    ".kube/config",
+    ".docker/config.json",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    ".git-credentials",
+    ".config/gh/hosts.yml",
+    ".config/hub",
+    ".vault-token",
+    ".terraform.d/credentials.tfrc.json",
+    ".my.cnf",
+    ".pgpass",
+    ".config/rclone/rclone.conf",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".gem/credentials",
+    ".boto",
+    ".s3cfg",
+    ".password-store/",
+    ".gnupg/private-keys-v1.d/",
+    ".gnupg/secring.gpg",
+    ".local/share/keyrings/",
+    ".config/op/",
+    ".config/doctl/config.yaml",
+    ".config/heroku/",
+    ".netlify/",
+    ".config/netlify/",
+    ".oci/",
+    ".databrickscfg",
+    ".pulumi/credentials.json",
+    ".config/hcloud/cli.toml",
+    ".fly/config.yml",
+    ".config/configstore/",
+    ".composer/auth.json",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".config/sops/",
+    ".lesshst",
+];
+
+/// Browser stores and keychains, by a path fragment.
+const BROWSER_STORES: &[&str] = &[
+    "login data",
+    "/cookies",
+    "/web data",
+    "logins.json",
+    "key4.db",
+    "key3.db",
+    "cookies.sqlite",
+    "/local state",
+    "library/keychains/",
+    "/keychains/",
+    ".keychain",
+    "keychain-db",
+    "library/cookies/",
+    "safari/",
+    "1password",
+    "bitwarden",
+];
+
+const HISTORIES: &[&str] = &[
+    ".bash_history",
+    ".zsh_history",
+    ".history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".sqlite_history",
+    ".node_repl_history",
+    ".rediscli_history",
+    ".local/share/fish/fish_history",
+];
+
+/// File names that are credentials wherever they are.
+fn credential_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let key_like = ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_xmss"]
+        .iter()
+        .any(|k| n.starts_with(k));
+    if key_like {
+        return !n.ends_with(".pub");
+    }
+    let pem_key = n.ends_with(".pem")
+        && (n.contains("key")
+            || n.contains("priv")
+            || n.contains("bastion")
+            || n.contains("prod")
+            || n.contains("deploy")
+            || n.contains("aws")
+            || n.contains("ec2"));
+    pem_key
+        || [".key", ".p12", ".pfx", ".ppk", ".kdbx", ".jks", ".keystore"]
+            .iter()
+            .any(|e| n.ends_with(e) && n != "public.key" && !n.ends_with(".pub.key"))
+        || n == ".env"
+        || (n.starts_with(".env.")
+            && !n.ends_with(".example")
+            && !n.ends_with(".sample")
+            && !n.ends_with(".template"))
+        || n == "credentials.json"
+        || n == "credentials.yml.enc"
+        || n == "master.key"
+        || n == "application_default_credentials.json"
+        || n.contains("service-account") && n.ends_with(".json")
+        || n.ends_with("-sa.json")
+        || n == "secrets.yml"
+        || n == "secrets.yaml"
+        || n == "secrets.json"
+        || n == "secrets.toml"
+        || n == ".htpasswd"
+        || n == "wp-config.php"
+}
+
+/// The kind of sensitive resource `p` is, if any.
+pub fn classify_path(p: &str) -> Option<Resource> {
+    let p = p
+        .trim_matches(|c| c == '"' || c == '\'')
+        .trim_end_matches('/');
+    if p.is_empty() || p.ends_with(".pub") {
+        return None;
+    }
+    let lower = p.to_ascii_lowercase();
+    if [
+        "/etc/shadow",
+        "/etc/gshadow",
+        "/etc/master.passwd",
+        "/etc/security/opasswd",
+        "/etc/shadow-",
+        "/etc/spwd.db",
+    ]
+    .contains(&lower.as_str())
+        || lower.starts_with("/var/db/dslocal/nodes/default/users/")
+        || lower.starts_with("/var/db/shadow/")
+    {
+        return Some(Resource::Shadow);
+    }
+    if BROWSER_STORES.iter().any(|f| lower.contains(f)) {
+        return Some(Resource::BrowserOrKeychain);
+    }
+    let name = p.rsplit('/').next().unwrap_or(p);
+    if let Some(rel) = home_rel(p) {
+        if HISTORIES.contains(&rel) {
+            return Some(Resource::History);
+        }
+        if let Some(r) = rel.strip_prefix(".ssh/") {
+            // Everything in ~/.ssh but the public parts is key material.
+            let public = [
+                "config",
+                "known_hosts",
+                "known_hosts.old",
+                "authorized_keys",
+                "authorized_keys2",
+                "environment",
+                "rc",
+            ];
+            if !r.is_empty() && !public.contains(&r) && !r.contains('/') {
+                return Some(Resource::Credential);
+            }
+            return None;
+        }
+        if rel == ".ssh" {
+            return None;
+        }
+        if HOME_CREDENTIALS
+            .iter()
+            .any(|c| rel == c.trim_end_matches('/') || (c.ends_with('/') && rel.starts_with(c)))
+        {
+            return Some(Resource::Credential);
+        }
+    }
+    if lower.starts_with("/etc/ssh/ssh_host_") && lower.ends_with("_key") {
+        return Some(Resource::Credential);
+    }
+    if lower.starts_with("/var/run/secrets/") || lower.starts_with("/run/secrets/") {
+        return Some(Resource::Credential);
+    }
+    if credential_name(name) {
+        return Some(Resource::Credential);
+    }
+    None
+}
+
+// ------------------------------------------------------------- binaries
+
+/// Commands that read a file's content out (to stdout, a copy, an
+/// archive): GTFOBins' "file read" and copying tools.
+const READERS: &[&str] = &[
+    "cat",
+    "bat",
+    "batcat",
+    "less",
+    "more",
+    "most",
+    "head",
+    "tail",
+    "tac",
+    "nl",
+    "strings",
+    "xxd",
+    "od",
+    "hexdump",
+    "hd",
+    "base64",
+    "base32",
+    "basenc",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "sed",
+    "grep",
+    "egrep",
+    "fgrep",
+    "rg",
+    "ag",
+    "cut",
+    "sort",
+    "uniq",
+    "paste",
+    "column",
+    "jq",
+    "yq",
+    "view",
+    "vim",
+    "vi",
+    "nvim",
+    "nano",
+    "emacs",
+    "cp",
+    "install",
+    "rsync",
+    "scp",
+    "tar",
+    "zip",
+    "7z",
+    "7za",
+    "gzip",
+    "bzip2",
+    "xz",
+    "zstd",
+    "openssl",
+    "dd",
+    "uuencode",
+    "iconv",
+    "fold",
+    "fmt",
+    "pr",
+    "expand",
+    "rev",
+    "tee",
+    "diff",
+    "cmp",
+    "comm",
+    "join",
+    "split",
+    "file",
+    "sqlite3",
+    "plutil",
+    "ditto",
+    "pbcopy",
+    "xclip",
+    "xsel",
+    "wc",
+    "md5sum",
+    "sha256sum",
+    "ln",
+    "mv",
+    "look",
+    "ul",
+    "tr",
+    "csplit",
+    "shuf",
+    "busybox",
+];
+
+/// Commands that send data over the network.
+const SENDERS: &[&str] = &[
+    "curl",
+    "wget",
+    "nc",
+    "ncat",
+    "netcat",
+    "socat",
+    "telnet",
+    "scp",
+    "sftp",
+    "ftp",
+    "tftp",
+    "rsync",
+    "ssh",
+    "mail",
+    "mailx",
+    "sendmail",
+    "mutt",
+    "http",
+    "https",
+    "httpie",
+    "xh",
+    "aws",
+    "gsutil",
+    "gcloud",
+    "az",
+    "rclone",
+    "s3cmd",
+    "smbclient",
+    "lftp",
+    "openssl",
+    "gh",
+];
+
+fn is_sender(s: &Segment) -> bool {
+    if !SENDERS.contains(&s.cmd.as_str()) {
+        return false;
+    }
+    match s.cmd.as_str() {
+        // Local copies are not sends.
+        "rsync" | "scp" => s.operands().any(|o| remote_spec(o)),
+        "ssh" => s.operands().count() > 1,
+        "openssl" => s.has_arg("s_client"),
+        "aws" => s.args.iter().any(|a| a.starts_with("s3://")),
+        "gsutil" => s.args.iter().any(|a| a.starts_with("gs://")),
+        "rclone" => s.operands().any(|o| o.contains(':') && !o.starts_with('/')),
+        "gh" => s.args.iter().any(|a| a == "gist" || a == "api"),
+        _ => true,
+    }
+}
+
+fn remote_spec(o: &str) -> bool {
+    match o.split_once(':') {
+        Some((host, _)) => !host.is_empty() && !host.contains('/'),
+        None => false,
+    }
+}
+
+/// A segment that writes to a network socket by redirection.
+fn redirects_to_socket(s: &Segment) -> bool {
+    s.redirs
+        .iter()
+        .any(|r| r.target.starts_with("/dev/tcp/") || r.target.starts_with("/dev/udp/"))
+}
+
+// ------------------------------------------------------------- sinks
+
+/// Paste sites, file drops, request catchers and tunnels.
+const DROP_SITES: &[&str] = &[
+    "pastebin.com",
+    "paste.ee",
+    "hastebin.com",
+    "ghostbin",
+    "dpaste.",
+    "termbin.com",
+    "ix.io",
+    "0x0.st",
+    "sprunge.us",
+    "paste.rs",
+    "rentry.co",
+    "controlc.com",
+    "privatebin",
+    "transfer.sh",
+    "file.io",
+    "anonfiles",
+    "gofile.io",
+    "bashupload.com",
+    "temp.sh",
+    "catbox.moe",
+    "litterbox",
+    "tmpfiles.org",
+    "filebin.net",
+    "oshi.at",
+    "wetransfer.com",
+    "sendspace.com",
+    "mega.nz",
+    "webhook.site",
+    "requestbin",
+    "pipedream.net",
+    "beeceptor.com",
+    "hookbin.com",
+    "requestcatcher.com",
+    "interact.sh",
+    "oast.",
+    "burpcollaborator",
+    "canarytokens",
+    "ngrok.io",
+    "ngrok-free.app",
+    "ngrok.app",
+    "serveo.net",
+    "localhost.run",
+    "trycloudflare.com",
+    "loca.lt",
+    "discord.com/api/webhooks",
+    "discordapp.com/api/webhooks",
+    "api.telegram.org/bot",
+    "paste.c-net.org",
+    "pastes.io",
+    "justpaste.it",
+];
+
+fn drop_site(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    let Some(site) = DROP_SITES.iter().find(|d| t.contains(*d)) else {
+        return false;
+    };
+    // The service's own pages (about, docs) carry nothing.
+    let after = t.split(site).nth(1).unwrap_or("");
+    let path = after
+        .trim_start_matches(|c: char| c != '/')
+        .trim_matches('/');
+    !matches!(
+        path,
+        "" | "about"
+            | "faq"
+            | "help"
+            | "docs"
+            | "pricing"
+            | "terms"
+            | "privacy"
+            | "tools"
+            | "login"
+            | "signup"
+    )
+}
+
+const METADATA_HOSTS: &[&str] = &[
+    "169.254.169.254",
+    "metadata.google.internal",
+    "metadata.goog",
+    "100.100.100.200",
+    "169.254.170.2",
+    "fd00:ec2::254",
+    "[fd00:ec2::254]",
+    "metadata.azure.com",
+    "169.254.169.123",
+];
+
+fn metadata_access(text: &str) -> Option<bool> {
+    let t = super::detect::normalize_url(&text.to_ascii_lowercase());
+    if !METADATA_HOSTS.iter().any(|h| t.contains(h)) {
+        return None;
+    }
+    // The credential paths of AWS, GCP, Azure, Alibaba, ECS.
+    let creds = [
+        "security-credentials",
+        "service-accounts",
+        "/token",
+        "identity/oauth2",
+        "ram/security-credentials",
+        "/v2/credentials",
+        "api/token",
+        "credentials",
+    ];
+    Some(creds.iter().any(|c| t.contains(c)))
+}
+
+// ------------------------------------------------------------- places
+
+/// Directories whose recursive removal loses a machine's or a user's data.
+fn important_dir(p: &str) -> bool {
+    let p = p.trim_matches(|c| c == '"' || c == '\'');
+    let p = p.trim_end_matches("/*").trim_end_matches('/');
+    if let Some(rel) = home_rel(p) {
+        if rel.is_empty() || rel == "*" {
+            return true;
+        }
+        let top = rel.split('/').next().unwrap_or("");
+        let depth = rel.split('/').filter(|x| !x.is_empty()).count();
+        const HOME_DATA: &[&str] = &[
+            "Documents",
+            "Desktop",
+            "Pictures",
+            "Photos",
+            "Music",
+            "Movies",
+            "Videos",
+            "Library",
+            "Downloads",
+            "projects",
+            "Projects",
+            "src",
+            "code",
+            "work",
+            "Dropbox",
+            "OneDrive",
+            "iCloud Drive",
+            "go",
+            "workspace",
+            "repos",
+            "git",
+            "dev",
+        ];
+        return depth == 1 && HOME_DATA.contains(&top);
+    }
+    if p.is_empty() || p == "/" {
+        return true;
+    }
+    let parts: Vec<&str> = p.split('/').filter(|x| !x.is_empty()).collect();
+    if !p.starts_with('/') || parts.is_empty() {
+        return false;
+    }
+    const SYSTEM: &[&str] = &[
+        "etc",
+        "usr",
+        "bin",
+        "sbin",
+        "lib",
+        "lib32",
+        "lib64",
+        "boot",
+        "var",
+        "opt",
+        "srv",
+        "home",
+        "Users",
+        "Applications",
+        "System",
+        "Library",
+        "private",
+        "root",
+        "data",
+        "mnt",
+        "media",
+        "Volumes",
+    ];
+    if !SYSTEM.contains(&parts[0]) {
+        return false;
+    }
+    if parts.len() == 1 {
+        return true;
+    }
+    // Second level: only where the data lives (databases, web roots, mail,
+    // user folders), not caches or logs.
+    const DATA: &[&str] = &[
+        "lib", "www", "mail", "spool", "backups", "local", "share", "db",
+    ];
+    match parts[0] {
+        "var" | "usr" => {
+            parts.len() == 2 && DATA.contains(&parts[1])
+                || parts.len() == 3 && matches!(parts[1], "lib" | "www" | "db")
+        }
+        "srv" | "data" | "Volumes" | "mnt" | "media" | "opt" | "private" => false,
+        "Users" | "home" => parts.len() == 2 && !parts[1].starts_with('.'),
+        "Applications" | "System" | "Library" => parts.len() == 2,
+        _ => parts.len() == 2,
+    }
+}
+
+/// A recursive delete of configuration or history: approve, not block.
+fn config_dir(p: &str) -> bool {
+    let p = p
+        .trim_matches(|c| c == '"' || c == '\'')
+        .trim_end_matches("/*")
+        .trim_end_matches('/');
+    let l = p.to_ascii_lowercase();
+    if [
+        "cache",
+        "/.npm",
+        "/.yarn",
+        "go-build",
+        "/.gradle",
+        "/.m2/repository",
+        "trash",
+        "/tmp",
+        "/.local/share/virtualenvs",
+        "/.pyenv/versions",
+        "/.rustup/toolchains",
+        "/.nvm/versions",
+    ]
+    .iter()
+    .any(|c| l.contains(c))
+    {
+        return false;
+    }
+    if let Some(rel) = home_rel(p) {
+        let parts: Vec<&str> = rel.split('/').filter(|x| !x.is_empty()).collect();
+        return !parts.is_empty() && parts[0].starts_with('.') && parts.len() <= 2
+            || parts.first() == Some(&"Library") && parts.len() <= 3;
+    }
+    p == ".git" || p.ends_with("/.git")
+}
+
+// ------------------------------------------------------------- the pass
+
+/// Runs the model over a call's views.
+pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
+    for p in &v.read_paths {
+        read_of(p, false, out);
+    }
+    for u in &v.urls {
+        url_of(u, false, out);
+    }
+    if let (Some(path), Some(text)) = (&v.write_path, &v.write_text) {
+        written_script(coach, path, text, depth, out);
+    }
+    if let Some(script) = &v.script {
+        run_script(coach, script, depth, out);
+    }
+}
+
+/// A read of `p`: its resource kind decides the answer.
+fn read_of(p: &str, bulk: bool, out: &mut Vec<Match>) -> Option<Resource> {
+    let kind = classify_path(p)?;
+    match kind {
+        Resource::Shadow => hit(out, ix::SHADOW),
+        _ if bulk => hit(out, ix::CRED_HARVEST),
+        Resource::Credential | Resource::BrowserOrKeychain | Resource::History => {
+            hit(out, ix::CRED_READ)
+        }
+    }
+    Some(kind)
+}
+
+/// A URL used by a fetch or a command.
+fn url_of(u: &str, sends: bool, out: &mut Vec<Match>) {
+    if let Some(creds) = metadata_access(u) {
+        hit(
+            out,
+            if creds {
+                ix::METADATA_CREDS
+            } else {
+                ix::METADATA
+            },
+        );
+    }
+    if drop_site(u) {
+        let carries =
+            sends || u.contains("?") && u.len() > 60 || u.contains("=@") || u.contains("AKIA");
+        hit(
+            out,
+            if carries {
+                ix::DROP_SITE_UPLOAD
+            } else {
+                ix::DROP_SITE
+            },
+        );
+    }
+}
+
+/// Options whose value is a file the command writes or uses as an
+/// identity, not one it reads out.
+const NOT_READ_VALUES: &[&str] = &[
+    "-i",
+    "-o",
+    "-out",
+    "-keyout",
+    "--output",
+    "-f",
+    "-e",
+    "-F",
+    "--identity",
+    "--key-file",
+    "-pubout",
+    "-certfile",
+    "-CAfile",
+    "--cacert",
+    "--cert",
+    "--key",
+    "-S",
+    "-t",
+    "-d",
+];
+
+/// Paths a segment reads: operands (for copies, all but the destination),
+/// `if=`/`@` values, input redirections.
+fn named_paths(s: &Segment) -> Vec<&str> {
+    let mut out = Vec::new();
+    let copy = matches!(
+        s.cmd.as_str(),
+        "cp" | "install" | "rsync" | "scp" | "mv" | "ln" | "ditto"
+    );
+    let mut skip_next = false;
+    let mut operands = Vec::new();
+    for a in &s.args {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        if NOT_READ_VALUES.contains(&a.as_str()) {
+            skip_next = true;
+            continue;
+        }
+        if let Some(v) = a
+            .strip_prefix("if=")
+            .or_else(|| a.strip_prefix("--file="))
+            .or_else(|| a.strip_prefix("--data-binary=@"))
+        {
+            out.push(v);
+            continue;
+        }
+        if let Some(v) = a
+            .split_once("=@")
+            .map(|x| x.1)
+            .or_else(|| a.strip_prefix('@'))
+        {
+            out.push(v);
+            continue;
+        }
+        if !a.starts_with('-') {
+            operands.push(a.as_str());
+        }
+    }
+    if copy && operands.len() > 1 {
+        operands.pop();
+    }
+    out.extend(operands);
+    out.extend(
+        s.redirs
+            .iter()
+            .filter(|r| r.op.ends_with('<') && !r.op.contains("<<"))
+            .map(|r| r.target.as_str()),
+    );
+    out
+}
+
+fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec<Match>) {
+    let segs = &script.segments;
+    let mut read_secret = false;
+    let mut read_env = false;
+    let mut sends = false;
+    let mut written: Vec<(String, String)> = Vec::new();
+    let mut encrypts = false;
+    let mut deletes_many = false;
+    for s in segs {
+        let cmd = s.cmd.as_str();
+        let sender = is_sender(s) || redirects_to_socket(s);
+        sends |= sender;
+        if sender {
+            for a in &s.args {
+                if a.contains("://") {
+                    url_of(
+                        a,
+                        cmd == "curl" && sends_data(s) || cmd != "curl" && cmd != "wget",
+                        out,
+                    );
+                }
+            }
+        } else {
+            for a in &s.args {
+                if a.contains("://") {
+                    url_of(a, false, out);
+                }
+            }
+        }
+        // Reads of credentials, by a reader or by input redirection. A
+        // path over every home (`/home/*/.ssh/id_*`, a loop variable) is
+        // harvesting.
+        if READERS.contains(&cmd) || s.redirs.iter().any(|r| r.op == "<") {
+            for p in named_paths(s) {
+                if cmd == "openssl"
+                    && !s
+                        .args
+                        .iter()
+                        .any(|a| a == "enc" || a == "base64" || a == "pkcs12" || a == "-text")
+                {
+                    continue;
+                }
+                let every_home = p.contains("/home/*")
+                    || p.contains("/Users/*")
+                    || p.starts_with('$') && p.contains("/.ssh/");
+                if let Some(k) = read_of(p, every_home, out) {
+                    read_secret |= k != Resource::History || sender;
+                }
+            }
+        }
+        // A search for secrets over a disk or every home: asking to look
+        // is a question for a person; pulling out what it finds is theft.
+        if is_bulk_search(s) && s.args.iter().any(|a| harvest_pattern(a)) {
+            let extracts = s
+                .args
+                .windows(2)
+                .any(|w| w[0] == "-exec" && READERS.contains(&shell::basename(&w[1]).as_str()))
+                || segs.iter().any(|t| {
+                    t.pipeline == s.pipeline
+                        && t.cmd == "xargs"
+                        && t.operands().any(|o| READERS.contains(&o.as_str()))
+                })
+                || s.redirs
+                    .iter()
+                    .any(|r| r.op.ends_with('>') && !r.target.starts_with("/dev/"))
+                || s.has_flag('o', "--only-matching")
+                || matches!(cmd, "trufflehog" | "gitleaks" | "lazagne" | "mimipenguin") && sends;
+            hit(
+                out,
+                if extracts {
+                    ix::CRED_HARVEST
+                } else {
+                    ix::CRED_READ
+                },
+            );
+            read_secret |= extracts;
+        }
+        // Process memory of a credential holder.
+        if matches!(cmd, "strings" | "gcore" | "dd" | "cat")
+            && s.args
+                .iter()
+                .any(|a| a.contains("/proc/") && a.ends_with("/mem"))
+        {
+            hit(out, ix::CRED_HARVEST);
+        }
+        if matches!(cmd, "env" | "printenv" | "set" | "export") && s.operands().next().is_none() {
+            read_env = true;
+        }
+        if cmd == "security" {
+            if s.args
+                .iter()
+                .any(|a| a == "dump-keychain" && s.has_flag('d', ""))
+            {
+                hit(out, ix::CRED_HARVEST);
+            } else if s.args.iter().any(|a| {
+                a.starts_with("find-") && a.ends_with("-password")
+                    || a == "dump-keychain"
+                    || a == "export"
+            }) {
+                hit(out, ix::KEYCHAIN);
+                read_secret = true;
+            }
+        }
+        if matches!(
+            cmd,
+            "gcloud" | "az" | "aws" | "doctl" | "heroku" | "gh" | "vault" | "op" | "kubectl"
+        ) {
+            let line = s.args.join(" ");
+            if [
+                "print-access-token",
+                "print-identity-token",
+                "get-access-token",
+                "configure get aws_secret",
+                "auth token",
+                "get-login-password",
+                "auth status -t",
+                "--show-token",
+                "read -field",
+                "item get",
+                "config view --raw",
+            ]
+            .iter()
+            .any(|k| line.contains(k))
+            {
+                hit(out, ix::CRED_READ);
+                read_secret = true;
+            }
+        }
+        // Deletions.
+        deletion(s, out, &mut deletes_many);
+        if matches!(cmd, "openssl" | "gpg" | "age" | "7z" | "zip")
+            && (s.has_arg("enc")
+                || s.has_flag('c', "--symmetric")
+                || s.has_flag('e', "--encrypt")
+                || s.args.iter().any(|a| a.starts_with("-p")))
+        {
+            encrypts = true;
+        }
+        // Destroying the running system.
+        system_crash(s, out);
+        accounts(segs, s, out);
+        macos(s, out);
+        // Interpreter one-liners.
+        if shell::is_interpreter(cmd) || cmd == "osascript" {
+            if let Some(code) = inline_code(s) {
+                interpreter_code(coach, cmd, &code, depth, out, &mut read_secret, &mut sends);
+            }
+        }
+        // Serving home or / to the network.
+        if cmd.starts_with("python")
+            && s.args
+                .iter()
+                .any(|a| a == "http.server" || a == "SimpleHTTPServer")
+        {
+            let binds_all = s.args.iter().any(|a| a == "0.0.0.0" || a == "::")
+                || !s.args.iter().any(|a| a == "--bind" || a == "-b");
+            let dir = s
+                .args
+                .iter()
+                .position(|a| a == "--directory" || a == "-d")
+                .and_then(|i| s.args.get(i + 1));
+            if binds_all && dir.is_some_and(|d| home_rel(d) == Some("") || d == "/") {
+                hit(out, ix::SERVE_HOME);
+            }
+        }
+        if s.cmd == "cd"
+            && s.operands()
+                .next()
+                .is_some_and(|d| home_rel(d) == Some("") || d == "/")
+        {
+            // `cd ~ && python3 -m http.server --bind 0.0.0.0`
+            if segs.iter().any(|t| {
+                t.cmd.starts_with("python")
+                    && t.args.iter().any(|a| a == "http.server")
+                    && t.args.iter().any(|a| a == "0.0.0.0")
+            }) {
+                hit(out, ix::SERVE_HOME);
+            }
+        }
+        // Files written with literal content, for the run-it-later check.
+        if let Some(text) = shell::literal_output(s) {
+            for r in &s.redirs {
+                if r.op.ends_with('>') && !r.target.starts_with("/dev/") {
+                    written.push((r.target.clone(), text.clone()));
+                }
+            }
+            if let Some(t) = segs
+                .iter()
+                .find(|t| t.pipeline == s.pipeline && t.cmd == "tee")
+            {
+                for o in t.operands() {
+                    written.push((o.clone(), text.clone()));
+                }
+            }
+        }
+    }
+    if encrypts && deletes_many {
+        hit(out, ix::ENCRYPT_DELETE);
+    }
+    if read_secret && sends {
+        hit(out, ix::CRED_SENT);
+    }
+    if read_env && sends {
+        hit(out, ix::ENV_SENT);
+    }
+    // `git remote add x URL && git push x --all`
+    let added: Vec<&str> = segs
+        .iter()
+        .filter(|s| {
+            s.cmd == "git"
+                && s.args.first().is_some_and(|a| a == "remote")
+                && s.args.get(1).is_some_and(|a| a == "add")
+        })
+        .filter_map(|s| s.args.get(2).map(String::as_str))
+        .collect();
+    if segs.iter().any(|s| {
+        s.cmd == "git"
+            && s.args.first().is_some_and(|a| a == "push")
+            && (s.args.iter().any(|a| added.contains(&a.as_str()))
+                && s.args
+                    .iter()
+                    .any(|a| a == "--all" || a == "--mirror" || a.starts_with("--tags")))
+    }) {
+        hit(out, ix::FOREIGN_REMOTE);
+    }
+    for (path, text) in &written {
+        // Written and run in the same call, whatever its name.
+        let runs = segs.iter().any(|t| {
+            t.cmd_path == *path
+                || (shell::is_shell(&t.cmd)
+                    || shell::is_interpreter(&t.cmd)
+                    || matches!(
+                        t.cmd.as_str(),
+                        "source" | "." | "nohup" | "chmod" | "open" | "launchctl"
+                    ))
+                    && t.args.iter().any(|a| a == path)
+        });
+        if runs {
+            written_script(coach, "run", &format!("#!\n{text}"), depth, out);
+        } else {
+            written_script(coach, path, text, depth, out);
+        }
+    }
+}
+
+/// curl/wget options that upload (data, forms, files).
+fn sends_data(s: &Segment) -> bool {
+    s.args.iter().any(|a| {
+        a.starts_with("-d")
+            || a.starts_with("--data")
+            || a.starts_with("-F")
+            || a.starts_with("--form")
+            || a.starts_with("-T")
+            || a == "--upload-file"
+            || a.starts_with("--post-")
+            || a == "-X"
+            || a.starts_with("--json")
+            || a.starts_with("-H")
+    })
+}
+
+/// A search over a whole disk or every home for secrets.
+fn is_bulk_search(s: &Segment) -> bool {
+    let roots = |o: &String| {
+        let o = o.as_str();
+        o == "/"
+            || home_rel(o) == Some("")
+            || o == "/home"
+            || o == "/Users"
+            || o == "/root"
+            || o.contains("/home/*")
+            || o.contains("/Users/*")
+    };
+    match s.cmd.as_str() {
+        "find" | "locate" | "mdfind" | "fd" => s.operands().any(roots) || s.cmd != "find",
+        "grep" | "egrep" | "rg" | "ag" | "ack" => {
+            (s.has_flag('r', "--recursive")
+                || s.has_flag('R', "")
+                || s.cmd != "grep" && s.cmd != "egrep")
+                && s.operands().any(roots)
+        }
+        "trufflehog" | "gitleaks" | "lazagne" | "mimipenguin" => true,
+        _ => false,
+    }
+}
+
+/// Search terms that hunt for keys and tokens.
+fn harvest_pattern(a: &str) -> bool {
+    let l = a.to_ascii_lowercase();
+    if matches!(l.as_str(), "filesystem" | "detect" | "git") {
+        return true; // secret scanners' own subcommands
+    }
+    [
+        "id_rsa",
+        "id_ed25519",
+        "id_*",
+        "*.pem",
+        "akia",
+        "private key",
+        "begin openssh",
+        "begin rsa",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "api_key",
+        "apikey",
+        ".env",
+        "wallet",
+        "*.kdbx",
+        "aws_secret",
+        "xox",
+        "ghp_",
+    ]
+    .iter()
+    .any(|k| l.contains(k))
+}
+
+fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
+    let cmd = s.cmd.as_str();
+    let recursive = match cmd {
+        "rm" => s.has_flag('r', "--recursive") || s.has_flag('R', ""),
+        "rmdir" | "srm" | "trash" => true,
+        "shred" | "wipe" => true,
+        _ => false,
+    };
+    if cmd == "rm" || cmd == "shred" || cmd == "unlink" || cmd == "srm" {
+        *many |= s.operands().any(|o| o.contains('$') || o.contains('*')) || recursive;
+    }
+    if recursive || cmd == "shred" {
+        for o in s.operands() {
+            if cmd == "rm" && (o == "/" || o == "/*" || home_rel(o) == Some("")) {
+                continue; // dst.rm-critical says it already
+            }
+            if important_dir(o) {
+                hit(out, ix::DELETE_IMPORTANT);
+            } else if config_dir(o) || classify_path(o).is_some() {
+                hit(out, ix::DELETE_CONFIG);
+            }
+        }
+    }
+    if cmd == "find"
+        && (s.has_arg("-delete")
+            || s.args
+                .windows(2)
+                .any(|w| w[0] == "-exec" && matches!(w[1].as_str(), "rm" | "shred" | "/bin/rm")))
+    {
+        if let Some(root) = s.operands().next() {
+            if important_dir(root) {
+                hit(out, ix::DELETE_IMPORTANT);
+            }
+        }
+    }
+    if cmd == "mv" && s.args.last().is_some_and(|a| a == "/dev/null") {
+        let ops: Vec<&String> = s.operands().collect();
+        let sources = &ops[..ops.len().saturating_sub(1)];
+        if sources
+            .iter()
+            .any(|o| important_dir(o) || home_rel(o).is_some_and(|r| !r.contains('/')))
+        {
+            hit(out, ix::DELETE_IMPORTANT);
+        } else {
+            hit(out, ix::DELETE_CONFIG);
+        }
+    }
+}
+
+fn system_crash(s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let crash = s.redirs.iter().any(|r| r.target == "/proc/sysrq-trigger")
+        || (cmd == "kill"
+            && s.operands().any(|o| o == "1")
+            && s.args
+                .iter()
+                .any(|a| a == "-9" || a == "-KILL" || a == "-SIGKILL"))
+        || (matches!(
+            cmd,
+            "newfs_apfs" | "newfs_hfs" | "newfs" | "wipefs" | "blkdiscard"
+        ))
+        || (cmd == "diskutil"
+            && s.args.iter().any(|a| {
+                a.starts_with("erase")
+                    || a == "zeroDisk"
+                    || a == "randomDisk"
+                    || a == "secureErase"
+                    || a == "partitionDisk"
+            }))
+        || (cmd == "sgdisk"
+            && s.args
+                .iter()
+                .any(|a| a == "-Z" || a == "--zap-all" || a == "-o"))
+        || (cmd == "sysctl"
+            && s.args
+                .iter()
+                .any(|a| a.starts_with("kernel.panic") || a.contains("sysrq")))
+        || (matches!(cmd, "halt" | "poweroff" | "shutdown" | "reboot")
+            && s.sudo
+            && s.args.iter().any(|a| a == "-f" || a == "-n"));
+    if crash {
+        hit(out, ix::SYSTEM_CRASH);
+    }
+}
+
+fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let line = s.args.join(" ");
+    let creates = match cmd {
+        "useradd" | "adduser" | "usermod" | "groupadd" | "chpasswd" | "newusers" => true,
+        "pw" => s.args.first().is_some_and(|a| {
+            a.starts_with("user") && a != "usershow" || a.starts_with("group") && a != "groupshow"
+        }),
+        "dscl" => s.args.iter().any(|a| {
+            matches!(
+                a.as_str(),
+                "-create" | "create" | "-append" | "append" | "-passwd" | "passwd"
+            )
+        }),
+        "sysadminctl" => s
+            .args
+            .iter()
+            .any(|a| a == "-addUser" || a == "-resetPasswordFor" || a == "-guestAccount"),
+        "dseditgroup" => s.args.windows(2).any(|w| w[0] == "-o" && w[1] == "edit"),
+        _ => false,
+    };
+    if !creates {
+        return;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let has_pair = |a: &str, b: &str| words.windows(2).any(|w| w[0] == a && w[1] == b);
+    let uid0 = has_pair("-u", "0")
+        || has_pair("UniqueID", "0")
+        || has_pair("-H", "0")
+        || line.contains("UniqueID 0 ");
+    let hidden = line.contains("IsHidden 1")
+        || words
+            .iter()
+            .any(|w| w.starts_with("/Users/.") || w.starts_with("/Users/_"));
+    let service_to_admin = [
+        "www-data", "nobody", "guest", "daemon", "_www", "apache", "nginx",
+    ]
+    .iter()
+    .any(|u| words.contains(u))
+        && ["admin", "sudo", "wheel", "root"]
+            .iter()
+            .any(|g| words.iter().any(|w| w.split(',').any(|x| x == *g)));
+    let root_group = (cmd == "usermod" || cmd == "useradd")
+        && words.iter().any(|w| w.split(',').any(|x| x == "root"));
+    // A privileged account whose password the same call sets in the clear.
+    let admin_group = ["sudo", "wheel", "admin"]
+        .iter()
+        .any(|g| words.iter().any(|w| w.split(',').any(|x| x == *g)));
+    let password_set = segs
+        .iter()
+        .any(|t| t.cmd == "chpasswd" || t.cmd == "passwd")
+        || line.contains("-password '")
+        || line.contains("-password \"");
+    let critical = uid0
+        || hidden
+        || service_to_admin
+        || root_group
+        || (admin_group && password_set && cmd != "usermod");
+    hit(
+        out,
+        if critical {
+            ix::ADMIN_ACCOUNT
+        } else {
+            ix::ACCOUNT
+        },
+    );
+}
+
+fn macos(s: &Segment, out: &mut Vec<Match>) {
+    let line = s.args.join(" ");
+    let l = line.to_ascii_lowercase();
+    let fake_prompt = s.cmd == "osascript"
+        && l.contains("display dialog")
+        && (l.contains("hidden answer") || l.contains("password"));
+    if fake_prompt {
+        hit(out, ix::FAKE_PROMPT);
+    }
+    let login_item = match s.cmd.as_str() {
+        "osascript" => l.contains("login item") && (l.contains("make") || l.contains("add")),
+        "defaults" => {
+            line.contains("com.apple.loginwindow")
+                && (line.contains("LoginHook") || line.contains("LogoutHook"))
+                && line.contains("write")
+        }
+        "launchctl" => {
+            s.args
+                .iter()
+                .any(|a| matches!(a.as_str(), "load" | "bootstrap" | "submit" | "enable"))
+                && !line.contains("com.apple.")
+        }
+        _ => false,
+    };
+    if login_item {
+        hit(out, ix::LOGIN_ITEM);
+    }
+}
+
+/// The code an interpreter runs from its arguments (`-c`, `-e`, `-r`).
+fn inline_code(s: &Segment) -> Option<String> {
+    let flags: &[&str] = match s.cmd.as_str() {
+        c if c.starts_with("python") => &["-c"],
+        "perl" => &["-e", "-E"],
+        "ruby" | "node" | "nodejs" | "deno" | "bun" => &["-e", "--eval", "-p", "eval"],
+        "php" => &["-r"],
+        "osascript" => &["-e"],
+        "lua" => &["-e"],
+        _ => return None,
+    };
+    let mut code = Vec::new();
+    let mut it = s.args.iter();
+    while let Some(a) = it.next() {
+        if flags.contains(&a.as_str()) {
+            if let Some(c) = it.next() {
+                code.push(c.clone());
+            }
+        } else if let Some(f) = flags
+            .iter()
+            .find(|f| a.starts_with(**f) && a.len() > f.len() && f.len() == 2)
+        {
+            code.push(a[f.len()..].to_string());
+        }
+    }
+    // `perl -MIO -e ...`, `ruby -rsocket -e ...`: modules count as code.
+    for a in &s.args {
+        if a.starts_with("-M") || a.starts_with("-r") && s.cmd == "ruby" {
+            code.push(a.clone());
+        }
+    }
+    (!code.is_empty()).then(|| code.join("\n"))
+}
+
+/// Reads interpreter code through its common library calls.
+fn interpreter_code(
+    coach: &Coach,
+    _cmd: &str,
+    code: &str,
+    depth: usize,
+    out: &mut Vec<Match>,
+    read_secret: &mut bool,
+    sends: &mut bool,
+) {
+    let c = code;
+    let has = |ks: &[&str]| ks.iter().any(|k| c.contains(k));
+    // Sockets and HTTP.
+    let socket = has(&[
+        "socket",
+        "Socket",
+        "TCPSocket",
+        "IO::Socket",
+        "net.connect",
+        "net.Socket",
+        "fsockopen",
+        "create_connection",
+        "Net::HTTP",
+        "Deno.connect",
+    ]);
+    let http = has(&[
+        "urllib",
+        "requests.",
+        "http.client",
+        "urlopen",
+        "fetch(",
+        "http.get",
+        "https.get",
+        "http.request",
+        "https.request",
+        "Net::HTTP",
+        "LWP::",
+        "HTTP::Tiny",
+        "open-uri",
+        "URI.open",
+        "file_get_contents('http",
+        "file_get_contents(\"http",
+        "curl_exec",
+        "NSURL",
+        "dataWithContentsOfURL",
+        "do shell script \"curl",
+    ]);
+    let spawn = has(&[
+        "subprocess",
+        "os.system",
+        "os.popen",
+        "pty.spawn",
+        "os.exec",
+        "child_process",
+        "spawn(",
+        "execSync",
+        "exec(",
+        "system(",
+        "`",
+        "Popen",
+        "IO.popen",
+        "Kernel.exec",
+        "shell_exec",
+        "passthru",
+        "proc_open",
+        "do shell script",
+        "Runtime.getRuntime",
+    ]);
+    let dup = has(&[
+        "dup2",
+        "pty.spawn",
+        "/bin/sh",
+        "/bin/bash",
+        "cmd.exe",
+        "sh -i",
+        "bash -i",
+        "\"sh\"",
+        "'sh'",
+        "stdio: 'inherit'",
+        "pipe(",
+        ".pipe(",
+        "STDIN.reopen",
+        "$stdin.reopen",
+        "proc_open",
+    ]);
+    if socket && (dup || spawn) {
+        hit(out, ix::INTERP_REVSHELL);
+    }
+    if socket || http {
+        *sends = true;
+    }
+    if let Some(creds) = metadata_access(c) {
+        hit(
+            out,
+            if creds {
+                ix::METADATA_CREDS
+            } else {
+                ix::METADATA
+            },
+        );
+    }
+    if drop_site(c) {
+        hit(
+            out,
+            if socket || http && has(&["post", "POST", "data="]) {
+                ix::DROP_SITE_UPLOAD
+            } else {
+                ix::DROP_SITE
+            },
+        );
+    }
+    // Deletion APIs and their target.
+    const DELETERS: &[&str] = &[
+        "rmtree",
+        "remove_tree",
+        "rmSync",
+        "rmdirSync",
+        "rm_rf",
+        "rm_r",
+        "FileUtils.rm",
+        "os.remove",
+        "os.unlink",
+        "os.rmdir",
+        "unlinkSync",
+        "Path.unlink",
+        ".unlink(",
+        "shutil.rmtree",
+        "fs.rm(",
+        "fs.rmdir(",
+        "Deno.remove",
+        "delete folder",
+        "delete file",
+        "File.delete",
+        "unlink(",
+        "rmdir(",
+    ];
+    if DELETERS.iter().any(|d| c.contains(d)) {
+        let targets = quoted_strings(c);
+        let home = has(&[
+            "expanduser(\"~\")",
+            "expanduser('~')",
+            "homedir()",
+            "Dir.home",
+            "Path.home()",
+            "ENV['HOME']",
+            "ENV[\"HOME\"]",
+            "os.environ['HOME']",
+            "os.environ[\"HOME\"]",
+            "$ENV{HOME}",
+            "getenv(\"HOME\")",
+            "getenv('HOME')",
+            "path to home folder",
+        ]);
+        if home
+            && !targets
+                .iter()
+                .any(|t| t.contains('/') && !t.starts_with('~'))
+            || targets.iter().any(|t| important_dir(t))
+        {
+            hit(out, ix::DELETE_IMPORTANT);
+        } else if targets
+            .iter()
+            .any(|t| config_dir(t) || classify_path(t).is_some())
+        {
+            hit(out, ix::DELETE_CONFIG);
+        }
+    }
+    // Reads of credentials through open()/readFileSync/File.read.
+    if has(&[
+        "open(",
+        "readFile",
+        "File.read",
+        "read_text",
+        "read_bytes",
+        "file_get_contents",
+        "IO.read",
+        "slurp",
+        "Deno.readTextFile",
+    ]) {
+        for t in quoted_strings(c) {
+            if let Some(k) = classify_path(&t) {
+                if k == Resource::Shadow {
+                    hit(out, ix::SHADOW);
+                } else {
+                    hit(out, ix::CRED_READ);
+                }
+                *read_secret = true;
+            }
+        }
+    }
+    // Commands the code runs: judged as commands.
+    if spawn && depth < 2 {
+        let mut inner_found = false;
+        for t in quoted_strings(c) {
+            if t.len() < 2 || !t.contains(' ') && !t.contains('/') {
+                continue;
+            }
+            let mut inner = Vec::new();
+            let views = super::Views::build(&super::CheckInput::command(&t), 64 * 1024);
+            inner.extend(coach.scan_views(&views, depth + 1));
+            if !inner.is_empty() {
+                inner_found = true;
+                out.extend(inner);
+            }
+        }
+        // Spawning computed text (a variable, a decoded string) hides
+        // what runs.
+        let computed = has(&[
+            "b64decode",
+            "atob(",
+            "Buffer.from(",
+            "decode(",
+            "fromhex",
+            "unpack",
+            "reverse()",
+            "[::-1]",
+            "chr(",
+        ]);
+        if !inner_found && computed {
+            hit(out, ix::INTERP_EXEC);
+        }
+    }
+}
+
+/// Literal strings in code: '...', "...", `...`.
+fn quoted_strings(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = code.as_bytes();
+    let mut i = 0;
+    while i < b.len() && out.len() < 64 {
+        let q = b[i];
+        if q == b'\'' || q == b'"' || q == b'`' {
+            if let Some(end) = code[i + 1..].find(q as char) {
+                out.push(code[i + 1..i + 1 + end].to_string());
+                i += end + 2;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A file written with `text`: dangerous content is a weaponised payload
+/// wherever it lands (the detectors of persistence places judge those).
+fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut Vec<Match>) {
+    if depth >= 2 || text.trim().is_empty() {
+        return;
+    }
+    // Documentation and data files may quote a dangerous line; a script
+    // (by name, shebang or place) is what runs.
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let runnable = text.starts_with("#!")
+        || [
+            ".sh", ".bash", ".zsh", ".py", ".pl", ".rb", ".js", ".php", ".command", ".ps1",
+            ".scpt", ".plist", ".service", ".desktop",
+        ]
+        .iter()
+        .any(|e| name.ends_with(e))
+        || !name.contains('.')
+        || name.starts_with('.') && !name[1..].contains('.');
+    if !runnable {
+        return;
+    }
+    let inner_views = super::Views::build(&super::CheckInput::command(text), 64 * 1024);
+    let inner = coach.scan_views(&inner_views, depth + 1);
+    if inner.iter().any(|m| m.severity == Critical) {
+        hit(out, ix::WRITTEN_PAYLOAD);
+    }
+    let _ = path;
+}
+
+/// The highest severity this pass can give, for the docs.
+pub const MAX_SEVERITY: Severity = Critical;
