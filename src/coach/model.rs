@@ -149,6 +149,22 @@ pub static MODEL: &[DetectorDef] = &[
       "A message looks like phishing or a scam",
       "It asks for a password, a payment or a login on a link, with urgency: the shape of phishing.",
       "Verify through the real service, not the link."),
+    DetectorDef::new("exf.card-or-id-sent", DataExfiltration, High,
+      "A message carries a card number, a national id or a secret",
+      "Card numbers (they pass the Luhn check), social security numbers, API tokens and passwords in a message go wherever the message goes, for good.",
+      "Send a reference or the last four digits instead; share secrets through a secrets manager."),
+    DetectorDef::new("exf.cards-or-identity-sent", DataExfiltration, Critical,
+      "A message carries usable card data or an identity record",
+      "Several card numbers, a card with its expiry or CVV, a national id with the person's details, or a private key are enough for fraud.",
+      "Do not send it."),
+    DetectorDef::new("rec.scan", Reconnaissance, Medium,
+      "Scans hosts, ports, privileges or secrets",
+      "Sweeping a network, listing privileges and capabilities, or enumerating secrets maps what can be attacked.",
+      "Approve if you asked for this inventory."),
+    DetectorDef::new("per.privileged-write", PersistenceMechanism, Critical,
+      "Writes into a startup location as root through another program",
+      "A program's output option pointed at cron, profile.d, systemd or a launch daemon plants something that runs as root.",
+      "Do not run it."),
     DetectorDef::new("net.crypto-miner", NetworkSuspicious, High,
       "Runs a cryptocurrency miner",
       "A mining pool and wallet on the command line burn this machine's power for someone else.",
@@ -189,7 +205,11 @@ mod ix {
     pub const OVERRIDE: usize = 30;
     pub const CODE_PHISHING: usize = 31;
     pub const PHISHING: usize = 32;
-    pub const MINER: usize = 33;
+    pub const MINER: usize = 37;
+    pub const CARD_SENT: usize = 33;
+    pub const CARDS_SENT: usize = 34;
+    pub const RECON: usize = 35;
+    pub const PRIV_WRITE: usize = 36;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -517,6 +537,96 @@ const READERS: &[&str] = &[
     "busybox",
 ];
 
+/// Commands that use a credential file for what it is for (an identity, a
+/// config), or only look at its metadata: naming one is not reading it.
+const USES_CREDENTIALS: &[&str] = &[
+    "ssh",
+    "scp",
+    "sftp",
+    "ssh-add",
+    "ssh-keygen",
+    "ssh-copy-id",
+    "autossh",
+    "mosh",
+    "chmod",
+    "chown",
+    "chgrp",
+    "ls",
+    "stat",
+    "test",
+    "[",
+    "touch",
+    "mkdir",
+    "git",
+    "kubectl",
+    "helm",
+    "k9s",
+    "docker",
+    "podman",
+    "aws",
+    "gcloud",
+    "az",
+    "terraform",
+    "vault",
+    "gpg",
+    "ansible",
+    "ansible-playbook",
+    "rm",
+    "shred",
+    "unlink",
+    "trash",
+    "echo",
+    "printf",
+    "export",
+    "source",
+    ".",
+    "cd",
+    "realpath",
+    "dirname",
+    "basename",
+    "readlink",
+    "du",
+    "wc",
+    "find",
+    "fd",
+    "locate",
+    "setfacl",
+    "getfacl",
+    "lsattr",
+    "chattr",
+    "sops",
+    "age",
+    "openssl",
+    "keytool",
+    "certutil",
+    "update-ca-certificates",
+    "npm",
+    "pip",
+    "twine",
+    "cargo",
+    "gem",
+    "mysql",
+    "psql",
+    "pg_dump",
+    "mongo",
+    "mongosh",
+    "redis-cli",
+    "rclone",
+    "s3cmd",
+    "gsutil",
+    "doctl",
+    "heroku",
+    "flyctl",
+    "vercel",
+    "netlify",
+    "op",
+    "code",
+    "open",
+    "xdg-open",
+    "ssh-keyscan",
+    "eval",
+];
+
 /// Commands that send data over the network.
 const SENDERS: &[&str] = &[
     "curl",
@@ -837,8 +947,11 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if let Some(script) = &v.script {
         run_script(coach, script, depth, out);
     }
-    for t in v.texts.iter().chain(&v.tool_results).chain(&v.outbound) {
+    for t in v.texts.iter().chain(&v.outbound) {
         text_of(coach, t, depth, out);
+    }
+    for t in &v.outbound {
+        outbound_data(t, out);
     }
 }
 
@@ -973,6 +1086,14 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "text me",
         "confirm your",
         "send the code",
+        "can you send",
+        "could you send",
+        "please send",
+        "could you paste",
+        "can you paste",
+        "buy some",
+        "please buy",
+        "i need you to",
     ]
     .iter()
     .any(|a| l.contains(a));
@@ -1065,10 +1186,13 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         && ["sign in", "log in", "login", "verify"]
             .iter()
             .any(|c| l.contains(c));
-    if reach
-        && (money
-            || urgency && (credential || login_link)
-            || asks && credential && !l.contains("don't share"))
+    let env_ask = asks && (l.contains(".env") || l.contains("api key") || l.contains("secret"));
+    if env_ask
+        || reach
+            && (money
+                || urgency
+                || login_link && l.contains("with your")
+                || asks && credential && !l.contains("don't share"))
     {
         hit(out, ix::PHISHING);
     }
@@ -1221,7 +1345,10 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // Reads of credentials, by a reader or by input redirection. A
         // path over every home (`/home/*/.ssh/id_*`, a loop variable) is
         // harvesting.
-        if READERS.contains(&cmd) || s.redirs.iter().any(|r| r.op == "<") {
+        if READERS.contains(&cmd)
+            || !USES_CREDENTIALS.contains(&cmd)
+            || s.redirs.iter().any(|r| r.op == "<")
+        {
             for p in named_paths(s) {
                 if cmd == "openssl"
                     && !s
@@ -1233,7 +1360,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
                 let every_home = p.contains("/home/*")
                     || p.contains("/Users/*")
-                    || p.starts_with('$') && p.contains("/.ssh/");
+                    || loop_var_path(p) && p.contains("/.ssh/");
                 if let Some(k) = read_of(p, every_home, out) {
                     read_secret |= k != Resource::History || sender;
                 }
@@ -1332,6 +1459,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         accounts(segs, s, out);
         escapes(s, out);
         system_changes(s, out);
+        root_and_recon(s, out);
         macos(s, out);
         // Interpreter one-liners.
         if shell::is_interpreter(cmd) || cmd == "osascript" {
@@ -2306,3 +2434,310 @@ fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut
 
 /// The highest severity this pass can give, for the docs.
 pub const MAX_SEVERITY: Severity = Critical;
+
+/// Root REPLs, shell escapes in arguments, startup places written through
+/// a program's output option, and reconnaissance.
+fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let line = s.args.join(" ");
+    let has = |ks: &[&str]| ks.iter().any(|k| line.contains(k));
+    // A root REPL or a program that is one (GTFOBins' sudo shells).
+    let repl = matches!(
+        cmd,
+        "screen"
+            | "tmux"
+            | "sg"
+            | "minicom"
+            | "yash"
+            | "gdb"
+            | "ftp"
+            | "ed"
+            | "ex"
+            | "irb"
+            | "lua"
+            | "tclsh"
+            | "wish"
+            | "expect"
+            | "rlwrap"
+            | "script"
+            | "busybox"
+            | "perl"
+            | "python"
+            | "python3"
+            | "node"
+            | "ruby"
+            | "php"
+    );
+    if s.sudo && repl && s.operands().next().is_none() {
+        hit(out, ix::SUDO_ESCAPE);
+    }
+    if s.sudo
+        && has(&[
+            "write18",
+            "--shell-escape",
+            "execute(",
+            "system(",
+            "os.execute",
+            "-H/bin/sh",
+            "!sh",
+        ])
+    {
+        hit(out, ix::SUDO_ESCAPE);
+    }
+    // Root writes into startup places through a program's output option.
+    const STARTUP: &[&str] = &[
+        "/etc/cron.d/",
+        "/etc/crontab",
+        "/etc/profile.d/",
+        "/etc/profile",
+        "/etc/bash.bashrc",
+        "/etc/systemd/system/",
+        "/lib/systemd/system/",
+        "/Library/LaunchDaemons/",
+        "/Library/LaunchAgents/",
+        "/etc/rc.local",
+        "/etc/init.d/",
+        "/var/spool/cron/",
+    ];
+    let looks = matches!(
+        cmd,
+        "systemctl" | "crontab" | "launchctl" | "test" | "file" | "ls" | "stat"
+    ) || READERS.contains(&cmd);
+    if s.sudo && !looks && s.args.iter().any(|a| STARTUP.iter().any(|p| a.contains(p))) {
+        hit(out, ix::PRIV_WRITE);
+    }
+    let recon = matches!(
+        cmd,
+        "nmap"
+            | "masscan"
+            | "naabu"
+            | "zmap"
+            | "rustscan"
+            | "autorecon"
+            | "pnscan"
+            | "nikto"
+            | "gobuster"
+            | "ffuf"
+            | "dirb"
+            | "sqlmap"
+            | "enum4linux"
+            | "smbmap"
+            | "ldapsearch"
+            | "kerbrute"
+            | "crackmapexec"
+            | "nxc"
+            | "linpeas.sh"
+            | "linpeas"
+            | "pspy"
+            | "pspy64"
+            | "arp-scan"
+            | "netdiscover"
+            | "fping"
+            | "unicornscan"
+            | "wpscan"
+            | "whatweb"
+            | "smbutil"
+            | "dns-sd"
+            | "nbtscan"
+    ) && s.operands().next().is_some()
+        || cmd == "getcap" && has(&["-r"])
+        || cmd == "find"
+            && s.operands().next().is_some_and(|o| o == "/")
+            && has(&["-perm", "-4000", "-u=s", "-writable", "-222"])
+        || cmd == "sudo" && has(&["-l"])
+        || cmd == "kubectl" && has(&["secrets", "secret"]) && has(&["get", "describe"])
+        || cmd == "aws" && has(&["s3 ls"]) && has(&["--recursive"])
+        || cmd == "grep" && has(&["/proc/*/cmdline", "/proc/*/environ"])
+        || cmd == "system_profiler"
+            && has(&["snitch", "blockblock", "knockknock", "lulu", "crowdstrike"])
+        || matches!(cmd, "ping" | "nc" | "ncat")
+            && s.args.iter().any(|a| {
+                a.contains("$i") || a.contains("$p") || a.contains("${i}") || a.contains("$h")
+            })
+        || cmd == "ls" && s.operands().any(|o| o == "/root" || o.contains("/home/*"))
+        || cmd == "curl"
+            && s.args
+                .iter()
+                .any(|a| a.contains(":2379/") || a.contains(":10250/") || a.contains(":2375/"));
+    if recon {
+        hit(out, ix::RECON);
+    }
+}
+
+/// `$u/...` or `${u}/...`: a path under a loop variable (every home).
+fn loop_var_path(p: &str) -> bool {
+    let Some(rest) = p.strip_prefix('$') else {
+        return false;
+    };
+    let rest = rest.strip_prefix('{').unwrap_or(rest);
+    let name_len = rest
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        .count();
+    name_len > 0 && rest[name_len..].trim_start_matches('}').starts_with('/')
+}
+
+/// Luhn's check over the digits of `d`.
+fn luhn(d: &[u8]) -> bool {
+    let mut sum = 0;
+    for (i, &c) in d.iter().rev().enumerate() {
+        let mut v = (c - b'0') as u32;
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// Card numbers in text: 13-19 digits, single spaces or dashes between
+/// groups, starting like a card (2-6), passing Luhn.
+fn card_numbers(t: &str) -> usize {
+    let b = t.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || i > 0 && b[i - 1].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let mut digits = Vec::new();
+        let mut j = i;
+        while j < b.len() && digits.len() < 20 {
+            let sep = (b[j] == b' ' || b[j] == b'-')
+                && j + 1 < b.len()
+                && b[j + 1].is_ascii_digit()
+                && !digits.is_empty();
+            if b[j].is_ascii_digit() {
+                digits.push(b[j]);
+            } else if !sep {
+                break;
+            }
+            j += 1;
+        }
+        if (13..=19).contains(&digits.len()) && (b'2'..=b'6').contains(&digits[0]) && luhn(&digits)
+        {
+            n += 1;
+        }
+        i = j.max(i + 1);
+    }
+    n
+}
+
+/// US social security numbers (not the invalid areas 000, 666, 9xx).
+fn ssn_count(t: &str) -> usize {
+    let b = t.as_bytes();
+    let mut n = 0;
+    for i in 0..b.len().saturating_sub(10) {
+        let w = &b[i..i + 11];
+        let shape = w.iter().enumerate().all(|(k, c)| {
+            if k == 3 || k == 6 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+        let edge = (i == 0 || !b[i - 1].is_ascii_digit())
+            && (i + 11 == b.len() || !b[i + 11].is_ascii_digit());
+        let valid = &w[..3] != b"000" && &w[..3] != b"666" && w[0] != b'9' && &w[4..6] != b"00";
+        if shape && edge && valid && &w[7..] != b"0000" {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Cards, ids and secrets in a message that leaves.
+fn outbound_data(t: &str, out: &mut Vec<Match>) {
+    let l = t.to_ascii_lowercase();
+    let cards = card_numbers(t);
+    let ssns = ssn_count(t);
+    let expiry = t.split_whitespace().any(|w| {
+        let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/');
+        w.len() == 5
+            && w.as_bytes()[2] == b'/'
+            && w[..2].bytes().all(|c| c.is_ascii_digit())
+            && w[3..].bytes().all(|c| c.is_ascii_digit())
+    });
+    let card_extras = l.contains("cvv")
+        || l.contains("cvc")
+        || l.contains("exp ")
+        || l.contains("expiry")
+        || expiry;
+    let identity = ["dob", "date of birth", "born", "name", "address"]
+        .iter()
+        .any(|k| l.contains(k));
+    let private_key = t.contains("PRIVATE KEY-----");
+    if cards >= 2 || cards == 1 && card_extras || ssns >= 2 || ssns == 1 && identity || private_key
+    {
+        hit(out, ix::CARDS_SENT);
+        return;
+    }
+    let token = [
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "sk_live_",
+        "rk_live_",
+        "npm_",
+        "hvs.",
+        "aiza",
+        "ya29.",
+        "akia",
+        "sk-ant-",
+        "sk-proj-",
+        "eyjhbgci",
+    ]
+    .iter()
+    .any(|p| l.contains(p))
+        || t.split_whitespace().any(|w| {
+            w.split_once("://").is_some_and(|(_, r)| {
+                r.split_once('@')
+                    .is_some_and(|(cred, _)| cred.contains(':'))
+            })
+        });
+    if cards == 1 || ssns == 1 || token {
+        hit(out, ix::CARD_SENT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cards_ssns_and_paths() {
+        assert_eq!(
+            card_numbers("4111 1111 1111 1111 and 5500-0000-0000-0004"),
+            2
+        );
+        assert_eq!(card_numbers("order 4111 1111 1111 1112"), 0, "fails Luhn");
+        assert_eq!(card_numbers("id 12345678901234"), 0);
+        assert_eq!(ssn_count("ssn 078-05-1121."), 1);
+        assert_eq!(ssn_count("666-12-3456 000-12-3456"), 0);
+        assert_eq!(
+            classify_path("~/.ssh/id_rsa_work"),
+            Some(Resource::Credential)
+        );
+        assert_eq!(
+            classify_path("/home/dev/.ssh/prod.pem"),
+            Some(Resource::Credential)
+        );
+        assert_eq!(classify_path("~/.ssh/id_rsa.pub"), None);
+        assert_eq!(classify_path("~/.ssh/config"), None);
+        assert_eq!(classify_path("/etc/shadow"), Some(Resource::Shadow));
+        assert_eq!(classify_path(".env.example"), None);
+        assert!(important_dir("~/Documents"));
+        assert!(important_dir("/var/lib/postgresql"));
+        assert!(!important_dir("./build"));
+        assert!(!important_dir("/opt/old-app"));
+    }
+}
