@@ -134,6 +134,10 @@ pub struct Config {
     pub testing: TestingConfig,
 }
 
+/// The `PATH` children get: system directories only, so a name in a
+/// command is the system's binary, not one an agent dropped somewhere.
+pub const DEFAULT_SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Default memory budget: an alarm level, not an allocation (the gateway
 /// idles near 10 MB). It sits above the default limits' worst case with
 /// room to spare, so the default config does not warn about itself
@@ -395,8 +399,12 @@ pub struct ExecConfig {
     /// Longest `command` string (or argv, joined).
     pub max_command_bytes: usize,
     pub max_env_vars: usize,
-    /// Variables copied from the gateway's own environment into the child's.
+    /// Variables copied from the gateway's own environment into the child's
+    /// (besides these, a child gets only `PATH` = `safePath` and the
+    /// request's own `env`, which may not touch code loading).
     pub env_passthrough: Vec<String>,
+    /// The child's `PATH`, whatever the gateway's is.
+    pub safe_path: String,
     pub on_disconnect: OnDisconnect,
     /// RLIMIT_NPROC given to children (0: unchanged). Root is exempt.
     pub max_user_processes: u64,
@@ -454,12 +462,12 @@ impl Default for ExecConfig {
             max_command_bytes: 64 * 1024,
             max_env_vars: 64,
             env_passthrough: [
-                "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME",
-                "TMPDIR",
+                "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR",
             ]
             .iter()
             .map(|s| s.to_string())
             .collect(),
+            safe_path: DEFAULT_SAFE_PATH.into(),
             on_disconnect: OnDisconnect::Keep,
             max_user_processes: 0,
             max_group_processes: 256,
@@ -874,6 +882,12 @@ impl Config {
             _ => {}
         }
         let e = &self.exec;
+        if e.safe_path.is_empty() || e.safe_path.split(':').any(|d| !d.starts_with('/')) {
+            return bad(
+                "exec.safePath",
+                "expected absolute directories joined by ':' (such as /usr/bin:/bin)",
+            );
+        }
         if e.shell.is_empty() {
             return bad("exec.shell", "expected a shell path such as /bin/sh");
         }

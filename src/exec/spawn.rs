@@ -10,9 +10,44 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 
-/// Variables a request may never set: they change what runs before the
-/// command does (loader preloads, shell start-up files, interpreter hooks).
-const FORBIDDEN_ENV_PREFIXES: &[&str] = &["LD_", "DYLD_", "BASH_FUNC_"];
+/// Variables a request may never set: they change what code loads or
+/// which hooks run before or inside the command (loader preloads, shell
+/// start-up files, interpreter options and module paths, git's config
+/// injection `GIT_CONFIG_COUNT/KEY/VALUE` and hooks, pagers and editors
+/// programs spawn, where dotfiles are read from, the PATH that decides
+/// which binary a name is). The coach never sees these take effect, so
+/// they are refused by family, not by a list of known abuses.
+const FORBIDDEN_ENV_PREFIXES: &[&str] = &[
+    "LD_",
+    "DYLD_",
+    "BASH_FUNC_",
+    "GIT_",
+    "PYTHON",
+    "PERL",
+    "RUBY",
+    "NODE_",
+    "NPM_CONFIG_",
+    "JAVA_",
+    "_JAVA_",
+    "JDK_",
+    "LUA_",
+    "PHP",
+    "GCONV",
+    "OPENSSL_",
+    "LESS",
+    "SSH_",
+    "SUDO_",
+    "GEM_",
+    "BUNDLE_",
+    "RUSTC",
+    "CARGO_",
+    "XDG_",
+    "NIX_",
+    "DOTNET_",
+    "COMPlus_",
+    "TCL",
+    "TK_",
+];
 const FORBIDDEN_ENV: &[&str] = &[
     "BASH_ENV",
     "ENV",
@@ -21,13 +56,39 @@ const FORBIDDEN_ENV: &[&str] = &[
     "PROMPT_COMMAND",
     "SHELLOPTS",
     "BASHOPTS",
-    "NODE_OPTIONS",
-    "PYTHONSTARTUP",
-    "PYTHONPATH",
-    "PERL5OPT",
-    "PERL5LIB",
-    "RUBYOPT",
-    "GIT_SSH_COMMAND",
+    "CDPATH",
+    "GLOBIGNORE",
+    "PATH",
+    "HOME",
+    "ZDOTDIR",
+    "INPUTRC",
+    "PAGER",
+    "MANPAGER",
+    "EDITOR",
+    "VISUAL",
+    "BROWSER",
+    "TERMINFO",
+    "CLASSPATH",
+    "HISTFILE",
+    "MAIL",
+    "MAILPATH",
+    "TMPDIR",
+    "SHELL",
+    "EXINIT",
+    "VIMINIT",
+    "MYVIMRC",
+    "WGETRC",
+    "CURL_HOME",
+    "NETRC",
+    "KUBECONFIG",
+    "DOCKER_HOST",
+    "AWS_CONFIG_FILE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
     "CLAWGATE_TOKEN",
     "OPENCLAW_GATEWAY_TOKEN",
 ];
@@ -42,18 +103,27 @@ pub fn env_key_problem(key: &str) -> Option<&'static str> {
         return Some("is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*, at most 128)");
     }
     let up = key.to_ascii_uppercase();
-    if FORBIDDEN_ENV.contains(&up.as_str())
-        || FORBIDDEN_ENV_PREFIXES.iter().any(|p| up.starts_with(p))
+    if FORBIDDEN_ENV.iter().any(|f| f.eq_ignore_ascii_case(&up))
+        || FORBIDDEN_ENV_PREFIXES
+            .iter()
+            .any(|p| up.starts_with(&p.to_ascii_uppercase()))
     {
-        return Some("may not be set by a request (it changes what runs before the command)");
+        return Some("may not be set by a request: it changes which code loads or runs (loader, shell start-up, interpreter, git, pager, editor, PATH or HOME)");
     }
     None
 }
 
-/// The child's environment: the pass-through names taken from ours, minus
-/// any value that holds a secret, then the request's additions.
+/// Names taken from the gateway's own environment even though a request
+/// may not set them (the gateway's HOME and locale are the child's).
+const INHERITED_ONLY: &[&str] = &["HOME", "TMPDIR", "SHELL"];
+
+/// The child's environment, built from an allowlist: the pass-through
+/// names taken from ours (minus any value that holds a secret), `PATH`
+/// reset to `safe_path` whatever the gateway's was, then the request's
+/// additions (already checked by [`env_key_problem`]).
 pub fn child_env(
     passthrough: &[String],
+    safe_path: &str,
     ours: impl Iterator<Item = (String, String)>,
     secrets: &[&str],
     additions: &[(String, String)],
@@ -61,8 +131,9 @@ pub fn child_env(
     let leaks = |v: &str| secrets.iter().any(|s| !s.is_empty() && v.contains(s));
     let mut env: Vec<(String, String)> = ours
         .filter(|(k, v)| passthrough.iter().any(|p| p == k) && !leaks(v))
-        .filter(|(k, _)| env_key_problem(k).is_none())
+        .filter(|(k, _)| env_key_problem(k).is_none() || INHERITED_ONLY.contains(&k.as_str()))
         .collect();
+    env.push(("PATH".into(), safe_path.to_string()));
     for (k, v) in additions {
         env.retain(|(ek, _)| ek != k);
         env.push((k.clone(), v.clone()));
@@ -352,17 +423,20 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
+        // The request's FOO is added; PATH is the safe one whatever ours is;
+        // HOME is ours (a request may not move it); LANG held the secret.
         let env = child_env(
             &pass,
+            "/usr/bin:/bin",
             ours.into_iter(),
             &["tok-123"],
-            &[("HOME".into(), "/tmp".into()), ("FOO".into(), "1".into())],
+            &[("FOO".into(), "1".into())],
         );
         assert_eq!(
             env,
             vec![
-                ("PATH".to_string(), "/usr/bin".to_string()),
-                ("HOME".to_string(), "/tmp".to_string()),
+                ("HOME".to_string(), "/root".to_string()),
+                ("PATH".to_string(), "/usr/bin:/bin".to_string()),
                 ("FOO".to_string(), "1".to_string()),
             ]
         );
@@ -374,6 +448,33 @@ mod tests {
         assert!(env_key_problem("LD_PRELOAD").is_some());
         assert!(env_key_problem("bash_env").is_some());
         assert!(env_key_problem("1X").is_some());
+        // Families, not a list: git's config injection, interpreters'
+        // options, pagers and editors, where code and dotfiles come from.
+        for k in [
+            "GIT_CONFIG_COUNT",
+            "GIT_CONFIG_KEY_0",
+            "GIT_CONFIG_VALUE_0",
+            "GIT_EXTERNAL_DIFF",
+            "PYTHONWARNINGS",
+            "PERL5DB",
+            "RUBYLIB",
+            "NODE_PATH",
+            "GCONV_PATH",
+            "PAGER",
+            "EDITOR",
+            "PATH",
+            "HOME",
+            "XDG_CONFIG_HOME",
+            "npm_config_script_shell",
+            "JAVA_TOOL_OPTIONS",
+            "LESSOPEN",
+            "https_proxy",
+            "ld_preload",
+        ] {
+            assert!(env_key_problem(k).is_some(), "{k}");
+        }
+        assert!(env_key_problem("CI").is_none());
+        assert!(env_key_problem("MY_APP_MODE").is_none());
         assert!(env_key_problem("A-B").is_some());
         assert!(env_key_problem("").is_some());
     }

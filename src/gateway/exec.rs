@@ -61,6 +61,98 @@ pub struct ExecReq {
     pub approved_by: String,
 }
 
+/// An env value as shown to approvers and in audit rows: values that look
+/// like secrets (by name or by shape) keep only their ends, so a person
+/// sees which value it is without the secret landing in logs; everything
+/// else is shown whole. Never dropped.
+pub fn mask_secret(name: &str, value: &str) -> String {
+    let n = name.to_ascii_uppercase();
+    let named = [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "KEY",
+        "CREDENTIAL",
+        "AUTH",
+        "SESSION",
+        "COOKIE",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| n.contains(w));
+    let shaped = [
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "glpat-",
+        "xox",
+        "sk_live_",
+        "sk-",
+        "AKIA",
+        "hvs.",
+        "ya29.",
+        "eyJ",
+        "npm_",
+        "-----BEGIN",
+    ]
+    .iter()
+    .any(|p| value.starts_with(p))
+        || value.contains("://")
+            && value
+                .split_once("://")
+                .is_some_and(|(_, r)| r.split_once('@').is_some_and(|(c, _)| c.contains(':')));
+    if !(named || shaped) || value.len() < 6 {
+        return value.to_string();
+    }
+    let chars: Vec<char> = value.chars().collect();
+    let keep = (chars.len() / 8).clamp(1, 4);
+    let head: String = chars[..keep].iter().collect();
+    let tail: String = chars[chars.len() - keep..].iter().collect();
+    format!("{head}…{tail} ({} chars, masked)", chars.len())
+}
+
+/// What the coach judges for an `exec.run`: the command as the child's
+/// shell will see it (each `$NAME`/`${NAME}` the request's env defines
+/// replaced by its value), run in its cwd, then every env value on its own
+/// line, checked as a command too; and whether stdin is left open.
+pub fn effective_call(r: &ExecReq) -> String {
+    let mut cmd = r.display.clone();
+    for (k, v) in &r.env {
+        cmd = cmd.replace(&format!("${{{k}}}"), v);
+        cmd = replace_var(&cmd, k, v);
+    }
+    let mut out = String::with_capacity(cmd.len() + 64);
+    if let Some(cwd) = &r.cwd {
+        out.push_str(&format!("cd '{}' && ", cwd.display()));
+    }
+    out.push_str(&cmd);
+    for (_, v) in &r.env {
+        out.push('\n');
+        out.push_str(v);
+    }
+    out
+}
+
+/// `$NAME` replaced where it is the whole name (not `$NAMED`).
+fn replace_var(text: &str, name: &str, value: &str) -> String {
+    let pat = format!("${name}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(&pat) {
+        let after = &rest[i + pat.len()..];
+        out.push_str(&rest[..i]);
+        if after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            out.push_str(&pat);
+        } else {
+            out.push_str(value);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 impl ExecReq {
     /// What the approval event shows.
     pub fn request_view(&self) -> Value {
@@ -71,7 +163,12 @@ impl ExecReq {
             "agentId": self.agent_id,
             "sessionKey": self.session_key,
             "timeoutMs": self.timeout_ms,
-            "env": self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            "env": self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(mask_secret(k, v))))
+                .collect::<Map<String, Value>>(),
+            "stdin": self.stdin_pipe,
         })
     }
     fn argv_view(&self) -> Option<&[String]> {
@@ -461,7 +558,7 @@ impl Gateway {
         self.exec_capacity()?;
         let r = ExecReq {
             argv,
-            display: display.clone(),
+            display,
             words,
             cwd,
             env,
@@ -474,7 +571,7 @@ impl Gateway {
             approved_by: String::new(),
         };
         let input = CheckInput {
-            command: Some(display),
+            command: Some(effective_call(&r)),
             tool_name: Some("exec".into()),
             ..Default::default()
         };
@@ -601,6 +698,7 @@ impl Gateway {
         let password = self.secrets.password.clone().unwrap_or_default();
         let env = spawn::child_env(
             &e.env_passthrough,
+            &e.safe_path,
             std::env::vars(),
             &[&token, &password],
             &r.env,
