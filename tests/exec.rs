@@ -678,7 +678,9 @@ fn stdin_non_utf8_and_bad_input() {
 fn a_flooding_child_is_capped_and_the_gateway_stays_responsive() {
     let gw = Gateway::start(json!({"exec": {"maxOutputBytes": 100000}}));
     let mut owner = gw.client(WRITE);
-    let mut other = gw.client(WRITE);
+    // Another client may read the registry; killing another's process takes
+    // operator.admin (issue 17).
+    let mut other = gw.admin();
     let r = run(
         &mut owner,
         json!({"command": "yes 0123456789abcdef0123456789abcdef", "yieldMs": 0}),
@@ -797,7 +799,8 @@ fn disconnect_keeps_or_kills_per_config_and_leaks_nothing() {
     for (policy, expect) in [("keep", "running"), ("kill", "killed")] {
         let gw = Gateway::start(json!({"exec": {"onDisconnect": policy}}));
         let pid = gw.child.id();
-        let mut watcher = gw.client(WRITE);
+        // The process outlives its owner's connection: an admin cleans up.
+        let mut watcher = gw.admin();
         let fds = count_dir(format!("/proc/{pid}/fd"));
         let mut c = gw.client(WRITE);
         let r = run(

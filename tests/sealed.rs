@@ -119,3 +119,84 @@ fn approval_prompts_show_env_values_with_secrets_masked() {
     );
     assert_eq!(r["ok"], true, "{r}");
 }
+
+/// Finding 2: `exec.run {command:"sh", stdin:true}` was allowed and every
+/// later `process.write` fed the shell unchecked. Stdin open to an
+/// interpreter now always waits for a person, named as interactive (no
+/// allowlist or allow-always skips it); a non-interpreter reader is not
+/// affected.
+#[test]
+fn stdin_to_an_interpreter_needs_a_person_and_says_so() {
+    let gw = Gateway::start(json!({"exec": {"allowlist": [{"command": "python3"}]}}));
+    let mut agent = gw.client(WRITE);
+    let mut human = gw.client(APPROVER);
+    for (i, cmd) in [
+        "sh",
+        "python3",
+        "/usr/bin/env bash",
+        "timeout 60 node",
+        "cat | sh",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = format!("i{i}");
+        agent.send(&json!({"type": "req", "id": id, "method": "exec.run",
+            "params": {"command": cmd, "stdin": true, "yieldMs": 0}}));
+        let asked = event(&mut human, "exec.approval.requested");
+        assert_eq!(asked["request"]["command"], *cmd, "{asked}");
+        assert_eq!(asked["request"]["stdin"], true, "{asked}");
+        assert!(asked["coach"]["interactive"].is_string(), "{asked}");
+        assert_eq!(
+            asked["coach"]["matches"][0]["patternId"], "exec.interactive-stdin",
+            "{asked}"
+        );
+        let aid = asked["id"].as_str().unwrap().to_string();
+        let r = human.call(
+            "exec.approval.resolve",
+            json!({"id": aid, "decision": "deny"}),
+        );
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(err_detail(&agent.wait_res(&id)), "APPROVAL_DENIED");
+    }
+    // Without stdin the same program is the coach's call as before, and a
+    // plain reader with stdin needs no person.
+    let r = agent.call(
+        "exec.run",
+        json!({"command": "cat", "stdin": true, "yieldMs": 0}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+/// Finding 2: any write client could write to, kill or remove another
+/// client's process. Only the identity that started it, or an admin, may.
+#[test]
+fn only_the_starter_or_an_admin_controls_a_process() {
+    let gw = Gateway::start(json!({}));
+    let mut owner = gw.client(WRITE);
+    let mut intruder = gw.client(WRITE);
+    let r = owner.call(
+        "exec.run",
+        json!({"command": "cat", "stdin": true, "yieldMs": 0}),
+    );
+    let pid = r["payload"]["processId"].as_str().unwrap().to_string();
+    for (m, extra) in [
+        ("process.write", json!({"data": "hello\n"})),
+        ("process.kill", json!({})),
+        ("process.remove", json!({})),
+    ] {
+        let mut params = extra.clone();
+        params["processId"] = json!(pid);
+        let r = intruder.call(m, params);
+        assert_eq!(err_detail(&r), "NOT_PROCESS_OWNER", "{m}: {r}");
+    }
+    // Reading stays open to every reader.
+    let r = intruder.call("process.poll", json!({"processId": pid}));
+    assert_eq!(r["ok"], true, "{r}");
+    // The owner writes; an admin may kill.
+    let r = owner.call("process.write", json!({"processId": pid, "data": "hi\n"}));
+    assert_eq!(r["ok"], true, "{r}");
+    let mut admin = gw.admin();
+    let r = admin.call("process.kill", json!({"processId": pid}));
+    assert_eq!(r["ok"], true, "{r}");
+}

@@ -56,6 +56,10 @@ pub struct ExecReq {
     pub session_key: Option<String>,
     pub agent_id: Option<String>,
     pub stdin_pipe: bool,
+    /// The program that will read an open stdin when it is an interpreter
+    /// or a shell: every later `process.write` is code nobody checks, so
+    /// such a run always needs a person's approval, named as interactive.
+    pub interactive: Option<String>,
     pub base64: bool,
     /// Who decided it may run (`coach`, `allowlist`, `allow-always`, a client).
     pub approved_by: String,
@@ -132,6 +136,102 @@ pub fn effective_call(r: &ExecReq) -> String {
         out.push_str(v);
     }
     out
+}
+
+/// Programs that run what they read on stdin as code.
+const INTERPRETERS: &[&str] = &[
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ksh",
+    "ash",
+    "fish",
+    "mksh",
+    "tcsh",
+    "csh",
+    "busybox",
+    "python",
+    "python2",
+    "python3",
+    "ipython",
+    "node",
+    "nodejs",
+    "deno",
+    "bun",
+    "perl",
+    "ruby",
+    "irb",
+    "php",
+    "lua",
+    "luajit",
+    "tclsh",
+    "wish",
+    "expect",
+    "psql",
+    "sqlite3",
+    "mysql",
+    "mariadb",
+    "mongo",
+    "mongosh",
+    "redis-cli",
+    "R",
+    "Rscript",
+    "julia",
+    "osascript",
+    "gdb",
+    "lldb",
+    "ssh",
+    "nc",
+    "ncat",
+    "socat",
+    "telnet",
+    "awk",
+    "gawk",
+    "bc",
+    "dc",
+    "ed",
+    "ex",
+    "vim",
+    "vi",
+    "nvim",
+    "emacs",
+    "sudo",
+    "su",
+    "doas",
+    "xargs",
+    "env",
+    "script",
+    "ftp",
+    "sftp",
+    "openssl",
+    "jshell",
+    "ghci",
+    "erl",
+    "iex",
+    "scala",
+    "clojure",
+    "groovysh",
+    "powershell",
+    "pwsh",
+    "docker",
+    "kubectl",
+];
+
+/// The interpreter among a command's words, if stdin would reach one: any
+/// word whose base name is an interpreter (versioned pythons included). A
+/// word in a pipeline or a substitution counts too: it fails closed.
+pub fn interactive_program(display: &str) -> Option<String> {
+    display
+        .split(|c: char| c.is_whitespace() || ";|&()`'\"".contains(c))
+        .filter(|w| !w.is_empty() && !w.starts_with('-'))
+        .map(|w| w.rsplit('/').next().unwrap_or(w))
+        .find(|b| {
+            INTERPRETERS.contains(b)
+                || b.starts_with("python") && b[6..].chars().all(|c| c.is_ascii_digit() || c == '.')
+                || b.starts_with("php") && b[3..].chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
+        .map(str::to_string)
 }
 
 /// `$NAME` replaced where it is the whole name (not `$NAMED`).
@@ -222,6 +322,9 @@ pub struct Proc {
     pub id: String,
     pid: i32,
     owner: Option<ConnId>,
+    /// Who started it, for the right to write to, kill or remove it: the
+    /// verified device when the client presented one, else the connection.
+    identity: String,
     client_id: Option<String>,
     session_key: Option<String>,
     command: String,
@@ -556,7 +659,7 @@ impl Gateway {
         };
         // Refuse early rather than after a human said yes.
         self.exec_capacity()?;
-        let r = ExecReq {
+        let mut r = ExecReq {
             argv,
             display,
             words,
@@ -567,9 +670,13 @@ impl Gateway {
             session_key: session_key.clone(),
             agent_id,
             stdin_pipe,
+            interactive: None,
             base64,
             approved_by: String::new(),
         };
+        if r.stdin_pipe {
+            r.interactive = interactive_program(&r.display);
+        }
         let input = CheckInput {
             command: Some(effective_call(&r)),
             tool_name: Some("exec".into()),
@@ -607,6 +714,7 @@ impl Gateway {
             session_key: None,
             agent_id: None,
             stdin_pipe: false,
+            interactive: None,
             base64: false,
             approved_by: "test".into(),
         };
@@ -650,6 +758,25 @@ impl Gateway {
         v: &Verdict,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
+        if let (Some(prog), Decision::Allow | Decision::Approve) =
+            (r.interactive.clone(), v.decision)
+        {
+            // Interactive input to an interpreter: a person decides, always
+            // (no allowlist, no allow-always), knowing it is a session.
+            let mut matches = serde_json::to_value(&v.matches).unwrap_or(Value::Null);
+            if let Value::Array(a) = &mut matches {
+                a.insert(0, json!({
+                    "patternId": "exec.interactive-stdin",
+                    "category": "code-injection",
+                    "severity": "high",
+                    "title": format!("Interactive session: stdin stays open to {prog}"),
+                    "coaching": "Whatever is written to this process later runs as code without a check; approving it approves the whole session.",
+                    "recommendation": "Run the commands themselves with exec.run instead of feeding an interpreter.",
+                }));
+            }
+            let coach = json!({"decision": "approve", "severity": "high", "matches": matches, "interactive": prog});
+            return self.raise_exec_approval(Held::new(conn, req_id, r), coach, now);
+        }
         match v.decision {
             Decision::Block => {
                 self.exec.stats.blocked += 1;
@@ -741,6 +868,7 @@ impl Gateway {
             id: format!("p-{seq}-{}", super::auth::random_hex(3).unwrap_or_default()),
             pid,
             owner: Some(conn),
+            identity: self.caller_identity(conn),
             client_id,
             session_key: r.session_key.clone(),
             command: r.display.clone(),
@@ -1465,6 +1593,36 @@ impl Gateway {
 
     // ----- process.* -------------------------------------------------------------
 
+    /// Who a connection is, for process ownership.
+    fn caller_identity(&self, conn: ConnId) -> String {
+        match self.session(conn).and_then(|s| s.device_id.clone()) {
+            Some(d) => format!("device:{d}"),
+            None => format!("conn:{conn}"),
+        }
+    }
+
+    /// Only the identity that started a process, or an admin, may write
+    /// to it, kill it or remove it.
+    fn may_control(&self, caller: ConnId, seq: u64, m: &str) -> Result<(), ErrorShape> {
+        let admin = self.session(caller).is_some_and(|s| {
+            s.scopes
+                .iter()
+                .any(|x| x == crate::protocol::handshake::SCOPE_ADMIN)
+        });
+        let p = &self.exec.procs[&seq];
+        if admin || p.identity == self.caller_identity(caller) {
+            return Ok(());
+        }
+        Err(ErrorShape::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{m}: {} was started by another client; only it or an operator.admin may do this",
+                p.id
+            ),
+        )
+        .detail("NOT_PROCESS_OWNER", json!({"processId": p.id})))
+    }
+
     fn proc_param(&self, p: Option<&Map<String, Value>>, m: &str) -> Result<u64, ErrorShape> {
         let Some(id) = opt_text(p, m, "processId", 64)? else {
             return Err(bad(
@@ -1549,13 +1707,14 @@ impl Gateway {
 
     pub(super) fn process_write(
         &mut self,
-        _id: ConnId,
+        caller: ConnId,
         req: &Request,
         _now: Instant,
     ) -> Result<Payload, ErrorShape> {
         const M: &str = "process.write";
         let p = params_object(req, &["processId", "data", "eof"])?;
         let seq = self.proc_param(p, M)?;
+        self.may_control(caller, seq, M)?;
         let max = self.cfg.exec.max_stdin_bytes;
         let data = opt_text(p, M, "data", max)?.unwrap_or("");
         let eof = opt_bool(p, M, "eof")?.unwrap_or(false);
@@ -1603,13 +1762,14 @@ impl Gateway {
 
     pub(super) fn process_kill(
         &mut self,
-        _id: ConnId,
+        caller: ConnId,
         req: &Request,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
         const M: &str = "process.kill";
         let p = params_object(req, &["processId", "signal"])?;
         let seq = self.proc_param(p, M)?;
+        self.may_control(caller, seq, M)?;
         let sig = match opt_text(p, M, "signal", 16)? {
             None => libc::SIGTERM,
             Some(s) => crate::exec::parse_signal(s).ok_or_else(|| {
@@ -1636,13 +1796,14 @@ impl Gateway {
 
     pub(super) fn process_remove(
         &mut self,
-        _id: ConnId,
+        caller: ConnId,
         req: &Request,
         _now: Instant,
     ) -> Result<Payload, ErrorShape> {
         const M: &str = "process.remove";
         let p = params_object(req, &["processId"])?;
         let seq = self.proc_param(p, M)?;
+        self.may_control(caller, seq, M)?;
         let proc = &self.exec.procs[&seq];
         if proc.status == ProcStatus::Running {
             return Err(ErrorShape::invalid(format!(
