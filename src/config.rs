@@ -134,6 +134,9 @@ pub struct Config {
     pub testing: TestingConfig,
 }
 
+/// One waiter on an approval (its connection and request id, ≤ 128 bytes).
+pub const APPROVAL_WAITER_BYTES: usize = 192;
+
 /// The `PATH` children get: system directories only, so a name in a
 /// command is the system's binary, not one an agent dropped somewhere.
 pub const DEFAULT_SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -440,6 +443,10 @@ pub struct ExecConfig {
     pub max_approval_timeout_ms: u64,
     pub max_pending_approvals: usize,
     pub max_pending_approvals_per_session: usize,
+    /// Pending approvals one identity (device, else connection) may have.
+    pub max_pending_approvals_per_identity: usize,
+    /// `exec.approval.request` calls that may wait on one approval.
+    pub max_approval_waiters: usize,
     /// Decided approvals kept in the database (so a retry learns its answer).
     pub approvals_kept: usize,
 }
@@ -483,6 +490,8 @@ impl Default for ExecConfig {
             max_approval_timeout_ms: 600_000,
             max_pending_approvals: 64,
             max_pending_approvals_per_session: 8,
+            max_pending_approvals_per_identity: 16,
+            max_approval_waiters: 8,
             approvals_kept: 1000,
         }
     }
@@ -921,8 +930,12 @@ impl Config {
         if e.max_command_bytes == 0
             || e.max_pending_approvals == 0
             || e.max_pending_approvals_per_session == 0
+            || e.max_pending_approvals_per_identity == 0
         {
-            return bad("exec.maxPendingApprovals", "exec.maxCommandBytes, maxPendingApprovals and maxPendingApprovalsPerSession must be at least 1");
+            return bad("exec.maxPendingApprovals", "exec.maxCommandBytes, maxPendingApprovals, maxPendingApprovalsPerSession and maxPendingApprovalsPerIdentity must be at least 1");
+        }
+        if e.max_approval_waiters == 0 || e.max_approval_waiters > 1024 {
+            return bad("exec.maxApprovalWaiters", "expected 1..=1024");
         }
         if e.approval_timeout_ms < 100 || e.approval_timeout_ms > e.max_approval_timeout_ms {
             return bad(
@@ -1385,7 +1398,10 @@ impl MemoryBudget {
         let exec_bytes = (e.max_processes + e.max_finished) * (e.max_output_bytes + 4 * 1024)
             + e.max_processes * e.max_stdin_bytes
             + e.read_chunk_bytes
-            + e.max_pending_approvals * (2 * e.max_command_bytes + 8 * 1024)
+            + e.max_pending_approvals
+                * (2 * e.max_command_bytes
+                    + 8 * 1024
+                    + e.max_approval_waiters * APPROVAL_WAITER_BYTES)
             + e.max_allow_always * (crate::exec::ALLOW_ALWAYS_MAX_KEY_BYTES + 64);
         let cache_bytes = c.cache.max_bytes + c.cache.entries * CACHE_ENTRY_OVERHEAD;
         let limits_bytes = (c.rate_limits.tracked_addresses + c.auth.tracked_addresses)

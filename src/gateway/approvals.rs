@@ -40,8 +40,11 @@ pub struct Approval {
     request: Value,
     coach: Value,
     command: String,
-    /// `exec.approval.request` calls waiting for the decision.
+    /// `exec.approval.request` calls waiting for the decision (at most
+    /// `exec.maxApprovalWaiters`).
     waiters: Vec<(ConnId, String)>,
+    /// Who raised it (device, else connection): per-identity bound.
+    requester: String,
     /// An `exec.run` that starts when allowed.
     exec: Option<Held>,
 }
@@ -246,18 +249,44 @@ impl Gateway {
             }
         }
         if let Some(aid) = &approval_id {
-            // Asked again (a retry, or after our restart): join or tell.
+            // Asked again (a retry, or after our restart): join or tell, but
+            // only for the same call. An id is bound to what it approved:
+            // another command (or cwd, argv...) under a known id would take
+            // its answer.
+            let mismatch = || {
+                ErrorShape::invalid(format!(
+                    "{M}: approval {aid} was raised for a different call; use a new id"
+                ))
+                .detail("APPROVAL_ID_MISMATCH", json!({"id": aid}))
+            };
+            let waiters_max = e.max_approval_waiters;
             if let Some(a) = self.approvals.pending.iter_mut().find(|a| &a.id == aid) {
+                if a.request != request {
+                    return Err(mismatch());
+                }
+                if a.waiters.len() >= waiters_max {
+                    return Err(unavailable(
+                        "RATE_LIMITED",
+                        format!(
+                            "{} calls already wait on approval {aid} (exec.maxApprovalWaiters)",
+                            a.waiters.len()
+                        ),
+                        RETRY_FULL_MS,
+                    ));
+                }
                 a.waiters.push((id, req.id.clone()));
                 return Ok(Payload::Deferred);
             }
             match self.store.get_approval(aid) {
                 Ok(Some(row)) => {
+                    if serde_json::from_str::<Value>(&row.request).ok().as_ref() != Some(&request) {
+                        return Err(mismatch());
+                    }
                     return Ok(Payload::Json(json!({
                         "id": row.id, "decision": row.decision, "state": row.state,
                         "resolvedBy": row.resolved_by,
                         "createdAtMs": row.created_ms, "expiresAtMs": row.expires_ms,
-                    })))
+                    })));
                 }
                 Ok(None) => {}
                 Err(err) => storage("lookup", err),
@@ -407,6 +436,30 @@ impl Gateway {
         now: Instant,
     ) -> Result<(), ErrorShape> {
         let e = &self.cfg.exec;
+        // The same id raised twice (re-sent while its coach check was still
+        // running): one approval, the later caller joins it, within bounds.
+        if let Some(aid) = &id {
+            if let Some(a) = self.approvals.pending.iter_mut().find(|a| &a.id == aid) {
+                if a.request != request {
+                    return Err(ErrorShape::invalid(format!(
+                        "approval {aid} was raised for a different call; use a new id"
+                    ))
+                    .detail("APPROVAL_ID_MISMATCH", json!({"id": aid})));
+                }
+                if a.waiters.len() >= e.max_approval_waiters || waiter.is_none() {
+                    return Err(unavailable(
+                        "RATE_LIMITED",
+                        format!(
+                            "{} calls already wait on approval {aid} (exec.maxApprovalWaiters)",
+                            a.waiters.len()
+                        ),
+                        RETRY_FULL_MS,
+                    ));
+                }
+                a.waiters.extend(waiter);
+                return Ok(());
+            }
+        }
         let full = |msg: String| unavailable("APPROVALS_FULL", msg, RETRY_FULL_MS);
         if self.approvals.pending.len() >= e.max_pending_approvals {
             self.approvals.stats.rejected_full += 1;
@@ -426,6 +479,27 @@ impl Gateway {
             return Err(full(format!(
                 "{per} approvals are pending for this session (exec.maxPendingApprovalsPerSession)"
             )));
+        }
+        let requester_conn = waiter
+            .as_ref()
+            .map(|w| w.0)
+            .or(exec.as_ref().map(|h| h.conn));
+        let requester = requester_conn
+            .map(|c| self.identity_of(c))
+            .unwrap_or_default();
+        let mine = self
+            .approvals
+            .pending
+            .iter()
+            .filter(|a| a.requester == requester)
+            .count();
+        if mine >= self.cfg.exec.max_pending_approvals_per_identity {
+            self.approvals.stats.rejected_full += 1;
+            return Err(unavailable(
+                "RATE_LIMITED",
+                format!("{mine} approvals are pending for this client (exec.maxPendingApprovalsPerIdentity)"),
+                RETRY_FULL_MS,
+            ));
         }
         let seq = self.approvals.next_seq;
         let id = id.unwrap_or_else(|| self.new_approval_id());
@@ -465,6 +539,7 @@ impl Gateway {
             coach,
             command,
             waiters: waiter.into_iter().collect(),
+            requester,
             exec,
         };
         let ev = SharedEvent::new("exec.approval.requested", &a.view());

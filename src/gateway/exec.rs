@@ -868,7 +868,7 @@ impl Gateway {
             id: format!("p-{seq}-{}", super::auth::random_hex(3).unwrap_or_default()),
             pid,
             owner: Some(conn),
-            identity: self.caller_identity(conn),
+            identity: self.identity_of(conn),
             client_id,
             session_key: r.session_key.clone(),
             command: r.display.clone(),
@@ -1593,14 +1593,6 @@ impl Gateway {
 
     // ----- process.* -------------------------------------------------------------
 
-    /// Who a connection is, for process ownership.
-    fn caller_identity(&self, conn: ConnId) -> String {
-        match self.session(conn).and_then(|s| s.device_id.clone()) {
-            Some(d) => format!("device:{d}"),
-            None => format!("conn:{conn}"),
-        }
-    }
-
     /// Only the identity that started a process, or an admin, may write
     /// to it, kill it or remove it.
     fn may_control(&self, caller: ConnId, seq: u64, m: &str) -> Result<(), ErrorShape> {
@@ -1610,7 +1602,7 @@ impl Gateway {
                 .any(|x| x == crate::protocol::handshake::SCOPE_ADMIN)
         });
         let p = &self.exec.procs[&seq];
-        if admin || p.identity == self.caller_identity(caller) {
+        if admin || p.identity == self.identity_of(caller) {
             return Ok(());
         }
         Err(ErrorShape::new(

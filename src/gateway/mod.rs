@@ -1157,6 +1157,17 @@ impl Gateway {
         &self.secrets.token_origin
     }
 
+    /// Who a connection is, for ownership and per-identity bounds: the
+    /// verified device when the client presented one, else the connection
+    /// itself (every client shares the operator's token until credentials
+    /// carry identities).
+    pub(super) fn identity_of(&self, conn: ConnId) -> String {
+        match self.session(conn).and_then(|s| s.device_id.clone()) {
+            Some(d) => format!("device:{d}"),
+            None => format!("conn:{conn}"),
+        }
+    }
+
     pub fn session(&self, id: ConnId) -> Option<&Session> {
         self.sessions.get(&id)
     }
