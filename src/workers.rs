@@ -28,6 +28,8 @@ pub enum JobResult {
     },
     /// Live processes per watched process group: (pgid, count).
     ProcScan(Vec<(i32, usize)>),
+    /// Processes a finished run left behind, killed by the sweep.
+    Swept(usize),
     /// An audit batch POST finished: the HTTP status or why it failed.
     Forward(Result<u16, String>),
 }

@@ -286,3 +286,82 @@ fn approval_waiters_and_ids_are_bounded_under_a_flood() {
     let bound = mem["worstCaseBytes"].as_u64().expect("worstCaseBytes");
     assert!(rss < bound && rss < 64 * 1024 * 1024, "{mem}");
 }
+
+/// True while `pid` is a live process (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .map(|i| s[i + 1..].trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+fn pid_from(path: &std::path::Path) -> u32 {
+    common::wait_until("the child to write its pid", || {
+        std::fs::read_to_string(path).is_ok_and(|s| s.trim().parse::<u32>().is_ok())
+    });
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Finding 6: a child that calls `setsid`, double-forks or runs
+/// `nohup ... &` left the process group and outlived the run, the kill and
+/// the gateway. Every run's descendants carry its marker; the gateway is
+/// their subreaper and sweeps them when the run ends, on process.kill and
+/// at exit.
+#[test]
+fn nothing_a_run_starts_outlives_it_or_the_gateway() {
+    let mut gw = Gateway::start(json!({}));
+    let mut c = gw.admin();
+    let dir = gw.dir.path().to_path_buf();
+    let escapes = [
+        ("setsid", "setsid sleep 300 & echo $! > {f}"),
+        (
+            "double fork",
+            "( (sleep 300 & echo $! > {f}) & ) ; sleep 0.2",
+        ),
+        ("nohup", "nohup sleep 300 >/dev/null 2>&1 & echo $! > {f}"),
+    ];
+    // The run's end.
+    for (what, cmd) in escapes {
+        let f = dir.join(format!("{}.pid", what.replace(' ', "-")));
+        let cmd = cmd.replace("{f}", &f.display().to_string());
+        let r = c.call("exec.run", json!({"command": cmd}));
+        assert_eq!(r["ok"], true, "{what}: {r}");
+        let pid = pid_from(&f);
+        common::wait_until(&format!("{what}: pid {pid} gone after the run"), || {
+            !alive(pid)
+        });
+    }
+    // process.kill of a run that is still going.
+    let f = dir.join("kill.pid");
+    let r = c.call(
+        "exec.run",
+        json!({"command": format!("setsid sleep 300 & echo $! > {}; sleep 300", f.display()), "yieldMs": 0}),
+    );
+    let id = r["payload"]["processId"].as_str().unwrap().to_string();
+    let pid = pid_from(&f);
+    assert!(alive(pid));
+    let r = c.call("process.kill", json!({"processId": id}));
+    assert_eq!(r["ok"], true, "{r}");
+    common::wait_until("the escapee gone after process.kill", || !alive(pid));
+    // The gateway's exit.
+    let f = dir.join("exit.pid");
+    let r = c.call(
+        "exec.run",
+        json!({"command": format!("setsid sleep 300 & echo $! > {}; sleep 300", f.display()), "yieldMs": 0}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let pid = pid_from(&f);
+    drop(c);
+    gw.signal(libc::SIGTERM);
+    assert!(gw.wait_exit(common::WAIT).is_some(), "the gateway exits");
+    common::wait_until("the escapee gone after the gateway's exit", || !alive(pid));
+    let h = gw.stderr();
+    assert!(h.contains("left behind"), "{h}");
+}

@@ -91,7 +91,98 @@ const FORBIDDEN_ENV: &[&str] = &[
     "all_proxy",
     "CLAWGATE_TOKEN",
     "OPENCLAW_GATEWAY_TOKEN",
+    RUN_MARKER,
 ];
+
+/// Every run's child gets `CLAWGATE_RUN=<gateway pid>.<run>` in its
+/// environment. Descendants inherit it, whatever they do to their process
+/// group or session (`setsid`, double forks, `nohup ... &`), so the sweep
+/// after a run finds what the run left behind. A request may not set it.
+pub const RUN_MARKER: &str = "CLAWGATE_RUN";
+
+/// The marker value of run `seq` of this gateway.
+pub fn run_marker(seq: u64) -> String {
+    format!("{}.{seq}", std::process::id())
+}
+
+/// Makes the gateway the child subreaper of its descendants: an orphan
+/// (a double fork, a `setsid` escapee whose parent exited) is re-parented
+/// to the gateway instead of init, so it stays ours to reap and to find.
+pub fn become_subreaper() -> std::io::Result<()> {
+    // SAFETY: prctl with an integer option and argument.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Reaps children that are not runs (orphans adopted as subreaper) without
+/// touching a run's exit status: peeks with `WNOWAIT` and stops at the
+/// first child `is_run` claims. Returns how many were reaped.
+pub fn reap_orphans(is_run: impl Fn(i32) -> bool, max: usize) -> usize {
+    let mut n = 0;
+    while n < max {
+        // SAFETY: siginfo_t is plain data; waitid fills it or leaves si_pid 0.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own children, without reaping (WNOWAIT).
+        let r = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: si_pid is valid for a CLD_* siginfo, zero when none waits.
+        let pid = unsafe { info.si_pid() };
+        if r != 0 || pid <= 0 || is_run(pid) {
+            break;
+        }
+        let mut status = 0;
+        // SAFETY: reaping that exact zombie child.
+        unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        n += 1;
+    }
+    n
+}
+
+/// SIGKILLs every process whose environment carries a run marker: exactly
+/// `marker` (one run), or any marker of this gateway when `marker` ends in
+/// '.' (shutdown). Reads each /proc/<pid>/environ, so a worker runs it
+/// after a run ends. Returns how many were killed.
+pub fn sweep(marker: &str) -> usize {
+    let needle = format!("{RUN_MARKER}={marker}");
+    let prefix = marker.ends_with('.');
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let hit = env
+            .split(|b| *b == 0)
+            .any(|kv| kv.starts_with(needle.as_bytes()) && (prefix || kv.len() == needle.len()));
+        // SAFETY: kill with a pid we just read and a constant signal.
+        if hit && unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
+            killed += 1;
+        }
+    }
+    killed
+}
 
 /// Why a variable name in a request's `env` is refused, if it is.
 pub fn env_key_problem(key: &str) -> Option<&'static str> {

@@ -417,6 +417,11 @@ impl Proc {
 #[serde(rename_all = "camelCase")]
 pub struct ExecStats {
     pub runs: u64,
+    /// Processes a finished run left behind (other session, double fork),
+    /// killed by the sweep.
+    pub leftovers_killed: u64,
+    /// Orphans re-parented to the gateway (its subreaper role) and reaped.
+    pub orphans_reaped: u64,
     pub spawned: u64,
     pub spawn_failed: u64,
     pub blocked: u64,
@@ -823,13 +828,17 @@ impl Gateway {
         let e = self.cfg.exec.clone();
         let token = self.secrets.token.clone().unwrap_or_default();
         let password = self.secrets.password.clone().unwrap_or_default();
-        let env = spawn::child_env(
+        let mut env = spawn::child_env(
             &e.env_passthrough,
             &e.safe_path,
             std::env::vars(),
             &[&token, &password],
             &r.env,
         );
+        env.push((
+            spawn::RUN_MARKER.into(),
+            spawn::run_marker(self.exec.next_seq),
+        ));
         let spec = SpawnSpec {
             argv: r.argv.clone(),
             cwd: r.cwd.clone(),
@@ -1179,6 +1188,7 @@ impl Gateway {
                 self.finish_process(seq, now);
             }
         }
+        self.reap_adopted();
     }
 
     fn write_stdin(&mut self, seq: u64) {
@@ -1273,6 +1283,7 @@ impl Gateway {
 
     /// SIGCHLD: reap every running child that has exited.
     pub fn on_sigchld(&mut self, now: Instant) {
+        self.reap_adopted();
         for seq in self.exec.running_seqs() {
             let Some(p) = self.exec.procs.get_mut(&seq).filter(|p| p.exit.is_none()) else {
                 continue; // reaped already, waiting for its pipes
@@ -1306,6 +1317,40 @@ impl Gateway {
 
     /// Records the end: closes pipes, tells the owner, audits, answers a
     /// waiting `exec.run`, starts the TTL.
+    /// A run has ended: whatever it started that is still alive (a
+    /// `setsid` escapee, a double fork, `nohup ... &`) carries its marker and
+    /// is killed by a sweep on a worker; inline when the pool refuses.
+    fn sweep_leftovers(&mut self, seq: u64) {
+        let marker = spawn::run_marker(seq);
+        let m = marker.clone();
+        let job = Box::new(move || crate::workers::JobResult::Swept(spawn::sweep(&m)));
+        if self.workers.submit(job).is_err() {
+            let n = spawn::sweep(&marker);
+            self.on_swept(n);
+        }
+    }
+
+    /// Orphans re-parented to us (we are the subreaper) are reaped here;
+    /// a run's own pid is left for `try_reap`, which records its status.
+    fn reap_adopted(&mut self) {
+        let runs: Vec<i32> = self
+            .exec
+            .procs
+            .values()
+            .filter(|p| p.exit.is_none())
+            .map(|p| p.pid)
+            .collect();
+        let n = spawn::reap_orphans(|pid| runs.contains(&pid), 256);
+        self.exec.stats.orphans_reaped += n as u64;
+    }
+
+    pub(super) fn on_swept(&mut self, n: usize) {
+        if n > 0 {
+            log::warn!("exec: killed {n} process(es) a finished run left behind");
+            self.exec.stats.leftovers_killed += n as u64;
+        }
+    }
+
     fn finish_process(&mut self, seq: u64, now: Instant) {
         let ttl = Duration::from_millis(self.cfg.exec.finished_ttl_ms);
         let Some(p) = self.exec.procs.get_mut(&seq) else {
@@ -1317,6 +1362,10 @@ impl Gateway {
         if std::mem::take(&mut p.paused) {
             self.exec.paused -= 1;
         }
+        self.sweep_leftovers(seq);
+        let Some(p) = self.exec.procs.get_mut(&seq) else {
+            return;
+        };
         for t in [
             p.timeout_timer.take(),
             p.kill_timer.take(),
@@ -1576,6 +1625,10 @@ impl Gateway {
             self.read_pipe_with(seq, Stream::Stderr, true, now);
             self.finish_process(seq, now);
         }
+        // Exit: nothing any run started outlives the gateway.
+        let n = spawn::sweep(&format!("{}.", std::process::id()));
+        self.on_swept(n);
+        spawn::reap_orphans(|_| false, 4096);
         self.flush_audit(now);
     }
 

@@ -244,6 +244,11 @@ impl Gateway {
         tls: Option<crate::net::tls::Acceptor>,
         now: Instant,
     ) -> Gateway {
+        // Orphans of runs come back to us rather than to init, so nothing a
+        // run starts escapes the sweep at its end (issue 17's containment).
+        if let Err(e) = crate::exec::spawn::become_subreaper() {
+            log::warn!("exec: cannot become the child subreaper ({e}); escaped descendants are still swept by marker");
+        }
         let slots = cfg.connections.max_connections + cfg.connections.max_unauthenticated;
         let timers = TimerWheel::new(
             now,
@@ -1105,6 +1110,7 @@ impl Gateway {
                     self.on_coach_result(job, *verdict, now);
                 }
                 crate::workers::JobResult::ProcScan(counts) => self.on_proc_scan(counts),
+                crate::workers::JobResult::Swept(n) => self.on_swept(n),
                 crate::workers::JobResult::Forward(res) => self.on_forward_result(res, now),
                 crate::workers::JobResult::CoachReady(d) => {
                     log::info!(

@@ -384,6 +384,8 @@ families! {
     Counter "processes.stdinBytes" "Bytes written to process stdin.";
     Counter "processes.pruned" "Finished processes pruned.";
     Counter "processes.reaped" "Children reaped.";
+    Counter "processes.leftoversKilled" "Processes a finished run left behind (another session, a double fork), killed by the sweep.";
+    Counter "processes.orphansReaped" "Orphans re-parented to the gateway (child subreaper) and reaped.";
     Counter "processes.approvals.requested" "Exec approvals requested.";
     Counter "processes.approvals.allowedOnce" => "processes_approvals_settled" {"decision=\"allow_once\""} "Exec approvals settled, by decision.";
     Counter "processes.approvals.allowedAlways" => "processes_approvals_settled" {"decision=\"allow_always\""} "Exec approvals allowed always.";
