@@ -12,6 +12,10 @@ USAGE:
     clawgate audit export [--config PATH | --data-dir DIR] [--out FILE]
     clawgate tls generate [--config PATH | --data-dir DIR] [--out DIR] [--host NAME]...
                           [--days N] [--force]
+    clawgate token create --name NAME --scopes S1,S2 [--kind agent|operator] [--device ID]
+                          [--config PATH | --data-dir DIR]    prints the secret once
+    clawgate token list   [--config PATH | --data-dir DIR]
+    clawgate token revoke NAME [--config PATH | --data-dir DIR]
 
 OPTIONS:
     --config PATH       JSON config file (default: embedded defaults)
@@ -56,6 +60,11 @@ pub enum Command {
         src: ConfigSource,
         out: Option<PathBuf>,
     },
+    /// `clawgate token create|list|revoke`.
+    Token {
+        action: TokenAction,
+        src: ConfigSource,
+    },
     /// `clawgate tls generate`.
     TlsGenerate {
         src: ConfigSource,
@@ -64,6 +73,106 @@ pub enum Command {
         days: u32,
         force: bool,
     },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenAction {
+    /// A new credential: name, kind (`agent` or `operator`), scopes, and
+    /// optionally the device it is bound to.
+    Create {
+        name: String,
+        kind: String,
+        scopes: Vec<String>,
+        device: Option<String>,
+    },
+    List,
+    Revoke {
+        name: String,
+    },
+}
+
+/// Why a credential cannot be created as asked.
+pub fn credential_problem(name: &str, kind: &str, scopes: &[String]) -> Option<String> {
+    use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_APPROVALS};
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Some("--name: 1 to 64 characters of A-Z a-z 0-9 - _ .".into());
+    }
+    if kind != "agent" && kind != "operator" {
+        return Some("--kind: agent or operator".into());
+    }
+    if scopes.is_empty() {
+        return Some("--scopes: at least one (operator.read, operator.write, operator.approvals, operator.admin)".into());
+    }
+    for s in scopes {
+        if !crate::protocol::handshake::KNOWN_SCOPES.contains(&s.as_str()) {
+            return Some(format!("--scopes: unknown scope `{s}`"));
+        }
+    }
+    if kind == "agent"
+        && scopes
+            .iter()
+            .any(|s| s == SCOPE_APPROVALS || s == SCOPE_ADMIN)
+    {
+        return Some(
+            "an agent credential can never carry operator.approvals or operator.admin: it would answer its own prompts"
+                .into(),
+        );
+    }
+    None
+}
+
+fn parse_token(args: &[String]) -> Result<Command, String> {
+    let action = args.first().map(String::as_str);
+    let mut src = ConfigSource::default();
+    let (mut name, mut kind, mut scopes, mut device) =
+        (None, "agent".to_string(), Vec::new(), None);
+    let mut flags = Flags::new(args.get(1..).unwrap_or(&[]));
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--config" | "-c" => src.path = Some(PathBuf::from(flags.value("--config")?)),
+            "--data-dir" => src.data_dir = Some(PathBuf::from(flags.value("--data-dir")?)),
+            "--name" => name = Some(flags.value("--name")?),
+            "--kind" => kind = flags.value("--kind")?,
+            "--scopes" => {
+                scopes = flags
+                    .value("--scopes")?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }
+            "--device" => device = Some(flags.value("--device")?),
+            other if action == Some("revoke") && !other.starts_with('-') && name.is_none() => {
+                name = Some(other.to_string())
+            }
+            other => return Err(format!("token: unknown argument `{other}` (see --help)")),
+        }
+    }
+    let action = match action {
+        Some("create") => {
+            let name = name.ok_or("token create needs --name NAME")?;
+            if let Some(why) = credential_problem(&name, &kind, &scopes) {
+                return Err(format!("token create: {why}"));
+            }
+            TokenAction::Create {
+                name,
+                kind,
+                scopes,
+                device,
+            }
+        }
+        Some("list") => TokenAction::List,
+        Some("revoke") => TokenAction::Revoke {
+            name: name.ok_or("token revoke needs a NAME")?,
+        },
+        _ => return Err("token needs an action: create, list or revoke (see --help)".into()),
+    };
+    Ok(Command::Token { action, src })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +310,7 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
     match args.first().map(String::as_str) {
         Some("audit") => return parse_audit(&args[1..]),
         Some("tls") => return parse_tls(&args[1..]),
+        Some("token") => return parse_token(&args[1..]),
         _ => {}
     }
     let mut src = ConfigSource::default();

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Audit { action, src, out } => audit(action, &src, out.as_deref()),
+        Command::Token { action, src } => token(action, &src),
         Command::TlsGenerate {
             src,
             out,
@@ -168,6 +169,94 @@ fn tls_generate(
 }
 
 /// `clawgate audit verify|export`: opens the database read-only.
+/// `clawgate token create|list|revoke` on the data dir's database (the
+/// gateway may be running: SQLite's WAL lets both write).
+fn token(action: cli::TokenAction, src: &clawgate::config::ConfigSource) -> ExitCode {
+    use clawgate::store::{credentials::Credential, Store, StoreOptions};
+    let cfg = match src.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clawgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = StoreOptions {
+        cache_bytes: 1 << 20,
+        mmap_bytes: 0,
+        max_bytes: cfg.store.max_db_bytes,
+        synchronous_full: true,
+        index_batch: cfg.store.index_batch,
+    };
+    let mut store = match Store::open(&cfg.server.data_dir, &opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("clawgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("clawgate: {e}");
+        ExitCode::from(2)
+    };
+    match action {
+        cli::TokenAction::Create {
+            name,
+            kind,
+            scopes,
+            device,
+        } => {
+            let secret = match clawgate::gateway::auth::new_credential_secret() {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            let c = Credential {
+                name: name.clone(),
+                kind,
+                scopes,
+                device_id: device,
+                created_ms: now_ms,
+                revoked_ms: None,
+            };
+            match store.insert_credential(&c, &clawgate::gateway::auth::secret_sha256(&secret)) {
+                Ok(true) => {
+                    eprintln!(
+                        "credential `{name}` ({}: {}); the secret is shown once:",
+                        c.kind,
+                        c.scopes.join(",")
+                    );
+                    println!("{secret}");
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => fail(&format!(
+                    "a credential named `{name}` exists (revoke it or pick another name)"
+                )),
+                Err(e) => fail(&e),
+            }
+        }
+        cli::TokenAction::List => match store.list_credentials() {
+            Ok(list) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        cli::TokenAction::Revoke { name } => match store.revoke_credential(&name, now_ms) {
+            Ok(true) => {
+                eprintln!("credential `{name}` revoked: new connections with it are refused");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => fail(&format!("no live credential named `{name}`")),
+            Err(e) => fail(&e),
+        },
+    }
+}
+
 fn audit(
     action: AuditAction,
     src: &clawgate::config::ConfigSource,

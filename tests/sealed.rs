@@ -365,3 +365,133 @@ fn nothing_a_run_starts_outlives_it_or_the_gateway() {
     let h = gw.stderr();
     assert!(h.contains("left behind"), "{h}");
 }
+
+/// `clawgate token ...` against the gateway's data dir (it is running).
+fn token_cmd(gw: &Gateway, args: &[&str]) -> (bool, String, String) {
+    let (program, mut argv) = common::binary();
+    argv.push("token".into());
+    argv.extend(args.iter().map(|s| s.to_string()));
+    argv.push("--data-dir".into());
+    argv.push(gw.dir.path().join("data").display().to_string());
+    let out = std::process::Command::new(program)
+        .args(&argv)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn connect_as(gw: &Gateway, secret: &str, scopes: &[&str]) -> (Client, Value) {
+    let mut c = Client::open(gw.addr);
+    let hello = c.connect(secret, scopes);
+    (c, hello)
+}
+
+/// Finding 3: the shared token granted whatever scopes a client asked for,
+/// so an agent opened a second socket with operator.approvals and resolved
+/// its own prompt. Credentials now carry fixed roles and scopes; an agent
+/// credential can never carry operator.approvals; the decision names who
+/// made it.
+#[test]
+fn an_agent_credential_cannot_approve_its_own_request() {
+    let gw = Gateway::start(json!({}));
+    // An agent credential with approvals is refused at creation.
+    let (ok, _, err) = token_cmd(
+        &gw,
+        &[
+            "create",
+            "--name",
+            "sneaky",
+            "--scopes",
+            "operator.write,operator.approvals",
+        ],
+    );
+    assert!(
+        !ok && err.contains("never carry operator.approvals"),
+        "{err}"
+    );
+    let (ok, agent_secret, err) = token_cmd(
+        &gw,
+        &[
+            "create",
+            "--name",
+            "ci-agent",
+            "--scopes",
+            "operator.read,operator.write",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(agent_secret.starts_with("cgt_"), "{agent_secret}");
+    let (ok, human_secret, err) = token_cmd(
+        &gw,
+        &[
+            "create",
+            "--name",
+            "alice",
+            "--kind",
+            "operator",
+            "--scopes",
+            "operator.read,operator.approvals",
+        ],
+    );
+    assert!(ok, "{err}");
+    // Asking for more gets only what the credential carries.
+    let all = [
+        "operator.read",
+        "operator.write",
+        "operator.approvals",
+        "operator.admin",
+    ];
+    let (mut agent, hello) = connect_as(&gw, &agent_secret, &all);
+    assert_eq!(
+        hello["payload"]["auth"]["scopes"],
+        json!(["operator.read", "operator.write"]),
+        "{hello}"
+    );
+    let (mut agent2, hello2) = connect_as(&gw, &agent_secret, &["operator.approvals"]);
+    assert_eq!(hello2["payload"]["auth"]["scopes"], json!([]), "{hello2}");
+    // The agent's command waits for a person; its second socket cannot answer.
+    let file = gw.dir.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let (mut human, _) = connect_as(&gw, &human_secret, &["operator.read", "operator.approvals"]);
+    agent.send(&json!({"type": "req", "id": "r1", "method": "exec.run",
+        "params": {"command": format!("chmod 777 {}", file.display())}}));
+    let asked = event(&mut human, "exec.approval.requested");
+    let aid = asked["id"].as_str().unwrap().to_string();
+    let r = agent2.call(
+        "exec.approval.resolve",
+        json!({"id": aid, "decision": "allow-once"}),
+    );
+    assert_eq!(r["error"]["code"], "FORBIDDEN", "{r}");
+    // Another identity with operator.approvals answers, and is named.
+    let r = human.call(
+        "exec.approval.resolve",
+        json!({"id": aid, "decision": "allow-once"}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let resolved = event(&mut human, "exec.approval.resolved");
+    assert!(
+        resolved["resolvedBy"]
+            .as_str()
+            .unwrap()
+            .contains("operator:alice"),
+        "{resolved}"
+    );
+    assert_eq!(agent.wait_res("r1")["ok"], true);
+    // Listed without secrets; revoked, it no longer connects.
+    let (ok, list, _) = token_cmd(&gw, &["list"]);
+    assert!(
+        ok && list.contains("ci-agent") && !list.contains("cgt_"),
+        "{list}"
+    );
+    let (ok, _, err) = token_cmd(&gw, &["revoke", "ci-agent"]);
+    assert!(ok, "{err}");
+    let (_, hello) = connect_as(&gw, &agent_secret, &["operator.read"]);
+    assert_eq!(hello["ok"], false, "{hello}");
+    // The operator's shared token keeps all scopes.
+    let mut op = gw.admin();
+    assert_eq!(op.call("health", json!({"probe": true}))["ok"], true);
+}

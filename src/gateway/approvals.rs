@@ -155,14 +155,21 @@ impl Gateway {
         }
     }
 
+    /// Who decided, as audit rows and events name them: the client's name,
+    /// and the credential when it used one.
     fn resolver_name(&self, id: ConnId) -> String {
         self.session(id)
             .map(|s| {
-                s.params
+                let name = s
+                    .params
                     .client
                     .display_name
                     .clone()
-                    .unwrap_or_else(|| s.params.client.id.clone())
+                    .unwrap_or_else(|| s.params.client.id.clone());
+                match &s.credential {
+                    Some(c) => format!("{name} ({}:{})", c.kind, c.name),
+                    None => name,
+                }
             })
             .unwrap_or_else(|| id.to_string())
     }
@@ -588,6 +595,16 @@ impl Gateway {
             )
             .detail("APPROVAL_NOT_FOUND", json!({"id": aid})));
         };
+        // Nobody answers a prompt their own credential raised, unless it is
+        // the operator's (a person may answer their own questions).
+        let requester = &self.approvals.pending[i].requester;
+        if requester.starts_with("agent:") && *requester == self.identity_of(id) {
+            return Err(ErrorShape::new(
+                ErrorCode::Forbidden,
+                format!("{M}: {aid} was raised by this credential; another identity with operator.approvals must answer it"),
+            )
+            .detail("SELF_APPROVAL", json!({"id": aid})));
+        }
         let a = self.approvals.pending.remove(i);
         let by = self.resolver_name(id);
         self.settle_approval(a, Some(&decision), &by, Some(id), now);

@@ -188,6 +188,24 @@ impl AuthFailure {
     }
 }
 
+/// Longest credential secret looked up (ours are 68 characters).
+pub const MAX_SECRET_LEN: usize = 256;
+
+/// Prefix of the secrets `clawgate token create` makes.
+pub const CREDENTIAL_PREFIX: &str = "cgt_";
+
+/// Hex SHA-256 of a secret, as credentials are stored.
+pub fn secret_sha256(secret: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(secret.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new credential secret: the prefix and 32 random bytes in hex.
+pub fn new_credential_secret() -> Result<String, AuthError> {
+    Ok(format!("{CREDENTIAL_PREFIX}{}", random_hex(32)?))
+}
+
 /// Checks the connect's token or password against the configured secrets.
 pub fn check(
     secrets: &Secrets,

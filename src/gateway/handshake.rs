@@ -111,15 +111,35 @@ impl Gateway {
                 return Err((e.to_error(), close::POLICY, "invalid connect params"));
             }
         };
+        // The operator's shared secret, else a credential (its scopes are
+        // fixed: the request may narrow them, never widen them).
+        let mut credential = None;
         if let Err(f) = auth::check(
             &self.secrets,
             params.token.as_deref(),
             params.password.as_deref(),
         ) {
-            self.limiter.record_failure(ip, now);
-            self.stats.reject(RejectReason::Auth);
-            let err = ErrorShape::invalid(f.message()).detail(f.detail_code(), Value::Null);
-            return Err((err, close::POLICY, "unauthorized"));
+            let found = params
+                .token
+                .as_deref()
+                .filter(|t| t.len() <= auth::MAX_SECRET_LEN)
+                .and_then(|t| {
+                    self.store
+                        .credential_by_secret(&auth::secret_sha256(t))
+                        .unwrap_or_else(|e| {
+                            log::warn!("credential lookup failed: {e}");
+                            None
+                        })
+                });
+            match found {
+                Some(c) => credential = Some(c),
+                None => {
+                    self.limiter.record_failure(ip, now);
+                    self.stats.reject(RejectReason::Auth);
+                    let err = ErrorShape::invalid(f.message()).detail(f.detail_code(), Value::Null);
+                    return Err((err, close::POLICY, "unauthorized"));
+                }
+            }
         }
         // A device claim is verified even with a good shared secret: a bad
         // signature is refused, never ignored (PROTOCOL.md §3).
@@ -140,8 +160,23 @@ impl Gateway {
                 }
             }
         }
+        // A credential bound to a device is only good from that device.
+        if let Some(bound) = credential.as_ref().and_then(|c| c.device_id.as_ref()) {
+            if device_id.as_ref() != Some(bound) {
+                self.limiter.record_failure(ip, now);
+                self.stats.reject(RejectReason::Auth);
+                let err = ErrorShape::invalid(
+                    "unauthorized: this credential is bound to a device; sign the connect with it",
+                )
+                .detail("DEVICE_REQUIRED", Value::Null);
+                return Err((err, close::POLICY, "unauthorized"));
+            }
+        }
         self.limiter.record_success(ip);
-        let scopes = handshake::grant_scopes(params.role, params.scopes.as_deref());
+        let mut scopes = handshake::grant_scopes(params.role, params.scopes.as_deref());
+        if let Some(c) = &credential {
+            scopes = handshake::narrow_to(&scopes, params.scopes.is_none(), &c.scopes);
+        }
         let r = &self.cfg.rate_limits;
         let exempt = r.exempt_loopback && ip.is_loopback();
         Ok(Session {
@@ -149,6 +184,7 @@ impl Gateway {
             scopes,
             connected_at_ms: wall_ms(),
             device_id,
+            credential,
             bucket: (!exempt).then(|| super::ratelimit::Bucket::full(r.request_burst, now)),
         })
     }

@@ -143,6 +143,9 @@ pub struct Session {
     pub connected_at_ms: u64,
     /// Hex SHA-256 of the device key whose signature verified, if any.
     pub device_id: Option<String>,
+    /// The credential the client presented, when it was not the
+    /// operator's shared secret: its name and kind name it everywhere.
+    pub credential: Option<crate::store::credentials::Credential>,
     /// Requests per connection (`rateLimits.requestsPerSecond`); `None`
     /// for exempt (loopback) clients.
     pub bucket: Option<ratelimit::Bucket>,
@@ -1168,7 +1171,11 @@ impl Gateway {
     /// itself (every client shares the operator's token until credentials
     /// carry identities).
     pub(super) fn identity_of(&self, conn: ConnId) -> String {
-        match self.session(conn).and_then(|s| s.device_id.clone()) {
+        let s = self.session(conn);
+        if let Some(c) = s.and_then(|s| s.credential.as_ref()) {
+            return format!("{}:{}", c.kind, c.name);
+        }
+        match s.and_then(|s| s.device_id.clone()) {
             Some(d) => format!("device:{d}"),
             None => format!("conn:{conn}"),
         }

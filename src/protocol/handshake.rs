@@ -359,6 +359,20 @@ pub fn grant_scopes(role: Role, requested: Option<&[String]>) -> Vec<String> {
     }
 }
 
+/// What a credential's connection gets: the scopes it asked for that the
+/// credential carries (asking for admin, or for nothing, means all it
+/// carries). Never more than the credential.
+pub fn narrow_to(requested: &[String], asked_none: bool, carried: &[String]) -> Vec<String> {
+    if asked_none || requested.iter().any(|s| s == SCOPE_ADMIN) {
+        return carried.to_vec();
+    }
+    requested
+        .iter()
+        .filter(|s| carried.contains(s) || carried.iter().any(|c| c == SCOPE_ADMIN))
+        .cloned()
+        .collect()
+}
+
 /// Does `granted` satisfy `required`? Admin implies everything; write implies read.
 pub fn scope_allows(granted: &[String], required: &str) -> bool {
     let has = |s: &str| granted.iter().any(|g| g == s);

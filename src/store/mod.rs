@@ -18,6 +18,7 @@ pub const PREVIEW_CHARS: usize = 120;
 
 pub mod audit;
 mod coach;
+pub mod credentials;
 mod exec;
 pub use audit::AuditRow;
 pub use exec::ApprovalRow;
@@ -126,6 +127,17 @@ const MIGRATIONS: &[&str] = &[
      );
      INSERT INTO index_state (id, indexed_through)
         VALUES (1, (SELECT coalesce(max(seq), 0) FROM messages));",
+    // 5: credentials with fixed roles and scopes (issue 17); the secret
+    // is kept only as its SHA-256.
+    "CREATE TABLE credentials (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('agent', 'operator')),
+        scopes TEXT NOT NULL,
+        device_id TEXT,
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER,
+        secret_sha256 TEXT NOT NULL UNIQUE
+     );",
 ];
 
 #[derive(Debug)]
