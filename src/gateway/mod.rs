@@ -262,7 +262,10 @@ impl Gateway {
             cfg.auth.tracked_addresses,
             cfg.auth.max_failures,
             Duration::from_millis(cfg.auth.failure_window_ms),
+            now,
         );
+        let mut limiter = limiter;
+        limiter.set_global_max(cfg.auth.global_max_failures);
         let mut gw = Gateway {
             conns: ConnTable::new(slots),
             sessions: HashMap::new(),
@@ -1052,6 +1055,7 @@ impl Gateway {
             cfg.auth.max_failures,
             Duration::from_millis(cfg.auth.failure_window_ms),
         );
+        self.limiter.set_global_max(cfg.auth.global_max_failures);
         let tick_changed = cfg.events.tick_interval_ms != self.cfg.events.tick_interval_ms;
         let w = &cfg.websocket;
         let post_auth = ws_config(w.max_payload, w.read_buffer_bytes);
