@@ -1011,7 +1011,9 @@ impl Gateway {
             .collect();
         let job =
             Box::new(move || crate::workers::JobResult::ProcScan(spawn::count_groups(&pgids)));
-        self.exec.scan_running = self.workers.submit(job).is_ok();
+        // A panicking scan reports "no counts": the flag clears, scans go on.
+        let on_panic = Some(crate::workers::JobResult::ProcScan(Vec::new()));
+        self.exec.scan_running = self.workers.submit(on_panic, job).is_ok();
     }
 
     pub(super) fn on_proc_scan(&mut self, counts: Vec<(i32, usize)>) {

@@ -643,6 +643,8 @@ struct EventLoopHealth<'a> {
     #[serde(flatten)]
     stats: &'a observe::LoopStats,
     lag: crate::observe::lag::LagView,
+    /// Timer inserts refused because the wheel was full.
+    timer_wheel_full: u64,
 }
 
 #[derive(Serialize)]
@@ -744,6 +746,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             event_loop: EventLoopHealth {
                 stats: &gw.loop_stats,
                 lag: gw.lag.view(now),
+                timer_wheel_full: gw.timers.full_count(),
             },
             io: IoHealth {
                 frames_in: s.frames_in,

@@ -203,6 +203,7 @@ families! {
     Counter "gateway.eventLoop.iterations" "Event loop turns.";
     Counter "gateway.eventLoop.events" "Readiness events handled.";
     Counter "gateway.eventLoop.timersFired" "Timers fired.";
+    Counter "gateway.eventLoop.timerWheelFull" "Timer inserts refused because the wheel was full.";
     Counter "gateway.eventLoop.wakeups" "Worker-pool wakeups of the loop.";
     Gauge "gateway.eventLoop.lastTurnUs" "Duration of the last loop turn.";
     Gauge "gateway.eventLoop.maxTurnUs" "Longest loop turn since start.";
@@ -300,6 +301,7 @@ families! {
     Counter "coach.wouldHaveActed" "Warn mode: checks block mode would have acted on.";
     Counter "coach.truncatedInputs" "Coach inputs cut to coach.maxInputBytes.";
     Counter "coach.offloaded" "Coach checks run on the pool.";
+    Counter "coach.panicked" "Inline coach checks that panicked (answered block).";
     Counter "coach.inline" "Coach checks run on the loop.";
     Counter "coach.inlineUsTotal" "Time spent in coach checks on the loop.";
     Gauge "coach.inlineUsMax" "Longest coach check on the loop.";
