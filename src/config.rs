@@ -107,6 +107,14 @@ pub const DEFAULT_AUTH_MAX_FAILURES: u32 = 5;
 pub const DEFAULT_AUTH_FAILURE_WINDOW_MS: u64 = 60_000;
 /// Addresses whose auth failures are remembered (oldest forgotten first).
 pub const DEFAULT_AUTH_TRACKED_ADDRESSES: usize = 1024;
+/// Auth failures from all addresses together inside the window before every
+/// new attempt is throttled: rotating source addresses (or prefixes) then
+/// buys an attacker nothing. Legitimate clients that already hold a
+/// connection are unaffected.
+pub const DEFAULT_AUTH_GLOBAL_MAX_FAILURES: u32 = 100;
+/// Shortest accepted `auth.password`, in characters: a shorter shared
+/// password is guessable even under the throttle, so start refuses it.
+pub const MIN_PASSWORD_CHARS: usize = 16;
 /// Time given to clients to read the `shutdown` event and close frame.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 1_500;
 /// Time a closing connection waits for the peer's close frame.
@@ -605,6 +613,8 @@ pub struct AuthConfig {
     pub max_failures: u32,
     pub failure_window_ms: u64,
     pub tracked_addresses: usize,
+    /// Failures from all addresses in one window before all are throttled.
+    pub global_max_failures: u32,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -615,6 +625,7 @@ impl fmt::Debug for AuthConfig {
             .field("max_failures", &self.max_failures)
             .field("failure_window_ms", &self.failure_window_ms)
             .field("tracked_addresses", &self.tracked_addresses)
+            .field("global_max_failures", &self.global_max_failures)
             .finish()
     }
 }
@@ -725,6 +736,7 @@ impl Default for AuthConfig {
             max_failures: DEFAULT_AUTH_MAX_FAILURES,
             failure_window_ms: DEFAULT_AUTH_FAILURE_WINDOW_MS,
             tracked_addresses: DEFAULT_AUTH_TRACKED_ADDRESSES,
+            global_max_failures: DEFAULT_AUTH_GLOBAL_MAX_FAILURES,
         }
     }
 }
@@ -1040,6 +1052,18 @@ impl Config {
         }
         if matches!(&self.auth.password, Some(t) if t.is_empty()) {
             return bad("auth.password", "expected a non-empty string or null");
+        }
+        if matches!(&self.auth.password, Some(t) if t.chars().count() < MIN_PASSWORD_CHARS) {
+            return bad(
+                "auth.password",
+                "too short: use at least 16 characters (or a token; `openssl rand -hex 24` makes one)",
+            );
+        }
+        if self.auth.global_max_failures < self.auth.max_failures {
+            return bad(
+                "auth.globalMaxFailures",
+                "expected at least auth.maxFailures",
+            );
         }
         let st = &self.store;
         if st.cache_bytes < 64 * 1024 {
@@ -1454,6 +1478,16 @@ mod tests {
         let c = parse(r#"{"auth":{"token":"t"},"connections":{"maxConnections":3}}"#).unwrap();
         assert_eq!(c.auth.max_failures, DEFAULT_AUTH_MAX_FAILURES);
         assert_eq!(c.connections.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+    }
+
+    /// Any password length used to be accepted; under 16 characters is now
+    /// refused at start, naming the key and the fix.
+    #[test]
+    fn test_short_password_is_refused() {
+        let err = parse(r#"{"auth":{"password":"hunter2hunter2"}}"#).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("auth.password") && msg.contains("16"), "{msg}");
+        assert!(parse(r#"{"auth":{"password":"correct horse battery"}}"#).is_ok());
     }
 
     #[test]

@@ -94,6 +94,7 @@ fn main() -> ExitCode {
                 None
             };
             observe::init_logging(level, logfile.clone());
+            install_panic_hook(logfile.clone());
             let mut r = match reactor::Reactor::new(cfg, src, logfile) {
                 Ok(r) => r,
                 Err(e) => {
@@ -328,4 +329,23 @@ fn audit(
             }
         }
     }
+}
+
+/// Logs a panic (thread, location, message) through the log, and flushes the
+/// buffered log file, before the default hook prints and the process ends:
+/// an internal fault must leave a trace where operators look. Panics that a
+/// worker catches are logged too.
+fn install_panic_hook(logfile: Option<std::sync::Arc<clawgate::observe::logfile::LogFile>>) {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        log::error!(
+            "panic in thread {}: {info}",
+            thread.name().unwrap_or("unnamed")
+        );
+        if let Some(f) = &logfile {
+            f.flush();
+        }
+        default(info);
+    }));
 }

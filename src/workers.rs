@@ -36,6 +36,12 @@ pub enum JobResult {
 
 pub type Job = Box<dyn FnOnce() -> JobResult + Send + 'static>;
 
+/// A job plus what to report if it panics: the failure result the loop
+/// already handles (`Checkpoint(Err(..))`, an empty `ProcScan`, ...), so the
+/// feature's in-flight flag is cleared and the failure takes its normal
+/// path. `None` when the loop has its own timeout for the job (coach checks).
+type Queued = (Option<JobResult>, Job);
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum SubmitError {
     /// The queue is at its bound: run the work later (or inline if short).
@@ -77,7 +83,7 @@ pub struct PoolStats {
 }
 
 pub struct WorkerPool {
-    tx: Option<Sender<Job>>,
+    tx: Option<Sender<Queued>>,
     results: Receiver<JobResult>,
     threads: Vec<JoinHandle<()>>,
     counters: Arc<PoolCounters>,
@@ -98,7 +104,7 @@ pub fn default_threads() -> usize {
 
 impl WorkerPool {
     pub fn new(threads: usize, queue: usize, waker: Arc<Waker>) -> std::io::Result<WorkerPool> {
-        let (tx, rx) = bounded::<Job>(queue);
+        let (tx, rx) = bounded::<Queued>(queue);
         let (res_tx, results) = bounded::<JobResult>(queue + threads);
         let counters = Arc::new(PoolCounters::default());
         let busy = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
@@ -127,14 +133,16 @@ impl WorkerPool {
         })
     }
 
-    pub fn submit(&mut self, job: Job) -> Result<(), SubmitError> {
+    /// Queues `job`; `on_panic` is sent back instead of its result if it
+    /// panics (see [`Queued`]).
+    pub fn submit(&mut self, on_panic: Option<JobResult>, job: Job) -> Result<(), SubmitError> {
         let Some(tx) = &self.tx else {
             return Err(SubmitError::Stopped);
         };
         // Counted before the send: a worker may take the job (and count it
         // down) before `try_send` even returns.
         let q = self.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
-        match tx.try_send(job) {
+        match tx.try_send((on_panic, job)) {
             Ok(()) => {
                 self.queue_high_water = self.queue_high_water.max(q);
                 Ok(())
@@ -212,7 +220,7 @@ impl Drop for WorkerPool {
 
 fn worker(
     index: usize,
-    rx: Receiver<Job>,
+    rx: Receiver<Queued>,
     res_tx: Sender<JobResult>,
     waker: Arc<Waker>,
     c: Arc<PoolCounters>,
@@ -221,7 +229,7 @@ fn worker(
     // `running` goes up before `queued` goes down, and down only once the
     // result is in the channel: `queued + running == 0` then means every
     // result is there to take (the virtual-clock soak relies on it).
-    while let Ok(job) = rx.recv() {
+    while let Ok((on_panic, job)) = rx.recv() {
         c.running.fetch_add(1, Ordering::SeqCst);
         c.queued.fetch_sub(1, Ordering::SeqCst);
         if c.stopping.load(Ordering::SeqCst) {
@@ -244,9 +252,27 @@ fn worker(
                 }
                 let _ = waker.wake();
             }
-            Err(_) => {
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                log::error!("worker job panicked: {msg}");
                 c.panicked.fetch_add(1, Ordering::Relaxed);
+                // Report like a result, so the loop clears the job's flag.
+                let sent = match on_panic {
+                    Some(r) => res_tx.send(r).map(|_| true),
+                    None => Ok(false),
+                };
                 c.running.fetch_sub(1, Ordering::SeqCst);
+                match sent {
+                    Err(_) => return,
+                    Ok(true) => {
+                        let _ = waker.wake();
+                    }
+                    Ok(false) => {}
+                }
             }
         }
     }
@@ -278,9 +304,10 @@ mod tests {
     #[test]
     fn test_results_wake_the_poll() {
         let (mut p, mut poll) = pool(2, 4);
-        p.submit(Box::new(|| {
-            JobResult::Checkpoint(Ok(Duration::from_millis(1)))
-        }))
+        p.submit(
+            None,
+            Box::new(|| JobResult::Checkpoint(Ok(Duration::from_millis(1)))),
+        )
         .unwrap();
         let r = wait_results(&p, &mut poll, 1);
         assert!(matches!(r[0], JobResult::Checkpoint(Ok(_))));
@@ -290,12 +317,35 @@ mod tests {
     #[test]
     fn test_panicking_job_is_isolated() {
         let (mut p, mut poll) = pool(1, 4);
-        p.submit(Box::new(|| panic!("boom"))).unwrap();
-        p.submit(Box::new(|| JobResult::Checkpoint(Err("after".into()))))
-            .unwrap();
+        p.submit(None, Box::new(|| panic!("boom"))).unwrap();
+        p.submit(
+            None,
+            Box::new(|| JobResult::Checkpoint(Err("after".into()))),
+        )
+        .unwrap();
         let r = wait_results(&p, &mut poll, 1);
         assert!(matches!(&r[0], JobResult::Checkpoint(Err(m)) if m == "after"));
         assert_eq!(p.stats().panicked, 1, "the thread survived the panic");
+    }
+
+    /// A panicking job used to vanish: the checkpoint (or process scan, or
+    /// audit forward) flag stayed set and the feature stopped for good. Its
+    /// failure result now comes back and the panic is counted.
+    #[test]
+    fn test_panicking_job_reports_its_failure_result() {
+        let (mut p, mut poll) = pool(1, 4);
+        p.submit(
+            Some(JobResult::Checkpoint(Err("checkpoint job panicked".into()))),
+            Box::new(|| panic!("boom")),
+        )
+        .unwrap();
+        let r = wait_results(&p, &mut poll, 1);
+        assert!(
+            matches!(&r[0], JobResult::Checkpoint(Err(m)) if m.contains("panicked")),
+            "{r:?}"
+        );
+        assert_eq!(p.stats().panicked, 1);
+        assert_eq!(p.stats().running, 0);
     }
 
     #[test]
@@ -304,17 +354,20 @@ mod tests {
         let (gate_tx, gate_rx) = bounded::<()>(0);
         let (started_tx, started_rx) = bounded::<()>(1);
         // Occupy the only thread, then fill the one queue slot.
-        p.submit(Box::new(move || {
-            let _ = started_tx.send(());
-            let _ = gate_rx.recv();
-            JobResult::Checkpoint(Ok(Duration::ZERO))
-        }))
+        p.submit(
+            None,
+            Box::new(move || {
+                let _ = started_tx.send(());
+                let _ = gate_rx.recv();
+                JobResult::Checkpoint(Ok(Duration::ZERO))
+            }),
+        )
         .unwrap();
         started_rx.recv().unwrap();
         let mut accepted = 0;
         let mut full = false;
         for _ in 0..4 {
-            match p.submit(Box::new(|| JobResult::Checkpoint(Ok(Duration::ZERO)))) {
+            match p.submit(None, Box::new(|| JobResult::Checkpoint(Ok(Duration::ZERO)))) {
                 Ok(()) => accepted += 1,
                 Err(SubmitError::Full) => full = true,
                 Err(e) => panic!("{e:?}"),
@@ -332,7 +385,7 @@ mod tests {
             "queued jobs were rejected, not run"
         );
         assert_eq!(
-            p.submit(Box::new(|| JobResult::Checkpoint(Ok(Duration::ZERO)))),
+            p.submit(None, Box::new(|| JobResult::Checkpoint(Ok(Duration::ZERO)))),
             Err(SubmitError::Stopped)
         );
     }

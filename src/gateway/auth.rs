@@ -236,22 +236,58 @@ struct Failures {
     blocked_until: Option<Instant>,
 }
 
-/// Per-address auth failure throttle. Bounded: the least recently seen
-/// address is forgotten when the table is full.
+/// The throttle's key for an address: its IPv4 /24 or IPv6 /64, and every
+/// loopback address as one. An attacker holding a prefix (or all of 127/8)
+/// can rotate source addresses at will; the prefix is what costs them.
+pub fn throttle_key(ip: IpAddr) -> IpAddr {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    if ip.is_loopback() {
+        return IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    }
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, 0))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
+/// Auth failure throttle per address prefix ([`throttle_key`]) and over all
+/// addresses together. Bounded: the least recently seen prefix is forgotten
+/// when the table is full; the global window still counts its failures, so
+/// eviction never resets an attacker's budget.
 pub struct AuthLimiter {
     table: LruCache<IpAddr, Failures>,
     max_failures: u32,
     window: Duration,
     pub throttled_total: u64,
+    global: Failures,
+    global_max: u32,
+    /// Attempts refused because the global budget was spent.
+    pub global_throttled_total: u64,
 }
 
 impl AuthLimiter {
-    pub fn new(capacity: usize, max_failures: u32, window: Duration) -> Self {
+    pub fn new(capacity: usize, max_failures: u32, window: Duration, now: Instant) -> Self {
         AuthLimiter {
             table: LruCache::new(capacity),
             max_failures,
             window,
             throttled_total: 0,
+            global: Failures {
+                count: 0,
+                window_start: now,
+                blocked_until: None,
+            },
+            global_max: crate::config::DEFAULT_AUTH_GLOBAL_MAX_FAILURES,
+            global_throttled_total: 0,
         }
     }
 
@@ -259,6 +295,12 @@ impl AuthLimiter {
         self.table.set_capacity(capacity);
         self.max_failures = max_failures;
         self.window = window;
+    }
+
+    /// Failures from all prefixes together per window before all attempts
+    /// are throttled until the window ends.
+    pub fn set_global_max(&mut self, max: u32) {
+        self.global_max = max.max(1);
     }
 
     pub fn len(&self) -> usize {
@@ -271,6 +313,14 @@ impl AuthLimiter {
 
     /// `Err(retry_after)` while the address is throttled.
     pub fn check(&mut self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        if let Some(until) = self.global.blocked_until {
+            if now < until {
+                self.global_throttled_total += 1;
+                self.throttled_total += 1;
+                return Err(until - now);
+            }
+        }
+        let ip = throttle_key(ip);
         if let Some(f) = self.table.get(&ip) {
             if let Some(until) = f.blocked_until {
                 if now < until {
@@ -285,6 +335,8 @@ impl AuthLimiter {
     pub fn record_failure(&mut self, ip: IpAddr, now: Instant) {
         let window = self.window;
         let max = self.max_failures;
+        bump(&mut self.global, self.global_max, window, now);
+        let ip = throttle_key(ip);
         let entry = match self.table.get_mut(&ip) {
             Some(f) => f,
             None => {
@@ -299,19 +351,25 @@ impl AuthLimiter {
                 self.table.get_mut(&ip).expect("just inserted")
             }
         };
-        if now.duration_since(entry.window_start) > window {
-            entry.count = 0;
-            entry.window_start = now;
-            entry.blocked_until = None;
-        }
-        entry.count += 1;
-        if entry.count >= max {
-            entry.blocked_until = Some(now + window);
-        }
+        bump(entry, max, window, now);
     }
 
+    /// A success forgives its prefix, not the global count: one valid
+    /// client must not refill the budget of an attacker elsewhere.
     pub fn record_success(&mut self, ip: IpAddr) {
-        self.table.remove(&ip);
+        self.table.remove(&throttle_key(ip));
+    }
+}
+
+fn bump(entry: &mut Failures, max: u32, window: Duration, now: Instant) {
+    if now.duration_since(entry.window_start) > window {
+        entry.count = 0;
+        entry.window_start = now;
+        entry.blocked_until = None;
+    }
+    entry.count = entry.count.saturating_add(1);
+    if entry.count >= max {
+        entry.blocked_until = Some(now + window);
     }
 }
 
@@ -345,7 +403,7 @@ mod tests {
     fn test_limiter_throttles_then_forgives() {
         let t0 = Instant::now();
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let mut l = AuthLimiter::new(4, 3, Duration::from_secs(60));
+        let mut l = AuthLimiter::new(4, 3, Duration::from_secs(60), t0);
         for _ in 0..2 {
             l.record_failure(ip, t0);
         }
@@ -359,11 +417,71 @@ mod tests {
     #[test]
     fn test_limiter_is_bounded() {
         let t0 = Instant::now();
-        let mut l = AuthLimiter::new(2, 1, Duration::from_secs(60));
+        let mut l = AuthLimiter::new(2, 1, Duration::from_secs(60), t0);
         for i in 0..10u8 {
-            l.record_failure(IpAddr::from([10, 0, 0, i]), t0);
+            l.record_failure(IpAddr::from([10, 0, i, 1]), t0);
         }
         assert_eq!(l.len(), 2);
+    }
+
+    /// The old limiter keyed the exact address: rotating through 127/8 gave
+    /// 676 guesses in 0.4 s. Loopback is one key, IPv4 a /24, IPv6 a /64.
+    #[test]
+    fn test_limiter_keys_prefixes_not_addresses() {
+        let t0 = Instant::now();
+        let mut l = AuthLimiter::new(64, 5, Duration::from_secs(60), t0);
+        let mut admitted = 0;
+        for i in 0..200u8 {
+            let ip = IpAddr::from([127, i, 1, i.wrapping_mul(7)]);
+            if l.check(ip, t0).is_ok() {
+                admitted += 1;
+                l.record_failure(ip, t0);
+            }
+        }
+        assert_eq!(admitted, 5, "all of 127/8 shares one budget");
+        assert!(
+            l.check("::1".parse().unwrap(), t0).is_err(),
+            "::1 is loopback too"
+        );
+        assert!(l.check("::ffff:127.0.0.9".parse().unwrap(), t0).is_err());
+        for i in 0..5u8 {
+            l.record_failure(IpAddr::from([192, 0, 2, i]), t0);
+        }
+        assert!(l.check("192.0.2.200".parse().unwrap(), t0).is_err(), "/24");
+        assert!(l.check("192.0.3.1".parse().unwrap(), t0).is_ok());
+        for i in 0..5u16 {
+            l.record_failure(IpAddr::from([0x2001, 0xdb8, 0, 1, i, 0, 0, 1]), t0);
+        }
+        assert!(
+            l.check("2001:db8:0:1:ffff::9".parse().unwrap(), t0)
+                .is_err(),
+            "/64"
+        );
+        assert!(l.check("2001:db8:0:2::1".parse().unwrap(), t0).is_ok());
+    }
+
+    #[test]
+    fn test_limiter_global_budget_survives_rotation_and_eviction() {
+        let t0 = Instant::now();
+        // Two tracked prefixes only: rotating prefixes evicts them all.
+        let mut l = AuthLimiter::new(2, 5, Duration::from_secs(60), t0);
+        l.set_global_max(20);
+        let mut admitted = 0;
+        for i in 0..=255u8 {
+            let ip = IpAddr::from([10, i, 0, 1]);
+            if l.check(ip, t0).is_ok() {
+                admitted += 1;
+                l.record_failure(ip, t0);
+            }
+        }
+        assert_eq!(admitted, 20, "the global budget holds across prefixes");
+        assert!(l.global_throttled_total > 0);
+        // A success does not refill it; the window's end does.
+        l.record_success("10.9.9.9".parse().unwrap());
+        assert!(l.check("10.9.9.9".parse().unwrap(), t0).is_err());
+        assert!(l
+            .check("10.9.9.9".parse().unwrap(), t0 + Duration::from_secs(61))
+            .is_ok());
     }
 
     #[test]

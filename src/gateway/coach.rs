@@ -47,6 +47,8 @@ pub struct CoachStats {
     pub inline: u64,
     pub inline_us_total: u64,
     pub inline_us_max: u64,
+    /// Coach checks that panicked (inline or on the pool): answered `block`.
+    pub panicked: u64,
     pub timed_out: u64,
     pub rejected_busy: u64,
     pub alerts_raised: u64,
@@ -248,11 +250,14 @@ impl Gateway {
     /// Compiles the pattern library on a worker so start stays fast.
     pub(super) fn warm_coach(&mut self) {
         let lib = self.coach_rt.coach.lib.clone();
-        let job = self.workers.submit(Box::new(move || {
-            let t = Instant::now();
-            lib.warm();
-            crate::workers::JobResult::CoachReady(t.elapsed())
-        }));
+        let job = self.workers.submit(
+            None,
+            Box::new(move || {
+                let t = Instant::now();
+                lib.warm();
+                crate::workers::JobResult::CoachReady(t.elapsed())
+            }),
+        );
         if job.is_err() {
             log::warn!("coach library will compile on the first check (pool busy)");
         }
@@ -339,15 +344,23 @@ impl Gateway {
             } else {
                 0
             };
-            let submitted = self.workers.submit(Box::new(move || {
-                if delay > 0 {
-                    std::thread::sleep(Duration::from_millis(delay));
-                }
-                crate::workers::JobResult::Coach {
-                    job,
-                    verdict: Box::new(coach.check(&inp, &rules, now_ms)),
-                }
-            }));
+            // A panicking check on the pool answers `block` too (fail closed).
+            let on_panic = crate::workers::JobResult::Coach {
+                job,
+                verdict: Box::new(panic_verdict()),
+            };
+            let submitted = self.workers.submit(
+                Some(on_panic),
+                Box::new(move || {
+                    if delay > 0 {
+                        std::thread::sleep(Duration::from_millis(delay));
+                    }
+                    crate::workers::JobResult::Coach {
+                        job,
+                        verdict: Box::new(coach.check(&inp, &rules, now_ms)),
+                    }
+                }),
+            );
             if submitted.is_ok() {
                 let timer = self
                     .timers
@@ -377,12 +390,14 @@ impl Gateway {
             return Err(unavailable("COACH_BUSY", format!("the coach's workers are busy and an input of {size} bytes is over coach.inlineMaxBytes ({}); retry", k.inline_max_bytes), RETRY_BUSY_MS));
         };
         let t = Instant::now();
-        let verdict = self
-            .coach_rt
-            .coach
-            .check(&inp, &self.coach_rt.rules, wall_ms());
+        let rt = &self.coach_rt;
+        let checked = check_or_block(|| rt.coach.check(&inp, &rt.rules, wall_ms()));
         let us = t.elapsed().as_micros() as u64;
         let st = &mut self.coach_rt.stats;
+        let verdict = checked.unwrap_or_else(|v| {
+            st.panicked += 1;
+            v
+        });
         st.inline += 1;
         st.inline_us_total += us;
         st.inline_us_max = st.inline_us_max.max(us);
@@ -1101,5 +1116,43 @@ impl Gateway {
             self.alert_resolved(&a, "deny", "shutdown", None, now);
         }
         self.flush_audit(now);
+    }
+}
+
+/// The verdict for a check that panicked: `block`, critical. An internal
+/// fault must never turn into `allow`, nor take the loop down with it.
+pub(super) fn panic_verdict() -> Verdict {
+    Verdict {
+        decision: crate::coach::Decision::Block,
+        severity: Some(crate::coach::Severity::Critical),
+        matches: Vec::new(),
+        duration_us: 0,
+        would_decide: None,
+        truncated: false,
+        normalized: String::new(),
+        rule_id: None,
+    }
+}
+
+/// Runs an inline (on-loop) coach check, catching a panic: `Err` carries the
+/// block verdict to answer with, after the panic has been logged as an alert.
+fn check_or_block(check: impl FnOnce() -> Verdict) -> Result<Verdict, Verdict> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).map_err(|_| {
+        log::error!("ALERT: an inline coach check panicked; answered block");
+        panic_verdict()
+    })
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    /// An inline check (taken when the pool queue is full) ran without
+    /// `catch_unwind`: a panic ended the gateway. Now it answers `block`.
+    #[test]
+    fn test_panicking_inline_check_answers_block() {
+        let v = check_or_block(|| panic!("pattern bug")).unwrap_err();
+        assert_eq!(v.decision, crate::coach::Decision::Block);
+        assert!(check_or_block(panic_verdict).is_ok());
     }
 }

@@ -1247,7 +1247,9 @@ impl Gateway {
             .collect();
         let job =
             Box::new(move || crate::workers::JobResult::ProcScan(spawn::count_groups(&pgids)));
-        self.exec.scan_running = self.workers.submit(job).is_ok();
+        // A panicking scan reports "no counts": the flag clears, scans go on.
+        let on_panic = Some(crate::workers::JobResult::ProcScan(Vec::new()));
+        self.exec.scan_running = self.workers.submit(on_panic, job).is_ok();
     }
 
     pub(super) fn on_proc_scan(&mut self, counts: Vec<(i32, usize)>) {
@@ -1324,7 +1326,11 @@ impl Gateway {
         let marker = spawn::run_marker(seq);
         let m = marker.clone();
         let job = Box::new(move || crate::workers::JobResult::Swept(spawn::sweep(&m)));
-        if self.workers.submit(job).is_err() {
+        if self
+            .workers
+            .submit(Some(crate::workers::JobResult::Swept(0)), job)
+            .is_err()
+        {
             let n = spawn::sweep(&marker);
             self.on_swept(n);
         }

@@ -63,7 +63,8 @@ impl Gateway {
                     &endpoint, &request, timeout,
                 ))
             });
-            if self.workers.submit(job).is_err() {
+            let on_panic = crate::workers::JobResult::Forward(Err("forward job panicked".into()));
+            if self.workers.submit(Some(on_panic), job).is_err() {
                 // Pool full: the batch goes back and waits for the timer.
                 if let Some(f) = self.forwarder.as_mut() {
                     f.on_result(&Err("worker pool busy".into()), now);

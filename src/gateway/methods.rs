@@ -612,6 +612,10 @@ struct ConnectionsHealth {
     handshake_timeouts: u64,
     slow_consumers_closed: u64,
     origin_refused: u64,
+    /// Auth attempts refused by the per-prefix or global throttle.
+    auth_throttled: u64,
+    /// ... of which because the global failure budget was spent.
+    auth_global_throttled: u64,
 }
 
 #[derive(Serialize)]
@@ -639,6 +643,8 @@ struct EventLoopHealth<'a> {
     #[serde(flatten)]
     stats: &'a observe::LoopStats,
     lag: crate::observe::lag::LagView,
+    /// Timer inserts refused because the wheel was full.
+    timer_wheel_full: u64,
 }
 
 #[derive(Serialize)]
@@ -719,6 +725,8 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
                 handshake_timeouts: s.handshake_timeouts,
                 slow_consumers_closed: s.slow_consumers,
                 origin_refused: s.origin_refused,
+                auth_throttled: gw.limiter.throttled_total,
+                auth_global_throttled: gw.limiter.global_throttled_total,
             },
             memory: MemoryHealth {
                 rss_bytes: rss,
@@ -738,6 +746,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             event_loop: EventLoopHealth {
                 stats: &gw.loop_stats,
                 lag: gw.lag.view(now),
+                timer_wheel_full: gw.timers.full_count(),
             },
             io: IoHealth {
                 frames_in: s.frames_in,

@@ -182,6 +182,8 @@ pub struct Gateway {
     /// The listener should be drained again (budget hit, or retry after EMFILE).
     pub accept_again: bool,
     accept_paused: bool,
+    /// The first refused timer insert has been logged.
+    timer_full_logged: bool,
     tick_timer: Option<TimerId>,
     presence_timer: Option<TimerId>,
     pub store: crate::store::Store,
@@ -264,7 +266,10 @@ impl Gateway {
             cfg.auth.tracked_addresses,
             cfg.auth.max_failures,
             Duration::from_millis(cfg.auth.failure_window_ms),
+            now,
         );
+        let mut limiter = limiter;
+        limiter.set_global_max(cfg.auth.global_max_failures);
         let mut gw = Gateway {
             conns: ConnTable::new(slots),
             sessions: HashMap::new(),
@@ -287,6 +292,7 @@ impl Gateway {
             revisit: Vec::new(),
             accept_again: false,
             accept_paused: false,
+            timer_full_logged: false,
             tick_timer: None,
             loop_stats: Default::default(),
             presence_timer: None,
@@ -330,13 +336,13 @@ impl Gateway {
             Err(e) => log::warn!("audit chain head unreadable: {e}"),
         }
         let every = Duration::from_millis(gw.cfg.store.checkpoint_interval_ms);
-        let _ = gw.timers.insert(now + every, Timer::Checkpoint);
+        gw.periodic(now + every, Timer::Checkpoint);
         let flush = Duration::from_millis(gw.cfg.log.flush_interval_ms);
-        let _ = gw.timers.insert(now + flush, Timer::LogFlush);
+        gw.periodic(now + flush, Timer::LogFlush);
         let window = Duration::from_millis(gw.cfg.metrics.window_ms);
-        let _ = gw.timers.insert(now + window, Timer::IoWindow);
+        gw.periodic(now + window, Timer::IoWindow);
         let check = Duration::from_millis(gw.cfg.memory.check_interval_ms);
-        let _ = gw.timers.insert(now + check, Timer::MemoryCheck);
+        gw.periodic(now + check, Timer::MemoryCheck);
         gw
     }
 
@@ -345,7 +351,30 @@ impl Gateway {
             self.timers.cancel(t);
         }
         let at = now + Duration::from_millis(self.cfg.events.tick_interval_ms);
-        self.tick_timer = self.timers.insert(at, Timer::Tick).ok();
+        self.tick_timer = self.timers.insert_reserved(at, Timer::Tick).ok();
+        self.note_timer_full();
+    }
+
+    /// Re-arms one of the fixed periodic timers. They take the wheel's
+    /// reserved room, so a wheel filled by connections cannot silently stop
+    /// checkpoints, log flushes or memory checks.
+    fn periodic(&mut self, at: Instant, t: Timer) {
+        if let Err(e) = self.timers.insert_reserved(at, t) {
+            log::error!("periodic timer not scheduled: {e}");
+        }
+        self.note_timer_full();
+    }
+
+    /// A full wheel is counted by the wheel (`health`'s
+    /// `eventLoop.timerWheelFull`) and logged once, not once per refusal.
+    fn note_timer_full(&mut self) {
+        if !self.timer_full_logged && self.timers.full_count() > 0 {
+            self.timer_full_logged = true;
+            log::warn!(
+                "timer wheel full ({} timers): some timers were refused; see health",
+                self.timers.capacity()
+            );
+        }
     }
 
     pub fn uptime_ms(&self, now: Instant) -> u64 {
@@ -394,7 +423,7 @@ impl Gateway {
                         log::warn!("accept failed: {e}; retrying in {ACCEPT_RETRY:?}");
                         self.stats.accept_errors += 1;
                         self.accept_paused = true;
-                        let _ = self.timers.insert(now + ACCEPT_RETRY, Timer::AcceptRetry);
+                        self.periodic(now + ACCEPT_RETRY, Timer::AcceptRetry);
                         return;
                     }
                 },
@@ -882,14 +911,14 @@ impl Gateway {
                 let totals = self.io_totals();
                 self.io_history.roll(totals, wall_ms());
                 let window = Duration::from_millis(self.cfg.metrics.window_ms);
-                let _ = self.timers.insert(now + window, Timer::IoWindow);
+                self.periodic(now + window, Timer::IoWindow);
             }
             Timer::LogFlush => {
                 if let Some(f) = &self.logfile {
                     f.flush();
                 }
                 let flush = Duration::from_millis(self.cfg.log.flush_interval_ms);
-                let _ = self.timers.insert(now + flush, Timer::LogFlush);
+                self.periodic(now + flush, Timer::LogFlush);
             }
             Timer::MetaFlush => {
                 self.chat.meta_timer_fired();
@@ -902,7 +931,7 @@ impl Gateway {
                 self.approvals_housekeeping();
                 self.request_checkpoint();
                 let every = Duration::from_millis(self.cfg.store.checkpoint_interval_ms);
-                let _ = self.timers.insert(now + every, Timer::Checkpoint);
+                self.periodic(now + every, Timer::Checkpoint);
             }
             Timer::AcceptRetry => {
                 self.accept_paused = false;
@@ -920,7 +949,7 @@ impl Gateway {
             Timer::MemoryCheck => {
                 self.check_memory(now);
                 let every = Duration::from_millis(self.cfg.memory.check_interval_ms);
-                let _ = self.timers.insert(now + every, Timer::MemoryCheck);
+                self.periodic(now + every, Timer::MemoryCheck);
             }
             Timer::AuditForward => {
                 self.forward_timer = None;
@@ -1046,6 +1075,7 @@ impl Gateway {
             cfg.auth.max_failures,
             Duration::from_millis(cfg.auth.failure_window_ms),
         );
+        self.limiter.set_global_max(cfg.auth.global_max_failures);
         let tick_changed = cfg.events.tick_interval_ms != self.cfg.events.tick_interval_ms;
         let w = &cfg.websocket;
         let post_auth = ws_config(w.max_payload, w.read_buffer_bytes);
@@ -1094,9 +1124,11 @@ impl Gateway {
             return;
         }
         let job = self.store.checkpoint_job();
-        let submitted = self.workers.submit(Box::new(move || {
-            crate::workers::JobResult::Checkpoint(job())
-        }));
+        let on_panic = crate::workers::JobResult::Checkpoint(Err("checkpoint job panicked".into()));
+        let submitted = self.workers.submit(
+            Some(on_panic),
+            Box::new(move || crate::workers::JobResult::Checkpoint(job())),
+        );
         self.checkpoint_running = submitted.is_ok();
     }
 

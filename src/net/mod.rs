@@ -20,6 +20,19 @@ const _: () = assert!(
     "tokens pack a 32-bit generation and a 32-bit index"
 );
 
+/// Connection generations wrap inside this mask, so `generation << 32` plus
+/// an index stays below bit 62 ([`crate::exec::PROC_TOKEN_BIT`]): connection
+/// and process tokens are disjoint by construction, whatever the uptime.
+/// (It used to take 2^30 reuses of one slot for a connection token to decode
+/// as a process token.) 2^29 reuses per slot still make a stale id's match
+/// practically impossible.
+pub const GENERATION_MASK: u32 = (1 << 29) - 1;
+
+const _: () = assert!(
+    ((GENERATION_MASK as usize) << 32 | u32::MAX as usize) + FIRST_CONN_TOKEN
+        < crate::exec::PROC_TOKEN_BIT
+);
+
 /// Tokens below this are fixed (listener, waker, signals); connection tokens
 /// start here.
 pub const FIRST_CONN_TOKEN: usize = 16;
@@ -42,6 +55,9 @@ impl ConnId {
     }
 
     pub fn from_token(token: Token) -> Option<ConnId> {
+        if token.0 & crate::exec::PROC_TOKEN_BIT != 0 {
+            return None;
+        }
         let raw = token.0.checked_sub(FIRST_CONN_TOKEN)?;
         Some(ConnId {
             index: (raw & 0xffff_ffff) as u32,
@@ -145,7 +161,7 @@ impl ConnTable {
             return None;
         }
         let conn = slot.conn.take()?;
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         self.free.push(id.index);
         self.len -= 1;
         Some(conn)
@@ -176,5 +192,25 @@ mod tests {
         };
         assert_eq!(ConnId::from_token(id.token()), Some(id));
         assert_eq!(ConnId::from_token(Token(1)), None);
+    }
+
+    /// The last generation before the wrap still yields a connection token,
+    /// never a process token; and a process token never decodes as a
+    /// connection.
+    #[test]
+    fn test_conn_and_proc_tokens_are_disjoint() {
+        let id = ConnId {
+            index: u32::MAX,
+            generation: GENERATION_MASK,
+        };
+        assert_eq!(crate::exec::from_proc_token(id.token()), None);
+        assert_eq!(ConnId::from_token(id.token()), Some(id));
+        let p = crate::exec::proc_token(1 << 40, crate::exec::Stream::Stderr);
+        assert_eq!(ConnId::from_token(p), None);
+        assert_eq!(
+            GENERATION_MASK.wrapping_add(1) & GENERATION_MASK,
+            0,
+            "wraps"
+        );
     }
 }

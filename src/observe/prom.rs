@@ -224,6 +224,8 @@ families! {
     Counter "gateway.connections.handshakeTimeouts" => "gateway_connections_dropped" {"reason=\"handshake_timeout\""} "Sockets dropped for not finishing the handshake in time.";
     Counter "gateway.connections.slowConsumersClosed" => "gateway_connections_dropped" {"reason=\"slow_consumer\""} "Connections closed for not reading their output.";
     Counter "gateway.connections.originRefused" => "gateway_connections_dropped" {"reason=\"origin\""} "WebSocket upgrades refused for their Origin.";
+    Counter "gateway.connections.authThrottled" "Auth attempts refused by the failure throttle.";
+    Counter "gateway.connections.authGlobalThrottled" "Auth attempts refused by the global failure budget.";
     Gauge "gateway.tls.enabled" "The listener speaks TLS (wss://): 1, or plain ws://: 0.";
     Counter "gateway.tls.handshakes" "TLS handshakes completed.";
     Counter "gateway.tls.failed" "TLS connections closed before their handshake completed.";
@@ -256,6 +258,7 @@ families! {
     Counter "gateway.eventLoop.iterations" "Event loop turns.";
     Counter "gateway.eventLoop.events" "Readiness events handled.";
     Counter "gateway.eventLoop.timersFired" "Timers fired.";
+    Counter "gateway.eventLoop.timerWheelFull" "Timer inserts refused because the wheel was full.";
     Counter "gateway.eventLoop.wakeups" "Worker-pool wakeups of the loop.";
     Gauge "gateway.eventLoop.lastTurnUs" "Duration of the last loop turn.";
     Gauge "gateway.eventLoop.maxTurnUs" "Longest loop turn since start.";
@@ -349,6 +352,7 @@ families! {
     Counter "coach.inline" => "coach_checks_run" {"where=\"loop\""} "Coach checks run on the loop.";
     Counter "coach.inlineUsTotal" => "coach_inline_seconds" "Time spent in coach checks on the loop.";
     Gauge "coach.inlineUsMax" => "coach_inline_max_seconds" "Longest coach check on the loop.";
+    Counter "coach.panicked" "Inline coach checks that panicked (answered block).";
     Counter "coach.timedOut" "Coach checks past coach.taskTimeoutMs.";
     Counter "coach.rejectedBusy" "Coach checks refused: too many in flight.";
     Counter "coach.alertsRaised" "Coach alerts raised.";

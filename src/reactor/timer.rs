@@ -50,7 +50,15 @@ impl std::fmt::Display for TimerError {
     }
 }
 
+/// Room kept above the capacity for the gateway's fixed set of periodic
+/// timers (checkpoint, log flush, I/O window, memory check, accept retry):
+/// each exists at most once, so a wheel filled by per-connection timers can
+/// never drop one of them and silently stop a feature.
+pub const RESERVED: usize = 8;
+
 pub struct TimerWheel<T> {
+    /// Inserts refused because the wheel was full (for `health`).
+    full: u64,
     start: Instant,
     tick: Duration,
     /// The last tick whose slot has been processed.
@@ -68,6 +76,7 @@ impl<T> TimerWheel<T> {
     pub fn new(now: Instant, tick: Duration, slots: usize, capacity: usize) -> Self {
         let slots = slots.next_power_of_two().max(64);
         TimerWheel {
+            full: 0,
             start: now,
             tick,
             current_tick: 0,
@@ -113,9 +122,34 @@ impl<T> TimerWheel<T> {
         (tick as usize & (self.heads.len() - 1)) as u32
     }
 
+    /// Inserts refused because the wheel was full, since start.
+    pub fn full_count(&self) -> u64 {
+        self.full
+    }
+
     /// Schedules `payload` to fire at `deadline`.
     pub fn insert(&mut self, deadline: Instant, payload: T) -> Result<TimerId, TimerError> {
-        if self.len >= self.capacity {
+        self.insert_within(deadline, payload, self.capacity)
+    }
+
+    /// Like [`insert`](Self::insert) but may use the [`RESERVED`] room above
+    /// the capacity: for the fixed periodic timers only.
+    pub fn insert_reserved(
+        &mut self,
+        deadline: Instant,
+        payload: T,
+    ) -> Result<TimerId, TimerError> {
+        self.insert_within(deadline, payload, self.capacity + RESERVED)
+    }
+
+    fn insert_within(
+        &mut self,
+        deadline: Instant,
+        payload: T,
+        limit: usize,
+    ) -> Result<TimerId, TimerError> {
+        if self.len >= limit {
+            self.full += 1;
             return Err(TimerError::Full {
                 capacity: self.capacity,
             });
@@ -378,6 +412,30 @@ mod tests {
             w.insert(t0 + ms(10), 3),
             Err(TimerError::Full { capacity: 2 })
         );
+        assert_eq!(w.full_count(), 1, "a refused insert is counted");
+    }
+
+    /// Periodic timers used to be re-armed with `let _ = insert(..)`: a wheel
+    /// filled by per-connection timers dropped them and the feature stopped
+    /// for good. The reserve above the capacity always takes them.
+    #[test]
+    fn test_reserved_room_takes_periodic_timers_when_full() {
+        let t0 = Instant::now();
+        let mut w = TimerWheel::new(t0, ms(10), 64, 2);
+        w.insert(t0 + ms(10), 1).unwrap();
+        w.insert(t0 + ms(10), 2).unwrap();
+        assert!(w.insert(t0 + ms(10), 3).is_err());
+        for i in 0..RESERVED {
+            w.insert_reserved(t0 + ms(20), 100 + i).unwrap();
+        }
+        assert!(
+            w.insert_reserved(t0 + ms(20), 999).is_err(),
+            "the reserve is bounded"
+        );
+        assert_eq!(w.full_count(), 2);
+        let mut out = vec![];
+        w.expire(t0 + ms(20), &mut out);
+        assert_eq!(out.len(), 2 + RESERVED, "the periodic timers fire");
     }
 
     #[test]
