@@ -165,6 +165,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Writes into a startup location as root through another program",
       "A program's output option pointed at cron, profile.d, systemd or a launch daemon plants something that runs as root.",
       "Do not run it."),
+    DetectorDef::new("ci.staged-attack", CodeInjection, Critical,
+      "A risky step staged like an attack",
+      "The call does something risky (persistence, privileges, code from elsewhere, sending data) with a payload hidden in a temporary or shared place, a server addressed by bare IP, a paste site or a download piped to a shell: the shape of an intrusion, not of maintenance.",
+      "Do not run it."),
     DetectorDef::new("net.crypto-miner", NetworkSuspicious, High,
       "Runs a cryptocurrency miner",
       "A mining pool and wallet on the command line burn this machine's power for someone else.",
@@ -205,7 +209,8 @@ mod ix {
     pub const OVERRIDE: usize = 30;
     pub const CODE_PHISHING: usize = 31;
     pub const PHISHING: usize = 32;
-    pub const MINER: usize = 37;
+    pub const MINER: usize = 38;
+    pub const STAGED: usize = 37;
     pub const CARD_SENT: usize = 33;
     pub const CARDS_SENT: usize = 34;
     pub const RECON: usize = 35;
@@ -784,6 +789,7 @@ const METADATA_HOSTS: &[&str] = &[
     "[fd00:ec2::254]",
     "metadata.azure.com",
     "169.254.169.123",
+    "instance-data",
 ];
 
 fn metadata_access(text: &str) -> Option<bool> {
@@ -801,6 +807,9 @@ fn metadata_access(text: &str) -> Option<bool> {
         "/v2/credentials",
         "api/token",
         "credentials",
+        "/identity",
+        "cert.pem",
+        "key.pem",
     ];
     Some(creds.iter().any(|c| t.contains(c)))
 }
@@ -886,13 +895,16 @@ fn important_dir(p: &str) -> bool {
         "lib", "www", "mail", "spool", "backups", "local", "share", "db",
     ];
     match parts[0] {
+        "usr" if matches!(parts[1], "bin" | "sbin" | "lib" | "lib64" | "libexec") => true,
         "var" | "usr" => {
             parts.len() == 2 && DATA.contains(&parts[1])
                 || parts.len() == 3 && matches!(parts[1], "lib" | "www" | "db")
         }
         "srv" | "data" | "Volumes" | "mnt" | "media" | "opt" | "private" => false,
         "Users" | "home" => parts.len() == 2 && !parts[1].starts_with('.'),
-        "Applications" | "System" | "Library" => parts.len() == 2,
+        "Applications" | "Library" => parts.len() == 2,
+        // The OS itself, at any depth.
+        "System" | "boot" | "bin" | "sbin" | "lib" | "lib64" | "lib32" => true,
         _ => parts.len() == 2,
     }
 }
@@ -933,8 +945,61 @@ fn config_dir(p: &str) -> bool {
 
 // ------------------------------------------------------------- the pass
 
+/// Signs of an attacker's staging rather than a person's work: a payload
+/// hidden in a shared or temporary place, a server addressed by a bare IP,
+/// a paste or drop site, a download run straight away.
+fn staging_signs(v: &Views) -> (bool, bool) {
+    let l = v.raw.to_ascii_lowercase();
+    let hidden_temp = [
+        "/tmp/.",
+        "/var/tmp/.",
+        "/dev/shm/",
+        "/users/shared/.",
+        "/.cache/.",
+        "/private/tmp/.",
+    ]
+    .iter()
+    .any(|p| l.contains(p));
+    let bare_ip = l.match_indices("://").any(|(i, _)| {
+        let host = &l[i + 3..];
+        let host = host
+            .split(['/', ':', '?', ' ', '\'', '"'])
+            .next()
+            .unwrap_or("");
+        host.split('.').count() == 4
+            && host
+                .split('.')
+                .all(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit()))
+            && !host.starts_with("169.254.")
+    }) || ["/dev/tcp/", "/dev/udp/"].iter().any(|p| l.contains(p));
+    (hidden_temp, bare_ip || drop_site(&l))
+}
+
 /// Runs the model over a call's views.
 pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
+    let before = out.len();
+    run_passes(coach, v, depth, out);
+    // A risky step (persistence, privilege, code, exfiltration, a
+    // credential) taken with an attacker's staging is no longer a question.
+    let (hidden_temp, remote) = staging_signs(v);
+    let risky = out.iter().any(|m| {
+        m.severity == High
+            && m.pattern_id != "per.shell-rc"
+            && match m.category {
+                PersistenceMechanism | PrivilegeEscalation => hidden_temp || remote,
+                CodeInjection => hidden_temp,
+                _ => false,
+            }
+    });
+    let critical = out.iter().any(|m| m.severity == Critical);
+    // Only for the call itself: a payload judged inside a write is the
+    // write detectors' business.
+    if depth == 0 && risky && !critical && out.len() >= before {
+        hit(out, ix::STAGED);
+    }
+}
+
+fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     for p in &v.read_paths {
         read_of(p, false, out);
     }
@@ -1654,7 +1719,13 @@ fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
             if cmd == "rm" && (o == "/" || o == "/*" || home_rel(o) == Some("")) {
                 continue; // dst.rm-critical says it already
             }
-            if important_dir(o) {
+            let key_store = home_rel(o.trim_end_matches('/')).is_some_and(|r| {
+                matches!(
+                    r,
+                    ".ssh" | ".gnupg" | ".password-store" | "Library/Keychains"
+                )
+            });
+            if important_dir(o) || key_store {
                 hit(out, ix::DELETE_IMPORTANT);
             } else if config_dir(o) || classify_path(o).is_some() {
                 hit(out, ix::DELETE_CONFIG);
@@ -1690,6 +1761,9 @@ fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
 fn system_crash(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let crash = s.redirs.iter().any(|r| r.target == "/proc/sysrq-trigger")
+        || (matches!(cmd, "kill" | "pkill" | "killall")
+            && s.args.iter().any(|a| a == "-1")
+            && s.args.iter().any(|a| a == "-9" || a == "-KILL"))
         || (cmd == "kill"
             && s.operands().any(|o| o == "1")
             && s.args
