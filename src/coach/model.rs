@@ -1609,6 +1609,32 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     }) {
         hit(out, ix::FOREIGN_REMOTE);
     }
+    // A file written with a shell in it, then handed to another program
+    // (a config, a hook, a script option): the program runs that shell;
+    // as root, it is a root shell.
+    for (path, text) in &written {
+        let spawns = names_a_shell_path(text) || text.contains("| sh") || text.contains("|sh");
+        if !spawns {
+            continue;
+        }
+        for t in segs.iter().filter(|t| {
+            t.args
+                .iter()
+                .any(|a| a.contains(path.as_str()) || path.ends_with(a.as_str()) && a.len() > 2)
+        }) {
+            if shell::is_shell(&t.cmd) || t.cmd == "chmod" {
+                continue;
+            }
+            hit(
+                out,
+                if t.sudo {
+                    ix::SUDO_ESCAPE
+                } else {
+                    ix::SHELL_THROUGH
+                },
+            );
+        }
+    }
     for (path, text) in &written {
         // Written and run in the same call, whatever its name.
         let runs = segs.iter().any(|t| {
@@ -1894,6 +1920,30 @@ fn macos(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
+/// A shell binary's path inside `t` (`/bin/sh`, `{system("/bin/bash")}`,
+/// `%(/bin/sh`), not a longer name (`/bin/shred`).
+fn names_a_shell_path(t: &str) -> bool {
+    const SHELLS: &[&str] = &[
+        "/bin/sh",
+        "/bin/bash",
+        "/bin/zsh",
+        "/bin/dash",
+        "/bin/ksh",
+        "/bin/ash",
+        "/bin/fish",
+        "/bin/tcsh",
+        "/bin/csh",
+    ];
+    SHELLS.iter().any(|sh| {
+        t.match_indices(sh).any(|(i, _)| {
+            !t[i + sh.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        })
+    })
+}
+
 /// Shells a program is told to start (GTFOBins' shell and sudo functions):
 /// a shell path, `sh -i`/`bash -c` as words, an editor's `!sh`, and the
 /// options that run a helper command (ProxyCommand, --rsh, -wrapper, hooks).
@@ -1901,19 +1951,7 @@ fn spawns_shell(s: &Segment) -> bool {
     if shell::is_shell(&s.cmd) || s.cmd == "eval" {
         return false;
     }
-    let shell_word = |t: &str| {
-        let t = t.trim_matches(|c: char| "'\"(){};,:=".contains(c));
-        matches!(
-            t,
-            "/bin/sh"
-                | "/bin/bash"
-                | "/bin/zsh"
-                | "/bin/dash"
-                | "/usr/bin/sh"
-                | "/usr/bin/bash"
-                | "/bin/ksh"
-        )
-    };
+    let shell_word = |t: &str| names_a_shell_path(t);
     s.args.iter().any(|a| {
         let w = a.trim_matches(|c| c == '\'' || c == '"');
         let tokens: Vec<&str> = w
@@ -2208,7 +2246,8 @@ fn inline_code(s: &Segment) -> Option<String> {
         "ruby" | "node" | "nodejs" | "deno" | "bun" => &["-e", "--eval", "-p", "eval"],
         "php" => &["-r"],
         "osascript" => &["-e"],
-        "lua" => &["-e"],
+        "lua" | "julia" | "jrunscript" | "Rscript" | "R" | "groovy" | "scala" => &["-e", "--eval"],
+        "tclsh" | "wish" => &["-c"],
         _ => return None,
     };
     let mut code = Vec::new();
@@ -2321,6 +2360,9 @@ fn interpreter_code(
     ]);
     if socket && (dup || spawn) {
         hit(out, ix::INTERP_REVSHELL);
+    } else if names_a_shell_path(c) || c.contains("`sh`") || c.contains("\"sh\"") && spawn {
+        // The code starts a shell (GTFOBins' interpreter shells).
+        hit(out, ix::SHELL_THROUGH);
     }
     if socket || http {
         *sends = true;
