@@ -1192,6 +1192,21 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     ]
     .iter()
     .any(|c| l.contains(c));
+    let warns = [
+        "never share",
+        "don't share",
+        "do not share",
+        "never send",
+        "never give",
+        "don't send",
+        "do not send",
+        "never reply",
+    ]
+    .iter()
+    .any(|w| l.contains(w));
+    if warns {
+        return;
+    }
     if asks && secret_code && !gift {
         hit(out, ix::CODE_PHISHING);
         return;
@@ -1334,6 +1349,12 @@ fn named_paths(s: &Segment) -> Vec<&str> {
         s.cmd.as_str(),
         "cp" | "install" | "rsync" | "scp" | "mv" | "ln" | "ditto"
     );
+    // Identity and output options mean what they say only for the programs
+    // we know; for any other program a file option is just as likely an
+    // input (GTFOBins' file-read class: `ltrace -F`, `msgfilter -i`).
+    let knows_options = READERS.contains(&s.cmd.as_str())
+        || USES_CREDENTIALS.contains(&s.cmd.as_str())
+        || SENDERS.contains(&s.cmd.as_str());
     let mut skip_next = false;
     let mut operands = Vec::new();
     for a in &s.args {
@@ -1341,7 +1362,7 @@ fn named_paths(s: &Segment) -> Vec<&str> {
             skip_next = false;
             continue;
         }
-        if NOT_READ_VALUES.contains(&a.as_str()) {
+        if knows_options && NOT_READ_VALUES.contains(&a.as_str()) {
             skip_next = true;
             continue;
         }
@@ -1525,6 +1546,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         escapes(s, out);
         system_changes(s, out);
         root_and_recon(s, out);
+        hidden_download(s, out);
+        destructive_admin(s, out);
         macos(s, out);
         // Interpreter one-liners.
         if shell::is_interpreter(cmd) || cmd == "osascript" {
@@ -1691,7 +1714,10 @@ fn is_bulk_search(s: &Segment) -> bool {
                 || s.cmd != "grep" && s.cmd != "egrep")
                 && s.operands().any(roots)
         }
-        "trufflehog" | "gitleaks" | "lazagne" | "mimipenguin" => true,
+        "lazagne" | "mimipenguin" => true,
+        "trufflehog" | "gitleaks" => {
+            s.operands().any(roots) || s.args.iter().any(|a| a == "github" || a == "--org")
+        }
         _ => false,
     }
 }
@@ -1975,7 +2001,7 @@ fn spawns_shell(s: &Segment) -> bool {
             || w.contains("LocalCommand=")
             || w.contains("Pre-Invoke")
             || w.contains("Post-Invoke")
-            || w.starts_with("--rsh")
+            || w.starts_with("--rsh") && !w.contains("ssh")
             || w.starts_with("--wrapper")
             || w == "-wrapper"
             || w.contains("--checkpoint-action=exec")
@@ -2070,7 +2096,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         | "update-ca-certificates"
         | "update-ca-trust"
         | "csrutil"
-        | "auditctl" => !has(&["--help", "status", "-l", "-g"]),
+        | "auditctl" => !has(&["--help", "status", "-l", "-g", "-check", "-verify"]),
         "sysctl" => has(&["-w"]) || line.contains('='),
         "mount" => has(&["remount", "hidepid"]),
         "chattr" => has(&["-i", "+i", "-a"]),
@@ -2114,7 +2140,6 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             "authorizationdb write",
             "delete-certificate",
         ]),
-        "tccutil" => has(&["reset"]),
         "defaults" => has(&[
             "com.apple.LaunchServices LSQuarantine",
             "GKAutoRearm",
@@ -2176,7 +2201,9 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 || a.contains("DynamicForward")
                 || a.contains("RemoteForward")
         }),
-        "socat" => has(&["LISTEN", "listen"]),
+        "socat" => {
+            has(&["LISTEN", "listen"]) && !has(&["bind=127.", "bind=localhost", "bind=[::1]"])
+        }
         "nc" | "ncat" | "netcat" => s.has_flag('l', "--listen"),
         "hping3" | "slowloris" | "hping" => true,
         "frpc" | "chisel" | "bore" | "serveo" => true,
@@ -2218,6 +2245,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             && has(&["com.apple.quarantine", "-c", "-cr", "-rc"])
             && has(&["-d", "-c"])
         || matches!(cmd, "pip" | "pip3" | "pipx" | "uv")
+            && s.args.iter().any(|a| a == "install")
             && s.operands().any(|o| {
                 o.starts_with("git+")
                     || (o.starts_with("http")
@@ -2551,6 +2579,98 @@ fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut
 /// The highest severity this pass can give, for the docs.
 pub const MAX_SEVERITY: Severity = Critical;
 
+/// A download landing in a hidden or temporary place (GTFOBins' download
+/// class, whatever the program): where implants are staged.
+fn hidden_download(s: &Segment, out: &mut Vec<Match>) {
+    let text = s.text.to_ascii_lowercase();
+    let fetches = text.contains("http://")
+        || text.contains("https://")
+        || text.contains("ftp://")
+        || text.contains("/dev/tcp/")
+        || text.contains("smb://")
+        || text.contains("\\\\")
+        || s.operands().any(|o| remote_spec(o) && !o.contains("://"));
+    let hidden = [
+        "/tmp/.",
+        "/var/tmp/.",
+        "/dev/shm/",
+        "/users/shared/.",
+        "/.cache/.",
+    ]
+    .iter()
+    .any(|p| text.contains(p));
+    if fetches && hidden {
+        hit(out, ix::UNTRUSTED_CODE);
+    }
+}
+
+/// Destructive administration: logs and backups erased, services masked
+/// or a remote-access or logging service disabled, accounts removed.
+fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let line = s.args.join(" ");
+    let has = |ks: &[&str]| ks.iter().any(|k| line.contains(k));
+    let watched = [
+        "ssh",
+        "sshd",
+        "journald",
+        "rsyslog",
+        "syslog",
+        "auditd",
+        "cron",
+        "firewalld",
+        "ufw",
+        "apparmor",
+        "selinux",
+        "osqueryd",
+        "falcon",
+    ];
+    let hit_it = match cmd {
+        "systemctl" => {
+            has(&["mask"])
+                || has(&["disable", "stop"])
+                    && s.operands().any(|o| watched.iter().any(|w| o.contains(w)))
+        }
+        "log" => has(&["erase"]),
+        "tmutil" => {
+            has(&["disable", "delete", "deletelocalsnapshots"])
+                || has(&["addexclusion"]) && s.operands().any(|o| important_dir(o))
+        }
+        "vssadmin" | "wevtutil" => has(&["delete", "cl "]),
+        "apt" | "apt-get" | "dnf" | "yum" | "pacman" => {
+            has(&["purge", "remove", "erase", "-R"]) && watched.iter().any(|w| line.contains(w))
+                || has(&["openssh-server", "auditd", "rsyslog"]) && has(&["purge", "remove"])
+        }
+        "userdel" | "deluser" | "groupdel" => true,
+        "dscl" => has(&["-delete"]),
+        "docker" => {
+            has(&["system prune", "volume rm", "volume prune"]) && (has(&["-a", "--volumes", "$("]))
+        }
+        "gh" => has(&["repo delete", "release delete"]),
+        "npm" => has(&["unpublish"]),
+        "terraform" => has(&["destroy", "-destroy"]),
+        "psql" | "mysql" | "sqlite3" | "mongo" | "mongosh" | "redis-cli" => {
+            let l = line.to_ascii_lowercase();
+            [
+                "truncate ",
+                "drop table",
+                "drop database",
+                "delete from",
+                "flushall",
+                "flushdb",
+                "dropdatabase",
+            ]
+            .iter()
+            .any(|k| l.contains(k))
+                && !l.contains(" where ")
+        }
+        _ => false,
+    };
+    if hit_it {
+        hit(out, ix::DELETE_CONFIG);
+    }
+}
+
 /// Root REPLs, shell escapes in arguments, startup places written through
 /// a program's output option, and reconnaissance.
 fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
@@ -2813,13 +2933,20 @@ fn outbound_data(t: &str, out: &mut Vec<Match>) {
         "eyjhbgci",
     ]
     .iter()
-    .any(|p| l.contains(p))
-        || t.split_whitespace().any(|w| {
-            w.split_once("://").is_some_and(|(_, r)| {
-                r.split_once('@')
-                    .is_some_and(|(cred, _)| cred.contains(':'))
-            })
-        });
+    .any(|p| {
+        l.match_indices(p).any(|(i, _)| {
+            let body: String = l[i + p.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            body.len() >= 12 && !body.contains("example")
+        })
+    }) || t.split_whitespace().any(|w| {
+        w.split_once("://").is_some_and(|(_, r)| {
+            r.split_once('@')
+                .is_some_and(|(cred, _)| cred.contains(':'))
+        })
+    });
     if cards == 1 || ssns == 1 || token {
         hit(out, ix::CARD_SENT);
     }
