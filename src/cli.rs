@@ -8,7 +8,7 @@ clawgate: a security gateway for AI agents (OpenClaw gateway protocol)
 
 USAGE:
     clawgate [OPTIONS]
-    clawgate audit verify [--config PATH | --data-dir DIR]
+    clawgate audit verify [--config PATH | --data-dir DIR] [--expect-head HASH]
     clawgate audit export [--config PATH | --data-dir DIR] [--out FILE]
     clawgate tls generate [--config PATH | --data-dir DIR] [--out DIR] [--host NAME]...
                           [--days N] [--force]
@@ -32,7 +32,9 @@ OPTIONS:
 
 AUDIT:
     verify              walk the hash-chained audit trail; exit 0 when intact, 1 naming
-                        the first row that was altered or removed (read-only)
+                        the first row that was altered or removed (read-only); with
+                        --expect-head, a head hash noted earlier (the log and the audit
+                        forwarder carry it) must still be in the chain: a cut tail fails
     export              write every audit row as JSON Lines (stdout, or --out FILE)
 
 TLS (a binary built with --features tls):
@@ -59,6 +61,7 @@ pub enum Command {
         action: AuditAction,
         src: ConfigSource,
         out: Option<PathBuf>,
+        expect_head: Option<String>,
     },
     /// `clawgate token create|list|revoke`.
     Token {
@@ -230,6 +233,7 @@ fn parse_audit(args: &[String]) -> Result<Command, String> {
     };
     let mut src = ConfigSource::default();
     let mut out = None;
+    let mut expect_head = None;
     let mut flags = Flags::new(&args[1..]);
     while let Some(flag) = flags.next_flag() {
         match flag {
@@ -238,10 +242,22 @@ fn parse_audit(args: &[String]) -> Result<Command, String> {
             "--out" | "-o" if action == AuditAction::Export => {
                 out = Some(PathBuf::from(flags.value("--out")?))
             }
+            "--expect-head" if action == AuditAction::Verify => {
+                let h = flags.value("--expect-head")?;
+                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err("--expect-head needs a 64-digit hex hash".into());
+                }
+                expect_head = Some(h)
+            }
             other => return Err(format!("audit: unknown argument `{other}` (see --help)")),
         }
     }
-    Ok(Command::Audit { action, src, out })
+    Ok(Command::Audit {
+        action,
+        src,
+        out,
+        expect_head,
+    })
 }
 
 fn parse_tls(args: &[String]) -> Result<Command, String> {
@@ -460,11 +476,14 @@ mod tests {
 
     #[test]
     fn test_audit_subcommand() {
-        let Command::Audit { action, src, out } = parse(
+        let Command::Audit {
+            action, src, out, ..
+        } = parse(
             &args(&["audit", "export", "--data-dir", "/d", "--out=/x.jsonl"]),
             None,
         )
-        .unwrap() else {
+        .unwrap()
+        else {
             panic!()
         };
         assert_eq!(action, AuditAction::Export);
@@ -476,6 +495,56 @@ mod tests {
         assert!(parse(&args(&["audit", "verify", "--out", "f"]), None)
             .unwrap_err()
             .contains("--out"));
+        let h = "ab".repeat(32);
+        let Command::Audit { expect_head, .. } =
+            parse(&args(&["audit", "verify", "--expect-head", &h]), None).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(expect_head.as_deref(), Some(h.as_str()));
+        assert!(
+            parse(&args(&["audit", "verify", "--expect-head", "x"]), None)
+                .unwrap_err()
+                .contains("64-digit")
+        );
+    }
+
+    #[test]
+    fn test_token_subcommand() {
+        let Command::Token { action, src } = parse(
+            &args(&[
+                "token",
+                "create",
+                "--name",
+                "ci",
+                "--scopes",
+                "operator.read,operator.write",
+                "--data-dir=/d",
+            ]),
+            None,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(src.data_dir, Some(PathBuf::from("/d")));
+        assert_eq!(
+            action,
+            TokenAction::Create {
+                name: "ci".into(),
+                scopes: vec!["operator.read".into(), "operator.write".into()],
+                kind: "agent".into(),
+                device: None
+            }
+        );
+        assert!(parse(&args(&["token", "create", "--name", "x"]), None)
+            .unwrap_err()
+            .contains("--scopes"));
+        assert!(parse(&args(&["token", "revoke"]), None)
+            .unwrap_err()
+            .contains("NAME"));
+        assert!(parse(&args(&["token", "list", "--name", "x"]), None)
+            .unwrap_err()
+            .contains("--name"));
     }
 
     #[test]

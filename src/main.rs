@@ -25,7 +25,12 @@ fn main() -> ExitCode {
             println!("clawgate {VERSION}");
             ExitCode::SUCCESS
         }
-        Command::Audit { action, src, out } => audit(action, &src, out.as_deref()),
+        Command::Audit {
+            action,
+            src,
+            out,
+            expect_head,
+        } => audit(action, &src, out.as_deref(), expect_head.as_deref()),
         Command::Token { action, src } => token(action, &src),
         Command::TlsGenerate {
             src,
@@ -262,6 +267,7 @@ fn audit(
     action: AuditAction,
     src: &clawgate::config::ConfigSource,
     out: Option<&std::path::Path>,
+    expect_head: Option<&str>,
 ) -> ExitCode {
     use clawgate::store::{audit, DB_FILE};
     let cfg = match src.load() {
@@ -280,7 +286,7 @@ fn audit(
         }
     };
     match action {
-        AuditAction::Verify => match audit::verify(&db) {
+        AuditAction::Verify => match audit::verify_expecting(&db, expect_head) {
             Ok(rep) => {
                 println!("{}", serde_json::to_string(&rep).unwrap_or_default());
                 if rep.ok() {

@@ -153,6 +153,8 @@ pub struct CoachRuntime {
     pub rules: Arc<RuleSet>,
     inflight: HashMap<u64, Inflight>,
     next_job: u64,
+    /// The audit head id last written to the log and forwarder.
+    last_head_published: Option<i64>,
     alerts: Vec<Alert>,
     next_alert: u64,
     audit: Vec<AuditRow>,
@@ -172,6 +174,7 @@ impl CoachRuntime {
             rules: Arc::new(rules),
             inflight: HashMap::new(),
             next_job: 1,
+            last_head_published: None,
             alerts: Vec::new(),
             next_alert: 1,
             audit: Vec::new(),
@@ -1092,6 +1095,33 @@ impl Gateway {
             Ok(n) => self.coach_rt.stats.audit_pruned += n as u64,
             Err(e) => log::warn!("audit prune failed: {e}"),
         }
+        self.publish_audit_head(now_ms, now);
+    }
+
+    /// The chain head goes to the log and the audit forwarder every
+    /// housekeeping turn: anyone holding an older head catches rows cut off
+    /// the end (`clawgate audit verify --expect-head`), which the file
+    /// alone cannot show (issue 17, finding 7).
+    fn publish_audit_head(&mut self, now_ms: u64, now: Instant) {
+        let Ok((id, hash)) = self.store.audit_head_hash() else {
+            return;
+        };
+        if id == 0 || self.coach_rt.last_head_published == Some(id) {
+            return;
+        }
+        self.coach_rt.last_head_published = Some(id);
+        log::info!("audit chain head: row {id}, {hash}");
+        let row = AuditRow {
+            detail: Some(json!({"headId": id, "headHash": hash}).to_string()),
+            ..AuditRow::new(
+                now_ms,
+                crate::store::audit::CHAIN_KIND,
+                "head",
+                String::new(),
+                "store".into(),
+            )
+        };
+        self.forward_rows(&[row], now);
     }
 
     /// Shutdown: callers still waiting get `UNAVAILABLE`; pending alerts are

@@ -20,6 +20,13 @@ use std::path::Path;
 /// The `prev_hash` of the very first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// `kind` of the rows the store writes about the chain itself.
+pub const CHAIN_KIND: &str = "chain";
+/// The chain starts after legacy rows (detail: `legacyRows`, `legacyThrough`).
+pub const MARK_LEGACY: &str = "legacy";
+/// A prune moved the anchor (detail: `throughId`, `anchorHash`).
+pub const MARK_PRUNE: &str = "prune";
+
 /// One audited decision, resolution or result.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -172,6 +179,37 @@ impl Store {
 
     /// Appends rows in one transaction, each linked to the one before.
     pub fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        let (id, prev) = self.audit_head()?;
+        if id > 0 && prev == GENESIS && !rows.is_empty() {
+            // The chain starts after rows from before it existed: a chained
+            // marker records how many there are, so verify accepts exactly
+            // those and no row whose hash was cleared later (issue 17).
+            let legacy: i64 =
+                self.db
+                    .query_row("SELECT count(*) FROM audit WHERE hash IS NULL", [], |r| {
+                        r.get(0)
+                    })?;
+            let marker = AuditRow {
+                detail: Some(
+                    serde_json::json!({"legacyRows": legacy, "legacyThrough": id}).to_string(),
+                ),
+                ..AuditRow::new(
+                    rows[0].ts,
+                    CHAIN_KIND,
+                    MARK_LEGACY,
+                    String::new(),
+                    "store".into(),
+                )
+            };
+            let mut all = Vec::with_capacity(rows.len() + 1);
+            all.push(marker);
+            all.extend_from_slice(rows);
+            return self.append_chained(&all);
+        }
+        self.append_chained(rows)
+    }
+
+    fn append_chained(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
         let (mut id, mut prev) = self.audit_head()?;
         let tx = self.db.transaction()?;
         {
@@ -258,7 +296,7 @@ impl Store {
             return Ok(0);
         };
         let n = tx.execute("DELETE FROM audit WHERE id <= ?1", params![last_id])?;
-        if let Some(h) = last_hash {
+        if let Some(h) = &last_hash {
             tx.execute(
                 "INSERT OR REPLACE INTO audit_anchor (id, through_id, hash) VALUES (1, ?1, ?2)",
                 params![last_id, h],
@@ -266,6 +304,22 @@ impl Store {
         }
         tx.commit()?;
         self.stats.transactions += 1;
+        if let Some(h) = last_hash {
+            // The anchor is committed to by the chain itself: an anchor
+            // written by hand after deleting a prefix matches no such row.
+            let ts = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let row = AuditRow {
+                detail: Some(
+                    serde_json::json!({"throughId": last_id, "anchorHash": h, "pruned": n})
+                        .to_string(),
+                ),
+                ..AuditRow::new(ts, CHAIN_KIND, MARK_PRUNE, String::new(), "store".into())
+            };
+            self.append_chained(&[row])?;
+        }
         Ok(n)
     }
 }
@@ -321,6 +375,16 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 
 /// Walks the whole chain in id order.
 pub fn verify(db: &Connection) -> Result<VerifyReport, StoreError> {
+    verify_expecting(db, None)
+}
+
+/// Walks the chain; with `expect_head`, a head hash noted earlier (the log
+/// and the audit forwarder carry it) must still be a row of the chain, so
+/// rows deleted off the end are caught.
+pub fn verify_expecting(
+    db: &Connection,
+    expect_head: Option<&str>,
+) -> Result<VerifyReport, StoreError> {
     let anchor: Option<(i64, String)> = db
         .query_row(
             "SELECT through_id, hash FROM audit_anchor WHERE id = 1",
@@ -342,6 +406,8 @@ pub fn verify(db: &Connection) -> Result<VerifyReport, StoreError> {
     // (expected next id, expected prev hash); None until the first chained row.
     let mut expect: Option<(i64, String)> = anchor.clone().map(|(id, h)| (id + 1, h));
     let mut seen_chained = false;
+    let mut last_prune: Option<String> = None;
+    let mut head_seen = false;
     while let Some(r) = rows.next()? {
         let row = row_of(r)?;
         let id = row.id.unwrap_or(0);
@@ -352,7 +418,7 @@ pub fn verify(db: &Connection) -> Result<VerifyReport, StoreError> {
             rep.problem = Some(why);
         };
         let (Some(prev), Some(hash)) = (&row.prev_hash, &row.hash) else {
-            if seen_chained {
+            if seen_chained || anchor.is_some() {
                 fail(
                     &mut rep,
                     format!("row {id} has no hash (its chain fields were removed)"),
@@ -390,6 +456,32 @@ pub fn verify(db: &Connection) -> Result<VerifyReport, StoreError> {
             None => {
                 // The first chained row: it links to the genesis value, or
                 // follows legacy rows (which it cannot vouch for).
+                if rep.legacy_rows > 0 {
+                    // Rows without a hash are accepted only when the first
+                    // chained row is the marker that counted them.
+                    let d: serde_json::Value = row
+                        .detail
+                        .as_deref()
+                        .and_then(|d| serde_json::from_str(d).ok())
+                        .unwrap_or_default();
+                    let vouched = row.kind == CHAIN_KIND
+                        && row.decision == MARK_LEGACY
+                        && prev == GENESIS
+                        && d["legacyRows"].as_u64() == Some(rep.legacy_rows)
+                        && d["legacyThrough"].as_i64() == Some(id - 1);
+                    if !vouched {
+                        let first = rep.first_id.unwrap_or(1);
+                        fail(
+                            &mut rep,
+                            format!(
+                                "rows {}..{} have no hash and no chained marker vouches for them (their chain fields were removed)",
+                                first,
+                                id - 1
+                            ),
+                        );
+                        return Ok(rep);
+                    }
+                }
                 if rep.legacy_rows == 0 && (id != 1 || prev != GENESIS) {
                     let why = if id != 1 {
                         format!(
@@ -413,9 +505,38 @@ pub fn verify(db: &Connection) -> Result<VerifyReport, StoreError> {
             return Ok(rep);
         }
         seen_chained = true;
+        if row.kind == CHAIN_KIND && row.decision == MARK_PRUNE {
+            last_prune = row.detail.clone();
+        }
+        if expect_head.is_some_and(|h| h.eq_ignore_ascii_case(hash)) {
+            head_seen = true;
+        }
         expect = Some((id + 1, hash.clone()));
         rep.head_id = Some(id);
         rep.head_hash = Some(hash.clone());
+    }
+    if let Some((through, h)) = &anchor {
+        // The newest prune row must name this anchor.
+        let d: serde_json::Value = last_prune
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        if d["throughId"].as_i64() != Some(*through) || d["anchorHash"].as_str() != Some(h) {
+            rep.broken_at = rep.first_id;
+            rep.problem = Some(format!(
+                "the prune anchor (through row {through}) is not recorded by the chain: rows before row {} were removed and the anchor written by hand",
+                rep.first_id.unwrap_or(through + 1)
+            ));
+            return Ok(rep);
+        }
+    }
+    if let Some(h) = expect_head {
+        if !head_seen {
+            rep.broken_at = rep.head_id.map(|i| i + 1);
+            rep.problem = Some(format!(
+                "the expected head {h} is not in the chain: rows were removed off the end (or the chain was rewritten)"
+            ));
+        }
     }
     Ok(rep)
 }
@@ -491,9 +612,10 @@ mod tests {
         s.append_audit(&rows(1)).unwrap();
         let rep = verify(&db).unwrap();
         assert!(rep.ok(), "{rep:?}");
+        // (row 11 is the chained prune record, row 12 the new one)
         assert_eq!(
             (rep.first_id, rep.head_id, rep.rows),
-            (Some(7), Some(11), 5)
+            (Some(7), Some(12), 6)
         );
         // A gap in the middle is named.
         s.db.execute("DELETE FROM audit WHERE id = 9", []).unwrap();
@@ -527,5 +649,118 @@ mod tests {
         s.append_audit(&rows(1)).unwrap();
         let (id, _) = s.audit_head_hash().unwrap();
         assert_eq!(id, 6);
+    }
+
+    fn db_of(dir: &Path) -> Connection {
+        open_read_only(&dir.join(crate::store::DB_FILE)).unwrap()
+    }
+
+    // Issue 17, finding 7: each tampering that passed verify before.
+
+    #[test]
+    fn test_cleared_hashes_on_leading_rows_are_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        s.append_audit(&rows(6)).unwrap();
+        // Old symptom: rows 1..3 turned into "legacy" rows verify skipped.
+        s.db.execute(
+            "UPDATE audit SET prev_hash = NULL, hash = NULL WHERE id <= 3",
+            [],
+        )
+        .unwrap();
+        let rep = verify(&db_of(dir.path())).unwrap();
+        assert!(!rep.ok(), "{rep:?}");
+        assert!(
+            rep.problem
+                .as_deref()
+                .unwrap()
+                .contains("no chained marker vouches"),
+            "{rep:?}"
+        );
+    }
+
+    #[test]
+    fn test_real_legacy_rows_are_vouched_for_by_a_chained_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        // Rows written before the chain existed (no hash columns filled).
+        for i in 1..=3 {
+            s.db.execute(
+                "INSERT INTO audit (id, ts, kind, decision, pattern_ids, input, decided_by)
+                 VALUES (?1, 0, 'check', 'allow', '', 'ls', 'coach')",
+                params![i],
+            )
+            .unwrap();
+        }
+        drop(s);
+        let mut s = store(dir.path());
+        s.append_audit(&rows(2)).unwrap();
+        let rep = verify(&db_of(dir.path())).unwrap();
+        assert!(rep.ok(), "{rep:?}");
+        assert_eq!((rep.legacy_rows, rep.head_id), (3, Some(6)));
+        // Clearing the marker's own hash (or a later row's) is caught.
+        s.db.execute(
+            "UPDATE audit SET prev_hash = NULL, hash = NULL WHERE id = 4",
+            [],
+        )
+        .unwrap();
+        let rep = verify(&db_of(dir.path())).unwrap();
+        assert!(!rep.ok(), "{rep:?}");
+    }
+
+    #[test]
+    fn test_a_deleted_prefix_with_a_forged_anchor_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        s.append_audit(&rows(8)).unwrap();
+        // Old symptom: delete rows 1..3 and write the anchor a prune would.
+        let h3: String =
+            s.db.query_row("SELECT hash FROM audit WHERE id = 3", [], |r| r.get(0))
+                .unwrap();
+        s.db.execute("DELETE FROM audit WHERE id <= 3", []).unwrap();
+        s.db.execute(
+            "INSERT INTO audit_anchor (id, through_id, hash) VALUES (1, 3, ?1)",
+            params![h3],
+        )
+        .unwrap();
+        let rep = verify(&db_of(dir.path())).unwrap();
+        assert!(!rep.ok(), "{rep:?}");
+        assert!(
+            rep.problem
+                .as_deref()
+                .unwrap()
+                .contains("not recorded by the chain"),
+            "{rep:?}"
+        );
+        // A real prune passes, twice over (the newest prune row counts).
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        s.append_audit(&rows(8)).unwrap();
+        s.prune_audit(5).unwrap();
+        s.append_audit(&rows(8)).unwrap();
+        s.prune_audit(5).unwrap();
+        let rep = verify(&db_of(dir.path())).unwrap();
+        assert!(rep.ok(), "{rep:?}");
+    }
+
+    #[test]
+    fn test_a_deleted_tail_is_caught_with_an_expected_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        s.append_audit(&rows(5)).unwrap();
+        let (_, noted) = s.audit_head_hash().unwrap();
+        s.append_audit(&rows(2)).unwrap();
+        let db = db_of(dir.path());
+        // The noted head is still inside a longer chain: fine.
+        assert!(verify_expecting(&db, Some(&noted)).unwrap().ok());
+        // Old symptom: deleting the tail passed.
+        s.db.execute("DELETE FROM audit WHERE id >= 5", []).unwrap();
+        assert!(
+            verify(&db).unwrap().ok(),
+            "without a noted head it cannot tell"
+        );
+        let rep = verify_expecting(&db, Some(&noted)).unwrap();
+        assert!(!rep.ok(), "{rep:?}");
+        assert!(rep.problem.unwrap().contains("removed off the end"));
     }
 }
