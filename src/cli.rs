@@ -169,7 +169,12 @@ fn parse_token(args: &[String]) -> Result<Command, String> {
                 device,
             }
         }
-        Some("list") => TokenAction::List,
+        Some("list") => {
+            if name.is_some() || !scopes.is_empty() || device.is_some() {
+                return Err("token list takes no --name, --scopes or --device".into());
+            }
+            TokenAction::List
+        }
         Some("revoke") => TokenAction::Revoke {
             name: name.ok_or("token revoke needs a NAME")?,
         },
