@@ -580,6 +580,10 @@ pub struct ServerConfig {
     /// Browser origins (`scheme://host[:port]`) allowed to open a WebSocket
     /// besides the gateway's own host; `"*"` allows any (not advised).
     pub allowed_origins: Vec<String>,
+    /// Names (besides the bind address and `localhost`) browsers may use in
+    /// `Host` to reach the gateway, e.g. `pi.lan`; anything else with an
+    /// `Origin` is refused (DNS rebinding).
+    pub hostnames: Vec<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -704,6 +708,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             close_linger_ms: DEFAULT_CLOSE_LINGER_MS,
             allowed_origins: Vec::new(),
+            hostnames: Vec::new(),
         }
     }
 }

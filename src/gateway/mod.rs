@@ -575,11 +575,11 @@ impl Gateway {
                 host,
                 ..
             }) => {
-                let origin_ok = http::origin_allowed(
-                    origin.as_deref(),
-                    host.as_deref(),
-                    &self.cfg.server.allowed_origins,
-                );
+                let sv = &self.cfg.server;
+                let origin_ok =
+                    http::origin_allowed(origin.as_deref(), host.as_deref(), &sv.allowed_origins)
+                        && (origin.is_none()
+                            || http::host_is_ours(host.as_deref(), &sv.bind, &sv.hostnames));
                 let w = &self.cfg.websocket;
                 let cfg = ws_config(w.pre_auth_max_payload, w.read_buffer_bytes);
                 conn.upgrade(&accept, head_len, cfg);
@@ -588,7 +588,7 @@ impl Gateway {
                     // (1008), before any challenge.
                     self.stats.origin_refused += 1;
                     log::warn!(
-                        "{id}: WebSocket from origin {} refused (host {}); see server.allowedOrigins",
+                        "{id}: WebSocket from origin {} refused (host {}); see server.allowedOrigins and server.hostnames",
                         origin.as_deref().unwrap_or("-"),
                         host.as_deref().unwrap_or("-")
                     );

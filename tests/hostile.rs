@@ -1,0 +1,163 @@
+//! Hostile clients (issue #18), end to end against the real binary on
+//! loopback: each test reproduces the old symptom and checks it is gone.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::FromRawFd;
+
+/// A TCP connection to `to` from source address `from` (any of 127/8 works
+/// on Linux loopback without configuration).
+fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+    let SocketAddr::V4(to) = to else {
+        panic!("IPv4 gateway expected")
+    };
+    let sa = |ip: Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a fresh socket fd, plain sockaddr_in values that outlive the
+    // calls; the fd is handed to TcpStream (which closes it) or closed here.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let local = sa(from, 0);
+        let remote = sa(*to.ip(), to.port());
+        let ok = libc::bind(fd, &local as *const _ as *const libc::sockaddr, len) == 0
+            && libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len) == 0;
+        if !ok {
+            let e = std::io::Error::last_os_error();
+            libc::close(fd);
+            panic!("connect from {from}: {e}");
+        }
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+fn client_from(from: Ipv4Addr, to: SocketAddr) -> Client {
+    let stream = connect_from(from, to);
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let (ws, _) = tungstenite::client::client(format!("ws://{to}/"), stream).expect("upgrade");
+    let mut c = Client::over(ws);
+    let ch = c.recv();
+    assert_eq!(ch["event"], "connect.challenge", "{ch}");
+    c
+}
+
+/// Item 4. The throttle was keyed by exact address: rotating the source
+/// through 127/8 gave 676 guesses in 0.4 s. Loopback is now one prefix.
+#[test]
+fn rotating_loopback_source_addresses_does_not_escape_the_auth_throttle() {
+    let gw = Gateway::start(json!({"auth": {"maxFailures": 3, "failureWindowMs": 60000}}));
+    // Connected before the guesses: loopback is one prefix, so once it is
+    // throttled, new loopback logins wait too (that is the point).
+    let mut c = gw.client(&["operator.read"]);
+    let mut refused_at = None;
+    for i in 1..=10u8 {
+        let mut c = client_from(Ipv4Addr::new(127, 0, i, 2), gw.addr);
+        let r = c.connect("wrong-guess-wrong-guess", &[]);
+        if r["error"]["details"]["code"] == "AUTH_RATE_LIMITED" {
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(r["error"]["details"]["code"], "AUTH_TOKEN_MISMATCH", "{r}");
+    }
+    assert_eq!(
+        refused_at,
+        Some(4),
+        "the 4th guess, from a new address, is throttled"
+    );
+    let h = c.call("health", json!({}));
+    let conns = &h["payload"]["gateway"]["connections"];
+    assert!(conns["authThrottled"].as_u64().unwrap() >= 1, "{conns}");
+}
+
+/// Item 4: a short shared password is refused at start, with the reason.
+#[test]
+fn short_password_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(
+        &cfg,
+        json!({"auth": {"password": "hunter2"}, "server": {"dataDir": dir.path()}}).to_string(),
+    )
+    .unwrap();
+    let (bin, mut args) = binary();
+    args.extend([
+        "--config".into(),
+        cfg.display().to_string(),
+        "--check-config".into(),
+    ]);
+    let out = std::process::Command::new(bin)
+        .args(&args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("auth.password") && err.contains("16 characters"),
+        "{err}"
+    );
+}
+
+/// Item 5. `Origin` was only compared with `Host`, so a DNS-rebinding page
+/// (its own name in both) opened a WebSocket. `Host` must now be ours.
+#[test]
+fn dns_rebinding_page_is_refused() {
+    let gw = Gateway::start(json!({"server": {"hostnames": ["pi.lan"]}}));
+    let port = gw.addr.port();
+    let upgrade = |host: &str| {
+        raw_exchange(
+            gw.addr,
+            format!(
+                "GET / HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: http://{host}:{port}\r\n\
+                 Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let evil = upgrade("rebind.evil.example");
+    assert!(evil.starts_with("HTTP/1.1 101"), "{evil}");
+    // A close frame (1008) with the reason, before any challenge.
+    assert!(evil.contains("origin not allowed"), "{evil:?}");
+    assert!(!evil.contains("connect.challenge"), "{evil}");
+    for ours in ["localhost", "127.0.0.1", "pi.lan"] {
+        let r = std::net::TcpStream::connect(gw.addr).unwrap();
+        r.set_read_timeout(Some(WAIT)).unwrap();
+        let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/",
+            gw.addr
+        ))
+        .unwrap();
+        let h = req.headers_mut();
+        h.insert("Host", format!("{ours}:{port}").parse().unwrap());
+        h.insert("Origin", format!("http://{ours}:{port}").parse().unwrap());
+        let (ws, _) = tungstenite::client::client(req, r).expect("upgrade");
+        let mut c = Client::over(ws);
+        assert_eq!(c.recv()["event"], "connect.challenge", "{ours}");
+    }
+    // Plain browser requests under a foreign name: 403.
+    let plain = raw_exchange(
+        gw.addr,
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: rebind.evil.example:{port}\r\n\
+             Origin: http://rebind.evil.example:{port}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(plain.starts_with("HTTP/1.1 403"), "{plain}");
+    // Non-browser requests (no Origin) are not affected.
+    let ok = raw_exchange(
+        gw.addr,
+        format!("GET /healthz HTTP/1.1\r\nHost: anything:{port}\r\n\r\n").as_bytes(),
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+}
