@@ -339,7 +339,6 @@ mod tests {
         }
     }
 
-    #[test]
     /// `Origin` was only compared with `Host`, so a DNS-rebinding page
     /// (`Origin: http://evil.example:18789`, `Host: evil.example:18789`)
     /// passed. `Host` must now be a name the gateway answers to.
