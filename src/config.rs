@@ -1345,8 +1345,16 @@ impl MemoryBudget {
             + e.max_pending_approvals * (2 * e.max_command_bytes + 8 * 1024)
             + e.max_allow_always * (crate::exec::ALLOW_ALWAYS_MAX_KEY_BYTES + 64);
         let cache_bytes = c.cache.max_bytes + c.cache.entries * CACHE_ENTRY_OVERHEAD;
+        // Per-address and per-`client.id` connection counts: an entry lives
+        // only while a connection holds it (re-connect moves it), so each
+        // table is bounded by the connection slots.
+        let slots = c.connections.max_connections + c.connections.max_unauthenticated;
+        let conn_count_bytes = slots * RATE_ENTRY_BYTES
+            + c.connections.max_connections
+                * (RATE_ENTRY_BYTES + 4 * crate::protocol::handshake::MAX_CLIENT_FIELD_CHARS);
         let limits_bytes = (c.rate_limits.tracked_addresses + c.auth.tracked_addresses)
             * RATE_ENTRY_BYTES
+            + conn_count_bytes
             + 4 * crate::observe::lag::BUCKETS * 4;
         let forward_bytes = if c.audit_forward.url.is_some() {
             (c.audit_forward.max_queue + c.audit_forward.batch_size) * forward_event_bytes(c)

@@ -161,3 +161,30 @@ fn dns_rebinding_page_is_refused() {
     );
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
 }
+
+/// Item 3. A second `connect` with another `client.id` left the old id
+/// counted forever: after `maxPerClientId` re-connects that id could never
+/// connect again. The count now moves with the session.
+#[test]
+fn reconnect_moves_the_client_id_count() {
+    let gw = Gateway::start(json!({"connections": {"maxPerClientId": 2}}));
+    let mut a = gw.admin(); // counted as "test"
+    for id in ["cycle-1", "cycle-2", "cycle-3", "test", "cycle-4"] {
+        let r = a.call(
+            "connect",
+            connect_params(Some(TOKEN), &["operator.admin"], id),
+        );
+        assert_eq!(r["payload"]["type"], "hello-ok", "{id}: {r}");
+    }
+    // `a` is now "cycle-4": two fresh "test" connections fit.
+    let _b = gw.client(&[]);
+    let _c = gw.client(&[]);
+    // A re-connect into a full id is refused and keeps its old identity.
+    let r = a.call(
+        "connect",
+        connect_params(Some(TOKEN), &["operator.admin"], "test"),
+    );
+    assert_eq!(r["error"]["details"]["limit"], "maxPerClientId", "{r}");
+    let r = a.call("health", json!({"probe": true}));
+    assert_eq!(r["ok"], true, "{r}");
+}
