@@ -25,11 +25,14 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 50;
 /// Authenticated connections one `client.id` may hold.
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT_ID: usize = 50;
 /// Sockets that have not finished the handshake yet, all addresses together.
-pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 16;
+pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 32;
 /// Sockets that have not finished the handshake yet, per remote address.
 pub const DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS: usize = 8;
 /// From accept to `hello-ok`.
 pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// From accept to a complete HTTP request head: a slowloris socket gives up
+/// its pre-auth slot after this, not after the whole handshake timeout.
+pub const DEFAULT_HTTP_HEAD_TIMEOUT_MS: u64 = 2_000;
 /// Reset by every inbound frame.
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 300_000;
 /// Largest frame or message accepted before authentication.
@@ -623,6 +626,8 @@ pub struct ConnectionsConfig {
     pub max_unauthenticated: usize,
     pub max_unauthenticated_per_address: usize,
     pub handshake_timeout_ms: u64,
+    /// From accept to a complete HTTP request head.
+    pub http_head_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub accept_budget: usize,
     /// Authenticated operator connections; null: `maxConnections`.
@@ -735,6 +740,7 @@ impl Default for ConnectionsConfig {
             max_unauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
             max_unauthenticated_per_address: DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
             handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+            http_head_timeout_ms: DEFAULT_HTTP_HEAD_TIMEOUT_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             accept_budget: DEFAULT_ACCEPT_BUDGET,
             max_operators: None,
@@ -966,6 +972,9 @@ impl Config {
                 "connections.maxUnauthenticatedPerAddress",
                 "expected at least 1",
             );
+        }
+        if c.http_head_timeout_ms < 10 {
+            return bad("connections.httpHeadTimeoutMs", "expected at least 10");
         }
         if c.handshake_timeout_ms < 10 {
             return bad("connections.handshakeTimeoutMs", "expected at least 10");

@@ -188,3 +188,60 @@ fn reconnect_moves_the_client_id_count() {
     let r = a.call("health", json!({"probe": true}));
     assert_eq!(r["ok"], true, "{r}");
 }
+
+fn connections(c: &mut Client) -> serde_json::Value {
+    let h = c.call("health", json!({"probe": true}));
+    h["payload"]["gateway"]["connections"].clone()
+}
+
+/// Item 1. 16 idle sockets from 2 addresses filled the pre-auth pool and
+/// every new client and `/healthz` got 503. Now a new address takes the
+/// place of a flooder's socket, `/healthz` is answered at the listener even
+/// from a flooding address, and a socket that never completes its HTTP head
+/// loses its slot after `httpHeadTimeoutMs`.
+#[test]
+fn pre_auth_flood_from_few_addresses_denies_no_new_address() {
+    let gw = Gateway::start(json!({"connections": {
+        "maxUnauthenticated": 16, "maxUnauthenticatedPerAddress": 8,
+        "httpHeadTimeoutMs": 3000
+    }}));
+    let mut admin = gw.client(&["operator.read"]);
+    let mut flood = Vec::new();
+    for i in 0..16u8 {
+        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 2 + i % 2), gw.addr);
+        // Half a head: the socket is accepted (it spoke) but never finishes.
+        std::io::Write::write_all(&mut s, b"GET / HTTP/1.1\r\n").unwrap();
+        flood.push(s);
+    }
+    wait_until("the flood fills the pre-auth pool", || {
+        connections(&mut admin)["authenticating"] == 16
+    });
+    // A new address connects all the same.
+    let stream = connect_from(Ipv4Addr::new(127, 0, 0, 9), gw.addr);
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let (ws, _) = tungstenite::client::client(format!("ws://{}/", gw.addr), stream).unwrap();
+    let mut newcomer = Client::over(ws);
+    assert_eq!(newcomer.recv()["event"], "connect.challenge");
+    assert_eq!(newcomer.connect(TOKEN, &[])["ok"], true);
+    // `/healthz` from a flooding address, pool full: answered, not 503.
+    let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 2), gw.addr);
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    std::io::Write::write_all(&mut s, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = std::io::Read::read_to_string(&mut s, &mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let conns = connections(&mut admin);
+    assert!(conns["preAuthEvicted"].as_u64().unwrap() >= 1, "{conns}");
+    assert!(conns["healthzAtListener"].as_u64().unwrap() >= 1, "{conns}");
+    // The half-open heads time out after httpHeadTimeoutMs, not 10 s.
+    let t = std::time::Instant::now();
+    wait_until("the slowloris sockets are closed", || {
+        connections(&mut admin)["authenticating"] == 0
+    });
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t.elapsed()
+    );
+    drop(flood);
+}

@@ -118,7 +118,7 @@ impl Gateway {
             .build(head)
     }
 
-    fn healthz(&mut self, req: &PlainRequest, head: bool, now: Instant) -> Vec<u8> {
+    pub(super) fn healthz(&mut self, req: &PlainRequest, head: bool, now: Instant) -> Vec<u8> {
         // A failing store (disk full) or a shutdown is unhealthy; memory
         // pressure is reported but still serving.
         let ok = !self.is_shutting_down() && self.commit_retry_at.is_none();

@@ -167,6 +167,8 @@ families! {
     Counter "gateway.connections.handshakeTimeouts" "Sockets dropped for not finishing the handshake in time.";
     Counter "gateway.connections.slowConsumersClosed" "Connections closed for not reading their output.";
     Counter "gateway.connections.originRefused" "WebSocket upgrades refused for their Origin.";
+    Counter "gateway.connections.preAuthEvicted" "Pre-auth sockets closed to admit a new address.";
+    Counter "gateway.connections.healthzAtListener" "/healthz answered at the listener while the pre-auth pool was full.";
     Counter "gateway.connections.authThrottled" "Auth attempts refused by the failure throttle.";
     Counter "gateway.connections.authGlobalThrottled" "Auth attempts refused by the global failure budget.";
     Gauge "gateway.tls.enabled" "The listener speaks TLS (wss://): 1, or plain ws://: 0.";
