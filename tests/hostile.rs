@@ -245,3 +245,49 @@ fn pre_auth_flood_from_few_addresses_denies_no_new_address() {
     );
     drop(flood);
 }
+
+/// CPU ticks (user + system) the process `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Item 6. The output of a child whose client had gone was read at full
+/// speed (68 % of a core) for nobody. Once its buffer is full it is no
+/// longer read: the pipe blocks the child and the gateway idles.
+#[test]
+fn orphaned_output_is_not_read_once_the_buffer_is_full() {
+    let gw = Gateway::start(json!({"exec": {"onDisconnect": "keep", "maxOutputBytes": 65536}}));
+    let scopes = ["operator.read", "operator.write"];
+    let mut watcher = gw.client(&scopes);
+    let mut c = gw.client(&scopes);
+    let r = c.call(
+        "exec.run",
+        json!({"command": "yes 0123456789abcdef0123456789abcdef", "yieldMs": 0}),
+    );
+    let id = r["payload"]["processId"].as_str().unwrap().to_string();
+    drop(c); // the requester goes away mid-stream
+    let mut health = || watcher.call("health", json!({"probe": true}))["payload"].clone();
+    wait_until("the orphan is paused", || {
+        health()["processes"]["orphanPauses"].as_u64().unwrap_or(0) >= 1
+    });
+    let pid = gw.child.id();
+    let before = cpu_ticks(pid);
+    let poll = |w: &mut Client| {
+        w.call("process.poll", json!({"processId": id, "maxBytes": 1}))["payload"]["outputBytes"]
+            .as_u64()
+            .unwrap()
+    };
+    let bytes = poll(&mut watcher);
+    // A measurement window, not a synchronisation wait: CPU use is a rate.
+    let t = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(poll(&mut watcher), bytes, "no more output was read");
+    let ticks = cpu_ticks(pid) - before;
+    let secs = t.elapsed().as_secs_f64();
+    // 100 ticks a second is a full core; the old loop spent ~68.
+    assert!((ticks as f64 / secs) < 10.0, "{ticks} ticks in {secs:.2}s");
+    watcher.call("process.kill", json!({"processId": id}));
+}

@@ -338,6 +338,7 @@ families! {
     Counter "processes.outputBytes" "Bytes read from process output.";
     Counter "processes.outputEvents" "process.output events sent.";
     Counter "processes.flowPauses" "Times process output paused for a slow client.";
+    Counter "processes.orphanPauses" "Orphaned processes no longer read once their output buffer was full.";
     Counter "processes.processLimitKills" "Groups killed for exceeding exec.maxGroupProcesses.";
     Counter "processes.stdinBytes" "Bytes written to process stdin.";
     Counter "processes.pruned" "Finished processes pruned.";
