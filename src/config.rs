@@ -94,6 +94,10 @@ pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Largest the database may grow (`PRAGMA max_page_count`); writes past it
 /// fail like a full disk and are retried.
 pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
+/// Longest a `chat.send` waits on a failing store (disk full) before it is
+/// answered `UNAVAILABLE` / `STORE_UNAVAILABLE` (and dropped: it was never
+/// acknowledged, so nothing acknowledged is lost; the client retries).
+pub const DEFAULT_STORE_UNAVAILABLE_AFTER_MS: u64 = 1_000;
 /// Largest page `sessions.list` / `chat.history` return.
 pub const DEFAULT_MAX_PAGE: usize = 1000;
 /// Log file size that triggers a rotation.
@@ -539,6 +543,8 @@ pub struct StoreConfig {
     pub meta_max_pending: usize,
     pub pending_max_bytes: usize,
     pub max_db_bytes: u64,
+    /// A send waiting on a failing store is answered `STORE_UNAVAILABLE` after this.
+    pub unavailable_after_ms: u64,
     /// fsync the WAL at every commit (survives power loss; slower).
     pub synchronous_full: bool,
     pub checkpoint_wal_bytes: u64,
@@ -560,6 +566,7 @@ impl Default for StoreConfig {
             meta_max_pending: DEFAULT_META_MAX_PENDING,
             pending_max_bytes: DEFAULT_PENDING_MAX_BYTES,
             max_db_bytes: DEFAULT_MAX_DB_BYTES,
+            unavailable_after_ms: DEFAULT_STORE_UNAVAILABLE_AFTER_MS,
             synchronous_full: false,
             checkpoint_wal_bytes: DEFAULT_CHECKPOINT_WAL_BYTES,
             index_batch: DEFAULT_INDEX_BATCH,
@@ -1062,6 +1069,9 @@ impl Config {
                 "store.pendingMaxBytes",
                 "expected at least store.groupCommitBytes",
             );
+        }
+        if st.unavailable_after_ms < 10 {
+            return bad("store.unavailableAfterMs", "expected at least 10");
         }
         if st.max_db_bytes < 64 * 1024 {
             return bad("store.maxDbBytes", "expected at least 65536");

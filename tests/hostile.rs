@@ -291,3 +291,75 @@ fn orphaned_output_is_not_read_once_the_buffer_is_full() {
     assert!((ticks as f64 / secs) < 10.0, "{ticks} ticks in {secs:.2}s");
     watcher.call("process.kill", json!({"processId": id}));
 }
+
+/// Item 7. On a full disk `chat.send` got no answer until space returned
+/// (one call waited over 30 s). It is now answered `UNAVAILABLE` /
+/// `STORE_UNAVAILABLE` within `store.unavailableAfterMs`; readers stay
+/// connected; after recovery sends are acknowledged again and nothing
+/// acknowledged is lost. (`store.maxDbBytes` stands in for the full disk:
+/// SQLite gets SQLITE_FULL exactly as on ENOSPC.)
+#[test]
+fn full_store_answers_chat_send_promptly() {
+    let mut gw = Gateway::start(json!({"store": {
+        "maxDbBytes": 65536, "groupCommitBytes": 4096, "unavailableAfterMs": 1000
+    }}));
+    let mut reader = gw.client(&["operator.read"]);
+    let mut c = gw.client(&["operator.write"]);
+    let body = "y".repeat(1500);
+    let mut acked = Vec::new();
+    let mut failed = None;
+    for i in 0..400 {
+        let t = std::time::Instant::now();
+        let r = c.call(
+            "chat.send",
+            json!({"sessionKey": "full", "message": body, "idempotencyKey": format!("k{i}")}),
+        );
+        if r["ok"] == true {
+            acked.push(r["payload"]["messageId"].as_str().unwrap().to_string());
+        } else {
+            failed = Some((r, t.elapsed()));
+            break;
+        }
+    }
+    let (r, waited) = failed.expect("the database filled");
+    assert_eq!(r["error"]["code"], "UNAVAILABLE", "{r}");
+    assert_eq!(r["error"]["details"]["code"], "STORE_UNAVAILABLE", "{r}");
+    assert!(
+        waited < std::time::Duration::from_millis(2500),
+        "{waited:?}"
+    );
+    assert!(!acked.is_empty());
+    // The reader was not closed, and sees the counter.
+    let h = reader.call("health", json!({"probe": true}));
+    assert!(
+        h["payload"]["store"]["unavailableAnswers"].as_u64() >= Some(1),
+        "{h}"
+    );
+    // Room again: sends are acknowledged.
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&gw.config_path).unwrap()).unwrap();
+    cfg["store"]["maxDbBytes"] = json!(64 << 20);
+    std::fs::write(&gw.config_path, cfg.to_string()).unwrap();
+    gw.signal(libc::SIGHUP);
+    wait_until("sends are acknowledged again", || {
+        let r = c.call(
+            "chat.send",
+            json!({"sessionKey": "full", "message": "after", "idempotencyKey": format!("a{}", acked.len())}),
+        );
+        r["ok"] == true
+    });
+    assert_eq!(reader.call("health", json!({"probe": true}))["ok"], true);
+    gw.signal(libc::SIGTERM);
+    assert!(gw.wait_exit(WAIT).expect("exited").success());
+    let db = rusqlite::Connection::open(gw.db_path()).unwrap();
+    for id in &acked {
+        let n: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE message_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged {id} is stored");
+    }
+}

@@ -526,6 +526,8 @@ struct StoreHealth {
     group_commits: u64,
     group_committed: u64,
     idempotent_replays: u64,
+    /// Sends answered STORE_UNAVAILABLE after store.unavailableAfterMs.
+    unavailable_answers: u64,
     metadata: super::chat::MetaStats,
 }
 
@@ -701,6 +703,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         group_commits: gw.stats.group_commits,
         group_committed: gw.stats.group_committed,
         idempotent_replays: gw.stats.idempotent_replays,
+        unavailable_answers: gw.stats.store_unavailable,
         metadata: gw.meta_stats.clone(),
     };
     let uptime_ms = gw.uptime_ms(now);

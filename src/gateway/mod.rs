@@ -364,7 +364,7 @@ impl Gateway {
     /// Re-arms one of the fixed periodic timers. They take the wheel's
     /// reserved room, so a wheel filled by connections cannot silently stop
     /// checkpoints, log flushes or memory checks.
-    fn periodic(&mut self, at: Instant, t: Timer) {
+    pub(super) fn periodic(&mut self, at: Instant, t: Timer) {
         if let Err(e) = self.timers.insert_reserved(at, t) {
             log::error!("periodic timer not scheduled: {e}");
         }

@@ -256,6 +256,7 @@ families! {
     Counter "store.groupCommits" "Group-commit transactions.";
     Counter "store.groupCommitted" "Appends committed by group commits.";
     Counter "store.idempotentReplays" "chat.send retries answered from the idempotency cache.";
+    Counter "store.unavailableAnswers" "chat.send answered STORE_UNAVAILABLE on a failing store.";
     Counter "store.metadata.requested" "Session metadata updates requested.";
     Counter "store.metadata.performed" "Session metadata writes performed.";
     Counter "store.metadata.coalesced" "Session metadata updates coalesced away.";
