@@ -25,11 +25,14 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 50;
 /// Authenticated connections one `client.id` may hold.
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT_ID: usize = 50;
 /// Sockets that have not finished the handshake yet, all addresses together.
-pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 16;
+pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 32;
 /// Sockets that have not finished the handshake yet, per remote address.
 pub const DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS: usize = 8;
 /// From accept to `hello-ok`.
 pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// From accept to a complete HTTP request head: a slowloris socket gives up
+/// its pre-auth slot after this, not after the whole handshake timeout.
+pub const DEFAULT_HTTP_HEAD_TIMEOUT_MS: u64 = 2_000;
 /// Reset by every inbound frame.
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 300_000;
 /// Largest frame or message accepted before authentication.
@@ -91,6 +94,10 @@ pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Largest the database may grow (`PRAGMA max_page_count`); writes past it
 /// fail like a full disk and are retried.
 pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
+/// Longest a `chat.send` waits on a failing store (disk full) before it is
+/// answered `UNAVAILABLE` / `STORE_UNAVAILABLE` (and dropped: it was never
+/// acknowledged, so nothing acknowledged is lost; the client retries).
+pub const DEFAULT_STORE_UNAVAILABLE_AFTER_MS: u64 = 1_000;
 /// Largest page `sessions.list` / `chat.history` return.
 pub const DEFAULT_MAX_PAGE: usize = 1000;
 /// Log file size that triggers a rotation.
@@ -556,6 +563,8 @@ pub struct StoreConfig {
     pub meta_max_pending: usize,
     pub pending_max_bytes: usize,
     pub max_db_bytes: u64,
+    /// A send waiting on a failing store is answered `STORE_UNAVAILABLE` after this.
+    pub unavailable_after_ms: u64,
     /// fsync the WAL at every commit (survives power loss; slower).
     pub synchronous_full: bool,
     pub checkpoint_wal_bytes: u64,
@@ -577,6 +586,7 @@ impl Default for StoreConfig {
             meta_max_pending: DEFAULT_META_MAX_PENDING,
             pending_max_bytes: DEFAULT_PENDING_MAX_BYTES,
             max_db_bytes: DEFAULT_MAX_DB_BYTES,
+            unavailable_after_ms: DEFAULT_STORE_UNAVAILABLE_AFTER_MS,
             synchronous_full: false,
             checkpoint_wal_bytes: DEFAULT_CHECKPOINT_WAL_BYTES,
             index_batch: DEFAULT_INDEX_BATCH,
@@ -600,6 +610,10 @@ pub struct ServerConfig {
     /// Browser origins (`scheme://host[:port]`) allowed to open a WebSocket
     /// besides the gateway's own host; `"*"` allows any (not advised).
     pub allowed_origins: Vec<String>,
+    /// Names (besides the bind address and `localhost`) browsers may use in
+    /// `Host` to reach the gateway, e.g. `pi.lan`; anything else with an
+    /// `Origin` is refused (DNS rebinding).
+    pub hostnames: Vec<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -639,6 +653,8 @@ pub struct ConnectionsConfig {
     pub max_unauthenticated: usize,
     pub max_unauthenticated_per_address: usize,
     pub handshake_timeout_ms: u64,
+    /// From accept to a complete HTTP request head.
+    pub http_head_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub accept_budget: usize,
     /// Authenticated operator connections; null: `maxConnections`.
@@ -724,6 +740,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             close_linger_ms: DEFAULT_CLOSE_LINGER_MS,
             allowed_origins: Vec::new(),
+            hostnames: Vec::new(),
         }
     }
 }
@@ -750,6 +767,7 @@ impl Default for ConnectionsConfig {
             max_unauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
             max_unauthenticated_per_address: DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
             handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+            http_head_timeout_ms: DEFAULT_HTTP_HEAD_TIMEOUT_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             accept_budget: DEFAULT_ACCEPT_BUDGET,
             max_operators: None,
@@ -1003,6 +1021,9 @@ impl Config {
                 "expected at least 1",
             );
         }
+        if c.http_head_timeout_ms < 10 {
+            return bad("connections.httpHeadTimeoutMs", "expected at least 10");
+        }
         if c.handshake_timeout_ms < 10 {
             return bad("connections.handshakeTimeoutMs", "expected at least 10");
         }
@@ -1089,6 +1110,9 @@ impl Config {
                 "store.pendingMaxBytes",
                 "expected at least store.groupCommitBytes",
             );
+        }
+        if st.unavailable_after_ms < 10 {
+            return bad("store.unavailableAfterMs", "expected at least 10");
         }
         if st.max_db_bytes < 64 * 1024 {
             return bad("store.maxDbBytes", "expected at least 65536");
@@ -1428,8 +1452,16 @@ impl MemoryBudget {
                     + e.max_approval_waiters * APPROVAL_WAITER_BYTES)
             + e.max_allow_always * (crate::exec::ALLOW_ALWAYS_MAX_KEY_BYTES + 64);
         let cache_bytes = c.cache.max_bytes + c.cache.entries * CACHE_ENTRY_OVERHEAD;
+        // Per-address and per-`client.id` connection counts: an entry lives
+        // only while a connection holds it (re-connect moves it), so each
+        // table is bounded by the connection slots.
+        let slots = c.connections.max_connections + c.connections.max_unauthenticated;
+        let conn_count_bytes = slots * RATE_ENTRY_BYTES
+            + c.connections.max_connections
+                * (RATE_ENTRY_BYTES + 4 * crate::protocol::handshake::MAX_CLIENT_FIELD_CHARS);
         let limits_bytes = (c.rate_limits.tracked_addresses + c.auth.tracked_addresses)
             * RATE_ENTRY_BYTES
+            + conn_count_bytes
             + 4 * crate::observe::lag::BUCKETS * 4;
         let forward_bytes = if c.audit_forward.url.is_some() {
             (c.audit_forward.max_queue + c.audit_forward.batch_size) * forward_event_bytes(c)

@@ -471,8 +471,9 @@ fn a_full_metadata_buffer_rides_along_in_the_group_commit() {
 /// acknowledged is lost.
 #[test]
 fn full_database_keeps_the_batch_and_recovers() {
-    let cfg =
-        json!({"store": {"maxDbBytes": 65536, "groupCommitBytes": 4096, "pendingMaxBytes": 16384}});
+    let cfg = json!({"store": {"maxDbBytes": 65536, "groupCommitBytes": 4096, "pendingMaxBytes": 16384,
+            // This test is about the kept batch; the prompt answer is in tests/hostile.rs.
+            "unavailableAfterMs": 600000}});
     let mut gw = Gateway::start(cfg);
     let mut c = gw.client(&["operator.write"]);
     c.ws.get_mut()

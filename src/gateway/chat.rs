@@ -74,6 +74,9 @@ pub struct PendingAppend {
     /// The request, plus retries of the same idempotency key that arrived
     /// while it was pending.
     waiters: Vec<(ConnId, String)>,
+    /// When it was queued: past `store.unavailableAfterMs` on a failing
+    /// store it is answered `STORE_UNAVAILABLE` instead of waiting.
+    queued_at: Instant,
 }
 
 /// The runtime of sessions and transcripts, owned by the gateway like the
@@ -293,6 +296,7 @@ impl Gateway {
             append,
             ack,
             waiters: vec![(id, req_id.to_string())],
+            queued_at: now,
         });
         if self.chat.pending.len() >= self.cfg.store.group_commit_max
             || self.chat.pending_bytes >= self.cfg.store.group_commit_bytes
@@ -353,10 +357,12 @@ impl Gateway {
                     appends.len()
                 );
             }
-            self.chat.commit_retry_at = Some(now + COMMIT_RETRY);
-            let _ = self
-                .timers
-                .insert(now + COMMIT_RETRY, super::Timer::CommitRetry);
+            self.fail_stale_appends(now);
+            let limit = Duration::from_millis(self.cfg.store.unavailable_after_ms);
+            let next_deadline = self.chat.pending.iter().map(|p| p.queued_at + limit).min();
+            let at = next_deadline.map_or(now + COMMIT_RETRY, |d| d.min(now + COMMIT_RETRY));
+            self.chat.commit_retry_at = Some(at);
+            self.periodic(at, super::Timer::CommitRetry);
             return;
         }
         if self.chat.commit_retry_at.take().is_some() {
@@ -418,6 +424,34 @@ impl Gateway {
         }
         for key in changed {
             self.note_session_changed(key, now);
+        }
+    }
+
+    /// The store keeps failing (disk full): appends queued longer than
+    /// `store.unavailableAfterMs` are answered `UNAVAILABLE` /
+    /// `STORE_UNAVAILABLE` and dropped. None was acknowledged, so nothing
+    /// acknowledged is lost; a retry with the same idempotency key is a new send.
+    fn fail_stale_appends(&mut self, now: Instant) {
+        let limit = Duration::from_millis(self.cfg.store.unavailable_after_ms);
+        let (stale, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.chat.pending)
+            .into_iter()
+            .partition(|p| now.saturating_duration_since(p.queued_at) >= limit);
+        self.chat.pending = keep;
+        for p in stale {
+            self.chat.pending_bytes = self
+                .chat
+                .pending_bytes
+                .saturating_sub(p.append.text.len() + p.append.session_key.len());
+            self.stats.store_unavailable += 1;
+            let err = ErrorShape::new(
+                ErrorCode::Unavailable,
+                "storage unavailable: the database cannot be written (disk full?); not saved, retry",
+            )
+            .detail("STORE_UNAVAILABLE", json!({"afterMs": limit.as_millis() as u64}))
+            .retry_after(COMMIT_RETRY.as_millis() as u64 * 2);
+            for (id, rid) in &p.waiters {
+                self.respond_err(*id, rid, &err, now);
+            }
         }
     }
 

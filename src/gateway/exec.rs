@@ -433,6 +433,8 @@ pub struct ExecStats {
     pub output_events: u64,
     /// Times a child's pipes were paused because its client was behind.
     pub flow_pauses: u64,
+    /// Orphaned children (client gone) no longer read: output buffer full.
+    pub orphan_pauses: u64,
     /// Groups killed for having more than exec.maxGroupProcesses alive.
     pub process_limit_kills: u64,
     pub stdin_bytes: u64,
@@ -1057,6 +1059,20 @@ impl Gateway {
     /// Flow control: true (and the process marked paused) when the client
     /// that started it has more than half its outbound cap queued.
     fn owner_behind(&mut self, seq: u64) -> bool {
+        // Nobody reads an orphan's output as it comes: once its buffer is
+        // full, more reading only rotates bytes (it burned 68 % of a core).
+        // Stop; its pipe fills and blocks the child until it times out.
+        let cap = self.cfg.exec.max_output_bytes;
+        if let Some(p) = self.exec.procs.get_mut(&seq) {
+            if p.owner.is_none() && p.out.held() >= cap {
+                if !p.paused {
+                    p.paused = true;
+                    self.exec.paused += 1;
+                    self.exec.stats.orphan_pauses += 1;
+                }
+                return true;
+            }
+        }
         if !self.cfg.exec.flow_control {
             return false;
         }

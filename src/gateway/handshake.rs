@@ -319,7 +319,38 @@ impl Gateway {
     ) -> Result<Value, ErrorShape> {
         match self.authenticate(id, req, now) {
             Ok(session) => {
+                // Every per-connection count keyed by the session moves with
+                // it: the old `client.id` was counted forever before, so
+                // `maxPerClientId` re-connects locked that id out and the
+                // table grew without bound.
+                let old = self.sessions.get(&id).map(|s| s.params.client.id.clone());
+                let new = session.params.client.id.clone();
+                if old.as_deref() != Some(new.as_str()) {
+                    let max = self.cfg.connections.max_per_client_id;
+                    if self.per_client.get(&new).copied().unwrap_or(0) >= max {
+                        self.stats.reject(RejectReason::PerClientId);
+                        return Err(ErrorShape::new(
+                            ErrorCode::Unavailable,
+                            format!("connection limit reached (maxPerClientId = {max})"),
+                        )
+                        .detail(
+                            "CONNECTION_LIMIT",
+                            json!({"limit": "maxPerClientId", "max": max}),
+                        )
+                        .retry_after(RETRY_AFTER_FULL.as_millis() as u64));
+                    }
+                    if let Some(old) = old {
+                        if let Some(n) = self.per_client.get_mut(&old) {
+                            *n = n.saturating_sub(1);
+                            if *n == 0 {
+                                self.per_client.remove(&old);
+                            }
+                        }
+                    }
+                    *self.per_client.entry(new).or_default() += 1;
+                }
                 self.sessions.insert(id, session);
+                self.presence_changed(now);
                 Ok(methods::hello_ok(self, id, now))
             }
             Err((err, _, _)) => Err(err),

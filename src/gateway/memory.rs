@@ -53,7 +53,10 @@ impl Gateway {
             + (self.coach_rt.pending_alerts() + self.coach_rt.audit_waiting()) * per_stored
             + crate::coach::LIBRARY_BYTES;
         let caches = self.cache.bytes() + self.cache.view().entries * config::CACHE_ENTRY_OVERHEAD;
-        let limits = (self.conn_rate.view().tracked_addresses + self.limiter.len())
+        let limits = (self.conn_rate.view().tracked_addresses
+            + self.limiter.len()
+            + self.per_addr.len()
+            + self.per_client.len())
             * config::RATE_ENTRY_BYTES
             + 4 * crate::observe::lag::BUCKETS * 4;
         let forward = self.forwarder.as_ref().map_or(0, |f| f.held_bytes());

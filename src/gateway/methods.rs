@@ -526,6 +526,8 @@ struct StoreHealth {
     group_commits: u64,
     group_committed: u64,
     idempotent_replays: u64,
+    /// Sends answered STORE_UNAVAILABLE after store.unavailableAfterMs.
+    unavailable_answers: u64,
     metadata: super::chat::MetaStats,
 }
 
@@ -612,6 +614,10 @@ struct ConnectionsHealth {
     handshake_timeouts: u64,
     slow_consumers_closed: u64,
     origin_refused: u64,
+    /// Pre-auth sockets closed to admit a new address.
+    pre_auth_evicted: u64,
+    /// `/healthz` answered at the listener while the pre-auth pool was full.
+    healthz_at_listener: u64,
     /// Auth attempts refused by the per-prefix or global throttle.
     auth_throttled: u64,
     /// ... of which because the global failure budget was spent.
@@ -697,6 +703,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
         group_commits: gw.stats.group_commits,
         group_committed: gw.stats.group_committed,
         idempotent_replays: gw.stats.idempotent_replays,
+        unavailable_answers: gw.stats.store_unavailable,
         metadata: gw.chat.meta_stats.clone(),
     };
     let uptime_ms = gw.uptime_ms(now);
@@ -725,6 +732,8 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
                 handshake_timeouts: s.handshake_timeouts,
                 slow_consumers_closed: s.slow_consumers,
                 origin_refused: s.origin_refused,
+                pre_auth_evicted: s.pre_auth_evicted,
+                healthz_at_listener: s.healthz_at_listener,
                 auth_throttled: gw.limiter.throttled_total,
                 auth_global_throttled: gw.limiter.global_throttled_total,
             },

@@ -358,7 +358,7 @@ impl Gateway {
     /// Re-arms one of the fixed periodic timers. They take the wheel's
     /// reserved room, so a wheel filled by connections cannot silently stop
     /// checkpoints, log flushes or memory checks.
-    fn periodic(&mut self, at: Instant, t: Timer) {
+    pub(super) fn periodic(&mut self, at: Instant, t: Timer) {
         if let Err(e) = self.timers.insert_reserved(at, t) {
             log::error!("periodic timer not scheduled: {e}");
         }
@@ -443,10 +443,34 @@ impl Gateway {
             } else {
                 None
             };
+            // A flood from a few addresses never denies a new one: the
+            // newcomer takes the place of the busiest address's oldest
+            // pre-auth socket.
+            let reason = match reason {
+                Some(RejectReason::PreAuthLimit)
+                    if per.pre_auth == 0 && self.evict_pre_auth_hog(now) =>
+                {
+                    None
+                }
+                r => r,
+            };
             if let Some(reason) = reason {
                 // Answer without taking a slot; a best-effort single write
                 // (a TLS client would read it as garbage: it just sees EOF).
+                // `/healthz` is answered here, before any slot accounting.
                 if self.tls.is_none() {
+                    let mut head = [0u8; 16];
+                    let n = tcp.peek(&mut head).unwrap_or(0);
+                    if head[..n].starts_with(b"GET /healthz") {
+                        self.stats.healthz_at_listener += 1;
+                        let req = http::PlainRequest {
+                            method: "GET".into(),
+                            path: "/healthz".into(),
+                            ..Default::default()
+                        };
+                        let _ = tcp.write(&self.healthz(&req, false, now));
+                        continue;
+                    }
                     let _ = tcp.write(http::BUSY_RESPONSE);
                 }
                 self.stats.reject(reason);
@@ -479,7 +503,9 @@ impl Gateway {
                 continue;
             }
             conn.registered = Some(conn.interest());
-            let deadline = now + Duration::from_millis(self.cfg.connections.handshake_timeout_ms);
+            let c = &self.cfg.connections;
+            let head_ms = c.http_head_timeout_ms.min(c.handshake_timeout_ms);
+            let deadline = now + Duration::from_millis(head_ms);
             conn.handshake_timer = self.timers.insert(deadline, Timer::Handshake(id)).ok();
             self.pre_auth += 1;
             self.per_addr.entry(ip).or_default().pre_auth += 1;
@@ -487,6 +513,31 @@ impl Gateway {
             log::debug!("{id}: accepted from {addr}");
         }
         self.accept_again = true;
+    }
+
+    /// Closes a pre-auth socket of the address holding the most
+    /// (at least two), to admit a new address. `false`: nothing to evict.
+    fn evict_pre_auth_hog(&mut self, now: Instant) -> bool {
+        let Some((&ip, _)) = self
+            .per_addr
+            .iter()
+            .filter(|(_, n)| n.pre_auth >= 2)
+            .max_by_key(|(_, n)| n.pre_auth)
+        else {
+            return false;
+        };
+        let victim = self
+            .conns
+            .iter()
+            .find(|c| c.addr.ip() == ip && !self.sessions.contains_key(&c.id))
+            .map(|c| c.id);
+        let Some(id) = victim else {
+            return false;
+        };
+        log::debug!("{id}: pre-auth socket from {ip} closed to admit a new address");
+        self.stats.pre_auth_evicted += 1;
+        self.remove(id, now);
+        true
     }
 
     // ----- readiness -------------------------------------------------------
@@ -569,20 +620,25 @@ impl Gateway {
                 host,
                 ..
             }) => {
-                let origin_ok = http::origin_allowed(
-                    origin.as_deref(),
-                    host.as_deref(),
-                    &self.cfg.server.allowed_origins,
-                );
+                let sv = &self.cfg.server;
+                let origin_ok =
+                    http::origin_allowed(origin.as_deref(), host.as_deref(), &sv.allowed_origins)
+                        && (origin.is_none()
+                            || http::host_is_ours(host.as_deref(), &sv.bind, &sv.hostnames));
                 let w = &self.cfg.websocket;
                 let cfg = ws_config(w.pre_auth_max_payload, w.read_buffer_bytes);
                 conn.upgrade(&accept, head_len, cfg);
+                // The head is complete: the rest of the handshake timeout.
+                if let Some(t) = conn.handshake_timer {
+                    let ms = self.cfg.connections.handshake_timeout_ms;
+                    self.timers.reset(t, now + Duration::from_millis(ms));
+                }
                 if !origin_ok {
                     // PROTOCOL.md §4: a foreign origin is a policy close
                     // (1008), before any challenge.
                     self.stats.origin_refused += 1;
                     log::warn!(
-                        "{id}: WebSocket from origin {} refused (host {}); see server.allowedOrigins",
+                        "{id}: WebSocket from origin {} refused (host {}); see server.allowedOrigins and server.hostnames",
                         origin.as_deref().unwrap_or("-"),
                         host.as_deref().unwrap_or("-")
                     );
@@ -1392,11 +1448,12 @@ mod tests {
         let mut client = std::net::TcpStream::connect(addr).unwrap();
         let t0 = r.t0;
         r.turn_until(t0, |gw| gw.conns.len() == 1);
-        // 9.9 s later: still waiting for the upgrade.
-        r.turn(t0 + Duration::from_millis(9_900));
+        // 1.9 s later: still waiting for the HTTP head.
+        r.turn(t0 + Duration::from_millis(1_900));
         assert_eq!(r.gw.conns.len(), 1);
-        // Past 10 s: the socket is dropped, without anyone sleeping.
-        r.turn(t0 + Duration::from_millis(10_020));
+        // Past connections.httpHeadTimeoutMs (2 s, not the 10 s handshake
+        // timeout): the socket is dropped, without anyone sleeping.
+        r.turn(t0 + Duration::from_millis(2_020));
         assert_eq!(r.gw.conns.len(), 0);
         assert_eq!(r.gw.stats.handshake_timeouts, 1);
         client

@@ -96,6 +96,12 @@ pub struct Stats {
     pub reload_failures: u64,
     /// WebSocket upgrades refused for their `Origin`.
     pub origin_refused: u64,
+    /// Sends answered STORE_UNAVAILABLE after store.unavailableAfterMs.
+    pub store_unavailable: u64,
+    /// Pre-auth sockets closed to admit a new address (issue #18).
+    pub pre_auth_evicted: u64,
+    /// `/healthz` answered at the listener while the pre-auth pool was full.
+    pub healthz_at_listener: u64,
     /// Connections and processes refused under memory pressure.
     pub memory_refused: u64,
     /// Closed TLS connections whose handshake had completed.

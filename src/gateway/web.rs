@@ -35,6 +35,19 @@ impl Gateway {
                 "Allow: GET, HEAD\r\n",
             );
         }
+        let sv = &self.cfg.server;
+        if req.origin.is_some() && !http::host_is_ours(req.host.as_deref(), &sv.bind, &sv.hostnames)
+        {
+            // DNS rebinding: a browser page under a foreign name.
+            self.stats.origin_refused += 1;
+            return http::response(
+                403,
+                "Forbidden",
+                "text/plain",
+                "Host is not a name this gateway answers to (server.hostnames)\n",
+                "",
+            );
+        }
         let throttled = self.conns.get(id).and_then(|c| c.throttled);
         if let (Some(ms), false) = (throttled, path == "/healthz") {
             let secs = ms.div_ceil(1000).max(1);
@@ -105,7 +118,7 @@ impl Gateway {
             .build(head)
     }
 
-    fn healthz(&mut self, req: &PlainRequest, head: bool, now: Instant) -> Vec<u8> {
+    pub(super) fn healthz(&mut self, req: &PlainRequest, head: bool, now: Instant) -> Vec<u8> {
         // A failing store (disk full) or a shutdown is unhealthy; memory
         // pressure is reported but still serving.
         let ok = !self.is_shutting_down() && !self.chat.store_failing();

@@ -35,6 +35,9 @@ pub struct PlainRequest {
     pub path: String,
     pub authorization: Option<String>,
     pub if_none_match: Option<String>,
+    /// Set by browsers (fetch, forms): then `Host` must be one of ours.
+    pub origin: Option<String>,
+    pub host: Option<String>,
 }
 
 /// Why a head was refused; each maps to one status line.
@@ -80,6 +83,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<HttpRequest>, HttpError> {
             path,
             authorization: header("authorization").map(str::to_string),
             if_none_match: header("if-none-match").map(str::to_string),
+            origin: header("origin").map(str::to_string),
+            host: header("host").map(str::to_string),
         })));
     }
     if method != "GET" {
@@ -143,6 +148,38 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[Strin
         (Some(a), Some(h)) => !a.is_empty() && a.eq_ignore_ascii_case(h.trim()),
         _ => false,
     }
+}
+
+/// Is `host` (a `Host` header, port optional) a name this gateway answers
+/// to: its bind address, `localhost`, a loopback literal, or one of
+/// `server.hostnames`? When bound to every interface (`0.0.0.0`, `::`) any
+/// IP literal is ours. A DNS-rebinding page reaches us with its own domain
+/// in `Host` (and the same in `Origin`, so the same-host check alone passes
+/// it): a browser request whose `Host` is not ours is refused.
+pub fn host_is_ours(host: Option<&str>, bind: &str, hostnames: &[String]) -> bool {
+    let Some(host) = host.map(str::trim) else {
+        return false;
+    };
+    // `[v6]:port`, `[v6]`, `name:port`, `name`.
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(n, _)| n)
+    };
+    let name = name.trim_end_matches('.');
+    if name.is_empty() {
+        return false;
+    }
+    if name.eq_ignore_ascii_case("localhost")
+        || hostnames.iter().any(|h| h.eq_ignore_ascii_case(name))
+    {
+        return true;
+    }
+    let Ok(ip) = name.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let bind_ip = bind.parse::<std::net::IpAddr>().ok();
+    ip.is_loopback() || bind_ip == Some(ip) || bind_ip.is_some_and(|b| b.is_unspecified())
 }
 
 /// `101 Switching Protocols` without extensions: permessage-deflate is declined.
@@ -285,6 +322,7 @@ mod tests {
             Some(HttpRequest::Plain(PlainRequest {
                 method: "GET".into(),
                 path: "/healthz".into(),
+                host: Some("x".into()),
                 ..Default::default()
             }))
         );
@@ -299,6 +337,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// `Origin` was only compared with `Host`, so a DNS-rebinding page
+    /// (`Origin: http://evil.example:18789`, `Host: evil.example:18789`)
+    /// passed. `Host` must now be a name the gateway answers to.
+    #[test]
+    fn test_host_must_be_ours() {
+        let none: Vec<String> = vec![];
+        let named = vec!["pi.lan".to_string()];
+        assert!(host_is_ours(Some("127.0.0.1:18789"), "127.0.0.1", &none));
+        assert!(host_is_ours(Some("localhost:18789"), "127.0.0.1", &none));
+        assert!(host_is_ours(Some("[::1]:18789"), "127.0.0.1", &none));
+        assert!(!host_is_ours(
+            Some("evil.example:18789"),
+            "127.0.0.1",
+            &none
+        ));
+        assert!(!host_is_ours(Some("evil.example"), "0.0.0.0", &none));
+        assert!(host_is_ours(Some("192.168.1.9:18789"), "0.0.0.0", &none));
+        assert!(!host_is_ours(
+            Some("192.168.1.9:18789"),
+            "192.168.1.8",
+            &none
+        ));
+        assert!(host_is_ours(Some("PI.lan:18789"), "0.0.0.0", &named));
+        assert!(!host_is_ours(None, "127.0.0.1", &named));
+        assert!(!host_is_ours(Some(":1"), "127.0.0.1", &named));
     }
 
     #[test]

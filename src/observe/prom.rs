@@ -224,6 +224,8 @@ families! {
     Counter "gateway.connections.handshakeTimeouts" => "gateway_connections_dropped" {"reason=\"handshake_timeout\""} "Sockets dropped for not finishing the handshake in time.";
     Counter "gateway.connections.slowConsumersClosed" => "gateway_connections_dropped" {"reason=\"slow_consumer\""} "Connections closed for not reading their output.";
     Counter "gateway.connections.originRefused" => "gateway_connections_dropped" {"reason=\"origin\""} "WebSocket upgrades refused for their Origin.";
+    Counter "gateway.connections.preAuthEvicted" "Pre-auth sockets closed to admit a new address.";
+    Counter "gateway.connections.healthzAtListener" "/healthz answered at the listener while the pre-auth pool was full.";
     Counter "gateway.connections.authThrottled" "Auth attempts refused by the failure throttle.";
     Counter "gateway.connections.authGlobalThrottled" "Auth attempts refused by the global failure budget.";
     Gauge "gateway.tls.enabled" "The listener speaks TLS (wss://): 1, or plain ws://: 0.";
@@ -308,6 +310,7 @@ families! {
     Counter "store.groupCommits" "Group-commit transactions.";
     Counter "store.groupCommitted" "Appends committed by group commits.";
     Counter "store.idempotentReplays" "chat.send retries answered from the idempotency cache.";
+    Counter "store.unavailableAnswers" "chat.send answered STORE_UNAVAILABLE on a failing store.";
     Counter "store.metadata.requested" "Session metadata updates requested.";
     Counter "store.metadata.performed" "Session metadata writes performed.";
     Counter "store.metadata.coalesced" "Session metadata updates coalesced away.";
@@ -384,6 +387,7 @@ families! {
     Counter "processes.outputBytes" "Bytes read from process output.";
     Counter "processes.outputEvents" "process.output events sent.";
     Counter "processes.flowPauses" "Times process output paused for a slow client.";
+    Counter "processes.orphanPauses" "Orphaned processes no longer read once their output buffer was full.";
     Counter "processes.processLimitKills" "Groups killed for exceeding exec.maxGroupProcesses.";
     Counter "processes.stdinBytes" "Bytes written to process stdin.";
     Counter "processes.pruned" "Finished processes pruned.";

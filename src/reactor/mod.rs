@@ -167,6 +167,7 @@ impl Reactor {
             addr: addr_text.clone(),
             err,
         })?;
+        defer_accept(&listener);
         let local_addr = listener.local_addr().map_err(ReactorError::Poll)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
@@ -343,5 +344,33 @@ impl Reactor {
                 self.gw.on_reload(None, now);
             }
         }
+    }
+}
+
+/// Seconds the kernel holds a new connection that has sent nothing before
+/// handing it to `accept` (`TCP_DEFER_ACCEPT`). Every client we serve speaks
+/// first (HTTP, WebSocket, TLS ClientHello), so an idle socket no longer
+/// takes a pre-auth slot, and the listener sees a `/healthz` request at
+/// accept time (answered even when every slot is taken).
+const DEFER_ACCEPT_SECS: libc::c_int = 2;
+
+fn defer_accept(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    let v = DEFER_ACCEPT_SECS;
+    // SAFETY: a valid listening fd and a c_int option value that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        log::warn!(
+            "TCP_DEFER_ACCEPT not set: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
