@@ -481,6 +481,22 @@ fn an_agent_credential_cannot_approve_its_own_request() {
         "{resolved}"
     );
     assert_eq!(agent.wait_res("r1")["ok"], true);
+    // The audit trail names both identities.
+    let (program, mut argv) = common::binary();
+    argv.extend([
+        "audit".to_string(),
+        "export".to_string(),
+        "--data-dir".to_string(),
+    ]);
+    argv.push(gw.dir.path().join("data").display().to_string());
+    common::wait_until("the audit rows to name both identities", || {
+        let out = std::process::Command::new(&program)
+            .args(&argv)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.contains("agent:ci-agent") && text.contains("operator:alice")
+    });
     // Listed without secrets; revoked, it no longer connects.
     let (ok, list, _) = token_cmd(&gw, &["list"]);
     assert!(

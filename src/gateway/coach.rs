@@ -1040,7 +1040,19 @@ impl Gateway {
 
     // ----- housekeeping ----------------------------------------------------------
 
-    pub(super) fn push_audit(&mut self, row: AuditRow) {
+    pub(super) fn push_audit(&mut self, mut row: AuditRow) {
+        // Every row names who acted: the connection, and the identity behind
+        // it (a credential's kind:name, else the device or the connection).
+        if let Some(c) = row.conn.as_deref() {
+            let who = self
+                .sessions()
+                .find(|(id, _)| id.to_string() == c)
+                .map(|(id, _)| *id)
+                .map(|id| self.identity_of(id));
+            if let Some(who) = who.filter(|w| !w.starts_with("conn:")) {
+                row.conn = Some(format!("{c} {who}"));
+            }
+        }
         if self.coach_rt.audit.len() >= self.cfg.coach.audit_buffer {
             self.coach_rt.stats.audit_dropped += 1;
             log::warn!("coach audit buffer full (coach.auditBuffer); a row was dropped");
