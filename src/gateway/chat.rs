@@ -197,7 +197,7 @@ fn opt_uint(
     }
 }
 
-/// The `chat` event's payload (PROTOCOL.md §5), borrowed from the append.
+/// The `chat` event's payload (docs/protocol.md §5), borrowed from the append.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ChatEvent<'a> {

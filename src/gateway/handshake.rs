@@ -1,4 +1,4 @@
-//! The handshake of PROTOCOL.md section 3 on an upgraded socket: the first
+//! The handshake of docs/protocol.md section 3 on an upgraded socket: the first
 //! frame must be `connect`; then throttle, shape, protocol, credentials and
 //! the pool limits, in that order. Each refusal answers an error `res` and
 //! closes with the code of section 4.
@@ -142,7 +142,7 @@ impl Gateway {
             }
         }
         // A device claim is verified even with a good shared secret: a bad
-        // signature is refused, never ignored (PROTOCOL.md §3).
+        // signature is refused, never ignored (docs/protocol.md §3).
         let mut device_id = None;
         if params.device.is_some() {
             let challenge = self

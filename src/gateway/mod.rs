@@ -112,7 +112,7 @@ pub enum Timer {
     AuditForward,
 }
 
-/// How an outbound frame is treated (PROTOCOL.md §5).
+/// How an outbound frame is treated (docs/protocol.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     /// Responses and urgent events: written at once.
@@ -634,7 +634,7 @@ impl Gateway {
                     self.timers.reset(t, now + Duration::from_millis(ms));
                 }
                 if !origin_ok {
-                    // PROTOCOL.md §4: a foreign origin is a policy close
+                    // docs/protocol.md §4: a foreign origin is a policy close
                     // (1008), before any challenge.
                     self.stats.origin_refused += 1;
                     log::warn!(

@@ -1,5 +1,5 @@
 //! Outbound: responses, events and broadcasts onto connections, the batching
-//! of PROTOCOL.md section 5 and the slow-consumer policy; and the end-of-turn
+//! of docs/protocol.md section 5 and the slow-consumer policy; and the end-of-turn
 //! flush that brings each connection's poll interest in line with its state.
 
 use super::{methods, Gateway, Priority, Timer};

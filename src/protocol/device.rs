@@ -1,4 +1,4 @@
-//! Device identity on `connect` (PROTOCOL.md §3): an Ed25519 signature by
+//! Device identity on `connect` (docs/protocol.md §3): an Ed25519 signature by
 //! the device's key over the connection's facts and the server's challenge
 //! nonce. Pure: the caller passes the nonce it sent and the wall clock.
 //!

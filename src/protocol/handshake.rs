@@ -1,4 +1,4 @@
-//! `connect` params (PROTOCOL.md §3): shape validation, protocol negotiation
+//! `connect` params (docs/protocol.md §3): shape validation, protocol negotiation
 //! and scopes. Authentication itself lives in `gateway::auth`; this module only
 //! turns JSON into a typed [`ConnectParams`] or a precise error.
 

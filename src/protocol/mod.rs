@@ -14,7 +14,7 @@ pub const PROTOCOL_VERSION_LEGACY: u64 = 3;
 /// `res.id` used when a bad frame had no usable id.
 pub const INVALID_ID: &str = "invalid";
 
-/// The top-level error codes of PROTOCOL.md §2.
+/// The top-level error codes of docs/protocol.md §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ErrorCode {
     #[serde(rename = "INVALID_REQUEST")]
@@ -325,7 +325,7 @@ impl SharedEvent {
     }
 }
 
-/// WebSocket close codes of PROTOCOL.md §4.
+/// WebSocket close codes of docs/protocol.md §4.
 pub mod close {
     pub const NORMAL: u16 = 1000;
     pub const PROTOCOL_ERROR: u16 = 1002;
