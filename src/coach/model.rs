@@ -2956,6 +2956,74 @@ fn outbound_data(t: &str, out: &mut Vec<Match>) {
 mod tests {
     use super::*;
 
+    /// `ix` names positions in `MODEL`: a detector added or moved without
+    /// its index would report another detector's id.
+    #[test]
+    fn test_the_index_table_matches_the_model_ids() {
+        let table = [
+            (ix::CRED_READ, "cred.read"),
+            (ix::CRED_HARVEST, "cred.harvest"),
+            (ix::CRED_SENT, "exf.credential-sent"),
+            (ix::DELETE_IMPORTANT, "dst.delete-important"),
+            (ix::DELETE_CONFIG, "dst.delete-config"),
+            (ix::WRITTEN_PAYLOAD, "ci.written-payload"),
+            (ix::INTERP_REVSHELL, "net.interpreter-reverse-shell"),
+            (ix::METADATA_CREDS, "cred.cloud-metadata"),
+            (ix::METADATA, "net.cloud-metadata"),
+            (ix::DROP_SITE, "exf.drop-site"),
+            (ix::DROP_SITE_UPLOAD, "exf.drop-site-upload"),
+            (ix::SYSTEM_CRASH, "dst.system-crash"),
+            (ix::KEYCHAIN, "cred.keychain"),
+            (ix::ENV_SENT, "exf.environment-sent"),
+            (ix::ACCOUNT, "priv.account-create"),
+            (ix::ADMIN_ACCOUNT, "priv.admin-account"),
+            (ix::FAKE_PROMPT, "soc.fake-password-prompt"),
+            (ix::LOGIN_ITEM, "per.login-item"),
+            (ix::INTERP_EXEC, "ci.interpreter-exec"),
+            (ix::ENCRYPT_DELETE, "dst.encrypt-and-delete"),
+            (ix::SHADOW, "cred.shadow-read"),
+            (ix::FOREIGN_REMOTE, "exf.repo-to-foreign-remote"),
+            (ix::SERVE_HOME, "net.serve-home"),
+            (ix::SUDO_ESCAPE, "priv.sudo-shell-escape"),
+            (ix::SYSTEM_FILE_WRITE, "priv.system-file-write"),
+            (ix::SHELL_THROUGH, "ci.shell-through-program"),
+            (ix::SECURITY_CHANGE, "def.security-change"),
+            (ix::TUNNEL, "net.tunnel-or-listener"),
+            (ix::UNTRUSTED_CODE, "ci.untrusted-code"),
+            (ix::INJECTION, "soc.prompt-injection"),
+            (ix::OVERRIDE, "soc.instruction-override"),
+            (ix::CODE_PHISHING, "soc.code-phishing"),
+            (ix::PHISHING, "soc.phishing"),
+            (ix::MINER, "net.crypto-miner"),
+            (ix::STAGED, "ci.staged-attack"),
+            (ix::CARD_SENT, "exf.card-or-id-sent"),
+            (ix::CARDS_SENT, "exf.cards-or-identity-sent"),
+            (ix::RECON, "rec.scan"),
+            (ix::PRIV_WRITE, "per.privileged-write"),
+        ];
+        assert_eq!(
+            table.len(),
+            MODEL.len(),
+            "every model detector has an index"
+        );
+        for (i, id) in table {
+            assert_eq!(MODEL[i].id, id, "ix {i}");
+        }
+        let mut all: Vec<&str> = MODEL
+            .iter()
+            .chain(super::super::detect::DETECTORS)
+            .map(|d| d.id)
+            .collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(
+            all.len(),
+            n,
+            "ids are unique across the detectors and the model"
+        );
+    }
+
     #[test]
     fn test_cards_ssns_and_paths() {
         assert_eq!(
