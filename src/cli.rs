@@ -94,41 +94,6 @@ pub enum TokenAction {
     },
 }
 
-/// Why a credential cannot be created as asked.
-pub fn credential_problem(name: &str, kind: &str, scopes: &[String]) -> Option<String> {
-    use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_APPROVALS};
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        return Some("--name: 1 to 64 characters of A-Z a-z 0-9 - _ .".into());
-    }
-    if kind != "agent" && kind != "operator" {
-        return Some("--kind: agent or operator".into());
-    }
-    if scopes.is_empty() {
-        return Some("--scopes: at least one (operator.read, operator.write, operator.approvals, operator.admin)".into());
-    }
-    for s in scopes {
-        if !crate::protocol::handshake::KNOWN_SCOPES.contains(&s.as_str()) {
-            return Some(format!("--scopes: unknown scope `{s}`"));
-        }
-    }
-    if kind == "agent"
-        && scopes
-            .iter()
-            .any(|s| s == SCOPE_APPROVALS || s == SCOPE_ADMIN)
-    {
-        return Some(
-            "an agent credential can never carry operator.approvals or operator.admin: it would answer its own prompts"
-                .into(),
-        );
-    }
-    None
-}
-
 fn parse_token(args: &[String]) -> Result<Command, String> {
     let action = args.first().map(String::as_str);
     let mut src = ConfigSource::default();
@@ -159,7 +124,7 @@ fn parse_token(args: &[String]) -> Result<Command, String> {
     let action = match action {
         Some("create") => {
             let name = name.ok_or("token create needs --name NAME")?;
-            if let Some(why) = credential_problem(&name, &kind, &scopes) {
+            if let Some(why) = crate::store::credentials::problem(&name, &kind, &scopes) {
                 return Err(format!("token create: {why}"));
             }
             TokenAction::Create {

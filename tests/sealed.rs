@@ -511,3 +511,49 @@ fn an_agent_credential_cannot_approve_its_own_request() {
     let mut op = gw.admin();
     assert_eq!(op.call("health", json!({"probe": true}))["ok"], true);
 }
+
+/// Finding 3's admin methods: an admin makes, lists and revokes
+/// credentials over the socket; revoking closes the connections made with
+/// one; nobody else may.
+#[test]
+fn admins_manage_credentials_over_the_socket_and_revoking_closes_them() {
+    let gw = Gateway::start(json!({}));
+    let mut admin = gw.admin();
+    let r = admin.call(
+        "tokens.create",
+        json!({"name": "bot", "scopes": ["operator.read", "operator.approvals"]}),
+    );
+    assert_eq!(
+        err_detail(&r),
+        "INVALID_PARAMS",
+        "an agent with approvals: {r}"
+    );
+    let r = admin.call(
+        "tokens.create",
+        json!({"name": "bot", "scopes": ["operator.read"]}),
+    );
+    let secret = r["payload"]["token"]
+        .as_str()
+        .expect("the secret, once")
+        .to_string();
+    let r = admin.call(
+        "tokens.create",
+        json!({"name": "bot", "scopes": ["operator.read"]}),
+    );
+    assert_eq!(err_detail(&r), "TOKEN_EXISTS", "{r}");
+    let list = admin.call("tokens.list", json!({}));
+    assert_eq!(list["payload"]["count"], 1, "{list}");
+    assert!(!list.to_string().contains(&secret), "never listed: {list}");
+    let (mut bot, hello) = connect_as(&gw, &secret, &["operator.admin"]);
+    assert_eq!(
+        hello["payload"]["auth"]["scopes"],
+        json!(["operator.read"]),
+        "{hello}"
+    );
+    let r = bot.call("tokens.list", json!({}));
+    assert_eq!(r["error"]["code"], "FORBIDDEN", "{r}");
+    let r = admin.call("tokens.revoke", json!({"name": "bot"}));
+    assert_eq!(r["payload"]["closed"], 1, "{r}");
+    let (code, reason) = bot.expect_close();
+    assert_eq!((code, reason.as_str()), (1008, "credential revoked"));
+}

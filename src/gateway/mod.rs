@@ -21,6 +21,7 @@ pub mod methods;
 mod outbound;
 pub mod ratelimit;
 pub mod stats;
+mod tokens;
 mod web;
 
 use crate::config::Config;

@@ -39,6 +39,42 @@ fn credential_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Credential> {
     })
 }
 
+/// Credential rules shared by the CLI and `tokens.create`.
+/// Why a credential cannot be created as asked.
+pub fn problem(name: &str, kind: &str, scopes: &[String]) -> Option<String> {
+    use crate::protocol::handshake::{SCOPE_ADMIN, SCOPE_APPROVALS};
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Some("--name: 1 to 64 characters of A-Z a-z 0-9 - _ .".into());
+    }
+    if kind != "agent" && kind != "operator" {
+        return Some("--kind: agent or operator".into());
+    }
+    if scopes.is_empty() {
+        return Some("--scopes: at least one (operator.read, operator.write, operator.approvals, operator.admin)".into());
+    }
+    for s in scopes {
+        if !crate::protocol::handshake::KNOWN_SCOPES.contains(&s.as_str()) {
+            return Some(format!("--scopes: unknown scope `{s}`"));
+        }
+    }
+    if kind == "agent"
+        && scopes
+            .iter()
+            .any(|s| s == SCOPE_APPROVALS || s == SCOPE_ADMIN)
+    {
+        return Some(
+            "an agent credential can never carry operator.approvals or operator.admin: it would answer its own prompts"
+                .into(),
+        );
+    }
+    None
+}
+
 const COLUMNS: &str = "name, kind, scopes, device_id, created_ms, revoked_ms";
 
 impl Store {
