@@ -94,6 +94,10 @@ pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Largest the database may grow (`PRAGMA max_page_count`); writes past it
 /// fail like a full disk and are retried.
 pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
+/// Bytes of a message's text carried by its `chat` event (then a preview).
+pub const DEFAULT_CHAT_PREVIEW_BYTES: usize = 16 * 1024;
+/// Longest message `chat.send` / `chat.inject` accept.
+pub const DEFAULT_CHAT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Longest a `chat.send` waits on a failing store (disk full) before it is
 /// answered `UNAVAILABLE` / `STORE_UNAVAILABLE` (and dropped: it was never
 /// acknowledged, so nothing acknowledged is lost; the client retries).
@@ -658,6 +662,12 @@ pub struct WebSocketConfig {
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct EventsConfig {
     pub tick_interval_ms: u64,
+    /// `chat` events carry at most this many bytes of the text, plus
+    /// `truncated: true` (the full text via `chat.history`): no writer can
+    /// push a reader past its outbound cap.
+    pub chat_preview_bytes: usize,
+    /// Longest `chat.send` / `chat.inject` message accepted.
+    pub chat_max_message_bytes: usize,
     pub batch_max_events: usize,
     pub batch_delay_ms: u64,
     pub presence_debounce_ms: u64,
@@ -774,6 +784,8 @@ impl Default for EventsConfig {
         EventsConfig {
             tick_interval_ms: DEFAULT_TICK_INTERVAL_MS,
             batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
+            chat_preview_bytes: DEFAULT_CHAT_PREVIEW_BYTES,
+            chat_max_message_bytes: DEFAULT_CHAT_MAX_MESSAGE_BYTES,
             batch_delay_ms: DEFAULT_BATCH_DELAY_MS,
             presence_debounce_ms: DEFAULT_PRESENCE_DEBOUNCE_MS,
             presence_max_entries: DEFAULT_PRESENCE_MAX_ENTRIES,
@@ -1017,6 +1029,12 @@ impl Config {
         let e = &self.events;
         if e.tick_interval_ms < 10 {
             return bad("events.tickIntervalMs", "expected at least 10");
+        }
+        if e.chat_preview_bytes < 64 {
+            return bad("events.chatPreviewBytes", "expected at least 64");
+        }
+        if e.chat_max_message_bytes == 0 {
+            return bad("events.chatMaxMessageBytes", "expected at least 1");
         }
         if e.batch_max_events == 0 {
             return bad("events.batchMaxEvents", "expected at least 1");

@@ -363,3 +363,54 @@ fn full_store_answers_chat_send_promptly() {
         assert_eq!(n, 1, "acknowledged {id} is stored");
     }
 }
+
+/// Item 2. Two pipelined 600 KB `chat.send` frames closed every other
+/// connection as a slow consumer (chat events are never droppable). Messages
+/// are now bounded (`events.chatMaxMessageBytes`) and the fan-out carries a
+/// preview plus `truncated: true`; the full text is in `chat.history`.
+#[test]
+fn big_chat_messages_fan_out_as_previews() {
+    let gw = Gateway::start(json!({}));
+    let mut readers: Vec<Client> = (0..3).map(|_| gw.client(&["operator.read"])).collect();
+    let mut w = gw.client(&["operator.write"]);
+    // Over the message bound: refused with the limit named.
+    let r = w.call(
+        "chat.send",
+        json!({"sessionKey": "big", "message": "z".repeat(600_000), "idempotencyKey": "huge"}),
+    );
+    assert_eq!(r["error"]["details"]["code"], "MESSAGE_TOO_LARGE", "{r}");
+    // Pipelined, under the bound: 8 x 250 KB = 2 MB, twice a reader's cap.
+    let big = "z".repeat(250_000);
+    for i in 0..8 {
+        w.send(
+            &json!({"type": "req", "id": format!("b{i}"), "method": "chat.send",
+            "params": {"sessionKey": "big", "message": big, "idempotencyKey": format!("b{i}")}}),
+        );
+    }
+    for i in 0..8 {
+        let r = w.wait_res(&format!("b{i}"));
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    for r in readers.iter_mut() {
+        for _ in 0..8 {
+            let ev = r.recv_until(|f| f["event"] == "chat");
+            assert_eq!(
+                ev["payload"]["truncated"], true,
+                "{}",
+                ev["payload"]["messageId"]
+            );
+            assert_eq!(ev["payload"]["text"].as_str().unwrap().len(), 16 * 1024);
+        }
+        assert_eq!(r.call("health", json!({"probe": true}))["ok"], true);
+    }
+    let h = readers[0].call("health", json!({"probe": true}));
+    let closed = &h["payload"]["gateway"]["connections"]["slowConsumersClosed"];
+    assert_eq!(closed, 0, "{closed}");
+    let hist = readers[0].call("chat.history", json!({"sessionKey": "big", "limit": 1}));
+    assert_eq!(
+        hist["payload"]["messages"][0]["text"]
+            .as_str()
+            .map(str::len),
+        Some(250_000)
+    );
+}

@@ -143,6 +143,21 @@ struct ChatEvent<'a> {
     text: &'a str,
     ts: u64,
     state: &'static str,
+    /// `text` is a preview (`events.chatPreviewBytes`); `chat.history` has it all.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+}
+
+/// The first `max` bytes of `text`, cut at a character boundary.
+fn preview(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
 }
 
 /// Adds one message to a session's coalesced metadata.
@@ -208,6 +223,23 @@ impl Gateway {
     /// is full.
     /// Refuses a new append while the pending batch is at its bound (the
     /// store is failing, e.g. the disk or `store.maxDbBytes` is full).
+    /// `events.chatMaxMessageBytes`: one message can not monopolise the
+    /// store, the fan-out or the pending bound.
+    fn check_message_size(&self, message: &str) -> Result<(), ErrorShape> {
+        let max = self.cfg.events.chat_max_message_bytes;
+        if message.len() > max {
+            return Err(ErrorShape::invalid(format!(
+                "message is {} bytes; the limit is {max} (events.chatMaxMessageBytes)",
+                message.len()
+            ))
+            .detail(
+                "MESSAGE_TOO_LARGE",
+                json!({"bytes": message.len(), "max": max}),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_pending_bound(&self) -> Result<(), ErrorShape> {
         if self.pending_bytes >= self.cfg.store.pending_max_bytes {
             return Err(ErrorShape::new(
@@ -333,15 +365,19 @@ impl Gateway {
             for (id, rid) in &p.waiters {
                 self.respond_ok_raw(*id, rid, &text, now);
             }
+            // Fan-out carries a bounded preview: two pipelined 600 KB sends
+            // used to push every reader over its cap (slow-consumer close).
+            let (text, truncated) = preview(&a.text, self.cfg.events.chat_preview_bytes);
             let ev = SharedEvent::new(
                 "chat",
                 &ChatEvent {
                     session_key: &a.session_key,
                     message_id: &a.message_id,
                     role: &a.role,
-                    text: &a.text,
+                    text,
                     ts: a.ts,
                     state: "final",
+                    truncated,
                 },
             );
             self.broadcast(&ev, Priority::Batched, None, now);
@@ -487,6 +523,7 @@ impl Gateway {
         let p = params_object(req, &["sessionKey", "message", "idempotencyKey"])?;
         let session_key = req_str(p, "chat.send", "sessionKey", MAX_SESSION_KEY_CHARS)?;
         let message = req_str(p, "chat.send", "message", usize::MAX)?;
+        self.check_message_size(&message)?;
         let idem = req_str(p, "chat.send", "idempotencyKey", MAX_IDEMPOTENCY_KEY_CHARS)?;
         let cache_key = format!("{session_key}\u{0}{idem}");
         if let Some(payload) = self.idempotency_get(&cache_key, now) {
@@ -531,6 +568,7 @@ impl Gateway {
         let p = params_object(req, &["sessionKey", "message", "role"])?;
         let session_key = req_str(p, "chat.inject", "sessionKey", MAX_SESSION_KEY_CHARS)?;
         let message = req_str(p, "chat.inject", "message", usize::MAX)?;
+        self.check_message_size(&message)?;
         let role = opt_str(p, "chat.inject", "role")?.unwrap_or("assistant");
         if !INJECT_ROLES.contains(&role) {
             return Err(bad(

@@ -1441,11 +1441,12 @@ mod tests {
         let mut client = std::net::TcpStream::connect(addr).unwrap();
         let t0 = r.t0;
         r.turn_until(t0, |gw| gw.conns.len() == 1);
-        // 9.9 s later: still waiting for the upgrade.
-        r.turn(t0 + Duration::from_millis(9_900));
+        // 1.9 s later: still waiting for the HTTP head.
+        r.turn(t0 + Duration::from_millis(1_900));
         assert_eq!(r.gw.conns.len(), 1);
-        // Past 10 s: the socket is dropped, without anyone sleeping.
-        r.turn(t0 + Duration::from_millis(10_020));
+        // Past connections.httpHeadTimeoutMs (2 s, not the 10 s handshake
+        // timeout): the socket is dropped, without anyone sleeping.
+        r.turn(t0 + Duration::from_millis(2_020));
         assert_eq!(r.gw.conns.len(), 0);
         assert_eq!(r.gw.stats.handshake_timeouts, 1);
         client
