@@ -414,3 +414,45 @@ fn big_chat_messages_fan_out_as_previews() {
         Some(250_000)
     );
 }
+
+/// Item 2, approvers. A chat burst closed every connection that did not
+/// read meanwhile, approvers included, and their approval events were lost.
+/// An approver now skips batched events past its cap and keeps room for
+/// approval events: it is the last connection closed.
+#[test]
+fn an_approver_outlasts_a_chat_burst_and_gets_its_approval_event() {
+    let gw = Gateway::start(json!({
+        "websocket": {"maxBufferedBytes": 65536},
+        "events": {"chatPreviewBytes": 8192}
+    }));
+    let approver_scopes = ["operator.read", "operator.approvals"];
+    let mut human = gw.client(&approver_scopes);
+    let _reader = gw.client(&["operator.read"]);
+    let mut agent = gw.client(&approver_scopes);
+    let mut w = gw.client(&["operator.write"]);
+    // Neither `human` nor `_reader` reads while 40 x 8 KB previews go out.
+    let big = "q".repeat(20_000);
+    for i in 0..40 {
+        w.send(
+            &json!({"type": "req", "id": format!("q{i}"), "method": "chat.send",
+            "params": {"sessionKey": "burst", "message": big, "idempotencyKey": format!("q{i}")}}),
+        );
+    }
+    for i in 0..40 {
+        assert_eq!(w.wait_res(&format!("q{i}"))["ok"], true);
+    }
+    agent.send(
+        &json!({"type": "req", "id": "a1", "method": "exec.approval.request",
+        "params": {"id": "ap-burst", "command": "git push --force", "timeoutMs": 60000}}),
+    );
+    let asked = human.recv_until(|f| f["event"] == "exec.approval.requested");
+    assert_eq!(asked["payload"]["id"], "ap-burst", "{asked}");
+    let r = human.call(
+        "exec.approval.resolve",
+        json!({"id": "ap-burst", "decision": "deny"}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(agent.wait_res("a1")["payload"]["decision"], "deny");
+    let h = human.call("health", json!({"probe": true}));
+    assert_eq!(h["ok"], true, "{h}");
+}
