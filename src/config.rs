@@ -96,6 +96,8 @@ pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
 /// Bytes of a message's text carried by its `chat` event (then a preview).
 pub const DEFAULT_CHAT_PREVIEW_BYTES: usize = 16 * 1024;
+/// Message bytes one `client.id` may write per minute (and in a burst).
+pub const DEFAULT_CHAT_BYTES_PER_MINUTE: u64 = 8 * 1024 * 1024;
 /// Longest message `chat.send` / `chat.inject` accept.
 pub const DEFAULT_CHAT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Longest a `chat.send` waits on a failing store (disk full) before it is
@@ -232,6 +234,9 @@ pub struct RateLimitsConfig {
     pub exempt_loopback: bool,
     /// Addresses whose connection rate is remembered (oldest forgotten first).
     pub tracked_addresses: usize,
+    /// `chat.send`/`chat.inject` message bytes one `client.id` may write per
+    /// minute (also the burst); 0 = unlimited. Loopback follows `exemptLoopback`.
+    pub chat_bytes_per_minute: u64,
 }
 
 impl Default for RateLimitsConfig {
@@ -242,6 +247,7 @@ impl Default for RateLimitsConfig {
             request_burst: 200,
             exempt_loopback: true,
             tracked_addresses: 1024,
+            chat_bytes_per_minute: DEFAULT_CHAT_BYTES_PER_MINUTE,
         }
     }
 }
@@ -1386,8 +1392,9 @@ impl MemoryBudget {
         // only while a connection holds it (re-connect moves it), so each
         // table is bounded by the connection slots.
         let slots = c.connections.max_connections + c.connections.max_unauthenticated;
+        // The per-`client.id` tables (connection count, chat byte rate).
         let conn_count_bytes = slots * RATE_ENTRY_BYTES
-            + c.connections.max_connections
+            + 2 * c.connections.max_connections
                 * (RATE_ENTRY_BYTES + 4 * crate::protocol::handshake::MAX_CLIENT_FIELD_CHARS);
         let limits_bytes = (c.rate_limits.tracked_addresses + c.auth.tracked_addresses)
             * RATE_ENTRY_BYTES

@@ -456,3 +456,35 @@ fn an_approver_outlasts_a_chat_burst_and_gets_its_approval_event() {
     let h = human.call("health", json!({"probe": true}));
     assert_eq!(h["ok"], true, "{h}");
 }
+
+/// Item 2, per-identity byte rate: one `client.id` cannot keep every
+/// reader's fan-out full; others are not affected.
+#[test]
+fn chat_bytes_are_rate_limited_per_client_id() {
+    let gw = Gateway::start(json!({"rateLimits": {
+        "exemptLoopback": false, "chatBytesPerMinute": 100000
+    }}));
+    let mut w = gw.client(&["operator.write"]);
+    let msg = "r".repeat(60_000);
+    let send = |c: &mut Client, k: &str| {
+        c.call(
+            "chat.send",
+            json!({"sessionKey": "rate", "message": msg, "idempotencyKey": k}),
+        )
+    };
+    assert_eq!(send(&mut w, "r1")["ok"], true);
+    let r = send(&mut w, "r2");
+    assert_eq!(r["error"]["details"]["code"], "RATE_LIMITED", "{r}");
+    assert_eq!(r["error"]["details"]["limit"], "chatBytesPerMinute", "{r}");
+    assert!(r["error"]["retryAfterMs"].as_u64().unwrap() > 0);
+    // Another identity has its own budget.
+    let mut other = Client::open(gw.addr);
+    let hello = other.connect_with(connect_params(Some(TOKEN), &["operator.write"], "other"));
+    assert_eq!(hello["ok"], true, "{hello}");
+    assert_eq!(send(&mut other, "o1")["ok"], true);
+    let h = w.call("health", json!({"probe": true}));
+    assert!(
+        h["payload"]["rateLimits"]["chatBytesLimited"].as_u64() >= Some(1),
+        "{h}"
+    );
+}

@@ -362,6 +362,7 @@ families! {
     Counter "cache.notModified" "HTTP answers 304 Not Modified.";
     Counter "rateLimits.connectionsLimited" "Connections over rateLimits.connectionsPerMinute.";
     Counter "rateLimits.requestsLimited" "Requests over rateLimits.requestsPerSecond.";
+    Counter "rateLimits.chatBytesLimited" "Chat messages refused by rateLimits.chatBytesPerMinute.";
     Gauge "rateLimits.trackedAddresses" "Addresses in the connection-rate table.";
     Gauge "auditForward.enabled" "Audit forwarding is configured (1) or not (0).";
     Gauge "auditForward.stateCode" "Forward circuit: 0 closed, 1 open, 2 half-open.";
