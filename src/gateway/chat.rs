@@ -333,9 +333,18 @@ impl Gateway {
             self.periodic(at, super::Timer::CommitRetry);
             return;
         }
-        if self.commit_retry_at.take().is_some() {
+        // A recovery drains a whole backlog at once: its events are
+        // droppable so the burst cannot close readers as slow consumers
+        // (they re-read with `chat.history`).
+        let recovered = self.commit_retry_at.take().is_some();
+        if recovered {
             log::info!("store: group commit recovered");
         }
+        let fan_out = if recovered {
+            Priority::Droppable
+        } else {
+            Priority::Batched
+        };
         // What was logged since the last restart, not the file's size: the
         // file keeps its size after a checkpoint, which asked for one after
         // every commit once it had grown past the threshold.
@@ -380,7 +389,7 @@ impl Gateway {
                     truncated,
                 },
             );
-            self.broadcast(&ev, Priority::Batched, None, now);
+            self.broadcast(&ev, fan_out, None, now);
             if !changed.contains(&a.session_key.as_str()) {
                 changed.push(&a.session_key);
             }
