@@ -488,3 +488,20 @@ fn chat_bytes_are_rate_limited_per_client_id() {
         "{h}"
     );
 }
+
+/// Item 8. A panic on the loop ended the process with only the default
+/// message on stderr. The panic hook logs it through the log (and flushes
+/// the log file) before the process exits.
+#[test]
+fn a_panic_is_logged_before_the_process_exits() {
+    let mut gw = Gateway::start(json!({"testing": {"enableTestMethods": true}}));
+    let mut a = gw.admin();
+    a.send(&json!({"type": "req", "id": "p", "method": "debug.panic", "params": {}}));
+    let status = gw.wait_exit(WAIT).expect("the process ended");
+    assert!(!status.success());
+    let err = gw.stderr();
+    assert!(
+        err.contains("panic in thread") && err.contains("debug.panic requested"),
+        "{err}"
+    );
+}
