@@ -94,6 +94,12 @@ pub const DEFAULT_PENDING_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Largest the database may grow (`PRAGMA max_page_count`); writes past it
 /// fail like a full disk and are retried.
 pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
+/// Bytes of a message's text carried by its `chat` event (then a preview).
+pub const DEFAULT_CHAT_PREVIEW_BYTES: usize = 16 * 1024;
+/// Message bytes one `client.id` may write per minute (and in a burst).
+pub const DEFAULT_CHAT_BYTES_PER_MINUTE: u64 = 8 * 1024 * 1024;
+/// Longest message `chat.send` / `chat.inject` accept.
+pub const DEFAULT_CHAT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Longest a `chat.send` waits on a failing store (disk full) before it is
 /// answered `UNAVAILABLE` / `STORE_UNAVAILABLE` (and dropped: it was never
 /// acknowledged, so nothing acknowledged is lost; the client retries).
@@ -238,6 +244,9 @@ pub struct RateLimitsConfig {
     pub exempt_loopback: bool,
     /// Addresses whose connection rate is remembered (oldest forgotten first).
     pub tracked_addresses: usize,
+    /// `chat.send`/`chat.inject` message bytes one `client.id` may write per
+    /// minute (also the burst); 0 = unlimited. Loopback follows `exemptLoopback`.
+    pub chat_bytes_per_minute: u64,
 }
 
 impl Default for RateLimitsConfig {
@@ -248,6 +257,7 @@ impl Default for RateLimitsConfig {
             request_burst: 200,
             exempt_loopback: true,
             tracked_addresses: 1024,
+            chat_bytes_per_minute: DEFAULT_CHAT_BYTES_PER_MINUTE,
         }
     }
 }
@@ -678,6 +688,12 @@ pub struct WebSocketConfig {
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct EventsConfig {
     pub tick_interval_ms: u64,
+    /// `chat` events carry at most this many bytes of the text, plus
+    /// `truncated: true` (the full text via `chat.history`): no writer can
+    /// push a reader past its outbound cap.
+    pub chat_preview_bytes: usize,
+    /// Longest `chat.send` / `chat.inject` message accepted.
+    pub chat_max_message_bytes: usize,
     pub batch_max_events: usize,
     pub batch_delay_ms: u64,
     pub presence_debounce_ms: u64,
@@ -794,6 +810,8 @@ impl Default for EventsConfig {
         EventsConfig {
             tick_interval_ms: DEFAULT_TICK_INTERVAL_MS,
             batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
+            chat_preview_bytes: DEFAULT_CHAT_PREVIEW_BYTES,
+            chat_max_message_bytes: DEFAULT_CHAT_MAX_MESSAGE_BYTES,
             batch_delay_ms: DEFAULT_BATCH_DELAY_MS,
             presence_debounce_ms: DEFAULT_PRESENCE_DEBOUNCE_MS,
             presence_max_entries: DEFAULT_PRESENCE_MAX_ENTRIES,
@@ -1058,6 +1076,12 @@ impl Config {
         let e = &self.events;
         if e.tick_interval_ms < 10 {
             return bad("events.tickIntervalMs", "expected at least 10");
+        }
+        if e.chat_preview_bytes < 64 {
+            return bad("events.chatPreviewBytes", "expected at least 64");
+        }
+        if e.chat_max_message_bytes == 0 {
+            return bad("events.chatMaxMessageBytes", "expected at least 1");
         }
         if e.batch_max_events == 0 {
             return bad("events.batchMaxEvents", "expected at least 1");
@@ -1456,8 +1480,9 @@ impl MemoryBudget {
         // only while a connection holds it (re-connect moves it), so each
         // table is bounded by the connection slots.
         let slots = c.connections.max_connections + c.connections.max_unauthenticated;
+        // The per-`client.id` tables (connection count, chat byte rate).
         let conn_count_bytes = slots * RATE_ENTRY_BYTES
-            + c.connections.max_connections
+            + 2 * c.connections.max_connections
                 * (RATE_ENTRY_BYTES + 4 * crate::protocol::handshake::MAX_CLIENT_FIELD_CHARS);
         let limits_bytes = (c.rate_limits.tracked_addresses + c.auth.tracked_addresses)
             * RATE_ENTRY_BYTES

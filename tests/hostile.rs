@@ -363,3 +363,145 @@ fn full_store_answers_chat_send_promptly() {
         assert_eq!(n, 1, "acknowledged {id} is stored");
     }
 }
+
+/// Item 2. Two pipelined 600 KB `chat.send` frames closed every other
+/// connection as a slow consumer (chat events are never droppable). Messages
+/// are now bounded (`events.chatMaxMessageBytes`) and the fan-out carries a
+/// preview plus `truncated: true`; the full text is in `chat.history`.
+#[test]
+fn big_chat_messages_fan_out_as_previews() {
+    let gw = Gateway::start(json!({}));
+    let mut readers: Vec<Client> = (0..3).map(|_| gw.client(&["operator.read"])).collect();
+    let mut w = gw.client(&["operator.write"]);
+    // Over the message bound: refused with the limit named.
+    let r = w.call(
+        "chat.send",
+        json!({"sessionKey": "big", "message": "z".repeat(600_000), "idempotencyKey": "huge"}),
+    );
+    assert_eq!(r["error"]["details"]["code"], "MESSAGE_TOO_LARGE", "{r}");
+    // Pipelined, under the bound: 8 x 250 KB = 2 MB, twice a reader's cap.
+    let big = "z".repeat(250_000);
+    for i in 0..8 {
+        w.send(
+            &json!({"type": "req", "id": format!("b{i}"), "method": "chat.send",
+            "params": {"sessionKey": "big", "message": big, "idempotencyKey": format!("b{i}")}}),
+        );
+    }
+    for i in 0..8 {
+        let r = w.wait_res(&format!("b{i}"));
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    for r in readers.iter_mut() {
+        for _ in 0..8 {
+            let ev = r.recv_until(|f| f["event"] == "chat");
+            assert_eq!(
+                ev["payload"]["truncated"], true,
+                "{}",
+                ev["payload"]["messageId"]
+            );
+            assert_eq!(ev["payload"]["text"].as_str().unwrap().len(), 16 * 1024);
+        }
+        assert_eq!(r.call("health", json!({"probe": true}))["ok"], true);
+    }
+    let h = readers[0].call("health", json!({"probe": true}));
+    let closed = &h["payload"]["gateway"]["connections"]["slowConsumersClosed"];
+    assert_eq!(closed, 0, "{closed}");
+    let hist = readers[0].call("chat.history", json!({"sessionKey": "big", "limit": 1}));
+    assert_eq!(
+        hist["payload"]["messages"][0]["text"]
+            .as_str()
+            .map(str::len),
+        Some(250_000)
+    );
+}
+
+/// Item 2, approvers. A chat burst closed every connection that did not
+/// read meanwhile, approvers included, and their approval events were lost.
+/// An approver now skips batched events past its cap and keeps room for
+/// approval events: it is the last connection closed.
+#[test]
+fn an_approver_outlasts_a_chat_burst_and_gets_its_approval_event() {
+    let gw = Gateway::start(json!({
+        "websocket": {"maxBufferedBytes": 65536},
+        "events": {"chatPreviewBytes": 8192}
+    }));
+    let approver_scopes = ["operator.read", "operator.approvals"];
+    let mut human = gw.client(&approver_scopes);
+    let _reader = gw.client(&["operator.read"]);
+    let mut agent = gw.client(&approver_scopes);
+    let mut w = gw.client(&["operator.write"]);
+    // Neither `human` nor `_reader` reads while 40 x 8 KB previews go out.
+    let big = "q".repeat(20_000);
+    for i in 0..40 {
+        w.send(
+            &json!({"type": "req", "id": format!("q{i}"), "method": "chat.send",
+            "params": {"sessionKey": "burst", "message": big, "idempotencyKey": format!("q{i}")}}),
+        );
+    }
+    for i in 0..40 {
+        assert_eq!(w.wait_res(&format!("q{i}"))["ok"], true);
+    }
+    agent.send(
+        &json!({"type": "req", "id": "a1", "method": "exec.approval.request",
+        "params": {"id": "ap-burst", "command": "git push --force", "timeoutMs": 60000}}),
+    );
+    let asked = human.recv_until(|f| f["event"] == "exec.approval.requested");
+    assert_eq!(asked["payload"]["id"], "ap-burst", "{asked}");
+    let r = human.call(
+        "exec.approval.resolve",
+        json!({"id": "ap-burst", "decision": "deny"}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(agent.wait_res("a1")["payload"]["decision"], "deny");
+    let h = human.call("health", json!({"probe": true}));
+    assert_eq!(h["ok"], true, "{h}");
+}
+
+/// Item 2, per-identity byte rate: one `client.id` cannot keep every
+/// reader's fan-out full; others are not affected.
+#[test]
+fn chat_bytes_are_rate_limited_per_client_id() {
+    let gw = Gateway::start(json!({"rateLimits": {
+        "exemptLoopback": false, "chatBytesPerMinute": 100000
+    }}));
+    let mut w = gw.client(&["operator.write"]);
+    let msg = "r".repeat(60_000);
+    let send = |c: &mut Client, k: &str| {
+        c.call(
+            "chat.send",
+            json!({"sessionKey": "rate", "message": msg, "idempotencyKey": k}),
+        )
+    };
+    assert_eq!(send(&mut w, "r1")["ok"], true);
+    let r = send(&mut w, "r2");
+    assert_eq!(r["error"]["details"]["code"], "RATE_LIMITED", "{r}");
+    assert_eq!(r["error"]["details"]["limit"], "chatBytesPerMinute", "{r}");
+    assert!(r["error"]["retryAfterMs"].as_u64().unwrap() > 0);
+    // Another identity has its own budget.
+    let mut other = Client::open(gw.addr);
+    let hello = other.connect_with(connect_params(Some(TOKEN), &["operator.write"], "other"));
+    assert_eq!(hello["ok"], true, "{hello}");
+    assert_eq!(send(&mut other, "o1")["ok"], true);
+    let h = w.call("health", json!({"probe": true}));
+    assert!(
+        h["payload"]["rateLimits"]["chatBytesLimited"].as_u64() >= Some(1),
+        "{h}"
+    );
+}
+
+/// Item 8. A panic on the loop ended the process with only the default
+/// message on stderr. The panic hook logs it through the log (and flushes
+/// the log file) before the process exits.
+#[test]
+fn a_panic_is_logged_before_the_process_exits() {
+    let mut gw = Gateway::start(json!({"testing": {"enableTestMethods": true}}));
+    let mut a = gw.admin();
+    a.send(&json!({"type": "req", "id": "p", "method": "debug.panic", "params": {}}));
+    let status = gw.wait_exit(WAIT).expect("the process ended");
+    assert!(!status.success());
+    let err = gw.stderr();
+    assert!(
+        err.contains("panic in thread") && err.contains("debug.panic requested"),
+        "{err}"
+    );
+}

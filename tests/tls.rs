@@ -201,8 +201,11 @@ fn tls_handshakes_obey_the_timeout_and_the_pre_auth_limits() {
 
     // Silent sockets and a ClientHello never followed up: each holds a
     // pre-auth slot until the handshake timeout drops it.
+    // (A socket that sends nothing at all is held by the kernel, not us,
+    // under TCP_DEFER_ACCEPT; these send one byte of a TLS record header.)
     let mut silent = TcpStream::connect(gw.addr).unwrap();
     silent.set_read_timeout(Some(WAIT)).unwrap();
+    silent.write_all(&[0x16]).unwrap();
     let mut hello_only = TcpStream::connect(gw.addr).unwrap();
     hello_only.set_read_timeout(Some(WAIT)).unwrap();
     let mut conn =
@@ -210,11 +213,13 @@ fn tls_handshakes_obey_the_timeout_and_the_pre_auth_limits() {
     conn.write_tls(&mut hello_only).unwrap(); // the ClientHello, then nothing
     let mut third = TcpStream::connect(gw.addr).unwrap();
     third.set_read_timeout(Some(WAIT)).unwrap();
+    third.write_all(&[0x16]).unwrap();
 
     // All three slots are taken: a fourth socket is closed at once,
     // without an answer (a TLS client could not read a plain 503).
     let mut fourth = TcpStream::connect(gw.addr).unwrap();
     fourth.set_read_timeout(Some(WAIT)).unwrap();
+    fourth.write_all(&[0x16]).unwrap();
     // (Refused by the limit, not the timeout: see the counters below.)
     expect_dropped(&mut fourth, "a socket beyond maxUnauthenticated");
 

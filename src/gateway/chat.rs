@@ -207,6 +207,21 @@ struct ChatEvent<'a> {
     text: &'a str,
     ts: u64,
     state: &'static str,
+    /// `text` is a preview (`events.chatPreviewBytes`); `chat.history` has it all.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+}
+
+/// The first `max` bytes of `text`, cut at a character boundary.
+fn preview(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
 }
 
 /// Adds one message to a session's coalesced metadata.
@@ -272,6 +287,23 @@ impl Gateway {
     /// is full.
     /// Refuses a new append while the pending batch is at its bound (the
     /// store is failing, e.g. the disk or `store.maxDbBytes` is full).
+    /// `events.chatMaxMessageBytes`: one message can not monopolise the
+    /// store, the fan-out or the pending bound.
+    fn check_message_size(&self, message: &str) -> Result<(), ErrorShape> {
+        let max = self.cfg.events.chat_max_message_bytes;
+        if message.len() > max {
+            return Err(ErrorShape::invalid(format!(
+                "message is {} bytes; the limit is {max} (events.chatMaxMessageBytes)",
+                message.len()
+            ))
+            .detail(
+                "MESSAGE_TOO_LARGE",
+                json!({"bytes": message.len(), "max": max}),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_pending_bound(&self) -> Result<(), ErrorShape> {
         if self.chat.pending_bytes >= self.cfg.store.pending_max_bytes {
             return Err(ErrorShape::new(
@@ -365,9 +397,18 @@ impl Gateway {
             self.periodic(at, super::Timer::CommitRetry);
             return;
         }
-        if self.chat.commit_retry_at.take().is_some() {
+        // A recovery drains a whole backlog at once: its events are
+        // droppable so the burst cannot close readers as slow consumers
+        // (they re-read with `chat.history`).
+        let recovered = self.chat.commit_retry_at.take().is_some();
+        if recovered {
             log::info!("store: group commit recovered");
         }
+        let fan_out = if recovered {
+            Priority::Droppable
+        } else {
+            Priority::Batched
+        };
         // What was logged since the last restart, not the file's size: the
         // file keeps its size after a checkpoint, which asked for one after
         // every commit once it had grown past the threshold.
@@ -398,18 +439,22 @@ impl Gateway {
             for (id, rid) in &p.waiters {
                 self.respond_ok_raw(*id, rid, &text, now);
             }
+            // Fan-out carries a bounded preview: two pipelined 600 KB sends
+            // used to push every reader over its cap (slow-consumer close).
+            let (text, truncated) = preview(&a.text, self.cfg.events.chat_preview_bytes);
             let ev = SharedEvent::new(
                 "chat",
                 &ChatEvent {
                     session_key: &a.session_key,
                     message_id: &a.message_id,
                     role: &a.role,
-                    text: &a.text,
+                    text,
                     ts: a.ts,
                     state: "final",
+                    truncated,
                 },
             );
-            self.broadcast(&ev, Priority::Batched, None, now);
+            self.broadcast(&ev, fan_out, None, now);
             if !changed.contains(&a.session_key.as_str()) {
                 changed.push(&a.session_key);
             }
@@ -554,6 +599,8 @@ impl Gateway {
         let p = params_object(req, &["sessionKey", "message", "idempotencyKey"])?;
         let session_key = req_str(p, "chat.send", "sessionKey", MAX_SESSION_KEY_CHARS)?;
         let message = req_str(p, "chat.send", "message", usize::MAX)?;
+        self.check_message_size(&message)?;
+        self.chat_byte_rate(id, message.len(), now)?;
         let idem = req_str(p, "chat.send", "idempotencyKey", MAX_IDEMPOTENCY_KEY_CHARS)?;
         let cache_key = format!("{session_key}\u{0}{idem}");
         if let Some(payload) = self.idempotency_get(&cache_key, now) {
@@ -599,6 +646,7 @@ impl Gateway {
         let p = params_object(req, &["sessionKey", "message", "role"])?;
         let session_key = req_str(p, "chat.inject", "sessionKey", MAX_SESSION_KEY_CHARS)?;
         let message = req_str(p, "chat.inject", "message", usize::MAX)?;
+        self.check_message_size(&message)?;
         let role = opt_str(p, "chat.inject", "role")?.unwrap_or("assistant");
         if !INJECT_ROLES.contains(&role) {
             return Err(bad(

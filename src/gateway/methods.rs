@@ -129,7 +129,24 @@ const METHODS: &[MethodSpec] = &[
         handler: debug_broadcast,
         test_only: true,
     },
+    MethodSpec {
+        name: "debug.panic",
+        scope: SCOPE_ADMIN,
+        handler: debug_panic,
+        test_only: true,
+    },
 ];
+
+/// Panics on the loop (test builds of the config only): proves the panic
+/// hook logs the panic before the process exits (issue #18).
+fn debug_panic(
+    _gw: &mut Gateway,
+    _id: ConnId,
+    _req: &Request,
+    _now: Instant,
+) -> Result<Payload, ErrorShape> {
+    panic!("debug.panic requested")
+}
 
 /// Events this gateway core emits.
 pub const EVENTS: &[&str] = &[

@@ -168,6 +168,8 @@ pub struct Gateway {
     limiter: AuthLimiter,
     per_addr: HashMap<IpAddr, AddrCount>,
     per_client: HashMap<String, usize>,
+    /// Chat byte buckets per `client.id` (`rateLimits.chatBytesPerMinute`).
+    chat_rate: hashlink::LruCache<String, ratelimit::Bucket>,
     pre_auth: usize,
     authenticated: usize,
     pub stats: Stats,
@@ -279,6 +281,7 @@ impl Gateway {
             limiter,
             per_addr: HashMap::new(),
             per_client: HashMap::new(),
+            chat_rate: hashlink::LruCache::new(cfg.connections.max_connections.max(1)),
             pre_auth: 0,
             authenticated: 0,
             stats: Stats::default(),

@@ -10,6 +10,10 @@ use crate::protocol::{self, close, ErrorShape, SharedEvent};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
+/// An approver's connection may hold this many times `maxBufferedBytes` of
+/// answers and approval events before it too is closed as a slow consumer.
+pub const APPROVER_HEADROOM: usize = 2;
+
 impl Gateway {
     pub fn respond_ok(&mut self, id: ConnId, req_id: &str, payload: &Value, now: Instant) {
         let text = protocol::res_ok(req_id, payload);
@@ -119,7 +123,26 @@ impl Gateway {
         }
         let size = frame_len(frame.len());
         let pending = conn.pending_out_bytes();
-        if pending + size > cap {
+        // An approver is the last connection closed: over the cap its
+        // batched events are skipped (it can re-read them) and answers and
+        // approval events get APPROVER_HEADROOM more room, so approval
+        // events are not lost to someone else's chat burst.
+        let approver = pending + size > cap
+            && self.sessions.get(&id).is_some_and(|s| {
+                crate::protocol::handshake::scope_allows(
+                    &s.scopes,
+                    crate::protocol::handshake::SCOPE_APPROVALS,
+                )
+            });
+        if approver && pending + size <= cap * APPROVER_HEADROOM {
+            if matches!(
+                prio,
+                Priority::Batched | Priority::Droppable | Priority::Flow
+            ) {
+                self.stats.dropped += 1;
+                return;
+            }
+        } else if pending + size > cap {
             let straddle = matches!(prio, Priority::Reply | Priority::Flow) && pending <= cap;
             if matches!(prio, Priority::Droppable | Priority::Eager)
                 || (prio == Priority::Flow && !straddle)

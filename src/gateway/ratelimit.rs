@@ -23,6 +23,28 @@ impl Bucket {
         }
     }
 
+    /// Takes `n` tokens (bytes), or says how long until they are there;
+    /// `n` above the burst is capped at it so a single item can pass.
+    pub fn take_n(
+        &mut self,
+        n: f64,
+        per_sec: f64,
+        burst: f64,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * per_sec).min(burst);
+        let n = n.min(burst);
+        if self.tokens >= n {
+            self.tokens -= n;
+            Ok(())
+        } else {
+            let wait = (n - self.tokens) / per_sec;
+            Err(Duration::from_secs_f64(wait).max(Duration::from_millis(1)))
+        }
+    }
+
     /// Takes one token, or says how long until one is there.
     pub fn take(&mut self, per_sec: f64, burst: u32, now: Instant) -> Result<(), Duration> {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
@@ -43,6 +65,8 @@ impl Bucket {
 pub struct RateStats {
     pub connections_limited: u64,
     pub requests_limited: u64,
+    /// Chat messages refused by `rateLimits.chatBytesPerMinute`.
+    pub chat_bytes_limited: u64,
     pub tracked_addresses: usize,
 }
 
@@ -129,6 +153,63 @@ impl super::Gateway {
             )
             .retry_after(retry)
         })
+    }
+
+    /// `rateLimits.chatBytesPerMinute` per `client.id`: one writer cannot
+    /// flood every reader's fan-out. The table holds at most one bucket per
+    /// connected id (`maxConnections`, least recently used evicted).
+    pub(super) fn chat_byte_rate(
+        &mut self,
+        id: crate::net::ConnId,
+        bytes: usize,
+        now: Instant,
+    ) -> Result<(), crate::protocol::ErrorShape> {
+        let r = &self.cfg.rate_limits;
+        let per_minute = r.chat_bytes_per_minute;
+        let exempt = r.exempt_loopback
+            && self
+                .conns
+                .get(id)
+                .is_some_and(|c| c.addr.ip().is_loopback());
+        if per_minute == 0 || exempt {
+            return Ok(());
+        }
+        let Some(client) = self.sessions.get(&id).map(|s| s.params.client.id.clone()) else {
+            return Ok(());
+        };
+        let cap = self.cfg.connections.max_connections.max(1);
+        if self.chat_rate.capacity() != cap {
+            self.chat_rate.set_capacity(cap);
+        }
+        let burst = per_minute as f64;
+        let bucket = match self.chat_rate.get_mut(&client) {
+            Some(b) => b,
+            None => {
+                self.chat_rate.insert(
+                    client.clone(),
+                    Bucket {
+                        tokens: burst,
+                        last: now,
+                    },
+                );
+                self.chat_rate.get_mut(&client).expect("just inserted")
+            }
+        };
+        bucket
+            .take_n(bytes as f64, per_minute as f64 / 60.0, burst, now)
+            .map_err(|wait| {
+                self.conn_rate.stats.chat_bytes_limited += 1;
+                let retry = wait.as_millis().max(1) as u64;
+                crate::protocol::ErrorShape::new(
+                    crate::protocol::ErrorCode::Unavailable,
+                    format!("too many message bytes from client.id {client} (rateLimits.chatBytesPerMinute = {per_minute})"),
+                )
+                .detail(
+                    "RATE_LIMITED",
+                    serde_json::json!({"limit": "chatBytesPerMinute", "max": per_minute, "retryAfterMs": retry}),
+                )
+                .retry_after(retry)
+            })
     }
 
     pub fn rate_view(&self) -> RateStats {

@@ -412,6 +412,7 @@ families! {
     Counter "cache.notModified" "HTTP answers 304 Not Modified.";
     Counter "rateLimits.connectionsLimited" => "rate_limits_limited" {"what=\"connections\""} "Connections and requests over their rate limit.";
     Counter "rateLimits.requestsLimited" => "rate_limits_limited" {"what=\"requests\""} "Requests over rateLimits.requestsPerSecond.";
+    Counter "rateLimits.chatBytesLimited" "Chat messages refused by rateLimits.chatBytesPerMinute.";
     Gauge "rateLimits.trackedAddresses" "Addresses in the connection-rate table.";
     Gauge "auditForward.enabled" "Audit forwarding is configured (1) or not (0).";
     Gauge "auditForward.stateCode" "Forward circuit: 0 closed, 1 open, 2 half-open.";
