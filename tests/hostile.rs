@@ -223,6 +223,13 @@ fn pre_auth_flood_from_few_addresses_denies_no_new_address() {
     let mut newcomer = Client::over(ws);
     assert_eq!(newcomer.recv()["event"], "connect.challenge");
     assert_eq!(newcomer.connect(TOKEN, &[])["ok"], true);
+    // The newcomer took an evicted socket's slot and then left the pool:
+    // fill it again from a third address.
+    let mut top_up = connect_from(Ipv4Addr::new(127, 0, 0, 4), gw.addr);
+    std::io::Write::write_all(&mut top_up, b"GET / HTTP/1.1\r\n").unwrap();
+    wait_until("the pool is full again", || {
+        connections(&mut admin)["authenticating"] == 16
+    });
     // `/healthz` from a flooding address, pool full: answered, not 503.
     let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 2), gw.addr);
     s.set_read_timeout(Some(WAIT)).unwrap();
@@ -429,7 +436,9 @@ fn an_approver_outlasts_a_chat_burst_and_gets_its_approval_event() {
     let mut human = gw.client(&approver_scopes);
     let _reader = gw.client(&["operator.read"]);
     let mut agent = gw.client(&approver_scopes);
-    let mut w = gw.client(&["operator.write"]);
+    // The writer reads its answers (and its own events) as it goes; it is
+    // an approver too so a loaded machine cannot make it the slow one.
+    let mut w = gw.client(&["operator.write", "operator.approvals"]);
     // Neither `human` nor `_reader` reads while 40 x 8 KB previews go out.
     let big = "q".repeat(20_000);
     for i in 0..40 {

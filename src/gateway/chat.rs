@@ -600,7 +600,6 @@ impl Gateway {
         let session_key = req_str(p, "chat.send", "sessionKey", MAX_SESSION_KEY_CHARS)?;
         let message = req_str(p, "chat.send", "message", usize::MAX)?;
         self.check_message_size(&message)?;
-        self.chat_byte_rate(id, message.len(), now)?;
         let idem = req_str(p, "chat.send", "idempotencyKey", MAX_IDEMPOTENCY_KEY_CHARS)?;
         let cache_key = format!("{session_key}\u{0}{idem}");
         if let Some(payload) = self.idempotency_get(&cache_key, now) {
@@ -617,6 +616,8 @@ impl Gateway {
             p.waiters.push((id, req.id.clone()));
             return Ok(Payload::Deferred);
         }
+        // Metered after the replays: a retry of the same key costs nothing.
+        self.chat_byte_rate(id, message.len(), now)?;
         self.check_pending_bound()?;
         let append = Append {
             session_key,
