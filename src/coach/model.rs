@@ -2495,12 +2495,21 @@ fn interpreter_code(
         }
     }
     // Commands the code runs: judged as commands.
-    if spawn && depth < 2 {
+    let decided = out.iter().any(|m| m.severity == Critical);
+    if spawn && depth < 2 && !decided {
         let mut inner_found = false;
-        for t in quoted_strings(c) {
-            if t.len() < 2 || !t.contains(' ') && !t.contains('/') {
-                continue;
-            }
+        // Only strings shaped like a command line (a word, a space, more),
+        // at most a few: each is a whole nested check.
+        let commands = quoted_strings(c).into_iter().filter(|t| {
+            let first = t.split_whitespace().next().unwrap_or("");
+            t.len() >= 4
+                && t.contains(' ')
+                && !first.is_empty()
+                && first
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+        });
+        for t in commands.take(4) {
             let mut inner = Vec::new();
             let views = super::Views::build(&super::CheckInput::command(&t), 64 * 1024);
             inner.extend(coach.scan_views(&views, depth + 1));
