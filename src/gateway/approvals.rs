@@ -109,6 +109,14 @@ impl Default for Approvals {
     }
 }
 
+/// An approval id used for another call than the one it was raised for.
+fn id_mismatch(aid: &str) -> ErrorShape {
+    ErrorShape::invalid(format!(
+        "approval {aid} was raised for a different call; use a new id"
+    ))
+    .detail("APPROVAL_ID_MISMATCH", json!({"id": aid}))
+}
+
 fn storage(what: &str, e: impl std::fmt::Display) {
     log::warn!("approvals: {what} not stored: {e}");
 }
@@ -257,37 +265,14 @@ impl Gateway {
         }
         if let Some(aid) = &approval_id {
             // Asked again (a retry, or after our restart): join or tell, but
-            // only for the same call. An id is bound to what it approved:
-            // another command (or cwd, argv...) under a known id would take
-            // its answer.
-            let mismatch = || {
-                ErrorShape::invalid(format!(
-                    "{M}: approval {aid} was raised for a different call; use a new id"
-                ))
-                .detail("APPROVAL_ID_MISMATCH", json!({"id": aid}))
-            };
-            let waiters_max = e.max_approval_waiters;
-            if let Some(a) = self.approvals.pending.iter_mut().find(|a| &a.id == aid) {
-                if a.request != request {
-                    return Err(mismatch());
-                }
-                if a.waiters.len() >= waiters_max {
-                    return Err(unavailable(
-                        "RATE_LIMITED",
-                        format!(
-                            "{} calls already wait on approval {aid} (exec.maxApprovalWaiters)",
-                            a.waiters.len()
-                        ),
-                        RETRY_FULL_MS,
-                    ));
-                }
-                a.waiters.push((id, req.id.clone()));
-                return Ok(Payload::Deferred);
+            // only for the same call.
+            if let Some(joined) = self.join_pending(aid, &request, Some((id, req.id.clone()))) {
+                return joined.map(|()| Payload::Deferred);
             }
             match self.store.get_approval(aid) {
                 Ok(Some(row)) => {
                     if serde_json::from_str::<Value>(&row.request).ok().as_ref() != Some(&request) {
-                        return Err(mismatch());
+                        return Err(id_mismatch(aid));
                     }
                     return Ok(Payload::Json(json!({
                         "id": row.id, "decision": row.decision, "state": row.state,
@@ -404,6 +389,35 @@ impl Gateway {
         Ok(Payload::Deferred)
     }
 
+    /// Joins the pending approval `aid` as a waiter, if there is one: only
+    /// for the same call (an id is bound to what it approves: another
+    /// command, cwd or argv under it would take its answer), and within
+    /// `exec.maxApprovalWaiters`. `None` when nothing by that id is pending.
+    fn join_pending(
+        &mut self,
+        aid: &str,
+        request: &Value,
+        waiter: Option<(ConnId, String)>,
+    ) -> Option<Result<(), ErrorShape>> {
+        let max = self.cfg.exec.max_approval_waiters;
+        let a = self.approvals.pending.iter_mut().find(|a| a.id == aid)?;
+        if a.request != *request {
+            return Some(Err(id_mismatch(aid)));
+        }
+        if a.waiters.len() >= max || waiter.is_none() {
+            return Some(Err(unavailable(
+                "RATE_LIMITED",
+                format!(
+                    "{} calls already wait on approval {aid} (exec.maxApprovalWaiters)",
+                    a.waiters.len()
+                ),
+                RETRY_FULL_MS,
+            )));
+        }
+        a.waiters.extend(waiter);
+        Some(Ok(()))
+    }
+
     /// An `exec.run` the coach wants a human for.
     pub(super) fn raise_exec_approval(
         &mut self,
@@ -442,31 +456,14 @@ impl Gateway {
         exec: Option<Held>,
         now: Instant,
     ) -> Result<(), ErrorShape> {
-        let e = &self.cfg.exec;
         // The same id raised twice (re-sent while its coach check was still
         // running): one approval, the later caller joins it, within bounds.
         if let Some(aid) = &id {
-            if let Some(a) = self.approvals.pending.iter_mut().find(|a| &a.id == aid) {
-                if a.request != request {
-                    return Err(ErrorShape::invalid(format!(
-                        "approval {aid} was raised for a different call; use a new id"
-                    ))
-                    .detail("APPROVAL_ID_MISMATCH", json!({"id": aid})));
-                }
-                if a.waiters.len() >= e.max_approval_waiters || waiter.is_none() {
-                    return Err(unavailable(
-                        "RATE_LIMITED",
-                        format!(
-                            "{} calls already wait on approval {aid} (exec.maxApprovalWaiters)",
-                            a.waiters.len()
-                        ),
-                        RETRY_FULL_MS,
-                    ));
-                }
-                a.waiters.extend(waiter);
-                return Ok(());
+            if let Some(joined) = self.join_pending(aid, &request, waiter.clone()) {
+                return joined;
             }
         }
+        let e = &self.cfg.exec;
         let full = |msg: String| unavailable("APPROVALS_FULL", msg, RETRY_FULL_MS);
         if self.approvals.pending.len() >= e.max_pending_approvals {
             self.approvals.stats.rejected_full += 1;
