@@ -211,7 +211,7 @@ impl Sshd {
         let t0 = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(t0.elapsed() < common::WAIT, "sshd did not listen");
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(20)); // polling interval
         }
         Some(Sshd { child, port, key })
     }
