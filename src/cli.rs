@@ -15,6 +15,8 @@ USAGE:
     clawgate token create --name NAME --scopes S1,S2 [--kind agent|operator] [--device ID]
                           [--config PATH | --data-dir DIR]    prints the secret once
     clawgate token list   [--config PATH | --data-dir DIR]
+    clawgate check --offline [COMMAND...]   the embedded coach on a command, or a JSON tool
+                          call on stdin; prints the decision; exit 0 allow, 2 block, 3 ask
     clawgate token revoke NAME [--config PATH | --data-dir DIR]
 
 OPTIONS:
@@ -62,6 +64,10 @@ pub enum Command {
         src: ConfigSource,
         out: Option<PathBuf>,
         expect_head: Option<String>,
+    },
+    /// `clawgate check --offline [COMMAND...]`.
+    Check {
+        args: Vec<String>,
     },
     /// `clawgate token create|list|revoke`.
     Token {
@@ -297,6 +303,15 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
         Some("audit") => return parse_audit(&args[1..]),
         Some("tls") => return parse_tls(&args[1..]),
         Some("token") => return parse_token(&args[1..]),
+        Some("check") => {
+            let rest = &args[1..];
+            if rest.first().map(String::as_str) != Some("--offline") {
+                return Err("check: only --offline is built: clawgate check --offline [COMMAND...] (or a JSON tool call on stdin)".into());
+            }
+            return Ok(Command::Check {
+                args: rest[1..].to_vec(),
+            });
+        }
         _ => {}
     }
     let mut src = ConfigSource::default();

@@ -6,6 +6,7 @@
 //! `coach` (classifies tool calls before they run), `exec` (children),
 //! `forward` (audit copies to a collector), `dashboard` (the page at `/`).
 
+pub mod agent;
 pub mod cli;
 pub mod coach;
 pub mod config;
