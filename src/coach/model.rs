@@ -1293,7 +1293,15 @@ fn read_of(p: &str, bulk: bool, out: &mut Vec<Match>) -> Option<Resource> {
 
 /// A URL used by a fetch or a command.
 fn url_of(u: &str, sends: bool, out: &mut Vec<Match>) {
-    if let Some(creds) = metadata_access(u) {
+    let carries =
+        sends || u.contains("?") && u.len() > 60 || u.contains("=@") || u.contains("AKIA");
+    sinks_in(u, carries, out);
+}
+
+/// The metadata service and drop sites named in `text` (a URL, a
+/// one-liner's code); `carries`: data goes out with it.
+fn sinks_in(text: &str, carries: bool, out: &mut Vec<Match>) {
+    if let Some(creds) = metadata_access(text) {
         hit(
             out,
             if creds {
@@ -1303,9 +1311,7 @@ fn url_of(u: &str, sends: bool, out: &mut Vec<Match>) {
             },
         );
     }
-    if drop_site(u) {
-        let carries =
-            sends || u.contains("?") && u.len() > 60 || u.contains("=@") || u.contains("AKIA");
+    if drop_site(text) {
         hit(
             out,
             if carries {
@@ -2395,26 +2401,7 @@ fn interpreter_code(
     if socket || http {
         *sends = true;
     }
-    if let Some(creds) = metadata_access(c) {
-        hit(
-            out,
-            if creds {
-                ix::METADATA_CREDS
-            } else {
-                ix::METADATA
-            },
-        );
-    }
-    if drop_site(c) {
-        hit(
-            out,
-            if socket || http && has(&["post", "POST", "data="]) {
-                ix::DROP_SITE_UPLOAD
-            } else {
-                ix::DROP_SITE
-            },
-        );
-    }
+    sinks_in(c, socket || http && has(&["post", "POST", "data="]), out);
     // Deletion APIs and their target.
     const DELETERS: &[&str] = &[
         "rmtree",
