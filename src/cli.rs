@@ -15,8 +15,15 @@ USAGE:
     clawgate token create --name NAME --scopes S1,S2 [--kind agent|operator] [--device ID]
                           [--config PATH | --data-dir DIR]    prints the secret once
     clawgate token list   [--config PATH | --data-dir DIR]
-    clawgate check --offline [COMMAND...]   the embedded coach on a command, or a JSON tool
-                          call on stdin; prints the decision; exit 0 allow, 2 block, 3 ask
+    clawgate check [--offline | --url URL --token T] [--hold] [COMMAND...]
+                          a command, or a JSON tool call on stdin, judged by a running
+                          gateway (rules, approvals, audit) or the embedded coach
+                          (--offline); prints the decision; exit 0 allow, 2 block, 3 ask,
+                          1 bad input; an unreachable gateway is a block (exit 2)
+    clawgate hook claude-code [--url URL --token T]   Claude Code's command hook
+    clawgate hook install claude-code [--http URL] [--settings FILE]
+    clawgate mcp [--url URL --token T] [--root DIR]... [--local]   MCP server on stdio
+    clawgate approvals list|allow ID|deny ID [--always] [--url URL --token T]
     clawgate token revoke NAME [--config PATH | --data-dir DIR]
 
 OPTIONS:
@@ -31,6 +38,9 @@ OPTIONS:
                         worst-case memory, then exit
     --version           print the version
     --help              print this help
+
+AGENT COMMANDS read --url / --token from CLAWGATE_URL / CLAWGATE_TOKEN when not given
+(default URL ws://127.0.0.1:18789).
 
 AUDIT:
     verify              walk the hash-chained audit trail; exit 0 when intact, 1 naming
@@ -65,8 +75,10 @@ pub enum Command {
         out: Option<PathBuf>,
         expect_head: Option<String>,
     },
-    /// `clawgate check --offline [COMMAND...]`.
-    Check {
+    /// `clawgate check|hook|mcp|approvals ...`: the commands that run
+    /// beside a gateway (parsed by their own modules).
+    Tool {
+        name: String,
         args: Vec<String>,
     },
     /// `clawgate token create|list|revoke`.
@@ -303,13 +315,10 @@ pub fn parse(args: &[String], env_token: Option<String>) -> Result<Command, Stri
         Some("audit") => return parse_audit(&args[1..]),
         Some("tls") => return parse_tls(&args[1..]),
         Some("token") => return parse_token(&args[1..]),
-        Some("check") => {
-            let rest = &args[1..];
-            if rest.first().map(String::as_str) != Some("--offline") {
-                return Err("check: only --offline is built: clawgate check --offline [COMMAND...] (or a JSON tool call on stdin)".into());
-            }
-            return Ok(Command::Check {
-                args: rest[1..].to_vec(),
+        Some(name @ ("check" | "hook" | "mcp" | "approvals")) => {
+            return Ok(Command::Tool {
+                name: name.to_string(),
+                args: args[1..].to_vec(),
             });
         }
         _ => {}

@@ -153,6 +153,7 @@ pub struct Config {
     pub log: LogConfig,
     pub tls: TlsConfig,
     pub testing: TestingConfig,
+    pub agents: AgentsConfig,
 }
 
 /// One waiter on an approval (its connection and request id, ≤ 128 bytes).
@@ -733,6 +734,37 @@ impl TlsConfig {
     }
 }
 
+/// Default hold of a hook waiting for a person: under Claude Code's 60 s
+/// default hook timeout, so the deny arrives before Claude Code gives up.
+pub const DEFAULT_AGENTS_HOLD_TIMEOUT_MS: u64 = 50_000;
+/// Default largest hook body (a `Write` of a large file is cut by the coach's
+/// `maxInputBytes` anyway; the rest is only audited).
+pub const DEFAULT_AGENTS_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Agents plugging in (`src/agent/`, `POST /hooks/claude-code`, `agent.*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct AgentsConfig {
+    /// `approve` holds the hook until a person decides (console, phone,
+    /// terminal) instead of answering `ask` (Claude Code asks locally).
+    pub remote_approval: bool,
+    /// Longest hold of a hook or `agent.check` waiting for a person; no
+    /// decision by then answers `deny`. Keep it under the hook's `timeout`.
+    pub hold_timeout_ms: u64,
+    /// Largest request body on the gateway port (hooks); over it: 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            remote_approval: false,
+            hold_timeout_ms: DEFAULT_AGENTS_HOLD_TIMEOUT_MS,
+            max_body_bytes: DEFAULT_AGENTS_MAX_BODY_BYTES,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct TestingConfig {
@@ -984,6 +1016,16 @@ impl Config {
         }
         if e.max_approval_waiters == 0 || e.max_approval_waiters > 1024 {
             return bad("exec.maxApprovalWaiters", "expected 1..=1024");
+        }
+        let a = &self.agents;
+        if a.hold_timeout_ms < 100 || a.hold_timeout_ms > e.max_approval_timeout_ms {
+            return bad(
+                "agents.holdTimeoutMs",
+                "expected 100..=exec.maxApprovalTimeoutMs",
+            );
+        }
+        if a.max_body_bytes < 1024 || a.max_body_bytes > 16 * 1024 * 1024 {
+            return bad("agents.maxBodyBytes", "expected 1024..=16777216");
         }
         if e.approval_timeout_ms < 100 || e.approval_timeout_ms > e.max_approval_timeout_ms {
             return bad(
@@ -1443,7 +1485,9 @@ impl MemoryBudget {
             + w.max_payload
             + tls
             + MEMORY_PER_CONN_OVERHEAD;
+        // A hook's body is read into the head buffer (and copied out once).
         let per_unauthenticated_bytes = w.max_http_head_bytes
+            + 2 * c.agents.max_body_bytes
             + w.read_buffer_bytes
             + 2 * w.pre_auth_max_payload
             + 16 * 1024

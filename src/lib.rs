@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod client;
 pub mod coach;
 pub mod config;
 pub mod dashboard;

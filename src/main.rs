@@ -32,7 +32,12 @@ fn main() -> ExitCode {
             expect_head,
         } => audit(action, &src, out.as_deref(), expect_head.as_deref()),
         Command::Token { action, src } => token(action, &src),
-        Command::Check { args } => check(&args),
+        Command::Tool { name, args } => ExitCode::from(match name.as_str() {
+            "check" => clawgate::agent::cmd::run_check(&args),
+            "hook" => clawgate::agent::cmd::run_hook(&args),
+            "mcp" => clawgate::agent::cmd::run_mcp(&args),
+            _ => clawgate::client::approvals::run(&args),
+        }),
         Command::TlsGenerate {
             src,
             out,
@@ -171,35 +176,6 @@ fn tls_generate(
         Err(e) => {
             eprintln!("clawgate: {e}");
             ExitCode::from(1)
-        }
-    }
-}
-
-/// `clawgate audit verify|export`: opens the database read-only.
-/// `clawgate check --offline`: the embedded coach, for hooks and scripts.
-fn check(args: &[String]) -> ExitCode {
-    use clawgate::agent::check;
-    use std::io::Read;
-    let mut stdin = String::new();
-    if args.is_empty() {
-        let mut limited = std::io::stdin().take(check::MAX_STDIN_BYTES as u64 + 1);
-        if limited.read_to_string(&mut stdin).is_err() || stdin.len() > check::MAX_STDIN_BYTES {
-            eprintln!(
-                "clawgate check: stdin is not UTF-8 text of at most {} bytes",
-                check::MAX_STDIN_BYTES
-            );
-            return ExitCode::from(check::EXIT_BAD_INPUT);
-        }
-    }
-    match check::input_from(args, &stdin) {
-        Ok(input) => {
-            let (out, code) = check::judge(&input);
-            println!("{out}");
-            ExitCode::from(code)
-        }
-        Err(e) => {
-            eprintln!("clawgate check: {e}");
-            ExitCode::from(check::EXIT_BAD_INPUT)
         }
     }
 }

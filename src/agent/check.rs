@@ -53,6 +53,32 @@ pub fn judge(input: &CheckInput) -> (serde_json::Value, u8) {
     (out, code)
 }
 
+/// A gateway's `agent.check` answer as the JSON printed and the exit code.
+/// A decision that cannot be read blocks (fails closed).
+pub fn from_gateway(answer: &serde_json::Value) -> (serde_json::Value, u8) {
+    let (p, reason) = super::hook::decide(answer);
+    let raw = answer
+        .get("decision")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("none");
+    let (decision, code) = match (p, raw) {
+        (super::hook::Permission::Allow, _) => ("allow", EXIT_ALLOW),
+        (super::hook::Permission::Ask, _) => ("approve", EXIT_ASK),
+        (super::hook::Permission::Deny, _) => ("block", EXIT_BLOCK),
+    };
+    let coach = answer.get("coach").unwrap_or(answer);
+    let out = serde_json::json!({
+        "decision": decision,
+        "gatewayDecision": raw,
+        "reason": reason,
+        "resolvedBy": answer.get("resolvedBy"),
+        "severity": coach.get("severity"),
+        "matches": coach.get("matches"),
+        "source": "gateway",
+    });
+    (out, code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

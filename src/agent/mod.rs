@@ -1,5 +1,8 @@
-//! What agents call to be guarded without speaking the gateway's protocol.
-//! `clawgate check` (here): a command or a JSON tool call in, the coach's
-//! decision out as JSON, and an exit code any hook system can read.
+//! Agents plug in: Claude Code hooks (`hook.rs`), `clawgate check`
+//! (`check.rs`), the MCP server (`mcp.rs`), and the small blocking
+//! clients they use to reach a running gateway (`client.rs`).
 
 pub mod check;
+pub mod cmd;
+pub mod hook;
+pub mod mcp;

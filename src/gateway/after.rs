@@ -24,6 +24,8 @@ pub(super) enum After {
     Exec(Box<ExecReq>),
     /// `exec.approval.request`: deny outright on block, else ask a human.
     Approval(Box<ApprovalReq>),
+    /// `agent.check` and hooks: answer, or hold an approve for a person.
+    Agent(Box<super::hooks::AgentReq>),
 }
 
 /// An `exec.run` held by an approval: who asked, and the request to start
@@ -72,6 +74,7 @@ impl Gateway {
             After::Respond => unreachable!("answered by the coach itself"),
             After::Exec(r) => self.exec_after_coach(conn, req_id, *r, verdict, now),
             After::Approval(a) => self.approval_after_coach(conn, req_id, *a, verdict, now),
+            After::Agent(a) => self.agent_after_coach(conn, req_id, *a, verdict, now),
         }
     }
 

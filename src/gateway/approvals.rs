@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 const RETRY_FULL_MS: u64 = 1_000;
 
+/// Longest approval id a client may choose (issue #17: ids were unbounded).
+pub const MAX_APPROVAL_ID_BYTES: usize = 128;
+
 /// An explicit `exec.approval.request`, carried through the coach.
 pub struct ApprovalReq {
     pub id: Option<String>,
@@ -211,7 +214,7 @@ impl Gateway {
         let e = self.cfg.exec.clone();
         let get_str =
             |key: &str, max: usize| opt_text(p, M, key, max).map(|v| v.map(str::to_string));
-        let approval_id = get_str("id", 128)?;
+        let approval_id = get_str("id", MAX_APPROVAL_ID_BYTES)?;
         if approval_id.as_deref().is_some_and(|s| s.is_empty()) {
             return Err(bad(M, "id", "a non-empty string"));
         }
@@ -444,7 +447,7 @@ impl Gateway {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn raise_approval(
+    pub(super) fn raise_approval(
         &mut self,
         id: Option<String>,
         session: String,
@@ -586,11 +589,7 @@ impl Gateway {
             }
         };
         let Some(i) = self.approvals.pending.iter().position(|a| a.id == aid) else {
-            return Err(ErrorShape::new(
-                ErrorCode::ApprovalNotFound,
-                format!("unknown or expired approval id `{aid}`"),
-            )
-            .detail("APPROVAL_NOT_FOUND", json!({"id": aid})));
+            return Err(self.not_pending(&aid));
         };
         // Nobody answers a prompt their own credential raised, unless it is
         // the operator's (a person may answer their own questions).
@@ -608,6 +607,40 @@ impl Gateway {
         Ok(Payload::Json(
             json!({"ok": true, "id": aid, "decision": decision}),
         ))
+    }
+
+    /// Why `aid` cannot be decided now: already decided (first decision
+    /// wins, once; the answer names who), expired, or never known.
+    pub(super) fn not_pending(&mut self, aid: &str) -> ErrorShape {
+        let row = if aid.len() <= MAX_APPROVAL_ID_BYTES {
+            self.store.get_approval(aid).unwrap_or(None)
+        } else {
+            None
+        };
+        match row {
+            Some(r) if r.state == "decided" => {
+                let by = r.resolved_by.unwrap_or_else(|| "someone".into());
+                let d = r.decision.unwrap_or_default();
+                ErrorShape::new(
+                    ErrorCode::ApprovalNotFound,
+                    format!("approval `{aid}` was already decided by {by} ({d})"),
+                )
+                .detail(
+                    "APPROVAL_ALREADY_DECIDED",
+                    json!({"id": aid, "decision": d, "resolvedBy": by}),
+                )
+            }
+            Some(r) => ErrorShape::new(
+                ErrorCode::ApprovalNotFound,
+                format!("approval `{aid}` is no longer pending ({})", r.state),
+            )
+            .detail("APPROVAL_NOT_FOUND", json!({"id": aid, "state": r.state})),
+            None => ErrorShape::new(
+                ErrorCode::ApprovalNotFound,
+                format!("unknown or expired approval id `{aid}`"),
+            )
+            .detail("APPROVAL_NOT_FOUND", json!({"id": aid})),
+        }
     }
 
     pub(super) fn on_approval_expired(&mut self, seq: u64, now: Instant) {

@@ -113,6 +113,8 @@ const METHODS: &[MethodSpec] = &[
         Gateway::exec_approval_list,
     ),
     method("exec.run", SCOPE_WRITE, Gateway::exec_run),
+    method("agent.check", SCOPE_WRITE, Gateway::agent_check),
+    method("agent.report", SCOPE_WRITE, Gateway::agent_report),
     method("process.list", SCOPE_READ, Gateway::process_list),
     method("process.poll", SCOPE_READ, Gateway::process_poll),
     method("process.write", SCOPE_WRITE, Gateway::process_write),

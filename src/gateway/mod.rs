@@ -16,6 +16,7 @@ pub mod exec;
 pub use chat::MetaFlush;
 mod forward;
 mod handshake;
+mod hooks;
 mod memory;
 pub mod methods;
 mod outbound;
@@ -231,6 +232,8 @@ pub struct Gateway {
     broadcast_ids: Vec<ConnId>,
     /// Scratch list of the timers due this turn.
     fired: Vec<Timer>,
+    /// HTTP hook connections held for their answer (`POST /hooks/claude-code`).
+    hooks: hooks::HookWaits,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -329,6 +332,7 @@ impl Gateway {
             tls,
             broadcast_ids: Vec::new(),
             fired: Vec::new(),
+            hooks: hooks::HookWaits::default(),
             cfg,
             secrets,
         };
@@ -595,6 +599,8 @@ impl Gateway {
             return;
         };
         match conn.state() {
+            // A held hook has said all it will; its answer is pending.
+            ConnState::HttpHead if self.hooks.waiting(id) => {}
             ConnState::HttpHead => self.read_http(id, now),
             ConnState::HttpReply => {}
             ConnState::AwaitConnect | ConnState::Open | ConnState::Closing => self.read_ws(id, now),
@@ -603,8 +609,9 @@ impl Gateway {
 
     fn read_http(&mut self, id: ConnId, now: Instant) {
         let max_head = self.cfg.websocket.max_http_head_bytes;
+        let max_body = self.cfg.agents.max_body_bytes;
         let conn = self.conns.get_mut(id).expect("checked by caller");
-        match conn.read_http(max_head) {
+        match conn.read_http(max_head, max_body) {
             HttpRead::NeedMore => {}
             HttpRead::Closed => self.remove(id, now),
             HttpRead::Error(e) => {
@@ -613,6 +620,16 @@ impl Gateway {
                 conn.reply_http(&http::error_response(&e));
             }
             HttpRead::Request(HttpRequest::Plain(req)) => {
+                if req.path.split('?').next() == Some("/hooks/claude-code") {
+                    self.stats.http_requests += 1;
+                    let Some(response) = self.claude_code_hook(id, &req, now) else {
+                        return; // held for the coach or a person
+                    };
+                    if let Some(conn) = self.conns.get_mut(id) {
+                        conn.reply_http(&response);
+                    }
+                    return;
+                }
                 let response = self.plain_http(id, &req, now);
                 let conn = self.conns.get_mut(id).expect("still here");
                 conn.reply_http(&response);
@@ -861,6 +878,7 @@ impl Gateway {
         let Some(mut conn) = self.conns.remove(id) else {
             return;
         };
+        self.hooks.forget(id);
         // Last words (a close echo) get one non-blocking attempt.
         let _ = conn.flush();
         let _ = self.registry.deregister(&mut conn.sock.tcp);
@@ -1263,6 +1281,9 @@ impl Gateway {
     /// itself (every client shares the operator's token until credentials
     /// carry identities).
     pub(super) fn identity_of(&self, conn: ConnId) -> String {
+        if let Some(h) = self.hooks.identity(conn) {
+            return h.to_string();
+        }
         let s = self.session(conn);
         if let Some(c) = s.and_then(|s| s.credential.as_ref()) {
             return format!("{}:{}", c.kind, c.name);

@@ -16,12 +16,19 @@ pub const APPROVER_HEADROOM: usize = 2;
 
 impl Gateway {
     pub fn respond_ok(&mut self, id: ConnId, req_id: &str, payload: &Value, now: Instant) {
+        if self.hooks.waiting(id) {
+            return self.hook_settled(id, Ok(payload));
+        }
         let text = protocol::res_ok(req_id, payload);
         self.enqueue(id, OutFrame::text(text), Priority::Immediate, now);
     }
 
     /// A response whose payload is already JSON text.
     pub fn respond_ok_raw(&mut self, id: ConnId, req_id: &str, payload_json: &str, now: Instant) {
+        if self.hooks.waiting(id) {
+            let v = serde_json::from_str(payload_json).unwrap_or_default();
+            return self.hook_settled(id, Ok(&v));
+        }
         let text = protocol::res_ok_raw(req_id, payload_json);
         self.enqueue(id, OutFrame::text(text), Priority::Immediate, now);
     }
@@ -34,6 +41,9 @@ impl Gateway {
 
     pub fn respond_err(&mut self, id: ConnId, req_id: &str, err: &ErrorShape, now: Instant) {
         self.stats.errors_sent += 1;
+        if self.hooks.waiting(id) {
+            return self.hook_settled(id, Err(err));
+        }
         let text = protocol::res_err(req_id, err);
         self.enqueue(id, OutFrame::text(text), Priority::Immediate, now);
     }

@@ -160,7 +160,12 @@ impl Gateway {
 
     /// `Authorization: Bearer <token or password>`, throttled per address
     /// like a WebSocket `connect`.
-    fn http_auth(&mut self, id: ConnId, req: &PlainRequest, now: Instant) -> Result<(), Vec<u8>> {
+    pub(super) fn http_auth(
+        &mut self,
+        id: ConnId,
+        req: &PlainRequest,
+        now: Instant,
+    ) -> Result<(), Vec<u8>> {
         let ip = self.conns.get(id).map(|c| c.addr.ip());
         let Some(ip) = ip else {
             return Err(Vec::new());

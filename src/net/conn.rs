@@ -185,19 +185,35 @@ impl Conn {
         self.sock.has_pending()
     }
 
-    /// Reads more of the request head (bounded by `max_head`).
-    pub fn read_http(&mut self, max_head: usize) -> HttpRead {
+    /// Reads more of the request head (bounded by `max_head`) and of a
+    /// plain request's body (bounded by `max_body`).
+    pub fn read_http(&mut self, max_head: usize, max_body: usize) -> HttpRead {
         let mut chunk = [0u8; HTTP_READ_CHUNK];
         loop {
             match self.sock.read(&mut chunk) {
                 Ok(0) => return HttpRead::Closed,
                 Ok(n) => {
-                    if self.http_buf.len() + n > max_head {
+                    if self.http_buf.len() + n > max_head + max_body {
                         return HttpRead::Error(HttpError::HeadTooLarge);
                     }
                     self.http_buf.extend_from_slice(&chunk[..n]);
                     match http::parse_head(&self.http_buf) {
+                        Ok(None) if self.http_buf.len() > max_head => {
+                            return HttpRead::Error(HttpError::HeadTooLarge)
+                        }
                         Ok(None) => continue,
+                        Ok(Some(HttpRequest::Plain(mut p))) if p.content_length.is_some() => {
+                            let len = p.content_length.unwrap_or(0);
+                            if len > max_body {
+                                return HttpRead::Error(HttpError::BodyTooLarge(max_body));
+                            }
+                            let end = p.head_len + len;
+                            if self.http_buf.len() < end {
+                                continue;
+                            }
+                            p.body = self.http_buf[p.head_len..end].to_vec();
+                            return HttpRead::Request(HttpRequest::Plain(p));
+                        }
                         Ok(Some(req)) => return HttpRead::Request(req),
                         Err(e) => return HttpRead::Error(e),
                     }
@@ -471,7 +487,7 @@ mod tests {
         // Wait on the condition (bytes arrived), not a fixed time.
         let mut r = HttpRead::NeedMore;
         for _ in 0..10_000 {
-            r = c.read_http(512);
+            r = c.read_http(512, 0);
             if !matches!(r, HttpRead::NeedMore) {
                 break;
             }

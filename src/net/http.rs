@@ -38,6 +38,12 @@ pub struct PlainRequest {
     /// Set by browsers (fetch, forms): then `Host` must be one of ours.
     pub origin: Option<String>,
     pub host: Option<String>,
+    /// `Content-Length` of a request with a body (a hook's POST).
+    pub content_length: Option<usize>,
+    /// Bytes of the head; the body follows.
+    pub head_len: usize,
+    /// The body, once all `content_length` bytes are in (filled by the connection).
+    pub body: Vec<u8>,
 }
 
 /// Why a head was refused; each maps to one status line.
@@ -49,6 +55,8 @@ pub enum HttpError {
     HeadTooLarge,
     /// An upgrade with a missing or wrong WebSocket header.
     BadUpgrade(String),
+    /// A body longer than the endpoint takes.
+    BodyTooLarge(usize),
 }
 
 /// Looks for a complete head in `buf`. `Ok(None)`: need more bytes.
@@ -78,6 +86,19 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<HttpRequest>, HttpError> {
             .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
     });
     if !wants_upgrade {
+        // A body is only read with its length announced: chunked bodies
+        // would need a decoder for one endpoint that never sends them.
+        if header("transfer-encoding").is_some() {
+            return Err(HttpError::BadRequest(
+                "Transfer-Encoding is not supported here; send Content-Length".into(),
+            ));
+        }
+        let content_length = match header("content-length") {
+            None => None,
+            Some(v) => Some(v.parse::<usize>().map_err(|_| {
+                HttpError::BadRequest(format!("Content-Length `{v}` is not a length"))
+            })?),
+        };
         return Ok(Some(HttpRequest::Plain(PlainRequest {
             method,
             path,
@@ -85,6 +106,9 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<HttpRequest>, HttpError> {
             if_none_match: header("if-none-match").map(str::to_string),
             origin: header("origin").map(str::to_string),
             host: header("host").map(str::to_string),
+            content_length,
+            head_len,
+            body: Vec::new(),
         })));
     }
     if method != "GET" {
@@ -262,6 +286,13 @@ pub fn error_response(e: &HttpError) -> Vec<u8> {
             "request head too large\n",
             "",
         ),
+        HttpError::BodyTooLarge(max) => response(
+            413,
+            "Content Too Large",
+            "text/plain",
+            &format!("request body over {max} bytes (agents.maxBodyBytes)\n"),
+            "",
+        ),
         HttpError::BadUpgrade(m) => response(
             400,
             "Bad Request",
@@ -323,6 +354,7 @@ mod tests {
                 method: "GET".into(),
                 path: "/healthz".into(),
                 host: Some("x".into()),
+                head_len: 34,
                 ..Default::default()
             }))
         );
