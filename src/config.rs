@@ -154,6 +154,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub testing: TestingConfig,
     pub agents: AgentsConfig,
+    pub notify: NotifyConfig,
 }
 
 /// One waiter on an approval (its connection and request id, ≤ 128 bytes).
@@ -625,6 +626,10 @@ pub struct ServerConfig {
     /// `Host` to reach the gateway, e.g. `pi.lan`; anything else with an
     /// `Origin` is refused (DNS rebinding).
     pub hostnames: Vec<String>,
+    /// How a phone reaches this gateway (`https://pi.example:18789`): the
+    /// base of approval links in notifications. Its host is accepted in
+    /// `Host` like `hostnames`. TLS is advised: a link is a capability.
+    pub public_url: Option<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -741,6 +746,87 @@ pub const DEFAULT_AGENTS_HOLD_TIMEOUT_MS: u64 = 50_000;
 /// `maxInputBytes` anyway; the rest is only audited).
 pub const DEFAULT_AGENTS_MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// Approvals on a phone (`src/notify/`): channels notified when an
+/// approval is raised, with signed single-use links.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct NotifyConfig {
+    pub channels: Vec<NotifyChannel>,
+    /// Notifications waiting to be sent (all channels); the oldest go past it.
+    pub max_queue: usize,
+    /// Connect + send + answer, per POST.
+    pub timeout_ms: u64,
+    /// Consecutive failures that open a channel's circuit.
+    pub failure_threshold: u32,
+    /// How long a channel's circuit stays open.
+    pub open_ms: u64,
+}
+
+/// Largest notification request counted in the worst case (a command is
+/// cut to 300 characters in the text; the webhook carries it whole, up to
+/// the coach's input cap, and the links).
+pub const NOTIFY_REQUEST_BYTES: usize = 8 * 1024;
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            channels: Vec::new(),
+            max_queue: 64,
+            timeout_ms: 5_000,
+            failure_threshold: 3,
+            open_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyKind {
+    /// ntfy's JSON publish (POST to the server root; topic in the body).
+    Ntfy,
+    /// A generic JSON webhook.
+    Webhook,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotifyChannel {
+    /// Named in audit rows when a link from this channel decides.
+    pub name: String,
+    pub kind: NotifyKind,
+    /// `http://host[:port][/path]` (ntfy: the server root).
+    pub url: String,
+    /// ntfy topic (required for ntfy).
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Sent as `Authorization: Bearer …` (ntfy access token, webhook secret).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// ntfy priority 1..=5.
+    #[serde(default = "default_ntfy_priority")]
+    pub priority: u8,
+    /// Offer "Allow always" as a button too (off: a phone tap should not
+    /// allow a command for good).
+    #[serde(default)]
+    pub allow_always_button: bool,
+}
+
+fn default_ntfy_priority() -> u8 {
+    4
+}
+
+impl fmt::Debug for NotifyChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifyChannel")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("topic", &self.topic)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 /// Agents plugging in (`src/agent/`, `POST /hooks/claude-code`, `agent.*`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -789,6 +875,7 @@ impl Default for ServerConfig {
             close_linger_ms: DEFAULT_CLOSE_LINGER_MS,
             allowed_origins: Vec::new(),
             hostnames: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -1016,6 +1103,48 @@ impl Config {
         }
         if e.max_approval_waiters == 0 || e.max_approval_waiters > 1024 {
             return bad("exec.maxApprovalWaiters", "expected 1..=1024");
+        }
+        let n = &self.notify;
+        if let Some(u) = &self.server.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() > 512 {
+                return bad(
+                    "server.publicUrl",
+                    "expected http(s)://host[:port] (https advised)",
+                );
+            }
+        }
+        if !n.channels.is_empty() && self.server.public_url.is_none() {
+            return bad(
+                "server.publicUrl",
+                "required with notify.channels: the links in a notification must reach this gateway",
+            );
+        }
+        if n.channels.len() > 8 || n.max_queue == 0 || n.max_queue > 10_000 {
+            return bad(
+                "notify",
+                "expected at most 8 channels and maxQueue 1..=10000",
+            );
+        }
+        if n.timeout_ms < 100 || n.timeout_ms > 60_000 {
+            return bad("notify.timeoutMs", "expected 100..=60000");
+        }
+        for ch in &n.channels {
+            if let Err(msg) = crate::forward::Endpoint::parse(&ch.url) {
+                return Err(ConfigError::Invalid {
+                    source: source.to_string(),
+                    key: "notify.channels[].url",
+                    msg,
+                });
+            }
+            if ch.name.is_empty() || ch.name.len() > 64 {
+                return bad("notify.channels[].name", "expected 1..=64 characters");
+            }
+            if ch.kind == NotifyKind::Ntfy && ch.topic.as_deref().is_none_or(str::is_empty) {
+                return bad("notify.channels[].topic", "required for an ntfy channel");
+            }
+            if !(1..=5).contains(&ch.priority) {
+                return bad("notify.channels[].priority", "expected 1..=5");
+            }
         }
         let a = &self.agents;
         if a.hold_timeout_ms < 100 || a.hold_timeout_ms > e.max_approval_timeout_ms {
@@ -1297,6 +1426,17 @@ impl Config {
                 }
             }
         }
+        if let Some(chs) = v
+            .get_mut("notify")
+            .and_then(|n| n.get_mut("channels"))
+            .and_then(|c| c.as_array_mut())
+        {
+            for ch in chs {
+                if let Some(t) = ch.get_mut("token").filter(|t| !t.is_null()) {
+                    *t = serde_json::Value::String("<redacted>".into());
+                }
+            }
+        }
         v
     }
 
@@ -1536,6 +1676,11 @@ impl MemoryBudget {
             (c.audit_forward.max_queue + c.audit_forward.batch_size) * forward_event_bytes(c)
         } else {
             0
+        } + if c.notify.channels.is_empty() {
+            0
+        } else {
+            // The queue plus the one in flight.
+            (c.notify.max_queue + 1) * NOTIFY_REQUEST_BYTES
         };
         let total_bytes = MEMORY_FIXED_BYTES
             + connections * per_connection_bytes

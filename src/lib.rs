@@ -4,7 +4,7 @@
 //! (bytes to typed requests), `net` (connections), `gateway` (dispatch, pool,
 //! batching), `reactor` (the loop and its timers), `observe` (process health),
 //! `coach` (classifies tool calls before they run), `exec` (children),
-//! `forward` (audit copies to a collector), `dashboard` (the page at `/`).
+//! `forward` (audit copies to a collector), `notify` (approvals on a phone), `dashboard` (the page at `/`).
 
 pub mod agent;
 pub mod cli;
@@ -17,6 +17,7 @@ pub mod exec;
 pub mod forward;
 pub mod gateway;
 pub mod net;
+pub mod notify;
 pub mod observe;
 pub mod protocol;
 pub mod reactor;

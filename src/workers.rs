@@ -32,6 +32,8 @@ pub enum JobResult {
     Swept(usize),
     /// An audit batch POST finished: the HTTP status or why it failed.
     Forward(Result<u16, String>),
+    /// An approval notification POST finished (`src/notify/`).
+    Notify(Result<u16, String>),
 }
 
 pub type Job = Box<dyn FnOnce() -> JobResult + Send + 'static>;

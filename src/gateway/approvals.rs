@@ -60,6 +60,8 @@ impl Approval {
             "coach": self.coach,
             "createdAtMs": self.created_ms,
             "expiresAtMs": self.expires_ms,
+            "requester": self.requester,
+            "session": self.session,
         })
     }
 }
@@ -555,8 +557,10 @@ impl Gateway {
             a.id,
             a.command.chars().take(120).collect::<String>()
         );
+        let raised = super::notify::raised_of(&a.view(), &a.command);
         self.approvals.pending.push(a);
         self.approvals.stats.requested += 1;
+        self.notify_raised(raised, now);
         let told = self.broadcast_approvers(&ev, now);
         if told == 0 {
             log::warn!("approval requested with no approver connected (operator.approvals); it waits for one until it expires");
@@ -607,6 +611,34 @@ impl Gateway {
         Ok(Payload::Json(
             json!({"ok": true, "id": aid, "decision": decision}),
         ))
+    }
+
+    pub(super) fn approvals_index(&self, aid: &str) -> Option<usize> {
+        self.approvals.pending.iter().position(|a| a.id == aid)
+    }
+
+    /// A pending approval's view and its command line.
+    pub(super) fn approval_view(&self, i: usize) -> (Value, String) {
+        let a = &self.approvals.pending[i];
+        (a.view(), a.command.clone())
+    }
+
+    /// A decision from outside a WebSocket (a signed link): first decision
+    /// wins, once; `by` names the channel in the audit row.
+    pub(super) fn decide_by_link(
+        &mut self,
+        aid: &str,
+        decision: &str,
+        by: &str,
+        _conn: ConnId,
+        now: Instant,
+    ) -> Result<(), String> {
+        let Some(i) = self.approvals_index(aid) else {
+            return Err(self.not_pending(aid).message);
+        };
+        let a = self.approvals.pending.remove(i);
+        self.settle_approval(a, Some(decision), by, None, now);
+        Ok(())
     }
 
     /// Why `aid` cannot be decided now: already decided (first decision

@@ -137,7 +137,7 @@ pub fn private_dir(dir: &Path) -> std::io::Result<Option<u32>> {
     Ok(Some(mode))
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)

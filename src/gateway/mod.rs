@@ -19,6 +19,7 @@ mod handshake;
 mod hooks;
 mod memory;
 pub mod methods;
+mod notify;
 mod outbound;
 pub mod ratelimit;
 pub mod stats;
@@ -234,6 +235,8 @@ pub struct Gateway {
     fired: Vec<Timer>,
     /// HTTP hook connections held for their answer (`POST /hooks/claude-code`).
     hooks: hooks::HookWaits,
+    /// Approval notifications and the link secret (`src/notify/`).
+    notify_rt: notify::NotifyRuntime,
 }
 
 /// Wall-clock milliseconds for payloads (`ts`). The monotonic `now` drives
@@ -333,6 +336,7 @@ impl Gateway {
             broadcast_ids: Vec::new(),
             fired: Vec::new(),
             hooks: hooks::HookWaits::default(),
+            notify_rt: notify::NotifyRuntime::new(&cfg),
             cfg,
             secrets,
         };
@@ -630,7 +634,12 @@ impl Gateway {
                     }
                     return;
                 }
-                let response = self.plain_http(id, &req, now);
+                let response = if req.path.starts_with(crate::notify::LINK_PREFIX) {
+                    self.stats.http_requests += 1;
+                    self.approval_link(id, &req, now)
+                } else {
+                    self.plain_http(id, &req, now)
+                };
                 let conn = self.conns.get_mut(id).expect("still here");
                 conn.reply_http(&response);
             }
@@ -1225,6 +1234,7 @@ impl Gateway {
                 crate::workers::JobResult::ProcScan(counts) => self.on_proc_scan(counts),
                 crate::workers::JobResult::Swept(n) => self.on_swept(n),
                 crate::workers::JobResult::Forward(res) => self.on_forward_result(res, now),
+                crate::workers::JobResult::Notify(res) => self.on_notify_result(res, now),
                 crate::workers::JobResult::CoachReady(d) => {
                     log::info!(
                         "coach: {} patterns compiled in {d:?} (worker)",

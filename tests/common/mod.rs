@@ -208,9 +208,11 @@ impl Gateway {
     }
 
     fn start_in(dir: tempfile::TempDir, mut cfg: Value, extra_args: &[&str]) -> Gateway {
+        // Port 0 unless the test chose one (a public URL must name it).
+        let port = cfg["server"]["port"].as_u64().unwrap_or(0);
         merge(
             &mut cfg,
-            &json!({"server": {"port": 0, "bind": "127.0.0.1", "dataDir": dir.path().join("data")}}),
+            &json!({"server": {"port": port, "bind": "127.0.0.1", "dataDir": dir.path().join("data")}}),
         );
         let config_path = dir.path().join("clawgate.json");
         std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
@@ -468,6 +470,13 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10)); // polling interval
     }
+}
+
+/// A loopback port free right now (bound, then released) for a gateway
+/// whose URL must be known before it starts.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// Sends raw bytes on a fresh TCP connection and reads until EOF.
