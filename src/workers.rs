@@ -32,6 +32,12 @@ pub enum JobResult {
     Swept(usize),
     /// An audit batch POST finished: the HTTP status or why it failed.
     Forward(Result<u16, String>),
+    /// `audit.verify` walked the chain on a read-only connection.
+    AuditVerify {
+        conn: crate::net::ConnId,
+        req_id: String,
+        report: Result<serde_json::Value, String>,
+    },
     /// An approval notification POST finished (`src/notify/`).
     Notify(Result<u16, String>),
 }

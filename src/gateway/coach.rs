@@ -153,6 +153,8 @@ pub struct CoachRuntime {
     pub rules: Arc<RuleSet>,
     inflight: HashMap<u64, Inflight>,
     next_job: u64,
+    /// An `audit.verify` is walking the chain on the pool.
+    verify_in_flight: bool,
     /// The audit head id last written to the log and forwarder.
     last_head_published: Option<i64>,
     alerts: Vec<Alert>,
@@ -165,6 +167,7 @@ pub struct CoachRuntime {
 impl CoachRuntime {
     pub fn new(cfg: &crate::config::CoachConfig, rules: RuleSet) -> CoachRuntime {
         CoachRuntime {
+            verify_in_flight: false,
             // Compiled on the pool right after start (`warm_coach`), not on
             // the start path; a check that comes first compiles it itself.
             coach: Arc::new(Coach::with_lib(
@@ -940,6 +943,73 @@ impl Gateway {
         Ok(Payload::Json(
             json!({"count": alerts.len(), "alerts": alerts}),
         ))
+    }
+
+    /// `audit.verify {expectHead?}`: walks the hash chain on the worker pool
+    /// (a read-only connection; the loop keeps serving) and answers the
+    /// report. One at a time.
+    pub(super) fn audit_verify(
+        &mut self,
+        id: ConnId,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Payload, ErrorShape> {
+        const M: &str = "audit.verify";
+        let p = params_object(req, &["expectHead"])?;
+        let expect = opt_str(p, M, "expectHead", 128)?.map(str::to_string);
+        if self.coach_rt.verify_in_flight {
+            return Err(unavailable(
+                "BUSY",
+                "an audit verification is already running",
+                1_000,
+            ));
+        }
+        self.flush_audit(now);
+        let path = self.store.path().to_path_buf();
+        let req_id = req.id.clone();
+        let job = Box::new(move || {
+            let report = crate::store::audit::open_read_only(&path)
+                .and_then(|db| crate::store::audit::verify_expecting(&db, expect.as_deref()))
+                .map(|r| {
+                    let mut v = serde_json::to_value(&r).unwrap_or_default();
+                    v["ok"] = json!(r.ok());
+                    v
+                })
+                .map_err(|e| e.to_string());
+            crate::workers::JobResult::AuditVerify {
+                conn: id,
+                req_id,
+                report,
+            }
+        });
+        let on_panic = crate::workers::JobResult::AuditVerify {
+            conn: id,
+            req_id: req.id.clone(),
+            report: Err("verification panicked".into()),
+        };
+        if self.workers.submit(Some(on_panic), job).is_err() {
+            return Err(unavailable("BUSY", "the worker pool is full", 1_000));
+        }
+        self.coach_rt.verify_in_flight = true;
+        Ok(Payload::Deferred)
+    }
+
+    pub(super) fn on_audit_verified(
+        &mut self,
+        conn: ConnId,
+        req_id: &str,
+        report: Result<Value, String>,
+        now: Instant,
+    ) {
+        self.coach_rt.verify_in_flight = false;
+        let res = report.map(Payload::Json).map_err(|e| {
+            unavailable(
+                "STORAGE_ERROR",
+                format!("audit verify failed: {e}"),
+                RETRY_STORAGE_MS,
+            )
+        });
+        self.answer(conn, req_id, res, now);
     }
 
     pub(super) fn coach_history(

@@ -115,6 +115,7 @@ const METHODS: &[MethodSpec] = &[
     method("exec.run", SCOPE_WRITE, Gateway::exec_run),
     method("agent.check", SCOPE_WRITE, Gateway::agent_check),
     method("agent.report", SCOPE_WRITE, Gateway::agent_report),
+    method("audit.verify", SCOPE_READ, Gateway::audit_verify),
     method("process.list", SCOPE_READ, Gateway::process_list),
     method("process.poll", SCOPE_READ, Gateway::process_poll),
     method("process.write", SCOPE_WRITE, Gateway::process_write),

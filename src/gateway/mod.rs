@@ -1235,6 +1235,11 @@ impl Gateway {
                 crate::workers::JobResult::Swept(n) => self.on_swept(n),
                 crate::workers::JobResult::Forward(res) => self.on_forward_result(res, now),
                 crate::workers::JobResult::Notify(res) => self.on_notify_result(res, now),
+                crate::workers::JobResult::AuditVerify {
+                    conn,
+                    req_id,
+                    report,
+                } => self.on_audit_verified(conn, &req_id, report, now),
                 crate::workers::JobResult::CoachReady(d) => {
                     log::info!(
                         "coach: {} patterns compiled in {d:?} (worker)",

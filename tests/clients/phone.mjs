@@ -9,7 +9,9 @@ import readline from "node:readline";
 const [pwDir, link, png] = process.argv.slice(2);
 const require = createRequire(pwDir + "/");
 const { chromium } = require("playwright-core");
-const step = (o) => console.log(JSON.stringify(o));
+import { writeSync } from "node:fs";
+// Written synchronously: a failure later must not lose the steps before it.
+const step = (o) => writeSync(1, JSON.stringify(o) + "\n");
 const rl = readline.createInterface({ input: process.stdin });
 // Lines are buffered so one sent before we wait is not lost.
 const lines = [];
