@@ -438,7 +438,7 @@ fn approvals_from_the_terminal() {
     common::wait_until("the approval to be listed", || {
         let (code, out, _) = list(&["--json"]);
         let v: Value = serde_json::from_str(out.trim()).unwrap_or_default();
-        if let (0, Some(a)) = (code, v["approvals"].as_array().and_then(|a| a.first())) {
+        if let (0, Some(a)) = (code, v.as_array().and_then(|a| a.first())) {
             id = a["id"].as_str().unwrap().to_string();
             return true;
         }

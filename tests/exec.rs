@@ -196,7 +196,7 @@ fn approvals_gate_exec_run_and_allow_always_is_remembered() {
     );
     assert!(asked["expiresAtMs"].as_u64().unwrap() > asked["createdAtMs"].as_u64().unwrap());
     let listed = ok(&human.call("exec.approval.list", Value::Null)).clone();
-    assert_eq!(listed["count"], 1);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
     let id = asked["id"].as_str().unwrap().to_string();
     ok(&human.call(
         "exec.approval.resolve",
@@ -213,7 +213,7 @@ fn approvals_gate_exec_run_and_allow_always_is_remembered() {
         ("FORBIDDEN", "APPROVAL_DENIED")
     );
     assert_eq!(mode(), before);
-    // A decided id is gone.
+    // A decided id cannot be decided again, and the answer says who did.
     let r = human.call(
         "exec.approval.resolve",
         json!({"id": id, "decision": "allow-once"}),
@@ -221,8 +221,20 @@ fn approvals_gate_exec_run_and_allow_always_is_remembered() {
     let (code, detail) = err_code(&r);
     assert_eq!(
         (code.as_str(), detail.as_str()),
-        ("APPROVAL_NOT_FOUND", "APPROVAL_NOT_FOUND")
+        ("APPROVAL_NOT_FOUND", "APPROVAL_ALREADY_DECIDED")
     );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already decided by test (deny)"),
+        "{r}"
+    );
+    let r = human.call(
+        "exec.approval.resolve",
+        json!({"id": "ap-never-raised", "decision": "allow-once"}),
+    );
+    assert_eq!(err_code(&r).1, "APPROVAL_NOT_FOUND");
     let r = human.call(
         "exec.approval.resolve",
         json!({"id": id, "decision": "maybe"}),
@@ -245,7 +257,7 @@ fn approvals_gate_exec_run_and_allow_always_is_remembered() {
     let r = run(&mut agent, json!({"command": cmd}));
     assert_eq!(ok(&r)["exitCode"], 0, "ran without asking");
     let listed = ok(&human.call("exec.approval.list", Value::Null)).clone();
-    assert_eq!(listed["count"], 0);
+    assert_eq!(listed.as_array().unwrap().len(), 0);
     // Every decision is audited with who made it.
     let hist = ok(&agent.call("security.coach.history.query", json!({"kind": "approval"}))).clone();
     let who: Vec<(String, String)> = hist["entries"]
@@ -391,7 +403,7 @@ fn pending_approvals_are_bounded_overall_and_per_session() {
         "{r}"
     );
     let listed = ok(&agent.call("exec.approval.list", Value::Null)).clone();
-    assert_eq!(listed["count"], 3, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
 }
 
 #[test]

@@ -217,7 +217,7 @@ fn json_out(out: &std::process::Output) -> Value {
         "openclaw failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let start = stdout.find('{').expect("JSON output");
+    let start = stdout.find(['{', '[']).expect("JSON output");
     serde_json::from_str(&stdout[start..]).expect("JSON")
 }
 
@@ -267,7 +267,7 @@ fn openclaw_cli_runs_a_command_and_lists_approvals() {
     assert_eq!(v["output"], "from-openclaw\n", "{v}");
     assert_eq!(v["exitCode"], 0);
     let v = call("exec.approval.list", "{}");
-    assert_eq!(v["count"], 0, "{v}");
+    assert_eq!(v, json!([]), "{v}");
     let v = call("process.list", "{}");
     assert_eq!(v["count"], 1, "{v}");
 }
@@ -366,4 +366,94 @@ fn dashboard_in_headless_chromium() {
     let mut c = gw.client(&["operator.read"]);
     let h = c.call("health", json!({"probe": true}));
     assert!(h["payload"]["gateway"]["connections"]["originRefused"].as_u64() >= Some(1));
+}
+
+/// Issue #20: OpenClaw's own approval commands against clawgate —
+/// `approvals pending` lists an agent's held exec.run, `approvals resolve`
+/// lets it run (and a second answer is told who decided first), `approvals
+/// get --gateway` shows the allowlist, `gateway probe` reads (config.get),
+/// and the Control UI's session calls (label patch under operator.write,
+/// OpenClaw's sessions.list parameters) are accepted.
+#[test]
+fn openclaw_cli_answers_approvals() {
+    let gw = Gateway::start(json!({}));
+    let Some(oc) = openclaw(&gw) else {
+        return;
+    };
+    let url = gw.url();
+    let text = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend_from_slice(&["--url", &url, "--token", TOKEN]);
+        let out = oc(&a);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), all)
+    };
+    let mut agent = gw.client(&["operator.write"]);
+    agent.send(&json!({"type": "req", "id": "held", "method": "exec.run",
+        "params": {"command": "cat ~/.aws/credentials; echo via-openclaw", "yieldMs": 5000}}));
+    let mut id = String::new();
+    common::wait_until("openclaw approvals pending to list it", || {
+        let (ok, out) = text(&["approvals", "pending"]);
+        if let (true, Some(i)) = (ok, out.find("ap-")) {
+            id = out[i..]
+                .split(|c: char| c.is_whitespace() || c == ':')
+                .next()
+                .unwrap()
+                .to_string();
+            return out.contains(".aws/credentials");
+        }
+        false
+    });
+    let (ok, out) = text(&["approvals", "resolve", &id, "allow-once"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("resolved allow-once"), "{out}");
+    let res = agent.wait_res("held");
+    assert!(
+        res["payload"]["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("via-openclaw"),
+        "{res}"
+    );
+    let (ok, out) = text(&["approvals", "resolve", &id, "deny"]);
+    assert!(!ok, "a second answer must not pass: {out}");
+    assert!(out.contains("already resolved with allow-once"), "{out}");
+    let (ok, out) = text(&["approvals", "get", "--gateway"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("exec_allow") && out.contains("allowlist"),
+        "{out}"
+    );
+    let (ok, out) = text(&["gateway", "probe"]);
+    assert!(out.contains("Read probe: ok"), "{ok} {out}");
+    // The Control UI's session calls.
+    let call = |method: &str, params: &str| {
+        json_out(&oc(&[
+            "gateway", "call", method, "--params", params, "--url", &url, "--token", TOKEN,
+            "--json",
+        ]))
+    };
+    let mut w = gw.client(&["operator.write"]);
+    let r = w.call(
+        "chat.send",
+        json!({"sessionKey": "oc-s", "message": "hi", "idempotencyKey": "o1"}),
+    );
+    assert_eq!(r["ok"], true);
+    let r = w.call(
+        "sessions.patch",
+        json!({"key": "oc-s", "label": "from the UI"}),
+    );
+    assert_eq!(r["ok"], true, "a label patch is operator.write: {r}");
+    let v = call(
+        "sessions.list",
+        r#"{"configuredAgentsOnly":true,"agentId":"main","includeDerivedTitles":true,"includeLastMessage":true,"limit":100}"#,
+    );
+    assert_eq!(v["sessions"][0]["label"], "from the UI", "{v}");
+    let v = call("approval.history", r#"{"limit":10}"#);
+    assert_eq!(v["items"][0]["status"], "allowed", "{v}");
+    assert_eq!(v["items"][0]["decision"], "allow-once", "{v}");
 }

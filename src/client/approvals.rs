@@ -104,7 +104,7 @@ pub fn run(args: &[String]) -> u8 {
 }
 
 fn print_list(v: &Value) {
-    let list = v["approvals"].as_array().cloned().unwrap_or_default();
+    let list = v.as_array().cloned().unwrap_or_default();
     if list.is_empty() {
         println!("no approvals pending");
         return;

@@ -592,8 +592,23 @@ impl Gateway {
                 ))
             }
         };
+        self.resolve_as(id, &aid, &decision, now)?;
+        Ok(Payload::Json(
+            json!({"ok": true, "id": aid, "decision": decision}),
+        ))
+    }
+
+    /// `id` (a connection holding operator.approvals) decides `aid`: the
+    /// one path for `exec.approval.resolve` and OpenClaw's `approval.resolve`.
+    pub(super) fn resolve_as(
+        &mut self,
+        id: ConnId,
+        aid: &str,
+        decision: &str,
+        now: Instant,
+    ) -> Result<(), ErrorShape> {
         let Some(i) = self.approvals.pending.iter().position(|a| a.id == aid) else {
-            return Err(self.not_pending(&aid));
+            return Err(self.not_pending(aid));
         };
         // Nobody answers a prompt their own credential raised, unless it is
         // the operator's (a person may answer their own questions).
@@ -601,16 +616,19 @@ impl Gateway {
         if requester.starts_with("agent:") && *requester == self.identity_of(id) {
             return Err(ErrorShape::new(
                 ErrorCode::Forbidden,
-                format!("{M}: {aid} was raised by this credential; another identity with operator.approvals must answer it"),
+                format!("{aid} was raised by this credential; another identity with operator.approvals must answer it"),
             )
             .detail("SELF_APPROVAL", json!({"id": aid})));
         }
         let a = self.approvals.pending.remove(i);
         let by = self.resolver_name(id);
-        self.settle_approval(a, Some(&decision), &by, Some(id), now);
-        Ok(Payload::Json(
-            json!({"ok": true, "id": aid, "decision": decision}),
-        ))
+        self.settle_approval(a, Some(decision), &by, Some(id), now);
+        Ok(())
+    }
+
+    /// The allow-always commands, oldest first.
+    pub(super) fn allow_always_list(&self) -> Vec<String> {
+        self.approvals.allow_always.iter().cloned().collect()
     }
 
     pub(super) fn approvals_index(&self, aid: &str) -> Option<usize> {
@@ -822,10 +840,10 @@ impl Gateway {
         _now: Instant,
     ) -> Result<Payload, ErrorShape> {
         params_object(req, &[])?;
+        // An array, as OpenClaw's clients read it (`openclaw approvals
+        // pending`, the Control UI's approvals queue).
         let list: Vec<Value> = self.approvals.pending.iter().map(Approval::view).collect();
-        Ok(Payload::Json(
-            json!({"count": list.len(), "approvals": list}),
-        ))
+        Ok(Payload::Json(Value::Array(list)))
     }
 
     /// The client went away: its held requests are dropped, and an

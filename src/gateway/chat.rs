@@ -240,6 +240,50 @@ fn merge_meta(meta: &mut std::collections::HashMap<String, MetaUpdate>, a: &Appe
 }
 
 /// Cache keys of `sessions.list` pages start with this.
+/// `sessions.list` parameters: clawgate's filters (`limit`, `search`,
+/// `activeMinutes`, `includeLastMessage`) and the rest of OpenClaw's
+/// schema, accepted so its Control UI and CLI work. Those name agents,
+/// profiles, boards and projects that clawgate's sessions do not have, so
+/// they do not narrow the list (docs/protocol.md §8).
+pub const SESSIONS_LIST_PARAMS: &[&str] = &[
+    "limit",
+    "search",
+    "activeMinutes",
+    "includeLastMessage",
+    "offset",
+    "activeOnly",
+    "requireLastInteraction",
+    "sortBy",
+    "includeGlobal",
+    "includeUnknown",
+    "excludeSubagents",
+    "excludeCron",
+    "excludeSystem",
+    "configuredAgentsOnly",
+    "includeDerivedTitles",
+    "includeActivitySummary",
+    "label",
+    "projectId",
+    "workspaceDir",
+    "group",
+    "pinned",
+    "boardFace",
+    "hasBoard",
+    "creatorId",
+    "ownerId",
+    "ownerFirst",
+    "involvingMe",
+    "profileRelation",
+    "profileId",
+    "relationship",
+    "involvingProfileId",
+    "includePeople",
+    "spawnedBy",
+    "agentId",
+    "archived",
+    "archivedFilter",
+];
+
 const LIST_CACHE_PREFIX: &str = "sessions.list:";
 
 /// A new message id: 12 hex digits of wall-clock milliseconds, then 12 of
@@ -694,10 +738,7 @@ impl Gateway {
         req: &Request,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let p = params_object(
-            req,
-            &["limit", "search", "activeMinutes", "includeLastMessage"],
-        )?;
+        let p = params_object(req, SESSIONS_LIST_PARAMS)?;
         let max = self.cfg.store.max_page as u64;
         let limit = opt_uint(p, "sessions.list", "limit", 100.min(max), max)? as usize;
         let search = opt_str(p, "sessions.list", "search")?;
@@ -799,7 +840,11 @@ impl Gateway {
         req: &Request,
         now: Instant,
     ) -> Result<Payload, ErrorShape> {
-        let (p, key) = self.session_write(req, &["key", "label"], now)?;
+        // OpenClaw treats a label patch as operator.write; a label is all
+        // clawgate's sessions carry, so the method is W (agentId and
+        // expectedSessionId are OpenClaw's addressing, accepted).
+        let (p, key) =
+            self.session_write(req, &["key", "label", "agentId", "expectedSessionId"], now)?;
         let entry = match p.and_then(|p| p.get("label")) {
             None => self.store.get_session(&key),
             Some(Value::Null) => self.store.patch_label(&key, None, wall_ms()),

@@ -57,7 +57,7 @@ const METHODS: &[MethodSpec] = &[
     method("chat.history", SCOPE_READ, Gateway::chat_history),
     method("sessions.list", SCOPE_READ, Gateway::sessions_list),
     method("sessions.preview", SCOPE_READ, Gateway::sessions_preview),
-    method("sessions.patch", SCOPE_ADMIN, Gateway::sessions_patch),
+    method("sessions.patch", SCOPE_WRITE, Gateway::sessions_patch),
     method("tokens.create", SCOPE_ADMIN, Gateway::tokens_create),
     method("tokens.list", SCOPE_ADMIN, Gateway::tokens_list),
     method("tokens.revoke", SCOPE_ADMIN, Gateway::tokens_revoke),
@@ -112,6 +112,34 @@ const METHODS: &[MethodSpec] = &[
         SCOPE_APPROVALS,
         Gateway::exec_approval_list,
     ),
+    // OpenClaw's approval and config methods (gateway/openclaw.rs).
+    method(
+        "plugin.approval.list",
+        SCOPE_APPROVALS,
+        Gateway::empty_approval_list,
+    ),
+    method(
+        "openclaw.approval.list",
+        SCOPE_APPROVALS,
+        Gateway::empty_approval_list,
+    ),
+    method("approval.get", SCOPE_APPROVALS, Gateway::approval_get),
+    method(
+        "approval.resolve",
+        SCOPE_APPROVALS,
+        Gateway::approval_resolve,
+    ),
+    method(
+        "approval.history",
+        SCOPE_APPROVALS,
+        Gateway::approval_history,
+    ),
+    method(
+        "exec.approvals.get",
+        SCOPE_ADMIN,
+        Gateway::exec_approvals_get,
+    ),
+    method("config.get", SCOPE_READ, Gateway::config_get),
     method("exec.run", SCOPE_WRITE, Gateway::exec_run),
     method("agent.check", SCOPE_WRITE, Gateway::agent_check),
     method("agent.report", SCOPE_WRITE, Gateway::agent_report),

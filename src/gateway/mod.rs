@@ -20,6 +20,7 @@ mod hooks;
 mod memory;
 pub mod methods;
 mod notify;
+mod openclaw;
 mod outbound;
 pub mod ratelimit;
 pub mod stats;

@@ -92,6 +92,26 @@ impl Store {
             .optional()?)
     }
 
+    /// Settled approvals (decided, expired, cancelled), newest first, with
+    /// `created_ms` below `before` (a page's cursor).
+    pub fn settled_approvals(
+        &mut self,
+        limit: usize,
+        before: Option<(u64, String)>,
+    ) -> Result<Vec<ApprovalRow>, StoreError> {
+        self.stats.queries += 1;
+        let (ms, id) = before.unwrap_or((u64::MAX >> 1, String::new()));
+        let mut stmt = self.db.prepare_cached(&format!(
+            "SELECT {APPROVAL_COLUMNS} FROM exec_approvals WHERE state != 'pending' \
+             AND (created_ms < ?1 OR (created_ms = ?1 AND id < ?2)) \
+             ORDER BY created_ms DESC, id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt
+            .query_map(params![ms as i64, id, limit as i64], approval_of)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// At start: every approval left pending by the last run is expired
     /// (decision null) and returned so each can be audited.
     pub fn expire_pending_approvals(&mut self, at_ms: u64) -> Result<Vec<ApprovalRow>, StoreError> {
