@@ -202,6 +202,14 @@ impl Conn {
                             return HttpRead::Error(HttpError::HeadTooLarge)
                         }
                         Ok(None) => continue,
+                        // The buffer may hold a body too; the head alone
+                        // is held to its own bound.
+                        Ok(Some(HttpRequest::Plain(p))) if p.head_len > max_head => {
+                            return HttpRead::Error(HttpError::HeadTooLarge)
+                        }
+                        Ok(Some(HttpRequest::Upgrade { head_len, .. })) if head_len > max_head => {
+                            return HttpRead::Error(HttpError::HeadTooLarge)
+                        }
                         Ok(Some(HttpRequest::Plain(mut p))) if p.content_length.is_some() => {
                             let len = p.content_length.unwrap_or(0);
                             if len > max_body {
