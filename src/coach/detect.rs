@@ -1568,6 +1568,30 @@ pub fn run_all(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
             }
         }
     }
+    // Commands only: a message that carries a token is its own, asked-about
+    // case (a person may mean to send it).
+    if v.script.is_some() {
+        credential_flow(out);
+    }
+}
+
+/// Data flow across the whole call: a credential is read (or named) and
+/// something in the same call sends data off the machine (an upload, a
+/// ping or DNS payload, a post). Each alone may be a person's call to make;
+/// together they are a credential leaving, whatever tools carry it.
+fn credential_flow(out: &mut Vec<Match>) {
+    if out.iter().any(|m| m.severity == Critical) {
+        return;
+    }
+    let credential = out
+        .iter()
+        .any(|m| m.category == CredentialExposure && m.severity >= High);
+    let sends = out
+        .iter()
+        .any(|m| m.pattern_id.starts_with("exf.") && m.severity >= Medium);
+    if credential && sends {
+        hit(out, ix::SECRET_NETWORK, Some(Critical));
+    }
 }
 
 fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec<Match>) {

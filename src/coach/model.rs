@@ -810,6 +810,8 @@ fn metadata_access(text: &str) -> Option<bool> {
         "/identity",
         "cert.pem",
         "key.pem",
+        // Instance bootstrap scripts: where deploy secrets are passed in.
+        "user-data",
     ];
     Some(creds.iter().any(|c| t.contains(c)))
 }
@@ -1437,8 +1439,12 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // Reads of credentials, by a reader or by input redirection. A
         // path over every home (`/home/*/.ssh/id_*`, a loop variable) is
         // harvesting.
+        // A sender's own file operands are what it transmits, even for
+        // tools that read their credentials by design (`aws s3 cp
+        // ~/.aws/credentials s3://…` sends the file itself).
         if READERS.contains(&cmd)
             || !USES_CREDENTIALS.contains(&cmd)
+            || sender
             || s.redirs.iter().any(|r| r.op == "<")
         {
             for p in named_paths(s) {
