@@ -443,6 +443,17 @@ pub struct ExecConfig {
     /// `watchIntervalMs` while anything runs; works for root too. 0: off.
     pub max_group_processes: usize,
     pub watch_interval_ms: u64,
+    /// cgroup v2 containment (`src/exec/cgroup.rs`): `"auto"` uses the
+    /// delegated cgroup the gateway runs in (systemd `Delegate=yes`),
+    /// `"off"` disables it, a path names a writable directory in a cgroup
+    /// v2 hierarchy. Every run gets its own cgroup, killed whole at the
+    /// run's end, on process.kill and at shutdown.
+    pub cgroup: String,
+    /// `pids.max` of each run's cgroup (0: not set); needs the pids
+    /// controller in the subtree.
+    pub cgroup_pids_max: u64,
+    /// `memory.max` of each run's cgroup (0: not set).
+    pub cgroup_memory_max_bytes: u64,
     /// Memory the children may use together. Not part of the gateway's own
     /// worst case: under systemd the children share its cgroup, so
     /// install.sh adds this to MemoryMax (and children get a raised
@@ -505,6 +516,9 @@ impl Default for ExecConfig {
             on_disconnect: OnDisconnect::Keep,
             max_user_processes: 0,
             max_group_processes: 256,
+            cgroup: "auto".into(),
+            cgroup_pids_max: 256,
+            cgroup_memory_max_bytes: 512 * 1024 * 1024,
             watch_interval_ms: 500,
             children_memory_bytes: 512 * 1024 * 1024,
             read_chunk_bytes: 64 * 1024,

@@ -557,3 +557,103 @@ fn admins_manage_credentials_over_the_socket_and_revoking_closes_them() {
     let (code, reason) = bot.expect_close();
     assert_eq!((code, reason.as_str()), (1008, "credential revoked"));
 }
+
+/// A directory the test may make in a cgroup v2 hierarchy (root on a
+/// machine with cgroup2 mounted), standing in for systemd's delegated
+/// subtree; `None` when there is none.
+fn cgroup2_scratch() -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() > 2 && f[2] == "cgroup2" {
+            let dir =
+                std::path::Path::new(f[1]).join(format!("clawgate-test-{}", std::process::id()));
+            if std::fs::create_dir(&dir).is_ok() || dir.exists() {
+                if dir.join("cgroup.kill").exists() {
+                    return Some(dir);
+                }
+                let _ = std::fs::remove_dir(&dir);
+            }
+        }
+    }
+    None
+}
+
+/// Must-have 5, the delegated branch: every run in its own cgroup v2,
+/// killed whole (`cgroup.kill`) when the run ends or is killed, and at the
+/// gateway's exit; a `setsid` escapee is still in the run's cgroup.
+#[test]
+fn with_a_delegated_cgroup_each_run_is_killed_whole() {
+    let scratch = cgroup2_scratch();
+    if !common::require_client(
+        "a writable cgroup v2 hierarchy (root, cgroup2 mounted)",
+        scratch.is_some(),
+        "run the tests as root on a machine with cgroup2 mounted",
+    ) {
+        return;
+    }
+    let scratch = scratch.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::start(json!({"exec": {"cgroup": scratch}}));
+    let runs = scratch.join(format!("gw-{}", gw.child.id()));
+    assert!(
+        runs.is_dir(),
+        "the gateway made its runs directory: {}",
+        gw.stderr()
+    );
+    let mut c = gw.admin();
+    // Run 1 escapes its group with setsid and is killed by process.kill.
+    let pidfile = dir.path().join("escapee1");
+    let cmd = format!(
+        "setsid sh -c 'echo $$ > {}; exec sleep 300' & sleep 300",
+        pidfile.display()
+    );
+    let r = c.call("exec.run", json!({"command": cmd, "yieldMs": 0}));
+    let pid_id = r["payload"]["processId"].as_str().unwrap().to_string();
+    let escapee = pid_from(&pidfile);
+    let run1 = runs.join("run-1");
+    let members = std::fs::read_to_string(run1.join("cgroup.procs")).unwrap();
+    assert!(
+        members.lines().any(|l| l.trim() == escapee.to_string()),
+        "the setsid escapee {escapee} is in the run's cgroup: {members}"
+    );
+    let r = c.call(
+        "process.kill",
+        json!({"processId": pid_id, "signal": "SIGKILL"}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    common::wait_until("the escapee to die with its run's cgroup", || {
+        !alive(escapee)
+    });
+    common::wait_until("the run's cgroup to be removed", || !run1.exists());
+    // Run 2 leaves a nohup'd child behind and exits normally.
+    let pidfile2 = dir.path().join("escapee2");
+    // The pid is written by the run itself: its leftover may be killed
+    // before it could write anything.
+    let cmd = format!(
+        "nohup setsid sh -c 'exec sleep 301' >/dev/null 2>&1 & echo $! > {}",
+        pidfile2.display()
+    );
+    let r = c.call("exec.run", json!({"command": cmd, "yieldMs": 5000}));
+    assert_eq!(r["ok"], true, "{r}");
+    let escapee2 = pid_from(&pidfile2);
+    common::wait_until("the leftover to die when its run ended", || {
+        !alive(escapee2)
+    });
+    common::wait_until("run 2's cgroup to be removed", || {
+        !runs.join("run-2").exists()
+    });
+    // Run 3 is alive at the gateway's exit.
+    let pidfile3 = dir.path().join("escapee3");
+    let cmd = format!(
+        "setsid sh -c 'echo $$ > {}; exec sleep 302' & sleep 300",
+        pidfile3.display()
+    );
+    c.call("exec.run", json!({"command": cmd, "yieldMs": 0}));
+    let escapee3 = pid_from(&pidfile3);
+    gw.signal(libc::SIGTERM);
+    assert!(gw.wait_exit(common::WAIT).is_some(), "gateway exits");
+    common::wait_until("nothing to outlive the gateway", || !alive(escapee3));
+    assert!(!runs.exists(), "the gateway removed its runs directory");
+    let _ = std::fs::remove_dir(&scratch);
+}

@@ -7,6 +7,7 @@
 //! and answers the methods.
 
 pub mod allow;
+pub mod cgroup;
 pub mod output;
 pub mod spawn;
 

@@ -245,6 +245,9 @@ pub struct SpawnSpec {
     pub stdin_pipe: bool,
     /// RLIMIT_NPROC for the child (0: leave as is). Not enforced for root.
     pub max_user_processes: u64,
+    /// The run's cgroup (`cgroup.procs` path) the child joins before exec,
+    /// when the gateway has a delegated cgroup v2 subtree.
+    pub cgroup_procs: Option<std::ffi::CString>,
 }
 
 pub struct Spawned {
@@ -336,6 +339,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         cmd.current_dir(cwd);
     }
     let nproc = spec.max_user_processes;
+    let cgroup = spec.cgroup_procs.clone();
     let umask = INHERITED_UMASK.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: only async-signal-safe syscalls run between fork and exec.
     unsafe {
@@ -365,6 +369,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
                     CHILD_OOM_SCORE_ADJ.len(),
                 );
                 libc::close(fd);
+            }
+            // Into the run's cgroup first: nothing it starts is ever
+            // outside it. A failure fails the spawn (fail closed).
+            if let Some(c) = &cgroup {
+                super::cgroup::join(c)?;
             }
             if nproc > 0 {
                 let lim = libc::rlimit {
@@ -587,6 +596,7 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             stdin_pipe: false,
             max_user_processes: 0,
+            cgroup_procs: None,
         };
         assert!(matches!(spawn(&spec(&[], None)), Err(SpawnError::Empty)));
         assert!(matches!(

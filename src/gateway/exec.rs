@@ -442,8 +442,14 @@ pub struct ExecStats {
     pub reaped: u64,
 }
 
+/// How long the end of a run waits for its killed cgroup to empty before
+/// removing it (on a worker; shutdown waits the same per run).
+const CGROUP_REMOVE_WAIT_MS: u64 = 500;
+
 pub struct ExecRuntime {
     procs: BTreeMap<u64, Proc>,
+    /// Per-run cgroups, when the gateway has a delegated v2 subtree.
+    cgroups: Option<crate::exec::cgroup::Tree>,
     watch_timer: Option<TimerId>,
     scan_running: bool,
     /// Processes paused by flow control (their owners are behind).
@@ -470,6 +476,24 @@ impl ExecRuntime {
             // Validated with the config; an error here cannot happen.
             allowlist: Allowlist::new(&cfg.allowlist).unwrap_or_default(),
             stats: ExecStats::default(),
+            cgroups: match crate::exec::cgroup::Tree::setup(
+                &cfg.cgroup,
+                cfg.cgroup_pids_max,
+                cfg.cgroup_memory_max_bytes,
+            ) {
+                Ok(Some(t)) => {
+                    log::info!(
+                        "exec: each run gets its own cgroup under {}",
+                        t.runs.display()
+                    );
+                    Some(t)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    log::warn!("exec: cgroup containment off ({e}); runs are contained by the subreaper and sweep");
+                    None
+                }
+            },
         }
     }
     pub fn running(&self) -> usize {
@@ -841,12 +865,27 @@ impl Gateway {
             spawn::RUN_MARKER.into(),
             spawn::run_marker(self.exec.next_seq),
         ));
+        let cgroup_procs = match &self.exec.cgroups {
+            None => None,
+            Some(t) => match t.create_run(self.exec.next_seq) {
+                Ok(p) => Some(p),
+                Err(err) => {
+                    // Fail closed: a run that cannot be contained does not start.
+                    self.exec.stats.spawn_failed += 1;
+                    return Err(ErrorShape::invalid(format!(
+                        "exec.run: cannot create the run's cgroup: {err}"
+                    ))
+                    .detail("SPAWN_FAILED", json!({"command": r.display})));
+                }
+            },
+        };
         let spec = SpawnSpec {
             argv: r.argv.clone(),
             cwd: r.cwd.clone(),
             env,
             stdin_pipe: r.stdin_pipe,
             max_user_processes: e.max_user_processes,
+            cgroup_procs,
         };
         let client_id = self.session(conn).map(|s| s.params.client.id.clone());
         let spawned = match spawn::spawn(&spec) {
@@ -1341,7 +1380,12 @@ impl Gateway {
     fn sweep_leftovers(&mut self, seq: u64) {
         let marker = spawn::run_marker(seq);
         let m = marker.clone();
-        let job = Box::new(move || crate::workers::JobResult::Swept(spawn::sweep(&m)));
+        let tree = self.exec.cgroups.clone();
+        let job = Box::new(move || {
+            // The run's cgroup holds everything it started: kill it whole.
+            let in_cgroup = tree.map_or(0, |t| t.kill_and_remove(seq, CGROUP_REMOVE_WAIT_MS));
+            crate::workers::JobResult::Swept(in_cgroup + spawn::sweep(&m))
+        });
         if self
             .workers
             .submit(Some(crate::workers::JobResult::Swept(0)), job)
@@ -1528,6 +1572,12 @@ impl Gateway {
         if let Err(e) = spawn::kill_group(p.pid, sig) {
             log::debug!("{}: kill({sig}) failed: {e}", p.id);
         }
+        // SIGKILL reaches what left the group too (setsid) through its cgroup.
+        if sig == libc::SIGKILL {
+            if let Some(t) = &self.exec.cgroups {
+                t.kill_and_remove(seq, 0);
+            }
+        }
         if sig != libc::SIGKILL && p.kill_timer.is_none() {
             p.kill_timer = self.timers.insert(now + grace, Timer::ExecKill(seq)).ok();
         }
@@ -1648,7 +1698,12 @@ impl Gateway {
             self.finish_process(seq, now);
         }
         // Exit: nothing any run started outlives the gateway.
-        let n = spawn::sweep(&format!("{}.", std::process::id()));
+        let in_cgroups = self
+            .exec
+            .cgroups
+            .as_ref()
+            .map_or(0, |t| t.kill_all(CGROUP_REMOVE_WAIT_MS));
+        let n = in_cgroups + spawn::sweep(&format!("{}.", std::process::id()));
         self.on_swept(n);
         spawn::reap_orphans(|_| false, 4096);
         self.flush_audit(now);
