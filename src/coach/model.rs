@@ -810,8 +810,6 @@ fn metadata_access(text: &str) -> Option<bool> {
         "/identity",
         "cert.pem",
         "key.pem",
-        // Instance bootstrap scripts: where deploy secrets are passed in.
-        "user-data",
     ];
     Some(creds.iter().any(|c| t.contains(c)))
 }
