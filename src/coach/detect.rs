@@ -897,13 +897,50 @@ fn secret_vars(word: &str) -> Vec<String> {
 }
 
 /// The token's name ties it to the host (`GITHUB_TOKEN` → api.github.com).
-fn var_matches_host(var: &str, host: &str) -> bool {
-    const GENERIC: &[&str] = &[
-        "API", "KEY", "TOKEN", "SECRET", "ACCESS", "AUTH", "PRIVATE", "SESSION", "PASSWORD",
-        "PASS", "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV",
-    ];
+/// A header (`-H`/`--header`) carrying a variable named for one service
+/// (`$AWS_SECRET_ACCESS_KEY`, `$OPENAI_API_KEY`) to a host of another: the
+/// key is leaving for somewhere it does not belong. Generic names
+/// (`$TOKEN`, `$API_KEY`) say nothing about where they belong: not judged.
+fn header_leaks_secret(s: &Segment, host: &str) -> bool {
+    if is_loopback(host) || is_internal_host(host) {
+        return false;
+    }
+    let mut next = false;
+    for a in &s.args {
+        let value = if next {
+            next = false;
+            Some(a.as_str())
+        } else if a == "-H" || a == "--header" {
+            next = true;
+            None
+        } else {
+            a.strip_prefix("--header=")
+        };
+        let Some(v) = value else { continue };
+        if secret_vars(v)
+            .iter()
+            .any(|name| names_a_service(name) && !var_matches_host(name, host))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// The variable's name says which service it belongs to.
+fn names_a_service(var: &str) -> bool {
     var.split('_')
-        .filter(|p| p.len() >= 3 && !GENERIC.contains(p))
+        .any(|p| p.len() >= 3 && !VAR_GENERIC_PARTS.contains(&p))
+}
+
+const VAR_GENERIC_PARTS: &[&str] = &[
+    "API", "KEY", "TOKEN", "SECRET", "ACCESS", "AUTH", "PRIVATE", "SESSION", "PASSWORD", "PASS",
+    "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV",
+];
+
+fn var_matches_host(var: &str, host: &str) -> bool {
+    var.split('_')
+        .filter(|p| p.len() >= 3 && !VAR_GENERIC_PARTS.contains(p))
         .any(|p| host.contains(&p.to_ascii_lowercase()))
 }
 
@@ -1784,6 +1821,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             if reads || piped_secret || (k.dynamic && secret_seen) {
                 hit(out, ix::SECRET_NETWORK, None);
             }
+            if is_fetch_cmd(&s.cmd) && header_leaks_secret(s, &k.host) {
+                hit(out, ix::SECRET_URL, None);
+            }
             if is_fetch_cmd(&s.cmd) {
                 let body: Vec<&String> = s
                     .args
@@ -1838,6 +1878,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             if let Some(t) = fetch_target(s) {
                 if let Some(h) = host_of_word(&t) {
                     if !is_loopback(&h) && secret_vars(&t).iter().any(|v| !var_matches_host(v, &h))
+                        || header_leaks_secret(s, &h)
                     {
                         hit(out, ix::SECRET_URL, None);
                     }
