@@ -65,78 +65,51 @@ impl ClientError {
     }
 }
 
-/// Where a gateway is: host, port and path of its `ws://` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    pub path: String,
+/// Where a gateway is: the audit forwarder's `http://host:port/path`
+/// parser (one URL grammar in the crate), reached with `ws://` too.
+pub use crate::forward::Endpoint;
+
+/// Parses `ws://host:port[/path]` or `http://…` (the same port serves
+/// both). `wss://`/`https://` need a TLS client this tool does not carry:
+/// run it on the gateway host against loopback, or through an ssh tunnel.
+pub fn endpoint(url: &str) -> Result<Endpoint, ClientError> {
+    let http = match url.strip_prefix("ws://") {
+        Some(rest) => format!("http://{rest}"),
+        None if url.starts_with("http://") => url.to_string(),
+        None => {
+            return Err(ClientError::Usage(format!(
+                "--url {url}: expected ws://HOST:PORT or http://HOST:PORT (for wss://, run on the gateway host against 127.0.0.1 or through an ssh tunnel)"
+            )))
+        }
+    };
+    Endpoint::parse(&http).map_err(|e| ClientError::Usage(format!("--url {url}: {e}")))
 }
 
-impl Endpoint {
-    /// Accepts `ws://host:port[/path]` and `http://host:port[/path]` (the
-    /// same port serves both). `wss://`/`https://` need a TLS client this
-    /// tool does not carry: run it on the gateway host against loopback,
-    /// or through an ssh tunnel.
-    pub fn parse(url: &str) -> Result<Endpoint, ClientError> {
-        let rest = url
-            .strip_prefix("ws://")
-            .or_else(|| url.strip_prefix("http://"))
-            .ok_or_else(|| {
-                ClientError::Usage(format!(
-                    "--url {url}: expected ws://HOST:PORT or http://HOST:PORT (for wss://, run on the gateway host against 127.0.0.1 or through an ssh tunnel)"
-                ))
-            })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-                let port = p
-                    .parse::<u16>()
-                    .map_err(|_| ClientError::Usage(format!("--url {url}: bad port `{p}`")))?;
-                (h, port)
-            }
-            _ => (authority, 80),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(ClientError::Usage(format!("--url {url}: no host")));
-        }
-        Ok(Endpoint {
-            host: host.to_string(),
-            port,
-            path: path.to_string(),
-        })
+fn host_header(ep: &Endpoint) -> String {
+    if ep.host.contains(':') {
+        format!("[{}]:{}", ep.host, ep.port)
+    } else {
+        format!("{}:{}", ep.host, ep.port)
     }
+}
 
-    fn host_header(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-
-    fn connect_tcp(&self) -> Result<TcpStream, ClientError> {
-        let addrs = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| ClientError::Unreachable(format!("{}: {e}", self.host)))?;
-        let mut last = None;
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    return Ok(s);
-                }
-                Err(e) => last = Some(format!("{a}: {e}")),
+fn connect_tcp(ep: &Endpoint) -> Result<TcpStream, ClientError> {
+    let addrs = (ep.host.as_str(), ep.port)
+        .to_socket_addrs()
+        .map_err(|e| ClientError::Unreachable(format!("{}: {e}", ep.host)))?;
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
             }
+            Err(e) => last = Some(format!("{a}: {e}")),
         }
-        Err(ClientError::Unreachable(
-            last.unwrap_or_else(|| format!("{}: no address", self.host)),
-        ))
     }
+    Err(ClientError::Unreachable(
+        last.unwrap_or_else(|| format!("{}: no address", ep.host)),
+    ))
 }
 
 /// The URL and credential a command was given (`--url`, `--token`, or the
@@ -183,14 +156,14 @@ impl Client {
         client_id: &str,
         scopes: &[&str],
     ) -> Result<Client, ClientError> {
-        let ep = Endpoint::parse(&target.url)?;
-        let stream = ep.connect_tcp()?;
+        let ep = endpoint(&target.url)?;
+        let stream = connect_tcp(&ep)?;
         stream
             .set_read_timeout(Some(CONNECT_TIMEOUT))
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let req = tungstenite::http::Request::builder()
-            .uri(format!("ws://{}{}", ep.host_header(), ep.path))
-            .header("Host", ep.host_header())
+            .uri(format!("ws://{}{}", host_header(&ep), ep.path))
+            .header("Host", host_header(&ep))
             .header("Connection", "Upgrade")
             .header("Upgrade", "websocket")
             .header("Sec-WebSocket-Version", "13")
@@ -389,13 +362,13 @@ pub fn post_json(
     timeout: Duration,
     max_body: usize,
 ) -> Result<(u16, Vec<u8>), ClientError> {
-    let ep = Endpoint::parse(url)?;
-    let mut s = ep.connect_tcp()?;
+    let ep = endpoint(url)?;
+    let mut s = connect_tcp(&ep)?;
     let _ = s.set_read_timeout(Some(timeout));
     let _ = s.set_write_timeout(Some(timeout));
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        ep.host_header(),
+        host_header(&ep),
         body.len()
     );
     s.write_all(head.as_bytes())
@@ -428,14 +401,14 @@ mod tests {
 
     #[test]
     fn test_endpoint_parse() {
-        let e = Endpoint::parse("ws://127.0.0.1:18789").unwrap();
+        let e = endpoint("ws://127.0.0.1:18789").unwrap();
         assert_eq!(
             (e.host.as_str(), e.port, e.path.as_str()),
             ("127.0.0.1", 18789, "/")
         );
-        let e = Endpoint::parse("http://[::1]:9/x").unwrap();
+        let e = endpoint("http://[::1]:9/x").unwrap();
         assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("::1", 9, "/x"));
-        assert!(Endpoint::parse("wss://h:1").is_err());
-        assert!(Endpoint::parse("ws://h:notaport").is_err());
+        assert!(endpoint("wss://h:1").is_err());
+        assert!(endpoint("ws://h:notaport").is_err());
     }
 }
