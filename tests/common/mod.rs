@@ -472,6 +472,34 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Runs the binary with `args` and `stdin` (no CLAWGATE_URL/TOKEN from
+/// the test's environment): exit code, stdout, stderr.
+pub fn run_clawgate(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let (program, mut argv) = binary();
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let mut child = Command::new(program)
+        .args(&argv)
+        .env_remove("CLAWGATE_TOKEN")
+        .env_remove("CLAWGATE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run clawgate");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A loopback port free right now (bound, then released) for a gateway
 /// whose URL must be known before it starts.
 pub fn free_port() -> u16 {
