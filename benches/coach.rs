@@ -121,6 +121,10 @@ fn main() {
     if std::env::var_os("COACH_BENCH_SLOWEST").is_some() {
         slowest(&coach, &short);
     }
+    // `COACH_BENCH_SHORT_ONLY=1`: stop here (for profiling the common case).
+    if std::env::var_os("COACH_BENCH_SHORT_ONLY").is_some() {
+        return;
+    }
     run(
         "64 KiB inputs",
         &coach,

@@ -204,15 +204,23 @@ fn main() {
     let gw = start(n.max(many) + 10);
     let pid = gw.child.id();
     // Let the start settle: wait until /proc shows the process fully mapped.
-    let mut warm = Client::connect(gw.addr, "warm", &["operator.read"]);
+    // Issue 19 counts RSS "with the coach ready": one check waits for the
+    // pattern library (compiled on the pool at start, or by this check).
+    let mut warm = Client::connect(gw.addr, "warm", &["operator.write"]);
     warm.call("w", "health", Value::Null);
+    let v = warm.call(
+        "c",
+        "security.coach.check",
+        serde_json::json!({"input": {"command": "ls -la"}}),
+    );
+    assert!(v.to_string().contains("allow"), "coach not ready: {v}");
     drop(warm);
     println!(
         "start to listening:            {:>10.2} ms (spawn + bind, measured from the parent)",
         gw.start_to_listening.as_secs_f64() * 1000.0
     );
     println!(
-        "RSS after start:               {:>10.2} MB",
+        "RSS after start, coach ready:  {:>10.2} MB",
         rss_kib(pid) as f64 / 1024.0
     );
 

@@ -11,13 +11,15 @@
 //! or inline when the pool is saturated (it is short: see `benches/coach.rs`).
 
 pub mod detect;
+pub mod library;
 pub mod model;
 pub mod patterns;
 pub mod rules;
 pub mod shell;
 pub mod text;
 
-use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
+pub use library::{Library, DFA_CACHE_BYTES_PER_THREAD, LIBRARY_BYTES};
+
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -252,7 +254,7 @@ pub enum Target {
     WriteText,
 }
 
-const TARGETS: [Target; 9] = [
+pub(crate) const TARGETS: [Target; 9] = [
     Target::Segment,
     Target::Raw,
     Target::Text,
@@ -263,123 +265,6 @@ const TARGETS: [Target; 9] = [
     Target::WritePath,
     Target::WriteText,
 ];
-
-/// Compiled-size limit of each set.
-const SET_SIZE_LIMIT: usize = 32 << 20;
-/// Lazy-DFA cache limit per set and per matching thread. The lazy DFA is
-/// what keeps a check in microseconds; a cache too small for its set makes
-/// it thrash and fall back to the NFA (measured: the segment set at 2 MiB
-/// drops from ~150k to ~7k checks/s). The big sets get room, small ones not.
-fn dfa_limit(t: Target) -> usize {
-    match t {
-        Target::Segment => 8 << 20,
-        Target::Text => 4 << 20,
-        Target::Raw => 2 << 20,
-        _ => 1 << 20,
-    }
-}
-
-/// Upper bound of the lazy-DFA caches one matching thread can hold (the
-/// sum of `dfa_limit` over the sets), for the worst-case memory figure.
-pub const DFA_CACHE_BYTES_PER_THREAD: usize = (8 + 4 + 2 + 6) << 20;
-/// The compiled library itself (measured ~5 MiB RSS after compile).
-pub const LIBRARY_BYTES: usize = 6 << 20;
-
-/// The compiled library: one `RegexSet` per target, plus the `unless`
-/// regexes that veto a hit. Byte-oriented and ASCII-only (`unicode(false)`):
-/// input is normalised first (look-alikes folded), and Unicode word
-/// boundaries would force the slow NFA path on every check.
-pub struct Library {
-    /// Compiled on first use (or by `warm`, which the gateway runs on the
-    /// pool at start) so compiling (~20-40 ms) is not on the start path.
-    compiled: std::sync::OnceLock<Compiled>,
-    pub defs: &'static [patterns::PatternDef],
-}
-
-struct Compiled {
-    sets: Vec<(Target, RegexSet, Vec<usize>)>,
-    unless: Vec<Option<regex::bytes::Regex>>,
-}
-
-impl Library {
-    /// The library; regexes compile on first use.
-    pub fn lazy() -> Library {
-        Library {
-            compiled: std::sync::OnceLock::new(),
-            defs: patterns::PATTERNS,
-        }
-    }
-
-    /// The library, compiled now.
-    pub fn compile() -> Library {
-        let lib = Library::lazy();
-        lib.warm();
-        lib
-    }
-
-    /// Compiles the regexes if that has not happened yet.
-    pub fn warm(&self) {
-        let _ = self.compiled();
-    }
-
-    fn compiled(&self) -> &Compiled {
-        self.compiled.get_or_init(|| Compiled::build(self.defs))
-    }
-}
-
-impl Compiled {
-    fn build(defs: &'static [patterns::PatternDef]) -> Compiled {
-        let mut sets = Vec::new();
-        for t in TARGETS {
-            let idx: Vec<usize> = (0..defs.len()).filter(|&i| defs[i].target == t).collect();
-            let set = RegexSetBuilder::new(idx.iter().map(|&i| defs[i].re))
-                .unicode(false)
-                .size_limit(SET_SIZE_LIMIT)
-                .dfa_size_limit(dfa_limit(t))
-                .build()
-                .unwrap_or_else(|e| panic!("pattern library does not compile: {e}"));
-            sets.push((t, set, idx));
-        }
-        let unless = defs
-            .iter()
-            .map(|d| {
-                d.unless.map(|u| {
-                    RegexBuilder::new(u)
-                        .unicode(false)
-                        .build()
-                        .unwrap_or_else(|e| panic!("{}: {e}", d.id))
-                })
-            })
-            .collect();
-        Compiled { sets, unless }
-    }
-}
-
-impl Library {
-    /// Count of regex patterns plus structural detectors.
-    pub fn pattern_count(&self) -> usize {
-        self.defs.len() + detect::DETECTORS.len()
-    }
-
-    fn scan(&self, target: Target, text: &str, out: &mut Vec<Match>) {
-        if text.is_empty() {
-            return;
-        }
-        let c = self.compiled();
-        let Some((_, set, idx)) = c.sets.iter().find(|(t, _, _)| *t == target) else {
-            return;
-        };
-        for k in set.matches(text.as_bytes()).into_iter() {
-            let i = idx[k];
-            if let Some(u) = &c.unless[i] {
-                if u.is_match(text.as_bytes()) {
-                    continue;
-                }
-            }
-            out.push(self.defs[i].to_match(i + detect::DETECTORS.len()));
-        }
-    }
-}
 
 /// The normalised views of one input.
 pub struct Views {

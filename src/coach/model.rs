@@ -13,6 +13,7 @@
 
 use super::detect::{DetectorDef, RANK_MODEL};
 use super::shell::{self, Segment};
+use super::text::Needles;
 use super::{Category::*, Coach, Match, Severity, Severity::*, Views};
 
 /// The detectors of this pass; `hit` takes an index into it.
@@ -755,8 +756,9 @@ const DROP_SITES: &[&str] = &[
 ];
 
 fn drop_site(text: &str) -> bool {
+    static SITES: Needles = Needles::new(DROP_SITES);
     let t = text.to_ascii_lowercase();
-    let Some(site) = DROP_SITES.iter().find(|d| t.contains(*d)) else {
+    let Some(site) = SITES.find(&t) else {
         return false;
     };
     // The service's own pages (about, docs) carry nothing.
@@ -950,16 +952,17 @@ fn config_dir(p: &str) -> bool {
 /// a paste or drop site, a download run straight away.
 fn staging_signs(v: &Views) -> (bool, bool) {
     let l = v.raw.to_ascii_lowercase();
-    let hidden_temp = [
-        "/tmp/.",
-        "/var/tmp/.",
-        "/dev/shm/",
-        "/users/shared/.",
-        "/.cache/.",
-        "/private/tmp/.",
-    ]
-    .iter()
-    .any(|p| l.contains(p));
+    let hidden_temp = {
+        static N: Needles = Needles::new(&[
+            "/tmp/.",
+            "/var/tmp/.",
+            "/dev/shm/",
+            "/users/shared/.",
+            "/.cache/.",
+            "/private/tmp/.",
+        ]);
+        N.any(&l)
+    };
     let bare_ip = l.match_indices("://").any(|(i, _)| {
         let host = &l[i + 3..];
         let host = host
@@ -1104,7 +1107,7 @@ const INJECTED_ACTIONS: &[&str] = &[
 /// Content the agent reads, or a message: injections and phishing.
 fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     let l = t.to_ascii_lowercase();
-    let discussing = [
+    static DISCUSSING: Needles = Needles::new(&[
         "how do i",
         "how to",
         "protect",
@@ -1112,13 +1115,15 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "detect",
         "example of",
         "such as '",
-    ]
-    .iter()
-    .any(|d| l.contains(d));
-    let addresses = ADDRESSES.iter().any(|o| l.contains(o)) && !discussing;
-    if addresses && INJECTED_ACTIONS.iter().any(|a| l.contains(a)) {
+    ]);
+    static ADDRESSES_N: Needles = Needles::new(ADDRESSES);
+    static INJECTED_ACTIONS_N: Needles = Needles::new(INJECTED_ACTIONS);
+    static OVERRIDE_ONLY_N: Needles = Needles::new(OVERRIDE_ONLY);
+    let discussing = DISCUSSING.any(&l);
+    let addresses = ADDRESSES_N.any(&l) && !discussing;
+    if addresses && INJECTED_ACTIONS_N.any(&l) {
         hit(out, ix::INJECTION);
-    } else if addresses || OVERRIDE_ONLY.iter().any(|o| l.contains(o)) && !discussing {
+    } else if addresses || OVERRIDE_ONLY_N.any(&l) && !discussing {
         hit(out, ix::OVERRIDE);
     }
     if addresses && depth < 2 {
@@ -1134,76 +1139,79 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             }
         }
     }
-    let asks = [
-        "send me",
-        "send us",
-        "reply with",
-        "share your",
-        "send your",
-        "dm the",
-        "dm me",
-        "paste the",
-        "tell me your",
-        "give me your",
-        "read me the",
-        "forward me",
-        "need your",
-        "text me",
-        "confirm your",
-        "send the code",
-        "can you send",
-        "could you send",
-        "please send",
-        "could you paste",
-        "can you paste",
-        "buy some",
-        "please buy",
-        "i need you to",
-    ]
-    .iter()
-    .any(|a| l.contains(a));
+    let asks = {
+        static N: Needles = Needles::new(&[
+            "send me",
+            "send us",
+            "reply with",
+            "share your",
+            "send your",
+            "dm the",
+            "dm me",
+            "paste the",
+            "tell me your",
+            "give me your",
+            "read me the",
+            "forward me",
+            "need your",
+            "text me",
+            "confirm your",
+            "send the code",
+            "can you send",
+            "could you send",
+            "please send",
+            "could you paste",
+            "can you paste",
+            "buy some",
+            "please buy",
+            "i need you to",
+        ]);
+        N.any(&l)
+    };
     let gift = l.contains("gift card") || l.contains("itunes") || l.contains("google play");
-    let secret_code = [
-        "seed phrase",
-        "recovery phrase",
-        "recovery code",
-        "otp",
-        "2fa",
-        "one-time",
-        "mfa",
-        "push code",
-        "access token",
-        "private key",
-        "verification code",
-        "login code",
-        "security code",
-        "auth code",
-        "card pin",
-        "your pin",
-        " pin ",
-        "pin.",
-        "sms code",
-        "code that just came",
-        "code we just",
-        "code that came",
-        "code we sent",
-        "code i sent",
-        "came to your number",
-    ]
-    .iter()
-    .any(|c| l.contains(c));
-    let warns = [
-        "never share",
-        "don't share",
-        "do not share",
-        "never send",
-        "never give",
-        "don't send",
-        "do not send",
-        "never reply",
-    ]
-    .iter()
-    .any(|w| l.contains(w));
+    let secret_code = {
+        static N: Needles = Needles::new(&[
+            "seed phrase",
+            "recovery phrase",
+            "recovery code",
+            "otp",
+            "2fa",
+            "one-time",
+            "mfa",
+            "push code",
+            "access token",
+            "private key",
+            "verification code",
+            "login code",
+            "security code",
+            "auth code",
+            "card pin",
+            "your pin",
+            " pin ",
+            "pin.",
+            "sms code",
+            "code that just came",
+            "code we just",
+            "code that came",
+            "code we sent",
+            "code i sent",
+            "came to your number",
+        ]);
+        N.any(&l)
+    };
+    let warns = {
+        static N: Needles = Needles::new(&[
+            "never share",
+            "don't share",
+            "do not share",
+            "never send",
+            "never give",
+            "don't send",
+            "do not send",
+            "never reply",
+        ]);
+        N.any(&l)
+    };
     if warns {
         return;
     }
@@ -1211,49 +1219,51 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         hit(out, ix::CODE_PHISHING);
         return;
     }
-    let urgency = [
-        "suspend",
-        "locked",
-        "expire",
-        "within 24",
-        "immediately",
-        "final notice",
-        "unusual",
-        "restricted",
-        "banned",
-        "urgent",
-        "act now",
-        "right away",
-        "keep it quiet",
-        "on hold",
-        "will be closed",
-        "verify your",
-        "confirm your identity",
-    ]
-    .iter()
-    .any(|c| l.contains(c));
-    let money = [
-        "gift card",
-        "itunes",
-        "google play",
-        "western union",
-        "btc",
-        "bitcoin",
-        "iban",
-        "bank details",
-        "wire transfer",
-        "customs fee",
-        "reward",
-        "prize",
-        "crypto",
-        "invoice",
-        "payment failed",
-        "update your card",
-        "receive 1",
-        "double your",
-    ]
-    .iter()
-    .any(|c| l.contains(c));
+    let urgency = {
+        static N: Needles = Needles::new(&[
+            "suspend",
+            "locked",
+            "expire",
+            "within 24",
+            "immediately",
+            "final notice",
+            "unusual",
+            "restricted",
+            "banned",
+            "urgent",
+            "act now",
+            "right away",
+            "keep it quiet",
+            "on hold",
+            "will be closed",
+            "verify your",
+            "confirm your identity",
+        ]);
+        N.any(&l)
+    };
+    let money = {
+        static N: Needles = Needles::new(&[
+            "gift card",
+            "itunes",
+            "google play",
+            "western union",
+            "btc",
+            "bitcoin",
+            "iban",
+            "bank details",
+            "wire transfer",
+            "customs fee",
+            "reward",
+            "prize",
+            "crypto",
+            "invoice",
+            "payment failed",
+            "update your card",
+            "receive 1",
+            "double your",
+        ]);
+        N.any(&l)
+    };
     let credential = ["password", "passcode", "username", "credentials"]
         .iter()
         .any(|c| l.contains(c));
@@ -1959,6 +1969,9 @@ fn macos(s: &Segment, out: &mut Vec<Match>) {
 /// A shell binary's path inside `t` (`/bin/sh`, `{system("/bin/bash")}`,
 /// `%(/bin/sh`), not a longer name (`/bin/shred`).
 fn names_a_shell_path(t: &str) -> bool {
+    if !t.contains("/bin/") {
+        return false;
+    }
     const SHELLS: &[&str] = &[
         "/bin/sh",
         "/bin/bash",
@@ -2590,15 +2603,16 @@ fn hidden_download(s: &Segment, out: &mut Vec<Match>) {
         || text.contains("smb://")
         || text.contains("\\\\")
         || s.operands().any(|o| remote_spec(o) && !o.contains("://"));
-    let hidden = [
-        "/tmp/.",
-        "/var/tmp/.",
-        "/dev/shm/",
-        "/users/shared/.",
-        "/.cache/.",
-    ]
-    .iter()
-    .any(|p| text.contains(p));
+    let hidden = {
+        static N: Needles = Needles::new(&[
+            "/tmp/.",
+            "/var/tmp/.",
+            "/dev/shm/",
+            "/users/shared/.",
+            "/.cache/.",
+        ]);
+        N.any(&text)
+    };
     if fetches && hidden {
         hit(out, ix::UNTRUSTED_CODE);
     }

@@ -230,6 +230,44 @@ pub fn decode_base64_literals(s: &str) -> Vec<String> {
     out
 }
 
+/// A fixed list of lower-case needles searched in one pass. The coach asks
+/// "does this text contain any of these words" dozens of times per check;
+/// `list.iter().any(|n| hay.contains(n))` runs one substring search per
+/// needle (measured: a quarter of a check's time), an Aho-Corasick automaton
+/// runs one. Built on first use, shared by every matching thread.
+pub struct Needles {
+    list: &'static [&'static str],
+    ac: std::sync::OnceLock<aho_corasick::AhoCorasick>,
+}
+
+impl Needles {
+    pub const fn new(list: &'static [&'static str]) -> Needles {
+        Needles {
+            list,
+            ac: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn ac(&self) -> &aho_corasick::AhoCorasick {
+        self.ac.get_or_init(|| {
+            aho_corasick::AhoCorasick::new(self.list)
+                .unwrap_or_else(|e| panic!("needle list does not compile: {e}"))
+        })
+    }
+
+    /// Whether any needle occurs in `hay`.
+    pub fn any(&self, hay: &str) -> bool {
+        self.ac().is_match(hay)
+    }
+
+    /// The first needle (by position in `hay`) that occurs.
+    pub fn find(&self, hay: &str) -> Option<&'static str> {
+        self.ac()
+            .find(hay)
+            .map(|m| self.list[m.pattern().as_usize()])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
