@@ -1890,7 +1890,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         // Pushing files to another machine.
         if matches!(s.cmd.as_str(), "scp" | "rsync" | "sftp") {
-            let ops: Vec<&String> = s.operands().collect();
+            // An option's quoted command (`-e 'ssh -p 2222'`) is not a file.
+            let ops: Vec<&String> = s.operands().filter(|o| !o.contains(' ')).collect();
             if ops.len() >= 2 {
                 let dst = ops[ops.len() - 1];
                 let local_src = ops[..ops.len() - 1].iter().any(|o| !o.contains(':'));
@@ -1912,7 +1913,15 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                             "www",
                         ]
                         .iter()
-                        .any(|b| o.trim_start_matches("./").trim_end_matches('/') == *b)
+                        .any(|b| {
+                            let o = o.trim_start_matches("./").trim_end_matches('/');
+                            // The directory itself, or an archive of it.
+                            let stem = [".tar.gz", ".tgz", ".tar", ".zip", ".tar.xz"]
+                                .iter()
+                                .find_map(|x| o.strip_suffix(x))
+                                .unwrap_or(o);
+                            o == *b || stem == *b
+                        })
                     });
                     if local_src && !is_internal_host(&host) && !build_output {
                         hit(

@@ -444,6 +444,35 @@ pub fn classify_path(p: &str) -> Option<Resource> {
     if lower.starts_with("/var/run/secrets/") || lower.starts_with("/run/secrets/") {
         return Some(Resource::Credential);
     }
+    // System credential stores and caches: Kerberos keytabs and ticket
+    // caches, SSSD's cached hashes, TLS private keys, Vault/Consul agent
+    // tokens, the GNOME and macOS system keyrings.
+    const SYSTEM_CREDENTIALS: &[&str] = &[
+        "/etc/krb5.keytab",
+        "/var/lib/sss/db/",
+        "/var/lib/sss/secrets/",
+        "/etc/ssl/private/",
+        "/etc/pki/tls/private/",
+        "/var/lib/samba/private/",
+        "/etc/sssd/sssd.conf",
+        "/library/keychains/",
+        "/var/db/systemkey",
+        "/etc/openvpn/client/",
+        "/etc/wireguard/",
+        "/etc/ipsec.secrets",
+        "/etc/ppp/chap-secrets",
+        "/var/lib/rancher/k3s/server/token",
+        "/etc/kubernetes/admin.conf",
+        "/etc/kubernetes/pki/",
+    ];
+    if SYSTEM_CREDENTIALS
+        .iter()
+        .any(|c| lower.starts_with(c) || lower == c.trim_end_matches('/'))
+        || name.starts_with("krb5cc_")
+        || name.ends_with(".keytab")
+    {
+        return Some(Resource::Credential);
+    }
     if credential_name(name) {
         return Some(Resource::Credential);
     }
@@ -2442,6 +2471,7 @@ fn interpreter_code(
         "delete file",
         "File.delete",
         "unlink(",
+        "unlink ",
         "rmdir(",
     ];
     if DELETERS.iter().any(|d| c.contains(d)) {

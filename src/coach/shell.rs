@@ -692,6 +692,12 @@ impl<'a> Lexer<'a> {
                     {
                         root_shell = true;
                     }
+                    if base == "sudo" && (a == "-e" || a == "--edit") {
+                        // `sudo -e FILE` is sudoedit: FILE is what it
+                        // opens as root, not a command.
+                        rest[j] = "sudoedit".to_string();
+                        break;
+                    }
                     j += if with_value.contains(&a.as_str()) {
                         2
                     } else {
@@ -715,9 +721,13 @@ impl<'a> Lexer<'a> {
                 sudo = true;
                 if j >= rest.len() {
                     // `sudo -i`, `sudo -s`: a root shell with no command.
-                    let flag = if root_shell { "-i" } else { "" };
-                    rest = vec!["sudo".to_string(), flag.to_string()];
-                    rest.retain(|s| !s.is_empty());
+                    // Other flags alone (`sudo -l`, `sudo -l -U bob`,
+                    // `sudo -v`) stay visible to the patterns.
+                    if root_shell {
+                        rest = vec!["sudo".to_string(), "-i".to_string()];
+                    } else {
+                        rest[0] = "sudo".to_string();
+                    }
                     sudo = false;
                     break;
                 }
