@@ -1017,6 +1017,7 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     let risky = out.iter().any(|m| {
         m.severity == High
             && m.pattern_id != "per.shell-rc"
+            && m.pattern_id != "ci.library-load"
             && match m.category {
                 PersistenceMechanism | PrivilegeEscalation => hidden_temp || remote,
                 CodeInjection => hidden_temp,
