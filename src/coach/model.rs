@@ -1018,6 +1018,7 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
         m.severity == High
             && m.pattern_id != "per.shell-rc"
             && m.pattern_id != "ci.library-load"
+            && m.pattern_id != "per.rc-source-hidden"
             && match m.category {
                 PersistenceMechanism | PrivilegeEscalation => hidden_temp || remote,
                 CodeInjection => hidden_temp,
@@ -1132,6 +1133,47 @@ const INJECTED_ACTIONS: &[&str] = &[
     "run `",
     "execute",
     "delete",
+    "push the repo",
+    "git push",
+    "email the",
+    "e-mail the",
+    "forward the",
+    "post the",
+    "disable all confirmation",
+    "disable confirmation",
+    "without confirmation",
+    "git history",
+    "force-push",
+    "force push",
+    "transfer the",
+    "paste the",
+    "share the",
+    "contents of",
+];
+
+/// Phrases that speak to an agent but also occur in ordinary text (logs,
+/// transcripts): they count only together with an injected action.
+const ADDRESSES_WEAK: &[&str] = &[
+    "assistant:",
+    "ai:",
+    "agent:",
+    "system:",
+    "the assistant must",
+    "the assistant should",
+    "assistants must",
+    "assistants should",
+    "agents must",
+    "agents should",
+    "coding assistant",
+    "if you are an ai",
+    "if you are an llm",
+    "if you're an ai",
+    "attention ai",
+    "dear ai",
+    "instructions for ai",
+    "you are now",
+    "disregard the user",
+    "ignore the user",
 ];
 
 /// Content the agent reads, or a message: injections and phishing.
@@ -1149,9 +1191,27 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     static ADDRESSES_N: Needles = Needles::new(ADDRESSES);
     static INJECTED_ACTIONS_N: Needles = Needles::new(INJECTED_ACTIONS);
     static OVERRIDE_ONLY_N: Needles = Needles::new(OVERRIDE_ONLY);
+    static ADDRESSES_WEAK_N: Needles = Needles::new(ADDRESSES_WEAK);
     let discussing = DISCUSSING.any(&l);
     let addresses = ADDRESSES_N.any(&l) && !discussing;
-    if addresses && INJECTED_ACTIONS_N.any(&l) {
+    // A weak address counts with an override in the same text: "the
+    // assistant must now", "assistant: disregard", "AI: you are now".
+    static OVERRIDE_VERBS: Needles = Needles::new(&[
+        "must now",
+        "disregard",
+        "you are now",
+        "instead",
+        "do not tell",
+        "don't tell",
+        "without asking",
+        "without confirm",
+        "disable all",
+        "silently",
+        "from now on",
+        "new instructions",
+    ]);
+    let weak = !discussing && ADDRESSES_WEAK_N.any(&l) && OVERRIDE_VERBS.any(&l);
+    if (addresses || weak) && INJECTED_ACTIONS_N.any(&l) {
         hit(out, ix::INJECTION);
     } else if addresses || OVERRIDE_ONLY_N.any(&l) && !discussing {
         hit(out, ix::OVERRIDE);
