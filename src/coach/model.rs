@@ -1468,8 +1468,23 @@ fn named_paths(s: &Segment) -> Vec<&str> {
             skip_next = false;
             continue;
         }
-        if knows_options && NOT_READ_VALUES.contains(&a.as_str()) {
+        // A reader's own options name inputs too (`file -f LIST`, `grep -f
+        // PATTERNS`); only its output options are not read.
+        let skips = if READERS.contains(&s.cmd.as_str())
+            && !USES_CREDENTIALS.contains(&s.cmd.as_str())
+            && !SENDERS.contains(&s.cmd.as_str())
+        {
+            matches!(a.as_str(), "-o" | "-out" | "--output" | "-keyout")
+        } else {
+            knows_options && NOT_READ_VALUES.contains(&a.as_str())
+        };
+        if skips {
             skip_next = true;
+            continue;
+        }
+        // `file://PATH` names a local file to whatever fetches it.
+        if let Some(v) = a.strip_prefix("file://") {
+            out.push(v);
             continue;
         }
         if let Some(v) = a
