@@ -213,7 +213,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "find -exec, tar checkpoint actions, vim/less escapes and setuid(0) one-liners turn a permitted program into a root shell.",
       "Run the program for its real job; if root is truly needed, ask for an explicit sudo rule."),
     p("priv.container-escape", PrivilegeEscalation, Critical, Segment,
-      cmd!(r"(?:docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create|exec)\b.*(?:-v\s*|--volume[=\s]+|--mount\s+\S*(?:source|src)=)/(?::|,|\s|$)|nsenter\s+.*-t\s*1\b|chroot\s+/(?:host|mnt|proc/1/root)\b"),
+      cmd!(r"(?:docker|podman|nerdctl|ctr)\s+(?:-n\s+\S+\s+)?(?:container\s+)?(?:run|create|exec)\b.*(?:-v\s*|--volume[=\s]+|--mount\s+\S*(?:source|src)=)/(?::|,|\s|$)|nsenter\s+.*-t\s*1\b|chroot\s+/(?:host|mnt|proc/1/root)\b"),
       "Mounts the host's root filesystem into a container",
       "A container with / mounted (or nsenter into pid 1) is root on the host.",
       "Mount only the project directory: docker run -v \"$PWD\":/app."),
