@@ -13,7 +13,7 @@
 
 use super::detect::{DetectorDef, RANK_MODEL};
 use super::shell::{self, Segment};
-use super::text::Needles;
+use super::text::{any_of, Needles};
 use super::{Category::*, Coach, Match, Severity, Severity::*, Views};
 
 /// The detectors of this pass; `hit` takes an index into it.
@@ -981,17 +981,17 @@ fn config_dir(p: &str) -> bool {
 /// a paste or drop site, a download run straight away.
 fn staging_signs(v: &Views) -> (bool, bool) {
     let l = v.raw.to_ascii_lowercase();
-    let hidden_temp = {
-        static N: Needles = Needles::new(&[
+    let hidden_temp = any_of!(
+        l,
+        [
             "/tmp/.",
             "/var/tmp/.",
             "/dev/shm/",
             "/users/shared/.",
             "/.cache/.",
             "/private/tmp/.",
-        ]);
-        N.any(&l)
-    };
+        ]
+    );
     let bare_ip = l.match_indices("://").any(|(i, _)| {
         let host = &l[i + 3..];
         let host = host
@@ -1229,8 +1229,9 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             }
         }
     }
-    let asks = {
-        static N: Needles = Needles::new(&[
+    let asks = any_of!(
+        l,
+        [
             "send me",
             "send us",
             "reply with",
@@ -1255,12 +1256,12 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "buy some",
             "please buy",
             "i need you to",
-        ]);
-        N.any(&l)
-    };
+        ]
+    );
     let gift = l.contains("gift card") || l.contains("itunes") || l.contains("google play");
-    let secret_code = {
-        static N: Needles = Needles::new(&[
+    let secret_code = any_of!(
+        l,
+        [
             "seed phrase",
             "recovery phrase",
             "recovery code",
@@ -1286,11 +1287,11 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "code we sent",
             "code i sent",
             "came to your number",
-        ]);
-        N.any(&l)
-    };
-    let warns = {
-        static N: Needles = Needles::new(&[
+        ]
+    );
+    let warns = any_of!(
+        l,
+        [
             "never share",
             "don't share",
             "do not share",
@@ -1299,9 +1300,8 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "don't send",
             "do not send",
             "never reply",
-        ]);
-        N.any(&l)
-    };
+        ]
+    );
     if warns {
         return;
     }
@@ -1309,8 +1309,9 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         hit(out, ix::CODE_PHISHING);
         return;
     }
-    let urgency = {
-        static N: Needles = Needles::new(&[
+    let urgency = any_of!(
+        l,
+        [
             "suspend",
             "locked",
             "expire",
@@ -1328,11 +1329,11 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "will be closed",
             "verify your",
             "confirm your identity",
-        ]);
-        N.any(&l)
-    };
-    let money = {
-        static N: Needles = Needles::new(&[
+        ]
+    );
+    let money = any_of!(
+        l,
+        [
             "gift card",
             "itunes",
             "google play",
@@ -1351,9 +1352,8 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "update your card",
             "receive 1",
             "double your",
-        ]);
-        N.any(&l)
-    };
+        ]
+    );
     let credential = ["password", "passcode", "username", "credentials"]
         .iter()
         .any(|c| l.contains(c));
@@ -2709,16 +2709,16 @@ fn hidden_download(s: &Segment, out: &mut Vec<Match>) {
         || text.contains("smb://")
         || text.contains("\\\\")
         || s.operands().any(|o| remote_spec(o) && !o.contains("://"));
-    let hidden = {
-        static N: Needles = Needles::new(&[
+    let hidden = any_of!(
+        text,
+        [
             "/tmp/.",
             "/var/tmp/.",
             "/dev/shm/",
             "/users/shared/.",
             "/.cache/.",
-        ]);
-        N.any(&text)
-    };
+        ]
+    );
     if fetches && hidden {
         hit(out, ix::UNTRUSTED_CODE);
     }

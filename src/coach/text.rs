@@ -230,6 +230,16 @@ pub fn decode_base64_literals(s: &str) -> Vec<String> {
     out
 }
 
+/// `any_of!(hay, ["a", "b", …])`: whether any of the words occurs in `hay`,
+/// one pass over a [`Needles`] list built once for that call site.
+macro_rules! any_of {
+    ($hay:expr, [$($w:literal),+ $(,)?]) => {{
+        static N: $crate::coach::text::Needles = $crate::coach::text::Needles::new(&[$($w),+]);
+        N.any(&$hay)
+    }};
+}
+pub(crate) use any_of;
+
 /// A fixed list of lower-case needles searched in one pass. The coach asks
 /// "does this text contain any of these words" dozens of times per check;
 /// `list.iter().any(|n| hay.contains(n))` runs one substring search per
