@@ -255,7 +255,10 @@ impl Library {
                 continue;
             }
             if let (Some(u), Some(uc)) = (&c.unless[i], &mut caches.unless[i]) {
-                if u.is_match(uc, hay) {
+                let before = uc.memory_usage();
+                let vetoed = u.is_match(uc, hay);
+                caches.bytes = (caches.bytes + uc.memory_usage()).saturating_sub(before);
+                if vetoed {
                     continue;
                 }
             }
@@ -329,9 +332,6 @@ impl Compiled {
     }
 
     fn give_caches(&self, mut caches: Caches) {
-        // The `unless` caches are not tracked as they grow (they run only
-        // after a hit); recount here.
-        caches.bytes = caches.total();
         self.trim(&mut caches, IDLE_CACHE_BUDGET);
         if let Ok(mut v) = self.caches.lock() {
             v.push(caches);
