@@ -42,6 +42,10 @@ const MIN_PREFILTER_LITERAL: usize = 2;
 /// alternations, not a class over the alphabet.
 const EXTRACT_LIMIT_TOTAL: usize = 4000;
 const EXTRACT_LIMIT_CLASS: usize = 40;
+/// A pattern's literal set above this many is cut shorter (see
+/// `required_literals`); the cut starts at this many bytes per literal.
+const MAX_LITERALS_PER_PATTERN: usize = 48;
+const MAX_LITERAL_KEEP: usize = 8;
 
 /// Bytes one thread's caches may reach during a check before the largest
 /// are dropped (a check runs on, rebuilding what it needs).
@@ -50,8 +54,8 @@ pub const THREAD_CACHE_CAP: usize = 8 << 20;
 /// worst-case memory figure: the cap plus one pattern's growth past it.
 pub const DFA_CACHE_BYTES_PER_THREAD: usize = THREAD_CACHE_CAP + 2 * DFA_CACHE_LIMIT;
 /// The compiled library itself: the NFAs, the literal automata and the
-/// detectors' needle lists (measured ~1.5 MiB after compile; counted with
-/// room).
+/// detectors' needle lists (measured 1.6 MiB after compile, see
+/// `compiled_bytes`; counted with room).
 pub const LIBRARY_BYTES: usize = 3 << 20;
 
 /// The library; compiled on first use (or by `warm`, which the gateway runs
@@ -77,22 +81,29 @@ struct Compiled {
     caches: Mutex<Vec<Caches>>,
 }
 
+/// A thread's lazy-DFA caches, one per pattern and `unless`, each made the
+/// first time its pattern is a candidate: most inputs reach a handful of
+/// patterns, so an idle set holds only what recent checks used.
 struct Caches {
-    regexes: Vec<Cache>,
+    regexes: Vec<Option<Cache>>,
     unless: Vec<Option<Cache>>,
     /// What the caches above hold, kept as they grow.
     bytes: usize,
 }
 
 impl Caches {
-    fn total(&self) -> usize {
-        self.regexes.iter().map(Cache::memory_usage).sum::<usize>()
-            + self
-                .unless
-                .iter()
-                .flatten()
-                .map(Cache::memory_usage)
-                .sum::<usize>()
+    /// Runs `m` over `hay` with the cache in `slot`, making it if needed,
+    /// and keeps `bytes` up to date.
+    fn run(bytes: &mut usize, slot: &mut Option<Cache>, m: &Matcher, hay: &[u8]) -> bool {
+        let cache = slot.get_or_insert_with(|| {
+            let c = m.cache();
+            *bytes += c.memory_usage();
+            c
+        });
+        let before = cache.memory_usage();
+        let hit = m.is_match(cache, hay);
+        *bytes = (*bytes + cache.memory_usage()).saturating_sub(before);
+        hit
     }
 }
 
@@ -150,7 +161,12 @@ impl Matcher {
 
 /// The literals every match of `re` must begin with, or end with, whichever
 /// set is more selective; `None` when there is no such finite set.
-fn required_literals(re: &str) -> Option<Vec<String>> {
+///
+/// Alternations multiply out (`(mkfs|mke2fs)\S*\s+(/dev/sd|/dev/nvme…)` is
+/// a thousand literals), so a long set is cut to each literal's first (or
+/// last) few bytes and deduplicated: still a condition every match meets,
+/// at a fraction of the automaton's size.
+fn required_literals(re: &str) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
@@ -158,29 +174,50 @@ fn required_literals(re: &str) -> Option<Vec<String>> {
         .build()
         .parse(re)
         .ok()?;
-    let mut best: Option<(usize, Vec<String>)> = None;
+    // (shortest literal, count, literals): longer shortest literal first,
+    // then fewer literals.
+    let mut best: Option<(usize, usize, Vec<Vec<u8>>)> = None;
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut e = Extractor::new();
-        e.kind(kind)
+        e.kind(kind.clone())
             .limit_total(EXTRACT_LIMIT_TOTAL)
             .limit_class(EXTRACT_LIMIT_CLASS);
         let seq = e.extract(&hir);
         let Some(lits) = seq.literals() else { continue };
         // Lower-cased and matched case-insensitively: a superset of the
         // exact literals, so no match is lost.
-        let mut v: Vec<String> = lits
+        let mut v: Vec<Vec<u8>> = lits
             .iter()
-            .map(|l| String::from_utf8_lossy(l.as_bytes()).to_ascii_lowercase())
+            .map(|l| l.as_bytes().to_ascii_lowercase())
             .collect();
         v.sort();
         v.dedup();
+        let mut keep = MAX_LITERAL_KEEP;
+        while v.len() > MAX_LITERALS_PER_PATTERN && keep >= MIN_PREFILTER_LITERAL {
+            v = v
+                .iter()
+                .map(|b| match kind {
+                    ExtractKind::Suffix => b[b.len().saturating_sub(keep)..].to_vec(),
+                    _ => b[..b.len().min(keep)].to_vec(),
+                })
+                .collect();
+            v.sort();
+            v.dedup();
+            keep -= 1;
+        }
+        if v.len() > MAX_LITERALS_PER_PATTERN {
+            continue;
+        }
         let min = v.iter().map(|s| s.len()).min().unwrap_or(0);
-        if best.as_ref().is_none_or(|b| min > b.0) {
-            best = Some((min, v));
+        let better = best
+            .as_ref()
+            .is_none_or(|b| min > b.0 || (min == b.0 && v.len() < b.1));
+        if better {
+            best = Some((min, v.len(), v));
         }
     }
-    best.filter(|(min, _)| *min >= MIN_PREFILTER_LITERAL)
-        .map(|b| b.1)
+    best.filter(|(min, _, _)| *min >= MIN_PREFILTER_LITERAL)
+        .map(|b| b.2)
 }
 
 impl Library {
@@ -206,6 +243,25 @@ impl Library {
 
     fn compiled(&self) -> &Compiled {
         self.compiled.get_or_init(|| Compiled::build(self.defs))
+    }
+
+    /// Heap bytes of the compiled automata (NFAs, DFA shells, literal
+    /// automata), by part; compiles the library if needed.
+    pub fn compiled_bytes(&self) -> [(&'static str, usize); 3] {
+        let c = self.compiled();
+        let m = |x: &Matcher| x.dfa.memory_usage() + x.dfa.get_nfa().memory_usage();
+        [
+            ("regexes", c.regexes.iter().map(m).sum()),
+            ("unless", c.unless.iter().flatten().map(m).sum()),
+            (
+                "literals",
+                c.targets
+                    .iter()
+                    .filter_map(|t| t.literals.as_ref())
+                    .map(|a| a.memory_usage())
+                    .sum(),
+            ),
+        ]
     }
 
     /// Count of regex patterns plus structural detectors.
@@ -245,20 +301,20 @@ impl Library {
             if cand[pos / 64] & (1 << (pos % 64)) == 0 {
                 continue;
             }
-            let before = caches.regexes[i].memory_usage();
-            let hit = c.regexes[i].is_match(&mut caches.regexes[i], hay);
-            caches.bytes = (caches.bytes + caches.regexes[i].memory_usage()).saturating_sub(before);
+            let hit = Caches::run(
+                &mut caches.bytes,
+                &mut caches.regexes[i],
+                &c.regexes[i],
+                hay,
+            );
             if caches.bytes > THREAD_CACHE_CAP {
                 c.trim(&mut caches, IDLE_CACHE_BUDGET);
             }
             if !hit {
                 continue;
             }
-            if let (Some(u), Some(uc)) = (&c.unless[i], &mut caches.unless[i]) {
-                let before = uc.memory_usage();
-                let vetoed = u.is_match(uc, hay);
-                caches.bytes = (caches.bytes + uc.memory_usage()).saturating_sub(before);
-                if vetoed {
+            if let Some(u) = &c.unless[i] {
+                if Caches::run(&mut caches.bytes, &mut caches.unless[i], u, hay) {
                     continue;
                 }
             }
@@ -295,6 +351,9 @@ impl Compiled {
             let literals = (!lits.is_empty()).then(|| {
                 aho_corasick::AhoCorasick::builder()
                     .ascii_case_insensitive(true)
+                    // A contiguous NFA: a fifth of a DFA's size over these
+                    // ~2,000 literals, and one pass per view either way.
+                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                     .build(&lits)
                     .unwrap_or_else(|e| panic!("pattern literals do not compile: {e}"))
             });
@@ -316,18 +375,10 @@ impl Compiled {
 
     fn take_caches(&self) -> Caches {
         let spare = self.caches.lock().map(|mut v| v.pop()).unwrap_or(None);
-        spare.unwrap_or_else(|| {
-            let mut c = Caches {
-                regexes: self.regexes.iter().map(Matcher::cache).collect(),
-                unless: self
-                    .unless
-                    .iter()
-                    .map(|u| u.as_ref().map(Matcher::cache))
-                    .collect(),
-                bytes: 0,
-            };
-            c.bytes = c.total();
-            c
+        spare.unwrap_or_else(|| Caches {
+            regexes: self.regexes.iter().map(|_| None).collect(),
+            unless: self.unless.iter().map(|_| None).collect(),
+            bytes: 0,
         })
     }
 
@@ -338,26 +389,18 @@ impl Compiled {
         }
     }
 
-    /// Drops the largest pattern caches until the set holds at most
-    /// `budget` bytes.
+    /// Drops the largest caches until the set holds at most `budget`
+    /// bytes; a dropped one is made again when its pattern next runs.
     fn trim(&self, caches: &mut Caches, budget: usize) {
         while caches.bytes > budget {
-            let Some((i, size)) = caches
+            let largest = caches
                 .regexes
-                .iter()
-                .map(Cache::memory_usage)
-                .enumerate()
-                .max_by_key(|x| x.1)
-            else {
-                break;
-            };
-            let fresh = self.regexes[i].cache();
-            let now = fresh.memory_usage();
-            if now >= size {
-                break;
-            }
-            caches.regexes[i] = fresh;
-            caches.bytes = caches.bytes.saturating_sub(size - now);
+                .iter_mut()
+                .chain(caches.unless.iter_mut())
+                .max_by_key(|c| c.as_ref().map_or(0, Cache::memory_usage));
+            let Some(slot) = largest else { break };
+            let Some(cache) = slot.take() else { break };
+            caches.bytes = caches.bytes.saturating_sub(cache.memory_usage());
         }
     }
 }
@@ -366,6 +409,19 @@ impl Compiled {
 mod tests {
     use super::*;
     use crate::coach::{CheckInput, Views};
+
+    /// `--check-config` counts `LIBRARY_BYTES` for the compiled library;
+    /// the automata must fit in it.
+    #[test]
+    fn compiled_library_fits_its_budget() {
+        let lib = Library::compile();
+        let parts = lib.compiled_bytes();
+        let total: usize = parts.iter().map(|p| p.1).sum();
+        assert!(
+            total <= LIBRARY_BYTES,
+            "{parts:?} = {total} > {LIBRARY_BYTES}"
+        );
+    }
 
     /// The prefilter only skips patterns that cannot match: over every
     /// view of every case in the repository corpus, the patterns that fire
