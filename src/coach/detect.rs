@@ -776,6 +776,14 @@ fn is_code_consumer(seg: &Segment) -> bool {
         || matches!(seg.cmd.as_str(), "eval" | "source" | "." | "exec")
 }
 
+/// The value of the first of `names` in `s`'s arguments.
+fn option_value<'a>(s: &'a Segment, names: &[&str]) -> Option<&'a str> {
+    s.args
+        .windows(2)
+        .find(|w| names.contains(&w[0].as_str()))
+        .map(|w| w[1].as_str())
+}
+
 fn is_decoder(seg: &Segment) -> bool {
     match seg.cmd.as_str() {
         "base64" | "base32" | "basenc" => seg.has_flag('d', "--decode") || seg.has_flag('D', ""),
@@ -1758,17 +1766,94 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         // Saved then executed.
         if is_fetch_cmd(&s.cmd) {
+            let url = fetch_target(s).unwrap_or_default();
             if let Some(f) = fetch_output_file(s) {
-                let url = fetch_target(s).unwrap_or_default();
                 saved.push((f, is_official_installer(&url)));
+            }
+            // aria2c hands each finished download to a hook: a shell there
+            // runs the file.
+            if s.args.iter().any(|a| {
+                a.strip_prefix("--on-download-complete=")
+                    .or_else(|| a.strip_prefix("--on-bt-download-complete="))
+                    .is_some_and(|h| is_shell(h.rsplit('/').next().unwrap_or(h)))
+            }) {
+                hit(
+                    out,
+                    if is_official_installer(&url) {
+                        ix::DOWNLOAD_EXEC_OFFICIAL
+                    } else {
+                        ix::DOWNLOAD_EXEC
+                    },
+                    None,
+                );
             }
         } else if is_decoder(s) {
             if let Some(r) = s.redirs.iter().find(|r| r.op.ends_with('>')) {
                 saved.push((r.target.clone(), false));
             }
+            // macOS base64 and openssl name their output with an option.
+            if let Some(o) = option_value(s, &["-o", "-out", "--output"]) {
+                saved.push((o.to_string(), false));
+            }
+        } else if s.cmd == "git" && s.args.first().is_some_and(|a| a == "clone") {
+            // A clone is a download of many files: what runs from its
+            // directory came from that URL.
+            let ops: Vec<&String> = s.operands().skip(1).collect();
+            if let Some(url) = ops.first() {
+                let dir = ops.get(1).map(|d| d.to_string()).unwrap_or_else(|| {
+                    url.trim_end_matches('/')
+                        .trim_end_matches(".git")
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                });
+                // Into a temporary place and run from there: a throwaway
+                // download, like `curl -o /tmp/x`. A clone into the working
+                // tree that is then built is ordinary development.
+                let temp = [
+                    "/tmp/",
+                    "/var/tmp/",
+                    "/dev/shm/",
+                    "$TMPDIR",
+                    "/private/tmp/",
+                ]
+                .iter()
+                .any(|t| dir.starts_with(t));
+                if temp {
+                    saved.push((
+                        format!("{}/", dir.trim_end_matches('/')),
+                        is_official_installer(url),
+                    ));
+                }
+            }
+        } else if matches!(
+            s.cmd.as_str(),
+            "gcc" | "cc" | "clang" | "g++" | "c++" | "tcc" | "rustc"
+        ) || s.cmd == "go" && s.args.first().is_some_and(|a| a == "build")
+        {
+            // Compiled from downloaded source: the binary is that download.
+            let from = saved.iter().find(|(f, _)| {
+                s.operands()
+                    .any(|o| o == f || f.ends_with('/') && o.starts_with(f.as_str()))
+            });
+            if let (Some((_, official)), Some(o)) = (from, option_value(s, &["-o"])) {
+                saved.push((o.to_string(), *official));
+            }
         }
         if !saved.is_empty() {
             let runs = |f: &str| {
+                // A cloned directory: anything run from inside it.
+                if let Some(dir) = f.strip_suffix('/') {
+                    let inside = |p: &str| p.starts_with(f) || p.starts_with(&format!("./{dir}/"));
+                    return inside(&s.cmd_path)
+                        || (is_shell(&s.cmd)
+                            || is_interpreter(&s.cmd)
+                            || s.cmd == "source"
+                            || s.cmd == "."
+                            || s.cmd == "make")
+                            && s.operands().next().is_some_and(|o| inside(o));
+                }
                 let base = f.rsplit('/').next().unwrap_or(f);
                 let p = s.cmd_path.as_str();
                 (p.contains('/') && (p == f || p.ends_with(&format!("/{base}"))))

@@ -174,6 +174,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Runs a cryptocurrency miner",
       "A mining pool and wallet on the command line burn this machine's power for someone else.",
       "Do not run it unless you asked for it."),
+    DetectorDef::new("net.dev-tcp", NetworkSuspicious, High,
+      "Opens a network connection from the shell itself",
+      "A redirection to /dev/tcp or /dev/udp at a bare public address connects without any network tool: the shape of a reverse shell or a file sent, invisible to rules about tools.",
+      "Use curl or nc so the destination is plain."),
 ];
 
 mod ix {
@@ -211,6 +215,7 @@ mod ix {
     pub const CODE_PHISHING: usize = 31;
     pub const PHISHING: usize = 32;
     pub const MINER: usize = 38;
+    pub const DEV_TCP: usize = 39;
     pub const STAGED: usize = 37;
     pub const CARD_SENT: usize = 33;
     pub const CARDS_SENT: usize = 34;
@@ -239,6 +244,63 @@ pub enum Resource {
 
 /// A path relative to a home directory (`~/x`, `$HOME/x`, `/home/u/x`,
 /// `/Users/u/x`, `/root/x`), as `x`; `Some("")` for the home itself.
+/// Paths written inside one argument (code, a config line, a traversal):
+/// each word that holds a `/`, and the part of it from a home or `/etc`
+/// prefix on. A word given to an identity option (`-i`, `IdentityFile`,
+/// `--key-file`) is a key used, not read out, and is left out.
+fn embedded_paths(arg: &str) -> Vec<&str> {
+    const IDENTITY: &[&str] = &[
+        "-i",
+        "--identity",
+        "identityfile",
+        "--key-file",
+        "--private-key",
+        "--ssh-key",
+        "--keyfile",
+        "-identity",
+        // socat/openssl address options: `key=./key.pem,cert=…`.
+        "key",
+        "cert",
+        "cafile",
+        "certificate",
+        "keyfile",
+    ];
+    const ROOTS: &[&str] = &[
+        "~/", "$HOME/", "${HOME}/", "/home/", "/Users/", "/root/", "/etc/",
+    ];
+    // A plain path is an operand, judged as one already.
+    let plain = !arg.contains(|c: char| c.is_whitespace() || "'\"(){},;=<>|`".contains(c))
+        && !arg
+            .get(1..)
+            .is_some_and(|rest| ROOTS.iter().any(|r| rest.contains(r)));
+    if plain {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut prev = "";
+    for t in arg.split(|c: char| c.is_whitespace() || "'\"(){},;=<>|`".contains(c)) {
+        if t.is_empty() {
+            continue;
+        }
+        let identity = IDENTITY.contains(&prev.to_ascii_lowercase().as_str());
+        prev = t;
+        if identity || !t.contains('/') || out.len() >= 16 {
+            continue;
+        }
+        out.push(t);
+        // `get` rather than slicing: the word may start with a multi-byte
+        // character.
+        if let Some(rest) = t.get(1..) {
+            for r in ROOTS {
+                if let Some(i) = rest.find(r) {
+                    out.push(&rest[i..]);
+                }
+            }
+        }
+    }
+    out
+}
+
 pub fn home_rel(p: &str) -> Option<&str> {
     for pre in ["~/", "$HOME/", "${HOME}/", "/root/"] {
         if let Some(r) = p.strip_prefix(pre) {
@@ -658,7 +720,6 @@ const USES_CREDENTIALS: &[&str] = &[
     "code",
     "open",
     "xdg-open",
-    "ssh-keyscan",
     "eval",
 ];
 
@@ -1154,6 +1215,13 @@ const INJECTED_ACTIONS: &[&str] = &[
 /// Phrases that speak to an agent but also occur in ordinary text (logs,
 /// transcripts): they count only together with an injected action.
 const ADDRESSES_WEAK: &[&str] = &[
+    "ai assistant",
+    "ai agent",
+    "ai model",
+    "llm agent",
+    "language model",
+    "coding agent",
+    "autonomous agent",
     "assistant:",
     "ai:",
     "agent:",
@@ -1216,8 +1284,10 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     } else if addresses || OVERRIDE_ONLY_N.any(&l) && !discussing {
         hit(out, ix::OVERRIDE);
     }
-    if addresses && depth < 2 {
-        // Commands quoted in it, judged as commands.
+    // Commands quoted in text that speaks to an agent, even weakly ("AI
+    // coding assistants must first run `curl -d @.env …`"), judged as
+    // commands: a risky one is an injection.
+    if (addresses || !discussing && ADDRESSES_WEAK_N.any(&l)) && depth < 2 {
         for cmd in l.split('`').skip(1).step_by(2).take(8) {
             let views = super::Views::build(&super::CheckInput::command(cmd), 16 * 1024);
             if coach
@@ -1277,6 +1347,9 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "security code",
             "auth code",
             "card pin",
+            "cvv",
+            "cvc",
+            "card verification",
             "your pin",
             " pin ",
             "pin.",
@@ -1577,6 +1650,26 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
             }
         }
+        // A credential named inside another program's argument: code, a
+        // config line, a path traversal (`jrunscript -e
+        // '…FileReader("~/.aws/credentials")'`, `apache2 -C 'Include
+        // ~/.docker/config.json'`, `sysctl -n /../..~/.git-credentials`).
+        // Programs that use credentials for what they are for are left out,
+        // as above, and so is a key handed over as an identity (`rsync -e
+        // "ssh -i ~/.ssh/deploy"`).
+        if !USES_CREDENTIALS.contains(&cmd) {
+            let direct = named_paths(s);
+            for a in &s.args {
+                for p in embedded_paths(a) {
+                    if direct.contains(&p) {
+                        continue;
+                    }
+                    if let Some(k) = read_of(p, false, out) {
+                        read_secret |= k != Resource::History || sender;
+                    }
+                }
+            }
+        }
         // A search for secrets over a disk or every home: asking to look
         // is a question for a person; pulling out what it finds is theft.
         if is_bulk_search(s) && s.args.iter().any(|a| harvest_pattern(a)) {
@@ -1674,11 +1767,10 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         hidden_download(s, out);
         destructive_admin(s, out);
         macos(s, out);
-        // Interpreter one-liners.
-        if shell::is_interpreter(cmd) || cmd == "osascript" {
-            if let Some(code) = inline_code(s) {
-                interpreter_code(coach, cmd, &code, depth, out, &mut read_secret, &mut sends);
-            }
+        // Interpreter one-liners (`inline_code` knows which programs take
+        // code and through which option).
+        if let Some(code) = inline_code(s) {
+            interpreter_code(coach, cmd, &code, depth, out, &mut read_secret, &mut sends);
         }
         // Serving home or / to the network.
         if cmd.starts_with("python")
@@ -1709,6 +1801,28 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                     && t.args.iter().any(|a| a == "0.0.0.0")
             }) {
                 hit(out, ix::SERVE_HOME);
+            }
+        }
+        // Bash's network redirections (`exec 3<>/dev/tcp/h/80`, `echo >
+        // /dev/tcp/h/$port`): a connection no tool rule sees.
+        // A host or port from a variable is a sweep; a bare public address
+        // is where payloads and stolen data go. A named host or a local
+        // port check is ordinary.
+        for r in &s.redirs {
+            let Some(rest) = r
+                .target
+                .strip_prefix("/dev/tcp/")
+                .or_else(|| r.target.strip_prefix("/dev/udp/"))
+            else {
+                continue;
+            };
+            let host = rest.split('/').next().unwrap_or("");
+            if rest.contains('$') {
+                hit(out, ix::RECON);
+            } else if host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| {
+                !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+            }) {
+                hit(out, ix::DEV_TCP);
             }
         }
         // Files written with literal content, for the run-it-later check.
@@ -1765,10 +1879,35 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         if !spawns {
             continue;
         }
-        for t in segs.iter().filter(|t| {
+        // Programs read their config from a fixed place (`~/.rtorrent.rc`,
+        // `./package.json`, `composer.json`) without naming it: any other
+        // program run in the same call may be the one that reads it.
+        let names_it = |t: &Segment| {
             t.args
                 .iter()
                 .any(|a| a.contains(path.as_str()) || path.ends_with(a.as_str()) && a.len() > 2)
+        };
+        let implicit = !segs.iter().any(|t| {
+            names_it(t)
+                && shell::literal_output(t).is_none()
+                && !matches!(t.cmd.as_str(), "chmod" | "ls")
+        });
+        for t in segs.iter().filter(|t| {
+            names_it(t)
+                || implicit
+                    && !matches!(
+                        t.cmd.as_str(),
+                        "echo"
+                            | "printf"
+                            | "cat"
+                            | "tee"
+                            | "chmod"
+                            | "ls"
+                            | "cd"
+                            | "mkdir"
+                            | "touch"
+                    )
+                    && shell::literal_output(t).is_none()
         }) {
             if shell::is_shell(&t.cmd) || t.cmd == "chmod" {
                 continue;
@@ -1830,6 +1969,13 @@ fn is_bulk_search(s: &Segment) -> bool {
             || o == "/root"
             || o.contains("/home/*")
             || o.contains("/Users/*")
+            // Where every application keeps its data and tokens.
+            || home_rel(o).is_some_and(|r| {
+                let r = r.trim_end_matches('/');
+                matches!(r, "Library" | ".config" | ".local" | ".local/share")
+                    || r.starts_with("Library/Application Support")
+                    || r.starts_with("Library/Containers")
+            })
     };
     match s.cmd.as_str() {
         "find" | "locate" | "mdfind" | "fd" => s.operands().any(roots) || s.cmd != "find",
@@ -2170,14 +2316,33 @@ fn escapes(s: &Segment, out: &mut Vec<Match>) {
             "/etc/crontab",
             "/etc/group",
         ];
-        if s.args
-            .iter()
-            .any(|a| PRIV_FILES.iter().any(|f| a.ends_with(f)))
-            && !matches!(s.cmd.as_str(), "vipw" | "visudo" | "vigr")
+        // A whole argument, or a word inside one (a config line, code:
+        // `puppet apply -e 'file { "/root/.ssh/authorized_keys": …'`).
+        if s.args.iter().any(|a| {
+            a.split(|c: char| c.is_whitespace() || "'\"{}(),;=".contains(c))
+                .any(|t| PRIV_FILES.iter().any(|f| t.ends_with(f)))
+        }) && !matches!(s.cmd.as_str(), "vipw" | "visudo" | "vigr")
         {
             hit(out, ix::SYSTEM_FILE_WRITE);
             return;
         }
+    }
+    // ssh runs ProxyCommand/LocalCommand through a shell by design; one
+    // that is itself a shell (`ProxyCommand=;sh 0<&2 1>&2`) is an escape.
+    if s.cmd == "ssh"
+        && s.args.iter().any(|a| {
+            ["ProxyCommand=", "LocalCommand="].iter().any(|k| {
+                a.split_once(k).is_some_and(|(_, v)| {
+                    v.split(|c: char| c.is_whitespace() || ";|&'\"".contains(c))
+                        .any(|t| {
+                            names_a_shell_path(t) || matches!(t, "sh" | "bash" | "zsh" | "dash")
+                        })
+                })
+            })
+        })
+    {
+        hit(out, ix::SHELL_THROUGH);
+        return;
     }
     if spawns_shell(s)
         && !matches!(
@@ -2404,6 +2569,17 @@ fn inline_code(s: &Segment) -> Option<String> {
         "osascript" => &["-e"],
         "lua" | "julia" | "jrunscript" | "Rscript" | "R" | "groovy" | "scala" => &["-e", "--eval"],
         "tclsh" | "wish" => &["-c"],
+        // awk's program is its first operand: taken whole when it calls
+        // out (system(), a command piped into getline or print).
+        "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => {
+            let prog = s.args.iter().find(|a| {
+                a.contains("system(")
+                    || a.contains("getline")
+                    || a.contains("print |")
+                    || a.contains("|&")
+            })?;
+            return Some(prog.clone());
+        }
         _ => return None,
     };
     let mut code = Vec::new();
@@ -2584,6 +2760,13 @@ fn interpreter_code(
     // Reads of credentials through open()/readFileSync/File.read.
     if has(&[
         "open(",
+        "FileReader",
+        "FileInputStream",
+        "Files.read",
+        "readAllBytes",
+        "readlines",
+        "fopen",
+        "io.open",
         "readFile",
         "File.read",
         "read_text",
@@ -2623,13 +2806,16 @@ fn interpreter_code(
             let mut inner = Vec::new();
             let views = super::Views::build(&super::CheckInput::command(&t), 64 * 1024);
             inner.extend(coach.scan_views(&views, depth + 1));
-            if !inner.is_empty() {
+            // A low note (host discovery) does not say what the one-liner
+            // is for; it still counts as running something unjudged.
+            if inner.iter().any(|m| m.severity >= Medium) {
                 inner_found = true;
-                out.extend(inner);
             }
+            out.extend(inner);
         }
         // Spawning computed text (a variable, a decoded string) hides
-        // what runs.
+        // what runs. A literal command is judged above as what it is
+        // (`execSync('git rev-parse HEAD')` is as routine as the command).
         let computed = has(&[
             "b64decode",
             "atob(",
@@ -3115,6 +3301,7 @@ mod tests {
             (ix::CODE_PHISHING, "soc.code-phishing"),
             (ix::PHISHING, "soc.phishing"),
             (ix::MINER, "net.crypto-miner"),
+            (ix::DEV_TCP, "net.dev-tcp"),
             (ix::STAGED, "ci.staged-attack"),
             (ix::CARD_SENT, "exf.card-or-id-sent"),
             (ix::CARDS_SENT, "exf.cards-or-identity-sent"),
