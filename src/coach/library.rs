@@ -192,6 +192,25 @@ fn required_literals(re: &str) -> Option<Vec<Vec<u8>>> {
             .collect();
         v.sort();
         v.dedup();
+        // First drop the whitespace an ending like `(?:\s|$)` multiplies
+        // every literal by (any part of a required literal is required).
+        if v.len() > MAX_LITERALS_PER_PATTERN {
+            for l in v.iter_mut() {
+                match kind {
+                    ExtractKind::Suffix => {
+                        while l.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                            l.pop();
+                        }
+                    }
+                    _ => {
+                        let n = l.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                        l.drain(..n);
+                    }
+                }
+            }
+            v.sort();
+            v.dedup();
+        }
         let mut keep = MAX_LITERAL_KEEP;
         while v.len() > MAX_LITERALS_PER_PATTERN && keep >= MIN_PREFILTER_LITERAL {
             v = v
