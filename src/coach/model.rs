@@ -386,6 +386,10 @@ const BROWSER_STORES: &[&str] = &[
     "keychain-db",
     "library/cookies/",
     "safari/",
+    "library/messages/",
+    "library/mail/",
+    "places.sqlite",
+    "formhistory.sqlite",
     "1password",
     "bitwarden",
 ];
@@ -1628,7 +1632,16 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // A sender's own file operands are what it transmits, even for
         // tools that read their credentials by design (`aws s3 cp
         // ~/.aws/credentials s3://…` sends the file itself).
+        // gpg and age encrypting a file read it out (into a portable blob).
+        let encrypts_file = matches!(cmd, "gpg" | "gpg2" | "age")
+            && s.args.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "-c" | "--symmetric" | "-e" | "--encrypt" | "-p" | "--passphrase"
+                )
+            });
         if READERS.contains(&cmd)
+            || encrypts_file
             || !USES_CREDENTIALS.contains(&cmd)
             || sender
             || s.redirs.iter().any(|r| r.op == "<")
