@@ -13,7 +13,7 @@
 
 use super::detect::{DetectorDef, RANK_MODEL};
 use super::shell::{self, Segment};
-use super::text::{any_of, Needles};
+use super::text::{any_of, Needles, Words};
 use super::{Category::*, Coach, Match, Severity, Severity::*, Views};
 
 /// The detectors of this pass; `hit` takes an index into it.
@@ -549,7 +549,7 @@ pub fn classify_path(p: &str) -> Option<Resource> {
 
 /// Commands that read a file's content out (to stdout, a copy, an
 /// archive): GTFOBins' "file read" and copying tools.
-const READERS: &[&str] = &[
+static READERS: Words = Words::new(&[
     "cat",
     "bat",
     "batcat",
@@ -636,11 +636,11 @@ const READERS: &[&str] = &[
     "csplit",
     "shuf",
     "busybox",
-];
+]);
 
 /// Commands that use a credential file for what it is for (an identity, a
 /// config), or only look at its metadata: naming one is not reading it.
-const USES_CREDENTIALS: &[&str] = &[
+static USES_CREDENTIALS: Words = Words::new(&[
     "ssh",
     "scp",
     "sftp",
@@ -725,10 +725,10 @@ const USES_CREDENTIALS: &[&str] = &[
     "open",
     "xdg-open",
     "eval",
-];
+]);
 
 /// Commands that send data over the network.
-const SENDERS: &[&str] = &[
+static SENDERS: Words = Words::new(&[
     "curl",
     "wget",
     "nc",
@@ -760,7 +760,7 @@ const SENDERS: &[&str] = &[
     "lftp",
     "openssl",
     "gh",
-];
+]);
 
 fn is_sender(s: &Segment) -> bool {
     if !SENDERS.contains(&s.cmd.as_str()) {
@@ -1535,9 +1535,12 @@ fn named_paths(s: &Segment) -> Vec<&str> {
     // Identity and output options mean what they say only for the programs
     // we know; for any other program a file option is just as likely an
     // input (GTFOBins' file-read class: `ltrace -F`, `msgfilter -i`).
-    let knows_options = READERS.contains(&s.cmd.as_str())
-        || USES_CREDENTIALS.contains(&s.cmd.as_str())
-        || SENDERS.contains(&s.cmd.as_str());
+    let (reader, uses, sender) = (
+        READERS.contains(&s.cmd.as_str()),
+        USES_CREDENTIALS.contains(&s.cmd.as_str()),
+        SENDERS.contains(&s.cmd.as_str()),
+    );
+    let knows_options = reader || uses || sender;
     let mut skip_next = false;
     let mut operands = Vec::new();
     for a in &s.args {
@@ -1547,10 +1550,7 @@ fn named_paths(s: &Segment) -> Vec<&str> {
         }
         // A reader's own options name inputs too (`file -f LIST`, `grep -f
         // PATTERNS`); only its output options are not read.
-        let skips = if READERS.contains(&s.cmd.as_str())
-            && !USES_CREDENTIALS.contains(&s.cmd.as_str())
-            && !SENDERS.contains(&s.cmd.as_str())
-        {
+        let skips = if reader && !uses && !sender {
             matches!(a.as_str(), "-o" | "-out" | "--output" | "-keyout")
         } else {
             knows_options && NOT_READ_VALUES.contains(&a.as_str())
@@ -1670,10 +1670,15 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // Programs that use credentials for what they are for are left out,
         // as above, and so is a key handed over as an identity (`rsync -e
         // "ssh -i ~/.ssh/deploy"`).
-        if !USES_CREDENTIALS.contains(&cmd) {
+        let embedded: Vec<&str> = if USES_CREDENTIALS.contains(&cmd) {
+            Vec::new()
+        } else {
+            s.args.iter().flat_map(|a| embedded_paths(a)).collect()
+        };
+        if !embedded.is_empty() {
             let direct = named_paths(s);
-            for a in &s.args {
-                for p in embedded_paths(a) {
+            {
+                for p in embedded {
                     if direct.contains(&p) {
                         continue;
                     }

@@ -278,6 +278,31 @@ impl Needles {
     }
 }
 
+/// A fixed word list looked up many times per check (command names): sorted
+/// once, then searched by bisection instead of compared word by word.
+pub struct Words {
+    list: &'static [&'static str],
+    sorted: std::sync::OnceLock<Vec<&'static str>>,
+}
+
+impl Words {
+    pub const fn new(list: &'static [&'static str]) -> Words {
+        Words {
+            list,
+            sorted: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn contains<S: AsRef<str> + ?Sized>(&self, w: &S) -> bool {
+        let v = self.sorted.get_or_init(|| {
+            let mut v = self.list.to_vec();
+            v.sort_unstable();
+            v
+        });
+        v.binary_search(&w.as_ref()).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
