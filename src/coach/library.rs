@@ -58,7 +58,7 @@ pub const THREAD_CACHE_CAP: usize = 12 << 20;
 /// worst-case memory figure: the cap plus one pattern's growth past it.
 pub const DFA_CACHE_BYTES_PER_THREAD: usize = THREAD_CACHE_CAP + 2 * DFA_CACHE_LIMIT;
 /// The compiled library itself: the NFAs, the literal automata and the
-/// detectors' needle lists (measured 1.6 MiB after compile, see
+/// detectors' needle lists (measured 1.8 MiB after compile with 233 patterns, see
 /// `compiled_bytes`; counted with room).
 pub const LIBRARY_BYTES: usize = 3 << 20;
 
@@ -440,6 +440,7 @@ mod tests {
         let lib = Library::compile();
         let parts = lib.compiled_bytes();
         let total: usize = parts.iter().map(|p| p.1).sum();
+        eprintln!("compiled library: {parts:?} = {total} bytes");
         assert!(
             total <= LIBRARY_BYTES,
             "{parts:?} = {total} > {LIBRARY_BYTES}"
