@@ -3210,11 +3210,118 @@ fn ssn_count(t: &str) -> usize {
     n
 }
 
+/// IBANs (the ISO 13616 mod-97 check passes), spaces between groups allowed.
+fn iban_count(t: &str) -> usize {
+    let b = t.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        let starts = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b[i].is_ascii_uppercase()
+            && b[i + 1].is_ascii_uppercase()
+            && b[i + 2].is_ascii_digit()
+            && b[i + 3].is_ascii_digit();
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut chars: Vec<u8> = Vec::new();
+        let mut j = i;
+        while j < b.len() && chars.len() < 34 {
+            if b[j].is_ascii_alphanumeric() {
+                chars.push(b[j].to_ascii_uppercase());
+            } else if !(b[j] == b' ' && j + 1 < b.len() && b[j + 1].is_ascii_alphanumeric()) {
+                break;
+            }
+            j += 1;
+        }
+        let valid = |c: &[u8]| {
+            let mut r: u32 = 0;
+            for &x in c[4..].iter().chain(&c[..4]) {
+                let v = if x.is_ascii_digit() {
+                    (x - b'0') as u32
+                } else {
+                    (x - b'A') as u32 + 10
+                };
+                r = if v >= 10 {
+                    (r * 100 + v) % 97
+                } else {
+                    (r * 10 + v) % 97
+                };
+            }
+            r == 1
+        };
+        if (15..=chars.len()).rev().any(|k| valid(&chars[..k])) {
+            n += 1;
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    n
+}
+
+/// National and tax ids named as such ("passport", "NI number",
+/// "Aadhaar", "SIN"…) followed by an id-shaped value: a run of letters,
+/// digits and spaces with at least six digits (a date breaks the run).
+fn keyed_ids(l: &str) -> usize {
+    const KEYS: &[&str] = &[
+        "national insurance",
+        "ni number",
+        "nino",
+        "social insurance",
+        "sin:",
+        "sin number",
+        "aadhaar",
+        "passport",
+        "national id",
+        "id card",
+        "tax id",
+        "tax number",
+        "tin:",
+        "personnummer",
+        "dni",
+        "nif",
+        "bsn",
+        "steuer-id",
+        "codice fiscale",
+        "driver's licen",
+        "driving licen",
+        "medicare",
+    ];
+    KEYS.iter()
+        .filter(|k| {
+            l.match_indices(*k).any(|(i, _)| {
+                let after: String = l[i + k.len()..].chars().take(40).collect();
+                let start = after
+                    .find(|c: char| c.is_ascii_alphanumeric())
+                    .unwrap_or(after.len());
+                let run: String = after[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || " .:#".contains(*c))
+                    .collect();
+                // Skip label words ("number", "no.") before the value, and
+                // stop at the first word after it.
+                let value = run
+                    .split([' ', '.', ':', '#'])
+                    .filter(|w| !w.is_empty())
+                    .skip_while(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+                    .take_while(|w| w.bytes().any(|c| c.is_ascii_digit()) || w.len() <= 2)
+                    .collect::<Vec<_>>()
+                    .join("");
+                let digits = value.bytes().filter(u8::is_ascii_digit).count();
+                let letters = value.bytes().filter(u8::is_ascii_alphabetic).count();
+                digits >= 6 && letters <= 4
+            })
+        })
+        .count()
+}
+
 /// Cards, ids and secrets in a message that leaves.
 fn outbound_data(t: &str, out: &mut Vec<Match>) {
     let l = t.to_ascii_lowercase();
     let cards = card_numbers(t);
-    let ssns = ssn_count(t);
+    let ssns = ssn_count(t) + iban_count(t) + keyed_ids(&l);
     let expiry = t.split_whitespace().any(|w| {
         let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/');
         w.len() == 5
@@ -3347,6 +3454,18 @@ mod tests {
             n,
             "ids are unique across the detectors and the model"
         );
+    }
+
+    #[test]
+    fn test_ibans_and_keyed_ids() {
+        assert_eq!(iban_count("IBAN GB82 WEST 1234 5698 7654 32."), 1);
+        assert_eq!(iban_count("DE89370400440532013000"), 1);
+        assert_eq!(iban_count("GB82 WEST 1234 5698 7654 33"), 0, "fails mod 97");
+        assert_eq!(iban_count("AB12 is a grid square"), 0);
+        assert_eq!(keyed_ids("passport no. x1234567"), 1);
+        assert_eq!(keyed_ids("ni number qq 12 34 56 c"), 1);
+        assert_eq!(keyed_ids("bring your passport on 2026-12-01"), 0, "a date");
+        assert_eq!(keyed_ids("passport renewal is due in 2027"), 0);
     }
 
     #[test]
