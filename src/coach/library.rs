@@ -269,8 +269,10 @@ impl Library {
     }
 
     /// Heap bytes of the compiled automata (NFAs, DFA shells, literal
-    /// automata), by part; compiles the library if needed.
-    pub fn compiled_bytes(&self) -> [(&'static str, usize); 3] {
+    /// automata), by part; compiles the library if needed. For the test
+    /// that holds them under `LIBRARY_BYTES`.
+    #[cfg(test)]
+    fn compiled_bytes(&self) -> [(&'static str, usize); 3] {
         let c = self.compiled();
         let m = |x: &Matcher| x.dfa.memory_usage() + x.dfa.get_nfa().memory_usage();
         [

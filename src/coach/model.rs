@@ -1677,14 +1677,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         };
         if !embedded.is_empty() {
             let direct = named_paths(s);
-            {
-                for p in embedded {
-                    if direct.contains(&p) {
-                        continue;
-                    }
-                    if let Some(k) = read_of(p, false, out) {
-                        read_secret |= k != Resource::History || sender;
-                    }
+            for p in embedded.into_iter().filter(|p| !direct.contains(p)) {
+                if let Some(k) = read_of(p, false, out) {
+                    read_secret |= k != Resource::History || sender;
                 }
             }
         }
