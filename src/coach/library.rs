@@ -19,7 +19,7 @@
 use super::{detect, patterns, Match, Target, TARGETS};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
-use regex_automata::{util::syntax, Input};
+use regex_automata::{util::syntax, Anchored, Input};
 use std::sync::{Mutex, OnceLock};
 
 /// Compiled-size limit of one pattern's NFA.
@@ -49,6 +49,13 @@ const EXTRACT_LIMIT_CLASS: usize = 40;
 /// A pattern's literal set above this many is cut shorter (see
 /// `required_literals`); the cut starts at this many bytes per literal.
 const MAX_LITERALS_PER_PATTERN: usize = 48;
+/// A starting-literal set whose shortest literal is at least this long is
+/// preferred over a more selective ending set: it lets the pattern run
+/// anchored where a literal was seen, which is what makes a check cheap.
+const ANCHOR_PREFERRED_LEN: usize = 4;
+/// At most this many anchored runs per pattern and view; a literal seen more
+/// often than this (a long message) gets one unanchored run from the first.
+const MAX_ANCHORED_STARTS: usize = 16;
 const MAX_LITERAL_KEEP: usize = 8;
 
 /// Bytes one thread's caches may reach during a check before the largest
@@ -93,19 +100,58 @@ struct Caches {
     unless: Vec<Option<Cache>>,
     /// What the caches above hold, kept as they grow.
     bytes: usize,
+    /// Scratch for `scan`: (pattern position, where one of its literals
+    /// starts) for anchored patterns.
+    starts: Vec<(u16, u32)>,
 }
 
 impl Caches {
-    /// Runs `m` over `hay` with the cache in `slot`, making it if needed,
-    /// and keeps `bytes` up to date.
-    fn run(bytes: &mut usize, slot: &mut Option<Cache>, m: &Matcher, hay: &[u8]) -> bool {
+    /// Runs `m` over `hay` from `from` on (unanchored) with the cache in
+    /// `slot`, making it if needed, and keeps `bytes` up to date.
+    fn run(
+        bytes: &mut usize,
+        slot: &mut Option<Cache>,
+        m: &Matcher,
+        hay: &[u8],
+        from: usize,
+    ) -> bool {
+        Caches::with(bytes, slot, m, |m, cache| {
+            m.is_match(cache, Input::new(hay).range(from..))
+        })
+    }
+
+    /// As `run`, but anchored at each of `starts`: true if a match begins
+    /// at any of them.
+    fn run_at(
+        bytes: &mut usize,
+        slot: &mut Option<Cache>,
+        m: &Matcher,
+        hay: &[u8],
+        starts: &[u32],
+    ) -> bool {
+        Caches::with(bytes, slot, m, |m, cache| {
+            starts.iter().any(|&at| {
+                let input = Input::new(hay)
+                    .range(at as usize..)
+                    .anchored(Anchored::Yes);
+                m.is_match(cache, input)
+            })
+        })
+    }
+
+    fn with(
+        bytes: &mut usize,
+        slot: &mut Option<Cache>,
+        m: &Matcher,
+        search: impl FnOnce(&Matcher, &mut Cache) -> bool,
+    ) -> bool {
         let cache = slot.get_or_insert_with(|| {
             let c = m.cache();
             *bytes += c.memory_usage();
             c
         });
         let before = cache.memory_usage();
-        let hit = m.is_match(cache, hay);
+        let hit = search(m, cache);
         *bytes = (*bytes + cache.memory_usage()).saturating_sub(before);
         hit
     }
@@ -121,6 +167,9 @@ struct TargetScan {
     owner: Vec<u16>,
     /// `defs` positions run on every input: no usable literal.
     always: Vec<bool>,
+    /// `defs` positions whose every match starts at one of its literals:
+    /// run anchored there instead of over the whole view.
+    anchored: Vec<bool>,
     literals: Option<aho_corasick::AhoCorasick>,
 }
 
@@ -155,22 +204,24 @@ impl Matcher {
     /// Whether the pattern matches anywhere in `hay`. A search error
     /// (impossible with the configuration above) counts as a match: a
     /// pattern that could not be evaluated must not let a call through.
-    fn is_match(&self, cache: &mut Cache, hay: &[u8]) -> bool {
-        let input = Input::new(hay).earliest(true);
+    fn is_match(&self, cache: &mut Cache, input: Input<'_>) -> bool {
+        let input = input.earliest(true);
         self.dfa
             .try_search_fwd(cache, &input)
             .map_or(true, |m| m.is_some())
     }
 }
 
-/// The literals every match of `re` must begin with, or end with, whichever
-/// set is more selective; `None` when there is no such finite set.
+/// The literals every match of `re` must begin with, or end with; `None`
+/// when there is no such finite set. A set every match *starts* with is
+/// preferred unless the ending set is clearly more selective: it lets the
+/// pattern run anchored at each place a literal was seen (see `scan`).
 ///
 /// Alternations multiply out (`(mkfs|mke2fs)\S*\s+(/dev/sd|/dev/nvme…)` is
 /// a thousand literals), so a long set is cut to each literal's first (or
 /// last) few bytes and deduplicated: still a condition every match meets,
 /// at a fraction of the automaton's size.
-fn required_literals(re: &str) -> Option<Vec<Vec<u8>>> {
+fn required_literals(re: &str) -> Option<Literals> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
@@ -178,9 +229,8 @@ fn required_literals(re: &str) -> Option<Vec<Vec<u8>>> {
         .build()
         .parse(re)
         .ok()?;
-    // (shortest literal, count, literals): longer shortest literal first,
-    // then fewer literals.
-    let mut best: Option<(usize, usize, Vec<Vec<u8>>)> = None;
+    // (shortest literal, count, literals, anchorable) per kind.
+    let mut found: Vec<(usize, usize, Vec<Vec<u8>>, bool)> = Vec::new();
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut e = Extractor::new();
         e.kind(kind.clone())
@@ -196,9 +246,14 @@ fn required_literals(re: &str) -> Option<Vec<Vec<u8>>> {
             .collect();
         v.sort();
         v.dedup();
+        // A match starts where a literal does only if the literals are
+        // whole prefixes (or cut to their first bytes, below); leading
+        // whitespace dropped here breaks that.
+        let mut anchorable = matches!(kind, ExtractKind::Prefix);
         // First drop the whitespace an ending like `(?:\s|$)` multiplies
         // every literal by (any part of a required literal is required).
         if v.len() > MAX_LITERALS_PER_PATTERN {
+            anchorable &= !v.iter().any(|l| l.first().is_some_and(u8::is_ascii_whitespace));
             for l in v.iter_mut() {
                 match kind {
                     ExtractKind::Suffix => {
@@ -232,15 +287,28 @@ fn required_literals(re: &str) -> Option<Vec<Vec<u8>>> {
             continue;
         }
         let min = v.iter().map(|s| s.len()).min().unwrap_or(0);
-        let better = best
-            .as_ref()
-            .is_none_or(|b| min > b.0 || (min == b.0 && v.len() < b.1));
-        if better {
-            best = Some((min, v.len(), v));
+        if min >= MIN_PREFILTER_LITERAL {
+            found.push((min, v.len(), v, anchorable));
         }
     }
-    best.filter(|(min, _, _)| *min >= MIN_PREFILTER_LITERAL)
-        .map(|b| b.2)
+    // Longer shortest literal first, then fewer literals; an anchorable set
+    // wins unless the other's shortest literal is longer and it is itself
+    // short enough to fire often.
+    found.sort_by_key(|f| {
+        let rank = if f.3 { f.0.max(ANCHOR_PREFERRED_LEN) } else { f.0 };
+        (std::cmp::Reverse(rank), !f.3, f.1)
+    });
+    found.into_iter().next().map(|(_, _, literals, anchored)| Literals {
+        literals,
+        anchored,
+    })
+}
+
+/// What `required_literals` found for one pattern.
+struct Literals {
+    literals: Vec<Vec<u8>>,
+    /// Every match starts where one of `literals` does.
+    anchored: bool,
 }
 
 impl Library {
@@ -312,26 +380,62 @@ impl Library {
                 cand[pos / 64] |= 1 << (pos % 64);
             }
         }
+        let mut caches = c.take_caches();
+        let mut starts = std::mem::take(&mut caches.starts);
+        starts.clear();
         if let Some(ac) = &ts.literals {
             for m in ac.find_overlapping_iter(hay) {
                 let pos = ts.owner[m.pattern().as_usize()] as usize;
                 cand[pos / 64] |= 1 << (pos % 64);
+                if ts.anchored[pos] {
+                    // Views are capped far below 4 GiB.
+                    starts.push((pos as u16, m.start() as u32));
+                }
             }
         }
-        if cand.iter().all(|w| *w == 0) {
-            return;
-        }
-        let mut caches = c.take_caches();
+        starts.sort_unstable();
+        starts.dedup();
+        let mut next = 0;
         for (pos, &i) in ts.defs.iter().enumerate() {
             if cand[pos / 64] & (1 << (pos % 64)) == 0 {
                 continue;
             }
-            let hit = Caches::run(
-                &mut caches.bytes,
-                &mut caches.regexes[i],
-                &c.regexes[i],
-                hay,
-            );
+            // This pattern's literal starts (sorted, so they are a run).
+            let mut at: &[(u16, u32)] = &[];
+            if ts.anchored[pos] {
+                while next < starts.len() && (starts[next].0 as usize) < pos {
+                    next += 1;
+                }
+                let end = starts[next..]
+                    .iter()
+                    .position(|s| s.0 as usize != pos)
+                    .map_or(starts.len(), |n| next + n);
+                at = &starts[next..end];
+                next = end;
+            }
+            let hit = if at.is_empty() || at.len() > MAX_ANCHORED_STARTS {
+                // Unanchored from the first literal (or the whole view).
+                let from = at.first().map_or(0, |s| s.1 as usize);
+                Caches::run(
+                    &mut caches.bytes,
+                    &mut caches.regexes[i],
+                    &c.regexes[i],
+                    hay,
+                    from,
+                )
+            } else {
+                let mut offsets = [0u32; MAX_ANCHORED_STARTS];
+                for (o, s) in offsets.iter_mut().zip(at) {
+                    *o = s.1;
+                }
+                Caches::run_at(
+                    &mut caches.bytes,
+                    &mut caches.regexes[i],
+                    &c.regexes[i],
+                    hay,
+                    &offsets[..at.len()],
+                )
+            };
             if caches.bytes > THREAD_CACHE_CAP {
                 c.trim(&mut caches, IDLE_CACHE_BUDGET);
             }
@@ -339,12 +443,13 @@ impl Library {
                 continue;
             }
             if let Some(u) = &c.unless[i] {
-                if Caches::run(&mut caches.bytes, &mut caches.unless[i], u, hay) {
+                if Caches::run(&mut caches.bytes, &mut caches.unless[i], u, hay, 0) {
                     continue;
                 }
             }
             out.push(self.defs[i].to_match(i + detect::DETECTORS.len()));
         }
+        caches.starts = starts;
         c.give_caches(caches);
     }
 }
@@ -363,14 +468,19 @@ impl Compiled {
             let mut lits = Vec::new();
             let mut owner = Vec::new();
             let mut always = Vec::new();
+            let mut anchored = Vec::new();
             for (pos, &i) in ids.iter().enumerate() {
                 match required_literals(defs[i].re) {
                     Some(v) => {
-                        owner.extend(std::iter::repeat_n(pos as u16, v.len()));
-                        lits.extend(v);
+                        owner.extend(std::iter::repeat_n(pos as u16, v.literals.len()));
+                        lits.extend(v.literals);
                         always.push(false);
+                        anchored.push(v.anchored);
                     }
-                    None => always.push(true),
+                    None => {
+                        always.push(true);
+                        anchored.push(false);
+                    }
                 }
             }
             let literals = (!lits.is_empty()).then(|| {
@@ -387,6 +497,7 @@ impl Compiled {
                 defs: ids,
                 owner,
                 always,
+                anchored,
                 literals,
             });
         }
@@ -404,6 +515,7 @@ impl Compiled {
             regexes: self.regexes.iter().map(|_| None).collect(),
             unless: self.unless.iter().map(|_| None).collect(),
             bytes: 0,
+            starts: Vec::new(),
         })
     }
 
