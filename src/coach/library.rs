@@ -82,9 +82,15 @@ struct Matcher {
 }
 
 struct Compiled {
-    /// Per pattern (index into `defs`).
-    regexes: Vec<Matcher>,
-    unless: Vec<Option<Matcher>>,
+    defs: &'static [patterns::PatternDef],
+    /// Per pattern (index into `defs`), compiled the first time the pattern
+    /// is a candidate: the literal pass keeps most patterns from ever
+    /// running on a given gateway's traffic, and an NFA is ~5 KiB (the
+    /// whole set 1.3 MiB), so a library compiled up front held memory that
+    /// typical traffic never touches. Bounded by the whole set
+    /// (`LIBRARY_BYTES`).
+    regexes: Vec<OnceLock<Matcher>>,
+    unless: Vec<OnceLock<Matcher>>,
     targets: Vec<TargetScan>,
     /// Per-thread search state, one `Cache` per pattern and `unless`; a
     /// scan takes a set and gives it back. There are never more sets than
@@ -131,9 +137,7 @@ impl Caches {
     ) -> bool {
         Caches::with(bytes, slot, m, |m, cache| {
             starts.iter().any(|&at| {
-                let input = Input::new(hay)
-                    .range(at as usize..)
-                    .anchored(Anchored::Yes);
+                let input = Input::new(hay).range(at as usize..).anchored(Anchored::Yes);
                 m.is_match(cache, input)
             })
         })
@@ -253,7 +257,9 @@ fn required_literals(re: &str) -> Option<Literals> {
         // First drop the whitespace an ending like `(?:\s|$)` multiplies
         // every literal by (any part of a required literal is required).
         if v.len() > MAX_LITERALS_PER_PATTERN {
-            anchorable &= !v.iter().any(|l| l.first().is_some_and(u8::is_ascii_whitespace));
+            anchorable &= !v
+                .iter()
+                .any(|l| l.first().is_some_and(u8::is_ascii_whitespace));
             for l in v.iter_mut() {
                 match kind {
                     ExtractKind::Suffix => {
@@ -295,13 +301,17 @@ fn required_literals(re: &str) -> Option<Literals> {
     // wins unless the other's shortest literal is longer and it is itself
     // short enough to fire often.
     found.sort_by_key(|f| {
-        let rank = if f.3 { f.0.max(ANCHOR_PREFERRED_LEN) } else { f.0 };
+        let rank = if f.3 {
+            f.0.max(ANCHOR_PREFERRED_LEN)
+        } else {
+            f.0
+        };
         (std::cmp::Reverse(rank), !f.3, f.1)
     });
-    found.into_iter().next().map(|(_, _, literals, anchored)| Literals {
-        literals,
-        anchored,
-    })
+    found
+        .into_iter()
+        .next()
+        .map(|(_, _, literals, anchored)| Literals { literals, anchored })
 }
 
 /// What `required_literals` found for one pattern.
@@ -327,9 +337,21 @@ impl Library {
         lib
     }
 
-    /// Compiles the regexes if that has not happened yet.
+    /// Builds the literal automata if that has not happened yet; each
+    /// pattern's own automaton is compiled when it is first a candidate.
     pub fn warm(&self) {
         let _ = self.compiled();
+    }
+
+    /// Compiles every pattern now (tests: every pattern must compile, and
+    /// the whole set must fit `LIBRARY_BYTES`).
+    #[cfg(test)]
+    pub(crate) fn compile_all(&self) {
+        let c = self.compiled();
+        for i in 0..self.defs.len() {
+            let _ = c.regex(i);
+            let _ = c.unless(i);
+        }
     }
 
     fn compiled(&self) -> &Compiled {
@@ -341,11 +363,15 @@ impl Library {
     /// that holds them under `LIBRARY_BYTES`.
     #[cfg(test)]
     fn compiled_bytes(&self) -> [(&'static str, usize); 3] {
+        self.compile_all();
         let c = self.compiled();
-        let m = |x: &Matcher| x.dfa.memory_usage() + x.dfa.get_nfa().memory_usage();
+        let m = |x: &OnceLock<Matcher>| {
+            x.get()
+                .map_or(0, |x| x.dfa.memory_usage() + x.dfa.get_nfa().memory_usage())
+        };
         [
             ("regexes", c.regexes.iter().map(m).sum()),
-            ("unless", c.unless.iter().flatten().map(m).sum()),
+            ("unless", c.unless.iter().map(m).sum()),
             (
                 "literals",
                 c.targets
@@ -419,7 +445,7 @@ impl Library {
                 Caches::run(
                     &mut caches.bytes,
                     &mut caches.regexes[i],
-                    &c.regexes[i],
+                    c.regex(i),
                     hay,
                     from,
                 )
@@ -431,7 +457,7 @@ impl Library {
                 Caches::run_at(
                     &mut caches.bytes,
                     &mut caches.regexes[i],
-                    &c.regexes[i],
+                    c.regex(i),
                     hay,
                     &offsets[..at.len()],
                 )
@@ -442,7 +468,7 @@ impl Library {
             if !hit {
                 continue;
             }
-            if let Some(u) = &c.unless[i] {
+            if let Some(u) = c.unless(i) {
                 if Caches::run(&mut caches.bytes, &mut caches.unless[i], u, hay, 0) {
                     continue;
                 }
@@ -456,11 +482,8 @@ impl Library {
 
 impl Compiled {
     fn build(defs: &'static [patterns::PatternDef]) -> Compiled {
-        let regexes = defs.iter().map(|d| Matcher::new(d.re, d.id)).collect();
-        let unless = defs
-            .iter()
-            .map(|d| d.unless.map(|u| Matcher::new(u, d.id)))
-            .collect();
+        let regexes = defs.iter().map(|_| OnceLock::new()).collect();
+        let unless = defs.iter().map(|_| OnceLock::new()).collect();
         let mut targets = Vec::new();
         for t in TARGETS {
             let ids: Vec<usize> = (0..defs.len()).filter(|&i| defs[i].target == t).collect();
@@ -502,11 +525,24 @@ impl Compiled {
             });
         }
         Compiled {
+            defs,
             regexes,
             unless,
             targets,
             caches: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Pattern `i`, compiled now if this is its first use.
+    fn regex(&self, i: usize) -> &Matcher {
+        self.regexes[i].get_or_init(|| Matcher::new(self.defs[i].re, self.defs[i].id))
+    }
+
+    /// Pattern `i`'s `unless`, if it has one.
+    fn unless(&self, i: usize) -> Option<&Matcher> {
+        let d = &self.defs[i];
+        let u = d.unless?;
+        Some(self.unless[i].get_or_init(|| Matcher::new(u, d.id)))
     }
 
     fn take_caches(&self) -> Caches {
