@@ -353,6 +353,10 @@ pub struct CoachConfig {
     pub max_pending_per_session: usize,
     /// User rules kept.
     pub max_rules: usize,
+    /// Lazy-DFA cache bytes each checking thread keeps between checks
+    /// (`coach::DEFAULT_DFA_CACHE_BYTES`); a check may grow them half as
+    /// much again. Less memory, more DFA states rebuilt on varied input.
+    pub dfa_cache_bytes: usize,
     /// Audit rows kept in the database (oldest pruned).
     pub audit_max_rows: u64,
     /// Characters of the input stored per audit row.
@@ -380,6 +384,7 @@ impl Default for CoachConfig {
             max_pending_alerts: 256,
             max_pending_per_session: 16,
             max_rules: 500,
+            dfa_cache_bytes: crate::coach::DEFAULT_DFA_CACHE_BYTES,
             audit_max_rows: 100_000,
             audit_input_chars: 2048,
             audit_buffer: 512,
@@ -1199,6 +1204,9 @@ impl Config {
                 "coach.maxInFlight, maxPendingAlerts and maxPendingPerSession must be at least 1",
             );
         }
+        if k.dfa_cache_bytes < crate::coach::MIN_DFA_CACHE_BYTES {
+            return bad("coach.dfaCacheBytes", "expected at least 262144");
+        }
         if k.audit_buffer == 0 || k.audit_input_chars == 0 {
             return bad(
                 "coach.auditBuffer",
@@ -1663,7 +1671,7 @@ impl MemoryBudget {
             + k.audit_buffer * per_stored
             + k.max_rules * (crate::coach::rules::RULE_REGEX_SIZE_LIMIT + 512)
             + crate::coach::LIBRARY_BYTES
-            + coach_threads(c) * crate::coach::DFA_CACHE_BYTES_PER_THREAD;
+            + coach_threads(c) * crate::coach::dfa_cache_bytes_per_thread(k.dfa_cache_bytes);
         let e = &c.exec;
         let exec_bytes = (e.max_processes + e.max_finished) * (e.max_output_bytes + 4 * 1024)
             + e.max_processes * e.max_stdin_bytes

@@ -20,6 +20,7 @@ use super::{detect, patterns, Match, Target, TARGETS};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::{util::syntax, Anchored, Input};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Compiled-size limit of one pattern's NFA.
@@ -30,14 +31,17 @@ const NFA_SIZE_LIMIT: usize = 2 << 20;
 /// bounds a pathological input, after which the cache is cleared and
 /// rebuilt rather than grown.
 pub const DFA_CACHE_LIMIT: usize = 256 << 10;
-/// Bytes a thread's idle caches may keep between checks: above this, the
-/// largest are dropped when a check gives them back, so a burst of odd input
-/// does not stay resident. Measured with `cargo bench --bench coach` over
-/// ~3,900 varied inputs, the caches of every pattern settle near 8 MiB per
-/// thread; a budget below that drops and rebuilds DFA states on nearly
-/// every check (4 MiB: ~27k checks/s, p99 ~210 us; 8 MiB: ~42k, ~115 us).
-/// A gateway that has only seen a few kinds of call holds far less.
-pub const IDLE_CACHE_BUDGET: usize = 8 << 20;
+/// Default bytes a thread's idle caches may keep between checks
+/// (`coach.dfaCacheBytes`): above this, the largest are dropped when a
+/// check gives them back, so a burst of odd input does not stay resident.
+/// Measured with `cargo bench --bench coach` over ~3,900 varied inputs
+/// (anchored runs, lazily compiled patterns): 1 MiB ~13k checks/s, p99
+/// ~300 us; 2 MiB ~25k, ~180 us; 4 MiB ~42k, ~110 us; 8 MiB ~65k, ~65 us;
+/// 16 and 32 MiB no better. A gateway that has only seen a few kinds of
+/// call holds far less than the budget.
+pub const DEFAULT_DFA_CACHE_BYTES: usize = 8 << 20;
+/// Smallest `coach.dfaCacheBytes`: one pattern's cache limit.
+pub const MIN_DFA_CACHE_BYTES: usize = DFA_CACHE_LIMIT;
 /// A pattern is prefiltered when every match must begin (or end) with one
 /// of a finite set of literals, each at least this long; shorter ones would
 /// make nearly every input a candidate.
@@ -59,11 +63,18 @@ const MAX_ANCHORED_STARTS: usize = 16;
 const MAX_LITERAL_KEEP: usize = 8;
 
 /// Bytes one thread's caches may reach during a check before the largest
-/// are dropped (a check runs on, rebuilding what it needs).
-pub const THREAD_CACHE_CAP: usize = 12 << 20;
-/// Upper bound of the lazy-DFA caches one matching thread can hold, for the
-/// worst-case memory figure: the cap plus one pattern's growth past it.
-pub const DFA_CACHE_BYTES_PER_THREAD: usize = THREAD_CACHE_CAP + 2 * DFA_CACHE_LIMIT;
+/// are dropped (a check runs on, rebuilding what it needs): the idle
+/// budget and half as much again.
+fn thread_cache_cap(budget: usize) -> usize {
+    budget.saturating_add(budget / 2)
+}
+
+/// Upper bound of the lazy-DFA caches one matching thread can hold with an
+/// idle budget of `budget`, for the worst-case memory figure: the cap plus
+/// one pattern's growth past it.
+pub fn dfa_cache_bytes_per_thread(budget: usize) -> usize {
+    thread_cache_cap(budget).saturating_add(2 * DFA_CACHE_LIMIT)
+}
 /// The compiled library itself: the NFAs, the literal automata and the
 /// detectors' needle lists (measured 1.8 MiB after compile with 233 patterns, see
 /// `compiled_bytes`; counted with room).
@@ -74,6 +85,9 @@ pub const LIBRARY_BYTES: usize = 3 << 20;
 pub struct Library {
     compiled: OnceLock<Compiled>,
     pub defs: &'static [patterns::PatternDef],
+    /// Idle budget of each thread's caches (`coach.dfaCacheBytes`); a
+    /// config reload may change it while checks run.
+    cache_budget: AtomicUsize,
 }
 
 /// One pattern, ready to search.
@@ -327,7 +341,15 @@ impl Library {
         Library {
             compiled: OnceLock::new(),
             defs: patterns::PATTERNS,
+            cache_budget: AtomicUsize::new(DEFAULT_DFA_CACHE_BYTES),
         }
+    }
+
+    /// Sets the idle budget of each thread's lazy-DFA caches; the next
+    /// check that gives its caches back trims them to it.
+    pub fn set_cache_budget(&self, bytes: usize) {
+        self.cache_budget
+            .store(bytes.max(MIN_DFA_CACHE_BYTES), Ordering::Relaxed);
     }
 
     /// The library, compiled now.
@@ -406,6 +428,7 @@ impl Library {
                 cand[pos / 64] |= 1 << (pos % 64);
             }
         }
+        let budget = self.cache_budget.load(Ordering::Relaxed);
         let mut caches = c.take_caches();
         let mut starts = std::mem::take(&mut caches.starts);
         starts.clear();
@@ -462,8 +485,8 @@ impl Library {
                     &offsets[..at.len()],
                 )
             };
-            if caches.bytes > THREAD_CACHE_CAP {
-                c.trim(&mut caches, IDLE_CACHE_BUDGET);
+            if caches.bytes > thread_cache_cap(budget) {
+                c.trim(&mut caches, budget);
             }
             if !hit {
                 continue;
@@ -476,7 +499,7 @@ impl Library {
             out.push(self.defs[i].to_match(i + detect::DETECTORS.len()));
         }
         caches.starts = starts;
-        c.give_caches(caches);
+        c.give_caches(caches, budget);
     }
 }
 
@@ -555,8 +578,8 @@ impl Compiled {
         })
     }
 
-    fn give_caches(&self, mut caches: Caches) {
-        self.trim(&mut caches, IDLE_CACHE_BUDGET);
+    fn give_caches(&self, mut caches: Caches, budget: usize) {
+        self.trim(&mut caches, budget);
         if let Ok(mut v) = self.caches.lock() {
             v.push(caches);
         }
@@ -594,6 +617,39 @@ mod tests {
         assert!(
             total <= LIBRARY_BYTES,
             "{parts:?} = {total} > {LIBRARY_BYTES}"
+        );
+    }
+
+    /// `coach.dfaCacheBytes` bounds what a thread keeps between checks:
+    /// after the whole corpus, the idle caches fit the budget, and a
+    /// smaller budget still finds the same matches.
+    #[test]
+    fn idle_caches_stay_within_the_configured_budget() {
+        let corpus = include_str!("../../tests/data/coach/corpus.jsonl");
+        let lib = Library::lazy();
+        lib.set_cache_budget(MIN_DFA_CACHE_BYTES);
+        let full = Library::lazy();
+        let mut scanned = 0;
+        for line in corpus.lines().step_by(3) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let input: CheckInput = serde_json::from_value(v["input"].clone()).unwrap();
+            let views = Views::build(&input, 64 * 1024);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            lib.scan(Target::Raw, &views.raw, &mut a);
+            full.scan(Target::Raw, &views.raw, &mut b);
+            let ids = |m: &[Match]| m.iter().map(|m| m.pattern_id).collect::<Vec<_>>();
+            assert_eq!(ids(&a), ids(&b), "{}", views.raw);
+            let c = lib.compiled();
+            let idle = c.caches.lock().unwrap();
+            assert!(idle.iter().all(|s| s.bytes <= MIN_DFA_CACHE_BYTES));
+            scanned += 1;
+        }
+        assert!(scanned > 500);
+        let c = full.compiled();
+        let idle = c.caches.lock().unwrap();
+        assert!(
+            idle.iter().any(|s| s.bytes > MIN_DFA_CACHE_BYTES),
+            "the default budget should have kept more than the minimum"
         );
     }
 

@@ -18,7 +18,10 @@ pub mod rules;
 pub mod shell;
 pub mod text;
 
-pub use library::{Library, DFA_CACHE_BYTES_PER_THREAD, LIBRARY_BYTES};
+pub use library::{
+    dfa_cache_bytes_per_thread, Library, DEFAULT_DFA_CACHE_BYTES, LIBRARY_BYTES,
+    MIN_DFA_CACHE_BYTES,
+};
 
 use serde::{Deserialize, Serialize};
 use std::time::Instant;

@@ -171,7 +171,11 @@ impl CoachRuntime {
             // Compiled on the pool right after start (`warm_coach`), not on
             // the start path; a check that comes first compiles it itself.
             coach: Arc::new(Coach::with_lib(
-                Arc::new(crate::coach::Library::lazy()),
+                {
+                    let lib = crate::coach::Library::lazy();
+                    lib.set_cache_budget(cfg.dfa_cache_bytes);
+                    Arc::new(lib)
+                },
                 settings_of(cfg),
             )),
             rules: Arc::new(rules),

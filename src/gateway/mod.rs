@@ -1192,6 +1192,10 @@ impl Gateway {
         if let Err(e) = self.store.set_max_bytes(cfg.store.max_db_bytes) {
             log::warn!("reload: store.maxDbBytes not applied: {e}");
         }
+        self.coach_rt
+            .coach
+            .lib
+            .set_cache_budget(cfg.coach.dfa_cache_bytes);
         self.cfg = cfg;
         self.secrets = secrets;
         if tick_changed {
