@@ -235,6 +235,28 @@ fn main() {
         rss_kib(pid) as f64 / 1024.0
     );
 
+    // The coach after varied traffic: every input of the repository's
+    // corpus checked once (its lazily compiled patterns and the per-thread
+    // DFA caches, bounded by coach.dfaCacheBytes, are what grows).
+    let corpus = include_str!("../tests/data/coach/corpus.jsonl");
+    let checked = corpus
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .enumerate()
+        .map(|(k, v)| {
+            let r = probe.call(
+                &format!("k{k}"),
+                "security.coach.check",
+                json!({"input": v["input"]}),
+            );
+            assert!(r["ok"] == true, "coach check failed: {r}");
+        })
+        .count();
+    println!(
+        "RSS after {checked} coach checks:  {:>10.2} MB   (the corpus, each input once)",
+        rss_kib(pid) as f64 / 1024.0
+    );
+
     // health round trips, N concurrent clients: closed loop (saturation),
     // then paced (each client one request every 10 ms: latency, not capacity).
     for pace in [None, Some(Duration::from_millis(10))] {
