@@ -103,8 +103,10 @@ struct Compiled {
     /// whole set 1.3 MiB), so a library compiled up front held memory that
     /// typical traffic never touches. Bounded by the whole set
     /// (`LIBRARY_BYTES`).
-    regexes: Vec<OnceLock<Matcher>>,
-    unless: Vec<OnceLock<Matcher>>,
+    /// Boxed: a compiled `Matcher` is ~700 bytes inline, and most slots
+    /// stay empty.
+    regexes: Vec<OnceLock<Box<Matcher>>>,
+    unless: Vec<OnceLock<Box<Matcher>>>,
     targets: Vec<TargetScan>,
     /// Per-thread search state, one `Cache` per pattern and `unless`; a
     /// scan takes a set and gives it back. There are never more sets than
@@ -116,8 +118,9 @@ struct Compiled {
 /// first time its pattern is a candidate: most inputs reach a handful of
 /// patterns, so an idle set holds only what recent checks used.
 struct Caches {
-    regexes: Vec<Option<Cache>>,
-    unless: Vec<Option<Cache>>,
+    /// Boxed for the same reason (a `Cache` is ~350 bytes inline).
+    regexes: Vec<Option<Box<Cache>>>,
+    unless: Vec<Option<Box<Cache>>>,
     /// What the caches above hold, kept as they grow.
     bytes: usize,
     /// Scratch for `scan`: (pattern position, where one of its literals
@@ -130,7 +133,7 @@ impl Caches {
     /// `slot`, making it if needed, and keeps `bytes` up to date.
     fn run(
         bytes: &mut usize,
-        slot: &mut Option<Cache>,
+        slot: &mut Option<Box<Cache>>,
         m: &Matcher,
         hay: &[u8],
         from: usize,
@@ -144,7 +147,7 @@ impl Caches {
     /// at any of them.
     fn run_at(
         bytes: &mut usize,
-        slot: &mut Option<Cache>,
+        slot: &mut Option<Box<Cache>>,
         m: &Matcher,
         hay: &[u8],
         starts: &[u32],
@@ -159,12 +162,12 @@ impl Caches {
 
     fn with(
         bytes: &mut usize,
-        slot: &mut Option<Cache>,
+        slot: &mut Option<Box<Cache>>,
         m: &Matcher,
         search: impl FnOnce(&Matcher, &mut Cache) -> bool,
     ) -> bool {
         let cache = slot.get_or_insert_with(|| {
-            let c = m.cache();
+            let c = Box::new(m.cache());
             *bytes += c.memory_usage();
             c
         });
@@ -387,7 +390,7 @@ impl Library {
     fn compiled_bytes(&self) -> [(&'static str, usize); 3] {
         self.compile_all();
         let c = self.compiled();
-        let m = |x: &OnceLock<Matcher>| {
+        let m = |x: &OnceLock<Box<Matcher>>| {
             x.get()
                 .map_or(0, |x| x.dfa.memory_usage() + x.dfa.get_nfa().memory_usage())
         };
@@ -562,14 +565,14 @@ impl Compiled {
 
     /// Pattern `i`, compiled now if this is its first use.
     fn regex(&self, i: usize) -> &Matcher {
-        self.regexes[i].get_or_init(|| Matcher::new(self.defs[i].re, self.defs[i].id))
+        self.regexes[i].get_or_init(|| Box::new(Matcher::new(self.defs[i].re, self.defs[i].id)))
     }
 
     /// Pattern `i`'s `unless`, if it has one.
     fn unless(&self, i: usize) -> Option<&Matcher> {
         let d = &self.defs[i];
         let u = d.unless?;
-        Some(self.unless[i].get_or_init(|| Matcher::new(u, d.id)))
+        Some(self.unless[i].get_or_init(|| Box::new(Matcher::new(u, d.id))))
     }
 
     fn take_caches(&self) -> Caches {
@@ -597,7 +600,7 @@ impl Compiled {
                 .regexes
                 .iter_mut()
                 .chain(caches.unless.iter_mut())
-                .max_by_key(|c| c.as_ref().map_or(0, Cache::memory_usage));
+                .max_by_key(|c| c.as_ref().map_or(0, |c| c.memory_usage()));
             let Some(slot) = largest else { break };
             let Some(cache) = slot.take() else { break };
             caches.bytes = caches.bytes.saturating_sub(cache.memory_usage());
