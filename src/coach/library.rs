@@ -233,8 +233,9 @@ impl Matcher {
     }
 }
 
-/// The literals every match of `re` must begin with, or end with; `None`
-/// when there is no such finite set. A set every match *starts* with is
+/// The literals every match of `re` must begin with, or end with, or else
+/// contain (`inner_literals`); `None` when there is no such finite set and
+/// the pattern runs on every view of its target. A set every match *starts* with is
 /// preferred unless the ending set is clearly more selective: it lets the
 /// pattern run anchored at each place a literal was seen (see `scan`).
 ///
@@ -243,92 +244,174 @@ impl Matcher {
 /// last) few bytes and deduplicated: still a condition every match meets,
 /// at a fraction of the automaton's size.
 fn required_literals(re: &str) -> Option<Literals> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::literal::ExtractKind;
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(re)
         .ok()?;
-    // (shortest literal, count, literals, anchorable) per kind.
-    let mut found: Vec<(usize, usize, Vec<Vec<u8>>, bool)> = Vec::new();
-    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
-        let mut e = Extractor::new();
-        e.kind(kind.clone())
-            .limit_total(EXTRACT_LIMIT_TOTAL)
-            .limit_class(EXTRACT_LIMIT_CLASS);
-        let seq = e.extract(&hir);
-        let Some(lits) = seq.literals() else { continue };
-        // Lower-cased and matched case-insensitively: a superset of the
-        // exact literals, so no match is lost.
-        let mut v: Vec<Vec<u8>> = lits
-            .iter()
-            .map(|l| l.as_bytes().to_ascii_lowercase())
-            .collect();
-        v.sort();
-        v.dedup();
-        // A match starts where a literal does only if the literals are
-        // whole prefixes (or cut to their first bytes, below); leading
-        // whitespace dropped here breaks that.
-        let mut anchorable = matches!(kind, ExtractKind::Prefix);
-        // First drop the whitespace an ending like `(?:\s|$)` multiplies
-        // every literal by (any part of a required literal is required).
-        if v.len() > MAX_LITERALS_PER_PATTERN {
-            anchorable &= !v
-                .iter()
-                .any(|l| l.first().is_some_and(u8::is_ascii_whitespace));
-            for l in v.iter_mut() {
-                match kind {
-                    ExtractKind::Suffix => {
-                        while l.last().is_some_and(|b| b.is_ascii_whitespace()) {
-                            l.pop();
-                        }
-                    }
-                    _ => {
-                        let n = l.iter().take_while(|b| b.is_ascii_whitespace()).count();
-                        l.drain(..n);
-                    }
-                }
-            }
-            v.sort();
-            v.dedup();
-        }
-        let mut keep = MAX_LITERAL_KEEP;
-        while v.len() > MAX_LITERALS_PER_PATTERN && keep >= MIN_PREFILTER_LITERAL {
-            v = v
-                .iter()
-                .map(|b| match kind {
-                    ExtractKind::Suffix => b[b.len().saturating_sub(keep)..].to_vec(),
-                    _ => b[..b.len().min(keep)].to_vec(),
-                })
-                .collect();
-            v.sort();
-            v.dedup();
-            keep -= 1;
-        }
-        if v.len() > MAX_LITERALS_PER_PATTERN {
-            continue;
-        }
-        let min = v.iter().map(|s| s.len()).min().unwrap_or(0);
-        if min >= MIN_PREFILTER_LITERAL {
-            found.push((min, v.len(), v, anchorable));
-        }
-    }
+    let mut found: Vec<LiteralSet> = [ExtractKind::Prefix, ExtractKind::Suffix]
+        .into_iter()
+        .filter_map(|kind| literal_set(&hir, kind))
+        .collect();
     // Longer shortest literal first, then fewer literals; an anchorable set
     // wins unless the other's shortest literal is longer and it is itself
     // short enough to fire often.
     found.sort_by_key(|f| {
-        let rank = if f.3 {
-            f.0.max(ANCHOR_PREFERRED_LEN)
+        let rank = if f.anchored {
+            f.min.max(ANCHOR_PREFERRED_LEN)
         } else {
-            f.0
+            f.min
         };
-        (std::cmp::Reverse(rank), !f.3, f.1)
+        (std::cmp::Reverse(rank), !f.anchored, f.literals.len())
     });
-    found
+    let best = found.into_iter().next().or_else(|| inner_literals(&hir))?;
+    Some(Literals {
+        literals: best.literals,
+        anchored: best.anchored,
+    })
+}
+
+/// One finite literal set a pattern's matches must contain.
+struct LiteralSet {
+    /// Length of the shortest literal.
+    min: usize,
+    literals: Vec<Vec<u8>>,
+    /// Every match starts where one of `literals` does.
+    anchored: bool,
+}
+
+impl LiteralSet {
+    /// Ranking among alternatives: longer shortest literal, then fewer.
+    fn better_than(&self, other: &LiteralSet) -> bool {
+        self.min > other.min
+            || (self.min == other.min && self.literals.len() < other.literals.len())
+    }
+}
+
+/// The literals every match of `hir` must begin (`Prefix`) or end
+/// (`Suffix`) with, lower-cased, cut to at most `MAX_LITERALS_PER_PATTERN`;
+/// `None` when there is no such finite set of useful length.
+fn literal_set(
+    hir: &regex_syntax::hir::Hir,
+    kind: regex_syntax::hir::literal::ExtractKind,
+) -> Option<LiteralSet> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut e = Extractor::new();
+    e.kind(kind.clone())
+        .limit_total(EXTRACT_LIMIT_TOTAL)
+        .limit_class(EXTRACT_LIMIT_CLASS);
+    let seq = e.extract(hir);
+    let lits = seq.literals()?;
+    // Lower-cased and matched case-insensitively: a superset of the
+    // exact literals, so no match is lost.
+    let mut v: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
+    v.sort();
+    v.dedup();
+    // A match starts where a literal does only if the literals are
+    // whole prefixes (or cut to their first bytes, below); leading
+    // whitespace dropped here breaks that.
+    let mut anchored = matches!(kind, ExtractKind::Prefix);
+    // First drop the whitespace an ending like `(?:\s|$)` multiplies
+    // every literal by (any part of a required literal is required).
+    if v.len() > MAX_LITERALS_PER_PATTERN {
+        anchored &= !v
+            .iter()
+            .any(|l| l.first().is_some_and(u8::is_ascii_whitespace));
+        for l in v.iter_mut() {
+            match kind {
+                ExtractKind::Suffix => {
+                    while l.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                        l.pop();
+                    }
+                }
+                _ => {
+                    let n = l.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                    l.drain(..n);
+                }
+            }
+        }
+        v.sort();
+        v.dedup();
+    }
+    let mut keep = MAX_LITERAL_KEEP;
+    while v.len() > MAX_LITERALS_PER_PATTERN && keep >= MIN_PREFILTER_LITERAL {
+        v = v
+            .iter()
+            .map(|b| match kind {
+                ExtractKind::Suffix => b[b.len().saturating_sub(keep)..].to_vec(),
+                _ => b[..b.len().min(keep)].to_vec(),
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        keep -= 1;
+    }
+    if v.len() > MAX_LITERALS_PER_PATTERN {
+        return None;
+    }
+    let min = v.iter().map(|s| s.len()).min().unwrap_or(0);
+    (min >= MIN_PREFILTER_LITERAL).then_some(LiteralSet {
+        min,
+        literals: v,
+        anchored,
+    })
+}
+
+/// Literals every match must contain somewhere, for a pattern with no
+/// usable starting or ending set (`^(?:sudo )?(?:cat|less|…)\b.*\.env`
+/// starts with a hundred readers and ends anywhere): the best set among the
+/// parts of a concatenation (each part is in every match), or the union
+/// over an alternation's branches (each needs its own). Never anchored.
+fn inner_literals(hir: &regex_syntax::hir::Hir) -> Option<LiteralSet> {
+    use regex_syntax::hir::HirKind;
+    let mut set = match hir.kind() {
+        HirKind::Capture(c) => inner_literals(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => inner_literals(&r.sub),
+        HirKind::Concat(parts) => {
+            parts
+                .iter()
+                .filter_map(part_literals)
+                .reduce(|a, b| if b.better_than(&a) { b } else { a })
+        }
+        HirKind::Alternation(branches) => {
+            let mut all = Vec::new();
+            for b in branches {
+                all.extend(part_literals(b)?.literals);
+            }
+            all.sort();
+            all.dedup();
+            let min = all.iter().map(Vec::len).min().unwrap_or(0);
+            (all.len() <= MAX_LITERALS_PER_PATTERN && min >= MIN_PREFILTER_LITERAL).then_some(
+                LiteralSet {
+                    min,
+                    literals: all,
+                    anchored: false,
+                },
+            )
+        }
+        _ => None,
+    }?;
+    set.anchored = false;
+    Some(set)
+}
+
+/// A part's own starting or ending set if it has one, else its inner one.
+fn part_literals(hir: &regex_syntax::hir::Hir) -> Option<LiteralSet> {
+    use regex_syntax::hir::literal::ExtractKind;
+    [ExtractKind::Prefix, ExtractKind::Suffix]
         .into_iter()
-        .next()
-        .map(|(_, _, literals, anchored)| Literals { literals, anchored })
+        .filter_map(|k| literal_set(hir, k))
+        .reduce(|a, b| if b.better_than(&a) { b } else { a })
+        .or_else(|| inner_literals(hir))
+        .map(|mut s| {
+            s.anchored = false;
+            s
+        })
 }
 
 /// What `required_literals` found for one pattern.
