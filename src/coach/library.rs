@@ -498,10 +498,50 @@ impl Library {
 
     /// Appends the matches of `target`'s patterns in `text`.
     pub(super) fn scan(&self, target: Target, text: &str, out: &mut Vec<Match>) {
+        self.scanner().scan(target, text, out);
+    }
+
+    /// A scanner holding this thread's caches until it is dropped: one
+    /// check scans a dozen views, and takes and gives back the caches once.
+    pub(super) fn scanner(&self) -> Scanner<'_> {
+        let compiled = self.compiled();
+        Scanner {
+            lib: self,
+            compiled,
+            budget: self.cache_budget.load(Ordering::Relaxed),
+            caches: Some(compiled.take_caches()),
+        }
+    }
+}
+
+/// Scans views with one thread's caches (see `Library::scanner`).
+pub(super) struct Scanner<'a> {
+    lib: &'a Library,
+    compiled: &'a Compiled,
+    budget: usize,
+    /// Always `Some` until dropped.
+    caches: Option<Caches>,
+}
+
+impl Drop for Scanner<'_> {
+    fn drop(&mut self) {
+        if let Some(caches) = self.caches.take() {
+            self.compiled.give_caches(caches, self.budget);
+        }
+    }
+}
+
+impl Scanner<'_> {
+    /// Appends the matches of `target`'s patterns in `text`.
+    pub(super) fn scan(&mut self, target: Target, text: &str, out: &mut Vec<Match>) {
         if text.is_empty() {
             return;
         }
-        let c = self.compiled();
+        let c = self.compiled;
+        let budget = self.budget;
+        let Some(caches) = self.caches.as_mut() else {
+            return;
+        };
         let Some(ts) = c.targets.iter().find(|s| s.target == target) else {
             return;
         };
@@ -514,8 +554,6 @@ impl Library {
                 cand[pos / 64] |= 1 << (pos % 64);
             }
         }
-        let budget = self.cache_budget.load(Ordering::Relaxed);
-        let mut caches = c.take_caches();
         let mut starts = std::mem::take(&mut caches.starts);
         starts.clear();
         if let Some(ac) = &ts.literals {
@@ -572,7 +610,7 @@ impl Library {
                 )
             };
             if caches.bytes > thread_cache_cap(budget) {
-                c.trim(&mut caches, budget);
+                c.trim(caches, budget);
             }
             if !hit {
                 continue;
@@ -582,10 +620,9 @@ impl Library {
                     continue;
                 }
             }
-            out.push(self.defs[i].to_match(i + detect::DETECTORS.len()));
+            out.push(self.lib.defs[i].to_match(i + detect::DETECTORS.len()));
         }
         caches.starts = starts;
-        c.give_caches(caches, budget);
     }
 }
 

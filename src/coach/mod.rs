@@ -567,36 +567,38 @@ impl Coach {
     /// that analyse written payloads.
     pub fn scan_views(&self, views: &Views, depth: usize) -> Vec<Match> {
         let mut matches = Vec::new();
+        let mut scan = self.lib.scanner();
         if let Some(script) = &views.script {
             for s in &script.segments {
-                self.lib.scan(Target::Segment, &s.text, &mut matches);
+                scan.scan(Target::Segment, &s.text, &mut matches);
             }
-            self.lib.scan(Target::Raw, &views.raw, &mut matches);
+            scan.scan(Target::Raw, &views.raw, &mut matches);
             for d in &script.decoded {
-                self.lib.scan(Target::Raw, d, &mut matches);
+                scan.scan(Target::Raw, d, &mut matches);
             }
         }
         for t in &views.texts {
-            self.lib.scan(Target::Text, t, &mut matches);
+            scan.scan(Target::Text, t, &mut matches);
         }
         for t in &views.outbound {
-            self.lib.scan(Target::Outbound, t, &mut matches);
+            scan.scan(Target::Outbound, t, &mut matches);
         }
         for t in &views.tool_results {
-            self.lib.scan(Target::ToolResult, t, &mut matches);
+            scan.scan(Target::ToolResult, t, &mut matches);
         }
         for u in &views.urls {
-            self.lib.scan(Target::Url, u, &mut matches);
+            scan.scan(Target::Url, u, &mut matches);
         }
         for p in &views.read_paths {
-            self.lib.scan(Target::ReadPath, p, &mut matches);
+            scan.scan(Target::ReadPath, p, &mut matches);
         }
         if let Some(p) = &views.write_path {
-            self.lib.scan(Target::WritePath, p, &mut matches);
+            scan.scan(Target::WritePath, p, &mut matches);
         }
         if let Some(t) = &views.write_text {
-            self.lib.scan(Target::WriteText, t, &mut matches);
+            scan.scan(Target::WriteText, t, &mut matches);
         }
+        drop(scan);
         detect::run_all(self, views, depth, &mut matches);
         matches
     }
