@@ -232,6 +232,13 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
                 nested.push((remote, false));
             }
         }
+        // A command run inside a container or pod is still run by this
+        // call: `kubectl exec pod -- cat token`, `docker exec -it c sh`.
+        "kubectl" | "oc" | "lxc" | "incus" | "docker" | "podman" | "nerdctl" => {
+            if let Some(inner) = container_exec_command(cmd, &seg.args) {
+                nested.push((inner, false));
+            }
+        }
         // Git runs these config values through a shell.
         "git" if seg.args.first().is_some_and(|a| a == "config") => {
             let ops: Vec<&String> = seg.args.iter().filter(|a| !a.starts_with('-')).collect();
@@ -362,6 +369,42 @@ fn exec_literals(code: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The command of `kubectl|oc|lxc exec … -- CMD` (everything after `--`)
+/// or `docker|podman|nerdctl exec [opts] CONTAINER CMD`.
+fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
+    let first = args.iter().position(|a| !a.starts_with('-'))?;
+    if args[first] != "exec" {
+        return None;
+    }
+    let rest = &args[first + 1..];
+    if matches!(cmd, "kubectl" | "oc" | "lxc" | "incus") {
+        let dash = rest.iter().position(|a| a == "--")?;
+        let inner = &rest[dash + 1..];
+        return (!inner.is_empty()).then(|| inner.join(" "));
+    }
+    // Docker-style options that take a value (`-e K=V`, `-u root`).
+    const WITH_VALUE: &[&str] = &[
+        "-e",
+        "--env",
+        "--env-file",
+        "-u",
+        "--user",
+        "-w",
+        "--workdir",
+        "--detach-keys",
+    ];
+    let mut i = 0;
+    while i < rest.len() && rest[i].starts_with('-') {
+        if WITH_VALUE.contains(&rest[i].as_str()) {
+            i += 1;
+        }
+        i += 1;
+    }
+    // rest[i] is the container.
+    let inner = rest.get(i + 1..)?;
+    (!inner.is_empty()).then(|| inner.join(" "))
 }
 
 fn ssh_remote_command(args: &[String]) -> Option<String> {
