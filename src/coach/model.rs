@@ -1248,6 +1248,38 @@ const ADDRESSES_WEAK: &[&str] = &[
     "ignore the user",
 ];
 
+/// A one-line web server other than Python's: (listens beyond loopback,
+/// the directory it serves).
+fn one_line_server(s: &Segment) -> Option<(bool, &str)> {
+    let after = |flag: &str| {
+        s.args
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| s.args.get(i + 1))
+            .map(String::as_str)
+    };
+    let local =
+        |a: &str| a.starts_with("127.") || a.starts_with("localhost") || a.starts_with("[::1]");
+    match s.cmd.as_str() {
+        "php" => {
+            let addr = after("-S")?;
+            Some((!local(addr), after("-t")?))
+        }
+        // busybox's applet (the wrapper is already stripped).
+        "httpd" => Some((!after("-p").is_some_and(local), after("-h")?)),
+        "ruby" if s.args.iter().any(|a| a == "-run") => {
+            let i = s.args.iter().position(|a| a == "-ehttpd" || a == "httpd")?;
+            let dir = s.args[i + 1..].iter().find(|a| !a.starts_with('-'))?;
+            Some((!after("--bind-address").is_some_and(local), dir.as_str()))
+        }
+        "http-server" | "serve" => {
+            let dir = s.operands().next()?;
+            Some((!after("-a").is_some_and(local), dir))
+        }
+        _ => None,
+    }
+}
+
 /// Content the agent reads, or a message: injections and phishing.
 fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     let l = t.to_ascii_lowercase();
@@ -1799,6 +1831,13 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 .position(|a| a == "--directory" || a == "-d")
                 .and_then(|i| s.args.get(i + 1));
             if binds_all && dir.is_some_and(|d| home_rel(d) == Some("") || d == "/") {
+                hit(out, ix::SERVE_HOME);
+            }
+        }
+        // The same with other one-line web servers: `php -S 0.0.0.0:80 -t /`,
+        // `busybox httpd -h /`, `ruby -run -ehttpd /`, `http-server ~`.
+        if let Some((binds_all, dir)) = one_line_server(s) {
+            if binds_all && (home_rel(dir) == Some("") || dir == "/") {
                 hit(out, ix::SERVE_HOME);
             }
         }
