@@ -368,6 +368,21 @@ const HOME_CREDENTIALS: &[&str] = &[
     ".gradle/gradle.properties",
     ".config/sops/",
     ".lesshst",
+    // Cryptocurrency wallets: a copy is enough to empty them.
+    ".electrum/",
+    ".bitcoin/wallet.dat",
+    ".bitcoin/wallets/",
+    ".litecoin/wallet.dat",
+    ".dogecoin/wallet.dat",
+    ".monero/",
+    ".ethereum/keystore/",
+    ".config/solana/id.json",
+    ".config/exodus/",
+    ".local/share/atomic/",
+    "Library/Application Support/Exodus/",
+    "Library/Application Support/Electrum/",
+    "Library/Application Support/Bitcoin/wallets/",
+    "Library/Application Support/atomic/",
 ];
 
 /// Browser stores and keychains, by a path fragment.
@@ -1251,13 +1266,7 @@ const ADDRESSES_WEAK: &[&str] = &[
 /// A one-line web server other than Python's: (listens beyond loopback,
 /// the directory it serves).
 fn one_line_server(s: &Segment) -> Option<(bool, &str)> {
-    let after = |flag: &str| {
-        s.args
-            .iter()
-            .position(|a| a == flag)
-            .and_then(|i| s.args.get(i + 1))
-            .map(String::as_str)
-    };
+    let after = |flag: &str| s.option_value(&[flag]);
     let local =
         |a: &str| a.starts_with("127.") || a.starts_with("localhost") || a.starts_with("[::1]");
     match s.cmd.as_str() {
