@@ -777,13 +777,6 @@ fn is_code_consumer(seg: &Segment) -> bool {
 }
 
 /// The value of the first of `names` in `s`'s arguments.
-fn option_value<'a>(s: &'a Segment, names: &[&str]) -> Option<&'a str> {
-    s.args
-        .windows(2)
-        .find(|w| names.contains(&w[0].as_str()))
-        .map(|w| w[1].as_str())
-}
-
 fn is_decoder(seg: &Segment) -> bool {
     match seg.cmd.as_str() {
         "base64" | "base32" | "basenc" => seg.has_flag('d', "--decode") || seg.has_flag('D', ""),
@@ -1792,7 +1785,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 saved.push((r.target.clone(), false));
             }
             // macOS base64 and openssl name their output with an option.
-            if let Some(o) = option_value(s, &["-o", "-out", "--output"]) {
+            if let Some(o) = s.option_value(&["-o", "-out", "--output"]) {
                 saved.push((o.to_string(), false));
             }
         } else if s.cmd == "git" && s.args.first().is_some_and(|a| a == "clone") {
@@ -1837,7 +1830,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 s.operands()
                     .any(|o| o == f || f.ends_with('/') && o.starts_with(f.as_str()))
             });
-            if let (Some((_, official)), Some(o)) = (from, option_value(s, &["-o"])) {
+            if let (Some((_, official)), Some(o)) = (from, s.option_value(&["-o"])) {
                 saved.push((o.to_string(), *official));
             }
         }

@@ -372,7 +372,7 @@ fn literal_set(
 /// over an alternation's branches (each needs its own). Never anchored.
 fn inner_literals(hir: &regex_syntax::hir::Hir) -> Option<LiteralSet> {
     use regex_syntax::hir::HirKind;
-    let mut set = match hir.kind() {
+    match hir.kind() {
         HirKind::Capture(c) => inner_literals(&c.sub),
         HirKind::Repetition(r) if r.min >= 1 => inner_literals(&r.sub),
         HirKind::Concat(parts) => {
@@ -398,9 +398,7 @@ fn inner_literals(hir: &regex_syntax::hir::Hir) -> Option<LiteralSet> {
             )
         }
         _ => None,
-    }?;
-    set.anchored = false;
-    Some(set)
+    }
 }
 
 /// A part's own starting or ending set if it has one, else its inner one.

@@ -62,6 +62,14 @@ impl Segment {
     pub fn has_arg(&self, a: &str) -> bool {
         self.args.iter().any(|x| x == a)
     }
+    /// The argument after the first of `names` (`-o out.bin`).
+    pub fn option_value(&self, names: &[&str]) -> Option<&str> {
+        self.args
+            .windows(2)
+            .find(|w| names.contains(&w[0].as_str()))
+            .map(|w| w[1].as_str())
+    }
+
     /// A short flag letter anywhere in a cluster (`-rf` has `r` and `f`),
     /// or the long form.
     pub fn has_flag(&self, short: char, long: &str) -> bool {
@@ -395,16 +403,7 @@ fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
         "--workdir",
         "--detach-keys",
     ];
-    let mut i = 0;
-    while i < rest.len() && rest[i].starts_with('-') {
-        if WITH_VALUE.contains(&rest[i].as_str()) {
-            i += 1;
-        }
-        i += 1;
-    }
-    // rest[i] is the container.
-    let inner = rest.get(i + 1..)?;
-    (!inner.is_empty()).then(|| inner.join(" "))
+    command_after_target(rest, WITH_VALUE)
 }
 
 fn ssh_remote_command(args: &[String]) -> Option<String> {
@@ -413,25 +412,22 @@ fn ssh_remote_command(args: &[String]) -> Option<String> {
         "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p",
         "-Q", "-R", "-S", "-W", "-w",
     ];
+    command_after_target(args, WITH_VALUE)
+}
+
+/// The words after the first operand (the host, the container), past
+/// options (`with_value` ones take the next word): what `ssh host CMD` or
+/// `docker exec -u root c CMD` runs.
+fn command_after_target(args: &[String], with_value: &[&str]) -> Option<String> {
     let mut i = 0;
-    let mut host_seen = false;
-    while i < args.len() {
-        let a = &args[i];
-        if !host_seen && a.starts_with('-') {
-            if WITH_VALUE.contains(&a.as_str()) {
-                i += 1;
-            }
+    while i < args.len() && args[i].starts_with('-') {
+        if with_value.contains(&args[i].as_str()) {
             i += 1;
-            continue;
         }
-        if !host_seen {
-            host_seen = true;
-            i += 1;
-            continue;
-        }
-        return Some(args[i..].join(" "));
+        i += 1;
     }
-    None
+    let inner = args.get(i + 1..)?;
+    (!inner.is_empty()).then(|| inner.join(" "))
 }
 
 /// What a command prints when its output is a literal: `echo`/`printf`
