@@ -3,6 +3,9 @@
 //! all under 1 KiB) and for 64 KiB inputs. Bounded in time; prints figures.
 //! Targets (issue #4): p99 <= 50 us under 1 KiB; >= 100,000 checks/s/core.
 //! Run: `cargo bench --bench coach` (part of `make bench`).
+//! `COACH_BENCH_SHORT_ONLY=1`, `COACH_BENCH_SLOWEST=1` and
+//! `COACH_BENCH_INPUTS=file` and
+//! `COACH_BENCH_CACHE_MIB=n` narrow a run down for profiling (see `main`).
 
 use clawgate::coach::{rules::RuleSet, CheckInput, Coach, CoachSettings};
 use std::time::{Duration, Instant};
@@ -106,12 +109,29 @@ fn run(name: &str, coach: &Coach, inputs: &[CheckInput], budget: Duration) {
 fn main() {
     let t = Instant::now();
     let coach = Coach::new(CoachSettings::default());
+    // `COACH_BENCH_CACHE_MIB=n`: another `coach.dfaCacheBytes` budget.
+    if let Some(mib) = std::env::var("COACH_BENCH_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        coach.lib.set_cache_budget(mib << 20);
+    }
     println!(
         "library: {} patterns compiled in {:.1} ms",
         coach.lib.pattern_count(),
         t.elapsed().as_secs_f64() * 1000.0
     );
-    let short = inputs_short();
+    // `COACH_BENCH_INPUTS=file`: time these inputs instead (one per line, a
+    // command or a JSON check input), to see what one kind of call costs.
+    let short = match std::env::var_os("COACH_BENCH_INPUTS") {
+        Some(path) => std::fs::read_to_string(path)
+            .expect("COACH_BENCH_INPUTS: readable file")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| CheckInput::command(l)))
+            .collect(),
+        None => inputs_short(),
+    };
     run(
         "short inputs (< 1 KiB)",
         &coach,

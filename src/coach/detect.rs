@@ -5,6 +5,7 @@
 //! does (a payload landing in cron, systemd, a shell rc file, a git hook).
 
 use super::shell::{self, is_interpreter, is_shell, literal_output, Segment, Sep};
+use super::text::{has, Has, Needles};
 use super::{Category, Category::*, Coach, Match, Severity, Severity::*, Views};
 use regex::bytes::{Regex, RegexBuilder};
 use std::sync::OnceLock;
@@ -523,7 +524,7 @@ fn is_official_installer(url: &str) -> bool {
     let Some(rest) = l.strip_prefix("https://") else {
         return false;
     };
-    if l.contains("linpeas") || l.contains("linenum") || l.contains("pspy") {
+    if l.has("linpeas") || l.has("linenum") || l.has("pspy") {
         return false;
     }
     HOSTS
@@ -627,7 +628,7 @@ fn takes_value(cmd: &str, a: &str) -> bool {
 
 /// The URL or host a fetch/upload command talks to.
 fn fetch_target(seg: &Segment) -> Option<String> {
-    if let Some(u) = seg.args.iter().find(|a| a.contains("://")) {
+    if let Some(u) = seg.args.iter().find(|a| a.has("://")) {
         return Some(u.clone());
     }
     let mut skip = false;
@@ -716,7 +717,7 @@ fn fetch_output_file(seg: &Segment) -> Option<String> {
                     && x.ends_with('O'))
         });
     if remote_name {
-        if let Some(u) = a.iter().find(|x| x.contains("://")) {
+        if let Some(u) = a.iter().find(|x| x.has("://")) {
             let path = u.split(['?', '#']).next().unwrap_or(u);
             if let Some(name) = path.rsplit('/').next() {
                 if !name.is_empty() && !name.contains(':') {
@@ -784,14 +785,11 @@ fn is_decoder(seg: &Segment) -> bool {
         "xxd" => seg.has_flag('r', ""),
         "rev" | "uudecode" | "zcat" | "gunzip" | "bunzip2" | "unxz" => true,
         "gzip" | "bzip2" | "xz" => seg.has_flag('d', "--decompress"),
-        "tr" => seg
-            .args
-            .iter()
-            .any(|a| a.contains("N-Z") || a.contains("n-z")),
+        "tr" => seg.args.iter().any(|a| a.has("N-Z") || a.has("n-z")),
         "printf" => seg
             .args
             .iter()
-            .any(|a| a.contains("\\x") || a.contains("\\1") || a.contains("\\0")),
+            .any(|a| a.has("\\x") || a.has("\\1") || a.has("\\0")),
         _ => false,
     }
 }
@@ -812,7 +810,7 @@ fn is_interactive_shell(seg: &Segment) -> bool {
             || seg
                 .redirs
                 .iter()
-                .any(|r| r.op.contains('&') || r.op.contains("<>"))
+                .any(|r| r.op.contains('&') || r.op.has("<>"))
             || seg.operands().next().is_none())
 }
 
@@ -823,6 +821,9 @@ fn references_dev_tcp(seg: &Segment) -> Option<String> {
         .map(|r| r.target.as_str())
         .chain(seg.args.iter().map(|a| a.as_str()));
     for t in all {
+        if !has(t, "/dev/") {
+            continue;
+        }
         if let Some(p) = t.find("/dev/tcp/").or_else(|| t.find("/dev/udp/")) {
             let host = t[p + 9..]
                 .split('/')
@@ -846,8 +847,42 @@ fn secret_ref_re() -> &'static Regex {
     )
 }
 
+/// One of these occurs (in any case) in every word `secret_ref_re` matches:
+/// each alternative of the regex holds one. Most words hold none, and are
+/// answered without splitting them or running the regex per token.
+static SECRET_REF_HINTS: Needles = Needles::new_ascii_ci(&[
+    ".env",
+    "id_",
+    ".netrc",
+    ".pgpass",
+    ".npmrc",
+    ".pypirc",
+    ".vault-token",
+    "secret",
+    "credentials",
+    "shadow",
+    "master.passwd",
+    ".kdbx",
+    ".p12",
+    ".pfx",
+    ".ppk",
+    "private",
+    "config.json",
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".password-store",
+    "/environ",
+    "login data",
+]);
+
 /// A word names a secret file or directory (split on `=@:,()`).
 fn is_secret_ref(word: &str) -> bool {
+    if !SECRET_REF_HINTS.any(word) {
+        return false;
+    }
     word.split(|c: char| c.is_whitespace() || "=@:,()<>\"'`;|".contains(c))
         .filter(|t| !t.is_empty())
         .any(|t| {
@@ -866,7 +901,7 @@ fn secret_var_name(name: &str) -> bool {
         "KEY", "TOKEN", "SECRET", "PASSW", "PASS", "CRED", "AUTH", "PRIVATE", "SESSION", "COOKIE",
     ]
     .iter()
-    .any(|k| u.contains(k))
+    .any(|k| u.has(k))
         && !matches!(u.as_str(), "SSH_AUTH_SOCK" | "KEYMAP")
 }
 
@@ -1012,7 +1047,7 @@ fn reads_secret_here(seg: &Segment) -> bool {
             && seg
                 .args
                 .iter()
-                .any(|a| a.contains("password") || a == "dump-keychain"))
+                .any(|a| a.has("password") || a == "dump-keychain"))
         || (cmd == "gpg" && seg.args.iter().any(|a| a.starts_with("--export-secret")))
         || (cmd == "kubectl" && seg.args.iter().any(|a| a == "secret" || a == "secrets"))
     {
@@ -1020,11 +1055,11 @@ fn reads_secret_here(seg: &Segment) -> bool {
     }
     if is_interpreter(cmd) {
         let code = shell::interpreter_code(seg).join(" ");
-        if code.contains("os.environ")
-            || code.contains("process.env")
-            || code.contains("%ENV")
-            || code.contains("getenv(")
-            || code.contains("ENV.to_h")
+        if code.has("os.environ")
+            || code.has("process.env")
+            || code.has("%ENV")
+            || code.has("getenv(")
+            || code.has("ENV.to_h")
         {
             return true;
         }
@@ -1033,7 +1068,7 @@ fn reads_secret_here(seg: &Segment) -> bool {
         || seg
             .redirs
             .iter()
-            .any(|r| r.op.contains('<') && !r.op.contains("<<") && is_secret_ref(&r.target))
+            .any(|r| r.op.contains('<') && !r.op.has("<<") && is_secret_ref(&r.target))
 }
 
 /// Sends data over the network: the host, and whether what it sends is
@@ -1075,7 +1110,7 @@ fn sink(seg: &Segment) -> Option<Sink> {
     let dynamic_args = seg
         .args
         .iter()
-        .any(|a| a.contains('$') || a.contains("@-") || a == "-");
+        .any(|a| a.contains('$') || a.has("@-") || a == "-");
     let stdin_fed = seg.redirs.iter().any(|r| r.op.ends_with('<'));
     let host = if is_fetch_cmd(cmd) {
         let items = matches!(cmd, "http" | "https" | "xh")
@@ -1083,7 +1118,7 @@ fn sink(seg: &Segment) -> Option<Sink> {
                 .args
                 .iter()
                 .any(|a| a.contains('=') || a.starts_with('@'));
-        let computed_url = seg.args.iter().any(|a| a.contains("$("));
+        let computed_url = seg.args.iter().any(|a| a.has("$("));
         if !(upload_flags(seg)
             || items
             || computed_url
@@ -1163,7 +1198,7 @@ fn sink(seg: &Segment) -> Option<Sink> {
         if !sends.iter().any(|s| code.contains(s)) {
             return None;
         }
-        let url = code.split(['\'', '"']).find(|p| p.contains("://"))?;
+        let url = code.split(['\'', '"']).find(|p| p.has("://"))?;
         host_of_word(url)?
     } else {
         return None;
@@ -1928,7 +1963,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
                 // Local files posted to an outside host.
                 let file_upload = s.args.iter().enumerate().any(|(j, a)| {
-                    (a.contains("=@") || a.starts_with('@')) && !a.contains("@-")
+                    (a.has("=@") || a.starts_with('@')) && !a.has("@-")
                         || a.starts_with("--post-file")
                         || a.starts_with("--body-file")
                         || ((a == "-T" || a == "--upload-file")

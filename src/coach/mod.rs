@@ -25,6 +25,7 @@ pub use library::{
 
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+use text::Has;
 
 /// Default cap on the bytes of each input field that are examined.
 pub const DEFAULT_MAX_INPUT_BYTES: usize = 64 * 1024;
@@ -399,7 +400,7 @@ impl Views {
                     v.texts.push(s.text.clone());
                 }
                 for w in s.args.iter() {
-                    if w.contains("://") {
+                    if w.has("://") {
                         v.urls.push(detect::normalize_url(w));
                     }
                 }

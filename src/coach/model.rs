@@ -13,7 +13,7 @@
 
 use super::detect::{DetectorDef, RANK_MODEL};
 use super::shell::{self, Segment};
-use super::text::{any_of, Needles, Words};
+use super::text::{any_of, Has, Needles, Words};
 use super::{Category::*, Coach, Match, Severity, Severity::*, Views};
 
 /// The detectors of this pass; `hit` takes an index into it.
@@ -272,7 +272,7 @@ fn embedded_paths(arg: &str) -> Vec<&str> {
     let plain = !arg.contains(|c: char| c.is_whitespace() || "'\"(){},;=<>|`".contains(c))
         && !arg
             .get(1..)
-            .is_some_and(|rest| ROOTS.iter().any(|r| rest.contains(r)));
+            .is_some_and(|rest| ROOTS.iter().any(|r| rest.has(r)));
     if plain {
         return Vec::new();
     }
@@ -432,13 +432,13 @@ fn credential_name(name: &str) -> bool {
         return !n.ends_with(".pub");
     }
     let pem_key = n.ends_with(".pem")
-        && (n.contains("key")
-            || n.contains("priv")
-            || n.contains("bastion")
-            || n.contains("prod")
-            || n.contains("deploy")
-            || n.contains("aws")
-            || n.contains("ec2"));
+        && (n.has("key")
+            || n.has("priv")
+            || n.has("bastion")
+            || n.has("prod")
+            || n.has("deploy")
+            || n.has("aws")
+            || n.has("ec2"));
     pem_key
         || [".key", ".p12", ".pfx", ".ppk", ".kdbx", ".jks", ".keystore"]
             .iter()
@@ -452,7 +452,7 @@ fn credential_name(name: &str) -> bool {
         || n == "credentials.yml.enc"
         || n == "master.key"
         || n == "application_default_credentials.json"
-        || n.contains("service-account") && n.ends_with(".json")
+        || n.has("service-account") && n.ends_with(".json")
         || n.ends_with("-sa.json")
         || n == "secrets.yml"
         || n == "secrets.yaml"
@@ -485,7 +485,7 @@ pub fn classify_path(p: &str) -> Option<Resource> {
     {
         return Some(Resource::Shadow);
     }
-    if BROWSER_STORES.iter().any(|f| lower.contains(f)) {
+    if BROWSER_STORES.iter().any(|f| lower.has(f)) {
         return Some(Resource::BrowserOrKeychain);
     }
     let name = p.rsplit('/').next().unwrap_or(p);
@@ -905,7 +905,7 @@ const METADATA_HOSTS: &[&str] = &[
 
 fn metadata_access(text: &str) -> Option<bool> {
     let t = super::detect::normalize_url(&text.to_ascii_lowercase());
-    if !METADATA_HOSTS.iter().any(|h| t.contains(h)) {
+    if !METADATA_HOSTS.iter().any(|h| t.has(h)) {
         return None;
     }
     // The credential paths of AWS, GCP, Azure, Alibaba, ECS.
@@ -1083,7 +1083,7 @@ fn staging_signs(v: &Views) -> (bool, bool) {
                 .split('.')
                 .all(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit()))
             && !host.starts_with("169.254.")
-    }) || ["/dev/tcp/", "/dev/udp/"].iter().any(|p| l.contains(p));
+    }) || ["/dev/tcp/", "/dev/udp/"].iter().any(|p| l.has(p));
     (hidden_temp, bare_ip || drop_site(&l))
 }
 
@@ -1373,7 +1373,7 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "i need you to",
         ]
     );
-    let gift = l.contains("gift card") || l.contains("itunes") || l.contains("google play");
+    let gift = l.has("gift card") || l.has("itunes") || l.has("google play");
     let secret_code = any_of!(
         l,
         [
@@ -1475,22 +1475,18 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     let credential = ["password", "passcode", "username", "credentials"]
         .iter()
         .any(|c| l.contains(c));
-    let reach = l.contains("http")
-        || l.contains("call +")
-        || l.contains("call 1-")
-        || asks
-        || l.contains("npx ");
-    let login_link = l.contains("http")
+    let reach = l.has("http") || l.has("call +") || l.has("call 1-") || asks || l.has("npx ");
+    let login_link = l.has("http")
         && ["sign in", "log in", "login", "verify"]
             .iter()
             .any(|c| l.contains(c));
-    let env_ask = asks && (l.contains(".env") || l.contains("api key") || l.contains("secret"));
+    let env_ask = asks && (l.has(".env") || l.has("api key") || l.has("secret"));
     if env_ask
         || reach
             && (money
                 || urgency
-                || login_link && l.contains("with your")
-                || asks && credential && !l.contains("don't share"))
+                || login_link && l.has("with your")
+                || asks && credential && !l.has("don't share"))
     {
         hit(out, ix::PHISHING);
     }
@@ -1511,8 +1507,7 @@ fn read_of(p: &str, bulk: bool, out: &mut Vec<Match>) -> Option<Resource> {
 
 /// A URL used by a fetch or a command.
 fn url_of(u: &str, sends: bool, out: &mut Vec<Match>) {
-    let carries =
-        sends || u.contains("?") && u.len() > 60 || u.contains("=@") || u.contains("AKIA");
+    let carries = sends || u.has("?") && u.len() > 60 || u.has("=@") || u.has("AKIA");
     sinks_in(u, carries, out);
 }
 
@@ -1632,7 +1627,7 @@ fn named_paths(s: &Segment) -> Vec<&str> {
     out.extend(
         s.redirs
             .iter()
-            .filter(|r| r.op.ends_with('<') && !r.op.contains("<<"))
+            .filter(|r| r.op.ends_with('<') && !r.op.has("<<"))
             .map(|r| r.target.as_str()),
     );
     out
@@ -1652,7 +1647,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         sends |= sender;
         if sender {
             for a in &s.args {
-                if a.contains("://") {
+                if a.has("://") {
                     url_of(
                         a,
                         cmd == "curl" && sends_data(s) || cmd != "curl" && cmd != "wget",
@@ -1662,7 +1657,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             }
         } else {
             for a in &s.args {
-                if a.contains("://") {
+                if a.has("://") {
                     url_of(a, false, out);
                 }
             }
@@ -1696,9 +1691,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 {
                     continue;
                 }
-                let every_home = p.contains("/home/*")
-                    || p.contains("/Users/*")
-                    || loop_var_path(p) && p.contains("/.ssh/");
+                let every_home =
+                    p.has("/home/*") || p.has("/Users/*") || loop_var_path(p) && p.has("/.ssh/");
                 if let Some(k) = read_of(p, every_home, out) {
                     read_secret |= k != Resource::History || sender;
                 }
@@ -1755,7 +1749,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         if matches!(cmd, "strings" | "gcore" | "dd" | "cat")
             && s.args
                 .iter()
-                .any(|a| a.contains("/proc/") && a.ends_with("/mem"))
+                .any(|a| a.has("/proc/") && a.ends_with("/mem"))
         {
             hit(out, ix::CRED_HARVEST);
         }
@@ -1796,7 +1790,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 "config view --raw",
             ]
             .iter()
-            .any(|k| line.contains(k))
+            .any(|k| line.has(k))
             {
                 hit(out, ix::CRED_READ);
                 read_secret = true;
@@ -1936,7 +1930,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     // (a config, a hook, a script option): the program runs that shell;
     // as root, it is a root shell.
     for (path, text) in &written {
-        let spawns = names_a_shell_path(text) || text.contains("| sh") || text.contains("|sh");
+        let spawns = names_a_shell_path(text) || text.has("| sh") || text.has("|sh");
         if !spawns {
             continue;
         }
@@ -2028,8 +2022,8 @@ fn is_bulk_search(s: &Segment) -> bool {
             || o == "/home"
             || o == "/Users"
             || o == "/root"
-            || o.contains("/home/*")
-            || o.contains("/Users/*")
+            || o.has("/home/*")
+            || o.has("/Users/*")
             // Where every application keeps its data and tokens.
             || home_rel(o).is_some_and(|r| {
                 let r = r.trim_end_matches('/');
@@ -2084,7 +2078,7 @@ fn harvest_pattern(a: &str) -> bool {
         "ghp_",
     ]
     .iter()
-    .any(|k| l.contains(k))
+    .any(|k| l.has(k))
 }
 
 fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
@@ -2172,7 +2166,7 @@ fn system_crash(s: &Segment, out: &mut Vec<Match>) {
         || (cmd == "sysctl"
             && s.args
                 .iter()
-                .any(|a| a.starts_with("kernel.panic") || a.contains("sysrq")))
+                .any(|a| a.starts_with("kernel.panic") || a.has("sysrq")))
         || (matches!(cmd, "halt" | "poweroff" | "shutdown" | "reboot")
             && s.sudo
             && s.args.iter().any(|a| a == "-f" || a == "-n"));
@@ -2210,8 +2204,8 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
     let uid0 = has_pair("-u", "0")
         || has_pair("UniqueID", "0")
         || has_pair("-H", "0")
-        || line.contains("UniqueID 0 ");
-    let hidden = line.contains("IsHidden 1")
+        || line.has("UniqueID 0 ");
+    let hidden = line.has("IsHidden 1")
         || words
             .iter()
             .any(|w| w.starts_with("/Users/.") || w.starts_with("/Users/_"));
@@ -2232,8 +2226,8 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
     let password_set = segs
         .iter()
         .any(|t| t.cmd == "chpasswd" || t.cmd == "passwd")
-        || line.contains("-password '")
-        || line.contains("-password \"");
+        || line.has("-password '")
+        || line.has("-password \"");
     let critical = uid0
         || hidden
         || service_to_admin
@@ -2253,23 +2247,23 @@ fn macos(s: &Segment, out: &mut Vec<Match>) {
     let line = s.args.join(" ");
     let l = line.to_ascii_lowercase();
     let fake_prompt = s.cmd == "osascript"
-        && l.contains("display dialog")
-        && (l.contains("hidden answer") || l.contains("password"));
+        && l.has("display dialog")
+        && (l.has("hidden answer") || l.has("password"));
     if fake_prompt {
         hit(out, ix::FAKE_PROMPT);
     }
     let login_item = match s.cmd.as_str() {
-        "osascript" => l.contains("login item") && (l.contains("make") || l.contains("add")),
+        "osascript" => l.has("login item") && (l.has("make") || l.has("add")),
         "defaults" => {
-            line.contains("com.apple.loginwindow")
-                && (line.contains("LoginHook") || line.contains("LogoutHook"))
-                && line.contains("write")
+            line.has("com.apple.loginwindow")
+                && (line.has("LoginHook") || line.has("LogoutHook"))
+                && line.has("write")
         }
         "launchctl" => {
             s.args
                 .iter()
                 .any(|a| matches!(a.as_str(), "load" | "bootstrap" | "submit" | "enable"))
-                && !line.contains("com.apple.")
+                && !line.has("com.apple.")
         }
         _ => false,
     };
@@ -2281,7 +2275,7 @@ fn macos(s: &Segment, out: &mut Vec<Match>) {
 /// A shell binary's path inside `t` (`/bin/sh`, `{system("/bin/bash")}`,
 /// `%(/bin/sh`), not a longer name (`/bin/shred`).
 fn names_a_shell_path(t: &str) -> bool {
-    if !t.contains("/bin/") {
+    if !t.has("/bin/") {
         return false;
     }
     const SHELLS: &[&str] = &[
@@ -2327,29 +2321,29 @@ fn spawns_shell(s: &Segment) -> bool {
                 ) && matches!(p[1], "-i" | "-c" | "-p" | "-li")
             })
             || matches!(w, "!sh" | "!bash" | ":shell" | ":sh")
-            || w.contains(":!sh")
-            || w.contains(":!/bin/")
-            || w.contains("set shell=")
+            || w.has(":!sh")
+            || w.has(":!/bin/")
+            || w.has("set shell=")
             || w.starts_with("!sh")
             || w.starts_with("!/bin/")
-            || w.contains("ProxyCommand=")
-            || w.contains("LocalCommand=")
-            || w.contains("Pre-Invoke")
-            || w.contains("Post-Invoke")
-            || w.starts_with("--rsh") && !w.contains("ssh")
+            || w.has("ProxyCommand=")
+            || w.has("LocalCommand=")
+            || w.has("Pre-Invoke")
+            || w.has("Post-Invoke")
+            || w.starts_with("--rsh") && !w.has("ssh")
             || w.starts_with("--wrapper")
             || w == "-wrapper"
-            || w.contains("--checkpoint-action=exec")
+            || w.has("--checkpoint-action=exec")
             || w.starts_with("--use-compress-program")
     })
 }
 
 fn escapes(s: &Segment, out: &mut Vec<Match>) {
     let preload = s.args.iter().chain(std::iter::once(&s.text)).any(|a| {
-        a.contains("LD_PRELOAD=")
-            || a.contains("LD_LIBRARY_PATH=/tmp")
-            || a.contains("LD_LIBRARY_PATH=.")
-            || a.contains("DYLD_INSERT_LIBRARIES=")
+        a.has("LD_PRELOAD=")
+            || a.has("LD_LIBRARY_PATH=/tmp")
+            || a.has("LD_LIBRARY_PATH=.")
+            || a.has("DYLD_INSERT_LIBRARIES=")
     });
     if s.sudo
         && (spawns_shell(s)
@@ -2437,7 +2431,7 @@ fn escapes(s: &Segment, out: &mut Vec<Match>) {
 fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
-    let has = |ks: &[&str]| ks.iter().any(|k| line.contains(k));
+    let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
     let security = match cmd {
         "passwd" => s.sudo && (s.operands().any(|o| o == "root") || has(&["-d", "-u", "--delete"])),
         "setcap"
@@ -2552,8 +2546,8 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 || a == "-R"
                 || a.starts_with("-D")
                 || a.starts_with("-R")
-                || a.contains("DynamicForward")
-                || a.contains("RemoteForward")
+                || a.has("DynamicForward")
+                || a.has("RemoteForward")
         }),
         "socat" => {
             has(&["LISTEN", "listen"]) && !has(&["bind=127.", "bind=localhost", "bind=[::1]"])
@@ -2563,8 +2557,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         "frpc" | "chisel" | "bore" | "serveo" => true,
         "code" => has(&["tunnel"]),
         _ => false,
-    } || s.text.contains("_proxy=http")
-        && line.chars().filter(|c| *c == '.').count() >= 3
+    } || s.text.has("_proxy=http") && line.chars().filter(|c| *c == '.').count() >= 3
         || has(&[
             "--flood",
             "stratum+tcp",
@@ -2602,14 +2595,12 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             && s.args.iter().any(|a| a == "install")
             && s.operands().any(|o| {
                 o.starts_with("git+")
-                    || (o.starts_with("http")
-                        && !o.contains("pypi.org")
-                        && !o.contains("pythonhosted.org"))
+                    || (o.starts_with("http") && !o.has("pypi.org") && !o.has("pythonhosted.org"))
             })
         || matches!(cmd, "npm" | "pnpm" | "yarn") && has(&["--unsafe-perm", "git+", "github:"])
         || cmd == "git"
             && has(&["clone"])
-            && (line.to_ascii_lowercase().contains("exploit") || line.contains("CVE-"))
+            && (line.to_ascii_lowercase().has("exploit") || line.has("CVE-"))
         || cmd == "osacompile";
     if untrusted {
         hit(out, ix::UNTRUSTED_CODE);
@@ -2634,10 +2625,7 @@ fn inline_code(s: &Segment) -> Option<String> {
         // out (system(), a command piped into getline or print).
         "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => {
             let prog = s.args.iter().find(|a| {
-                a.contains("system(")
-                    || a.contains("getline")
-                    || a.contains("print |")
-                    || a.contains("|&")
+                a.has("system(") || a.has("getline") || a.has("print |") || a.has("|&")
             })?;
             return Some(prog.clone());
         }
@@ -2677,7 +2665,7 @@ fn interpreter_code(
     sends: &mut bool,
 ) {
     let c = code;
-    let has = |ks: &[&str]| ks.iter().any(|k| c.contains(k));
+    let has = |ks: &[&str]| ks.iter().any(|k| c.has(k));
     // Sockets and HTTP.
     let socket = has(&[
         "socket",
@@ -2753,7 +2741,7 @@ fn interpreter_code(
     ]);
     if socket && (dup || spawn) {
         hit(out, ix::INTERP_REVSHELL);
-    } else if names_a_shell_path(c) || c.contains("`sh`") || c.contains("\"sh\"") && spawn {
+    } else if names_a_shell_path(c) || c.has("`sh`") || c.has("\"sh\"") && spawn {
         // The code starts a shell (GTFOBins' interpreter shells).
         hit(out, ix::SHELL_THROUGH);
     }
@@ -2949,13 +2937,13 @@ pub const MAX_SEVERITY: Severity = Critical;
 /// class, whatever the program): where implants are staged.
 fn hidden_download(s: &Segment, out: &mut Vec<Match>) {
     let text = s.text.to_ascii_lowercase();
-    let fetches = text.contains("http://")
-        || text.contains("https://")
-        || text.contains("ftp://")
-        || text.contains("/dev/tcp/")
-        || text.contains("smb://")
-        || text.contains("\\\\")
-        || s.operands().any(|o| remote_spec(o) && !o.contains("://"));
+    let fetches = text.has("http://")
+        || text.has("https://")
+        || text.has("ftp://")
+        || text.has("/dev/tcp/")
+        || text.has("smb://")
+        || text.has("\\\\")
+        || s.operands().any(|o| remote_spec(o) && !o.has("://"));
     let hidden = any_of!(
         text,
         [
@@ -2976,7 +2964,7 @@ fn hidden_download(s: &Segment, out: &mut Vec<Match>) {
 fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
-    let has = |ks: &[&str]| ks.iter().any(|k| line.contains(k));
+    let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
     let watched = [
         "ssh",
         "sshd",
@@ -2996,7 +2984,7 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
         "systemctl" => {
             has(&["mask"])
                 || has(&["disable", "stop"])
-                    && s.operands().any(|o| watched.iter().any(|w| o.contains(w)))
+                    && s.operands().any(|o| watched.iter().any(|w| o.has(w)))
         }
         "log" => has(&["erase"]),
         "tmutil" => {
@@ -3005,7 +2993,7 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
         }
         "vssadmin" | "wevtutil" => has(&["delete", "cl "]),
         "apt" | "apt-get" | "dnf" | "yum" | "pacman" => {
-            has(&["purge", "remove", "erase", "-R"]) && watched.iter().any(|w| line.contains(w))
+            has(&["purge", "remove", "erase", "-R"]) && watched.iter().any(|w| line.has(w))
                 || has(&["openssh-server", "auditd", "rsyslog"]) && has(&["purge", "remove"])
         }
         "userdel" | "deluser" | "groupdel" => true,
@@ -3028,8 +3016,8 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
                 "dropdatabase",
             ]
             .iter()
-            .any(|k| l.contains(k))
-                && !l.contains(" where ")
+            .any(|k| l.has(k))
+                && !l.has(" where ")
         }
         _ => false,
     };
@@ -3043,7 +3031,7 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
 fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
-    let has = |ks: &[&str]| ks.iter().any(|k| line.contains(k));
+    let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
     // A root REPL or a program that is one (GTFOBins' sudo shells).
     let repl = matches!(
         cmd,
@@ -3106,7 +3094,7 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
         cmd,
         "systemctl" | "crontab" | "launchctl" | "test" | "file" | "ls" | "stat"
     ) || READERS.contains(&cmd);
-    if s.sudo && !looks && s.args.iter().any(|a| STARTUP.iter().any(|p| a.contains(p))) {
+    if s.sudo && !looks && s.args.iter().any(|a| STARTUP.iter().any(|p| a.has(p))) {
         hit(out, ix::PRIV_WRITE);
     }
     let recon = matches!(
@@ -3154,14 +3142,14 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
         || cmd == "system_profiler"
             && has(&["snitch", "blockblock", "knockknock", "lulu", "crowdstrike"])
         || matches!(cmd, "ping" | "nc" | "ncat")
-            && s.args.iter().any(|a| {
-                a.contains("$i") || a.contains("$p") || a.contains("${i}") || a.contains("$h")
-            })
-        || cmd == "ls" && s.operands().any(|o| o == "/root" || o.contains("/home/*"))
+            && s.args
+                .iter()
+                .any(|a| a.has("$i") || a.has("$p") || a.has("${i}") || a.has("$h"))
+        || cmd == "ls" && s.operands().any(|o| o == "/root" || o.has("/home/*"))
         || cmd == "curl"
             && s.args
                 .iter()
-                .any(|a| a.contains(":2379/") || a.contains(":10250/") || a.contains(":2375/"));
+                .any(|a| a.has(":2379/") || a.has(":10250/") || a.has(":2375/"));
     if recon {
         hit(out, ix::RECON);
     }
@@ -3372,15 +3360,11 @@ fn outbound_data(t: &str, out: &mut Vec<Match>) {
             && w[..2].bytes().all(|c| c.is_ascii_digit())
             && w[3..].bytes().all(|c| c.is_ascii_digit())
     });
-    let card_extras = l.contains("cvv")
-        || l.contains("cvc")
-        || l.contains("exp ")
-        || l.contains("expiry")
-        || expiry;
+    let card_extras = l.has("cvv") || l.has("cvc") || l.has("exp ") || l.has("expiry") || expiry;
     let identity = ["dob", "date of birth", "born", "name", "address"]
         .iter()
-        .any(|k| l.contains(k));
-    let private_key = t.contains("PRIVATE KEY-----");
+        .any(|k| l.has(k));
+    let private_key = t.has("PRIVATE KEY-----");
     if cards >= 2 || cards == 1 && card_extras || ssns >= 2 || ssns == 1 && identity || private_key
     {
         hit(out, ix::CARDS_SENT);
@@ -3413,7 +3397,7 @@ fn outbound_data(t: &str, out: &mut Vec<Match>) {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
                 .collect();
-            body.len() >= 12 && !body.contains("example")
+            body.len() >= 12 && !body.has("example")
         })
     }) || t.split_whitespace().any(|w| {
         w.split_once("://").is_some_and(|(_, r)| {

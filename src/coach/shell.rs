@@ -11,6 +11,7 @@
 //! shell, `$(...)`, backticks, `<(...)`, literals piped into a shell — is
 //! collected as nested scripts and parsed the same way (depth-bounded).
 
+use super::text::Has;
 use std::collections::HashMap;
 
 /// How far nested scripts are followed (`sh -c "eval \"$(...)\""`).
@@ -1286,10 +1287,7 @@ impl<'a> Lexer<'a> {
 /// script it sits in: from the top each time, nested `$(echo $(echo ...`
 /// cost exponential work (found by fuzz/coach).
 fn static_output(inner: &str, depth: usize) -> Option<String> {
-    if depth >= MAX_DEPTH
-        || inner.len() > 4096
-        || !(inner.contains("echo") || inner.contains("printf"))
-    {
+    if depth >= MAX_DEPTH || inner.len() > 4096 || !(inner.has("echo") || inner.has("printf")) {
         return None;
     }
     let mut script = Script::default();
