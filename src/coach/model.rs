@@ -178,6 +178,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Opens a network connection from the shell itself",
       "A redirection to /dev/tcp or /dev/udp at a bare public address connects without any network tool: the shape of a reverse shell or a file sent, invisible to rules about tools.",
       "Use curl or nc so the destination is plain."),
+    DetectorDef::new("def.guard-tamper", PrivilegeEscalation, High,
+      "Changes or stops the agent's own safety checks",
+      "The call edits, replaces or deletes the settings that route an agent's tool calls through a check (Claude Code, Codex or Gemini hooks and permissions, this gateway's config and audit data), or stops the gateway: what is left runs unchecked.",
+      "Change these settings yourself, outside the agent's session."),
 ];
 
 mod ix {
@@ -221,6 +225,7 @@ mod ix {
     pub const CARDS_SENT: usize = 34;
     pub const RECON: usize = 35;
     pub const PRIV_WRITE: usize = 36;
+    pub const GUARD_TAMPER: usize = 40;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -368,6 +373,11 @@ const HOME_CREDENTIALS: &[&str] = &[
     ".gradle/gradle.properties",
     ".config/sops/",
     ".lesshst",
+    // AI agents' own sign-ins: a copy works anywhere.
+    ".claude/.credentials.json",
+    ".codex/auth.json",
+    ".gemini/oauth_creds.json",
+    ".config/github-copilot/",
     // Cryptocurrency wallets: a copy is enough to empty them.
     ".electrum/",
     ".bitcoin/wallet.dat",
@@ -490,7 +500,11 @@ pub fn classify_path(p: &str) -> Option<Resource> {
     }
     let name = p.rsplit('/').next().unwrap_or(p);
     if let Some(rel) = home_rel(p) {
-        if HISTORIES.contains(&rel) {
+        // A glob over the home's dot files that takes in the histories
+        // (`~/.*history`, `~/.*_history`).
+        if HISTORIES.contains(&rel)
+            || rel.starts_with(".*") && !rel.contains('/') && rel.ends_with("history")
+        {
             return Some(Resource::History);
         }
         if let Some(r) = rel.strip_prefix(".ssh/") {
@@ -524,6 +538,16 @@ pub fn classify_path(p: &str) -> Option<Resource> {
     }
     if lower.starts_with("/var/run/secrets/") || lower.starts_with("/run/secrets/") {
         return Some(Resource::Credential);
+    }
+    // Another process's environment holds its tokens (`/proc/1/environ`,
+    // `/proc/$(pgrep postgres)/environ`); our own is what `env` prints.
+    if let Some(pid) = lower
+        .strip_prefix("/proc/")
+        .and_then(|r| r.strip_suffix("/environ"))
+    {
+        if !pid.is_empty() && pid != "self" && pid != "thread-self" {
+            return Some(Resource::Credential);
+        }
     }
     // System credential stores and caches: Kerberos keytabs and ticket
     // caches, SSSD's cached hashes, TLS private keys, Vault/Consul agent
@@ -1122,6 +1146,9 @@ fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     }
     if let (Some(path), Some(text)) = (&v.write_path, &v.write_text) {
         written_script(coach, path, text, depth, out);
+    }
+    if v.write_path.as_deref().is_some_and(is_guard_path) {
+        hit(out, ix::GUARD_TAMPER);
     }
     if let Some(script) = &v.script {
         run_script(coach, script, depth, out);
@@ -1815,6 +1842,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         hidden_download(s, out);
         destructive_admin(s, out);
         macos(s, out);
+        guard_tamper(segs, s, out);
         // Interpreter one-liners (`inline_code` knows which programs take
         // code and through which option).
         if let Some(code) = inline_code(s) {
@@ -2243,6 +2271,89 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
     );
 }
 
+/// Settings that decide whether an agent's calls are checked at all: agent
+/// hook and permission files, and this gateway's config, data and audit
+/// database (`pi/` installs under /etc/clawgate and /var/lib/clawgate; the
+/// default data directory is ./clawgate-data).
+pub fn is_guard_path(p: &str) -> bool {
+    let p = p.trim_matches(|c| c == '"' || c == '\'');
+    let name = p.rsplit('/').next().unwrap_or(p);
+    let parent = p.rsplit('/').nth(1).unwrap_or("");
+    (parent == ".claude" && matches!(name, "settings.json" | "settings.local.json"))
+        || name == "managed-settings.json"
+        || parent == ".codex" && name == "config.toml"
+        || parent == ".gemini" && name == "settings.json"
+        || p.split('/').any(|c| matches!(c, "clawgate-data" | "clawgate.json" | ".clawgate"))
+        // A directory named clawgate only where config, data or the
+        // installed binary live (a source checkout is named clawgate too).
+        || ["/etc/", "/var/lib/", "/opt/", ".config/", "Application Support/"]
+            .iter()
+            .any(|root| p.has(&format!("{root}clawgate")))
+}
+
+/// Writes, moves, deletes or permission changes of a guard path, or the
+/// gateway's process or service stopped.
+fn guard_tamper(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let redirected = s.redirs.iter().any(|r| {
+        (r.op.ends_with('>') || r.op.ends_with(">>") || r.op.ends_with(">|"))
+            && !r.op.contains('&')
+            && is_guard_path(&r.target)
+    });
+    let changes = match cmd {
+        "rm" | "unlink" | "shred" | "truncate" | "chmod" | "chown" | "chattr" | "tee" | "srm"
+        | "trash" => s.operands().any(|o| is_guard_path(o)),
+        "cp" | "mv" | "install" | "ln" | "rsync" | "ditto" => {
+            s.operands().last().is_some_and(|o| is_guard_path(o))
+                || cmd == "mv" && s.operands().any(|o| is_guard_path(o))
+        }
+        "sed" | "perl" | "gsed" => {
+            s.args
+                .iter()
+                .any(|a| a.starts_with("-i") || a.starts_with("--in-place"))
+                && s.operands().any(|o| is_guard_path(o))
+        }
+        "dd" => s
+            .args
+            .iter()
+            .any(|a| a.strip_prefix("of=").is_some_and(is_guard_path)),
+        _ => false,
+    };
+    // `jq 'del(.hooks)' s.json > /tmp/x && mv /tmp/x s.json` is caught by
+    // the mv; stopping the gateway itself:
+    let names_gateway =
+        |a: &str| a == "clawgate" || a.starts_with("clawgate.") || a.ends_with("/clawgate");
+    let stops = match cmd {
+        "pkill" | "killall" => s.operands().any(|o| names_gateway(o)),
+        "kill" => {
+            s.args.iter().any(|a| a.has("clawgate"))
+                || segs.iter().any(|t| {
+                    t.pipeline == s.pipeline
+                        && matches!(t.cmd.as_str(), "pgrep" | "pidof")
+                        && t.operands().any(|o| names_gateway(o))
+                })
+        }
+        "systemctl" | "service" | "rc-service" => {
+            s.args
+                .iter()
+                .any(|a| matches!(a.as_str(), "stop" | "disable" | "mask" | "kill"))
+                && s.operands().any(|o| names_gateway(o))
+        }
+        "launchctl" => {
+            s.args.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "unload" | "bootout" | "remove" | "disable" | "stop"
+                )
+            }) && s.args.iter().any(|a| a.has("clawgate"))
+        }
+        _ => false,
+    };
+    if redirected || changes || stops {
+        hit(out, ix::GUARD_TAMPER);
+    }
+}
+
 fn macos(s: &Segment, out: &mut Vec<Match>) {
     let line = s.args.join(" ");
     let l = line.to_ascii_lowercase();
@@ -2481,6 +2592,12 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                     "mrt",
                     "santa",
                     "blockblock",
+                    // The system's own logging, audit and firewall.
+                    "syslogd",
+                    "auditd",
+                    "com.apple.alf",
+                    "socketfilterfw",
+                    "osquery",
                 ])
         }
         "security" => has(&[
@@ -2825,8 +2942,33 @@ fn interpreter_code(
         "slurp",
         "Deno.readTextFile",
     ]) {
-        for t in quoted_strings(c) {
-            if let Some(k) = classify_path(&t) {
+        let strings = quoted_strings(c);
+        let mut paths: Vec<String> = strings.clone();
+        // Paths built from the home directory: `Dir.home + "/.netrc"`,
+        // `path.join(os.homedir(), ".ssh", "id_rsa")`: each string, and
+        // runs of up to three in a row, taken under home.
+        if has(&[
+            "HOME",
+            "homedir",
+            "Dir.home",
+            "expanduser",
+            "Path.home",
+            "UserHomeDir",
+            "home_dir",
+            "getpwuid",
+        ]) {
+            for n in 1..=3 {
+                for w in strings.windows(n) {
+                    let rel = w.join("/");
+                    let rel = rel.trim_start_matches('/');
+                    if !rel.is_empty() && !rel.starts_with('~') {
+                        paths.push(format!("~/{rel}"));
+                    }
+                }
+            }
+        }
+        for t in &paths {
+            if let Some(k) = classify_path(t) {
                 if k == Resource::Shadow {
                     hit(out, ix::SHADOW);
                 } else {
@@ -3459,6 +3601,7 @@ mod tests {
             (ix::CARDS_SENT, "exf.cards-or-identity-sent"),
             (ix::RECON, "rec.scan"),
             (ix::PRIV_WRITE, "per.privileged-write"),
+            (ix::GUARD_TAMPER, "def.guard-tamper"),
         ];
         assert_eq!(
             table.len(),
