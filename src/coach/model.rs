@@ -569,6 +569,11 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         "/var/lib/rancher/k3s/server/token",
         "/etc/kubernetes/admin.conf",
         "/etc/kubernetes/pki/",
+        // Cluster and service admin credentials written at install.
+        "/etc/rancher/k3s/k3s.yaml",
+        "/etc/gitlab/initial_root_password",
+        "/etc/gitlab/gitlab-secrets.json",
+        "/var/lib/jenkins/secrets/",
     ];
     if SYSTEM_CREDENTIALS
         .iter()
@@ -2539,7 +2544,47 @@ fn escapes(s: &Segment, out: &mut Vec<Match>) {
 }
 
 /// Protections turned off, privileged settings, tunnels, untrusted code.
+/// The host of a git remote written as a URL or scp-style (`git@host:x`).
+fn git_host(u: &str) -> String {
+    let u = u.trim_matches(|c| c == '"' || c == '\'');
+    let rest = u.split_once("://").map_or(u, |x| x.1);
+    let rest = rest.rsplit_once('@').map_or(rest, |x| x.1);
+    rest.split(['/', ':'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// `git config url.<new>.insteadOf <old>`: every clone, fetch or push of
+/// `<old>` goes to `<new>` instead. The same host by another protocol
+/// (`git@github.com:` for `https://github.com/`) is routine; another host
+/// receives the code and serves what gets built.
+fn git_url_rewrite(s: &Segment, out: &mut Vec<Match>) {
+    if s.cmd != "git" || !s.args.iter().any(|a| a == "config") {
+        return;
+    }
+    let mut args = s.args.iter();
+    while let Some(a) = args.next() {
+        let lower = a.to_ascii_lowercase();
+        let Some(base) = lower.strip_prefix("url.").and_then(|r| {
+            r.strip_suffix(".insteadof")
+                .or_else(|| r.strip_suffix(".pushinsteadof"))
+        }) else {
+            continue;
+        };
+        let Some(old) = args.next() else {
+            return;
+        };
+        let (new, old) = (git_host(base), git_host(old));
+        if !new.is_empty() && !old.is_empty() && new != old {
+            hit(out, ix::UNTRUSTED_CODE);
+        }
+        return;
+    }
+}
+
 fn system_changes(s: &Segment, out: &mut Vec<Match>) {
+    git_url_rewrite(s, out);
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
     let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
