@@ -1520,7 +1520,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
                 sev = sev.max(High);
             } else if kind == ShellRc {
                 static HIJACK: OnceLock<Regex> = OnceLock::new();
-                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|\bPATH=(?:/tmp|/dev/shm|\.)|(?:^|[\s;])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/)").is_match(data.as_bytes()) {
+                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|(?:^|[\s;])(?:sudo|su|ssh|passwd)\s*\(\s*\)\s*\{|\bPATH=(?:/tmp|/dev/shm|\.)|(?:^|[\s;])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/)").is_match(data.as_bytes()) {
                     sev = sev.max(High);
                 }
             }

@@ -178,6 +178,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Opens a network connection from the shell itself",
       "A redirection to /dev/tcp or /dev/udp at a bare public address connects without any network tool: the shape of a reverse shell or a file sent, invisible to rules about tools.",
       "Use curl or nc so the destination is plain."),
+    DetectorDef::new("priv.admin-prompt", PrivilegeEscalation, High,
+      "Runs a command as root behind a password dialog",
+      "osascript's `with administrator privileges` shows the system's password dialog and runs the script as root: sudo, without the terminal showing what runs.",
+      "Run it with sudo in a terminal where you can read it."),
     DetectorDef::new("def.guard-tamper", PrivilegeEscalation, High,
       "Changes or stops the agent's own safety checks",
       "The call edits, replaces or deletes the settings that route an agent's tool calls through a check (Claude Code, Codex or Gemini hooks and permissions, this gateway's config and audit data), or stops the gateway: what is left runs unchecked.",
@@ -225,7 +229,8 @@ mod ix {
     pub const CARDS_SENT: usize = 34;
     pub const RECON: usize = 35;
     pub const PRIV_WRITE: usize = 36;
-    pub const GUARD_TAMPER: usize = 40;
+    pub const GUARD_TAMPER: usize = 41;
+    pub const ADMIN_PROMPT: usize = 40;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -2368,6 +2373,9 @@ fn macos(s: &Segment, out: &mut Vec<Match>) {
     if fake_prompt {
         hit(out, ix::FAKE_PROMPT);
     }
+    if s.cmd == "osascript" && l.has("with administrator privileges") {
+        hit(out, ix::ADMIN_PROMPT);
+    }
     let login_item = match s.cmd.as_str() {
         "osascript" => l.has("login item") && (l.has("make") || l.has("add")),
         "defaults" => {
@@ -2601,6 +2609,8 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         | "update-ca-trust"
         | "csrutil"
         | "auditctl" => !has(&["--help", "status", "-l", "-g", "-check", "-verify"]),
+        // FileVault off, or the firmware's boot policy lowered.
+        "fdesetup" => has(&["disable"]),
         "sysctl" => has(&["-w"]) || line.contains('='),
         "mount" => has(&["remount", "hidepid"]),
         "chattr" => has(&["-i", "+i", "-a"]),
@@ -2624,37 +2634,48 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         "pfctl" => has(&["-d", "-F"]),
         "spctl" => has(&["--master-disable", "--disable", "--add"]),
         "launchctl" => {
-            has(&["unload", "bootout", "remove", "disable"])
-                && has(&[
-                    "lulu",
-                    "objective-see",
-                    "littlesnitch",
-                    "falcon",
-                    "crowdstrike",
-                    "sentinel",
-                    "jamf",
-                    "xprotect",
-                    "mrt",
-                    "santa",
-                    "blockblock",
-                    // The system's own logging, audit and firewall.
-                    "syslogd",
-                    "auditd",
-                    "com.apple.alf",
-                    "socketfilterfw",
-                    "osquery",
-                ])
+            // Every app launched from now on loads the library.
+            has(&["setenv"]) && has(&["DYLD_", "LD_PRELOAD", "LD_LIBRARY_PATH"])
+                || has(&["unload", "bootout", "remove", "disable"])
+                    && has(&[
+                        "lulu",
+                        "objective-see",
+                        "littlesnitch",
+                        "falcon",
+                        "crowdstrike",
+                        "sentinel",
+                        "jamf",
+                        "xprotect",
+                        "mrt",
+                        "santa",
+                        "blockblock",
+                        // The system's own logging, audit and firewall.
+                        "syslogd",
+                        "auditd",
+                        "com.apple.alf",
+                        "socketfilterfw",
+                        "osquery",
+                    ])
         }
         "security" => has(&[
             "add-trusted-cert",
             "authorizationdb write",
             "delete-certificate",
         ]),
-        "defaults" => has(&[
-            "com.apple.LaunchServices LSQuarantine",
-            "GKAutoRearm",
-            "com.apple.security",
-        ]),
+        "defaults" => {
+            has(&[
+                "com.apple.LaunchServices LSQuarantine",
+                "GKAutoRearm",
+                "com.apple.security",
+                // The application firewall, the lock screen's password, users
+                // hidden from the login window.
+                "com.apple.alf",
+                "askForPassword",
+                "HiddenUsersList",
+                "Hide500Users",
+            ]) && has(&["write"])
+        }
+
         "tcpdump" | "tshark" | "ngrep" => true,
         "chown" | "chmod" => {
             s.sudo
@@ -3646,6 +3667,7 @@ mod tests {
             (ix::CARDS_SENT, "exf.cards-or-identity-sent"),
             (ix::RECON, "rec.scan"),
             (ix::PRIV_WRITE, "per.privileged-write"),
+            (ix::ADMIN_PROMPT, "priv.admin-prompt"),
             (ix::GUARD_TAMPER, "def.guard-tamper"),
         ];
         assert_eq!(
