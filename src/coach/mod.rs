@@ -313,6 +313,74 @@ pub fn limit_match(rank: usize) -> Match {
     }
 }
 
+/// What a tool does, from the words of its name (`mcp__filesystem__write_file`,
+/// `slack.post_message`, `run_command`): how its `params` are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ToolVerb {
+    /// Runs a command: `cmd`, `script` and `shell` params are commands.
+    Run,
+    /// Writes, moves or copies files: its path params are written.
+    Write,
+    /// Sends or publishes: its strings leave the machine.
+    Send,
+    /// Anything else: paths are read, strings are text.
+    Other,
+}
+
+fn tool_verb(tool: &str) -> ToolVerb {
+    let words: Vec<&str> = tool
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let any = |ws: &[&str]| words.iter().any(|w| ws.contains(w));
+    if any(&[
+        "run", "exec", "execute", "shell", "bash", "terminal", "command", "sh", "cmd",
+    ]) {
+        ToolVerb::Run
+    } else if any(&[
+        "write",
+        "create",
+        "edit",
+        "save",
+        "put",
+        "upload",
+        "append",
+        "move",
+        "copy",
+        "patch",
+        "rename",
+        "overwrite",
+    ]) && !any(&[
+        "message", "issue", "comment", "gist", "post", "email", "mail",
+    ]) {
+        ToolVerb::Write
+    } else if any(&[
+        "send", "post", "message", "email", "mail", "reply", "comment", "publish", "tweet", "sms",
+        "chat", "notify", "gist", "share", "webhook", "dm", "issue",
+    ]) {
+        ToolVerb::Send
+    } else {
+        ToolVerb::Other
+    }
+}
+
+/// Param names tools commonly give a command, a path, a URL or a body.
+const PARAM_COMMANDS: &[&str] = &["cmd", "script", "shell", "bash"];
+const PARAM_URLS: &[&str] = &["url", "uri", "href", "endpoint", "link"];
+const PARAM_PATHS: &[&str] = &[
+    "path",
+    "file",
+    "file_path",
+    "filepath",
+    "filename",
+    "target",
+    "destination",
+    "dest",
+    "source",
+    "src",
+];
+const PARAM_BODIES: &[&str] = &["content", "contents", "text", "body", "data", "new_string"];
+
 /// Longest `params` rendering examined, and how deep it is walked.
 const PARAMS_MAX_DEPTH: usize = 16;
 
@@ -372,11 +440,23 @@ impl Views {
         };
         let mut normalized_parts: Vec<String> = Vec::new();
         let mut command = input.command.as_deref().map(|c| norm(c, &mut truncated));
-        // Tools that carry a command in params (`exec`, `bash`) are commands.
+        let verb = tool_verb(&tool);
+        // Tools that carry a command in params (`exec`, `bash`, an MCP
+        // shell tool's `cmd`) are commands.
+        let mut command_in_params = false;
         if command.is_none() {
             if let Some(p) = &input.params {
-                if let Some(c) = p.get("command").and_then(|c| c.as_str()) {
+                let key = std::iter::once("command")
+                    .chain(
+                        PARAM_COMMANDS
+                            .iter()
+                            .copied()
+                            .filter(|k| *k == "cmd" || verb == ToolVerb::Run),
+                    )
+                    .find(|k| p.get(*k).is_some_and(|c| c.is_string()));
+                if let Some(c) = key.and_then(|k| p.get(k)).and_then(|c| c.as_str()) {
                     command = Some(norm(c, &mut truncated));
+                    command_in_params = true;
                 }
             }
         }
@@ -455,7 +535,35 @@ impl Views {
             }
         }
         if let Some(p) = &input.params {
-            if input.command.is_none() && p.get("command").is_none() {
+            if input.command.is_none() && !command_in_params {
+                // Paths, URLs and bodies under their common names, read as
+                // what the tool does with them.
+                if let Some(o) = p.as_object() {
+                    for (k, val) in o {
+                        let Some(x) = val.as_str() else { continue };
+                        let k = k.to_ascii_lowercase();
+                        if PARAM_URLS.contains(&k.as_str()) {
+                            let u = norm(x, &mut truncated);
+                            v.urls.push(detect::normalize_url(&u));
+                            normalized_parts.push(format!("{tool} {u}"));
+                        } else if PARAM_PATHS.contains(&k.as_str()) {
+                            let x = norm(x, &mut truncated);
+                            let written =
+                                verb == ToolVerb::Write && !matches!(k.as_str(), "source" | "src");
+                            normalized_parts.push(format!("{tool} {x}"));
+                            if written && v.write_path.is_none() {
+                                v.write_path = Some(x);
+                            } else {
+                                v.read_paths.push(x);
+                            }
+                        } else if verb == ToolVerb::Write
+                            && PARAM_BODIES.contains(&k.as_str())
+                            && v.write_text.is_none()
+                        {
+                            v.write_text = Some(norm(x, &mut truncated));
+                        }
+                    }
+                }
                 let mut strings = Vec::new();
                 let mut budget = max;
                 params_strings(p, 0, &mut strings, &mut budget);
@@ -463,7 +571,12 @@ impl Views {
                     truncated = true;
                 }
                 for s in strings {
-                    v.texts.push(norm(&s, &mut truncated));
+                    let t = norm(&s, &mut truncated);
+                    if verb == ToolVerb::Send {
+                        v.outbound.push(t);
+                    } else {
+                        v.texts.push(t);
+                    }
                 }
             }
         }

@@ -529,7 +529,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "The ECS credentials endpoint returns the task's AWS keys.",
       "Let the AWS SDK use the task role."),
     p("cred.outbound-secret", CredentialExposure, High, Outbound,
-      r#"(?i)(?:\b(?:password|passwd|passcode|pwd|pin|secret|api[ _-]?key|token|otp)\s*(?:is|was|=|:)\s*["']?\S{4,}|\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|sk_live_\w{16,}|rk_live_\w{16,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_\w{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[abposr]-[\w-]{10,}|AIza[\w-]{35}|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})|-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP |ENCRYPTED )?PRIVATE KEY-----)"#,
+      r#"(?i)(?:(?:\b|_)(?:password|passwd|passcode|pwd|pin|secret|api[ _-]?key|token|otp)\s*(?:is|was|=|:)\s*["']?\S{4,}|\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|sk_live_\w{16,}|rk_live_\w{16,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_\w{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[abposr]-[\w-]{10,}|AIza[\w-]{35}|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})|-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP |ENCRYPTED )?PRIVATE KEY-----)"#,
       "Sends a password or key in a message",
       "Credentials posted to chat are stored by the chat service, its logs and every recipient.",
       "Share secrets through a password manager or secret store, never in a message."),
