@@ -119,12 +119,10 @@ pub fn check_input(tool: &str, input: &Value) -> CheckInput {
             c.params = Some(input.clone());
             "search"
         }
-        // WebSearch, mcp__<server>__<tool> and anything newer: the
-        // parameters are what the coach reads, and values under the names
-        // tools commonly give a command, a URL, a path or a body are read
-        // as such (an MCP shell tool's `cmd` is judged as a command).
+        // WebSearch, mcp__<server>__<tool> and anything newer: the coach
+        // reads the parameters by the names tools give them (an MCP shell
+        // tool's `cmd` is a command, a write tool's `path` is written).
         _ => {
-            lift_common_fields(&mut c, input);
             c.params = Some(input.clone());
             tool
         }
@@ -135,46 +133,6 @@ pub fn check_input(tool: &str, input: &Value) -> CheckInput {
         c.params = Some(input.clone());
     }
     c
-}
-
-/// Top-level string arguments whose names say what they are.
-const COMMAND_KEYS: &[&str] = &[
-    "command", "cmd", "script", "shell", "bash", "code", "sql", "query",
-];
-const URL_KEYS: &[&str] = &["url", "uri", "href", "endpoint", "link"];
-const PATH_KEYS: &[&str] = &[
-    "path",
-    "file",
-    "file_path",
-    "filepath",
-    "filename",
-    "target",
-    "destination",
-];
-const CONTENT_KEYS: &[&str] = &["content", "text", "body", "message", "data"];
-
-fn lift_common_fields(c: &mut CheckInput, input: &Value) {
-    let Some(o) = input.as_object() else {
-        return;
-    };
-    for (k, v) in o {
-        let Some(s) = v.as_str() else { continue };
-        let k = k.to_ascii_lowercase();
-        let slot = if COMMAND_KEYS.contains(&k.as_str()) {
-            &mut c.command
-        } else if URL_KEYS.contains(&k.as_str()) {
-            &mut c.url
-        } else if PATH_KEYS.contains(&k.as_str()) {
-            &mut c.file_path
-        } else if CONTENT_KEYS.contains(&k.as_str()) {
-            &mut c.content
-        } else {
-            continue;
-        };
-        if slot.is_none() {
-            *slot = Some(s.to_string());
-        }
-    }
 }
 
 /// What the agent is told.
