@@ -44,6 +44,25 @@ fn inputs_short() -> Vec<CheckInput> {
     out
 }
 
+/// Everyday commands: the corpus's benign cases taken from tldr-pages'
+/// examples (what an agent runs most of the day), to set beside the mix
+/// above, which is mostly attacks and their look-alikes.
+fn inputs_everyday() -> Vec<CheckInput> {
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/coach/corpus.jsonl");
+    let text = std::fs::read_to_string(corpus).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["source"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("tldr-pages"))
+                && v["expect"] == "allow"
+        })
+        .filter_map(|v| serde_json::from_value::<CheckInput>(v["input"].clone()).ok())
+        .collect()
+}
+
 fn big_inputs() -> Vec<CheckInput> {
     let mut cmd = String::new();
     let parts = [
@@ -144,6 +163,15 @@ fn main() {
     // `COACH_BENCH_SHORT_ONLY=1`: stop here (for profiling the common case).
     if std::env::var_os("COACH_BENCH_SHORT_ONLY").is_some() {
         return;
+    }
+    let everyday = inputs_everyday();
+    if !everyday.is_empty() {
+        run(
+            "everyday commands (tldr-pages examples)",
+            &coach,
+            &everyday,
+            Duration::from_secs(3),
+        );
     }
     run(
         "64 KiB inputs",
