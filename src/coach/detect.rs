@@ -1569,7 +1569,7 @@ const CRITICAL_DIRS: &[&str] = &[
     "C:/",
 ];
 
-fn is_critical_dir(t: &str) -> bool {
+pub(super) fn is_critical_dir(t: &str) -> bool {
     let t = t.trim_matches(|c| c == '"' || c == '\'');
     // `~/.`, `/./`, `//`: the same directory.
     let t = &t.replace("/./", "/").replace("//", "/");

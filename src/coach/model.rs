@@ -182,6 +182,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Runs a command as root behind a password dialog",
       "osascript's `with administrator privileges` shows the system's password dialog and runs the script as root: sudo, without the terminal showing what runs.",
       "Run it with sudo in a terminal where you can read it."),
+    DetectorDef::new("dst.service-disruption", DestructiveOperation, High,
+      "Cuts the machine off or stops what others rely on",
+      "Taking the network interface or default route down, killing sshd or every process of a user, removing every container, purging the kernels or moving a system directory away leaves a machine that cannot be reached or booted, often with no one at the console.",
+      "Name the one interface, process or container you mean, and make sure you can still reach the machine."),
     DetectorDef::new("def.guard-tamper", PrivilegeEscalation, High,
       "Changes or stops the agent's own safety checks",
       "The call edits, replaces or deletes the settings that route an agent's tool calls through a check (Claude Code, Codex or Gemini hooks and permissions, this gateway's config and audit data), or stops the gateway: what is left runs unchecked.",
@@ -229,8 +233,9 @@ mod ix {
     pub const CARDS_SENT: usize = 34;
     pub const RECON: usize = 35;
     pub const PRIV_WRITE: usize = 36;
-    pub const GUARD_TAMPER: usize = 41;
+    pub const GUARD_TAMPER: usize = 42;
     pub const ADMIN_PROMPT: usize = 40;
+    pub const DISRUPTION: usize = 41;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -1898,6 +1903,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         destructive_admin(s, out);
         macos(s, out);
         guard_tamper(segs, s, out);
+        service_disruption(s, out);
         // Interpreter one-liners (`inline_code` knows which programs take
         // code and through which option).
         if let Some(code) = inline_code(s) {
@@ -2324,6 +2330,87 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
             ix::ACCOUNT
         },
     );
+}
+
+/// The network taken down, sshd or a whole user's processes killed, every
+/// container removed, the kernels purged, a system directory moved away;
+/// an rsync --delete into a home or system directory wipes it.
+fn service_disruption(s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let line = s.args.join(" ");
+    let ops: Vec<&str> = s.operands().map(|o| o.as_str()).collect();
+    // `kill $(pgrep sshd)`: the substitution is still text in the argument.
+    let substituted = |names: &[&str]| {
+        s.args.iter().any(|a| {
+            (a.has("pgrep") || a.has("pidof"))
+                && a.split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                    .any(|w| names.contains(&w))
+        })
+    };
+    let network_down = match cmd {
+        "ifconfig" => ops.len() >= 2 && ops.contains(&"down"),
+        "ip" => {
+            line.starts_with("link set") && ops.contains(&"down")
+                || (line.starts_with("route del") || line.starts_with("r del"))
+                    && ops.contains(&"default")
+                || line.starts_with("route flush") && !line.has("cache")
+                || line.starts_with("addr flush")
+                || line.starts_with("a flush")
+        }
+        "route" => line.starts_with("del default") || line.has(" del default"),
+        "nmcli" => {
+            line.starts_with("networking off")
+                || line.starts_with("radio all off")
+                || line.starts_with("n off")
+        }
+        "networksetup" => {
+            (line.has("-setairportpower") || line.has("-setnetworkserviceenabled"))
+                && ops.last() == Some(&"off")
+        }
+        _ => false,
+    };
+    let kills = match cmd {
+        "pkill" | "killall" => {
+            s.args.iter().any(|a| a == "-u" || a.starts_with("--user"))
+                || ops
+                    .iter()
+                    .any(|o| matches!(*o, "sshd" | "ssh-agent" | "systemd" | "init"))
+        }
+        "kill" => substituted(&["sshd", "systemd", "init"]),
+        _ => false,
+    };
+    let containers = matches!(cmd, "docker" | "podman")
+        && (line.starts_with("rm -f")
+            || line.starts_with("kill")
+            || line.starts_with("container rm -f"))
+        && s.args.iter().any(|a| {
+            (a.has("docker ps") || a.has("podman ps"))
+                && (a.has("-aq") || a.has("-qa") || a.has(" -q"))
+        });
+    let kernels = matches!(cmd, "apt" | "apt-get" | "dnf" | "yum" | "zypper" | "pacman")
+        && s.args
+            .iter()
+            .any(|a| matches!(a.as_str(), "remove" | "purge" | "erase" | "-R" | "-Rns"))
+        && ops.iter().any(|o| {
+            let o = o.trim_matches(|c| c == '\'' || c == '"');
+            o.starts_with("linux-image")
+                || o == "kernel"
+                || o.starts_with("kernel-core")
+                || o == "linux"
+        });
+    let moved_away = cmd == "mv" && ops.len() >= 2 && super::detect::is_critical_dir(ops[0]);
+    if network_down || kills || containers || kernels || moved_away {
+        hit(out, ix::DISRUPTION);
+    }
+    // `rsync -a --delete ./empty/ ~/`: the destination becomes the source.
+    if cmd == "rsync"
+        && s.args.iter().any(|a| a.starts_with("--delete"))
+        && ops
+            .last()
+            .is_some_and(|d| super::detect::is_critical_dir(d))
+    {
+        hit(out, ix::DELETE_IMPORTANT);
+    }
 }
 
 /// Settings that decide whether an agent's calls are checked at all: agent
@@ -3713,6 +3800,7 @@ mod tests {
             (ix::RECON, "rec.scan"),
             (ix::PRIV_WRITE, "per.privileged-write"),
             (ix::ADMIN_PROMPT, "priv.admin-prompt"),
+            (ix::DISRUPTION, "dst.service-disruption"),
             (ix::GUARD_TAMPER, "def.guard-tamper"),
         ];
         assert_eq!(
