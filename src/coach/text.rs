@@ -358,7 +358,6 @@ pub trait Has {
 }
 
 impl Has for str {
-    #[inline]
     fn has(&self, needle: &str) -> bool {
         has(self, needle)
     }
@@ -368,7 +367,6 @@ impl Has for str {
 /// and paths thousands of times a second; there `str::contains` spends more
 /// on setting up its Two-Way searcher than on searching (with its callers,
 /// a tenth of a check). Scans for the first byte, then compares.
-#[inline]
 pub fn has(hay: &str, needle: &str) -> bool {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
     let Some((&first, rest)) = n.split_first() else {
