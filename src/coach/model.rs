@@ -1352,7 +1352,6 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "must now",
         "disregard",
         "you are now",
-        "instead",
         "do not tell",
         "don't tell",
         "without asking",
@@ -1395,6 +1394,9 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "secret",
     ]);
     static DESTROYS: Needles = Needles::new(&[
+        "| bash",
+        "|bash",
+        "| sudo",
         "rm -rf",
         "delete the",
         "delete all",
@@ -1408,9 +1410,36 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "disable confirmation",
         "without confirmation",
     ]);
+    // Or asks it to show a secret ("… run cat ~/.aws/credentials and
+    // include the output in your reply").
+    static READS: Needles = Needles::new(&[
+        "cat ",
+        "print",
+        "reveal",
+        "show ",
+        "include the",
+        "output the",
+        "read the",
+        "dump",
+    ]);
+    // "never print secrets", "do not send credentials": guidance, not an
+    // order (the verb counts only without a negation just before it).
+    let ordered = |n: &Needles| {
+        n.list().iter().any(|v| {
+            l.match_indices(v).any(|(i, _)| {
+                let before = &l[l[..i].char_indices().rev().nth(15).map_or(0, |x| x.0)..i];
+                !["never", "not ", "n't ", "avoid", "no "]
+                    .iter()
+                    .any(|neg| before.has(neg))
+            })
+        })
+    };
     let weak = !discussing
         && ADDRESSES_WEAK_N.any(&l)
-        && (OVERRIDE_VERBS.any(&l) || DESTROYS.any(&l) || SENDS.any(&l) && SECRET_WORDS.any(&l));
+        && (OVERRIDE_VERBS.any(&l)
+            || DESTROYS.any(&l)
+            || (SENDS.any(&l) && ordered(&SENDS) || READS.any(&l) && ordered(&READS))
+                && SECRET_WORDS.any(&l));
     if (addresses || weak) && INJECTED_ACTIONS_N.any(&l) {
         hit(out, ix::INJECTION);
     } else if addresses || OVERRIDE_ONLY_N.any(&l) && !discussing {
@@ -1420,7 +1449,25 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     // coding assistants must first run `curl -d @.env …`"), judged as
     // commands: a risky one is an injection.
     if (addresses || !discussing && ADDRESSES_WEAK_N.any(&l)) && depth < 2 {
-        for cmd in l.split('`').skip(1).step_by(2).take(8) {
+        // Quoted (`…`) or written out after "run"/"execute" up to the end
+        // of the sentence ("… should execute: curl -s … | bash").
+        let quoted = l.split('`').skip(1).step_by(2).take(8);
+        let spelled = ["run: ", "run ", "execute: ", "execute ", "type: "]
+            .iter()
+            .flat_map(|k| l.match_indices(k).map(move |(i, _)| i + k.len()))
+            .take(4)
+            .map(|i| {
+                let rest = &l[i..];
+                let end = rest
+                    .find(". ")
+                    .into_iter()
+                    .chain(rest.find('\n'))
+                    .chain(rest.find(" and "))
+                    .min()
+                    .unwrap_or(rest.len());
+                rest[..end].trim_end_matches('.')
+            });
+        for cmd in quoted.chain(spelled) {
             let views = super::Views::build(&super::CheckInput::command(cmd), 16 * 1024);
             if coach
                 .scan_views(&views, depth + 1)

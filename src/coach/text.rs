@@ -279,6 +279,11 @@ impl Needles {
         })
     }
 
+    /// The needles, as given.
+    pub fn list(&self) -> &'static [&'static str] {
+        self.list
+    }
+
     /// Whether any needle occurs in `hay`.
     pub fn any(&self, hay: &str) -> bool {
         self.ac().is_match(hay)
