@@ -1322,9 +1322,10 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     out.push(Write { path, data: None });
                 }
             }
-            "sed" | "perl"
+            "sed" | "gsed" | "perl"
                 if s.args.iter().any(|a| {
                     a.starts_with("-i")
+                        || a.starts_with("--in-place")
                         || (a.starts_with('-') && !a.starts_with("--") && a.contains('i'))
                 }) =>
             {
@@ -1333,6 +1334,14 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     out.push(Write {
                         path: (*dst).clone(),
                         data: Some(ops.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+                    });
+                }
+            }
+            "dd" => {
+                for t in s.args.iter().filter_map(|a| a.strip_prefix("of=")) {
+                    out.push(Write {
+                        path: t.to_string(),
+                        data: None,
                     });
                 }
             }
@@ -1460,6 +1469,10 @@ fn payload_is_networked(script: &shell::Script) -> bool {
 
 fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
     use WriteKind::*;
+    // Shell writes and write tools alike: the agent's own guard.
+    if super::model::is_guard_path(&w.path) {
+        super::model::hit_guard_tamper(out);
+    }
     let Some(kind) = write_kind(&w.path) else {
         return;
     };

@@ -328,11 +328,10 @@ enum ToolVerb {
 }
 
 fn tool_verb(tool: &str) -> ToolVerb {
-    let words: Vec<&str> = tool
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let any = |ws: &[&str]| words.iter().any(|w| ws.contains(w));
+    let any = |ws: &[&str]| {
+        tool.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| ws.contains(&w))
+    };
     if any(&[
         "run", "exec", "execute", "shell", "bash", "terminal", "command", "sh", "cmd",
     ]) {
@@ -364,8 +363,9 @@ fn tool_verb(tool: &str) -> ToolVerb {
     }
 }
 
-/// Param names tools commonly give a command, a path, a URL or a body.
-const PARAM_COMMANDS: &[&str] = &["cmd", "script", "shell", "bash"];
+/// Param names tools commonly give a command (any tool's `command` or
+/// `cmd`; the rest only for tools that run things), a path, a URL or a body.
+const PARAM_COMMANDS: &[&str] = &["command", "cmd", "script", "shell", "bash"];
 const PARAM_URLS: &[&str] = &["url", "uri", "href", "endpoint", "link"];
 const PARAM_PATHS: &[&str] = &[
     "path",
@@ -440,21 +440,22 @@ impl Views {
         };
         let mut normalized_parts: Vec<String> = Vec::new();
         let mut command = input.command.as_deref().map(|c| norm(c, &mut truncated));
-        let verb = tool_verb(&tool);
+        // Only a call with params needs to know what its tool does.
+        let verb = input
+            .params
+            .as_ref()
+            .map_or(ToolVerb::Other, |_| tool_verb(&tool));
         // Tools that carry a command in params (`exec`, `bash`, an MCP
         // shell tool's `cmd`) are commands.
         let mut command_in_params = false;
         if command.is_none() {
             if let Some(p) = &input.params {
-                let key = std::iter::once("command")
-                    .chain(
-                        PARAM_COMMANDS
-                            .iter()
-                            .copied()
-                            .filter(|k| *k == "cmd" || verb == ToolVerb::Run),
-                    )
-                    .find(|k| p.get(*k).is_some_and(|c| c.is_string()));
-                if let Some(c) = key.and_then(|k| p.get(k)).and_then(|c| c.as_str()) {
+                let keys = if verb == ToolVerb::Run {
+                    PARAM_COMMANDS
+                } else {
+                    &PARAM_COMMANDS[..2]
+                };
+                if let Some(c) = keys.iter().find_map(|k| p.get(*k).and_then(|c| c.as_str())) {
                     command = Some(norm(c, &mut truncated));
                     command_in_params = true;
                 }
@@ -538,6 +539,7 @@ impl Views {
             if input.command.is_none() && !command_in_params {
                 // Paths, URLs and bodies under their common names, read as
                 // what the tool does with them.
+                let mut written_body: Option<String> = None;
                 if let Some(o) = p.as_object() {
                     for (k, val) in o {
                         let Some(x) = val.as_str() else { continue };
@@ -561,12 +563,23 @@ impl Views {
                             && v.write_text.is_none()
                         {
                             v.write_text = Some(norm(x, &mut truncated));
+                            written_body = Some(k);
                         }
                     }
                 }
+                // Every other string, walked once; the written body is
+                // judged as written text only (as a write tool's content is).
                 let mut strings = Vec::new();
                 let mut budget = max;
-                params_strings(p, 0, &mut strings, &mut budget);
+                match p.as_object() {
+                    Some(o) => o
+                        .iter()
+                        .filter(|(k, _)| {
+                            written_body.as_deref() != Some(k.to_ascii_lowercase().as_str())
+                        })
+                        .for_each(|(_, x)| params_strings(x, 1, &mut strings, &mut budget)),
+                    None => params_strings(p, 0, &mut strings, &mut budget),
+                }
                 if budget == 0 {
                     truncated = true;
                 }

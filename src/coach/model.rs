@@ -1162,9 +1162,6 @@ fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if let (Some(path), Some(text)) = (&v.write_path, &v.write_text) {
         written_script(coach, path, text, depth, out);
     }
-    if v.write_path.as_deref().is_some_and(is_guard_path) {
-        hit(out, ix::GUARD_TAMPER);
-    }
     if let Some(script) = &v.script {
         run_script(coach, script, depth, out);
     }
@@ -1949,7 +1946,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         hidden_download(s, out);
         destructive_admin(s, out);
         macos(s, out);
-        guard_tamper(segs, s, out);
+        guard_tamper(s, out);
         service_disruption(s, out);
         // Interpreter one-liners (`inline_code` knows which programs take
         // code and through which option).
@@ -2480,48 +2477,27 @@ pub fn is_guard_path(p: &str) -> bool {
             .any(|root| p.has(&format!("{root}clawgate")))
 }
 
-/// Writes, moves, deletes or permission changes of a guard path, or the
-/// gateway's process or service stopped.
-fn guard_tamper(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
+/// The guard-tamper match, for `detect::judge_write`, which sees every
+/// write (shell redirections, tee, cp/mv/install, sed -i, dd, write tools).
+pub(super) fn hit_guard_tamper(out: &mut Vec<Match>) {
+    hit(out, ix::GUARD_TAMPER);
+}
+
+/// Deletions, permission changes or moves of a guard path, or the gateway
+/// stopped (writes are judged with every other write, in `judge_write`).
+fn guard_tamper(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
-    let redirected = s.redirs.iter().any(|r| {
-        (r.op.ends_with('>') || r.op.ends_with(">>") || r.op.ends_with(">|"))
-            && !r.op.contains('&')
-            && is_guard_path(&r.target)
-    });
     let changes = match cmd {
-        "rm" | "unlink" | "shred" | "truncate" | "chmod" | "chown" | "chattr" | "tee" | "srm"
-        | "trash" => s.operands().any(|o| is_guard_path(o)),
-        "cp" | "mv" | "install" | "ln" | "rsync" | "ditto" => {
-            s.operands().last().is_some_and(|o| is_guard_path(o))
-                || cmd == "mv" && s.operands().any(|o| is_guard_path(o))
-        }
-        "sed" | "perl" | "gsed" => {
-            s.args
-                .iter()
-                .any(|a| a.starts_with("-i") || a.starts_with("--in-place"))
-                && s.operands().any(|o| is_guard_path(o))
-        }
-        "dd" => s
-            .args
-            .iter()
-            .any(|a| a.strip_prefix("of=").is_some_and(is_guard_path)),
+        "rm" | "unlink" | "shred" | "truncate" | "chmod" | "chown" | "chattr" | "srm" | "trash"
+        | "mv" => s.operands().any(|o| is_guard_path(o)),
         _ => false,
     };
-    // `jq 'del(.hooks)' s.json > /tmp/x && mv /tmp/x s.json` is caught by
-    // the mv; stopping the gateway itself:
+    // `kill $(pgrep clawgate)`: the substitution is still text in the argument.
     let names_gateway =
         |a: &str| a == "clawgate" || a.starts_with("clawgate.") || a.ends_with("/clawgate");
     let stops = match cmd {
         "pkill" | "killall" => s.operands().any(|o| names_gateway(o)),
-        "kill" => {
-            s.args.iter().any(|a| a.has("clawgate"))
-                || segs.iter().any(|t| {
-                    t.pipeline == s.pipeline
-                        && matches!(t.cmd.as_str(), "pgrep" | "pidof")
-                        && t.operands().any(|o| names_gateway(o))
-                })
-        }
+        "kill" => s.args.iter().any(|a| a.has("clawgate")),
         "systemctl" | "service" | "rc-service" => {
             s.args
                 .iter()
@@ -2538,7 +2514,7 @@ fn guard_tamper(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
         }
         _ => false,
     };
-    if redirected || changes || stops {
+    if changes || stops {
         hit(out, ix::GUARD_TAMPER);
     }
 }
