@@ -265,6 +265,10 @@ impl Gateway {
             Box::new(move || {
                 let t = Instant::now();
                 lib.warm();
+                // Compiling frees as much as it keeps (parsed syntax,
+                // literal sets, builder scratch); glibc would hold those
+                // pages in this worker's arena until the next tick's trim.
+                crate::observe::trim_heap();
                 crate::workers::JobResult::CoachReady(t.elapsed())
             }),
         );
