@@ -323,6 +323,9 @@ enum ToolVerb {
     Write,
     /// Sends or publishes: its strings leave the machine.
     Send,
+    /// Deletes files or directories: its paths are judged as `rm -rf` of
+    /// them (a filesystem tool's delete is recursive more often than not).
+    Delete,
     /// Anything else: paths are read, strings are text.
     Other,
 }
@@ -336,6 +339,12 @@ fn tool_verb(tool: &str) -> ToolVerb {
         "run", "exec", "execute", "shell", "bash", "terminal", "command", "sh", "cmd",
     ]) {
         ToolVerb::Run
+    } else if any(&[
+        "delete", "remove", "rm", "rmdir", "unlink", "trash", "erase", "wipe", "purge", "destroy",
+    ]) && !any(&[
+        "message", "comment", "issue", "email", "mail", "branch", "tag",
+    ]) {
+        ToolVerb::Delete
     } else if any(&[
         "write",
         "create",
@@ -457,6 +466,37 @@ impl Views {
                 };
                 if let Some(c) = keys.iter().find_map(|k| p.get(*k).and_then(|c| c.as_str())) {
                     command = Some(norm(c, &mut truncated));
+                    command_in_params = true;
+                }
+            }
+        }
+        if command.is_none() && verb == ToolVerb::Delete {
+            if let Some(o) = input.params.as_ref().and_then(|p| p.as_object()) {
+                let mut paths: Vec<&str> = Vec::new();
+                for (k, val) in o {
+                    let k = k.to_ascii_lowercase();
+                    if !PARAM_PATHS.contains(&k.as_str())
+                        && !matches!(k.as_str(), "paths" | "files" | "directory" | "dir")
+                    {
+                        continue;
+                    }
+                    match val {
+                        serde_json::Value::String(x) => paths.push(x),
+                        serde_json::Value::Array(a) => {
+                            paths.extend(a.iter().filter_map(|x| x.as_str()).take(64))
+                        }
+                        _ => {}
+                    }
+                }
+                if !paths.is_empty() {
+                    let quoted: Vec<String> = paths
+                        .iter()
+                        .map(|x| format!("'{}'", x.replace('\'', "'\\''")))
+                        .collect();
+                    command = Some(norm(
+                        &format!("rm -rf -- {}", quoted.join(" ")),
+                        &mut truncated,
+                    ));
                     command_in_params = true;
                 }
             }
@@ -583,9 +623,21 @@ impl Views {
                 if budget == 0 {
                     truncated = true;
                 }
+                // A request tool (`http_request`, `fetch`) with a URL and a
+                // body sends that body to the URL's host.
+                let posts = verb == ToolVerb::Other
+                    && p.as_object().is_some_and(|o| {
+                        o.keys()
+                            .any(|k| PARAM_URLS.contains(&k.to_ascii_lowercase().as_str()))
+                            && o.keys().any(|k| {
+                                let k = k.to_ascii_lowercase();
+                                PARAM_BODIES.contains(&k.as_str())
+                                    || matches!(k.as_str(), "json" | "payload" | "form")
+                            })
+                    });
                 for s in strings {
                     let t = norm(&s, &mut truncated);
-                    if verb == ToolVerb::Send {
+                    if verb == ToolVerb::Send || posts {
                         v.outbound.push(t);
                     } else {
                         v.texts.push(t);

@@ -2581,12 +2581,28 @@ fn names_a_shell_path(t: &str) -> bool {
 /// Shells a program is told to start (GTFOBins' shell and sudo functions):
 /// a shell path, `sh -i`/`bash -c` as words, an editor's `!sh`, and the
 /// options that run a helper command (ProxyCommand, --rsh, -wrapper, hooks).
+/// Programs that create or change accounts, whose `-s SHELL` names a login
+/// shell.
+const ACCOUNT_TOOLS: &[&str] = &[
+    "useradd", "adduser", "usermod", "chsh", "lchsh", "luseradd", "lusermod", "newusers",
+];
+
 fn spawns_shell(s: &Segment) -> bool {
     if shell::is_shell(&s.cmd) || s.cmd == "eval" {
         return false;
     }
     let shell_word = |t: &str| names_a_shell_path(t);
-    s.args.iter().any(|a| {
+    // An account's login shell (`useradd -s /bin/bash`, `dscl … UserShell
+    // /bin/zsh`) is a setting: nothing starts while the command runs.
+    let account_tool =
+        ACCOUNT_TOOLS.contains(&s.cmd.as_str()) || matches!(s.cmd.as_str(), "pw" | "dscl");
+    s.args.iter().enumerate().any(|(i, a)| {
+        if account_tool
+            && (a.starts_with("--shell=")
+                || i > 0 && matches!(s.args[i - 1].as_str(), "-s" | "--shell" | "UserShell"))
+        {
+            return false;
+        }
         let w = a.trim_matches(|c| c == '\'' || c == '"');
         let tokens: Vec<&str> = w
             .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '|')
@@ -3253,9 +3269,9 @@ fn quoted_strings(code: &str) -> Vec<String> {
     while i < b.len() && out.len() < 64 {
         let q = b[i];
         if q == b'\'' || q == b'"' || q == b'`' {
-            if let Some(end) = code[i + 1..].find(q as char) {
-                out.push(code[i + 1..i + 1 + end].to_string());
-                i += end + 2;
+            if let Some((lit, used)) = super::text::code_literal(&code[i + 1..], q) {
+                out.push(lit);
+                i += used + 1;
                 continue;
             }
         }

@@ -369,10 +369,9 @@ fn exec_literals(code: &str) -> Vec<String> {
             if q != '"' && q != '\'' && q != '`' {
                 continue;
             }
-            if let Some(end) = rest[1..].find(q) {
-                let lit = &rest[1..1 + end];
+            if let Some((lit, _)) = crate::coach::text::code_literal(&rest[1..], q as u8) {
                 if !lit.is_empty() && out.len() < 16 {
-                    out.push(lit.replace("\\\"", "\"").replace("\\'", "'"));
+                    out.push(lit);
                 }
             }
         }

@@ -79,6 +79,32 @@ pub fn normalize(s: &str) -> (String, bool) {
     (out, hidden)
 }
 
+/// A string literal of interpreter code, `rest` starting just past its
+/// opening quote `q`: the text up to the first quote not escaped by a
+/// backslash, with `\q` and `\\` resolved (other escapes stay as written),
+/// and the bytes it took including the closing quote. `None` when it never
+/// closes. A nested command is usually quoted this way
+/// (`exec("bash -c \"...\"")`), so ending at the first quote would cut it.
+pub fn code_literal(rest: &str, q: u8) -> Option<(String, usize)> {
+    let b = rest.as_bytes();
+    let mut out: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            c if c == q => return Some((String::from_utf8_lossy(&out).into_owned(), i + 1)),
+            b'\\' if i + 1 < b.len() && (b[i + 1] == q || b[i + 1] == b'\\') => {
+                out.push(b[i + 1]);
+                i += 2;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
 /// Decodes `\xHH`, `\NNN` (octal), `\uHHHH`, `\n`, `\t`, `\\` as `$'...'`,
 /// `printf` and `echo -e` do.
 pub fn unescape_c(s: &str) -> String {
@@ -400,6 +426,17 @@ pub fn has(hay: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_literals_end_at_the_first_unescaped_quote() {
+        assert_eq!(
+            code_literal(r#"bash -c \"id\"") rest"#, b'"'),
+            Some((r#"bash -c "id""#.to_string(), 15))
+        );
+        assert_eq!(code_literal(r"it\'s' x", b'\''), Some(("it's".into(), 6)));
+        assert_eq!(code_literal(r"a\\' x", b'\''), Some((r"a\".into(), 4)));
+        assert_eq!(code_literal("never closes", b'"'), None);
+    }
 
     #[test]
     fn test_invisible_and_lookalikes() {
