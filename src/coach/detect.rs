@@ -435,6 +435,16 @@ fn literal_secrets_leaving(v: &Views, out: &mut Vec<Match>) {
     }
 }
 
+/// A pod's service-account token sent to the cluster's own API server
+/// (`kubernetes.default.svc`, `$KUBERNETES_SERVICE_HOST`): the token going
+/// to the service that issued it, which is how in-cluster clients work.
+fn service_account_token_to_its_api(s: &Segment, host: &str) -> bool {
+    let api = host.starts_with("kubernetes.default") || host.has("kubernetes_service_host");
+    api && s.text.has("/var/run/secrets/kubernetes.io/serviceaccount/")
+        && !s.text.has("/.ssh/")
+        && !s.text.has("/.aws/")
+}
+
 /// Host of a URL or `host[:port]` word.
 fn host_of_word(w: &str) -> Option<String> {
     let w = w.trim_matches(|c| c == '"' || c == '\'');
@@ -2162,7 +2172,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         if let Some(k) = sink(s) {
             let piped_secret = same_pipe_before().any(reads_secret);
-            if reads || piped_secret || (k.dynamic && secret_seen) {
+            if (reads || piped_secret || (k.dynamic && secret_seen))
+                && !service_account_token_to_its_api(s, &k.host)
+            {
                 hit(out, ix::SECRET_NETWORK, None);
             }
             if is_fetch_cmd(&s.cmd) && header_leaks_secret(s, &k.host) {

@@ -381,6 +381,9 @@ const HOME_CREDENTIALS: &[&str] = &[
     ".composer/auth.json",
     ".m2/settings.xml",
     ".gradle/gradle.properties",
+    ".jenkins/credentials.xml",
+    ".jenkins/secrets/",
+    ".vnc/passwd",
     ".config/sops/",
     ".lesshst",
     // AI agents' own sign-ins: a copy works anywhere.
@@ -584,6 +587,14 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         "/etc/gitlab/initial_root_password",
         "/etc/gitlab/gitlab-secrets.json",
         "/var/lib/jenkins/secrets/",
+        "/var/lib/jenkins/credentials.xml",
+        // Service and network passwords kept in the clear: the MySQL
+        // maintenance account, Wi-Fi and VPN connections.
+        "/etc/mysql/debian.cnf",
+        "/etc/networkmanager/system-connections/",
+        "/etc/wpa_supplicant/",
+        "/etc/netplan/",
+        "/library/preferences/systemconfiguration/com.apple.airport.preferences.plist",
     ];
     if SYSTEM_CREDENTIALS
         .iter()
@@ -827,10 +838,33 @@ fn is_sender(s: &Segment) -> bool {
         "openssl" => s.has_arg("s_client"),
         "aws" => s.args.iter().any(|a| a.starts_with("s3://")),
         "gsutil" => s.args.iter().any(|a| a.starts_with("gs://")),
+        // A cloud CLI sends files only through its copy and upload
+        // commands; `gcloud auth print-access-token` prints to the caller.
+        "gcloud" => s
+            .args
+            .iter()
+            .any(|a| a.starts_with("gs://") || a == "scp" || a == "upload"),
+        "az" => s
+            .args
+            .iter()
+            .any(|a| a == "upload" || a == "upload-batch" || a == "copy"),
         "rclone" => s.operands().any(|o| o.contains(':') && !o.starts_with('/')),
         "gh" => s.args.iter().any(|a| a == "gist" || a == "api"),
         _ => true,
     }
+}
+
+/// A request to the cluster's own API server carrying the pod's
+/// service-account token: the token goes back to its issuer.
+fn service_token_to_cluster_api(s: &Segment) -> bool {
+    s.text.has("/var/run/secrets/kubernetes.io/serviceaccount/")
+        && s.args.iter().all(|a| {
+            !a.has("://")
+                || a.has("://kubernetes.default")
+                || a.to_ascii_lowercase().has("://$kubernetes_service_host")
+                || a.to_ascii_lowercase().has("://${kubernetes_service_host}")
+        })
+        && s.args.iter().any(|a| a.has("://"))
 }
 
 fn remote_spec(o: &str) -> bool {
@@ -1774,7 +1808,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     let mut deletes_many = false;
     for s in segs {
         let cmd = s.cmd.as_str();
-        let sender = is_sender(s) || redirects_to_socket(s);
+        let sender = (is_sender(s) || redirects_to_socket(s)) && !service_token_to_cluster_api(s);
         sends |= sender;
         if sender {
             for a in &s.args {
@@ -1856,15 +1890,17 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 .args
                 .windows(2)
                 .any(|w| w[0] == "-exec" && READERS.contains(&shell::basename(&w[1]).as_str()))
+                // `… | xargs cat` (the parser unwraps xargs).
                 || segs.iter().any(|t| {
                     t.pipeline == s.pipeline
-                        && t.cmd == "xargs"
-                        && t.operands().any(|o| READERS.contains(&o.as_str()))
+                        && (t.cmd == "xargs" && t.operands().any(|o| READERS.contains(&o.as_str()))
+                            || t.xargs && READERS.contains(&t.cmd.as_str()))
                 })
                 || s.redirs
                     .iter()
                     .any(|r| r.op.ends_with('>') && !r.target.starts_with("/dev/"))
-                || s.has_flag('o', "--only-matching")
+                // grep's -o prints what matched (find's -o is "or").
+                || s.cmd != "find" && s.has_flag('o', "--only-matching")
                 || matches!(cmd, "trufflehog" | "gitleaks" | "lazagne" | "mimipenguin") && sends;
             hit(
                 out,
@@ -1877,7 +1913,10 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             read_secret |= extracts;
         }
         // Process memory of a credential holder.
-        if matches!(cmd, "strings" | "gcore" | "dd" | "cat")
+        if (matches!(
+            cmd,
+            "strings" | "gcore" | "dd" | "cat" | "grep" | "egrep" | "rg"
+        ) || READERS.contains(&cmd))
             && s.args
                 .iter()
                 .any(|a| a.has("/proc/") && a.ends_with("/mem"))

@@ -57,6 +57,9 @@ pub struct Segment {
     pub pipeline: usize,
     /// Rendered `[sudo ]cmd args redirs`, what segment patterns match.
     pub text: String,
+    /// Run by `xargs` (unwrapped above): its input arrives as arguments
+    /// from the pipe.
+    pub xargs: bool,
 }
 
 impl Segment {
@@ -823,6 +826,7 @@ impl<'a> Lexer<'a> {
             sep: Sep::Seq,
             pipeline: 0,
             text,
+            xargs: stripped_xargs,
         })
     }
 
