@@ -416,14 +416,34 @@ fn literal_secret_for_other_host(word: &str, host: &str) -> bool {
     })
 }
 
+/// A literal token in a URL for another host, as written or base64-encoded
+/// in a query value (`?d=Z2hwXz…`): encoding a token is how it is slipped
+/// past a look at the URL.
+fn url_secret_for_other_host(url: &str, host: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    if literal_secret_for_other_host(after_scheme, host) {
+        return true;
+    }
+    let Some((_, query)) = after_scheme.split_once('?') else {
+        return false;
+    };
+    query
+        .split(['&', ';'])
+        .take(16)
+        .filter_map(|kv| kv.split_once('=').map(|(_, v)| v))
+        .map(|v| v.replace("%3D", "=").replace("%3d", "="))
+        .filter(|v| v.len() >= 20 && v.len() <= 4096)
+        .filter_map(|v| super::text::decode_base64(&v))
+        .any(|d| literal_secret_for_other_host(&d, host))
+}
+
 /// Literal tokens leaving through a fetched URL or a request body that a
 /// tool call (not a shell command) carries: `web_fetch` of `…?t=ghp_…`, an
 /// HTTP tool's `body` with an AWS key.
 fn literal_secrets_leaving(v: &Views, out: &mut Vec<Match>) {
     for u in v.urls.iter().take(16) {
         let Some(h) = host_of_word(u) else { continue };
-        let query = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
-        if literal_secret_for_other_host(query, &h)
+        if url_secret_for_other_host(u, &h)
             || v.script.is_none()
                 && v.outbound
                     .iter()
@@ -1111,6 +1131,35 @@ fn reads_secret_here(seg: &Segment) -> bool {
             matches!(cmd, "scp" | "rsync") && !a.starts_with("--rsh") && is_secret_ref(a)
         });
     }
+    // A Mac application's private data read through AppleScript (every
+    // note, message, saved password) is as private as a key file.
+    if cmd == "osascript" {
+        let l = seg.args.join(" ").to_ascii_lowercase();
+        if l.has("tell application")
+            && [
+                "\"notes",
+                "\"mail",
+                "\"messages",
+                "\"contacts",
+                "\"keychain",
+                "\"1password",
+            ]
+            .iter()
+            .any(|a| l.has(a))
+            && ["every", "body", "content", "password"]
+                .iter()
+                .any(|w| l.has(w))
+        {
+            return true;
+        }
+    }
+    // A secret variable printed into the pipe (`printenv OPENAI_API_KEY`,
+    // `echo $GITHUB_TOKEN`).
+    if cmd == "printenv" && seg.operands().any(|o| secret_var_name(o))
+        || matches!(cmd, "echo" | "printf") && seg.args.iter().any(|a| !secret_vars(a).is_empty())
+    {
+        return true;
+    }
     if (matches!(cmd, "env" | "printenv") && seg.operands().next().is_none())
         || (cmd == "set" && seg.args.is_empty())
         || (cmd == "export" && seg.has_arg("-p"))
@@ -1310,6 +1359,10 @@ enum WriteKind {
     Preload,
     Accounts,
     Package,
+    /// Files whose commands a tool runs later: Makefiles, Dockerfiles, CI
+    /// workflows, pre-commit and editor task configs, direnv files, and the
+    /// instruction files coding agents follow.
+    BuildFile,
 }
 
 static KIND_RES: OnceLock<Vec<(WriteKind, Regex)>> = OnceLock::new();
@@ -1324,13 +1377,14 @@ fn write_kind(path: &str) -> Option<WriteKind> {
             (Accounts, r"^/etc/(?:passwd|shadow|group|gshadow|master\.passwd)$"),
             (Cron, r"^/etc/cron|^/var/spool/cron|/crontabs?/|^/etc/anacrontab$"),
                         (Systemd, r"/systemd/(?:system|user)/(?:[^/]+\.d/)?[^/]+\.(?:service|timer|socket|path|mount|target)$|^/etc/systemd/system/[^/]+\.d/"),
-            (Init, r"^/etc/(?:init\.d/|rc\d?\.d/|rc\.local$|init/|udev/rules\.d/|update-motd\.d/)"),
+            (Init, r"^/etc/(?:init\.d/|rc\d?\.d/|rc\.local$|init/|udev/rules\.d/|update-motd\.d/)|^/var/spool/at/"),
             (Launchd, r"Library/Launch(?:Agents|Daemons)/"),
             (Autostart, r"\.config/autostart/|/etc/xdg/autostart/"),
             (GitHook, r"(?:^|/)\.git/hooks/"),
             (ShellRc, r"(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile)$|\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|zsh/zshrc|environment)$|^/etc/profile\.d/"),
             (AuthKeys, r"authorized_keys2?$"),
             (Package, r"(?:^|/)package\.json$"),
+            (BuildFile, r"(?i)(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/"),
         ]
         .into_iter()
         .map(|(k, r)| (k, ascii_regex(r)))
@@ -1373,6 +1427,16 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     out.push(Write {
                         path: t.clone(),
                         data: prev.clone().or_else(|| s.stdin_text.clone()),
+                    });
+                }
+            }
+            // An `at`/`batch` job is the text piped in: it runs later, as
+            // a cron line does.
+            "at" | "batch" if i > 0 && segs[i - 1].sep == Sep::Pipe => {
+                if let Some(text) = literal_output(&segs[i - 1]) {
+                    out.push(Write {
+                        path: "/var/spool/at/job".into(),
+                        data: Some(text),
                     });
                 }
             }
@@ -1581,6 +1645,94 @@ fn package_hooks(data: &str) -> (String, String) {
     (hooks.join("\n"), other.join("\n"))
 }
 
+/// The command lines of a file another tool runs: recipe lines of a
+/// Makefile, `RUN` of a Dockerfile, `run:`/`entry:`/`script:`/`command:`
+/// values and list items of YAML and JSON configs, and anything in
+/// backticks (an agent's instruction file says "run `…`").
+fn build_file_commands(path: &str, data: &str) -> String {
+    // An agent's instruction file is prose: only the commands it quotes
+    // count, and not where it warns against them ("never run `rm -rf /`").
+    let prose = {
+        let l = path.to_ascii_lowercase();
+        l.ends_with(".md")
+            || l.ends_with(".mdc")
+            || l.ends_with("rules")
+            || l.contains("/.cursor/rules/")
+    };
+    let mut out: Vec<String> = Vec::new();
+    for line in data.lines().take(2000) {
+        if out.len() >= 256 {
+            break;
+        }
+        if prose {
+            // A warning before the span in the same sentence ("never run
+            // `…`", "attackers use `…`") quotes it rather than asks for it.
+            let mut from = 0;
+            while let Some(a) = line[from..].find('`').map(|a| from + a) {
+                let Some(b) = line[a + 1..].find('`').map(|b| a + 1 + b) else {
+                    break;
+                };
+                let sentence = line[..a].rsplit(['.', '!', '?']).next().unwrap_or("");
+                let s = sentence.to_ascii_lowercase();
+                let warns = [
+                    "never",
+                    "don't",
+                    "do not",
+                    "avoid",
+                    "must not",
+                    "should not",
+                    "dangerous",
+                    "attacker",
+                    "malicious",
+                    "e.g.",
+                    "such as",
+                    "like",
+                ]
+                .iter()
+                .any(|w| s.contains(w));
+                if b > a + 1 && !warns && out.len() < 256 {
+                    out.push(line[a + 1..b].to_string());
+                }
+                from = b + 1;
+            }
+            continue;
+        }
+        let mut l = line.trim();
+        for prefix in [
+            "- ", "RUN ", "run:", "entry:", "script:", "command:", "cmd:", "exec:",
+        ] {
+            if let Some(r) = l.strip_prefix(prefix) {
+                l = r.trim_start();
+            }
+        }
+        for key in [
+            "\"command\":",
+            "\"postCreateCommand\":",
+            "\"postStartCommand\":",
+            "\"initializeCommand\":",
+        ] {
+            if let Some(r) = l.strip_prefix(key) {
+                l = r.trim().trim_end_matches(',').trim_matches('"');
+            }
+        }
+        let l = l.trim_start_matches(['@', '-', '+']).trim();
+        if !l.is_empty() && !l.starts_with('#') {
+            out.push(l.to_string());
+        }
+        // `cmd` spans inside prose.
+        let mut rest = line;
+        while let Some(a) = rest.find('`') {
+            let after = &rest[a + 1..];
+            let Some(b) = after.find('`') else { break };
+            if b > 0 && out.len() < 256 {
+                out.push(after[..b].to_string());
+            }
+            rest = &after[b + 1..];
+        }
+    }
+    out.join("\n")
+}
+
 /// The text a sed script puts into the file: the replacement of each
 /// `s` command (delimiter escapes resolved) and the lines of `i`, `a`
 /// and `c`. `None` when the script has none of those.
@@ -1668,6 +1820,25 @@ fn sed_inserted_text(script: &str) -> Option<String> {
     (!out.is_empty()).then(|| out.join("\n"))
 }
 
+/// A package manager's install: it downloads code and runs its hooks.
+fn installs_packages(script: &shell::Script) -> bool {
+    script.segments.iter().any(|s| {
+        let sub = s.args.first().map(String::as_str).unwrap_or("");
+        match s.cmd.as_str() {
+            "npm" | "pnpm" | "yarn" | "bun" => {
+                matches!(sub, "install" | "i" | "ci" | "add")
+                    || s.args.is_empty() && s.cmd == "yarn"
+            }
+            "pip" | "pip3" | "gem" | "composer" | "bundle" | "cargo" => {
+                matches!(sub, "install" | "update")
+            }
+            "go" => matches!(sub, "get" | "install"),
+            "brew" | "apt" | "apt-get" | "dnf" | "yum" => matches!(sub, "install" | "upgrade"),
+            _ => false,
+        }
+    })
+}
+
 fn payload_is_networked(script: &shell::Script) -> bool {
     script.segments.iter().any(|s| {
         is_fetch_cmd(&s.cmd)
@@ -1707,13 +1878,16 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
         Preload => (ix::W_PRELOAD, Critical),
         Accounts => (ix::W_ACCOUNTS, Critical),
         Package => (ix::W_PACKAGE_HOOK, Info),
+        BuildFile => (ix::W_PAYLOAD, Info),
     };
     let mut sev = base;
+    // The written commands themselves reach the network or rate High.
+    let mut flagged = false;
     if let Some(data) = &w.data {
-        let (cmds, other_scripts) = if kind == Package {
-            package_hooks(data)
-        } else {
-            (payload_commands(kind, data), String::new())
+        let (cmds, other_scripts) = match kind {
+            Package => package_hooks(data),
+            BuildFile => (String::new(), build_file_commands(&w.path, data)),
+            _ => (payload_commands(kind, data), String::new()),
         };
         // A project script (`test`, `build`) runs later, by a person or CI:
         // only what is critical on its own (a pipe to a shell from an
@@ -1756,15 +1930,34 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
                 hit(out, ix::W_PAYLOAD, None);
             } else if networked || inner_max >= Some(High) {
                 sev = sev.max(High);
+                flagged = true;
+            } else if kind == GitHook && script.is_some_and(installs_packages) {
+                // Fetches and runs dependencies' install scripts on every
+                // checkout or merge.
+                flagged = true;
             } else if kind == ShellRc {
                 static HIJACK: OnceLock<Regex> = OnceLock::new();
-                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|(?:^|[\s;])(?:sudo|su|ssh|passwd)\s*\(\s*\)\s*\{|\bPATH=(?:/tmp|/dev/shm|\.)|(?:^|[\s;])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/)").is_match(data.as_bytes()) {
+                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|(?:^|[\s;])(?:sudo|su|ssh|passwd)\s*\(\s*\)\s*\{|\bPATH=['\x22]?(?:/tmp|/dev/shm|\.|\S*/\.[\w-]+/\.)|\bPATH=['\x22]?\S*/\.(?:cache|local/\.|config/\.)|(?:^|[\s;&])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/|\S*/\.cache/|\S*/\.[\w-]+/\.[\w.-]+)").is_match(data.as_bytes()) {
                     sev = sev.max(High);
                 }
             }
         }
     }
-    if kind == Package && sev < Critical {
+    if matches!(kind, Package | BuildFile) && sev < Critical {
+        return;
+    }
+    if kind == BuildFile {
+        // W_PAYLOAD was hit above with the planted command's reason.
+        return;
+    }
+    // A git hook whose text is in view and runs only local, unremarkable
+    // commands (a linter, the tests) is routine project setup; a hook
+    // copied in unseen, or one that reaches the network, is asked about.
+    if kind == GitHook
+        && !flagged
+        && sev < Critical
+        && w.data.as_deref().is_some_and(|d| !d.trim().is_empty())
+    {
         return;
     }
     hit(out, idx, Some(sev));
@@ -2170,9 +2363,37 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
             }
         }
+        // A token written into a remote's URL (`git remote set-url origin
+        // https://ghp_…@elsewhere.example/…`) goes to that host on every push.
+        if !is_fetch_cmd(&s.cmd) {
+            for a in s.args.iter().filter(|a| a.has("://")).take(8) {
+                if host_of_word(a).is_some_and(|h| url_secret_for_other_host(a, &h)) {
+                    hit(out, ix::SECRET_URL, None);
+                    break;
+                }
+            }
+        }
         if let Some(k) = sink(s) {
             let piped_secret = same_pipe_before().any(reads_secret);
+            // A service's own token piped to that service
+            // (`echo $GITHUB_TOKEN | curl -d @- https://api.github.com/…`).
+            let own_token_piped = !reads
+                && same_pipe_before().filter(|p| reads_secret(p)).all(|p| {
+                    let vars: Vec<String> = if p.cmd == "printenv" {
+                        p.operands()
+                            .filter(|o| secret_var_name(o))
+                            .cloned()
+                            .collect()
+                    } else {
+                        p.args.iter().flat_map(|a| secret_vars(a)).collect()
+                    };
+                    matches!(p.cmd.as_str(), "echo" | "printf" | "printenv")
+                        && !vars.is_empty()
+                        && vars.iter().all(|v| var_matches_host(v, &k.host))
+                })
+                && piped_secret;
             if (reads || piped_secret || (k.dynamic && secret_seen))
+                && !own_token_piped
                 && !service_account_token_to_its_api(s, &k.host)
             {
                 hit(out, ix::SECRET_NETWORK, None);
@@ -2236,7 +2457,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             if let Some(t) = fetch_target(s) {
                 if let Some(h) = host_of_word(&t) {
                     if !is_loopback(&h) && secret_vars(&t).iter().any(|v| !var_matches_host(v, &h))
-                        || literal_secret_for_other_host(&t, &h)
+                        || url_secret_for_other_host(&t, &h)
                         || header_leaks_secret(s, &h)
                     {
                         hit(out, ix::SECRET_URL, None);

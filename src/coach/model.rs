@@ -190,6 +190,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Changes or stops the agent's own safety checks",
       "The call edits, replaces or deletes the settings that route an agent's tool calls through a check (Claude Code, Codex or Gemini hooks and permissions, this gateway's config and audit data), or stops the gateway: what is left runs unchecked.",
       "Change these settings yourself, outside the agent's session."),
+    DetectorDef::new("ci.typosquat-package", CodeInjection, High,
+      "Installs a package whose name is one slip away from a popular one",
+      "A name one letter off a well-known package (reqeusts, lodahs, crossenv) is the usual shape of typosquatting: the look-alike's install script runs on this machine.",
+      "Check the exact name on the registry and install the package you meant."),
 ];
 
 mod ix {
@@ -234,6 +238,7 @@ mod ix {
     pub const RECON: usize = 35;
     pub const PRIV_WRITE: usize = 36;
     pub const GUARD_TAMPER: usize = 42;
+    pub const TYPOSQUAT: usize = 43;
     pub const ADMIN_PROMPT: usize = 40;
     pub const DISRUPTION: usize = 41;
 }
@@ -1536,6 +1541,13 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "buy some",
             "please buy",
             "i need you to",
+            "enter your",
+            "submit your",
+            "type your",
+            "provide your",
+            "to claim",
+            "can you zelle",
+            "can you venmo",
         ]
     );
     let gift = l.has("gift card") || l.has("itunes") || l.has("google play");
@@ -1635,8 +1647,34 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "update your card",
             "receive 1",
             "double your",
+            "zelle",
+            "venmo",
+            "cash app",
+            "cashapp",
+            "moneygram",
+            "airdrop",
         ]
     );
+    // "It's me, new number": a relative or boss on an unknown number who
+    // needs money now is the usual impersonation scam.
+    let new_number = any_of!(
+        l,
+        [
+            "new number",
+            "lost my phone",
+            "phone broke",
+            "broke my phone",
+            "my old phone",
+            "this is my new",
+        ]
+    );
+    if new_number
+        && (money || asks)
+        && (l.contains('$') || l.has("send") || l.has("transfer") || money)
+    {
+        hit(out, ix::PHISHING);
+        return;
+    }
     let credential = ["password", "passcode", "username", "credentials"]
         .iter()
         .any(|c| l.contains(c));
@@ -1890,11 +1928,23 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 .args
                 .windows(2)
                 .any(|w| w[0] == "-exec" && READERS.contains(&shell::basename(&w[1]).as_str()))
-                // `… | xargs cat` (the parser unwraps xargs).
+                // `-exec cp|tar …` copies or packs what it finds.
+                || s.args.windows(2).any(|w| {
+                    w[0] == "-exec"
+                        && matches!(
+                            shell::basename(&w[1]).as_str(),
+                            "cp" | "tar" | "zip" | "rsync" | "scp" | "curl" | "base64"
+                        )
+                })
+                // `… | xargs cat` (the parser unwraps xargs), or the list
+                // fed to an archiver or a network client.
                 || segs.iter().any(|t| {
                     t.pipeline == s.pipeline
+                        && !std::ptr::eq(t, s)
                         && (t.cmd == "xargs" && t.operands().any(|o| READERS.contains(&o.as_str()))
-                            || t.xargs && READERS.contains(&t.cmd.as_str()))
+                            || t.xargs && READERS.contains(&t.cmd.as_str())
+                            || matches!(t.cmd.as_str(), "tar" | "zip" | "cpio" | "7z" | "7za")
+                            || is_sender(t))
                 })
                 || s.redirs
                     .iter()
@@ -1981,6 +2031,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         accounts(segs, s, out);
         escapes(s, out);
         system_changes(s, out);
+        git_config_command(coach, s, depth, out);
+        typosquat(s, out);
         root_and_recon(s, out);
         hidden_download(s, out);
         destructive_admin(s, out);
@@ -2248,6 +2300,17 @@ fn harvest_pattern(a: &str) -> bool {
         "aws_secret",
         "xox",
         "ghp_",
+        // Paths of key stores (`-path '*/.ssh/*'`) and key file types.
+        "/.ssh",
+        ".ssh/",
+        "/.aws",
+        "/.gnupg",
+        "*.key",
+        "*.p12",
+        "*.pfx",
+        "*.ppk",
+        "*.keychain",
+        "*.ovpn",
     ]
     .iter()
     .any(|k| l.has(k))
@@ -2311,6 +2374,8 @@ fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
 fn system_crash(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let crash = s.redirs.iter().any(|r| r.target == "/proc/sysrq-trigger")
+        || (cmd == "tee" && s.operands().any(|o| o == "/proc/sysrq-trigger"))
+        || (cmd == "dd" && s.args.iter().any(|a| a == "of=/proc/sysrq-trigger"))
         || (matches!(cmd, "kill" | "pkill" | "killall")
             && s.args.iter().any(|a| a == "-1")
             && s.args.iter().any(|a| a == "-9" || a == "-KILL"))
@@ -2345,13 +2410,34 @@ fn system_crash(s: &Segment, out: &mut Vec<Match>) {
     if crash {
         hit(out, ix::SYSTEM_CRASH);
     }
+    // Volumes, pools and arrays taken apart: the data on them goes with
+    // them, yet storage admins do this on purpose, so a person decides.
+    let volume_gone = (matches!(cmd, "lvremove" | "vgremove" | "pvremove")
+        && s.args
+            .iter()
+            .any(|a| a.starts_with("-f") || a == "-y" || a == "--force" || a == "--yes"))
+        || (matches!(cmd, "zpool" | "zfs") && s.args.iter().any(|a| a == "destroy"))
+        || (cmd == "cryptsetup" && s.args.iter().any(|a| a == "luksErase" || a == "erase"))
+        || (cmd == "mdadm" && s.args.iter().any(|a| a == "--zero-superblock"));
+    if volume_gone {
+        hit(out, ix::DISRUPTION);
+    }
 }
 
 fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
     let creates = match cmd {
-        "useradd" | "adduser" | "usermod" | "groupadd" | "chpasswd" | "newusers" => true,
+        // A service's system account with no login shell is packaging
+        // routine (`useradd --system --shell /usr/sbin/nologin prometheus`).
+        "useradd" | "adduser" => {
+            !(s.has_flag('r', "--system")
+                && s.args.windows(2).any(|w| {
+                    matches!(w[0].as_str(), "-s" | "--shell")
+                        && (w[1].ends_with("nologin") || w[1] == "/bin/false")
+                }))
+        }
+        "usermod" | "groupadd" | "chpasswd" | "newusers" => true,
         "pw" => s.args.first().is_some_and(|a| {
             a.starts_with("user") && a != "usershow" || a.starts_with("group") && a != "groupshow"
         }),
@@ -2801,6 +2887,286 @@ fn git_url_rewrite(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
+/// The most installed packages of PyPI and npm: what typosquats imitate.
+const POPULAR_PYPI: &[&str] = &[
+    "requests",
+    "numpy",
+    "pandas",
+    "urllib3",
+    "setuptools",
+    "certifi",
+    "idna",
+    "charset-normalizer",
+    "python-dateutil",
+    "typing-extensions",
+    "botocore",
+    "boto3",
+    "pyyaml",
+    "cryptography",
+    "packaging",
+    "six",
+    "pydantic",
+    "attrs",
+    "jinja2",
+    "markupsafe",
+    "click",
+    "flask",
+    "django",
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "pytest",
+    "matplotlib",
+    "scipy",
+    "scikit-learn",
+    "tensorflow",
+    "torch",
+    "pillow",
+    "beautifulsoup4",
+    "selenium",
+    "colorama",
+    "openai",
+    "anthropic",
+    "transformers",
+    "httpx",
+    "aiohttp",
+    "psycopg2",
+    "pymongo",
+    "redis",
+    "celery",
+    "paramiko",
+    "pycryptodome",
+    "python-dotenv",
+    "jsonschema",
+    "websocket-client",
+    "tqdm",
+    "rich",
+    "lxml",
+    "protobuf",
+    "grpcio",
+    "virtualenv",
+    "pip",
+    "wheel",
+    "black",
+    "flake8",
+    "mypy",
+    "ipython",
+    "jupyter",
+    "gunicorn",
+];
+const POPULAR_NPM: &[&str] = &[
+    "lodash",
+    "react",
+    "react-dom",
+    "express",
+    "axios",
+    "chalk",
+    "commander",
+    "debug",
+    "moment",
+    "typescript",
+    "webpack",
+    "babel-core",
+    "eslint",
+    "prettier",
+    "jest",
+    "mocha",
+    "request",
+    "cross-env",
+    "dotenv",
+    "uuid",
+    "yargs",
+    "inquirer",
+    "colors",
+    "async",
+    "bluebird",
+    "underscore",
+    "jquery",
+    "vue",
+    "next",
+    "nodemon",
+    "body-parser",
+    "cors",
+    "mongoose",
+    "mongodb",
+    "socket.io",
+    "ws",
+    "redux",
+    "rxjs",
+    "tslib",
+    "semver",
+    "glob",
+    "rimraf",
+    "mkdirp",
+    "minimist",
+    "node-fetch",
+    "electron",
+    "puppeteer",
+    "discord.js",
+    "jsonwebtoken",
+    "bcrypt",
+    "passport",
+    "sequelize",
+    "nodemailer",
+    "ethers",
+    "web3",
+    "vite",
+    "esbuild",
+    "tailwindcss",
+    "postcss",
+    "sass",
+    "zod",
+];
+
+/// One edit (insert, delete, substitute, swap of neighbours) apart, or the
+/// same once `-`, `_` and `.` are dropped.
+fn one_slip(a: &str, b: &str) -> bool {
+    if a == b {
+        return false;
+    }
+    let strip = |x: &str| {
+        x.chars()
+            .filter(|c| !matches!(c, '-' | '_' | '.'))
+            .collect::<String>()
+    };
+    if strip(a) == strip(b) {
+        return true;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[pre..], &b[pre..]);
+    let suf = ra
+        .iter()
+        .rev()
+        .zip(rb.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (ma, mb) = (
+        &ra[..ra.len() - suf.min(ra.len())],
+        &rb[..rb.len() - suf.min(rb.len())],
+    );
+    match (ma.len(), mb.len()) {
+        (1, 1) | (0, 1) | (1, 0) => true,
+        (2, 2) => ma[0] == mb[1] && ma[1] == mb[0],
+        _ => false,
+    }
+}
+
+/// `pip install reqeusts`, `npm i lodahs`: a package one slip from a
+/// popular name, and not itself a popular name.
+fn typosquat(s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let popular: &[&str] = match cmd {
+        "pip" | "pip3" | "pipx" if s.args.iter().any(|a| a == "install") => POPULAR_PYPI,
+        "uv" if s.args.first().is_some_and(|a| a == "pip" || a == "add") => POPULAR_PYPI,
+        "poetry" if s.args.first().is_some_and(|a| a == "add") => POPULAR_PYPI,
+        "npm" | "pnpm" | "yarn" | "bun"
+            if s.args
+                .iter()
+                .any(|a| matches!(a.as_str(), "install" | "i" | "add")) =>
+        {
+            POPULAR_NPM
+        }
+        _ => return,
+    };
+    let names = s
+        .operands()
+        .filter(|o| !matches!(o.as_str(), "install" | "i" | "add" | "pip"));
+    for o in names.take(32) {
+        // `pkg==1.2`, `pkg@^4`, `@scope/pkg` (scoped names are owned).
+        if o.starts_with('@') || o.contains('/') || o.contains(':') {
+            continue;
+        }
+        let name = o
+            .split(['=', '<', '>', '~', '!', '[', '@'])
+            .next()
+            .unwrap_or(o)
+            .to_ascii_lowercase();
+        if name.len() < 5
+            || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+            || popular.contains(&name.as_str())
+        {
+            continue;
+        }
+        if popular.iter().any(|p| p.len() >= 5 && one_slip(&name, p)) {
+            hit(out, ix::TYPOSQUAT);
+            return;
+        }
+    }
+}
+
+/// `git config KEY VALUE` where git runs VALUE as a command: a credential
+/// helper or alias starting with `!`, core.sshCommand, core.pager,
+/// core.editor, core.fsmonitor, diff.external, gpg.program, filter and
+/// merge drivers. The value is judged as the command it becomes; one
+/// that is critical on its own (a credential helper that posts what git
+/// hands it) makes the setting a planted payload.
+fn git_config_command(coach: &Coach, s: &Segment, depth: usize, out: &mut Vec<Match>) {
+    if s.cmd != "git" || depth >= 2 || !s.args.iter().any(|a| a == "config") {
+        return;
+    }
+    let ops: Vec<&String> = s
+        .args
+        .iter()
+        .skip_while(|a| *a != "config")
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let (Some(key), Some(value)) = (ops.first(), ops.get(1)) else {
+        return;
+    };
+    let key = key.to_ascii_lowercase();
+    let bang = value.strip_prefix('!');
+    let command = match key.as_str() {
+        "credential.helper" => bang,
+        "core.sshcommand" | "core.pager" | "core.editor" | "core.fsmonitor" | "diff.external"
+        | "gpg.program" | "sequence.editor" | "core.askpass" => Some(bang.unwrap_or(value)),
+        k if k.starts_with("alias.") => bang,
+        k if (k.starts_with("filter.") || k.starts_with("merge.") || k.starts_with("diff."))
+            && (k.ends_with(".clean")
+                || k.ends_with(".smudge")
+                || k.ends_with(".process")
+                || k.ends_with(".driver")
+                || k.ends_with(".textconv")) =>
+        {
+            Some(bang.unwrap_or(value))
+        }
+        _ => None,
+    };
+    let Some(command) = command.filter(|c| !c.trim().is_empty()) else {
+        return;
+    };
+    // git hands a credential helper the username and password on stdin:
+    // a helper that talks to the network sends them.
+    if key == "credential.helper"
+        && [
+            "curl",
+            "wget",
+            "nc ",
+            "ncat",
+            "socat",
+            "/dev/tcp/",
+            "http://",
+            "https://",
+        ]
+        .iter()
+        .any(|n| command.has(n))
+    {
+        hit(out, ix::CRED_SENT);
+        return;
+    }
+    let views = super::Views::build(&super::CheckInput::command(command), 64 * 1024);
+    let inner = coach.scan_views(&views, depth + 1);
+    if inner.iter().any(|m| m.severity == Critical) {
+        hit(out, ix::WRITTEN_PAYLOAD);
+    } else if inner.iter().any(|m| m.severity == High) {
+        hit(out, ix::SHELL_THROUGH);
+    }
+}
+
 fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     git_url_rewrite(s, out);
     let cmd = s.cmd.as_str();
@@ -2886,7 +3252,17 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             ]) && has(&["write"])
         }
 
-        "tcpdump" | "tshark" | "ngrep" => true,
+        // Capturing others' traffic; the loopback (one's own dev server)
+        // or a saved capture read back is not.
+        "tcpdump" | "tshark" | "ngrep" => {
+            let a = &s.args;
+            let lo = a
+                .windows(2)
+                .any(|w| w[0] == "-i" && matches!(w[1].as_str(), "lo" | "lo0"))
+                || a.iter().any(|x| x == "-ilo" || x == "--interface=lo");
+            let reads_file = a.iter().any(|x| x == "-r") && !a.iter().any(|x| x == "-i");
+            !lo && !reads_file
+        }
         "chown" | "chmod" => {
             s.sudo
                 && s.has_flag('R', "--recursive")
@@ -3082,6 +3458,15 @@ fn interpreter_code(
         "https.get",
         "http.request",
         "https.request",
+        // `require('https').request(…)`, `require("node:http").get(…)`.
+        "require('http",
+        "require(\"http",
+        "require('node:http",
+        "require(\"node:http",
+        "axios",
+        "httpx",
+        "aiohttp",
+        "curl_init",
         "Net::HTTP",
         "LWP::",
         "HTTP::Tiny",
@@ -3880,6 +4265,7 @@ mod tests {
             (ix::ADMIN_PROMPT, "priv.admin-prompt"),
             (ix::DISRUPTION, "dst.service-disruption"),
             (ix::GUARD_TAMPER, "def.guard-tamper"),
+            (ix::TYPOSQUAT, "ci.typosquat-package"),
         ];
         assert_eq!(
             table.len(),

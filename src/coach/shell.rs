@@ -297,7 +297,8 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             nested.push((body.clone(), false));
         }
     }
-    if is_interpreter(cmd) {
+    // osascript's `do shell script "…"` and `do script "…"` run commands.
+    if is_interpreter(cmd) || cmd == "osascript" {
         for code in interpreter_code(seg) {
             for lit in exec_literals(&code) {
                 nested.push((lit, false));
@@ -359,6 +360,10 @@ fn exec_literals(code: &str) -> Vec<String> {
         "execute(",
         "getoutput(",
         "qx(",
+        // AppleScript: `do shell script "…"`, `tell application "Terminal"
+        // to do script "…"`.
+        "do shell script ",
+        "do script ",
     ];
     let mut out = Vec::new();
     for call in CALLS {
@@ -780,7 +785,10 @@ impl<'a> Lexer<'a> {
             stripped_xargs |= base == "xargs";
             rest.drain(..j);
         }
-        if rest.is_empty() && redirs.is_empty() && stdin_text.is_none() {
+        // An assignment alone (`PW=$(zenity --password)`) still runs its
+        // substitutions.
+        if rest.is_empty() && redirs.is_empty() && stdin_text.is_none() && substitutions.is_empty()
+        {
             return None;
         }
         if stripped_xargs {
