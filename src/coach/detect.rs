@@ -1501,10 +1501,15 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                 }
             }
             "dd" => {
+                let prev = if i > 0 && segs[i - 1].sep == Sep::Pipe {
+                    literal_output(&segs[i - 1])
+                } else {
+                    None
+                };
                 for t in s.args.iter().filter_map(|a| a.strip_prefix("of=")) {
                     out.push(Write {
                         path: t.to_string(),
-                        data: None,
+                        data: prev.clone(),
                     });
                 }
             }
@@ -2491,6 +2496,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                             "_site",
                             "target/release",
                             "www",
+                            "release",
+                            "releases",
+                            "artifacts",
                         ]
                         .iter()
                         .any(|b| {
@@ -2500,7 +2508,10 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                                 .iter()
                                 .find_map(|x| o.strip_suffix(x))
                                 .unwrap_or(o);
-                            o == *b || stem == *b
+                            // Or a file under it (`releases/api-1.2.tar.gz`).
+                            o == *b
+                                || stem == *b
+                                || o.split('/').next() == Some(*b) && o.contains('/')
                         })
                     });
                     if local_src && !is_internal_host(&host) && !build_output {

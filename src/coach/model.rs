@@ -1846,7 +1846,25 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     let mut deletes_many = false;
     for s in segs {
         let cmd = s.cmd.as_str();
-        let sender = (is_sender(s) || redirects_to_socket(s)) && !service_token_to_cluster_api(s);
+        // Secret files staged into git (`git add -f .env`) leave with a push
+        // to an address that is not a configured remote.
+        if cmd == "git" && s.args.first().is_some_and(|a| a == "add") {
+            read_secret |= s.operands().skip(1).any(|o| {
+                let name = o.rsplit('/').next().unwrap_or(o);
+                classify_path(o).is_some()
+                    || name == ".env"
+                    || name.starts_with(".env.")
+                        && !name.ends_with(".example")
+                        && !name.ends_with(".sample")
+                    || name.starts_with("secrets.")
+            });
+        }
+        let git_push_to_url = cmd == "git"
+            && s.args.iter().any(|a| a == "push")
+            && s.operands()
+                .any(|o| o.contains("://") || o.contains('@') && o.contains(':'));
+        let sender = (is_sender(s) || redirects_to_socket(s) || git_push_to_url)
+            && !service_token_to_cluster_api(s);
         sends |= sender;
         if sender {
             for a in &s.args {
@@ -2011,7 +2029,19 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             ]
             .iter()
             .any(|k| line.has(k))
-            {
+            // A registry password piped straight into that registry's
+            // login (`aws ecr get-login-password | docker login
+            // --password-stdin`): the documented way, nothing is shown.
+            && !segs.iter().any(|t| {
+                t.pipeline == s.pipeline
+                    && !std::ptr::eq(t, s)
+                    && matches!(
+                        t.cmd.as_str(),
+                        "docker" | "podman" | "helm" | "finch" | "nerdctl" | "crane" | "skopeo" | "oras"
+                    )
+                    && t.args.iter().any(|a| a == "login" || a == "registry")
+                    && t.args.iter().any(|a| a == "--password-stdin")
+            }) {
                 hit(out, ix::CRED_READ);
                 read_secret = true;
             }
@@ -2154,7 +2184,12 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     // (a config, a hook, a script option): the program runs that shell;
     // as root, it is a root shell.
     for (path, text) in &written {
-        let spawns = names_a_shell_path(text) || text.has("| sh") || text.has("|sh");
+        // A script's own `#!/bin/sh` line names its interpreter, not a
+        // shell some other program is tricked into starting.
+        let body = text
+            .strip_prefix("#!")
+            .map_or(text.as_str(), |r| r.split_once('\n').map_or("", |(_, b)| b));
+        let spawns = names_a_shell_path(body) || body.has("| sh") || body.has("|sh");
         if !spawns {
             continue;
         }
@@ -2712,8 +2747,48 @@ const ACCOUNT_TOOLS: &[&str] = &[
     "useradd", "adduser", "usermod", "chsh", "lchsh", "luseradd", "lusermod", "newusers",
 ];
 
+/// Programs that look at a file without running it: a shell's path in
+/// their arguments is the file they inspect (`ls -l /bin/bash`).
+const INSPECTORS: &[&str] = &[
+    "ls",
+    "file",
+    "stat",
+    "ldd",
+    "readlink",
+    "realpath",
+    "strings",
+    "sha256sum",
+    "sha1sum",
+    "sha512sum",
+    "md5sum",
+    "shasum",
+    "md5",
+    "otool",
+    "nm",
+    "objdump",
+    "readelf",
+    "du",
+    "wc",
+    "xxd",
+    "hexdump",
+    "od",
+    "cmp",
+    "which",
+    "whereis",
+    "type",
+    "codesign",
+    "lsattr",
+    "getfattr",
+    "getcap",
+    "namei",
+    "test",
+    "[",
+    "basename",
+    "dirname",
+];
+
 fn spawns_shell(s: &Segment) -> bool {
-    if shell::is_shell(&s.cmd) || s.cmd == "eval" {
+    if shell::is_shell(&s.cmd) || s.cmd == "eval" || INSPECTORS.contains(&s.cmd.as_str()) {
         return false;
     }
     let shell_word = |t: &str| names_a_shell_path(t);
@@ -3802,7 +3877,10 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
         "userdel" | "deluser" | "groupdel" => true,
         "dscl" => has(&["-delete"]),
         "docker" => {
-            has(&["system prune", "volume rm", "volume prune"]) && (has(&["-a", "--volumes", "$("]))
+            // `system prune -a` takes images and stopped containers, which
+            // come back with a pull; volumes hold data.
+            has(&["system prune"]) && has(&["--volumes"])
+                || has(&["volume rm", "volume prune"]) && has(&["-a", "--volumes", "$("])
         }
         "gh" => has(&["repo delete", "release delete"]),
         "npm" => has(&["unpublish"]),

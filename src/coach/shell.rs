@@ -252,6 +252,16 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             }
         }
         // Git runs these config values through a shell.
+        // `alias sudo='…'`: the alias runs its text whenever the name is typed.
+        "alias" => {
+            for a in seg.args.iter().take(16) {
+                if let Some((_, v)) = a.split_once('=') {
+                    if !v.trim().is_empty() {
+                        nested.push((v.to_string(), false));
+                    }
+                }
+            }
+        }
         "git" if seg.args.first().is_some_and(|a| a == "config") => {
             let ops: Vec<&String> = seg.args.iter().filter(|a| !a.starts_with('-')).collect();
             if ops.len() >= 3 {
@@ -653,7 +663,7 @@ impl<'a> Lexer<'a> {
     fn finish(
         &mut self,
         words: Vec<Word>,
-        redirs: Vec<Redir>,
+        mut redirs: Vec<Redir>,
         stdin_text: Option<String>,
         substitutions: Vec<String>,
     ) -> Option<Segment> {
@@ -716,6 +726,7 @@ impl<'a> Lexer<'a> {
         }
         let mut sudo = false;
         let mut stripped_xargs = false;
+        let mut xargs_slot: Option<String> = None;
         // Strip wrappers (and `sudo`, remembered).
         while let Some(first) = rest.first() {
             let base = basename(first);
@@ -744,6 +755,17 @@ impl<'a> Lexer<'a> {
                         // opens as root, not a command.
                         rest[j] = "sudoedit".to_string();
                         break;
+                    }
+                    // xargs' replace-string: each input line lands where
+                    // it stands, so it reads as a glob over the input.
+                    if base == "xargs" {
+                        if a == "-I" {
+                            xargs_slot = rest.get(j + 1).cloned();
+                        } else if let Some(v) = a.strip_prefix("-I").filter(|v| !v.is_empty()) {
+                            xargs_slot = Some(v.to_string());
+                        } else if a == "-i" || a.starts_with("--replace") {
+                            xargs_slot = Some("{}".to_string());
+                        }
                     }
                     j += if with_value.contains(&a.as_str()) {
                         2
@@ -792,8 +814,27 @@ impl<'a> Lexer<'a> {
             return None;
         }
         if stripped_xargs {
+            if let Some(slot) = xargs_slot.filter(|x| !x.is_empty()) {
+                for w in rest.iter_mut() {
+                    if w.contains(slot.as_str()) {
+                        *w = w.replace(slot.as_str(), "*");
+                    }
+                }
+            }
             if let Some(t) = &stdin_text {
                 rest.extend(t.split_whitespace().take(64).map(str::to_string));
+            }
+        }
+        // Globs standing for a well-known path (`/???/b??h`, `/e??/sh??ow`,
+        // `~/.s?h/id_*`): the shell expands them to that path.
+        for w in rest.iter_mut() {
+            if let Some(g) = resolve_glob(w) {
+                *w = g;
+            }
+        }
+        for r in redirs.iter_mut() {
+            if let Some(g) = resolve_glob(&r.target) {
+                r.target = g;
             }
         }
         let (cmd_path, args) = if rest.is_empty() {
@@ -1337,6 +1378,116 @@ fn assignment(w: &str) -> Option<(String, String)> {
 }
 
 /// `{rm,-rf,/}` → rm -rf /; `pre{a,b}post` → prea preb... (one level).
+/// Paths a glob in a command is matched against: where shells,
+/// interpreters and network clients live, the account and log files, and
+/// the key and history files of a home.
+const KNOWN_PATHS: &[&str] = &[
+    "/bin/bash",
+    "/bin/sh",
+    "/bin/zsh",
+    "/bin/dash",
+    "/bin/nc",
+    "/bin/cat",
+    "/usr/bin/bash",
+    "/usr/bin/sh",
+    "/usr/bin/zsh",
+    "/usr/bin/nc",
+    "/usr/bin/ncat",
+    "/usr/bin/curl",
+    "/usr/bin/wget",
+    "/usr/bin/python3",
+    "/usr/bin/perl",
+    "/usr/bin/base64",
+    "/dev/tcp",
+    "/dev/udp",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/passwd",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/crontab",
+    "/etc/cron.d",
+    "/etc/ld.so.preload",
+    "/etc/pam.d",
+    "/etc/ssh",
+    "/var/log",
+    "/root/.ssh",
+    "/root/.bash_history",
+    "~/.ssh/id_rsa",
+    "~/.ssh/id_ed25519",
+    "~/.ssh/id_ecdsa",
+    "~/.ssh/authorized_keys",
+    "~/.ssh",
+    "~/.aws/credentials",
+    "~/.aws",
+    "~/.kube/config",
+    "~/.docker/config.json",
+    "~/.netrc",
+    "~/.git-credentials",
+    "~/.gnupg",
+    "~/.bash_history",
+    "~/.zsh_history",
+    "~/.bashrc",
+    "~/.zshrc",
+    "~/.profile",
+    "~/.config/gcloud",
+];
+
+/// One path component against a glob component: `?` any one character,
+/// `*` any run, `[…]` any one character.
+fn glob_component(pat: &[u8], s: &[u8]) -> bool {
+    match pat.first() {
+        None => s.is_empty(),
+        Some(b'*') => (0..=s.len()).any(|k| glob_component(&pat[1..], &s[k..])),
+        Some(b'?') => !s.is_empty() && glob_component(&pat[1..], &s[1..]),
+        Some(b'[') => match pat.iter().position(|&c| c == b']') {
+            Some(end) if !s.is_empty() => glob_component(&pat[end + 1..], &s[1..]),
+            _ => false,
+        },
+        Some(&c) => s.first() == Some(&c) && glob_component(&pat[1..], &s[1..]),
+    }
+}
+
+/// The well-known path a glob word starts with, with the rest of the word
+/// kept (`/d?v/tcp/1.2.3.4/80` → `/dev/tcp/1.2.3.4/80`); `None` when the
+/// word has no glob or none of `KNOWN_PATHS` fits.
+fn resolve_glob(word: &str) -> Option<String> {
+    if !(word.starts_with('/') || word.starts_with("~/"))
+        || !word.contains(['?', '*', '['])
+        || word.len() > 256
+    {
+        return None;
+    }
+    let parts: Vec<&str> = word.split('/').collect();
+    for known in KNOWN_PATHS {
+        let kp: Vec<&str> = known.split('/').collect();
+        if kp.len() > parts.len() {
+            continue;
+        }
+        // Each `*` may try every split point: a component with many of
+        // them is not worth the time (and no real path needs it).
+        let fits = kp.iter().zip(&parts).all(|(k, p)| {
+            p.bytes().filter(|&c| c == b'*').count() <= 3
+                && glob_component(p.as_bytes(), k.as_bytes())
+        });
+        // A glob that only says `*` for a component proves nothing
+        // (`/*/*` fits everything): at least one letter must agree.
+        let telling =
+            kp.iter().zip(&parts).any(|(k, p)| {
+                !k.is_empty() && p != k && p.bytes().any(|c| c.is_ascii_alphanumeric())
+            }) || kp.iter().zip(&parts).all(|(k, p)| k == p);
+        if fits && telling && kp.iter().zip(&parts).any(|(k, p)| k != p) {
+            let mut out = known.to_string();
+            for p in &parts[kp.len()..] {
+                out.push('/');
+                out.push_str(p);
+            }
+            return Some(out);
+        }
+    }
+    None
+}
+
 fn brace_expand(w: &str) -> Vec<String> {
     let (Some(open), Some(close)) = (w.find('{'), w.rfind('}')) else {
         return vec![w.to_string()];
@@ -1359,6 +1510,38 @@ mod tests {
 
     fn cmds(src: &str) -> Vec<String> {
         parse(src).segments.iter().map(|s| s.text.clone()).collect()
+    }
+
+    #[test]
+    fn globs_for_well_known_paths_resolve() {
+        assert_eq!(resolve_glob("/???/b??h").as_deref(), Some("/bin/bash"));
+        assert_eq!(
+            resolve_glob("/d?v/tcp/203.0.113.5/80").as_deref(),
+            Some("/dev/tcp/203.0.113.5/80")
+        );
+        assert_eq!(
+            resolve_glob("~/.s?h/id_*").as_deref(),
+            Some("~/.ssh/id_rsa")
+        );
+        assert_eq!(
+            resolve_glob("~/.s?h/id_*.pub").as_deref(),
+            Some("~/.ssh/id_*.pub")
+        );
+        assert_eq!(resolve_glob("/e??/sh??ow").as_deref(), Some("/etc/shadow"));
+        // Plain paths, project globs and all-wildcard words stay as written.
+        assert_eq!(resolve_glob("/etc/shadow"), None);
+        assert_eq!(resolve_glob("./build/*.o"), None);
+        assert_eq!(resolve_glob("/*/*"), None);
+        assert_eq!(resolve_glob("/var/log/*.log"), None);
+        // Many stars in one component are not tried.
+        assert_eq!(resolve_glob("/e*t*c*x*y*/shadow"), None);
+        assert_eq!(cmds("c''at /e?c/sh?dow"), vec!["cat /etc/shadow"]);
+    }
+
+    #[test]
+    fn xargs_replace_strings_stand_for_their_input() {
+        assert_eq!(cmds("ls ~ | xargs -I% rm -rf ~/%")[1], "rm -rf ~/*");
+        assert_eq!(cmds("ls | xargs -I {} cp {} /tmp/b/")[1], "cp * /tmp/b/");
     }
 
     #[test]
