@@ -372,6 +372,44 @@ fn tool_verb(tool: &str) -> ToolVerb {
     }
 }
 
+/// The command a CLI's own tool runs: `aws_cli {command: "s3 ls"}` is `aws
+/// s3 ls`, `kubernetes_exec {pod, namespace, command}` is `kubectl exec -n
+/// NS POD -- COMMAND`; the program's name is what the rules know it by.
+fn cli_command(tool: &str, params: &serde_json::Value, command: &str) -> String {
+    let words: Vec<&str> = tool
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    if (has("kubernetes") || has("kubectl") || has("k8s")) && has("exec") {
+        if let Some(pod) = params.get("pod").and_then(|x| x.as_str()) {
+            let ns = params
+                .get("namespace")
+                .and_then(|x| x.as_str())
+                .map(|n| format!("-n {n} "))
+                .unwrap_or_default();
+            return format!("kubectl exec {ns}{pod} -- {command}");
+        }
+    }
+    let first = command.split_whitespace().next().unwrap_or("");
+    for (word, program) in [
+        ("aws", "aws"),
+        ("gcloud", "gcloud"),
+        ("az", "az"),
+        ("azure", "az"),
+        ("kubectl", "kubectl"),
+        ("kubernetes", "kubectl"),
+        ("docker", "docker"),
+        ("terraform", "terraform"),
+        ("helm", "helm"),
+    ] {
+        if has(word) && first != program && !first.ends_with(&format!("/{program}")) {
+            return format!("{program} {command}");
+        }
+    }
+    command.to_string()
+}
+
 /// Param names tools commonly give a command (any tool's `command` or
 /// `cmd`; the rest only for tools that run things), a path, a URL or a body.
 const PARAM_COMMANDS: &[&str] = &["command", "cmd", "script", "shell", "bash"];
@@ -465,7 +503,7 @@ impl Views {
                     &PARAM_COMMANDS[..2]
                 };
                 if let Some(c) = keys.iter().find_map(|k| p.get(*k).and_then(|c| c.as_str())) {
-                    command = Some(norm(c, &mut truncated));
+                    command = Some(norm(&cli_command(&tool, p, c), &mut truncated));
                     command_in_params = true;
                 }
             }
@@ -786,6 +824,19 @@ impl Coach {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cli_tool_runs_its_program() {
+        let none = serde_json::json!({});
+        assert_eq!(cli_command("aws_cli", &none, "s3 ls"), "aws s3 ls");
+        assert_eq!(cli_command("aws_cli", &none, "aws s3 ls"), "aws s3 ls");
+        assert_eq!(cli_command("run_terminal_cmd", &none, "ls -la"), "ls -la");
+        let pod = serde_json::json!({"pod": "api-1", "namespace": "prod"});
+        assert_eq!(
+            cli_command("kubernetes_exec", &pod, "env"),
+            "kubectl exec -n prod api-1 -- env"
+        );
+    }
 
     fn decide(c: &Coach, cmd: &str) -> Decision {
         c.check(&CheckInput::command(cmd), &rules::RuleSet::default(), 0)

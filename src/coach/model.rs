@@ -1859,6 +1859,19 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                     || name.starts_with("secrets.")
             });
         }
+        // The whole key directory copied or packed (`cp -R ~/.ssh …`,
+        // `tar czf k.tgz ~/.ssh`): every private key in it goes along.
+        if matches!(cmd, "cp" | "rsync" | "tar" | "zip" | "7z" | "ditto" | "scp")
+            && s.operands().any(|o| {
+                let o = o.trim_end_matches('/');
+                home_rel(o) == Some(".ssh")
+                    || o == "/root/.ssh"
+                    || o.ends_with("/.ssh") && o.starts_with("/home/")
+            })
+        {
+            hit(out, ix::CRED_READ);
+            read_secret = true;
+        }
         let git_push_to_url = cmd == "git"
             && s.args.iter().any(|a| a == "push")
             && s.operands()
@@ -2009,6 +2022,11 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 read_secret = true;
             }
         }
+        // Terraform state holds every secret the configuration touched.
+        if cmd == "terraform" && s.args.windows(2).any(|w| w[0] == "state" && w[1] == "pull") {
+            hit(out, ix::CRED_READ);
+            read_secret = true;
+        }
         if matches!(
             cmd,
             "gcloud" | "az" | "aws" | "doctl" | "heroku" | "gh" | "vault" | "op" | "kubectl"
@@ -2026,6 +2044,11 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 "read -field",
                 "item get",
                 "config view --raw",
+                // Commands whose output is a new or stored secret.
+                "create-access-key",
+                "create-service-specific-credential",
+                "keys create",
+                "Environment.Variables",
             ]
             .iter()
             .any(|k| line.has(k))
@@ -4017,7 +4040,12 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
             && s.operands().next().is_some_and(|o| o == "/")
             && has(&["-perm", "-4000", "-u=s", "-writable", "-222"])
         || cmd == "sudo" && has(&["-l"])
-        || cmd == "kubectl" && has(&["secrets", "secret"]) && has(&["get", "describe"])
+        // Secret names alone (`kubectl get secrets -n prod`) are an
+        // inventory; values come with -o or describe.
+        || cmd == "kubectl"
+            && has(&["secrets", "secret"])
+            && (has(&["describe"])
+                || has(&["get"]) && has(&["-o", "--output", "-A", "--all-namespaces"]))
         || cmd == "aws" && has(&["s3 ls"]) && has(&["--recursive"])
         || cmd == "grep" && has(&["/proc/*/cmdline", "/proc/*/environ"])
         || cmd == "system_profiler"
