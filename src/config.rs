@@ -1013,6 +1013,79 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The key path (`connections.maxConnections`, `exec.allowlist[0].command`)
+/// of the value being read at `line`:`column` (1-based, where serde_json
+/// stopped), found by walking the JSON text up to there. It names the key in
+/// an error without a path-tracking deserializer (serde_path_to_error was
+/// 114 KB of the aarch64 binary, for the config's error messages alone).
+fn key_path_at(text: &str, line: usize, column: usize) -> String {
+    enum Frame {
+        Object {
+            key: Option<String>,
+            expecting_key: bool,
+        },
+        Array {
+            index: usize,
+        },
+    }
+    let offset = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        .saturating_add(column)
+        .min(text.len());
+    let b = text.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < offset {
+        match b[i] {
+            b'{' => stack.push(Frame::Object {
+                key: None,
+                expecting_key: true,
+            }),
+            b'[' => stack.push(Frame::Array { index: 0 }),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Object { expecting_key, .. }) => *expecting_key = true,
+                Some(Frame::Array { index }) => *index += 1,
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Frame::Object { key, expecting_key }) = stack.last_mut() {
+                    if *expecting_key {
+                        *key = Some(text[start..i.min(text.len())].to_string());
+                        *expecting_key = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for f in &stack {
+        match f {
+            Frame::Object { key: Some(k), .. } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Frame::Object { key: None, .. } => {}
+            Frame::Array { index } => path.push_str(&format!("[{index}]")),
+        }
+    }
+    path
+}
+
 impl Config {
     /// Reads and validates a config file. Missing keys take their defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -1043,9 +1116,9 @@ impl Config {
                 msg: describe_serde_error(&inner),
             }
         };
-        let cfg: Config = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            let key = e.path().to_string();
-            parse_error(key, e.into_inner())
+        let cfg: Config = serde::Deserialize::deserialize(&mut *de).map_err(|e| {
+            let key = key_path_at(&text, e.line(), e.column());
+            parse_error(key, e)
         })?;
         // Anything but white space after the object is an error, not ignored.
         de.end().map_err(|e| parse_error(String::new(), e))?;
@@ -1737,6 +1810,15 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_json(text, Path::new("/etc/clawgate.json"))
+    }
+
+    #[test]
+    fn key_paths_name_where_an_error_stopped() {
+        let t = r#"{"connections":{"maxConnections":"many"}}"#;
+        assert_eq!(key_path_at(t, 1, 39), "connections.maxConnections");
+        let t = "{\n  \"exec\": {\"allowlist\": [{\"command\": \"a\"}, {\"command\": 7}]}\n}";
+        assert_eq!(key_path_at(t, 2, 55), "exec.allowlist[1].command");
+        assert_eq!(key_path_at("{}", 1, 1), "");
     }
 
     #[test]
