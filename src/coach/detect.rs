@@ -1416,13 +1416,15 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                 });
             }
         }
+        // The literal text piped into this command (`echo … | tee f`).
+        let piped = || {
+            (i > 0 && segs[i - 1].sep == Sep::Pipe)
+                .then(|| literal_output(&segs[i - 1]))
+                .flatten()
+        };
         match s.cmd.as_str() {
             "tee" => {
-                let prev = if i > 0 && segs[i - 1].sep == Sep::Pipe {
-                    literal_output(&segs[i - 1])
-                } else {
-                    None
-                };
+                let prev = piped();
                 for t in s.operands() {
                     out.push(Write {
                         path: t.clone(),
@@ -1432,8 +1434,8 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
             }
             // An `at`/`batch` job is the text piped in: it runs later, as
             // a cron line does.
-            "at" | "batch" if i > 0 && segs[i - 1].sep == Sep::Pipe => {
-                if let Some(text) = literal_output(&segs[i - 1]) {
+            "at" | "batch" => {
+                if let Some(text) = piped() {
                     out.push(Write {
                         path: "/var/spool/at/job".into(),
                         data: Some(text),
@@ -1446,11 +1448,7 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     && !s.has_flag('r', "")
                     && !s.has_flag('e', "") =>
             {
-                let prev = if i > 0 && segs[i - 1].sep == Sep::Pipe {
-                    literal_output(&segs[i - 1])
-                } else {
-                    None
-                };
+                let prev = piped();
                 out.push(Write {
                     path: "/var/spool/cron/crontabs/user".into(),
                     data: prev.or_else(|| s.stdin_text.clone()),
@@ -1501,11 +1499,7 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                 }
             }
             "dd" => {
-                let prev = if i > 0 && segs[i - 1].sep == Sep::Pipe {
-                    literal_output(&segs[i - 1])
-                } else {
-                    None
-                };
+                let prev = piped();
                 for t in s.args.iter().filter_map(|a| a.strip_prefix("of=")) {
                     out.push(Write {
                         path: t.to_string(),

@@ -2084,7 +2084,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         accounts(segs, s, out);
         escapes(s, out);
         system_changes(s, out);
-        git_config_command(coach, s, depth, out);
+        git_credential_helper_sends(s, out);
         typosquat(s, out);
         root_and_recon(s, out);
         hidden_download(s, out);
@@ -3196,72 +3196,27 @@ fn typosquat(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
-/// `git config KEY VALUE` where git runs VALUE as a command: a credential
-/// helper or alias starting with `!`, core.sshCommand, core.pager,
-/// core.editor, core.fsmonitor, diff.external, gpg.program, filter and
-/// merge drivers. The value is judged as the command it becomes; one
-/// that is critical on its own (a credential helper that posts what git
-/// hands it) makes the setting a planted payload.
-fn git_config_command(coach: &Coach, s: &Segment, depth: usize, out: &mut Vec<Match>) {
-    if s.cmd != "git" || depth >= 2 || !s.args.iter().any(|a| a == "config") {
-        return;
-    }
-    let ops: Vec<&String> = s
-        .args
-        .iter()
-        .skip_while(|a| *a != "config")
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let (Some(key), Some(value)) = (ops.first(), ops.get(1)) else {
+/// git hands a credential helper the username and password on stdin: a
+/// helper that talks to the network sends them. (What any command-valued
+/// git setting runs is judged as a nested command by the parser.)
+fn git_credential_helper_sends(s: &Segment, out: &mut Vec<Match>) {
+    let Some((key, command)) = shell::git_config_command(s) else {
         return;
     };
-    let key = key.to_ascii_lowercase();
-    let bang = value.strip_prefix('!');
-    let command = match key.as_str() {
-        "credential.helper" => bang,
-        "core.sshcommand" | "core.pager" | "core.editor" | "core.fsmonitor" | "diff.external"
-        | "gpg.program" | "sequence.editor" | "core.askpass" => Some(bang.unwrap_or(value)),
-        k if k.starts_with("alias.") => bang,
-        k if (k.starts_with("filter.") || k.starts_with("merge.") || k.starts_with("diff."))
-            && (k.ends_with(".clean")
-                || k.ends_with(".smudge")
-                || k.ends_with(".process")
-                || k.ends_with(".driver")
-                || k.ends_with(".textconv")) =>
-        {
-            Some(bang.unwrap_or(value))
-        }
-        _ => None,
-    };
-    let Some(command) = command.filter(|c| !c.trim().is_empty()) else {
-        return;
-    };
-    // git hands a credential helper the username and password on stdin:
-    // a helper that talks to the network sends them.
-    if key == "credential.helper"
-        && [
-            "curl",
-            "wget",
-            "nc ",
-            "ncat",
-            "socat",
-            "/dev/tcp/",
-            "http://",
-            "https://",
-        ]
-        .iter()
-        .any(|n| command.has(n))
-    {
+    let networked = [
+        "curl",
+        "wget",
+        "nc ",
+        "ncat",
+        "socat",
+        "/dev/tcp/",
+        "http://",
+        "https://",
+    ]
+    .iter()
+    .any(|n| command.has(n));
+    if key == "credential.helper" && networked {
         hit(out, ix::CRED_SENT);
-        return;
-    }
-    let views = super::Views::build(&super::CheckInput::command(command), 64 * 1024);
-    let inner = coach.scan_views(&views, depth + 1);
-    if inner.iter().any(|m| m.severity == Critical) {
-        hit(out, ix::WRITTEN_PAYLOAD);
-    } else if inner.iter().any(|m| m.severity == High) {
-        hit(out, ix::SHELL_THROUGH);
     }
 }
 

@@ -262,25 +262,9 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
                 }
             }
         }
-        "git" if seg.args.first().is_some_and(|a| a == "config") => {
-            let ops: Vec<&String> = seg.args.iter().filter(|a| !a.starts_with('-')).collect();
-            if ops.len() >= 3 {
-                let key = ops[1].to_ascii_lowercase();
-                if [
-                    "core.pager",
-                    "core.sshcommand",
-                    "core.editor",
-                    "core.fsmonitor",
-                    "core.hookspath",
-                    "credential.helper",
-                    "sequence.editor",
-                    "diff.external",
-                ]
-                .contains(&key.as_str())
-                    || key.starts_with("alias.")
-                {
-                    nested.push((ops[2].trim_start_matches('!').to_string(), false));
-                }
+        "git" => {
+            if let Some((_, command)) = git_config_command(seg) {
+                nested.push((command, false));
             }
         }
         "watch" => {
@@ -318,6 +302,40 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             }
         }
     }
+}
+
+/// `git config KEY VALUE` where git runs VALUE as a command: a credential
+/// helper or alias starting with `!`, core.sshCommand, core.pager,
+/// core.editor, core.fsmonitor, core.askPass, diff.external, gpg.program,
+/// sequence.editor, filter/merge/diff drivers. Returns the key (lowercased)
+/// and the command.
+pub fn git_config_command(seg: &Segment) -> Option<(String, String)> {
+    if seg.cmd != "git" || seg.args.first().is_none_or(|a| a != "config") {
+        return None;
+    }
+    let ops: Vec<&String> = seg.args[1..]
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (key, value) = (ops.first()?.to_ascii_lowercase(), ops.get(1)?.as_str());
+    let bang = value.strip_prefix('!');
+    let command = match key.as_str() {
+        "credential.helper" => bang,
+        "core.sshcommand" | "core.pager" | "core.editor" | "core.fsmonitor" | "core.askpass"
+        | "diff.external" | "gpg.program" | "sequence.editor" | "core.hookspath" => {
+            Some(bang.unwrap_or(value))
+        }
+        k if k.starts_with("alias.") => bang,
+        k if (k.starts_with("filter.") || k.starts_with("merge.") || k.starts_with("diff."))
+            && [".clean", ".smudge", ".process", ".driver", ".textconv"]
+                .iter()
+                .any(|e| k.ends_with(e)) =>
+        {
+            Some(bang.unwrap_or(value))
+        }
+        _ => None,
+    }?;
+    (!command.trim().is_empty()).then(|| (key, command.to_string()))
 }
 
 /// The inline program of `python -c`, `perl -e`, `node -e`, `php -r`,
