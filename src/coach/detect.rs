@@ -465,6 +465,21 @@ fn service_account_token_to_its_api(s: &Segment, host: &str) -> bool {
         && !s.text.has("/.aws/")
 }
 
+/// The first URL in a piece of code, quoted or not (PowerShell's
+/// `-Uri https://…`).
+fn first_url(code: &str) -> Option<&str> {
+    let at = code.find("://")?;
+    let b = code.as_bytes();
+    let mut start = at;
+    while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b"+.-".contains(&b[start - 1])) {
+        start -= 1;
+    }
+    let end = code[at..]
+        .find(|c: char| c.is_whitespace() || "'\"`)>,;".contains(c))
+        .map_or(code.len(), |e| at + e);
+    Some(&code[start..end])
+}
+
 /// Host of a URL or `host[:port]` word.
 fn host_of_word(w: &str) -> Option<String> {
     let w = w.trim_matches(|c| c == '"' || c == '\'');
@@ -1075,10 +1090,32 @@ const VAR_GENERIC_PARTS: &[&str] = &[
     "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV",
 ];
 
+/// Compared by the host's labels, not as a substring: `api.github.com`,
+/// `gitlab.corp.example` and `api.datadoghq.com` carry their service's
+/// name, a look-alike (`openai-proxy.example`, `github-api.example`) only
+/// contains it.
 fn var_matches_host(var: &str, host: &str) -> bool {
     var.split('_')
         .filter(|p| p.len() >= 3 && !VAR_GENERIC_PARTS.contains(p))
-        .any(|p| host.contains(&p.to_ascii_lowercase()))
+        .any(|p| {
+            let p = p.to_ascii_lowercase();
+            // Services whose hosts do not carry the name their variables use.
+            let alias: &[&str] = match p.as_str() {
+                "aws" => &["amazonaws", "amazon"],
+                "gcp" | "gcloud" | "gke" => &["googleapis", "google"],
+                "azure" => &["windows", "microsoft", "azurecr", "azmk8s"],
+                "hf" | "huggingface" => &["huggingface", "hf"],
+                _ => &[],
+            };
+            host.split('.').any(|label| {
+                alias.contains(&label)
+                    || label == p
+                    || label
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    || label.len() >= 5 && p.starts_with(label)
+            })
+        })
 }
 
 /// A command that reads a secret itself or through one of its
@@ -1185,11 +1222,23 @@ fn reads_secret_here(seg: &Segment) -> bool {
     }
     if is_interpreter(cmd) {
         let code = shell::interpreter_code(seg).join(" ");
-        if code.has("os.environ")
-            || code.has("process.env")
-            || code.has("%ENV")
-            || code.has("getenv(")
-            || code.has("ENV.to_h")
+        if [
+            "os.environ",
+            "process.env",
+            "%ENV",
+            "$ENV{",
+            "getenv(",
+            "ENV.to_h",
+            "ENV[",
+            "ENV.fetch",
+            "$_ENV",
+            "Deno.env",
+            "Bun.env",
+            "$env:",
+            "Env:",
+        ]
+        .iter()
+        .any(|k| code.has(k))
         {
             return true;
         }
@@ -1324,12 +1373,16 @@ fn sink(seg: &Segment) -> Option<Sink> {
             "curl_exec",
             "socket.connect",
             ".connect((",
+            "Invoke-RestMethod",
+            "Invoke-WebRequest",
+            "irm ",
+            "iwr ",
+            "WebClient",
         ];
         if !sends.iter().any(|s| code.contains(s)) {
             return None;
         }
-        let url = code.split(['\'', '"']).find(|p| p.has("://"))?;
-        host_of_word(url)?
+        host_of_word(first_url(&code)?)?
     } else {
         return None;
     };
@@ -1371,7 +1424,7 @@ fn write_kind(path: &str) -> Option<WriteKind> {
     use WriteKind::*;
     let table = KIND_RES.get_or_init(|| {
         [
-            (Sudoers, r"^/etc/sudoers"),
+            (Sudoers, r"^/etc/(?:sudoers|doas\.conf$|doas\.d/)"),
             (Pam, r"^/etc/pam\.d/|/security/pam_\w+\.so$"),
             (Preload, r"^/etc/ld\.so\.preload$"),
             (Accounts, r"^/etc/(?:passwd|shadow|group|gshadow|master\.passwd)$"),
@@ -1384,7 +1437,7 @@ fn write_kind(path: &str) -> Option<WriteKind> {
             (ShellRc, r"(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile)$|\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|zsh/zshrc|environment)$|^/etc/profile\.d/"),
             (AuthKeys, r"authorized_keys2?$"),
             (Package, r"(?:^|/)package\.json$"),
-            (BuildFile, r"(?i)(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/"),
+            (BuildFile, r"(?i)(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/|(?:^|/)(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$|(?:^|/)(?:k8s|kubernetes|kube|manifests|deploy(?:ment)?s?|templates|helm|charts)/(?:[^/]+/)*[^/]+\.ya?ml$"),
         ]
         .into_iter()
         .map(|(k, r)| (k, ascii_regex(r)))
@@ -1658,6 +1711,11 @@ fn build_file_commands(path: &str, data: &str) -> String {
             || l.ends_with("rules")
             || l.contains("/.cursor/rules/")
     };
+    // make hands a recipe to the shell with `$$` turned into `$`.
+    let makefile = {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        matches!(name, "Makefile" | "makefile" | "GNUmakefile") || name.ends_with(".mk")
+    };
     let mut out: Vec<String> = Vec::new();
     for line in data.lines().take(2000) {
         if out.len() >= 256 {
@@ -1698,7 +1756,7 @@ fn build_file_commands(path: &str, data: &str) -> String {
         }
         let mut l = line.trim();
         for prefix in [
-            "- ", "RUN ", "run:", "entry:", "script:", "command:", "cmd:", "exec:",
+            "- ", "RUN ", "run:", "entry:", "script:", "command:", "cmd:", "exec:", "args:",
         ] {
             if let Some(r) = l.strip_prefix(prefix) {
                 l = r.trim_start();
@@ -1716,7 +1774,11 @@ fn build_file_commands(path: &str, data: &str) -> String {
         }
         let l = l.trim_start_matches(['@', '-', '+']).trim();
         if !l.is_empty() && !l.starts_with('#') {
-            out.push(l.to_string());
+            out.push(if makefile {
+                l.replace("$$", "$")
+            } else {
+                l.to_string()
+            });
         }
         // `cmd` spans inside prose.
         let mut rest = line;
@@ -2225,6 +2287,28 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
             }
         }
+        // Runtimes that run a module straight from a URL (`deno run
+        // https://…`): curl | sh with type checking. Deno's own registries
+        // are where its documentation points.
+        if s.cmd == "deno"
+            && s.args
+                .first()
+                .is_some_and(|a| matches!(a.as_str(), "run" | "install" | "x"))
+        {
+            if let Some(h) = s
+                .operands()
+                .skip(1)
+                .find(|o| o.starts_with("https://") || o.starts_with("http://"))
+                .and_then(|u| host_of_word(u))
+            {
+                let registry = ["deno.land", "jsr.io", "esm.sh", "deno.dev"]
+                    .iter()
+                    .any(|d| h == *d || h.ends_with(&format!(".{d}")));
+                if !registry && !is_loopback(&h) {
+                    hit(out, ix::PIPE_SHELL, None);
+                }
+            }
+        }
         // Saved then executed.
         if is_fetch_cmd(&s.cmd) {
             let url = fetch_target(s).unwrap_or_default();
@@ -2679,6 +2763,10 @@ mod tests {
             "s3.amazonaws.com"
         ));
         assert!(!var_matches_host("API_KEY", "evil.com"));
+        assert!(var_matches_host("DATADOG_API_KEY", "api.datadoghq.com"));
+        assert!(var_matches_host("GITLAB_TOKEN", "gitlab.corp.example"));
+        assert!(!var_matches_host("OPENAI_API_KEY", "openai-proxy.example"));
+        assert!(!var_matches_host("GITHUB_TOKEN", "github-api.example"));
     }
 
     #[test]

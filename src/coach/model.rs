@@ -2819,10 +2819,28 @@ fn spawns_shell(s: &Segment) -> bool {
     // /bin/zsh`) is a setting: nothing starts while the command runs.
     let account_tool =
         ACCOUNT_TOOLS.contains(&s.cmd.as_str()) || matches!(s.cmd.as_str(), "pw" | "dscl");
+    // A commit message or PR body is prose about code ("detect `bash -i`
+    // reverse shells"); nothing in it runs.
+    let prose_tool = matches!(
+        s.cmd.as_str(),
+        "git" | "gh" | "glab" | "hg" | "svn" | "jj" | "tea"
+    );
     s.args.iter().enumerate().any(|(i, a)| {
         if account_tool
             && (a.starts_with("--shell=")
                 || i > 0 && matches!(s.args[i - 1].as_str(), "-s" | "--shell" | "UserShell"))
+        {
+            return false;
+        }
+        if prose_tool
+            && (["--message=", "--body=", "--title=", "--notes="]
+                .iter()
+                .any(|f| a.starts_with(f))
+                || i > 0
+                    && matches!(
+                        s.args[i - 1].as_str(),
+                        "-m" | "--message" | "--body" | "-b" | "--title" | "-t" | "--notes"
+                    ))
         {
             return false;
         }
@@ -3233,6 +3251,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         | "firmwarepasswd"
         | "aa-teardown"
         | "aa-disable"
+        | "aa-complain"
         | "setenforce"
         | "update-ca-certificates"
         | "update-ca-trust"
@@ -3329,7 +3348,13 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 })
                 || cmd == "chmod" && has(&["u+s", "4755", "+s ", "6755"])
         }
-        "kextload" | "insmod" | "modprobe" | "kmutil" => !has(&["-r", "--remove"]),
+        // modprobe by name loads a module the distribution installed
+        // (`br_netfilter`, `overlay`); a path is someone's own build.
+        "modprobe" => {
+            !has(&["-r", "--remove"])
+                && (s.operands().any(|o| o.contains('/')) || has(&["--force", "-f"]))
+        }
+        "kextload" | "insmod" | "kmutil" => !has(&["-r", "--remove"]),
         "nsenter" | "unshare" | "chroot" => s.sudo || has(&["-t 1", "--target 1"]),
         _ => false,
     } || (cmd == "kubectl"
@@ -3363,10 +3388,26 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         );
     }
     let tunnel = match cmd {
-        "ssh" => s.args.iter().any(|a| {
-            a == "-D"
-                || a == "-R"
-                || a.starts_with("-D")
+        // A SOCKS proxy on this machine's loopback (`-D 1080`, the default
+        // bind) through a named host is a browsing route through one's own
+        // bastion; one bound for the network serves anyone, and one through
+        // a bare address goes who knows where.
+        "ssh" => s.args.iter().enumerate().any(|(i, a)| {
+            let d_value = if a == "-D" {
+                s.args.get(i + 1).map(|v| v.as_str())
+            } else {
+                a.strip_prefix("-D").filter(|v| !v.is_empty())
+            };
+            let bare_ip_host = s.operands().any(|o| {
+                let h = o.rsplit('@').next().unwrap_or(o);
+                h.split('.').count() == 4
+                    && h.split('.')
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            });
+            d_value.is_some_and(|v| {
+                bare_ip_host
+                    || v.contains(':') && !v.starts_with("127.") && !v.starts_with("localhost:")
+            }) || a == "-R"
                 || a.starts_with("-R")
                 || a.has("DynamicForward")
                 || a.has("RemoteForward")
@@ -3854,6 +3895,8 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
         }
         "userdel" | "deluser" | "groupdel" => true,
         "dscl" => has(&["-delete"]),
+        "sysadminctl" => has(&["-deleteUser"]),
+        "pw" => has(&["userdel", "groupdel"]),
         "docker" => {
             // `system prune -a` takes images and stopped containers, which
             // come back with a pull; volumes hold data.

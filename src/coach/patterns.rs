@@ -128,7 +128,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A function that spawns copies of itself exhausts the process table and freezes the machine.",
       "Never run self-replicating process loops; use ulimit -u in test environments."),
     p("dst.sql-drop", DestructiveOperation, High, Text,
-      r"(?i)\b(?:drop\s+(?:table|database|schema|collection|keyspace|index)\b|truncate\s+(?:table\s+)?[\w.`]+\s*;|db\.\w*\.?drop(?:database)?\(\)|dropdatabase\(\))",
+      r"(?i)\b(?:drop\s+(?:table|database|schema|collection|keyspace|index)\b|truncate\s+(?:table\s+)?(?:only\s+)?[\w.`\x22]+(?:\s*,\s*[\w.`\x22]+)*(?:\s+(?:cascade|restrict|(?:restart|continue)\s+identity))*\s*;|db\.\w*\.?drop(?:database)?\(\)|dropdatabase\(\))",
       "Drops a database object",
       "DROP and TRUNCATE remove data irreversibly, and a misplaced connection string points them at production.",
       "Run it inside a transaction against a staging copy, with a fresh backup."),
@@ -150,11 +150,11 @@ pub static PATTERNS: &[PatternDef] = &[
       // `git clean -fdX` removes only ignored files (build output).
       r"^(?:sudo )?git\s+(?:-\S+\s+)*clean(?:\s+-[a-wyzA-Z]+)*\s+-[a-wyzA-Z]*X[a-wyzA-Z]*(?:\s+-[a-wyzA-Z]+)*\s*$"),
     unless(p("dst.log-tamper", DestructiveOperation, High, Segment,
-      r"(?:^(?:sudo )?(?:truncate|shred|rm|unlink|srm|wipe)\b.*\s/var/log\b|(?:^|\s)>\s*/var/log/|^(?:sudo )?(?:cp|cat|ln\s+-sf?)\s+/dev/null\s+/var/log/|/var/log/(?:wtmp|btmp|lastlog|utmp|auth\.log|secure|audit/)\S*\s*$|^(?:sudo )?journalctl\s+.*--vacuum-(?:time[=\s]*\d+(?:s|sec|seconds?|m|min|minutes?)?(?:\s|$)|size[=\s]*\d+[kKbB]?(?:\s|$)|files[=\s]*[01](?:\s|$))|^(?:sudo )?(?:wevtutil\s+cl|clear-eventlog)\b|^(?:sudo )?auditctl\s+-D|^(?:sudo )?(?:rm|unlink|shred|truncate)\b.*\s/etc/(?:audit/(?:rules\.d|audit\.rules|auditd\.conf)|rsyslog\.(?:conf|d)|syslog(?:-ng)?\.conf|syslog-ng/|audit_control))",
+      r"(?:^(?:sudo )?(?:truncate|shred|rm|unlink|srm|wipe)\b.*\s/var/log\b|(?:^|\s)>\s*/var/log/|^(?:sudo )?(?:cp|cat|ln\s+-sf?)\s+/dev/null\s+/var/log/|/var/log/(?:wtmp|btmp|lastlog|utmp|auth\.log|secure|audit/)\S*\s*$|^(?:sudo )?journalctl\s+.*--vacuum-(?:time[=\s]*\d+(?:s|sec|seconds?|m|min|minutes?)?(?:\s|$)|size[=\s]*\d+[kKbB]?(?:\s|$)|files[=\s]*[01](?:\s|$))|^(?:sudo )?(?:wevtutil\s+cl|clear-eventlog)\b|^(?:sudo )?auditctl\s+-D|^(?:sudo )?(?:sed|perl|gsed)\s+(?:-\w+\s+)*-\w*i\S*\s+.*/var/log/|^(?:sudo )?(?:rm|unlink|shred|truncate)\b.*\s/etc/(?:audit/(?:rules\.d|audit\.rules|auditd\.conf)|rsyslog\.(?:conf|d)|syslog(?:-ng)?\.conf|syslog-ng/|audit_control))",
       "Deletes or empties system logs",
       "Wiping /var/log hides what happened on the machine: it is what intruders do after they get in.",
       "Rotate logs with logrotate or journalctl settings; never erase them from an agent."),
-      r"^(?:sudo )?(?:tail|head|cat|less|more|grep|zgrep|egrep|awk|wc|last|lastb|utmpdump|stat|ls|file|sha256sum|md5sum)\b[^>|]*$"),
+      r"^(?:sudo )?(?:tail|head|cat|less|more|grep|zgrep|egrep|awk|wc|last|lastb|utmpdump|stat|ls|file|sha256sum|md5sum)\b[^>|]*$|^(?:sudo )?sed\s+-n\s+[^>|\s-][^>|]*?/p\s+/var/log/[^>|\s]*(?:\s+/var/log/[^>|\s]*)*$"),
     p("dst.history-wipe", DestructiveOperation, High, Raw,
       r"(?i)(?:\bhistory\s+-[cw]\b|\bunset\s+histfile\b|\bhistfile=/dev/null|\bhist(?:file)?size=0\b|\bhistcontrol=\S*ignore(?:space|both)\b|\bset\s+\+o\s+history\b|(?:rm|shred|truncate|unlink)\b[^;|&]*_history\b|>\s*\S*_history\b|ln\s+-sf?\s+/dev/null\s+\S*_history)",
       "Erases shell history",
@@ -166,7 +166,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Deleting a namespace or all resources takes down every service in it, often production.",
       "Delete the single resource you mean, in a non-production context, after checking kubectl config current-context."),
     unless(p("dst.cloud-destroy", DestructiveOperation, High, Segment,
-      cmd!(r"(?:(?:terraform|tofu|terragrunt|pulumi)\s+(?:.*\s)?destroy\b|aws\s+s3\s+(?:rm\s.*--recursive|rb\b)|aws\s+s3api\s+delete-bucket|aws\s+\S+\s+(?:delete|terminate|deregister)-\S+|gsutil\s+(?:-m\s+)?(?:rm\s+-\w*r|rb)\b|gcloud\s+.*\bdelete\b|az\s+.*\bdelete\b|doctl\s+.*\bdelete\b|heroku\s+(?:apps:destroy|pg:reset)|flyctl?\s+(?:apps\s+)?destroy|redis-cli\b.*\b(?i:flush(?:all|db))\b|dropdb\s)"),
+      cmd!(r"(?:(?:terraform|tofu|terragrunt|pulumi)\s+(?:.*\s)?destroy\b|aws\s+s3\s+(?:rm\s.*--recursive|rb\b)|aws\s+s3api\s+delete-bucket|aws\s+\S+\s+(?:delete|terminate|deregister)-\S+|gsutil\s+(?:-m\s+)?(?:rm\s+-\w*r|rb)\b|gcloud\s+.*\bdelete\b|az\s+.*\bdelete\b|doctl\s+.*\bdelete\b|heroku\s+(?:apps:destroy|pg:reset)|flyctl?\s+(?:apps\s+)?destroy|redis-cli\b.*\b(?i:flush(?:all|db))\b|dropdb\s|aws\s+kms\s+(?:schedule-key-deletion|disable-key)\b|gcloud\s+kms\s+keys\s+versions\s+(?:destroy|disable)\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--all\b.*--replicas[=\s]+0\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--replicas[=\s]+0\b.*--all\b)"),
       "Destroys cloud infrastructure or data",
       "Destroy and recursive delete commands remove infrastructure, buckets and backups in one step.",
       "Plan first (terraform plan -destroy), target one resource, and confirm the account and environment."),
@@ -209,7 +209,8 @@ pub static PATTERNS: &[PatternDef] = &[
       "Files owned by root in a project break later builds and can smuggle root-owned executables.",
       "Keep project files owned by the working user."),
     unless(p("priv.sudoers-edit", PrivilegeEscalation, Critical, Segment,
-      r"(?:/etc/sudoers|NOPASSWD\s*:|\bvisudo\b|sudoers\.d)",
+      // doas is sudo's counterpart on the BSDs and Alpine.
+      r"(?:/etc/sudoers|NOPASSWD\s*:|\bvisudo\b|sudoers\.d|/etc/doas\.conf|/etc/doas\.d/|\bpermit\s+(?:\S+\s+)*nopass\b)",
       "Changes sudo rules",
       "Editing sudoers (or adding NOPASSWD) gives password-less root to whoever the rule names.",
       "Ask the machine owner to change sudo rules by hand with visudo."),
@@ -229,6 +230,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Mounts the host's root filesystem into a container",
       "A container with / mounted (or nsenter into pid 1) is root on the host.",
       "Mount only the project directory: docker run -v \"$PWD\":/app."),
+    // A manifest or compose file that runs a container privileged with the
+    // node's root, PID namespace or Docker socket: root on the node once
+    // applied, whatever the image.
+    p("priv.manifest-host-root", PrivilegeEscalation, Critical, WriteText,
+      r"(?s)privileged[\x22']?\s*:\s*true\b.{0,2000}?(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock|/run/containerd/containerd\.sock)|(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock:)\S*.{0,2000}?privileged[\x22']?\s*:\s*true\b",
+      "Deploys a privileged container with the host's root",
+      "privileged: true together with the node's PID namespace, its / or the container runtime's socket is root on every node the manifest lands on.",
+      "Drop privileged, mount only the paths the workload needs, read-only."),
     p("priv.container-privileged", PrivilegeEscalation, High, Segment,
       cmd!(r"(?:(?:docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create)\b.*(?:--privileged|--pid[=\s]host|--cap-add[=\s](?:all|sys_admin|sys_ptrace)|-v\s*/var/run/docker\.sock|-v\s*/(?:etc|root|home|var|usr|boot|proc|sys|dev)\b\S*:)|kubectl\s+(?:run|debug)\b.*(?:(?:hostPID|hostNetwork|hostIPC|privileged)[\x22']?\s*:\s*true|--profile[=\s]sysadmin|node/))"),
       "Starts a privileged or host-mounted container",
@@ -250,7 +259,8 @@ pub static PATTERNS: &[PatternDef] = &[
       "Files placed in init.d, profile.d, cron or systemd directories run as root at boot or login.",
       "Install services through the package manager or a reviewed unit file."),
     p("priv.k8s-admin-binding", PrivilegeEscalation, High, Segment,
-      cmd!(r"(?:kubectl|oc)\s+(?:create|apply|patch)\s+(?:cluster)?rolebinding\b.*\b(?:cluster-admin|admin|system:masters)\b|(?:kubectl|oc)\s+adm\s+policy\s+add-cluster-role"),
+      // A role widened to every verb or resource is cluster-admin by another name.
+      cmd!(r"(?:kubectl|oc)\s+(?:create|apply|patch)\s+(?:cluster)?rolebinding\b.*\b(?:cluster-admin|admin|system:masters)\b|(?:kubectl|oc)\s+adm\s+policy\s+add-cluster-role|(?:kubectl|oc)\s+(?:patch|create|apply)\s+(?:cluster)?roles?\b.*(?:(?:verbs|resources|apiGroups)[^\]\s]{0,40}\[\s*[\x22']\*[\x22']|--verb[=\s]+\*|--resource[=\s]+\*|\b(?:escalate|impersonate)\b)"),
       "Grants cluster-admin",
       "Binding cluster-admin to a service account gives every pod using it full control of the cluster.",
       "Grant a narrow Role in one namespace."),
@@ -319,7 +329,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Reverse tunnels publish this machine's ports (often ssh) on someone else's host, past every firewall.",
       "Use an HTTP tunnel for a dev server only, and never expose ssh."),
     p("net.firewall-off", NetworkSuspicious, High, Segment,
-      cmd!(r"(?:(?:iptables|ip6tables)\s+(?:.*\s)?(?:-F|--flush|-X|-P\s+\w+\s+ACCEPT)\b|ufw\s+(?:disable|reset)\b|systemctl\s+(?:--\S+\s+)*(?:stop|disable|mask)\s+(?:--\S+\s+)*(?:firewalld|ufw|iptables|nftables|apparmor|auditd|falcon-sensor|osqueryd|wazuh-agent|clamav\S*|kesl|sentinelone|cbagentd|mdatp|elastic-agent|sysmon|xagt|ossec|rsyslog|syslog-ng|systemd-journald)\b|setenforce\s+0|nft\s+flush\s+ruleset|aa-teardown|auditctl\s+-e\s*0|spctl\s+--(?:master|global)-disable|csrutil\s+disable)"),
+      cmd!(r"(?:(?:iptables|ip6tables)\s+(?:.*\s)?(?:-F|--flush|-X|-P\s+\w+\s+ACCEPT)\b|ufw\s+(?:disable|reset)\b|systemctl\s+(?:--\S+\s+)*(?:stop|disable|mask)\s+(?:--\S+\s+)*(?:firewalld|ufw|iptables|nftables|apparmor|auditd|falcon-sensor|osqueryd|wazuh-agent|clamav\S*|kesl|sentinelone|cbagentd|mdatp|elastic-agent|sysmon|xagt|ossec|rsyslog|syslog-ng|systemd-journald)\b|(?:service\s+(?:firewalld|ufw|iptables|nftables|apparmor|auditd|rsyslog|syslog-ng|syslog|osqueryd|falcon-sensor|wazuh-agent|clamav\S*)\s+stop|(?:update-rc\.d|chkconfig|rc-update\s+del)\s+(?:firewalld|ufw|iptables|apparmor|auditd|rsyslog|syslog-ng|syslog|osqueryd|falcon-sensor|wazuh-agent)\b(?:\s+(?:disable|off|remove|default))?)\b|setenforce\s+0|nft\s+flush\s+ruleset|aa-teardown|auditctl\s+-e\s*0|spctl\s+--(?:master|global)-disable|csrutil\s+disable)"),
       "Turns off the firewall or security monitoring",
       "Flushing firewall rules or stopping audit/EDR services leaves the machine open and unwatched.",
       "Open the single port you need; never disable protection wholesale."),
@@ -454,6 +464,19 @@ pub static PATTERNS: &[PatternDef] = &[
       "Reads a password from the system keychain",
       "Keychain entries are the user's saved passwords; printing one exposes it.",
       "Let the program that owns the entry read it."),
+    // One secret read for a task is a question; every secret of a vault,
+    // an account or a cluster read in one go is a harvest.
+    p("cred.secret-store-dump", CredentialExposure, Critical, Raw,
+      r"(?:list-secrets|secret\s+list|secrets\s+list|kv\s+list|list-functions|get-parameters-by-path)\b[^\n]*?(?:get-secret-value|secret\s+show|versions\s+access|kv\s+get|vault\s+read|get-function-configuration|Environment\.Variables)|get-parameters-by-path\b[^\n]*?(?:--recursive[^\n]*--with-decryption|--with-decryption[^\n]*--recursive)|(?:kubectl|oc)\s+get\s+secrets?\s+(?:[^|;&\n]*\s)?(?:--all-namespaces|-A)\b[^|;&\n]*(?:-o\s*[\x22']?(?:json|yaml|jsonpath|go-template)|--output)",
+      "Dumps every secret of a vault, account or cluster",
+      "Reading all secrets at once (a loop over the list, a recursive decrypt, every namespace) harvests credentials no single task needs.",
+      "Read the one secret the task needs."),
+    // Root's key in instance metadata is root on every VM that reads it.
+    p("per.cloud-root-ssh-key", PersistenceMechanism, Critical, Raw,
+      r"add-metadata\b[^\n]*ssh-keys=[\x22']?root:|create-user\b[^\n]*(?:attach-user-policy|put-user-policy)[^\n]*(?:AdministratorAccess|\x22Action\x22\s*:\s*\x22\*\x22)[^\n]*create-access-key",
+      "Plants a root or owner login in a cloud account",
+      "An SSH key for root in instance metadata, or a new admin user handed a fresh access key in the same breath, is a back door into the whole account.",
+      "Grant the narrow role the task needs, to an identity the owner knows."),
     p("cred.secret-manager", CredentialExposure, Medium, Segment,
       cmd!(r"(?:aws\s+secretsmanager\s+get-secret-value|aws\s+ssm\s+get-parameters?\b.*--with-decryption|gcloud\s+secrets\s+versions\s+access|az\s+keyvault\s+secret\s+show|vault\s+(?:kv\s+get|read)\s|pass\s+show\s|op\s+(?:read|item\s+get)\b|doppler\s+secrets\s+get|heroku\s+config(?::get)?(?:\s+-\S+(?:\s+[^-\s]\S*)?)*(?:\s+[A-Z_]+)?\s*$|heroku\s+config:get\b|netlify\s+env:(?:get|list)\b|kubectl\s+(?:.*\s)?get\s+secrets?\b.*(?:-o\s*\S+|--output|jsonpath))"),
       "Prints a secret from a secret manager",
@@ -596,7 +619,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "A Lua one-liner that accepts or opens a socket and runs what arrives is a remote shell.",
       "Use ssh for remote access."),
     p("ci.log4shell", CodeInjection, Critical, Text,
-      r"(?i)\$\{\s*(?:jndi|[^}]{0,40}j[^}]{0,40}n[^}]{0,40}d[^}]{0,40}i[^}]{0,20}:)",
+      // Obfuscated lookups nest others (`${${lower:j}ndi:`, `${j${::-n}di:`):
+      // a lookup inside a lookup's first characters is the tell.
+      r"(?i)\$\{\s*(?:jndi|[^}]{0,40}j[^}]{0,40}n[^}]{0,40}d[^}]{0,40}i[^}]{0,20}:|[\w:]{0,8}\$\{\s*(?:lower|upper|::-|env:|sys:|date:|main:|k8s:|base64:|java:|ctx:|web:)[^}]{0,20}\})",
       "JNDI lookup string (Log4Shell)",
       "${jndi:ldap://...} makes vulnerable Java loggers fetch and run remote code.",
       "Do not send or log JNDI lookup strings."),
@@ -1015,7 +1040,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "Never forward verification codes; tell the owner about the request."),
       r"(?i)\b(?:do\s+not|don't|never|not\s+to)\s+(?:share|forward|send|give|tell)"),
     p("soc.credential-phish", SocialEngineering, High, Text,
-      r"(?i)(?:\b(?:verify|confirm|update|validate|re-?enter|provide|submit|send|need|require)\b.{0,30}\byour\s+(?:password|credentials|login\s+details|account\s+details|bank\s+details|card\s+(?:number|details)|ssn|social\s+security|pin\b)|\baccount\s+(?:will\s+be|has\s+been|is)\s+(?:locked|suspended|closed|disabled|terminated|deactivated))",
+      // Also in Spanish, Portuguese, French, German and Italian (ASCII
+      // stems: accented letters match any one or two bytes).
+      r"(?i)(?:\b(?:verify|confirm|update|validate|re-?enter|provide|submit|send|need|require)\b.{0,30}\byour\s+(?:password|credentials|login\s+details|account\s+details|bank\s+details|card\s+(?:number|details)|ssn|social\s+security|pin\b)|\baccount\s+(?:will\s+be|has\s+been|is)\s+(?:locked|suspended|closed|disabled|terminated|deactivated)|\b(?:confirme|verifique|actualice|ingrese|introduzca|atualize|informe|confirmez|v.{1,2}rifiez|saisissez|best.{1,2}tigen\s+sie|verifizieren\s+sie|aktualisieren\s+sie|confermi|verifichi|aggiorni)\b.{0,30}\b(?:contrase.{1,2}a|clave|senha|mot\s+de\s+passe|passwort|kennwort|password|datos\s+bancarios|dados\s+banc.{1,2}rios|coordonn.{1,2}es\s+bancaires|bankdaten|tarjeta|cart.{1,2}o|carte\s+bancaire|identidad|identidade|identit.{1,2}|cuenta|conta\b|compte|konto)|\b(?:su\s+cuenta|sua\s+conta|votre\s+compte|ihr\s+konto|il\s+suo\s+(?:account|conto))\s+(?:ha\s+sido|est.{1,2}|fue|foi|ser.{1,2}|a\s+.{1,2}t.{1,2}|sera|wurde|wird|ist|.{1,2}\s+stato|.{1,2})\s+(?:bloquead[ao]|suspendid[ao]|suspens[ao]|cerrad[ao]|encerrad[ao]|desactivad[ao]|desativad[ao]|bloqu.{1,2}|suspendu|ferm.{1,2}|d.{1,2}sactiv.{1,2}|gesperrt|deaktiviert|geschlossen|bloccato|sospeso))",
       "Phishing for credentials",
       "Urgent requests to verify a password or avoid a lock-out are the standard phishing script.",
       "Do not act on it; the real service never asks for your password by message."),
@@ -1086,7 +1113,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Stopping CloudTrail, GuardDuty, flow logs or diagnostic settings removes the record of what happens in the account next.",
       "Leave audit logging on; change its scope through the account's owners."),
     p("net.cloud-open-ingress", NetworkSuspicious, High, Segment,
-      cmd!(r"(?:aws\s+ec2\s+authorize-security-group-ingress\b.*(?:0\.0\.0\.0/0|::/0)|gcloud\s+compute\s+firewall-rules\s+(?:create|update)\b.*0\.0\.0\.0/0|az\s+network\s+nsg\s+rule\s+(?:create|update)\b.*--source-address-prefix(?:es)?\s+(?:\*|0\.0\.0\.0/0|Internet)\b|socketfilterfw\s+.*--set(?:globalstate|stealthmode|blockall)\s+off)"),
+      cmd!(r"(?:aws\s+ec2\s+authorize-security-group-ingress\b.*(?:0\.0\.0\.0/0|::/0)|gcloud\s+compute\s+firewall-rules\s+(?:create|update)\b.*0\.0\.0\.0/0|az\s+network\s+nsg\s+rule\s+(?:create|update)\b.*--source-address-prefix(?:es)?\s+[\x22']?(?:\*|0\.0\.0\.0/0|Internet)(?:[\x22']|\s|$)|socketfilterfw\s+.*--set(?:globalstate|stealthmode|blockall)\s+off)"),
       "Opens a firewall to the whole internet",
       "A rule from 0.0.0.0/0 (or the macOS application firewall switched off) exposes the service to every scanner on the internet.",
       "Allow only the addresses that need access."),
@@ -1122,8 +1149,16 @@ pub static PATTERNS: &[PatternDef] = &[
       "Check that it is set instead (print(bool(os.environ.get(...))))."),
       // Whether it is set, its length: the safe forms.
       r"\b(?:bool|len|Boolean)\s*\(|\bif\b|\?\s*['\x22]|\bis\s+(?:not\s+)?None\b|!!\s*process\.env|\.length\b|\bdefined\b"),
+    // Cloud moves that hand data or control to another account, or read
+    // what an instance was bootstrapped with.
+    p("exf.cloud-cross-account", DataExfiltration, High, Segment,
+      cmd!(r"(?:aws\s+s3\s+(?:cp|sync|mv)\s+(?:.*\s)?s3://\S+\s+s3://\S+.*--acl[=\s]+bucket-owner-full-control|aws\s+s3\s+(?:cp|sync|mv)\s+(?:.*\s)?--acl[=\s]+bucket-owner-full-control\s+(?:.*\s)?s3://\S+\s+s3://|aws\s+sts\s+assume-role\b.*role/(?:OrganizationAccountAccessRole|[\w+=,.@-]*[Aa]dmin)|aws\s+ec2\s+describe-instance-attribute\b.*userData|kubectl\s+port-forward\b.*--address[=\s]+(?:0\.0\.0\.0|\*|::))"),
+      "Moves cloud data or access across an account boundary",
+      "Copying a bucket with bucket-owner-full-control hands the copy to another account; assuming an organisation's admin role acts in another account; instance user data often carries bootstrap secrets; a port-forward on every interface publishes a cluster service.",
+      "Confirm the other account, role or listener is yours and meant for this."),
     p("ci.cloud-remote-exec", CodeInjection, High, Segment,
-      cmd!(r"(?:aws\s+ec2\s+modify-instance-attribute\b.*(?:--user-data|--attribute\s+userData)|aws\s+ssm\s+send-command\b|aws\s+lambda\s+update-function-code\b|gcloud\s+compute\s+instances\s+add-metadata\b.*startup-script|az\s+vm\s+(?:run-command\s+(?:invoke|create)|extension\s+set)\b)"),
+      // A Lambda layer is code the function loads at its next start.
+      cmd!(r"(?:aws\s+ec2\s+modify-instance-attribute\b.*(?:--user-data|--attribute\s+userData)|aws\s+ssm\s+send-command\b|aws\s+lambda\s+update-function-code\b|aws\s+lambda\s+(?:update-function-configuration|create-function)\b.*--layers\b|gcloud\s+compute\s+instances\s+add-metadata\b.*startup-script|az\s+vm\s+(?:run-command\s+(?:invoke|create)|extension\s+set)\b)"),
       "Runs code on other machines through an admin API",
       "User data, SSM commands, run-command and replaced Lambda code execute on machines this call never shows.",
       "Run what you need through a reviewed deployment."),
@@ -1173,11 +1208,15 @@ pub static PATTERNS: &[PatternDef] = &[
       "Uploads a system file",
       "System files (accounts, hosts, logs, configuration) describe the machine to whoever receives them.",
       "Send only the data the task needs."),
-    p("priv.library-inject", PrivilegeEscalation, High, Raw,
+    unless(p("priv.library-inject", PrivilegeEscalation, High, Raw,
       r"\b(?:LD_PRELOAD|LD_AUDIT|DYLD_INSERT_LIBRARIES|DYLD_FRAMEWORK_PATH|DYLD_LIBRARY_PATH)=['\x22]?[^\s'\x22]*/",
       "Loads a library into a program",
       "LD_PRELOAD and DYLD_INSERT_LIBRARIES put a library's code inside another program, with its rights and its data.",
       "Only for your own test binaries, with a library you built."),
+      // A library the package manager installed (`libfaketime`,
+      // `libeatmydata`, jemalloc) preloaded for one command: a testing and
+      // tuning idiom.
+      r"^(?:\w+=\S*\s+)*LD_PRELOAD=['\x22]?/(?:usr/)?(?:local/)?lib(?:32|64)?/(?:[\w+-]+/)*lib[\w+-]+\.so[\w.]*['\x22]?\s+(?:\w+=\S*\s+)*[\w./-]+[^;&|\n]*$"),
     unless(p("def.kernel-module-unload", PrivilegeEscalation, High, Segment,
       cmd!(r"(?:rmmod|modprobe\s+(?:.*\s)?(?:-r|--remove)|kextunload|kmutil\s+unload|delmod)\b"),
       "Unloads a kernel module",
@@ -1230,6 +1269,20 @@ pub static PATTERNS: &[PatternDef] = &[
       "Unpacks an archive over the root of the filesystem",
       "Extracting into / replaces system files (binaries, sudoers, keys) with whatever the archive holds.",
       "Extract into a directory of its own and look first."),
+    // A user's own folders synced to a cloud remote: a backup, or their
+    // documents leaving; a person decides which.
+    p("exf.user-files-to-cloud", DataExfiltration, High, Segment,
+      cmd!(r"(?:rclone\s+(?:copy|sync|move|copyto|moveto)|aws\s+s3\s+(?:cp|sync|mv)|gsutil\s+(?:-\w+\s+)*(?:cp|rsync|mv)|azcopy\s+(?:copy|sync)|b2\s+(?:sync|upload-file))\s+(?:-\S+\s+)*[\x22']?(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+|/Users/[^/\s]+)/(?:Documents|Desktop|Pictures|Downloads|Movies|Music|Library/(?:Mail|Messages|Keychains)|\.(?:ssh|aws|gnupg|kube|password-store))\b\S*\s+(?:-\S+\s+)*\S*(?:s3://|gs://|https?://|[\w-]+:)"),
+      "Copies a user's personal folders to a cloud remote",
+      "Documents, desktop and mail synced to a remote leave the machine in bulk; whose account the remote is decides whether that is a backup.",
+      "Check the remote is the owner's own backup destination."),
+    // An anonymous upload (`--no-sign-request`) can only go to a bucket
+    // that lets anyone write: nobody's own storage.
+    p("exf.anonymous-bucket-upload", DataExfiltration, Critical, Segment,
+      cmd!(r"aws\s+s3\s+(?:cp|sync|mv)\s+(?:.*\s)?(?:[^\s:]+)\s+s3://\S+.*--no-sign-request|aws\s+s3\s+(?:cp|sync|mv)\s+(?:.*\s)?--no-sign-request\s+(?:.*\s)?(?:[^\s:]+)\s+s3://"),
+      "Uploads to a bucket anyone can write",
+      "--no-sign-request sends the files without any account: the bucket accepts writes from anyone, which is a drop box, not your storage.",
+      "Upload to a bucket your own credentials own."),
     p("exf.transfer-put", DataExfiltration, High, Raw,
       r"(?s)\b(?:smbclient|ftp|lftp|sftp|tftp|ncftp\w*|wput)\b.*(?:\\n|\b)(?:put|mput|send|append)\s+['\x22]?(?:/etc/|/var/log/|/root/|~/|\$HOME/|/home/|/Users/)\S+|\b(?:ncftpput|wput)\s+(?:\S+\s+)*['\x22]?(?:/etc/|/var/log/|/root/|~/|\$HOME/|/home/|/Users/)\S+|\blftp\b.*\bmirror\s+(?:-\S+\s+)*(?:-R|--reverse)\b",
       "Uploads a file from home or the system through a file-transfer client",
@@ -1270,8 +1323,15 @@ pub static PATTERNS: &[PatternDef] = &[
       "Points a package manager at an unknown registry",
       "A registry on a bare address or a throwaway domain serves whatever packages it likes, and install scripts run them.",
       "Keep the official registry or your organisation's mirror."),
+    // A password typed into a chat message stays in that channel's
+    // history, readable by everyone in it.
+    p("cred.password-in-message", CredentialExposure, High, Outbound,
+      r"(?i)\b(?:pass(?:word)?|passwd|pwd|passphrase|mot\s+de\s+passe|contrase.{1,2}a|senha)\s*(?:is\s*)?[:=]\s*[\x22'`]?(?:[A-Za-z][^\s\x22'`]*[0-9!@#$%^&*?~+][^\s\x22'`]*|[0-9!@#$%^&*?~+][^\s\x22'`]*[A-Za-z][^\s\x22'`]*)",
+      "Sends a password in a message",
+      "A password posted to a channel is readable by everyone in it and stays in its history.",
+      "Share it through the password manager, or send where to find it."),
     p("soc.payment-redirect", SocialEngineering, High, Text,
-      r"(?i)(?:\b(?:wire|transfer|send|pay|remit)\b[^.\n]{0,80}\b(?:to\s+(?:the|our|my|this)\s+new|new|updated|changed|different)\s+(?:bank\s+)?(?:account|bank\s+details|iban|routing\s+number|beneficiary)|\b(?:old|previous|usual|current)\s+(?:bank\s+)?account\s+(?:is|was|has\s+been)\s+(?:closed|frozen|suspended|blocked|under\s+(?:audit|review)))",
+      r"(?i)(?:\b(?:wire|transfer|send|pay|remit)\b[^.\n]{0,80}\b(?:to\s+(?:the|our|my|this)\s+new|new|updated|changed|different)\s+(?:bank\s+)?(?:account|bank\s+details|iban|routing\s+number|beneficiary)|\b(?:update|change|replace|switch)\b[^.\n]{0,40}\b(?:wire|bank|banking|remittance|beneficiary)\s+(?:details|info(?:rmation)?|instructions|account)\b|\b(?:changed|switched|moved)\s+(?:\w+\s+)?banks?\b|\b(?:old|previous|usual|current)\s+(?:bank\s+)?account\s+(?:is|was|has\s+been)\s+(?:closed|frozen|suspended|blocked|under\s+(?:audit|review)))",
       "Asks for a payment to new bank details",
       "A message changing where money goes, with urgency, is the usual shape of invoice and CEO fraud.",
       "Confirm new bank details by calling a number you already have, never one in the message."),
@@ -1301,6 +1361,34 @@ pub static PATTERNS: &[PatternDef] = &[
       "Records keystrokes",
       "Code that opens the keyboard's input device or installs a key hook captures every key typed, passwords included.",
       "Read input through the application's own UI instead."),
+    // `exec -a NAME` (bash) and `argv[0]` tricks run a program under a
+    // name chosen for `ps`: a kernel thread or a system daemon.
+    p("def.masquerade-process-name", PrivilegeEscalation, High, Raw,
+      r#"\bexec\s+(?:-\w+\s+)*-a\s*["']?\[?(?:kworker|kthreadd|kswapd|ksoftirqd|migration|rcu_|watchdog|jbd2|kblockd|irq/|sshd|systemd|crond?\b|dbus|udevd|rsyslogd|auditd|polkitd|init\b|launchd|mdworker|mds\b|cfprefsd|trustd|syslogd|containerd|dockerd|nginx|apache2|httpd|bash\b|-bash)"#,
+      "Runs a program under a system process's name",
+      "A program started as \"[kworker]\" or \"sshd\" hides among the real ones in ps and top; nothing legitimate needs to borrow another process's name.",
+      "Run the program under its own name."),
+    // Another user's ssh-agent socket lets this shell use their keys
+    // without ever reading them.
+    p("cred.ssh-agent-hijack", CredentialExposure, Critical, Raw,
+      r"SSH_AUTH_SOCK=(?:\S*\$\([^)]*(?:\bsudo\b|-user\s+\w|/proc/)[^)]*\)|['\x22]?/(?:tmp|var/tmp|run/user/\d+)/\S*\s+(?:sudo\b|ssh\b[^;&|\n]*@))",
+      "Uses another user's ssh-agent",
+      "Pointing SSH_AUTH_SOCK at someone else's agent socket signs in as them to every host their keys open.",
+      "Use your own keys."),
+    // A library copied into an app bundle loads with that app's identity
+    // and its privacy grants (camera, disk access).
+    p("per.app-bundle-library", PersistenceMechanism, Critical, Segment,
+      cmd!(r"(?:cp|mv|ditto|install|ln\s+-\w*s\w*)\s+(?:-\S+\s+)*\S*\.(?:dylib|so|framework|bundle)\S*\s+[\x22']?/Applications/[^/]+\.app/Contents/"),
+      "Plants a library inside an application",
+      "A dylib replaced or added inside an .app is loaded by that app at its next start, with its permissions.",
+      "Reinstall the application from its vendor instead."),
+    // Attaching to another user's terminal session (tmux, screen) takes
+    // over whatever they are logged in to.
+    p("priv.session-hijack", PrivilegeEscalation, High, Raw,
+      r"\bsudo\s+(?:-\w+\s+)*-u\s*\S+\s+(?:-\w+\s+)*(?:tmux\s+(?:-\w+\s+)*(?:attach|a|at|attach-session)\b|screen\s+(?:-\w+\s+)*-\w*[xr])|\bscreen\s+(?:-\w+\s+)*-\w*[xr]\w*\s+\w[\w.-]*/|\btmux\s+(?:-\w+\s+)*-S\s*/(?:tmp|var/run|run)/tmux-\d+/\S*\s+(?:attach|a|at|attach-session)\b",
+      "Attaches to another user's terminal session",
+      "Another user's tmux or screen session carries their logins and sudo; attaching to it acts as them.",
+      "Ask the user to share the session, or work in your own."),
     p("def.masquerade-space", PrivilegeEscalation, Medium, Raw,
       r#"\b(?:cp|mv|ln|install|chmod|touch|gcc|cc|clang|go\s+build)\s[^;&|\n]*\s(?:-o\s*)?(?:"[^"\n]*[^\s"/] +"|'[^'\n]*[^\s'/] +')\s*(?:$|[;&|\n)])"#,
       "Names a file with a trailing space",
@@ -1317,7 +1405,8 @@ pub static PATTERNS: &[PatternDef] = &[
       "Passwords and tokens typed on a command line stay in the history; grepping it for them is credential hunting.",
       "Search history for the command you need, not for passwords."),
     p("cred.login-brute-force", CredentialExposure, High, Raw,
-      r"(?i)(?:\bfor\s+\w+\s+in\s+(?:\$\(\s*(?:seq\s+(?:\d+\s+)?\d{4,}|cat\s+\S*(?:pass|word|rockyou|list|dict|creds)\S*)\s*\)|\{\d+\.\.\d{4,}\}|`cat\s+\S*(?:pass|word|rockyou|list|dict)\S*`)|\bwhile\s+(?:IFS=\S*\s+)?read\b[^;\n]*;\s*do)[^\n]*?\b(?:curl|wget|http|https|sshpass|smbclient|mysql|ftp|ldapsearch|rpcclient)\b[^\n]*?(?:login|signin|sign_in|auth|pass(?:word)?=|pwd=|-p\s*\x22?\$|sshpass|-U\s)",
+      // Or one password tried against many accounts (spraying).
+      r"(?i)(?:\bfor\s+\w+\s+in\b[^;\n]*;\s*do\b[^\n]*?\b(?:sshpass\s+-p\s*|smbclient\b[^\n]*%|mysql\b[^\n]*\s-p)[\x22']?[^\s\x22'$]{4,}[^\n]*\$\{?\w+\}?@|(?:\bfor\s+\w+\s+in\s+(?:\$\(\s*(?:seq\s+(?:\d+\s+)?\d{4,}|cat\s+\S*(?:pass|word|rockyou|list|dict|creds)\S*)\s*\)|\{\d+\.\.\d{4,}\}|`cat\s+\S*(?:pass|word|rockyou|list|dict)\S*`)|\bwhile\s+(?:IFS=\S*\s+)?read\b[^;\n]*;\s*do)[^\n]*?\b(?:curl|wget|http|https|sshpass|smbclient|mysql|ftp|ldapsearch|rpcclient)\b[^\n]*?(?:login|signin|sign_in|auth|pass(?:word)?=|pwd=|-p\s*\x22?\$|sshpass|-U\s))",
       "Tries passwords in a loop",
       "A loop that posts a wordlist or a number range to a login form (or to ssh, SMB, a database) is a password-guessing attack, against someone else's account or service.",
       "Test your own login with the one account you own; use a test double for rate-limit tests."),

@@ -107,7 +107,19 @@ pub const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "tcsh", "csh",
 ];
 pub const INTERPRETERS: &[&str] = &[
-    "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "deno", "bun",
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "nodejs",
+    "php",
+    "lua",
+    "deno",
+    "bun",
+    "pwsh",
+    "powershell",
 ];
 
 pub fn is_shell(cmd: &str) -> bool {
@@ -346,7 +358,7 @@ pub fn interpreter_code(seg: &Segment) -> Vec<String> {
     while let Some(a) = it.next() {
         if matches!(
             a.as_str(),
-            "-c" | "-e" | "-r" | "-E" | "--eval" | "-p" | "--print"
+            "-c" | "-e" | "-r" | "-E" | "--eval" | "-p" | "--print" | "-Command" | "-command"
         ) {
             if let Some(code) = it.next() {
                 out.push(code.clone());
@@ -533,8 +545,10 @@ pub fn basename(w: &str) -> String {
 fn wrapper_value_options(cmd: &str) -> Option<&'static [&'static str]> {
     Some(match cmd {
         "env" => &["-u", "-C", "-S"],
-        "command" | "builtin" | "nohup" | "time" | "setsid" | "busybox" | "unbuffer" | "exec"
+        "command" | "builtin" | "nohup" | "time" | "setsid" | "busybox" | "unbuffer"
         | "caffeinate" => &[],
+        // `exec -a NAME prog`: the name is what `ps` will show.
+        "exec" => &["-a"],
         "nice" | "renice" => &["-n"],
         "ionice" => &["-c", "-n"],
         "stdbuf" => &["-i", "-o", "-e"],
