@@ -234,7 +234,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // node's root, PID namespace or Docker socket: root on the node once
     // applied, whatever the image.
     p("priv.manifest-host-root", PrivilegeEscalation, Critical, WriteText,
-      r"(?s)privileged[\x22']?\s*:\s*true\b.{0,2000}?(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock|/run/containerd/containerd\.sock)|(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock:)\S*.{0,2000}?privileged[\x22']?\s*:\s*true\b",
+      r"(?s)privileged[\x22']?\s*:\s*true\b.*?(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock|/run/containerd/containerd\.sock)|(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock:)\S*.*?privileged[\x22']?\s*:\s*true\b",
       "Deploys a privileged container with the host's root",
       "privileged: true together with the node's PID namespace, its / or the container runtime's socket is root on every node the manifest lands on.",
       "Drop privileged, mount only the paths the workload needs, read-only."),
@@ -583,12 +583,12 @@ pub static PATTERNS: &[PatternDef] = &[
       "Reference an environment variable instead."),
     // ---------------------------------------------------------------- code injection
     p("ci.exec-decoded-code", CodeInjection, Critical, Segment,
-      r#"(?is)\b(?:exec|eval|system|assert|Function|execfile|compile)(?:\s*\(|\s+).{0,120}?(?:b64decode|b32decode|b16decode|a85decode|decodebytes|decompress|unhexlify|fromhex|decode_base64|base64_decode|atob\(|gzinflate|str_rot13|fromCharCode|Buffer\.from\([^)]*['"](?:base64|hex)['"]|codecs\.decode|\.unpack1?\(\s*['"]m0?['"]|\bpack\(\s*['"]H\*|\.pack\(\s*['"]H\*|\bhex2bin\(|\bconvert_uudecode\()"#,
+      r#"(?is)\b(?:exec|eval|system|assert|Function|execfile|compile)(?:\s*\(|\s+).*?(?:b64decode|b32decode|b16decode|a85decode|decodebytes|decompress|unhexlify|fromhex|decode_base64|base64_decode|atob\(|gzinflate|str_rot13|fromCharCode|Buffer\.from\([^)]*['"](?:base64|hex)['"]|codecs\.decode|\.unpack1?\(\s*['"]m0?['"]|\bpack\(\s*['"]H\*|\.pack\(\s*['"]H\*|\bhex2bin\(|\bconvert_uudecode\()"#,
       "Runs code that was just decoded",
       "exec(b64decode(...)) hides what runs: the only reason to encode code is to get it past review.",
       "Decode it, read it, and run the plain code only if it is what you expect."),
     unless(p("ci.exec-remote-code", CodeInjection, Critical, Segment,
-      r#"(?is)\b(?:exec|eval|execfile|Function|instance_eval|load)(?:\s*\(|\s+).{0,120}?(?:urlopen|urllib|requests\.get|httpx\.get|http\.get|https\.get|fetch\(|Net::HTTP|open-uri|URI\.open|LWP::Simple|\bget\(\s*['"]https?:|file_get_contents\(\s*['"](?:https?|ftp):|curl_exec|wget|curl\s|dataWithContentsOfURL|NSURL\.URLWithString)|(?:\bfetch\(|\bhttps?\.get\(|require\(\s*['"](?:node:)?https?['"]\s*\)\s*\.(?:get|request)\(|\baxios(?:\.get)?\(|\bgot\()\s*['"]https?://.{0,200}?(?:\beval\s*\(|\.then\(\s*eval\s*\)|new\s+Function\s*\(|\bvm\.runIn\w+\(|\brequire\(\s*['"]vm['"])"#,
+      r#"(?is)\b(?:exec|eval|execfile|Function|instance_eval|load)(?:\s*\(|\s+).*?(?:urlopen|urllib|requests\.get|httpx\.get|http\.get|https\.get|fetch\(|Net::HTTP|open-uri|URI\.open|LWP::Simple|\bget\(\s*['"]https?:|file_get_contents\(\s*['"](?:https?|ftp):|curl_exec|wget|curl\s|dataWithContentsOfURL|NSURL\.URLWithString)|(?:\bfetch\(|\bhttps?\.get\(|require\(\s*['"](?:node:)?https?['"]\s*\)\s*\.(?:get|request)\(|\baxios(?:\.get)?\(|\bgot\()\s*['"]https?://.{0,200}?(?:\beval\s*\(|\.then\(\s*eval\s*\)|new\s+Function\s*\(|\bvm\.runIn\w+\(|\brequire\(\s*['"]vm['"])"#,
       "Runs code fetched from the network",
       "exec/eval of a downloaded body runs whatever the server returns, unseen.",
       "Download the code, review it, and run it from a file."),
@@ -631,7 +631,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "${jndi:...} in a header or parameter exploits Log4Shell on the receiving service.",
       "Do not send JNDI lookup strings."),
     p("ci.script-injection", CodeInjection, High, Text,
-      r#"(?is)<script\b[^>]*>.{0,400}?(?:document\.cookie|fetch\(|XMLHttpRequest|eval\(|localStorage|window\.location|new\s+Image)|\bjavascript:\s*[\w(]|\bon(?:error|load|mouseover)\s*=\s*["']?[^"'>]{0,200}(?:fetch|document\.cookie|eval|location)"#,
+      r#"(?is)<script\b[^>]*>.*?(?:document\.cookie|fetch\(|XMLHttpRequest|eval\(|localStorage|window\.location|new\s+Image)|\bjavascript:\s*[\w(]|\bon(?:error|load|mouseover)\s*=\s*["']?[^"'>]{0,200}(?:fetch|document\.cookie|eval|location)"#,
       "Script injection (XSS)",
       "A script that reads cookies or storage and sends them away steals sessions wherever it is rendered.",
       "Escape the text before rendering; never store or forward it as HTML."),
