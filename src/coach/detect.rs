@@ -1114,6 +1114,17 @@ fn var_matches_host(var: &str, host: &str) -> bool {
                         .strip_prefix(p.as_str())
                         .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_alphanumeric()))
                     || label.len() >= 5 && p.starts_with(label)
+                    // An abbreviation of a one-word host (`OWM` for
+                    // openweathermap): its letters in order, from the first.
+                    || alias.is_empty()
+                        && (3..=4).contains(&p.len())
+                        && label.len() >= 2 * p.len()
+                        && !label.contains('-')
+                        && label.starts_with(&p[..1])
+                        && {
+                            let mut rest = label.chars();
+                            p.chars().all(|c| rest.any(|l| l == c))
+                        }
             })
         })
 }
@@ -1165,7 +1176,16 @@ fn reads_secret_here(seg: &Segment) -> bool {
                 skip = true;
                 return false;
             }
-            matches!(cmd, "scp" | "rsync") && !a.starts_with("--rsh") && is_secret_ref(a)
+            // `--exclude .env` names what is left behind.
+            if a == "--exclude" || a == "--filter" {
+                skip = true;
+                return false;
+            }
+            matches!(cmd, "scp" | "rsync")
+                && !a.starts_with("--rsh")
+                && !a.starts_with("--exclude")
+                && !a.starts_with("--filter")
+                && is_secret_ref(a)
         });
     }
     // A Mac application's private data read through AppleScript (every
@@ -1243,11 +1263,18 @@ fn reads_secret_here(seg: &Segment) -> bool {
             return true;
         }
     }
-    seg.args.iter().any(|a| is_secret_ref(a))
-        || seg
-            .redirs
-            .iter()
-            .any(|r| r.op.contains('<') && !r.op.has("<<") && is_secret_ref(&r.target))
+    // An archiver's `--exclude .env` / `-x .env` names what is left out.
+    let mut excluded = false;
+    seg.args.iter().any(|a| {
+        let was = std::mem::replace(
+            &mut excluded,
+            a == "--exclude" || a == "--exclude-from" || (cmd == "zip" && a == "-x"),
+        );
+        !was && !a.starts_with("--exclude") && is_secret_ref(a)
+    }) || seg
+        .redirs
+        .iter()
+        .any(|r| r.op.contains('<') && !r.op.has("<<") && is_secret_ref(&r.target))
 }
 
 /// Sends data over the network: the host, and whether what it sends is
@@ -1507,6 +1534,21 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     data: prev.or_else(|| s.stdin_text.clone()),
                 });
             }
+            // A manifest applied from stdin is a file the cluster runs: judged
+            // as one written under k8s/.
+            "kubectl" | "oc"
+                if s.args
+                    .first()
+                    .is_some_and(|a| matches!(a.as_str(), "apply" | "create" | "replace"))
+                    && s.args.windows(2).any(|w| w[0] == "-f" && w[1] == "-") =>
+            {
+                if let Some(text) = piped().or_else(|| s.stdin_text.clone()) {
+                    out.push(Write {
+                        path: "k8s/applied-from-stdin.yaml".into(),
+                        data: Some(text),
+                    });
+                }
+            }
             "cp" | "mv" | "install" | "ln" | "rsync" => {
                 let ops: Vec<&String> = s.operands().collect();
                 if let (Some(dst), Some(src)) = (ops.last(), ops.first()) {
@@ -1716,6 +1758,15 @@ fn build_file_commands(path: &str, data: &str) -> String {
         let name = path.rsplit('/').next().unwrap_or(path);
         matches!(name, "Makefile" | "makefile" | "GNUmakefile") || name.ends_with(".mk")
     };
+    // A shell line continued with `\` (a YAML `run: |` block, a recipe) is
+    // one command; a workflow's `${{ secrets.NAME }}` is the secret `$NAME`.
+    let joined;
+    let data = if prose {
+        data
+    } else {
+        joined = gh_expressions_as_vars(&data.replace("\\\n", " "));
+        joined.as_str()
+    };
     let mut out: Vec<String> = Vec::new();
     for line in data.lines().take(2000) {
         if out.len() >= 256 {
@@ -1773,6 +1824,23 @@ fn build_file_commands(path: &str, data: &str) -> String {
             }
         }
         let l = l.trim_start_matches(['@', '-', '+']).trim();
+        // `command: ["sh", "-c", "…"]`: the list is an argv.
+        let argv;
+        let l = if l.starts_with('[') && l.ends_with(']') {
+            match serde_json::from_str::<Vec<String>>(l) {
+                Ok(words) => {
+                    argv = words
+                        .iter()
+                        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    argv.as_str()
+                }
+                Err(_) => l,
+            }
+        } else {
+            l
+        };
         if !l.is_empty() && !l.starts_with('#') {
             out.push(if makefile {
                 l.replace("$$", "$")
@@ -1792,6 +1860,31 @@ fn build_file_commands(path: &str, data: &str) -> String {
         }
     }
     out.join("\n")
+}
+
+/// `${{ secrets.NAME }}` → `${NAME}` (and any other `${{ … }}` → `${GH}`),
+/// so a workflow's secrets read as the variables they become.
+fn gh_expressions_as_vars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(a) = rest.find("${{") {
+        let Some(b) = rest[a..].find("}}").map(|b| a + b) else {
+            break;
+        };
+        out.push_str(&rest[..a]);
+        let inner = rest[a + 3..b].trim();
+        match inner.strip_prefix("secrets.") {
+            Some(name) if name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') => {
+                out.push_str("${");
+                out.push_str(name);
+                out.push('}');
+            }
+            _ => out.push_str("${GH}"),
+        }
+        rest = &rest[b + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The text a sed script puts into the file: the replacement of each
@@ -2231,6 +2324,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             hit(out, ix::RM_CRITICAL, None);
         }
         if s.cmd == "find"
+            && !shell::find_selects_disposable(s)
             && s.operands().next().is_some_and(|o| is_critical_dir(o))
             && (s.has_arg("-delete")
                 || s.args

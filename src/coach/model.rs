@@ -1794,7 +1794,8 @@ fn named_paths(s: &Segment) -> Vec<&str> {
         } else {
             knows_options && NOT_READ_VALUES.contains(&a.as_str())
         };
-        if skips {
+        // `--exclude .env` names what is left behind.
+        if skips || matches!(a.as_str(), "--exclude" | "--exclude-from" | "--filter") {
             skip_next = true;
             continue;
         }
@@ -2014,7 +2015,15 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             {
                 hit(out, ix::CRED_HARVEST);
             } else if s.args.iter().any(|a| {
-                a.starts_with("find-") && a.ends_with("-password")
+                // Without -w or -g a lookup prints the item's attributes,
+                // not its secret.
+                a.starts_with("find-")
+                    && a.ends_with("-password")
+                    && s.args.iter().any(|f| {
+                        f.starts_with('-')
+                            && !f.starts_with("--")
+                            && (f.contains('w') || f.contains('g'))
+                    })
                     || a == "dump-keychain"
                     || a == "export"
             }) {
@@ -2404,6 +2413,7 @@ fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
         }
     }
     if cmd == "find"
+        && !shell::find_selects_disposable(s)
         && (s.has_arg("-delete")
             || s.args
                 .windows(2)
@@ -3322,6 +3332,13 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 "HiddenUsersList",
                 "Hide500Users",
             ]) && has(&["write"])
+                // Turning the lock-screen password on, or its delay to zero,
+                // tightens it.
+                && !matches!(
+                    (s.args.get(2).map(String::as_str), s.args.last().map(String::as_str)),
+                    (Some("askForPassword"), Some("1" | "true" | "YES"))
+                        | (Some("askForPasswordDelay"), Some("0"))
+                )
         }
 
         // Capturing others' traffic; the loopback (one's own dev server)
@@ -3346,7 +3363,10 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                         || o.starts_with("/Library")
                         || o.starts_with("/System")
                 })
-                || cmd == "chmod" && has(&["u+s", "4755", "+s ", "6755"])
+                || cmd == "chmod"
+                    && has(&["u+s", "4755", "+s ", "6755"])
+                    // setgid on folders: group inheritance for shared ones.
+                    && !(has(&["g+s "]) && s.operands().skip(1).all(|o| o.ends_with('/')))
         }
         // modprobe by name loads a module the distribution installed
         // (`br_netfilter`, `overlay`); a path is someone's own build.
@@ -3354,7 +3374,9 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             !has(&["-r", "--remove"])
                 && (s.operands().any(|o| o.contains('/')) || has(&["--force", "-f"]))
         }
-        "kextload" | "insmod" | "kmutil" => !has(&["-r", "--remove"]),
+        "kextload" | "insmod" => !has(&["-r", "--remove"]),
+        // kmutil also lists and inspects; only `load` loads.
+        "kmutil" => s.args.first().is_some_and(|a| a == "load"),
         "nsenter" | "unshare" | "chroot" => s.sudo || has(&["-t 1", "--target 1"]),
         _ => false,
     } || (cmd == "kubectl"
@@ -4033,6 +4055,11 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
             | "dns-sd"
             | "nbtscan"
     ) && s.operands().next().is_some()
+        // Scanning this machine itself maps nothing of anyone else's.
+        && !(cmd == "nmap"
+            && s.operands()
+                .filter(|o| !o.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '-'))
+                .all(|o| matches!(o.as_str(), "localhost" | "127.0.0.1" | "::1")))
         || cmd == "getcap" && has(&["-r"])
         || cmd == "find"
             && s.operands().next().is_some_and(|o| o == "/")

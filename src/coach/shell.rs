@@ -302,6 +302,25 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
         if runs_stdin {
             nested.push((body.clone(), false));
         }
+        // `python3 - <<EOF … EOF`: the body is the program, read as if given
+        // with -c (its reverse shells and file reads are judged the same).
+        let code_flag = match cmd {
+            c if c.starts_with("python") => Some("-c"),
+            "perl" | "ruby" | "node" | "nodejs" | "lua" => Some("-e"),
+            "php" => Some("-r"),
+            "pwsh" | "powershell" => Some("-Command"),
+            _ => None,
+        };
+        if let Some(flag) = code_flag {
+            if interpreter_code(seg).len() == 1
+                && seg.args.iter().all(|a| a == "-" || a.starts_with('-'))
+            {
+                nested.push((
+                    format!("{cmd} {flag} '{}'", body.replace('\'', "'\\''")),
+                    false,
+                ));
+            }
+        }
     }
     // osascript's `do shell script "…"` and `do script "…"` run commands.
     if is_interpreter(cmd) || cmd == "osascript" {
@@ -431,6 +450,79 @@ fn exec_literals(code: &str) -> Vec<String> {
 /// or `docker|podman|nerdctl exec [opts] CONTAINER CMD`.
 fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
     let first = args.iter().position(|a| !a.starts_with('-'))?;
+    // `docker run [opts] IMAGE CMD…` runs CMD as surely as exec does;
+    // `kubectl run NAME --image=… -- CMD…` likewise.
+    if matches!(args[first].as_str(), "run" | "create")
+        && (first == 0 || cmd != "docker" || args[..first].iter().all(|a| a.starts_with('-')))
+    {
+        let rest = &args[first + 1..];
+        if matches!(cmd, "kubectl" | "oc") {
+            let dash = rest.iter().position(|a| a == "--")?;
+            let inner = &rest[dash + 1..];
+            return (!inner.is_empty()).then(|| inner.join(" "));
+        }
+        if !matches!(cmd, "docker" | "podman" | "nerdctl") {
+            return None;
+        }
+        const RUN_WITH_VALUE: &[&str] = &[
+            "-e",
+            "--env",
+            "--env-file",
+            "-u",
+            "--user",
+            "-w",
+            "--workdir",
+            "-v",
+            "--volume",
+            "-p",
+            "--publish",
+            "--name",
+            "--network",
+            "--net",
+            "--entrypoint",
+            "--restart",
+            "--mount",
+            "--platform",
+            "-l",
+            "--label",
+            "--add-host",
+            "--cap-add",
+            "--cap-drop",
+            "--device",
+            "--dns",
+            "-h",
+            "--hostname",
+            "--ipc",
+            "--pid",
+            "--log-driver",
+            "--log-opt",
+            "-m",
+            "--memory",
+            "--runtime",
+            "--security-opt",
+            "--shm-size",
+            "--ulimit",
+            "--volumes-from",
+            "--cpus",
+            "--gpus",
+            "-a",
+            "--attach",
+            "--link",
+            "--tmpfs",
+            "--pull",
+            "--cidfile",
+            "--userns",
+            "--uts",
+            "--cgroupns",
+            "--expose",
+            "--health-cmd",
+            "--stop-signal",
+            "--stop-timeout",
+            "--sysctl",
+            "--group-add",
+        ];
+        return command_after_target(rest, RUN_WITH_VALUE);
+    }
     if args[first] != "exec" {
         return None;
     }
@@ -534,6 +626,36 @@ fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
         }
         i += 1;
     }
+}
+
+/// A `find` that selects files by a throwaway extension (`-name '*.dmg'`,
+/// `-iname '*.pyc'`): deleting what it finds is housekeeping in any folder,
+/// where deleting a folder's own files is not.
+pub fn find_selects_disposable(seg: &Segment) -> bool {
+    const DISPOSABLE: &[&str] = &[
+        "dmg",
+        "pkg",
+        "iso",
+        "tmp",
+        "log",
+        "pyc",
+        "pyo",
+        "o",
+        "class",
+        "bak",
+        "swp",
+        "part",
+        "crdownload",
+        "cache",
+        "orig",
+        "rej",
+    ];
+    seg.args.windows(2).any(|w| {
+        matches!(w[0].as_str(), "-name" | "-iname")
+            && w[1].rsplit_once('.').is_some_and(|(stem, ext)| {
+                stem.ends_with('*') && DISPOSABLE.contains(&ext.to_ascii_lowercase().as_str())
+            })
+    })
 }
 
 pub fn basename(w: &str) -> String {
