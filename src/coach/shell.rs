@@ -450,89 +450,23 @@ fn exec_literals(code: &str) -> Vec<String> {
 /// or `docker|podman|nerdctl exec [opts] CONTAINER CMD`.
 fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
     let first = args.iter().position(|a| !a.starts_with('-'))?;
+    let verb = args[first].as_str();
     // `docker run [opts] IMAGE CMD…` runs CMD as surely as exec does;
     // `kubectl run NAME --image=… -- CMD…` likewise.
-    if matches!(args[first].as_str(), "run" | "create")
-        && (first == 0 || cmd != "docker" || args[..first].iter().all(|a| a.starts_with('-')))
-    {
-        let rest = &args[first + 1..];
-        if matches!(cmd, "kubectl" | "oc") {
-            let dash = rest.iter().position(|a| a == "--")?;
-            let inner = &rest[dash + 1..];
-            return (!inner.is_empty()).then(|| inner.join(" "));
-        }
-        if !matches!(cmd, "docker" | "podman" | "nerdctl") {
-            return None;
-        }
-        const RUN_WITH_VALUE: &[&str] = &[
-            "-e",
-            "--env",
-            "--env-file",
-            "-u",
-            "--user",
-            "-w",
-            "--workdir",
-            "-v",
-            "--volume",
-            "-p",
-            "--publish",
-            "--name",
-            "--network",
-            "--net",
-            "--entrypoint",
-            "--restart",
-            "--mount",
-            "--platform",
-            "-l",
-            "--label",
-            "--add-host",
-            "--cap-add",
-            "--cap-drop",
-            "--device",
-            "--dns",
-            "-h",
-            "--hostname",
-            "--ipc",
-            "--pid",
-            "--log-driver",
-            "--log-opt",
-            "-m",
-            "--memory",
-            "--runtime",
-            "--security-opt",
-            "--shm-size",
-            "--ulimit",
-            "--volumes-from",
-            "--cpus",
-            "--gpus",
-            "-a",
-            "--attach",
-            "--link",
-            "--tmpfs",
-            "--pull",
-            "--cidfile",
-            "--userns",
-            "--uts",
-            "--cgroupns",
-            "--expose",
-            "--health-cmd",
-            "--stop-signal",
-            "--stop-timeout",
-            "--sysctl",
-            "--group-add",
-        ];
-        return command_after_target(rest, RUN_WITH_VALUE);
-    }
-    if args[first] != "exec" {
+    if !matches!(verb, "exec" | "run" | "create") {
         return None;
     }
     let rest = &args[first + 1..];
     if matches!(cmd, "kubectl" | "oc" | "lxc" | "incus") {
+        if verb == "create" {
+            return None;
+        }
         let dash = rest.iter().position(|a| a == "--")?;
         let inner = &rest[dash + 1..];
         return (!inner.is_empty()).then(|| inner.join(" "));
     }
-    // Docker-style options that take a value (`-e K=V`, `-u root`).
+    // Docker-style options that take a value (`-e K=V`, `-u root`); `run`
+    // has many more.
     const WITH_VALUE: &[&str] = &[
         "-e",
         "--env",
@@ -543,7 +477,64 @@ fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
         "--workdir",
         "--detach-keys",
     ];
-    command_after_target(rest, WITH_VALUE)
+    const RUN_WITH_VALUE: &[&str] = &[
+        "-v",
+        "--volume",
+        "-p",
+        "--publish",
+        "--name",
+        "--network",
+        "--net",
+        "--entrypoint",
+        "--restart",
+        "--mount",
+        "--platform",
+        "-l",
+        "--label",
+        "--add-host",
+        "--cap-add",
+        "--cap-drop",
+        "--device",
+        "--dns",
+        "-h",
+        "--hostname",
+        "--ipc",
+        "--pid",
+        "--log-driver",
+        "--log-opt",
+        "-m",
+        "--memory",
+        "--runtime",
+        "--security-opt",
+        "--shm-size",
+        "--ulimit",
+        "--volumes-from",
+        "--cpus",
+        "--gpus",
+        "-a",
+        "--attach",
+        "--link",
+        "--tmpfs",
+        "--pull",
+        "--cidfile",
+        "--userns",
+        "--uts",
+        "--cgroupns",
+        "--expose",
+        "--health-cmd",
+        "--stop-signal",
+        "--stop-timeout",
+        "--sysctl",
+        "--group-add",
+    ];
+    if verb == "exec" {
+        return command_after_target(rest, WITH_VALUE);
+    }
+    if !matches!(cmd, "docker" | "podman" | "nerdctl") {
+        return None;
+    }
+    let run_values: Vec<&str> = WITH_VALUE.iter().chain(RUN_WITH_VALUE).copied().collect();
+    command_after_target(rest, &run_values)
 }
 
 fn ssh_remote_command(args: &[String]) -> Option<String> {
