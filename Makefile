@@ -21,9 +21,16 @@ DEPLOY_BIN    ?=
 DEPLOY_TMP    ?= /tmp/clawgate-deploy
 INSTALL_FLAGS ?=
 SUDO          ?= sudo
+# gold folds identical functions (--icf=safe: only those whose address is
+# never taken), which takes ~32 KB off the stripped aarch64 binary under
+# issue 7's 4 MB cap. Used when the cross binutils ship it; the flags
+# repeat .cargo/config.toml's page size because this variable replaces them.
+CROSS_GOLD := $(shell command -v aarch64-linux-gnu-ld.gold >/dev/null 2>&1 && echo 1)
+GOLD_RUSTFLAGS := -C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-fuse-ld=gold -C link-arg=-Wl,--icf=safe
 CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
                 CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
-                AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+                AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
+                $(if $(CROSS_GOLD),CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(GOLD_RUSTFLAGS)")
 
 .PHONY: help run test bench soak fuzz conformance cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
 
