@@ -1218,11 +1218,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Overwrites files so they cannot be recovered",
       "shred and secure-delete destroy the data for good: no undo, no trash, no forensics.",
       "Delete normally unless you asked for secure erasure of these files."),
-    p("priv.docker-socket", PrivilegeEscalation, High, Raw,
+    unless(p("priv.docker-socket", PrivilegeEscalation, High, Raw,
       r"(?i)(?:--unix-socket[=\s]+\S*docker\.sock|unix-connect:\S*docker\.sock|nc\s+(?:-\w+\s+)*-U\s+\S*docker\.sock|DOCKER_HOST=\S*tcp://(?:\d{1,3}\.){3}\d{1,3}:2375)",
       "Talks to the Docker daemon's API directly",
       "The Docker socket is root on the host: a container created through it can mount / and run anything.",
       "Use the docker CLI for what the task needs."),
+      // One plain GET of a listing (`docker ps`, `docker images`, version)
+      // and nothing else on the line: what the CLI itself would show.
+      r"^curl\s+(?:-(?:s|sS|S|f|fsS|sf)\s+)*--unix-socket[=\s]+\S*docker\.sock\s+(?:-(?:s|sS|S|f|fsS|sf)\s+)*[\x22']?http://(?:localhost|docker)?/(?:v[\d.]+/)?(?:containers/json|images/json|version|info|_ping)(?:\?[\w=&.-]*)?[\x22']?\s*(?:\|\s*jq\s+(?:-\w+\s+)*'[^'|;&]*'\s*)?$"),
     p("priv.kernel-setting-write", PrivilegeEscalation, High, Raw,
       r"(?:>>?|\btee\s+(?:-a\s+)?)\s*['\x22]?(?:/sys/kernel/(?:debug|tracing|security)/|/proc/sys/(?:kernel|net|fs|user|dev)/|/sys/module/|/sys/fs/cgroup/\S*release_agent|/proc/sysrq-trigger)",
       "Changes kernel settings by writing /proc or /sys",
