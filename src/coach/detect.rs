@@ -1177,14 +1177,13 @@ fn reads_secret_here(seg: &Segment) -> bool {
                 return false;
             }
             // `--exclude .env` names what is left behind.
-            if a == "--exclude" || a == "--filter" {
+            if shell::excludes_next(cmd, a) {
                 skip = true;
                 return false;
             }
             matches!(cmd, "scp" | "rsync")
                 && !a.starts_with("--rsh")
-                && !a.starts_with("--exclude")
-                && !a.starts_with("--filter")
+                && !shell::is_exclusion(a)
                 && is_secret_ref(a)
         });
     }
@@ -1266,11 +1265,8 @@ fn reads_secret_here(seg: &Segment) -> bool {
     // An archiver's `--exclude .env` / `-x .env` names what is left out.
     let mut excluded = false;
     seg.args.iter().any(|a| {
-        let was = std::mem::replace(
-            &mut excluded,
-            a == "--exclude" || a == "--exclude-from" || (cmd == "zip" && a == "-x"),
-        );
-        !was && !a.starts_with("--exclude") && is_secret_ref(a)
+        let was = std::mem::replace(&mut excluded, shell::excludes_next(cmd, a));
+        !was && !shell::is_exclusion(a) && is_secret_ref(a)
     }) || seg
         .redirs
         .iter()
@@ -1533,21 +1529,6 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     path: "/var/spool/cron/crontabs/user".into(),
                     data: prev.or_else(|| s.stdin_text.clone()),
                 });
-            }
-            // A manifest applied from stdin is a file the cluster runs: judged
-            // as one written under k8s/.
-            "kubectl" | "oc"
-                if s.args
-                    .first()
-                    .is_some_and(|a| matches!(a.as_str(), "apply" | "create" | "replace"))
-                    && s.args.windows(2).any(|w| w[0] == "-f" && w[1] == "-") =>
-            {
-                if let Some(text) = piped().or_else(|| s.stdin_text.clone()) {
-                    out.push(Write {
-                        path: "k8s/applied-from-stdin.yaml".into(),
-                        data: Some(text),
-                    });
-                }
             }
             "cp" | "mv" | "install" | "ln" | "rsync" => {
                 let ops: Vec<&String> = s.operands().collect();

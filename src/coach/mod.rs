@@ -551,16 +551,9 @@ impl Views {
             // A manifest applied from stdin is content the cluster will run,
             // judged like one written to a file.
             if v.write_text.is_none() {
-                if let Some(s) = script.segments.iter().find(|s| {
-                    matches!(s.cmd.as_str(), "kubectl" | "oc")
-                        && s.args
-                            .first()
-                            .is_some_and(|a| a == "apply" || a == "create")
-                        && s.args.windows(2).any(|w| w[0] == "-f" && w[1] == "-")
-                        && s.stdin_text.is_some()
-                }) {
+                if let Some(text) = shell::applied_manifest(&script.segments) {
                     v.write_path = Some("k8s/applied-from-stdin.yaml".into());
-                    v.write_text = s.stdin_text.clone();
+                    v.write_text = Some(text);
                 }
             }
             // SQL handed to a database client is text for the SQL patterns.

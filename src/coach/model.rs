@@ -1795,7 +1795,7 @@ fn named_paths(s: &Segment) -> Vec<&str> {
             knows_options && NOT_READ_VALUES.contains(&a.as_str())
         };
         // `--exclude .env` names what is left behind.
-        if skips || matches!(a.as_str(), "--exclude" | "--exclude-from" | "--filter") {
+        if skips || shell::excludes_next(&s.cmd, a) {
             skip_next = true;
             continue;
         }
@@ -3414,26 +3414,27 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         // bind) through a named host is a browsing route through one's own
         // bastion; one bound for the network serves anyone, and one through
         // a bare address goes who knows where.
-        "ssh" => s.args.iter().enumerate().any(|(i, a)| {
-            let d_value = if a == "-D" {
-                s.args.get(i + 1).map(|v| v.as_str())
-            } else {
-                a.strip_prefix("-D").filter(|v| !v.is_empty())
-            };
+        "ssh" => {
             let bare_ip_host = s.operands().any(|o| {
-                let h = o.rsplit('@').next().unwrap_or(o);
-                h.split('.').count() == 4
-                    && h.split('.')
-                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                o.rsplit('@')
+                    .next()
+                    .is_some_and(|h| h.parse::<std::net::Ipv4Addr>().is_ok())
             });
-            d_value.is_some_and(|v| {
-                bare_ip_host
-                    || v.contains(':') && !v.starts_with("127.") && !v.starts_with("localhost:")
-            }) || a == "-R"
-                || a.starts_with("-R")
-                || a.has("DynamicForward")
-                || a.has("RemoteForward")
-        }),
+            s.args.iter().enumerate().any(|(i, a)| {
+                let d_value = if a == "-D" {
+                    s.args.get(i + 1).map(|v| v.as_str())
+                } else {
+                    a.strip_prefix("-D").filter(|v| !v.is_empty())
+                };
+                d_value.is_some_and(|v| {
+                    bare_ip_host
+                        || v.contains(':') && !v.starts_with("127.") && !v.starts_with("localhost:")
+                }) || a == "-R"
+                    || a.starts_with("-R")
+                    || a.has("DynamicForward")
+                    || a.has("RemoteForward")
+            })
+        }
         "socat" => {
             has(&["LISTEN", "listen"]) && !has(&["bind=127.", "bind=localhost", "bind=[::1]"])
         }

@@ -312,9 +312,8 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             _ => None,
         };
         if let Some(flag) = code_flag {
-            if interpreter_code(seg).len() == 1
-                && seg.args.iter().all(|a| a == "-" || a.starts_with('-'))
-            {
+            // No code given with a flag and no script file: stdin is the program.
+            if seg.args.iter().all(|a| a == "-" || a.starts_with('-')) {
                 nested.push((
                     format!("{cmd} {flag} '{}'", body.replace('\'', "'\\''")),
                     false,
@@ -617,6 +616,37 @@ fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
         }
         i += 1;
     }
+}
+
+/// The manifest `kubectl|oc apply|create|replace -f -` reads from a
+/// heredoc or from literal text piped in.
+pub fn applied_manifest(segs: &[Segment]) -> Option<String> {
+    segs.iter().enumerate().find_map(|(i, s)| {
+        let applies = matches!(s.cmd.as_str(), "kubectl" | "oc")
+            && s.args
+                .first()
+                .is_some_and(|a| matches!(a.as_str(), "apply" | "create" | "replace"))
+            && s.args.windows(2).any(|w| w[0] == "-f" && w[1] == "-");
+        if !applies {
+            return None;
+        }
+        s.stdin_text.clone().or_else(|| {
+            (i > 0 && segs[i - 1].sep == Sep::Pipe)
+                .then(|| literal_output(&segs[i - 1]))
+                .flatten()
+        })
+    })
+}
+
+/// Options naming what an archiver or copier leaves out (`--exclude .env`,
+/// `--exclude=.env`, zip's `-x`): the files they name are not read.
+pub fn excludes_next(cmd: &str, arg: &str) -> bool {
+    matches!(arg, "--exclude" | "--exclude-from" | "--filter") || (cmd == "zip" && arg == "-x")
+}
+
+/// `--exclude=PATTERN` and `--filter=RULE` in one word.
+pub fn is_exclusion(arg: &str) -> bool {
+    arg.starts_with("--exclude") || arg.starts_with("--filter")
 }
 
 /// A `find` that selects files by a throwaway extension (`-name '*.dmg'`,
