@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         },
         Command::Run(src) => {
             clawgate::exec::spawn::private_umask();
+            clawgate::workers::one_heap();
             let cfg = match src.load() {
                 Ok(c) => c,
                 Err(e) => {
