@@ -96,7 +96,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A wildcard delete removes whatever the current directory happens to hold; agents are often not where they think they are.",
       "Name the directory to delete explicitly, or use a guarded form such as rm -rf \"${DIR:?}\"/*."),
     p("dst.mkfs-device", DestructiveOperation, Critical, Segment,
-      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+-\w*w|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat)\b"),
+      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs\s+(?:-\S+\s+)*(?:-\w*a\w*|--all|-o|--offset)|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+-\w*w|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat)\b"),
       "Formats or wipes a disk device",
       "Making a filesystem, repartitioning or shredding a block device destroys every file on it.",
       "Work on an image file (mkfs.ext4 disk.img) or ask the owner to do disk maintenance by hand."),
@@ -253,7 +253,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Privileged containers, the docker socket or host system directories give the container control of the host.",
       "Drop --privileged and mount only what the task needs."),
     p("priv.ld-preload", PrivilegeEscalation, Critical, Raw,
-      r"(?:/etc/ld\.so\.preload|\bLD_PRELOAD=\S*(?:/tmp/|/dev/shm/|/var/tmp/|\./)\S*\s+(?:sudo|su|passwd|ssh)\b|\bsudo\s+(?:-\S+\s+)*(?:\w+=\S*\s+)*LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=|\bLD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=\S*(?:/tmp/|/dev/shm/|/var/tmp/))",
+      r"(?:>\s*/etc/ld\.so\.preload|\b(?:tee|cp|mv|ln|install|rsync|vi|vim|nvim|nano|emacs|ed|sed\s+-i\S*|perl\s+-\S*i\S*)\b[^|;&\n]*\s/etc/ld\.so\.preload\b|\bof=/etc/ld\.so\.preload|[\s;/]w\s+/etc/ld\.so\.preload|\bLD_PRELOAD=\S*(?:/tmp/|/dev/shm/|/var/tmp/|\./)\S*\s+(?:sudo|su|passwd|ssh)\b|\bsudo\s+(?:-\S+\s+)*(?:\w+=\S*\s+)*LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=|\bLD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=\S*(?:/tmp/|/dev/shm/|/var/tmp/))",
       "Injects a library into every process",
       "ld.so.preload (or LD_PRELOAD on a privileged program) loads attacker code into everything that starts.",
       "Never write /etc/ld.so.preload; debug libraries with LD_PRELOAD on your own test binary only."),
@@ -302,8 +302,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "Modifies a system configuration file",
       "Files under /etc configure the whole machine; a mistake there affects every user and service.",
       "Review the exact change, keep a backup copy, and prefer the tool's own config command."),
-      // A swap file's line: the /etc append every setup guide has.
-      r"^(?:sudo )?tee\s+-a\s+/etc/fstab\s*$"),
+      // A swap file's line: the /etc append every setup guide has. The
+      // hosts file is judged by its lines (detect's `hosts_lines`).
+      r"^(?:sudo )?tee\s+-a\s+/etc/(?:fstab|hosts)\s*$|>>\s*/etc/hosts\s*$"),
     p("priv.etc-write-tool", PrivilegeEscalation, Medium, WritePath,
       r"^/(?:etc|usr|bin|sbin|boot|lib\w*|System|Library)/",
       "Writes a system file",
@@ -552,7 +553,7 @@ pub static PATTERNS: &[PatternDef] = &[
       // The project itself (`find . -name '*.pem'`, `fd -e key src/`).
       r"^(?:find|fd)\s+(?:-\S+\s+)*\.(?:/[^\s]*)?\s"),
     unless(p("cred.grep-secrets", CredentialExposure, Medium, Segment,
-      r"(?i)^(?:sudo )?(?:grep|egrep|rg|ag|ack)\b.*(?:password|passwd|secret|api[_-]?key|token|private key|aws_secret)\b.*\s(?:/|~/?|\$home/?|/home\S*|/etc\S*|/var\S*|/root\S*)(?:\s|$)",
+      r"(?i)^(?:sudo )?(?:grep|egrep|rg|ag|ack)\b.*(?:password|passwd|secret|api[_-]?key|token|private key|aws_secret\w*)\b.*\s(?:/|~/?|\$home/?|/home\S*|/etc\S*|/var\S*|/root\S*|(?:~|\$home)/\.(?:aws|ssh|kube|gnupg|docker|azure|config/gcloud)\S*)(?:\s|$)",
       "Searches system or home directories for secrets",
       "Grepping home or system directories for passwords collects every secret the user has.",
       "Search the project source only (grep -rn password src/)."),
@@ -914,11 +915,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Gathers documents into a temp directory",
       "Copying every document a search finds into one temp folder is the staging step before data is taken.",
       "Work on the files the task names, in place."),
-    p("cred.process-memory", CredentialExposure, High, Segment,
+    unless(p("cred.process-memory", CredentialExposure, High, Segment,
       cmd!(r"(?:gdb\b.*(?:-p\s*(?:\d+|\$)|--pid[=\s](?:\d+|\$)|attach\s+(?:\d+|\$))|lldb\b.*(?:-p\s*(?:\d+|\$)|--attach-pid)|(?:strace|ltrace)\b.*\s-p\s*(?:\d+|\$\(pgrep)\b.*-e\s*(?:trace=)?(?:read|write)|cat\s+/proc/(?:\d+|\$\(pgrep[^)]*\)|\*)/environ|dd\b.*if=/proc/\d+/mem|python\d?\b.*/proc/\d+/mem|gcore\b|memdump\b)"),
       "Reads another process's memory",
       "Attaching a debugger or copying /proc/PID/mem reads passwords and keys out of a running program.",
       "Debug your own program under the debugger from the start."),
+      // `gdb -p PID -batch -ex bt`: a backtrace of one's own hung service
+      // reads stacks, not memory dumps.
+      r"^(?:sudo )?gdb\b(?:\s+(?:-p|--pid|-batch|--batch|-q|-nx|-ex|--ex)\b|\s+\$\([^)]*\)|\s+\d+|\s+['\x22]?(?:thread apply all )?(?:bt|backtrace|info threads|info registers)(?: full)?['\x22]?)+\s*$"),
     p("ci.library-load", CodeInjection, High, Raw,
       r"(?:\benable\s+(?:-\w+\s+)*-f\s+\S+|--engine[=\s]+(?:[^/\s'\x22]|/(?:tmp|var/tmp|dev/shm|home|Users|root|private/tmp)/)\S*\.(?:so|dylib)\b|\s-engine\s+(?:[^/\s'\x22]|/(?:tmp|var/tmp|dev/shm|home|Users|root|private/tmp)/)\S*\.(?:so|dylib)\b|\bssh-keygen\b[^;&|]*\s-[DI]\s*(?:[^/\s'\x22]|/(?:tmp|var/tmp|dev/shm|home|Users|root|private/tmp)/)\S*\.(?:so|dylib)\b|\bcdll\.LoadLibrary\s*\(|\bctypes\.(?:CDLL|cdll|PyDLL)\b|\bFiddle\.dlopen\b|\bFFI::Library\b|\bDynaLoader::dl_load_file\b|\bffi\.load\s*\(|\bprocess\.dlopen\s*\(|\bdlopen\s*\(\s*['\x22](?:/tmp|/var/tmp|/dev/shm|\.)|\bLoad-?Library\w*\s*\(\s*['\x22](?:/tmp|\.))",
       "Loads a shared library into a program",
@@ -1174,7 +1178,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Creating a public repository from the working tree, or switching one to public, hands the code, its history and any secret ever committed to everyone.",
       "Check the history for secrets and publish it yourself."),
     p("cred.commit-secret-file", CredentialExposure, Medium, Segment,
-      r"(?i)^(?:sudo )?git\s+(?:-C\s+\S+\s+)?(?:add|commit\s+(?:-\w+\s+)*--include)\b.*(?:\s|/)(?:\.env(?:\.(?:local|prod\w*|dev\w*|staging|secrets?))?|id_(?:rsa|dsa|ecdsa|ed25519)|\.npmrc|\.pypirc|\.netrc|\.git-credentials|credentials(?:\.json)?|secrets?\.(?:ya?ml|json|toml|env)|[\w.-]+\.(?:pem|p12|pfx|kdbx|ppk|keystore|jks))(?:\s|$|['\x22])",
+      r"(?i)^(?:sudo )?git\s+(?:-C\s+\S+\s+)?(?:add|commit\s+(?:-\w+\s+)*--include)\b.*(?:\s|/)(?:\.env(?:\.(?:local|prod\w*|dev\w*|staging|secrets?))?|id_(?:rsa|dsa|ecdsa|ed25519)|\.npmrc|\.pypirc|\.netrc|\.git-credentials|credentials(?:\.(?:json|ya?ml|toml|ini|xml))?|secrets?\.(?:ya?ml|json|toml|env)|service[-_]?account[\w.-]*\.json|[\w.-]+\.(?:pem|p12|pfx|kdbx|ppk|keystore|jks))(?:\s|$|['\x22])",
       "Stages a secrets file for a commit",
       "Once committed, a key or .env file stays in the repository's history and goes wherever it is pushed.",
       "Add it to .gitignore; commit a .env.example without values."),
@@ -1325,11 +1329,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Extract into a directory of its own and look first."),
     // A user's own folders synced to a cloud remote: a backup, or their
     // documents leaving; a person decides which.
-    p("exf.user-files-to-cloud", DataExfiltration, High, Segment,
+    unless(p("exf.user-files-to-cloud", DataExfiltration, High, Segment,
       cmd!(r"(?:rclone\s+(?:copy|sync|move|copyto|moveto)|aws\s+s3\s+(?:cp|sync|mv)|gsutil\s+(?:-\w+\s+)*(?:cp|rsync|mv)|azcopy\s+(?:copy|sync)|b2\s+(?:sync|upload-file))\s+(?:-\S+\s+)*[\x22']?(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+|/Users/[^/\s]+)/(?:Documents|Desktop|Pictures|Downloads|Movies|Music|Library/(?:Mail|Messages|Keychains)|\.(?:ssh|aws|gnupg|kube|password-store))\b\S*\s+(?:-\S+\s+)*\S*(?:s3://|gs://|https?://|[\w-]+:)"),
       "Copies a user's personal folders to a cloud remote",
       "Documents, desktop and mail synced to a remote leave the machine in bulk; whose account the remote is decides whether that is a backup.",
       "Check the remote is the owner's own backup destination."),
+      // A dry run lists what would be copied and copies nothing.
+      r"\s--(?:dry-run|dryrun)\b|^(?:sudo )?rclone\b.*\s-n\b"),
     // An anonymous upload (`--no-sign-request`) can only go to a bucket
     // that lets anyone write: nobody's own storage.
     p("exf.anonymous-bucket-upload", DataExfiltration, Critical, Segment,
@@ -1363,7 +1369,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Truncating or shredding a database file, or a DELETE on a repository, destroys the data outright.",
       "Back up first and delete through the tool that owns the data."),
     p("cred.secret-in-command", CredentialExposure, Medium, Raw,
-      r"\b(?:AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[abposr]-[\w-]{10,}|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{32,}|sk_live_\w{16,}|pypi-AgE[\w-]{20,}|npm_[A-Za-z0-9]{36})",
+      r"\bsshpass\s+(?:-\S+\s+)*-p\s*['\x22]?[^\s'\x22$-][^\s'\x22]{3,}|\b(?:AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[abposr]-[\w-]{10,}|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{32,}|sk_live_\w{16,}|pypi-AgE[\w-]{20,}|npm_[A-Za-z0-9]{36})",
       "Puts a live credential on the command line",
       "A token typed into a command stays in shell history, the transcript and process listings, and in any file the command writes (a git remote URL keeps it in .git/config).",
       "Pass it through an environment variable or the tool's credential helper."),
@@ -1425,7 +1431,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // Another user's ssh-agent socket lets this shell use their keys
     // without ever reading them.
     p("cred.ssh-agent-hijack", CredentialExposure, Critical, Raw,
-      r"SSH_AUTH_SOCK=(?:\S*\$\([^)]*(?:\bsudo\b|-user\s+\w|/proc/)[^)]*\)|['\x22]?/(?:tmp|var/tmp|run/user/\d+)/\S*\s+(?:sudo\b|ssh\b[^;&|\n]*@))",
+      r"SSH_AUTH_SOCK=(?:\S*\$\([^)]*(?:\bsudo\b|-user\s+\w|/proc/|/tmp/ssh-|/run/user/\*|ssh-\*|agent\.\*)[^)]*\)|['\x22]?/(?:tmp|var/tmp|run/user/\d+)/\S*\s+(?:sudo\b|ssh\b[^;&|\n]*@))",
       "Uses another user's ssh-agent",
       "Pointing SSH_AUTH_SOCK at someone else's agent socket signs in as them to every host their keys open.",
       "Use your own keys."),

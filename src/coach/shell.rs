@@ -274,6 +274,20 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
                 }
             }
         }
+        // `npm pkg set scripts.postinstall="…"` (and `npm set-script`)
+        // writes a script npm runs later, on install or by name.
+        "npm" | "pnpm" => {
+            let a: Vec<&str> = seg.args.iter().map(|s| s.as_str()).collect();
+            if a.first() == Some(&"pkg") && a.get(1) == Some(&"set") {
+                for kv in a[2..].iter().take(16) {
+                    if let Some(v) = kv.strip_prefix("scripts.").and_then(|r| r.split_once('=')) {
+                        nested.push((v.1.to_string(), false));
+                    }
+                }
+            } else if a.first() == Some(&"set-script") && a.len() >= 3 {
+                nested.push((a[2..].join(" "), false));
+            }
+        }
         "git" => {
             if let Some((_, command)) = git_config_command(seg) {
                 nested.push((command, false));
@@ -304,20 +318,29 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
         }
         // `python3 - <<EOF … EOF`: the body is the program, read as if given
         // with -c (its reverse shells and file reads are judged the same).
-        let code_flag = match cmd {
-            c if c.starts_with("python") => Some("-c"),
-            "perl" | "ruby" | "node" | "nodejs" | "lua" => Some("-e"),
-            "php" => Some("-r"),
-            "pwsh" | "powershell" => Some("-Command"),
-            _ => None,
-        };
-        if let Some(flag) = code_flag {
-            // No code given with a flag and no script file: stdin is the program.
-            if seg.args.iter().all(|a| a == "-" || a.starts_with('-')) {
+        if let Some(code) = stdin_program(seg, body) {
+            nested.push((code, false));
+        }
+    }
+    // awk runs the commands it pipes from and to: `"cat F" | getline l`
+    // reads a command's output, `print l | "nc H P"` feeds one, and both in
+    // one program are a pipeline (judged as `cat F | nc H P`).
+    if is_awk(cmd) {
+        if let Some(prog) = seg
+            .args
+            .iter()
+            .find(|a| !a.starts_with('-') && a.contains('"'))
+        {
+            let (sources, sinks) = awk_pipes(prog);
+            if !sources.is_empty() && !sinks.is_empty() {
                 nested.push((
-                    format!("{cmd} {flag} '{}'", body.replace('\'', "'\\''")),
+                    format!("{} | {}", sources.join("; "), sinks.join("; ")),
                     false,
                 ));
+            } else {
+                for c in sources.into_iter().chain(sinks) {
+                    nested.push((c, false));
+                }
             }
         }
     }
@@ -329,6 +352,16 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             }
             for d in crate::coach::text::decode_base64_literals(&code) {
                 nested.push((d, true));
+            }
+            // Hex handed to a decoder (`pack q/H*/`, `fromhex`, `unhexlify`,
+            // `hex2bin`, `Buffer.from(…, 'hex')`).
+            let hex_decoder = ["H*", "fromhex", "unhexlify", "hex2bin", "'hex'", "\"hex\""]
+                .iter()
+                .any(|k| code.contains(k));
+            if hex_decoder {
+                for d in crate::coach::text::decode_hex_literals(&code) {
+                    nested.push((d, true));
+                }
             }
         }
     }
@@ -396,6 +429,75 @@ pub fn interpreter_code(seg: &Segment) -> Vec<String> {
         out.push(body.clone());
     }
     out
+}
+
+fn is_awk(cmd: &str) -> bool {
+    matches!(cmd, "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk")
+}
+
+/// The commands an awk program pipes from (`"CMD" | getline`, `|&` too)
+/// and prints into (`print … | "CMD"`), as string literals; at most a few.
+fn awk_pipes(prog: &str) -> (Vec<String>, Vec<String>) {
+    let (mut sources, mut sinks) = (Vec::new(), Vec::new());
+    let mut from = 0;
+    while let Some(p) = prog[from..].find('"') {
+        let start = from + p;
+        let Some((lit, used)) = crate::coach::text::code_literal(&prog[start + 1..], b'"') else {
+            break;
+        };
+        from = start + 1 + used;
+        if lit.trim().is_empty() || sources.len() + sinks.len() >= 8 {
+            continue;
+        }
+        let after = prog[from..].trim_start();
+        let before = prog[..start].trim_end();
+        if after.starts_with('|')
+            && after
+                .trim_start_matches(['|', '&', ' '])
+                .starts_with("getline")
+        {
+            sources.push(lit);
+        } else if before.ends_with('|') || before.ends_with("|&") {
+            // The statement the pipe ends: print or printf feed the command.
+            // (`while ((…) > 0) print l | "CMD"`: the part after the loop's
+            // condition.)
+            let stmt = before
+                .rsplit([';', '{', '}'])
+                .next()
+                .unwrap_or("")
+                .trim_start();
+            let tail = stmt.rsplit(')').next().unwrap_or("").trim_start();
+            let printed = if tail.starts_with("print") {
+                tail
+            } else if stmt.starts_with("print") {
+                stmt
+            } else {
+                continue;
+            };
+            // Text printed into a shell is its commands.
+            let runs = lit
+                .split_whitespace()
+                .next()
+                .is_some_and(|c| is_shell(c.rsplit('/').next().unwrap_or(c)));
+            if runs {
+                let mut at = 0;
+                while let Some(q) = printed[at..].find('"') {
+                    let Some((cmd, n)) =
+                        crate::coach::text::code_literal(&printed[at + q + 1..], b'"')
+                    else {
+                        break;
+                    };
+                    at += q + 1 + n;
+                    if sinks.len() < 8 {
+                        sinks.push(cmd);
+                    }
+                }
+            } else {
+                sinks.push(lit);
+            }
+        }
+    }
+    (sources, sinks)
 }
 
 /// String literals passed to the usual "run a command" calls of scripting
@@ -594,6 +696,25 @@ fn decode_through(seg: &Segment, text: &str) -> Option<String> {
 }
 
 /// `echo 'cmd' | sh`, `printf ... | rev | bash`, `echo <b64> | base64 -d | sh`.
+/// `body` as the program of interpreter `seg` when the interpreter reads
+/// its program from stdin (no code flag, no script file): written as the
+/// one-liner it is (`python3 -c '…'`), so it is judged the same way.
+fn stdin_program(seg: &Segment, body: &str) -> Option<String> {
+    let cmd = seg.cmd.as_str();
+    let flag = match cmd {
+        c if c.starts_with("python") => "-c",
+        "perl" | "ruby" | "node" | "nodejs" | "lua" => "-e",
+        "php" => "-r",
+        "pwsh" | "powershell" => "-Command",
+        "tclsh" | "wish" => "-c",
+        _ => return None,
+    };
+    seg.args
+        .iter()
+        .all(|a| a == "-" || a.starts_with('-'))
+        .then(|| format!("{cmd} {flag} '{}'", body.replace('\'', "'\\''")))
+}
+
 fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
     let mut i = 0;
     while i < segs.len() {
@@ -609,6 +730,11 @@ fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
                 }
                 if is_shell(&t.cmd) && t.operands().next().is_none() {
                     nested.push((text.clone(), decoded));
+                    break;
+                }
+                // `echo '<code>' | python3`: the literal is the program.
+                if let Some(code) = stdin_program(t, &text) {
+                    nested.push((code, decoded));
                     break;
                 }
                 j += 1;

@@ -256,6 +256,32 @@ pub fn decode_base64_literals(s: &str) -> Vec<String> {
     out
 }
 
+/// Runs of hex digits long enough to hide a command (`pack("H*", "…")`,
+/// `bytes.fromhex("…")`, `hex2bin`), decoded one level when the result is
+/// text with a space in it. Bounded: at most 8 payloads per text.
+pub fn decode_hex_literals(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && out.len() < 8 {
+        if !b[i].is_ascii_hexdigit() {
+            i += 1;
+            continue;
+        }
+        let st = i;
+        while i < b.len() && b[i].is_ascii_hexdigit() {
+            i += 1;
+        }
+        let run = &s[st..i];
+        if run.len() >= 16 && run.len() % 2 == 0 {
+            if let Some(d) = decode_hex(run).filter(|d| d.contains(' ')) {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
 /// `any_of!(hay, ["a", "b", …])`: whether any of the words occurs in `hay`,
 /// one pass over a [`Needles`] list built once for that call site.
 macro_rules! any_of {
