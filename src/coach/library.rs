@@ -692,14 +692,14 @@ impl Compiled {
 
     /// Pattern `i`, compiled now if this is its first use.
     fn regex(&self, i: usize) -> &Matcher {
-        self.regexes[i].get_or_init(|| Box::new(Matcher::new(self.defs[i].re, self.defs[i].id)))
+        self.regexes[i].get_or_init(|| Box::new(Matcher::new(self.defs[i].re, self.defs[i].id())))
     }
 
     /// Pattern `i`'s `unless`, if it has one.
     fn unless(&self, i: usize) -> Option<&Matcher> {
         let d = &self.defs[i];
         let u = d.unless?;
-        Some(self.unless[i].get_or_init(|| Box::new(Matcher::new(u, d.id))))
+        Some(self.unless[i].get_or_init(|| Box::new(Matcher::new(u, d.id()))))
     }
 
     fn take_caches(&self) -> Caches {
@@ -857,7 +857,7 @@ mod tests {
                                 .as_ref()
                                 .is_none_or(|u| !u.is_match(text.as_bytes()))
                         })
-                        .map(|i| lib.defs[i].id)
+                        .map(|i| lib.defs[i].id())
                         .collect();
                     assert_eq!(got, want, "{target:?} view {text:?}");
                     texts += 1;

@@ -899,8 +899,8 @@ mod tests {
         let mut ids: Vec<&str> = lib
             .defs
             .iter()
-            .map(|d| d.id)
-            .chain(detect::DETECTORS.iter().map(|d| d.id))
+            .map(|d| d.id())
+            .chain(detect::DETECTORS.iter().map(|d| d.id()))
             .collect();
         ids.sort();
         let n = ids.len();

@@ -286,11 +286,21 @@ pub fn decode_hex_literals(s: &str) -> Vec<String> {
 /// one pass over a [`Needles`] list built once for that call site.
 macro_rules! any_of {
     ($hay:expr, [$($w:literal),+ $(,)?]) => {{
-        static N: $crate::coach::text::Needles = $crate::coach::text::Needles::new(&[$($w),+]);
+        static N: $crate::coach::text::Needles =
+            $crate::coach::text::Needles::joined(concat!($($w, "\n"),+));
         N.any(&$hay)
     }};
 }
 pub(crate) use any_of;
+
+/// A `Needles` list written out: `static N: Needles = needles!["a", "b"];`
+/// (one joined string, see `Needles::joined`).
+macro_rules! needles {
+    [$($w:literal),+ $(,)?] => {
+        $crate::coach::text::Needles::joined(concat!($($w, "\n"),+))
+    };
+}
+pub(crate) use needles;
 
 /// A fixed list of lower-case needles searched in one pass. The coach asks
 /// "does this text contain any of these words" dozens of times per check;
@@ -299,6 +309,10 @@ pub(crate) use any_of;
 /// runs one. Built on first use, shared by every matching thread.
 pub struct Needles {
     list: &'static [&'static str],
+    /// Or the needles in one string, each ended by a newline (`any_of!`
+    /// builds it with `concat!`): one relocation for the list instead of one
+    /// per word, which the binary's size cap cares about.
+    joined: &'static str,
     /// Matched ignoring ASCII case (`new_ascii_ci`).
     ci: bool,
     ac: std::sync::OnceLock<aho_corasick::AhoCorasick>,
@@ -308,6 +322,7 @@ impl Needles {
     pub const fn new(list: &'static [&'static str]) -> Needles {
         Needles {
             list,
+            joined: "",
             ci: false,
             ac: std::sync::OnceLock::new(),
         }
@@ -317,7 +332,18 @@ impl Needles {
     pub const fn new_ascii_ci(list: &'static [&'static str]) -> Needles {
         Needles {
             list,
+            joined: "",
             ci: true,
+            ac: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Needles given as one string, each followed by `\n`.
+    pub const fn joined(joined: &'static str) -> Needles {
+        Needles {
+            list: &[],
+            joined,
+            ci: false,
             ac: std::sync::OnceLock::new(),
         }
     }
@@ -326,14 +352,15 @@ impl Needles {
         self.ac.get_or_init(|| {
             aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(self.ci)
-                .build(self.list)
+                .build(self.list())
                 .unwrap_or_else(|e| panic!("needle list does not compile: {e}"))
         })
     }
 
     /// The needles, as given.
-    pub fn list(&self) -> &'static [&'static str] {
-        self.list
+    pub fn list(&self) -> impl Iterator<Item = &'static str> + Clone {
+        let joined = self.joined.split_terminator('\n');
+        self.list.iter().copied().chain(joined)
     }
 
     /// Whether any needle occurs in `hay`.
@@ -345,7 +372,7 @@ impl Needles {
     pub fn find(&self, hay: &str) -> Option<&'static str> {
         self.ac()
             .find(hay)
-            .map(|m| self.list[m.pattern().as_usize()])
+            .and_then(|m| self.list().nth(m.pattern().as_usize()))
     }
 }
 

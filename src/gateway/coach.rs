@@ -241,8 +241,8 @@ const RETRY_STORAGE_MS: u64 = 1000;
 
 /// Every pattern id the library knows (for rules naming one).
 fn pattern_known(coach: &Coach, id: &str) -> bool {
-    coach.lib.defs.iter().any(|d| d.id == id)
-        || crate::coach::detect::DETECTORS.iter().any(|d| d.id == id)
+    coach.lib.defs.iter().any(|d| d.id() == id)
+        || crate::coach::detect::DETECTORS.iter().any(|d| d.id() == id)
         || id == "user.deny-rule"
 }
 
