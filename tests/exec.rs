@@ -485,7 +485,9 @@ fn kill_reaches_the_whole_group_and_sigkill_follows_when_sigterm_is_ignored() {
     assert_eq!(exit["signal"], "SIGKILL", "{exit}");
     assert_eq!(exit["status"], "killed");
     wait_until("the group to be gone", || group_members(pid).is_empty());
-    assert!(zombies_of(gw.child.id()).is_empty());
+    wait_until("no zombies left to the gateway", || {
+        zombies_of(gw.child.id()).is_empty()
+    });
     // Killing a finished process is a clear no-op; a bad signal is named.
     let k = ok(&c.call("process.kill", json!({"processId": id}))).clone();
     assert_eq!(k["alreadyEnded"], true);
@@ -849,7 +851,12 @@ fn disconnect_keeps_or_kills_per_config_and_leaks_nothing() {
         wait_until("fds back to baseline", || {
             count_dir(format!("/proc/{pid}/fd")) == fds
         });
-        assert!(zombies_of(pid).is_empty());
+        // The killed shell's own child (`sleep`) is reparented to the
+        // gateway, which reaps it on its next SIGCHLD: a zombie for a
+        // moment is expected, one that stays is a leak.
+        wait_until("no zombies left to the gateway", || {
+            zombies_of(pid).is_empty()
+        });
     }
 }
 

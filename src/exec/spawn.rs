@@ -159,6 +159,15 @@ pub fn sweep(marker: &str) -> usize {
         return 0;
     };
     let mut killed = 0;
+    // Children of ours (adopted orphans included: we are their subreaper)
+    // whose environment read empty or failed: a process in the middle of
+    // an exec (`nohup` becoming `sleep`) has no environment to show for a
+    // moment. They are read again, a few times, a few ms apart.
+    let mut unsure: Vec<u32> = Vec::new();
+    let marked = |env: &[u8]| {
+        env.split(|b| *b == 0)
+            .any(|kv| kv.starts_with(needle.as_bytes()) && (prefix || kv.len() == needle.len()))
+    };
     for entry in dir.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -170,18 +179,54 @@ pub fn sweep(marker: &str) -> usize {
         if pid == me {
             continue;
         }
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        let hit = env
-            .split(|b| *b == 0)
-            .any(|kv| kv.starts_with(needle.as_bytes()) && (prefix || kv.len() == needle.len()));
-        // SAFETY: kill with a pid we just read and a constant signal.
-        if hit && unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
-            killed += 1;
+        match std::fs::read(format!("/proc/{pid}/environ")) {
+            Ok(env) if !env.is_empty() => {
+                // SAFETY: kill with a pid we just read and a constant signal.
+                if marked(&env) && unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
+                    killed += 1;
+                }
+            }
+            _ => {
+                if unsure.len() < SWEEP_MAX_UNSURE && parent_of(pid) == Some(me) {
+                    unsure.push(pid);
+                }
+            }
         }
     }
+    for _ in 0..SWEEP_RETRIES {
+        if unsure.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(SWEEP_RETRY_MS));
+        unsure.retain(|&pid| match std::fs::read(format!("/proc/{pid}/environ")) {
+            Ok(env) if !env.is_empty() => {
+                // SAFETY: as above.
+                if marked(&env) && unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
+                    killed += 1;
+                }
+                false
+            }
+            // Gone, or still unreadable: looked at again next round.
+            Ok(_) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            Err(_) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        });
+    }
     killed
+}
+
+/// How many times, and how far apart, `sweep` looks again at children
+/// whose environment could not be read (at most `SWEEP_MAX_UNSURE` of
+/// them): long enough for an exec to finish, short on a worker thread.
+const SWEEP_RETRIES: usize = 5;
+const SWEEP_RETRY_MS: u64 = 5;
+const SWEEP_MAX_UNSURE: usize = 64;
+
+/// The parent pid from /proc/<pid>/stat (the field after the command
+/// name, which may itself hold spaces or parentheses).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Why a variable name in a request's `env` is refused, if it is.
