@@ -6,7 +6,7 @@
 
 use super::patterns::text_part;
 use super::shell::{self, is_interpreter, is_shell, literal_output, Segment, Sep};
-use super::text::{has, Has, Needles};
+use super::text::{has, joined, words, Has, Needles};
 use super::{Category, Category::*, Coach, Match, Severity, Severity::*, Views};
 use regex::bytes::{Regex, RegexBuilder};
 use std::sync::OnceLock;
@@ -262,6 +262,15 @@ pub fn is_sql_client(cmd: &str) -> bool {
             | "mongo"
             | "mongosh"
             | "cqlsh"
+            | "pgcli"
+            | "mycli"
+            | "litecli"
+            | "usql"
+            | "snowsql"
+            | "bq"
+            | "turso"
+            // `wrangler d1 execute DB --command "…"`.
+            | "wrangler"
     )
 }
 
@@ -548,7 +557,7 @@ fn is_internal_host(h: &str) -> bool {
 
 /// Well-known developer services: uploads there are routine.
 fn is_known_service(h: &str) -> bool {
-    const KNOWN: &[&str] = &[
+    const KNOWN: &str = joined![
         "github.com",
         "githubusercontent.com",
         "gitlab.com",
@@ -579,14 +588,12 @@ fn is_known_service(h: &str) -> bool {
         "crates.io",
         "rubygems.org",
     ];
-    KNOWN
-        .iter()
-        .any(|k| h == *k || h.ends_with(&format!(".{k}")))
+    words(KNOWN).any(|k| h == k || h.ends_with(&format!(".{k}")))
 }
 
 /// Installers the README of a well-known project tells you to pipe to sh.
 fn is_official_installer(url: &str) -> bool {
-    const HOSTS: &[&str] = &[
+    const HOSTS: &str = joined![
         "sh.rustup.rs",
         "static.rust-lang.org",
         "get.docker.com",
@@ -640,9 +647,7 @@ fn is_official_installer(url: &str) -> bool {
     if l.has("linpeas") || l.has("linenum") || l.has("pspy") {
         return false;
     }
-    HOSTS
-        .iter()
-        .any(|h| rest.starts_with(h) || rest.starts_with(&format!("www.{h}")))
+    words(HOSTS).any(|h| rest.starts_with(h) || rest.starts_with(&format!("www.{h}")))
 }
 
 // ------------------------------------------------------------- segment roles
@@ -1501,7 +1506,7 @@ fn write_kind(path: &str) -> Option<WriteKind> {
             (ShellRc, r"(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile)$|\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|zsh/zshrc|environment)$|^/etc/profile\.d/|(?:^|/)(?:\.vimrc|\.gvimrc|\.exrc|_vimrc|\.tmux\.conf|\.emacs|\.wezterm\.lua)$|(?:^|/)\.config/nvim/init\.(?:vim|lua)$|(?:^|/)\.vim/plugin/[^/]+\.vim$|(?:^|/)\.emacs\.d/init\.el$"),
             (AuthKeys, r"authorized_keys2?$"),
             (Package, r"(?:^|/)package\.json$"),
-            (BuildFile, r"(?i)(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/|(?:^|/)(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$|(?:^|/)(?:k8s|kubernetes|kube|manifests|deploy(?:ment)?s?|templates|helm|charts)/(?:[^/]+/)*[^/]+\.ya?ml$"),
+            (BuildFile, r"(?i)(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/|(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)(?:\.cursor/|\.vscode/)?mcp\.json$|(?:^|/)\.mcp\.json$|(?:^|/)claude_desktop_config\.json$|(?:^|/)(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$|(?:^|/)(?:k8s|kubernetes|kube|manifests|deploy(?:ment)?s?|templates|helm|charts)/(?:[^/]+/)*[^/]+\.ya?ml$"),
         ]
         .into_iter()
         .map(|(k, r)| (k, ascii_regex(r)))
@@ -1728,6 +1733,57 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
     cmds.join("\n")
 }
 
+/// Commands in a JSON config: objects' `command` strings, followed by
+/// their `args` when those are strings. Bounded in depth and count.
+fn json_commands(v: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
+    if depth > 8 || out.len() >= 64 {
+        return;
+    }
+    match v {
+        serde_json::Value::Object(o) => {
+            if let Some(c) = o.get("command").and_then(|c| c.as_str()) {
+                let mut line = c.to_string();
+                if let Some(args) = o.get("args").and_then(|a| a.as_array()) {
+                    for a in args.iter().filter_map(|a| a.as_str()).take(32) {
+                        line.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+                    }
+                }
+                out.push(line);
+            }
+            // Dev containers' lifecycle commands: a string, or an argv.
+            for key in [
+                "initializeCommand",
+                "onCreateCommand",
+                "updateContentCommand",
+                "postCreateCommand",
+                "postStartCommand",
+                "postAttachCommand",
+            ] {
+                match o.get(key) {
+                    Some(serde_json::Value::String(c)) => out.push(c.clone()),
+                    Some(serde_json::Value::Array(a)) => out.push(
+                        a.iter()
+                            .filter_map(|x| x.as_str())
+                            .map(|x| format!("'{}'", x.replace('\'', "'\\''")))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    _ => {}
+                }
+            }
+            for x in o.values() {
+                json_commands(x, depth + 1, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a.iter().take(64) {
+                json_commands(x, depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// npm's install-time hooks: they run on `npm install`, on every machine.
 const INSTALL_HOOKS: &[&str] = &[
     "preinstall",
@@ -1780,6 +1836,18 @@ fn package_hooks(data: &str) -> (String, String) {
 /// values and list items of YAML and JSON configs, and anything in
 /// backticks (an agent's instruction file says "run `…`").
 fn build_file_commands(path: &str, data: &str) -> String {
+    // JSON configs (agent hooks, MCP servers, editor tasks, dev
+    // containers): every object's `command` (with its `args`) is a command
+    // the tool runs, wherever it is nested.
+    if path.ends_with(".json") {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(data) {
+            let mut cmds = Vec::new();
+            json_commands(&v, 0, &mut cmds);
+            if !cmds.is_empty() {
+                return cmds.join("\n");
+            }
+        }
+    }
     // An agent's instruction file is prose: only the commands it quotes
     // count, and not where it warns against them ("never run `rm -rf /`").
     let prose = {
@@ -2047,7 +2115,7 @@ fn hosts_lines(data: Option<&str>, out: &mut Vec<Match>) {
         hit(out, ix::HOSTS_ENTRY, None);
         return;
     };
-    const SENSITIVE: &[&str] = &[
+    const SENSITIVE: &str = joined![
         "login",
         "signin",
         "auth",
@@ -2109,7 +2177,7 @@ fn hosts_lines(data: Option<&str>, out: &mut Vec<Match>) {
         outside = true;
         if names
             .map(|n| n.to_ascii_lowercase())
-            .any(|n| SENSITIVE.iter().any(|k| n.has(k)))
+            .any(|n| words(SENSITIVE).any(|k| n.has(k)))
         {
             hit(out, ix::HOSTS_REDIRECT, None);
             return;
@@ -2194,10 +2262,24 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
         if !other_scripts.trim().is_empty() && depth < 2 {
             let sub = super::CheckInput::command(&other_scripts);
             let views = Views::build(&sub, coach.settings.max_input_bytes);
-            if coach
-                .scan_views(&views, depth + 1)
-                .iter()
-                .any(|m| m.severity == Critical)
+            // An agent's hook runs on every tool call with the call (its
+            // command, the files it read) on stdin: a hook that talks to
+            // an outside host sends all of it.
+            let hook_sends = super::model::is_guard_path(&w.path)
+                && views.script.as_ref().is_some_and(|s| {
+                    payload_is_networked(s)
+                        && s.segments.iter().any(|x| {
+                            x.args
+                                .iter()
+                                .filter_map(|a| host_of_word(a))
+                                .any(|h| !is_loopback(&h) && !is_internal_host(&h))
+                        })
+                });
+            if hook_sends
+                || coach
+                    .scan_views(&views, depth + 1)
+                    .iter()
+                    .any(|m| m.severity == Critical)
             {
                 sev = Critical;
                 hit(out, ix::W_PAYLOAD, None);
@@ -2210,10 +2292,17 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
             let inner_max = inner.iter().map(|m| m.severity).max();
             let script = views.script.as_ref();
             let networked = script.is_some_and(payload_is_networked);
+            // Local data handed to a network client: in a substitution
+            // (`curl -d "$(git diff)"`) or down a pipe (`git diff | gzip |
+            // curl -d @- …`).
             let sends_local_data = networked
                 && script.is_some_and(|s| {
-                    s.segments.iter().any(|x| {
-                        !x.substitutions.is_empty() && (is_fetch_cmd(&x.cmd) || is_net_client(x))
+                    s.segments.iter().enumerate().any(|(i, x)| {
+                        let net = is_fetch_cmd(&x.cmd) || is_net_client(x);
+                        let piped = i > 0
+                            && s.segments[i - 1].pipeline == x.pipeline
+                            && s.segments[i - 1].sep == shell::Sep::Pipe;
+                        net && (!x.substitutions.is_empty() || piped)
                     })
                 });
             let shell_spawn = script.is_some_and(|s| {

@@ -13,7 +13,7 @@
 
 use super::detect::{d, DetectorDef, RANK_MODEL};
 use super::shell::{self, Segment};
-use super::text::{any_of, needles, Has, Needles, Words};
+use super::text::{any_of, joined, needles, words, Has, Needles, Words};
 use super::{Category::*, Coach, Match, Severity, Severity::*, Views};
 
 /// The detectors of this pass; `hit` takes an index into it.
@@ -359,7 +359,7 @@ pub fn home_rel(p: &str) -> Option<&str> {
 
 /// Home-relative credential locations (a prefix ending in `/` covers the
 /// directory).
-const HOME_CREDENTIALS: &[&str] = &[
+const HOME_CREDENTIALS: &str = joined![
     ".aws/credentials",
     ".aws/sso/cache/",
     ".aws/cli/cache/",
@@ -559,8 +559,7 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         if rel == ".ssh" {
             return None;
         }
-        if HOME_CREDENTIALS
-            .iter()
+        if words(HOME_CREDENTIALS)
             .any(|c| rel == c.trim_end_matches('/') || (c.ends_with('/') && rel.starts_with(c)))
         {
             return Some(Resource::Credential);
@@ -904,7 +903,7 @@ fn redirects_to_socket(s: &Segment) -> bool {
 // ------------------------------------------------------------- sinks
 
 /// Paste sites, file drops, request catchers and tunnels.
-const DROP_SITES: &[&str] = &[
+const DROP_SITES: &str = joined![
     "pastebin.com",
     "paste.ee",
     "hastebin.com",
@@ -958,7 +957,7 @@ const DROP_SITES: &[&str] = &[
 ];
 
 fn drop_site(text: &str) -> bool {
-    static SITES: Needles = Needles::new(DROP_SITES);
+    static SITES: Needles = Needles::joined(DROP_SITES);
     let t = text.to_ascii_lowercase();
     let Some(site) = SITES.find(&t) else {
         return false;
@@ -1234,7 +1233,7 @@ fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
 }
 
 /// Words that address the agent or claim authority over it.
-const ADDRESSES: &[&str] = &[
+const ADDRESSES: &str = joined![
     "ignore the above",
     "ignore all previous",
     "ignore previous",
@@ -1281,7 +1280,7 @@ const OVERRIDE_ONLY: &[&str] = &[
 ];
 
 /// What an injection would make the agent do: secrets, sinks, commands.
-const INJECTED_ACTIONS: &[&str] = &[
+const INJECTED_ACTIONS: &str = joined![
     ".env",
     "credentials",
     "id_rsa",
@@ -1329,7 +1328,7 @@ const INJECTED_ACTIONS: &[&str] = &[
 
 /// Phrases that speak to an agent but also occur in ordinary text (logs,
 /// transcripts): they count only together with an injected action.
-const ADDRESSES_WEAK: &[&str] = &[
+const ADDRESSES_WEAK: &str = joined![
     "ai assistant",
     "ai agent",
     "ai model",
@@ -1397,10 +1396,10 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "example of",
         "such as '",
     ];
-    static ADDRESSES_N: Needles = Needles::new(ADDRESSES);
-    static INJECTED_ACTIONS_N: Needles = Needles::new(INJECTED_ACTIONS);
+    static ADDRESSES_N: Needles = Needles::joined(ADDRESSES);
+    static INJECTED_ACTIONS_N: Needles = Needles::joined(INJECTED_ACTIONS);
     static OVERRIDE_ONLY_N: Needles = Needles::new(OVERRIDE_ONLY);
-    static ADDRESSES_WEAK_N: Needles = Needles::new(ADDRESSES_WEAK);
+    static ADDRESSES_WEAK_N: Needles = Needles::joined(ADDRESSES_WEAK);
     let discussing = DISCUSSING.any(&l);
     let addresses = ADDRESSES_N.any(&l) && !discussing;
     // A weak address counts with an override in the same text: "the
@@ -1475,8 +1474,11 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "reveal",
         "show ",
         "include the",
+        "include it",
+        "include them",
         "output the",
         "read the",
+        "read ~/",
         "dump",
     ];
     // "never print secrets", "do not send credentials": guidance, not an
@@ -1557,6 +1559,9 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "code scanning",
             "required check",
             "ci check",
+            "require review",
+            "review rule",
+            "ruleset",
         ]
     );
     if (addresses || weak) && INJECTED_ACTIONS_N.any(&l) {
@@ -1607,6 +1612,8 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "reply to this message with",
             "respond with",
             "paste your",
+            "paste both",
+            "paste them",
             "send over",
             "send me",
             "send us",
@@ -1655,6 +1662,11 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "push code",
             "access token",
             "current token",
+            "yubikey",
+            "sso password",
+            "database_url",
+            "kubeconfig",
+            "connection string",
             "your token",
             "api token",
             "private key",
@@ -2227,6 +2239,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         guard_tamper(s, out);
         hooks_disabled(s, out);
         registry_switch(s, out);
+        platform_controls(s, out);
         credential_inventory(s, out);
         service_disruption(s, out);
         // Interpreter one-liners (`inline_code` knows which programs take
@@ -2355,7 +2368,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     if encrypts && (deletes_many || throwaway_key && removes) {
         hit(out, ix::ENCRYPT_DELETE);
     }
-    if read_secret && sends {
+    if read_secret && sends && !token_to_its_issuer(segs) {
         hit(out, ix::CRED_SENT);
     }
     if read_env && sends {
@@ -2385,8 +2398,23 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         hit(out, ix::FOREIGN_REMOTE);
     }
     // A secret staged (`git add -f .env`) and pushed to a remote this same
-    // call added: the secret goes to that address.
-    if read_secret && segs.iter().any(pushes_to_added) {
+    // call added: the secret goes to that address. A credential read (a
+    // key copied into the tree) then added and pushed anywhere leaves too.
+    let git_verb = |v: &str| {
+        segs.iter().any(|s| {
+            s.cmd == "git"
+                && s.args
+                    .iter()
+                    .find(|a| !a.starts_with('-'))
+                    .is_some_and(|a| a == v)
+        })
+    };
+    let credential_read = out
+        .iter()
+        .any(|m| m.category == CredentialExposure && m.severity >= High);
+    if read_secret && segs.iter().any(pushes_to_added)
+        || credential_read && git_verb("add") && git_verb("push")
+    {
         hit(out, ix::CRED_SENT);
     }
     // A file written with a shell in it, then handed to another program
@@ -2862,6 +2890,62 @@ fn hidden_temp_path(o: &str) -> bool {
     })
 }
 
+/// `curl -H "Authorization: Bearer $(gcloud auth print-access-token)"
+/// https://run.googleapis.com/…`: a cloud CLI's token handed to that
+/// cloud's own API, as its documentation shows. Only when the call is that
+/// request, the token command and text filters: anything else read in the
+/// same call is judged as usual.
+fn token_to_its_issuer(segs: &[Segment]) -> bool {
+    let issuer = |s: &Segment| -> Option<&'static [&'static str]> {
+        let line = s.args.join(" ");
+        let prints = [
+            "print-access-token",
+            "print-identity-token",
+            "get-access-token",
+            "auth token",
+        ]
+        .iter()
+        .any(|k| line.has(k));
+        if !prints {
+            return None;
+        }
+        match s.cmd.as_str() {
+            "gcloud" => Some(&["googleapis.com", "google.com"]),
+            "az" => Some(&["azure.com", "azure.net", "microsoft.com", "windows.net"]),
+            "gh" => Some(&["github.com"]),
+            _ => None,
+        }
+    };
+    let Some(domains) = segs.iter().find_map(issuer) else {
+        return false;
+    };
+    segs.iter().all(|s| {
+        issuer(s).is_some()
+            || matches!(
+                s.cmd.as_str(),
+                "jq" | "grep" | "head" | "tail" | "sort" | "less" | "wc" | "yq"
+            )
+            || is_fetch_like(s)
+                && s.args.iter().filter(|a| a.has("://")).all(|a| {
+                    let host = a
+                        .split("://")
+                        .nth(1)
+                        .unwrap_or("")
+                        .split(['/', ':', '?', '"', '\''])
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_lowercase();
+                    domains
+                        .iter()
+                        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+                })
+    })
+}
+
+fn is_fetch_like(s: &Segment) -> bool {
+    matches!(s.cmd.as_str(), "curl" | "wget" | "http" | "https" | "xh")
+}
+
 /// Screen, clipboard and microphone capture programs.
 fn is_capture(s: &Segment) -> bool {
     match s.cmd.as_str() {
@@ -2959,6 +3043,68 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
             hit(out, ix::UNTRUSTED_CODE);
         }
     }
+    // Where packages come from: a registry over plain HTTP or at a bare
+    // public address, or TLS checks off (`.npmrc`, pip and poetry configs,
+    // requirements files); a Terraform module fetched the same way.
+    let package_config = matches!(
+        name,
+        ".npmrc"
+            | ".yarnrc"
+            | ".yarnrc.yml"
+            | "pip.conf"
+            | "pip.ini"
+            | "pyproject.toml"
+            | "poetry.toml"
+            | "uv.toml"
+            | "bunfig.toml"
+            | ".condarc"
+            | "pipfile"
+            | ".gemrc"
+    ) || name.starts_with("requirements") && name.ends_with(".txt")
+        || name.ends_with(".tf")
+        || name.ends_with(".tf.json");
+    if package_config {
+        let insecure_source = l.lines().take(500).any(|line| {
+            let plain = line.match_indices("http://").any(|(i, _)| {
+                let host = line[i + 7..]
+                    .split(['/', ':', '"', '\'', ' '])
+                    .next()
+                    .unwrap_or("");
+                let ip = host.parse::<std::net::Ipv4Addr>().ok();
+                !(host == "localhost"
+                    || ip.is_some_and(|ip| ip.is_loopback() || ip.is_private())
+                    || [".local", ".internal", ".lan", ".corp"]
+                        .iter()
+                        .any(|t| host.ends_with(t)))
+            });
+            let bare_ip = line.match_indices("://").any(|(i, _)| {
+                line[i + 3..]
+                    .split(['/', ':', '"', '\'', ' ', '?'])
+                    .next()
+                    .and_then(|h| h.parse::<std::net::Ipv4Addr>().ok())
+                    .is_some_and(|ip| !ip.is_loopback() && !ip.is_private())
+            });
+            let no_tls = line.replace(' ', "").contains("strict-ssl=false")
+                || line.contains("trusted-host")
+                || line.replace(' ', "").contains("sslverify:false");
+            (plain || bare_ip) && !line.trim_start().starts_with('#') || no_tls
+        });
+        if insecure_source {
+            hit(out, ix::UNTRUSTED_CODE);
+        }
+    }
+    // Test runners told to find nothing and pass anyway.
+    if name.starts_with("jest.config")
+        || name.starts_with("vitest.config")
+        || name == "package.json" && l.contains("\"jest\"")
+    {
+        let ignore_all = ["['.*']", "[\".*\"]", "['**']", "[\"**\"]", "['/']"]
+            .iter()
+            .any(|k| l.replace(' ', "").contains(&format!("ignorepatterns:{k}")));
+        if ignore_all {
+            hit(out, ix::CHECKS_OFF);
+        }
+    }
     let ci = p.contains(".github/workflows/")
         || matches!(
             name,
@@ -2981,8 +3127,28 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
             || line.contains("|| echo"))
             && gate_words.iter().any(|w| line.contains(w))
     });
+    // `sed -i '/codeql\|semgrep/,+6d' security.yml`: scanners' steps cut.
+    let scanners = [
+        "codeql",
+        "semgrep",
+        "trivy",
+        "gitleaks",
+        "snyk",
+        "bandit",
+        "gosec",
+        "zap",
+        "dependency-review",
+        "secret-scan",
+        "tfsec",
+        "checkov",
+        "grype",
+    ];
+    let cuts_scanner = l.split_whitespace().next().is_some_and(|a| {
+        a.starts_with('/') && a.ends_with('d') && scanners.iter().any(|k| a.contains(k))
+    });
     let neutered_ci = ci
-        && (l.contains("continue-on-error: true")
+        && (cuts_scanner
+            || l.contains("continue-on-error: true")
             || l.contains("allow_failure: true")
             || l.contains("permissions: write-all")
             || swallowed);
@@ -3076,6 +3242,113 @@ fn credential_inventory(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
+/// Cluster and supply-chain controls changed from the command line:
+/// admission webhooks and policy engines removed, a tunnel published to a
+/// host other than this one, a container image pulled from a bare-IP
+/// registry, Go's checksum database or TLS checks switched off, a hosted
+/// database's service keys printed or the remote database reset.
+fn platform_controls(s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let args = &s.args;
+    let has = |w: &str| args.iter().any(|a| a == w);
+    // Admission control and runtime security removed.
+    let guardrail = |a: &str| {
+        let a = a.to_ascii_lowercase();
+        [
+            "validatingwebhookconfiguration",
+            "mutatingwebhookconfiguration",
+            "constrainttemplate",
+            "clusterpolicy",
+            "podsecuritypolicy",
+            "validatingadmissionpolic",
+        ]
+        .iter()
+        .any(|k| a.starts_with(k))
+            || ["falco", "gatekeeper", "kyverno", "tetragon", "neuvector"]
+                .iter()
+                .any(|k| a.contains(k))
+    };
+    if matches!(cmd, "kubectl" | "oc")
+        && has("delete")
+        && args
+            .iter()
+            .filter(|a| !a.starts_with('-'))
+            .skip(1)
+            .any(|a| guardrail(a))
+    {
+        hit(out, ix::SECURITY_CHANGE);
+    }
+    if cmd == "helm" && (has("uninstall") || has("delete")) && args.iter().any(|a| guardrail(a)) {
+        hit(out, ix::SECURITY_CHANGE);
+    }
+    // A tunnel that publishes another machine's service.
+    let other_host = |a: &str| {
+        let h = a
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_start_matches("tcp://");
+        let host = h.split([':', '/']).next().unwrap_or("");
+        host.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    };
+    let tunnel = match cmd {
+        "cloudflared" => has("tunnel") && args.iter().any(|a| other_host(a)),
+        "ngrok" => args.iter().skip(1).any(|a| other_host(a)),
+        _ => false,
+    };
+    if tunnel {
+        hit(out, ix::TUNNEL);
+    }
+    // Images from a registry at a bare address.
+    let ip_image = |a: &str| {
+        let a = a.strip_prefix("--image=").unwrap_or(a);
+        let reg = a.split('/').next().unwrap_or("");
+        a.contains('/')
+            && reg.split(':').next().is_some_and(|h| {
+                h.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| !ip.is_loopback())
+            })
+    };
+    let pulls = matches!(
+        cmd,
+        "docker" | "podman" | "nerdctl" | "crictl" | "ctr" | "kubectl" | "oc" | "helm"
+    ) && args.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "run" | "pull" | "create" | "set" | "install" | "upgrade"
+        )
+    }) && args
+        .iter()
+        .any(|a| ip_image(a) || a.split_once('=').is_some_and(|(_, v)| ip_image(v)));
+    if pulls {
+        hit(out, ix::UNTRUSTED_CODE);
+    }
+    // Go without its checksum database, or with insecure fetches.
+    if cmd == "go" && has("env") && has("-w") {
+        let off = args.iter().any(|a| {
+            let u = a.to_ascii_uppercase();
+            u.starts_with("GOSUMDB=OFF")
+                || u.starts_with("GONOSUMDB=")
+                || u.starts_with("GONOSUMCHECK=")
+                || u.starts_with("GOINSECURE=")
+                || u.starts_with("GOFLAGS=") && u.contains("-INSECURE")
+                || u.starts_with("GOPROXY=HTTP://")
+        });
+        if off {
+            hit(out, ix::UNTRUSTED_CODE);
+        }
+    }
+    // A hosted database's service keys printed, or the linked remote reset.
+    if cmd == "supabase" {
+        if has("api-keys") {
+            hit(out, ix::CRED_READ);
+        }
+        if has("reset") && has("--linked") {
+            hit(out, ix::DELETE_CONFIG);
+        }
+    }
+}
+
 /// Hooks removed or switched off (`rm .husky/pre-commit`, `git config
 /// core.hooksPath /dev/null`, `pre-commit uninstall`).
 fn hooks_disabled(s: &Segment, out: &mut Vec<Match>) {
@@ -3146,6 +3419,44 @@ pub fn is_agent_instructions(p: &str) -> bool {
 fn published_secret(coach: &Coach, l: &str, depth: usize, out: &mut Vec<Match>) {
     if depth >= 2 || !l.contains('`') {
         return;
+    }
+    // Or orders someone to run a quoted command that is critical on its
+    // own ("everyone please run `curl … | sudo bash`").
+    let orders_run = any_of!(
+        l,
+        [
+            "please run",
+            "run this",
+            "just run",
+            "must run",
+            "go ahead and run",
+            "everyone run",
+            "run `"
+        ]
+    );
+    let warns_run = any_of!(
+        l,
+        [
+            "never run",
+            "don't run",
+            "do not run",
+            "never execute",
+            "avoid running",
+            "must not run"
+        ]
+    );
+    if orders_run && !warns_run {
+        for cmd in l.split('`').skip(1).step_by(2).take(8) {
+            let views = super::Views::build(&super::CheckInput::command(cmd), 16 * 1024);
+            if coach
+                .scan_views(&views, depth + 1)
+                .iter()
+                .any(|m| m.severity == Critical)
+            {
+                hit(out, ix::INJECTION);
+                return;
+            }
+        }
     }
     let publish = any_of!(
         l,
@@ -3417,7 +3728,7 @@ const ACCOUNT_TOOLS: &[&str] = &[
 
 /// Programs that look at a file without running it: a shell's path in
 /// their arguments is the file they inspect (`ls -l /bin/bash`).
-const INSPECTORS: &[&str] = &[
+const INSPECTORS: &str = joined![
     "ls",
     "file",
     "stat",
@@ -3456,7 +3767,7 @@ const INSPECTORS: &[&str] = &[
 ];
 
 fn spawns_shell(s: &Segment) -> bool {
-    if shell::is_shell(&s.cmd) || s.cmd == "eval" || INSPECTORS.contains(&s.cmd.as_str()) {
+    if shell::is_shell(&s.cmd) || s.cmd == "eval" || words(INSPECTORS).any(|w| w == s.cmd) {
         return false;
     }
     let shell_word = |t: &str| names_a_shell_path(t);
@@ -3649,7 +3960,7 @@ fn git_url_rewrite(s: &Segment, out: &mut Vec<Match>) {
 }
 
 /// The most installed packages of PyPI and npm: what typosquats imitate.
-const POPULAR_PYPI: &[&str] = &[
+const POPULAR_PYPI: &str = joined![
     "requests",
     "numpy",
     "pandas",
@@ -3715,7 +4026,7 @@ const POPULAR_PYPI: &[&str] = &[
     "jupyter",
     "gunicorn",
 ];
-const POPULAR_NPM: &[&str] = &[
+const POPULAR_NPM: &str = joined![
     "lodash",
     "react",
     "react-dom",
@@ -3820,7 +4131,7 @@ fn one_slip(a: &str, b: &str) -> bool {
 /// popular name, and not itself a popular name.
 fn typosquat(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
-    let popular: &[&str] = match cmd {
+    let popular: &str = match cmd {
         "pip" | "pip3" | "pipx" if s.args.iter().any(|a| a == "install") => POPULAR_PYPI,
         "uv" if s.args.first().is_some_and(|a| a == "pip" || a == "add") => POPULAR_PYPI,
         "poetry" if s.args.first().is_some_and(|a| a == "add") => POPULAR_PYPI,
@@ -3848,11 +4159,11 @@ fn typosquat(s: &Segment, out: &mut Vec<Match>) {
             .to_ascii_lowercase();
         if name.len() < 5
             || !name.starts_with(|c: char| c.is_ascii_alphabetic())
-            || popular.contains(&name.as_str())
+            || words(popular).any(|p| p == name)
         {
             continue;
         }
-        if popular.iter().any(|p| p.len() >= 5 && one_slip(&name, p)) {
+        if words(popular).any(|p| p.len() >= 5 && one_slip(&name, p)) {
             hit(out, ix::TYPOSQUAT);
             return;
         }
@@ -3932,6 +4243,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                     "/code-scanning",
                     "private=false",
                     "visibility=public",
+                    "/memberships/",
                 ]);
             let public = s.args.first().is_some_and(|a| a == "repo")
                 && has(&["--visibility public", "--visibility=public"]);

@@ -274,6 +274,99 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
                 }
             }
         }
+        // Fan-out runners run their command on every host they reach:
+        // `ansible all -m shell -a CMD`, `salt '*' cmd.run CMD`, `pdsh -w
+        // hosts CMD`, `pssh -h hosts CMD`.
+        "ansible" => {
+            let module = seg
+                .args
+                .windows(2)
+                .find(|w| w[0] == "-m" || w[0] == "--module-name");
+            let runs = module.is_none_or(|w| {
+                matches!(
+                    w[1].as_str(),
+                    "shell"
+                        | "command"
+                        | "raw"
+                        | "ansible.builtin.shell"
+                        | "ansible.builtin.command"
+                        | "ansible.builtin.raw"
+                )
+            });
+            if let Some(w) = seg
+                .args
+                .windows(2)
+                .find(|w| w[0] == "-a" || w[0] == "--args")
+            {
+                if runs {
+                    nested.push((w[1].clone(), false));
+                }
+            }
+        }
+        "salt" | "salt-ssh" => {
+            if let Some(i) = seg
+                .args
+                .iter()
+                .position(|a| a == "cmd.run" || a == "cmd.shell")
+            {
+                if let Some(c) = seg.args.get(i + 1) {
+                    nested.push((c.clone(), false));
+                }
+            }
+        }
+        "pdsh" | "pssh" | "parallel-ssh" | "clush" => {
+            let mut rest = seg.args.iter().peekable();
+            let mut cmdline = Vec::new();
+            while let Some(a) = rest.next() {
+                if a.starts_with('-') {
+                    // Options with a value (`-w hosts`, `-h file`, `-l user`).
+                    if a.len() == 2 && !matches!(a.as_str(), "-i" | "-P" | "-A" | "-v") {
+                        rest.next();
+                    }
+                } else {
+                    cmdline.push(a.as_str());
+                }
+            }
+            if !cmdline.is_empty() {
+                nested.push((cmdline.join(" "), false));
+            }
+        }
+        // Cloud "run this on the VM" calls: the script is a command this
+        // call runs (`az vm run-command invoke --scripts S`, a startup
+        // script set in instance metadata, `aws ssm send-command
+        // --parameters commands=[…]`).
+        "az" | "gcloud" | "aws" => {
+            for (i, a) in seg.args.iter().enumerate().take(64) {
+                let value = match a.as_str() {
+                    "--scripts" => seg.args.get(i + 1).map(|v| v.as_str()),
+                    _ if a.starts_with("--scripts=") => Some(&a[10..]),
+                    _ => None,
+                }
+                .or_else(|| {
+                    let m = a
+                        .strip_prefix("startup-script=")
+                        .or_else(|| a.strip_prefix("--metadata=startup-script="));
+                    m.or_else(|| {
+                        (a == "--metadata")
+                            .then(|| seg.args.get(i + 1))
+                            .flatten()
+                            .and_then(|v| v.strip_prefix("startup-script="))
+                    })
+                })
+                .or_else(|| {
+                    a.strip_prefix("commands=")
+                        .or_else(|| a.strip_prefix("'commands="))
+                        .map(|c| {
+                            c.trim_start_matches('[')
+                                .trim_end_matches(']')
+                                .trim_matches(|q| q == '"' || q == '\'')
+                        })
+                });
+                if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+                    nested.push((v.to_string(), false));
+                }
+            }
+        }
         // `npm pkg set scripts.postinstall="…"` (and `npm set-script`)
         // writes a script npm runs later, on install or by name.
         "npm" | "pnpm" => {

@@ -302,6 +302,22 @@ macro_rules! needles {
 }
 pub(crate) use needles;
 
+/// A word list as one string, each word followed by `\n` (`concat!` at
+/// compile time): `const L: &str = joined!["a", "b"];`, read back with
+/// `words(L)`. A table of `&str` costs a pointer and a relocation per word
+/// in a position-independent binary; this costs one.
+macro_rules! joined {
+    [$($w:literal),+ $(,)?] => {
+        concat!($($w, "\n"),+)
+    };
+}
+pub(crate) use joined;
+
+/// The words of a `joined!` list.
+pub fn words(list: &'static str) -> std::str::SplitTerminator<'static, char> {
+    list.split_terminator('\n')
+}
+
 /// A fixed list of lower-case needles searched in one pass. The coach asks
 /// "does this text contain any of these words" dozens of times per check;
 /// `list.iter().any(|n| hay.contains(n))` runs one substring search per
