@@ -652,7 +652,7 @@ fn is_official_installer(url: &str) -> bool {
 
 // ------------------------------------------------------------- segment roles
 
-fn is_fetch_cmd(cmd: &str) -> bool {
+pub(super) fn is_fetch_cmd(cmd: &str) -> bool {
     matches!(
         cmd,
         "curl"

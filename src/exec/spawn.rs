@@ -207,8 +207,7 @@ pub fn sweep(marker: &str) -> usize {
                 false
             }
             // Gone, or still unreadable: looked at again next round.
-            Ok(_) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            Err(_) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            _ => std::path::Path::new(&format!("/proc/{pid}")).exists(),
         });
     }
     killed
