@@ -16,6 +16,7 @@ pub mod encoding;
 pub mod exec;
 pub mod forward;
 pub mod gateway;
+pub mod matcher;
 pub mod net;
 pub mod notify;
 pub mod observe;

@@ -8,7 +8,7 @@ use super::patterns::text_part;
 use super::shell::{self, is_interpreter, is_shell, literal_output, Segment, Sep};
 use super::text::{has, joined, words, Has, Needles};
 use super::{Category, Category::*, Coach, Match, Severity, Severity::*, Views};
-use regex::bytes::{Regex, RegexBuilder};
+use crate::matcher::Matcher as Regex;
 use std::sync::OnceLock;
 
 pub struct DetectorDef {
@@ -234,6 +234,30 @@ fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
     });
 }
 
+/// For each match of `prefix` in `data` (up to `max`), the run of bytes
+/// after it up to a quote or a line end, when not empty: what a regex
+/// `PREFIX([^"'\n]+)` captures. Matches inside a run already taken are
+/// skipped, as a single leftmost-first pass would.
+fn after_prefixes(prefix: &Regex, data: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut taken = 0;
+    for m in prefix.find_iter(data.as_bytes(), max * 4) {
+        if m.start < taken {
+            continue;
+        }
+        let rest = &data[m.end..];
+        let run = &rest[..rest.find(['"', '\'', '\n']).unwrap_or(rest.len())];
+        if !run.is_empty() {
+            taken = m.end + run.len();
+            out.push(run.to_string());
+            if out.len() == max {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// A detector's regex, compiled once. Byte regexes in ASCII mode: the
 /// input is normalised text, and the regex crate is built without its
 /// Unicode tables (half a megabyte of the aarch64 binary).
@@ -242,10 +266,7 @@ fn re(cell: &'static OnceLock<Regex>, src: &str) -> &'static Regex {
 }
 
 fn ascii_regex(src: &str) -> Regex {
-    RegexBuilder::new(src)
-        .unicode(false)
-        .build()
-        .unwrap_or_else(|e| panic!("detector regex: {e}"))
+    Regex::new(src).unwrap_or_else(|e| panic!("detector regex: {e}"))
 }
 
 pub fn is_sql_client(cmd: &str) -> bool {
@@ -409,8 +430,14 @@ fn literal_secret_for_other_host(word: &str, host: &str) -> bool {
         &TOKEN,
         r"(?:^|[^A-Za-z0-9_-])((?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[bpa]-[\w-]{10,}|sk-ant-[\w-]{32,}|sk-proj-[\w-]{32,}|[sr]k_live_\w{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[\w-]{20,}|AIza[\w-]{35}|-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY|(?:aws_secret|AWS_SECRET)(?:_access)?_key[\x22']?\s*[:=]\s*[\x22']?[A-Za-z0-9/+]{40})",
     );
-    token.captures_iter(word.as_bytes()).take(8).any(|c| {
-        let t = &c[1];
+    let w = word.as_bytes();
+    token.find_iter(w, 8).into_iter().any(|m| {
+        // The match may start with the one separator before the token.
+        let t = &w[m.clone()];
+        let t = match t.first() {
+            Some(b) if !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-') => &t[1..],
+            _ => t,
+        };
         TOKEN_ISSUERS
             .iter()
             .find(|(p, _)| t.starts_with(p.as_bytes()))
@@ -1690,11 +1717,12 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
     if kind == WriteKind::Launchd {
         // ProgramArguments: `[sh, -c, script]` runs the script; otherwise argv.
         static STRINGS: OnceLock<Regex> = OnceLock::new();
-        let strings: Vec<String> = re(&STRINGS, r"<string>([^<]*)</string>")
-            .captures_iter(data.as_bytes())
-            .take(64)
-            .map(|c| {
-                String::from_utf8_lossy(&c[1])
+        let strings: Vec<String> = re(&STRINGS, r"<string>[^<]*</string>")
+            .find_iter(data.as_bytes(), 64)
+            .into_iter()
+            .map(|m| {
+                let inner = &data.as_bytes()[m.start + "<string>".len()..m.end - "</string>".len()];
+                String::from_utf8_lossy(inner)
                     .replace("&gt;", ">")
                     .replace("&lt;", "<")
                     .replace("&quot;", "\"")
@@ -1717,18 +1745,15 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
         static EDITOR: OnceLock<Regex> = OnceLock::new();
         let editor = re(
             &EDITOR,
-            r#"(?:silent!?\s+!|(?:^|\s)!\s*|(?:system|systemlist|jobstart|os\.execute|io\.popen|vim\.fn\.system|shell-command|call-process-shell-command|start-process-shell-command|run-shell|run)\s*\(?\s*\[?\s*["'])([^"'
-]+)"#,
+            r#"(?:silent!?\s+!|(?:^|\s)!\s*|(?:system|systemlist|jobstart|os\.execute|io\.popen|vim\.fn\.system|shell-command|call-process-shell-command|start-process-shell-command|run-shell|run)\s*\(?\s*\[?\s*["'])"#,
         );
-        for c in editor.captures_iter(data.as_bytes()).take(16) {
-            cmds.push(String::from_utf8_lossy(&c[1]).into_owned());
-        }
+        cmds.extend(after_prefixes(editor, data, 16));
     }
     // Values that shells run later: PROMPT_COMMAND, traps.
     static LATER: OnceLock<Regex> = OnceLock::new();
-    let later = re(&LATER, r#"(?:PROMPT_COMMAND=|trap\s+)["']?([^"'\n]+)"#);
-    for c in later.captures_iter(data.as_bytes()).take(8) {
-        cmds.push(String::from_utf8_lossy(&c[1]).replace("\\$", "$"));
+    let later = re(&LATER, r#"(?:PROMPT_COMMAND=|trap\s+)["']?"#);
+    for c in after_prefixes(later, data, 8) {
+        cmds.push(c.replace("\\$", "$"));
     }
     cmds.join("\n")
 }
@@ -1820,11 +1845,18 @@ fn package_hooks(data: &str) -> (String, String) {
         }
         Err(_) => {
             static PAIR: OnceLock<Regex> = OnceLock::new();
-            let pairs = re(&PAIR, r#""([\w:.-]+)"\s*:\s*"((?:[^"\\]|\\.)*)""#);
-            for c in pairs.captures_iter(data.as_bytes()).take(64) {
-                let k = String::from_utf8_lossy(&c[1]);
-                let v = String::from_utf8_lossy(&c[2]).replace("\\\"", "\"");
-                take(&k, &v);
+            let pairs = re(&PAIR, r#""[\w:.-]+"\s*:\s*"(?:[^"\\]|\\.)*""#);
+            for m in pairs.find_iter(data.as_bytes(), 64) {
+                // `"key"  :  "value"`: the key has no quote in it, and the
+                // value starts at the first quote after the colon.
+                let pair = &data[m];
+                let Some((key, value)) = pair[1..].split_once('"').and_then(|(k, rest)| {
+                    let v = rest.split_once(':')?.1.trim_start().strip_prefix('"')?;
+                    Some((k, v.strip_suffix('"')?))
+                }) else {
+                    continue;
+                };
+                take(key, &value.replace("\\\"", "\""));
             }
         }
     }

@@ -49,7 +49,7 @@ pub struct RuleSpec {
 #[derive(Clone)]
 pub struct Rule {
     pub spec: RuleSpec,
-    re: Option<regex::bytes::Regex>,
+    re: Option<crate::matcher::Matcher>,
 }
 
 impl Rule {
@@ -67,26 +67,21 @@ impl Rule {
 }
 
 /// Compiles a user regex with the size cap, or explains why not.
-pub fn compile_user_regex(src: &str) -> Result<regex::bytes::Regex, String> {
+pub fn compile_user_regex(src: &str) -> Result<crate::matcher::Matcher, String> {
     if src.len() > RULE_REGEX_MAX_LEN {
         return Err(format!(
             "pattern is {} bytes; the limit is {RULE_REGEX_MAX_LEN}",
             src.len()
         ));
     }
-    // ASCII mode: the regex crate is built without Unicode tables; the
+    // ASCII mode: the regex crates are built without Unicode tables; the
     // text a rule sees is normalised (look-alikes folded to ASCII).
-    regex::bytes::RegexBuilder::new(src)
-        .unicode(false)
-        .size_limit(RULE_REGEX_SIZE_LIMIT)
-        .dfa_size_limit(RULE_REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| match e {
-            regex::Error::CompiledTooBig(limit) => {
-                format!("pattern compiles to more than {limit} bytes; simplify it")
-            }
-            other => format!("pattern is not a valid regex: {other}"),
-        })
+    crate::matcher::Matcher::with_limit(src, RULE_REGEX_SIZE_LIMIT).map_err(|e| match e {
+        crate::matcher::Error::TooBig(limit) => {
+            format!("pattern compiles to more than {limit} bytes; simplify it")
+        }
+        crate::matcher::Error::Syntax(msg) => format!("pattern is not a valid regex: {msg}"),
+    })
 }
 
 impl Rule {
@@ -228,7 +223,7 @@ mod tests {
         let v = c.check(&CheckInput::command("git push --force origin main"), &rs, 0);
         assert_eq!(v.decision, Decision::Approve);
         let pid = v.top().unwrap().pattern_id;
-        let pat = format!("^{}$", regex::escape(&v.normalized));
+        let pat = format!("^{}$", regex_syntax::escape(&v.normalized));
         rs.push(Rule::new(spec("r1", RuleAction::Allow, Some(pid), Some(&pat), None)).unwrap());
         let v = c.check(&CheckInput::command("git push --force origin main"), &rs, 0);
         assert_eq!(v.decision, Decision::Allow);
@@ -289,7 +284,7 @@ mod tests {
     /// allow-always rule over such a line keeps working.
     #[test]
     fn test_non_ascii_literals_still_match() {
-        let r = compile_user_regex(&format!("^{}$", regex::escape("rm ~/é ✓"))).unwrap();
+        let r = compile_user_regex(&format!("^{}$", regex_syntax::escape("rm ~/é ✓"))).unwrap();
         assert!(r.is_match("rm ~/é ✓".as_bytes()));
         assert!(!r.is_match("rm ~/e ✓".as_bytes()));
     }

@@ -3,7 +3,7 @@
 //! eligible when it is one simple command with no shell syntax at all, so
 //! `ls; rm -rf ~` can never ride on an entry for `ls`.
 
-use regex::bytes::Regex;
+use crate::matcher::Matcher;
 use serde::{Deserialize, Serialize};
 
 /// Largest compiled size of one argument pattern.
@@ -22,7 +22,7 @@ pub struct AllowEntry {
 
 #[derive(Debug, Default)]
 pub struct Allowlist {
-    entries: Vec<(String, Option<Regex>)>,
+    entries: Vec<(String, Option<Matcher>)>,
 }
 
 impl Allowlist {
@@ -35,13 +35,9 @@ impl Allowlist {
             let re = match &e.args {
                 None => None,
                 Some(p) => Some(
-                    regex::bytes::RegexBuilder::new(&format!("^(?:{p})$"))
-                        .unicode(false)
-                        .size_limit(ARGS_REGEX_SIZE_LIMIT)
-                        .build()
-                        .map_err(|err| {
-                            format!("entry {i} (`{}`): bad args pattern: {err}", e.command)
-                        })?,
+                    Matcher::with_limit(&format!("^(?:{p})$"), ARGS_REGEX_SIZE_LIMIT).map_err(
+                        |err| format!("entry {i} (`{}`): bad args pattern: {err}", e.command),
+                    )?,
                 ),
             };
             out.push((e.command.clone(), re));

@@ -734,7 +734,7 @@ impl Gateway {
                     id: format!("rule-{}", super::auth::random_hex(6).unwrap_or_default()),
                     action: RuleAction::Allow,
                     pattern_id: a.matches.first().map(|m| m.pattern_id.to_string()),
-                    pattern: Some(format!("^{}$", regex::escape(&a.normalized))),
+                    pattern: Some(format!("^{}$", regex_syntax::escape(&a.normalized))),
                     expires_at_ms: None,
                     note: Some(format!("allow-always from alert {}", a.id)),
                     created_by: by.clone(),
