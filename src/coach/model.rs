@@ -2848,7 +2848,37 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
                         && (w[1].ends_with("nologin") || w[1] == "/bin/false")
                 }))
         }
-        "usermod" | "groupadd" | "chpasswd" | "newusers" => true,
+        // Membership of a device or service group (dialout, plugdev,
+        // www-data, a team's group) is routine; of a group that is root in
+        // all but name (sudo, wheel, docker, disk…) it is a grant.
+        "usermod" => {
+            const PRIVILEGED: &[&str] = &[
+                "sudo",
+                "wheel",
+                "admin",
+                "root",
+                "docker",
+                "lxd",
+                "lxc",
+                "disk",
+                "shadow",
+                "adm",
+                "libvirt",
+                "kvm",
+                "staff",
+                "systemd-journal",
+                "video",
+                "input",
+            ];
+            let groups = s.option_value(&["-G", "-aG", "--groups"]);
+            groups.is_none_or(|g| g.split(',').any(|x| PRIVILEGED.contains(&x)))
+                || !s
+                    .args
+                    .iter()
+                    .any(|a| a == "-aG" || a == "-a" || a == "--append")
+        }
+        "groupadd" => false,
+        "chpasswd" | "newusers" => true,
         "pw" => s.args.first().is_some_and(|a| {
             a.starts_with("user") && a != "usershow" || a.starts_with("group") && a != "groupshow"
         }),
@@ -4496,7 +4526,17 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 .any(|w| w[0] == "-i" && matches!(w[1].as_str(), "lo" | "lo0"))
                 || a.iter().any(|x| x == "-ilo" || x == "--interface=lo");
             let reads_file = a.iter().any(|x| x == "-r") && !a.iter().any(|x| x == "-i");
-            !lo && !reads_file
+            // A short capture (`-c N`) of headers, printed, not saved and
+            // without payloads (-A, -X): a person looking at their traffic.
+            let glance = a.iter().any(|x| x == "-c" || x.starts_with("-c"))
+                && !a.iter().any(|x| {
+                    x.starts_with("-w")
+                        || x.starts_with("-A")
+                        || x.starts_with("-X")
+                        || x.has("-x")
+                        || x == "-l"
+                });
+            !lo && !reads_file && !glance
         }
         "chown" | "chmod" => {
             s.sudo
@@ -4629,8 +4669,16 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             || matches!(cmd, "osascript" | "open" | "nohup" | "source" | "."))
             && s.operands().next().is_some_and(|o| from_temp(o))
         || cmd == "xattr"
-            && has(&["com.apple.quarantine", "-c", "-cr", "-rc"])
-            && has(&["-d", "-c"])
+            && (s.args.iter().any(|a| a == "com.apple.quarantine")
+                && s.args.iter().any(|a| a.starts_with('-') && a.contains('d'))
+                || s.args.iter().any(|a| a.starts_with('-') && a.contains('c')))
+            // The app one just built (Xcode's build folder, DerivedData).
+            && !s.operands().filter(|o| !o.starts_with("com.apple")).all(|o| {
+                let o = o.trim_start_matches("./");
+                ["build/", "DerivedData/", "target/", "dist/", ".build/", "out/"]
+                    .iter()
+                    .any(|b| o.starts_with(b) || o.has(&format!("/{b}")))
+            })
         || matches!(cmd, "pip" | "pip3" | "pipx" | "uv")
             && s.args.iter().any(|a| a == "install")
             && s.operands().any(|o| {
