@@ -1651,6 +1651,7 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "to claim",
             "can you zelle",
             "can you venmo",
+            "value of",
             // Spanish, Portuguese, French, German, Italian.
             "reenv",
             "me lo puedes",
@@ -4552,7 +4553,13 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 || cmd == "chmod"
                     && has(&["u+s", "4755", "+s ", "6755"])
                     // setgid on folders: group inheritance for shared ones.
-                    && !(has(&["g+s "]) && s.operands().skip(1).all(|o| o.ends_with('/')))
+                    && !(has(&["g+s "])
+                        && s.operands().skip(1).all(|o| {
+                            o.ends_with('/')
+                                || ["/srv/", "/var/www/", "/home/", "/opt/", "/data/", "/mnt/", "/media/"]
+                                    .iter()
+                                    .any(|r| o.starts_with(r))
+                        }))
         }
         // modprobe by name loads a module the distribution installed
         // (`br_netfilter`, `overlay`); a path is someone's own build.

@@ -1358,7 +1358,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Removing the signature or the quarantine attribute skips Gatekeeper's check of where the app came from.",
       "Open the app normally and let macOS check it."),
       // One's own build output, before signing it.
-      r"^(?:sudo )?xattr\s+(?:-\w+\s+)*(?:\./)?(?:build|dist|out|target|DerivedData|\.build)/\S*\.app/?\s*$"),
+      r"^(?:sudo )?xattr\s+(?:-\w+\s+)*(?:\./|\S*/)?(?:build|dist|out|target|DerivedData|\.build)/\S*\.app/?\s*$"),
     unless(p!("exf.capture-media", DataExfiltration, Medium, Segment,
       cmd!(r"(?:ffmpeg\b.*-f\s+(?:avfoundation|alsa|pulse|v4l2|x11grab|dshow|gdigrab)\b|(?:arecord|parecord|imagesnap|fswebcam)\b|sox\s+(?:.*\s)?-d\b|rec\s+(?:-\S+\s+)*\S+\.(?:wav|mp3|flac|ogg|aiff?|m4a)\b)"),
       "Records the microphone, camera or screen",
