@@ -1736,13 +1736,16 @@ impl MemoryBudget {
             + c.store.idempotency_keys * 512;
         // Coach: each check in flight holds its input (capped per field,
         // ~4 fields) and its verdict; each pending alert the same; audit rows
-        // wait with their capped input; rules hold a compiled regex each.
+        // wait with their capped input; rules hold a compiled regex and its
+        // lazy-DFA caches each.
         let k = &c.coach;
         let (per_check, per_stored) = coach_item_bytes(c);
         let coach_bytes = k.max_in_flight * per_check
             + k.max_pending_alerts * per_stored
             + k.audit_buffer * per_stored
-            + k.max_rules * (crate::coach::rules::RULE_REGEX_SIZE_LIMIT + 512)
+            + k.max_rules
+                * (crate::matcher::worst_case_bytes(crate::coach::rules::RULE_REGEX_SIZE_LIMIT)
+                    + 512)
             + crate::coach::LIBRARY_BYTES
             + coach_threads(c) * crate::coach::dfa_cache_bytes_per_thread(k.dfa_cache_bytes);
         let e = &c.exec;

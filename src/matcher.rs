@@ -23,9 +23,23 @@ use std::sync::{Arc, Mutex};
 
 /// Default compiled-size limit of one regex's NFA.
 pub const DEFAULT_SIZE_LIMIT: usize = 2 << 20;
-/// Lazy-DFA cache limit of one regex (forward and reverse each); a search
-/// past it clears the cache and goes on.
+/// Largest lazy-DFA cache of one regex (forward and reverse each); a search
+/// past it clears the cache and goes on. A regex compiled with a smaller
+/// size limit gets caches of that size (`cache_capacity`).
 const CACHE_CAPACITY: usize = 256 << 10;
+/// Smallest cache: below this the lazy DFA would clear on nearly every
+/// search.
+const MIN_CACHE_CAPACITY: usize = 8 << 10;
+
+fn cache_capacity(limit: usize) -> usize {
+    limit.clamp(MIN_CACHE_CAPACITY, CACHE_CAPACITY)
+}
+
+/// Most heap one `Matcher` compiled with `limit` holds: its NFA and the two
+/// caches (for `--check-config`'s worst case).
+pub fn worst_case_bytes(limit: usize) -> usize {
+    limit + 2 * cache_capacity(limit)
+}
 
 /// Why a pattern did not compile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +100,7 @@ impl Matcher {
             )
             .dfa(
                 dfa::Config::new()
-                    .cache_capacity(CACHE_CAPACITY)
+                    .cache_capacity(cache_capacity(limit))
                     .skip_cache_capacity_check(true),
             )
             .build(src)

@@ -581,6 +581,10 @@ pub fn classify_path(p: &str) -> Option<Resource> {
             return Some(Resource::Credential);
         }
     }
+    // A loop over processes (`for p in /proc/[0-9]*; do … < $p/environ`).
+    if lower.starts_with('$') && lower.ends_with("/environ") {
+        return Some(Resource::Credential);
+    }
     // System credential stores and caches: Kerberos keytabs and ticket
     // caches, SSSD's cached hashes, TLS private keys, Vault/Consul agent
     // tokens, the GNOME and macOS system keyrings.
@@ -1398,6 +1402,9 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "detect",
         "example of",
         "such as '",
+        "phrases like",
+        "fixtures",
+        "test cases",
     ];
     static ADDRESSES_N: Needles = Needles::joined(ADDRESSES);
     static INJECTED_ACTIONS_N: Needles = Needles::joined(INJECTED_ACTIONS);
@@ -2079,8 +2086,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 {
                     continue;
                 }
-                let every_home =
-                    p.has("/home/*") || p.has("/Users/*") || loop_var_path(p) && p.has("/.ssh/");
+                let every_home = p.has("/home/*")
+                    || p.has("/Users/*")
+                    || loop_var_path(p) && (p.has("/.ssh/") || p.ends_with("/environ"));
                 if let Some(k) = read_of(p, every_home, out) {
                     read_secret |= k != Resource::History || sender;
                 }
@@ -4692,7 +4700,8 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 o.starts_with("git+")
                     || (o.starts_with("http") && !o.has("pypi.org") && !o.has("pythonhosted.org"))
             })
-        || matches!(cmd, "npm" | "pnpm" | "yarn") && has(&["--unsafe-perm", "git+", "github:"])
+        || matches!(cmd, "npm" | "pnpm" | "yarn" | "npx" | "bunx")
+            && has(&["--unsafe-perm", "git+", "github:"])
         || cmd == "git"
             && has(&["clone"])
             && (line.to_ascii_lowercase().has("exploit") || line.has("CVE-"))
@@ -5367,7 +5376,8 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
         || cmd == "find"
             && s.operands().next().is_some_and(|o| o == "/")
             && has(&["-perm", "-4000", "-u=s", "-writable", "-222"])
-        || cmd == "sudo" && has(&["-l"])
+        // One's own sudo rights are a low note; another user's are a survey.
+        || cmd == "sudo" && has(&["-l"]) && has(&["-U"])
         // Secret names alone (`kubectl get secrets -n prod`) are an
         // inventory; values come with -o or describe.
         || cmd == "kubectl"
