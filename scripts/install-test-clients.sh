@@ -40,11 +40,20 @@ command -v promtool >/dev/null 2>&1 || apt_need+=(prometheus)
 [ -x /usr/sbin/sshd ] || apt_need+=(openssh-server)
 if [ ${#apt_need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq
+    # A fresh machine may have apt busy (unattended-upgrades at boot, or
+    # another install): wait for its locks, up to 10 minutes, rather than
+    # fail the run.
+    apt_wait=(-o DPkg::Lock::Timeout=600)
+    for try in 1 2 3 4 5 6; do
+      apt-get "${apt_wait[@]}" update -qq && break
+      [ "$try" = 6 ] && exit 1
+      echo "apt-get update failed (attempt $try); retrying in 20 s"
+      sleep 20
+    done
     # Packages whose postinst would start a service: none is started here
     # (policy-rc.d 101); the tests start their own on loopback.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_need[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -qq "${apt_need[@]}" >/dev/null
     rm -f /usr/sbin/policy-rc.d
   else
     echo "missing: sudo apt-get install ${apt_need[*]} (the tests that need them fail without)"
