@@ -1338,9 +1338,18 @@ impl Gateway {
 
     // ----- exits -----------------------------------------------------------------
 
-    /// SIGCHLD: reap every running child that has exited.
+    /// SIGCHLD: reap every running child that has exited, and the orphans
+    /// adopted as subreaper before and after them: `reap_orphans` peeks at
+    /// the first waitable child and stops at a run's, so an orphan that died
+    /// with its run (a killed group) waits behind the run's zombie; SIGCHLDs
+    /// coalesce, and no later one may come to reap it.
     pub fn on_sigchld(&mut self, now: Instant) {
         self.reap_adopted();
+        self.reap_exited_runs(now);
+        self.reap_adopted();
+    }
+
+    fn reap_exited_runs(&mut self, now: Instant) {
         for seq in self.exec.running_seqs() {
             let Some(p) = self.exec.procs.get_mut(&seq).filter(|p| p.exit.is_none()) else {
                 continue; // reaped already, waiting for its pipes
