@@ -292,7 +292,6 @@ pub struct Views {
 /// docs/x.md <<EOF`, `tee notes.txt <<EOF`) taken out: a page listing
 /// dangerous commands is not their run. A body written anywhere else (a
 /// script, a unit, a config) or fed to any other command stays.
-#[inline(never)]
 fn inert_heredocs_blanked(raw: String, script: &shell::Script) -> String {
     let doc = |p: &str| {
         let p = p.to_ascii_lowercase();

@@ -781,7 +781,6 @@ pub fn literal_output(seg: &Segment) -> Option<String> {
 /// arguments remain, as the shell does (`printf 'ba%s' sh` is `bash`,
 /// `printf %s r m` is `rm`). Widths are ignored; any other conversion
 /// prints its argument as written.
-#[inline(never)]
 fn printf(args: &[String]) -> String {
     /// Rounds of a reused format: bounds `printf %s` with many arguments.
     const MAX_ROUNDS: usize = 64;
