@@ -8,7 +8,7 @@ use super::patterns::text_part;
 use super::shell::{self, is_interpreter, is_shell, literal_output, Segment, Sep};
 use super::text::{has, joined, words, Has, Needles};
 use super::{Category, Category::*, Coach, Match, Severity, Severity::*, Views};
-use crate::matcher::Matcher as Regex;
+use crate::matcher::{Finder, Matcher as Regex};
 use std::sync::OnceLock;
 
 pub struct DetectorDef {
@@ -238,7 +238,7 @@ fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
 /// after it up to a quote or a line end, when not empty: what a regex
 /// `PREFIX([^"'\n]+)` captures. Matches inside a run already taken are
 /// skipped, as a single leftmost-first pass would.
-fn after_prefixes(prefix: &Regex, data: &str, max: usize) -> Vec<String> {
+fn after_prefixes(prefix: &Finder, data: &str, max: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut taken = 0;
     for m in prefix.find_iter(data.as_bytes(), max * 4) {
@@ -263,6 +263,11 @@ fn after_prefixes(prefix: &Regex, data: &str, max: usize) -> Vec<String> {
 /// Unicode tables (half a megabyte of the aarch64 binary).
 fn re(cell: &'static OnceLock<Regex>, src: &str) -> &'static Regex {
     cell.get_or_init(|| ascii_regex(src))
+}
+
+/// A detector regex whose match spans are taken apart, compiled once.
+fn finder(cell: &'static OnceLock<Finder>, src: &str) -> &'static Finder {
+    cell.get_or_init(|| Finder::new(src).unwrap_or_else(|e| panic!("detector regex: {e}")))
 }
 
 fn ascii_regex(src: &str) -> Regex {
@@ -425,8 +430,8 @@ fn literal_secret_for_other_host(word: &str, host: &str) -> bool {
     if is_loopback(host) {
         return false;
     }
-    static TOKEN: OnceLock<Regex> = OnceLock::new();
-    let token = re(
+    static TOKEN: OnceLock<Finder> = OnceLock::new();
+    let token = finder(
         &TOKEN,
         r"(?:^|[^A-Za-z0-9_-])((?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[bpa]-[\w-]{10,}|sk-ant-[\w-]{32,}|sk-proj-[\w-]{32,}|[sr]k_live_\w{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[\w-]{20,}|AIza[\w-]{35}|-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY|(?:aws_secret|AWS_SECRET)(?:_access)?_key[\x22']?\s*[:=]\s*[\x22']?[A-Za-z0-9/+]{40})",
     );
@@ -1716,8 +1721,8 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
     }
     if kind == WriteKind::Launchd {
         // ProgramArguments: `[sh, -c, script]` runs the script; otherwise argv.
-        static STRINGS: OnceLock<Regex> = OnceLock::new();
-        let strings: Vec<String> = re(&STRINGS, r"<string>[^<]*</string>")
+        static STRINGS: OnceLock<Finder> = OnceLock::new();
+        let strings: Vec<String> = finder(&STRINGS, r"<string>[^<]*</string>")
             .find_iter(data.as_bytes(), 64)
             .into_iter()
             .map(|m| {
@@ -1742,16 +1747,16 @@ fn payload_commands(kind: WriteKind, data: &str) -> String {
     // files too: vim's `!cmd` and `system('…')`, Neovim's `jobstart` and
     // Lua's `os.execute`, Emacs's `shell-command`, tmux's `run-shell`.
     if kind == WriteKind::ShellRc {
-        static EDITOR: OnceLock<Regex> = OnceLock::new();
-        let editor = re(
+        static EDITOR: OnceLock<Finder> = OnceLock::new();
+        let editor = finder(
             &EDITOR,
             r#"(?:silent!?\s+!|(?:^|\s)!\s*|(?:system|systemlist|jobstart|os\.execute|io\.popen|vim\.fn\.system|shell-command|call-process-shell-command|start-process-shell-command|run-shell|run)\s*\(?\s*\[?\s*["'])"#,
         );
         cmds.extend(after_prefixes(editor, data, 16));
     }
     // Values that shells run later: PROMPT_COMMAND, traps.
-    static LATER: OnceLock<Regex> = OnceLock::new();
-    let later = re(&LATER, r#"(?:PROMPT_COMMAND=|trap\s+)["']?"#);
+    static LATER: OnceLock<Finder> = OnceLock::new();
+    let later = finder(&LATER, r#"(?:PROMPT_COMMAND=|trap\s+)["']?"#);
     for c in after_prefixes(later, data, 8) {
         cmds.push(c.replace("\\$", "$"));
     }
@@ -1844,8 +1849,8 @@ fn package_hooks(data: &str) -> (String, String) {
             }
         }
         Err(_) => {
-            static PAIR: OnceLock<Regex> = OnceLock::new();
-            let pairs = re(&PAIR, r#""[\w:.-]+"\s*:\s*"(?:[^"\\]|\\.)*""#);
+            static PAIR: OnceLock<Finder> = OnceLock::new();
+            let pairs = finder(&PAIR, r#""[\w:.-]+"\s*:\s*"(?:[^"\\]|\\.)*""#);
             for m in pairs.find_iter(data.as_bytes(), 64) {
                 // `"key"  :  "value"`: the key has no quote in it, and the
                 // value starts at the first quote after the colon.
