@@ -214,6 +214,21 @@ fn main() {
         serde_json::json!({"input": {"command": "ls -la"}}),
     );
     assert!(v.to_string().contains("allow"), "coach not ready: {v}");
+    // The start-up compile's end is also when start-up pages are released
+    // (`memory.releaseStartupPages`); wait for it, as a person reading RSS
+    // a moment after start would.
+    let t0 = Instant::now();
+    loop {
+        let h = warm.call("h", "health", serde_json::json!({"probe": true}));
+        if h["payload"]["coach"]["ready"] == true {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "health never said coach.ready: {h}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     drop(warm);
     println!(
         "start to listening:            {:>10.2} ms (spawn + bind, measured from the parent)",

@@ -188,6 +188,12 @@ pub struct MemoryConfig {
     pub report_interval_ms: u64,
     /// Reports kept in the data dir (oldest removed).
     pub max_reports: usize,
+    /// Once start-up is done (the coach compiled), and again at memory
+    /// pressure, drop the resident pages of never-written read-only file
+    /// mappings (code and constants of the binary and its libraries) so RSS
+    /// holds what serving touches, not what start-up did
+    /// (`observe::memory::release_clean_file_pages`).
+    pub release_startup_pages: bool,
 }
 
 impl Default for MemoryConfig {
@@ -199,6 +205,7 @@ impl Default for MemoryConfig {
             report_percent: 95.0,
             report_interval_ms: 600_000,
             max_reports: 5,
+            release_startup_pages: true,
         }
     }
 }

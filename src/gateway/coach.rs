@@ -162,11 +162,19 @@ pub struct CoachRuntime {
     audit: Vec<AuditRow>,
     pub stats: CoachStats,
     latency: Latency,
+    /// The start-up compile has finished (`health.coach.ready`).
+    ready: bool,
 }
 
 impl CoachRuntime {
+    /// The start-up compile has finished.
+    pub fn ready(&self) -> bool {
+        self.ready
+    }
+
     pub fn new(cfg: &crate::config::CoachConfig, rules: RuleSet) -> CoachRuntime {
         CoachRuntime {
+            ready: false,
             verify_in_flight: false,
             // Compiled on the pool right after start (`warm_coach`), not on
             // the start path; a check that comes first compiles it itself.
@@ -275,6 +283,17 @@ impl Gateway {
         if job.is_err() {
             log::warn!("coach library will compile on the first check (pool busy)");
         }
+    }
+
+    /// The start-up compile is done: start-up is over, so what it alone
+    /// touched can leave RSS.
+    pub(super) fn on_coach_ready(&mut self, took: std::time::Duration) {
+        log::info!(
+            "coach: {} patterns compiled in {took:?} (worker)",
+            self.coach_rt.coach.lib.pattern_count()
+        );
+        self.release_startup_pages();
+        self.coach_rt.ready = true;
     }
 
     // ----- checks --------------------------------------------------------------
@@ -916,6 +935,7 @@ impl Gateway {
             "minSeverity": c.settings.min_severity,
             "maxInputBytes": c.settings.max_input_bytes,
             "patterns": c.lib.pattern_count(),
+            "ready": self.coach_rt.ready(),
             "rules": self.coach_rt.rules.len(),
             "pendingAlerts": self.coach_rt.alerts.len(),
             "inFlight": self.coach_rt.inflight.len(),

@@ -134,7 +134,25 @@ impl Gateway {
         self.cache.clear();
         let freed = self.store.release_memory();
         crate::observe::trim_heap();
+        self.release_startup_pages();
         log::info!("memory relief: response cache cleared, {freed} bytes of SQLite cache released, heap trimmed");
+    }
+
+    /// Drops resident pages of code and constants that serving does not
+    /// touch (see `memory.releaseStartupPages`); they come back from the
+    /// page cache if used.
+    pub(super) fn release_startup_pages(&mut self) {
+        if !self.cfg.memory.release_startup_pages {
+            return;
+        }
+        let before = crate::observe::rss_bytes();
+        crate::observe::memory::release_clean_file_pages();
+        let after = crate::observe::rss_bytes();
+        log::debug!(
+            "released clean file pages: RSS {} -> {} KiB",
+            before / 1024,
+            after / 1024
+        );
     }
 
     fn write_memory_report(&mut self, rss: u64) {

@@ -588,6 +588,8 @@ struct CoachHealth {
     enabled: bool,
     mode: crate::coach::Mode,
     patterns: usize,
+    /// The start-up compile has finished.
+    ready: bool,
     rules: usize,
     pending_alerts: usize,
     in_flight: usize,
@@ -844,6 +846,7 @@ pub fn health_snapshot(gw: &mut Gateway, now: Instant) -> HealthSnapshot<'_> {
             enabled: gw.coach_rt.coach.settings.mode != crate::coach::Mode::Off,
             mode: gw.coach_rt.coach.settings.mode,
             patterns: gw.coach_rt.coach.lib.pattern_count(),
+            ready: gw.coach_rt.ready(),
             rules: gw.coach_rt.rules.len(),
             pending_alerts: gw.coach_rt.pending_alerts(),
             in_flight: gw.coach_rt.inflight(),

@@ -1245,12 +1245,7 @@ impl Gateway {
                     req_id,
                     report,
                 } => self.on_audit_verified(conn, &req_id, report, now),
-                crate::workers::JobResult::CoachReady(d) => {
-                    log::info!(
-                        "coach: {} patterns compiled in {d:?} (worker)",
-                        self.coach_rt.coach.lib.pattern_count()
-                    );
-                }
+                crate::workers::JobResult::CoachReady(d) => self.on_coach_ready(d),
                 crate::workers::JobResult::Checkpoint(res) => {
                     self.checkpoint_running = false;
                     match res {
