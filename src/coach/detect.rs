@@ -1657,7 +1657,8 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                 for t in s.args.iter().filter_map(|a| a.strip_prefix("of=")) {
                     out.push(Write {
                         path: t.to_string(),
-                        data: prev.clone(),
+                        // Piped in, or a here-string/heredoc (`<<< 'text'`).
+                        data: prev.clone().or_else(|| s.stdin_text.clone()),
                     });
                 }
             }
@@ -2961,8 +2962,36 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         // Pushing files to another machine.
         if matches!(s.cmd.as_str(), "scp" | "rsync" | "sftp") {
-            // An option's quoted command (`-e 'ssh -p 2222'`) is not a file.
-            let ops: Vec<&String> = s.operands().filter(|o| !o.contains(' ')).collect();
+            // An option's quoted command (`-e 'ssh -p 2222'`) is not a file,
+            // nor is the value of an option that takes one (`-i key`, `-P
+            // 2222`, `--exclude node_modules`).
+            let valued: Vec<&String> = s
+                .args
+                .windows(2)
+                .filter(|w| {
+                    matches!(
+                        w[0].as_str(),
+                        "-i" | "-P"
+                            | "-o"
+                            | "-F"
+                            | "-c"
+                            | "-l"
+                            | "-S"
+                            | "-J"
+                            | "--exclude"
+                            | "--include"
+                            | "--filter"
+                            | "--exclude-from"
+                            | "--chown"
+                            | "--chmod"
+                    )
+                })
+                .map(|w| &w[1])
+                .collect();
+            let ops: Vec<&String> = s
+                .operands()
+                .filter(|o| !o.contains(' ') && !valued.iter().any(|v| std::ptr::eq(*v, *o)))
+                .collect();
             if ops.len() >= 2 {
                 let dst = ops[ops.len() - 1];
                 let local_src = ops[..ops.len() - 1].iter().any(|o| !o.contains(':'));
@@ -2998,7 +3027,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                             o == *b
                                 || stem == *b
                                 || o.split('/').next() == Some(*b) && o.contains('/')
-                        })
+                        }) || versioned_package(o)
                     });
                     if local_src && !is_internal_host(&host) && !build_output {
                         hit(
@@ -3018,6 +3047,37 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     for w in shell_writes(segs) {
         judge_write(coach, &w, depth, out);
     }
+}
+
+/// A release artifact by its name: an archive or package whose name
+/// carries a version (`release-1.4.2.tar.gz`, `app_2.3.0_arm64.deb`,
+/// `svc-0.9.jar`). What a deploy copies, not a person's data.
+fn versioned_package(o: &str) -> bool {
+    let name = o.rsplit('/').next().unwrap_or(o);
+    let Some(stem) = [
+        ".tar.gz",
+        ".tgz",
+        ".tar.xz",
+        ".tar.zst",
+        ".zip",
+        ".deb",
+        ".rpm",
+        ".whl",
+        ".jar",
+        ".war",
+        ".apk",
+        ".AppImage",
+        ".dmg",
+        ".pkg",
+        ".msi",
+    ]
+    .iter()
+    .find_map(|x| name.strip_suffix(x)) else {
+        return false;
+    };
+    let b = stem.as_bytes();
+    (1..b.len().saturating_sub(1))
+        .any(|i| b[i] == b'.' && b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit())
 }
 
 #[cfg(test)]

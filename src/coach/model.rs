@@ -848,6 +848,16 @@ static SENDERS: Words = Words::new(&[
     "lftp",
     "openssl",
     "gh",
+    // GTFOBins' file-upload entries: each sends what it is given to a host
+    // named in the call (see `is_sender` for when).
+    "whois",
+    "finger",
+    "ab",
+    "cancel",
+    "lp",
+    "hping3",
+    "restic",
+    "tailscale",
 ]);
 
 fn is_sender(s: &Segment) -> bool {
@@ -873,6 +883,23 @@ fn is_sender(s: &Segment) -> bool {
             .any(|a| a == "upload" || a == "upload-batch" || a == "copy"),
         "rclone" => s.operands().any(|o| o.contains(':') && !o.starts_with('/')),
         "gh" => s.args.iter().any(|a| a == "gist" || a == "api"),
+        // A query to a server the call names carries its words there.
+        "whois" => s.args.iter().any(|a| a == "-h" || a.starts_with("--host")),
+        "finger" => s.operands().any(|o| o.contains('@')),
+        // ab posts or puts a file; cancel and lp talk to a named print server.
+        "ab" => s.args.iter().any(|a| a == "-p" || a == "-u"),
+        "cancel" | "lp" => s.args.iter().any(|a| a == "-h"),
+        "hping3" => s.args.iter().any(|a| a == "--file" || a == "-E"),
+        // A repository that is not a local path (sftp:, s3:, rest:, …).
+        "restic" => {
+            s.args.windows(2).any(|w| {
+                (w[0] == "-r" || w[0] == "--repo") && w[1].contains(':') && !w[1].starts_with('/')
+            }) || s.args.iter().any(|a| {
+                a.strip_prefix("--repo=")
+                    .is_some_and(|r| r.contains(':') && !r.starts_with('/'))
+            })
+        }
+        "tailscale" => s.args.iter().any(|a| a == "file") && s.args.iter().any(|a| a == "cp"),
         _ => true,
     }
 }
@@ -1114,6 +1141,78 @@ fn important_dir(p: &str) -> bool {
         "System" | "boot" | "bin" | "sbin" | "lib" | "lib64" | "lib32" => true,
         _ => parts.len() == 2,
     }
+}
+
+/// An absolute path in a system or data tree (`/srv/data`, `/opt/app`,
+/// `/var/lib/x`, `/mnt/backup`) that is neither scratch space (`/tmp`,
+/// caches, build output) nor under a home: a recursive delete there is a
+/// server's data or software, which a person should see go.
+fn outside_scratch(p: &str) -> bool {
+    let p = p.trim_matches(|c| c == '"' || c == '\'');
+    if !p.starts_with('/') || home_rel(p).is_some() || p.contains('$') {
+        return false;
+    }
+    const SCRATCH: &[&str] = &[
+        "/tmp/",
+        "/var/tmp/",
+        "/dev/shm/",
+        "/var/cache/",
+        "/private/tmp/",
+        "/private/var/folders/",
+        "/var/folders/",
+        "/run/user/",
+        // Package indexes and docs an image build drops.
+        "/var/lib/apt/lists/",
+        "/usr/share/doc/",
+        "/usr/share/man/",
+    ];
+    let with_slash = format!("{}/", p.trim_end_matches('/'));
+    if SCRATCH.iter().any(|s| with_slash.starts_with(s)) {
+        return false;
+    }
+    // Build output, dependency and cache folders anywhere.
+    let last = p
+        .trim_end_matches("/*")
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    if matches!(
+        last,
+        "node_modules"
+            | "target"
+            | "dist"
+            | "build"
+            | "out"
+            | ".cache"
+            | "__pycache__"
+            | ".venv"
+            | "venv"
+            | "cache"
+            | "tmp"
+    ) {
+        return false;
+    }
+    let top = p.split('/').find(|x| !x.is_empty()).unwrap_or("");
+    matches!(
+        top,
+        "srv"
+            | "opt"
+            | "var"
+            | "data"
+            | "mnt"
+            | "media"
+            | "Volumes"
+            | "etc"
+            | "usr"
+            | "home"
+            | "Users"
+            | "Library"
+            | "Applications"
+            | "root"
+            | "private"
+            | "nix"
+    )
 }
 
 /// A recursive delete of configuration or history: approve, not block.
@@ -1363,6 +1462,30 @@ const ADDRESSES_WEAK: &str = joined![
     "you are now",
     "disregard the user",
     "ignore the user",
+    // Orders that hide what they make the agent do from its user, and
+    // orders that take over the task ("the previous task is cancelled"):
+    // with a secret to send or a command to run, an injection.
+    "never tell the user",
+    "don't tell the user",
+    "do not tell the user",
+    "without telling the user",
+    "do not mention this",
+    "never mention this",
+    "previous task is cancelled",
+    "previous task is canceled",
+    "in your next reply",
+    "we require you to",
+    "you are required to",
+    "hey bot",
+    "hi bot",
+    "hello bot",
+    "dear bot",
+    "hey agent",
+    "hey assistant",
+    "hey claude",
+    "hey copilot",
+    "maintainer here",
+    "admin here",
 ];
 
 /// A one-line web server other than Python's: (listens beyond loopback,
@@ -1449,6 +1572,13 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     ];
     static SECRET_WORDS: Needles = needles![
         ".env",
+        "env |",
+        "printenv",
+        "environment variables",
+        "seed file",
+        "seed phrase",
+        "recovery phrase",
+        "backup codes",
         "credential",
         "id_rsa",
         "id_ed25519",
@@ -1659,6 +1789,11 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             "can you zelle",
             "can you venmo",
             "value of",
+            "can you dm",
+            "dm it",
+            "send it to me",
+            "share it with me",
+            "with me directly",
             // Spanish, Portuguese, French, German, Italian.
             "reenv",
             "me lo puedes",
@@ -1684,6 +1819,10 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         l,
         [
             "seed phrase",
+            "seed file",
+            "vpn config",
+            "vpn profile",
+            "backup codes",
             "recovery phrase",
             "recovery code",
             "otp",
@@ -1940,7 +2079,11 @@ fn named_paths(s: &Segment) -> Vec<&str> {
         let skips = if reader && !uses && !sender {
             matches!(a.as_str(), "-o" | "-out" | "--output" | "-keyout")
         } else {
-            knows_options && NOT_READ_VALUES.contains(&a.as_str())
+            knows_options
+                && NOT_READ_VALUES.contains(&a.as_str())
+                // gpg's and age's -d/-e/-c are modes, not options with a value.
+                && !(matches!(s.cmd.as_str(), "gpg" | "gpg2" | "age")
+                    && matches!(a.as_str(), "-d" | "-e" | "-c"))
         };
         // `--exclude .env` names what is left behind.
         if skips || shell::excludes_next(&s.cmd, a) {
@@ -2010,10 +2153,23 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         // The whole key directory copied or packed (`cp -R ~/.ssh …`,
         // `tar czf k.tgz ~/.ssh`): every private key in it goes along.
-        if matches!(cmd, "cp" | "rsync" | "tar" | "zip" | "7z" | "ditto" | "scp")
+        // Senders' own operands too (`aws s3 cp ~/.ssh/ s3://…`, `rclone
+        // copy ~/.ssh remote:`).
+        // (A restic backup is encrypted on the way: reading the keys into
+        // it asks, it is not a send of them.)
+        let key_dir_operand = s.operands().any(|o| {
+            let o = o.trim_end_matches('/');
+            home_rel(o) == Some(".ssh") || home_rel(o) == Some(".gnupg")
+        });
+        if cmd == "restic" && key_dir_operand {
+            hit(out, ix::CRED_READ);
+        }
+        if (matches!(cmd, "cp" | "rsync" | "tar" | "zip" | "7z" | "ditto" | "scp")
+            || is_sender(s) && cmd != "restic")
             && s.operands().any(|o| {
                 let o = o.trim_end_matches('/');
                 home_rel(o) == Some(".ssh")
+                    || home_rel(o) == Some(".gnupg")
                     || o == "/root/.ssh"
                     || o.ends_with("/.ssh") && o.starts_with("/home/")
             })
@@ -2052,12 +2208,19 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // A sender's own file operands are what it transmits, even for
         // tools that read their credentials by design (`aws s3 cp
         // ~/.aws/credentials s3://…` sends the file itself).
-        // gpg and age encrypting a file read it out (into a portable blob).
+        // gpg and age encrypting a file read it out (into a portable blob);
+        // decrypting one (a password store's entry) prints the secret.
         let encrypts_file = matches!(cmd, "gpg" | "gpg2" | "age")
             && s.args.iter().any(|a| {
                 matches!(
                     a.as_str(),
-                    "-c" | "--symmetric" | "-e" | "--encrypt" | "-p" | "--passphrase"
+                    "-c" | "--symmetric"
+                        | "-e"
+                        | "--encrypt"
+                        | "-p"
+                        | "--passphrase"
+                        | "-d"
+                        | "--decrypt"
                 )
             });
         // `sed -i` rewrites the file where it is and prints nothing (unless
@@ -2088,7 +2251,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
                 let every_home = p.has("/home/*")
                     || p.has("/Users/*")
-                    || loop_var_path(p) && (p.has("/.ssh/") || p.ends_with("/environ"));
+                    || loop_var_path(p) && (p.has("/.ssh/") || p.ends_with("/environ"))
+                    // Every process's environment, by glob.
+                    || p.starts_with("/proc/") && p.contains('*') && p.ends_with("/environ");
                 if let Some(k) = read_of(p, every_home, out) {
                     read_secret |= k != Resource::History || sender;
                 }
@@ -2191,6 +2356,14 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 hit(out, ix::KEYCHAIN);
                 read_secret = true;
             }
+        }
+        // `git credential fill` prints a stored password or token.
+        if cmd == "git"
+            && s.args
+                .windows(2)
+                .any(|w| w[0] == "credential" && w[1] == "fill")
+        {
+            read_secret = true;
         }
         // Terraform state holds every secret the configuration touched.
         if cmd == "terraform" && s.args.windows(2).any(|w| w[0] == "state" && w[1] == "pull") {
@@ -2724,7 +2897,7 @@ fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
             });
             if important_dir(o) || key_store {
                 hit(out, ix::DELETE_IMPORTANT);
-            } else if config_dir(o) || classify_path(o).is_some() {
+            } else if config_dir(o) || classify_path(o).is_some() || outside_scratch(o) {
                 hit(out, ix::DELETE_CONFIG);
             }
         }
@@ -2989,7 +3162,15 @@ fn service_disruption(s: &Segment, out: &mut Vec<Match>) {
     };
     let kills = match cmd {
         "pkill" | "killall" => {
-            s.args.iter().any(|a| a == "-u" || a.starts_with("--user"))
+            // Every process of an account; `-u "$USER" -f 'celery worker'`
+            // names which ones.
+            let user_value = s
+                .args
+                .windows(2)
+                .find(|w| w[0] == "-u" || w[0] == "--user")
+                .map(|w| w[1].as_str());
+            (s.args.iter().any(|a| a == "-u" || a.starts_with("--user"))
+                && ops.iter().all(|o| Some(*o) == user_value))
                 || ops
                     .iter()
                     .any(|o| matches!(*o, "sshd" | "ssh-agent" | "systemd" | "init"))
@@ -3004,6 +3185,9 @@ fn service_disruption(s: &Segment, out: &mut Vec<Match>) {
         && s.args.iter().any(|a| {
             (a.has("docker ps") || a.has("podman ps"))
                 && (a.has("-aq") || a.has("-qa") || a.has(" -q"))
+                // `--filter name=test-`: the ones a test run left.
+                && !a.has("--filter")
+                && !a.has(" -f ")
         });
     let kernels = matches!(cmd, "apt" | "apt-get" | "dnf" | "yum" | "zypper" | "pacman")
         && s.args
@@ -3946,6 +4130,33 @@ const INSPECTORS: &str = joined![
     "dirname",
 ];
 
+/// `--use-compress-program=PROG …` naming a compressor (what the option
+/// is for), not a program that does something else.
+fn compressor_program(w: &str) -> bool {
+    let v = w
+        .split_once('=')
+        .map_or("", |x| x.1)
+        .trim_matches(|c| c == '\'' || c == '"');
+    let prog = v.split_whitespace().next().unwrap_or("");
+    matches!(
+        prog.rsplit('/').next().unwrap_or(""),
+        "gzip"
+            | "pigz"
+            | "zstd"
+            | "pzstd"
+            | "xz"
+            | "pixz"
+            | "bzip2"
+            | "pbzip2"
+            | "lbzip2"
+            | "lz4"
+            | "lzip"
+            | "plzip"
+            | "brotli"
+            | "lzop"
+    )
+}
+
 fn spawns_shell(s: &Segment) -> bool {
     if shell::is_shell(&s.cmd) || s.cmd == "eval" || words(INSPECTORS).any(|w| w == s.cmd) {
         return false;
@@ -4000,14 +4211,45 @@ fn spawns_shell(s: &Segment) -> bool {
             || w.starts_with("!/bin/")
             || w.has("ProxyCommand=")
             || w.has("LocalCommand=")
+            // `git -c core.sshCommand=V`: V runs where ssh would; one that
+            // is not ssh (with its options) runs something else.
+            || w.len() > 16
+                && w[..16].eq_ignore_ascii_case("core.sshCommand=")
+                && w[16..]
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|p| !matches!(p.rsplit('/').next(), Some("ssh" | "autossh")))
             || w.has("Pre-Invoke")
             || w.has("Post-Invoke")
             || w.starts_with("--rsh") && !w.has("ssh")
             || w.starts_with("--wrapper")
             || w == "-wrapper"
             || w.has("--checkpoint-action=exec")
-            || w.starts_with("--use-compress-program")
+            || w.starts_with("--use-compress-program") && !compressor_program(w)
     })
+}
+
+/// `chown root[:group]`, `chgrp`, or a `chmod` that gives others nothing:
+/// putting a system file's ownership or mode back as the distribution has
+/// it changes no content and opens nothing.
+fn restores_ownership(s: &Segment) -> bool {
+    let ops: Vec<&String> = s.operands().collect();
+    match s.cmd.as_str() {
+        "chown" => ops
+            .first()
+            .is_some_and(|o| o.split([':', '.']).next() == Some("root")),
+        "chgrp" => true,
+        "chmod" => ops.first().is_some_and(|m| {
+            let m = m.as_str();
+            if m.bytes().all(|b| b.is_ascii_digit()) {
+                // The last digit is "others".
+                m.len() >= 3 && m.ends_with('0')
+            } else {
+                m.starts_with("o-") || m.starts_with("go-") || m.starts_with("og-")
+            }
+        }),
+        _ => false,
+    }
 }
 
 fn escapes(s: &Segment, out: &mut Vec<Match>) {
@@ -4049,6 +4291,7 @@ fn escapes(s: &Segment, out: &mut Vec<Match>) {
             a.split(|c: char| c.is_whitespace() || "'\"{}(),;=".contains(c))
                 .any(|t| PRIV_FILES.iter().any(|f| t.ends_with(f)))
         }) && !matches!(s.cmd.as_str(), "vipw" | "visudo" | "vigr")
+            && !restores_ownership(s)
         {
             hit(out, ix::SYSTEM_FILE_WRITE);
             return;
@@ -4392,7 +4635,12 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         | "update-ca-certificates"
         | "update-ca-trust"
         | "csrutil"
-        | "auditctl" => !has(&["--help", "status", "-l", "-g", "-check", "-verify"]),
+        | "auditctl" => {
+            // Queries, and `setcap -r` (capabilities taken away), change
+            // nothing that weakens the machine.
+            let removes_caps = cmd == "setcap" && s.args.first().is_some_and(|a| a == "-r");
+            !(has(&["--help", "status", "-l", "-g", "-check", "-verify"]) || removes_caps)
+        }
         // A repository's protections changed through the API: branch
         // protection or rulesets removed, collaborators or deploy keys
         // added, Actions or secret-scanning settings changed, or the

@@ -247,6 +247,24 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             }
         }
     }
+    // Options whose value a tool runs as a command: ssh's ProxyCommand and
+    // LocalCommand (`-o K=V`, `-oK=V`, `-o 'K V'`), git's `-c
+    // core.sshCommand=V`, rsync's `-e V`/`--rsh=V`, tar's
+    // `--use-compress-program=V`, `--to-command=V`, `--checkpoint-action=exec=V`.
+    for (i, a) in seg.args.iter().enumerate().take(64) {
+        let next = seg.args.get(i + 1).map(|n| n.as_str());
+        if let Some(v) = helper_command(cmd, a, next) {
+            nested.push((v.to_string(), false));
+        }
+    }
+    // `find ROOT -name PAT -exec CMD {} …`: CMD runs on what PAT picks
+    // under ROOT (`find /tmp -name 'krb5cc_*' -exec cp {} /dev/shm/ \;` is
+    // `cp /tmp/krb5cc_* /dev/shm/`).
+    if cmd == "find" {
+        if let Some(line) = find_exec_command(&seg.args) {
+            nested.push((line, false));
+        }
+    }
     match cmd {
         "eval" => nested.push((seg.args.join(" "), false)),
         // `ssh host 'cmd'` runs cmd remotely; `at`/`batch` run stdin later;
@@ -460,6 +478,81 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
     }
 }
 
+/// The command of find's first `-exec`/`-execdir`/`-ok`, with `{}` as the
+/// paths the search picks: ROOT/PAT for `-name PAT` (or `-iname`), else
+/// ROOT/*. `None` when there is no such action or its command is a shell
+/// (the `sh -c` script is taken on its own).
+fn find_exec_command(args: &[String]) -> Option<String> {
+    let root = args.first().filter(|a| !a.starts_with('-'))?;
+    let at = args
+        .iter()
+        .position(|a| matches!(a.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir"))?;
+    let first = args.get(at + 1)?;
+    if is_shell(&basename(first)) {
+        return None;
+    }
+    let name = args
+        .windows(2)
+        .find(|w| w[0] == "-name" || w[0] == "-iname")
+        .map_or("*", |w| w[1].as_str());
+    let picked = format!("{}/{}", root.trim_end_matches('/'), name);
+    let mut line = Vec::new();
+    for a in &args[at + 1..] {
+        if a == ";" || a == "\\;" || a == "+" {
+            break;
+        }
+        line.push(if a.contains("{}") {
+            a.replace("{}", &picked)
+        } else {
+            a.clone()
+        });
+    }
+    (!line.is_empty()).then(|| line.join(" "))
+}
+
+/// Option keys (lower-cased, with their `=`) whose value the tool runs as
+/// a command line.
+const HELPER_KEYS: &[&str] = &[
+    "proxycommand=",
+    "localcommand=",
+    "knownhostscommand=",
+    "core.sshcommand=",
+    "core.fsmonitor=",
+    "core.askpass=",
+    "core.pager=",
+    "--rsh=",
+    "--rsh-command=",
+    "--use-compress-program=",
+    "--to-command=",
+    "--info-script=",
+    "--new-volume-script=",
+    "--checkpoint-action=exec=",
+];
+
+/// The command in one option of `cmd`: `a` is the argument, `next` the one
+/// after it (for options that take their value apart).
+fn helper_command<'a>(cmd: &str, a: &'a str, next: Option<&'a str>) -> Option<&'a str> {
+    // `-o V` / `-oV` (ssh, scp, sftp, sshfs) and `-c V` (git) carry K=V.
+    let kv = match a {
+        "-o" if matches!(cmd, "ssh" | "scp" | "sftp" | "sshfs" | "autossh") => next?,
+        "-c" if cmd == "git" => next?,
+        "-e" if cmd == "rsync" => return next.filter(|v| !v.trim().is_empty()),
+        "--rsh" if cmd == "rsync" => return next.filter(|v| !v.trim().is_empty()),
+        _ => a.strip_prefix("-o").filter(|_| cmd != "git").unwrap_or(a),
+    };
+    let kv = kv.trim_matches(|c| c == '\'' || c == '"');
+    let lower = kv.to_ascii_lowercase();
+    // ssh also takes `ProxyCommand value` with a space.
+    for key in ["proxycommand ", "localcommand "] {
+        if lower.starts_with(key) {
+            return Some(kv[key.len()..].trim()).filter(|v| !v.is_empty());
+        }
+    }
+    let key = HELPER_KEYS.iter().find(|k| lower.starts_with(**k))?;
+    let v = kv[key.len()..].trim();
+    (!v.is_empty() && !v.eq_ignore_ascii_case("none")).then_some(v)
+}
+
 /// `git config KEY VALUE` where git runs VALUE as a command: a credential
 /// helper or alias starting with `!`, core.sshCommand, core.pager,
 /// core.editor, core.fsmonitor, core.askPass, diff.external, gpg.program,
@@ -617,6 +710,16 @@ fn exec_literals(code: &str) -> Vec<String> {
         // to do script "…"`.
         "do shell script ",
         "do script ",
+        // JXA: `app.doShellScript("…")`, `$.NSTask.launchedTaskWithLaunchPathArguments(…)`.
+        "doShellScript(",
+        "launchedTaskWithLaunchPathArguments(",
+        // Argument-vector calls: `spawn("bash", ["-c", "…"])`, `execFile(…)`,
+        // `execv("/bin/sh", […])`.
+        "spawn(",
+        "execFile(",
+        "execFileSync(",
+        "execv(",
+        "execvp(",
     ];
     let mut out = Vec::new();
     for call in CALLS {
@@ -627,6 +730,21 @@ fn exec_literals(code: &str) -> Vec<String> {
             let rest = code[start..].trim_start();
             let mut chars = rest.chars();
             let Some(q) = chars.next() else { continue };
+            if call.ends_with('(')
+                && (q == '['
+                    || call.starts_with("launched")
+                    || call.starts_with("spawn")
+                    || call.starts_with("exec"))
+            {
+                // The words of an argument vector, in order, up to the
+                // call's closing parenthesis.
+                if let Some(line) = argv_command(rest) {
+                    if out.len() < 16 {
+                        out.push(line);
+                    }
+                }
+                continue;
+            }
             if q != '"' && q != '\'' && q != '`' {
                 continue;
             }
@@ -638,6 +756,44 @@ fn exec_literals(code: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Most argument-vector bytes read after a call's opening parenthesis.
+const MAX_ARGV_SCAN: usize = 2048;
+
+/// The command an argument-vector call runs, from the text after its `(`:
+/// the string literals up to the closing `)`, in order. A shell with `-c`
+/// runs its script (returned alone); otherwise the words are the command.
+fn argv_command(rest: &str) -> Option<String> {
+    let b = rest.as_bytes();
+    let mut words: Vec<String> = Vec::new();
+    let (mut i, mut depth) = (0, 0i32);
+    while i < b.len().min(MAX_ARGV_SCAN) && words.len() < 32 {
+        match b[i] {
+            q @ (b'"' | b'\'' | b'`') => {
+                let (lit, used) = crate::coach::text::code_literal(&rest[i + 1..], q)?;
+                words.push(lit);
+                i += 1 + used;
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth < 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let first = words.first()?;
+    if is_shell(&basename(first)) {
+        if let Some(c) = words.iter().position(|w| w == "-c" || w == "-lc") {
+            return words.get(c + 1).cloned();
+        }
+    }
+    Some(words.join(" "))
 }
 
 /// The command of `kubectl|oc|lxc exec … -- CMD` (everything after `--`)
@@ -880,6 +1036,32 @@ fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
                     nested.push((code, decoded));
                     break;
                 }
+                // `echo /dev/sda | xargs -I{} dd of={}`, `echo /home |
+                // xargs rm -rf`: xargs builds the command from the words
+                // (its `-I` slot is `*` in the parsed arguments).
+                if t.xargs {
+                    let words: Vec<&str> = text.split_whitespace().take(16).collect();
+                    if !words.is_empty() {
+                        let slot = t.args.iter().any(|a| a.contains('*'));
+                        let mut line: Vec<String> = Vec::new();
+                        if t.sudo {
+                            line.push("sudo".into());
+                        }
+                        line.push(t.cmd.clone());
+                        for a in &t.args {
+                            line.push(if slot {
+                                a.replace('*', words[0])
+                            } else {
+                                a.clone()
+                            });
+                        }
+                        if !slot {
+                            line.extend(words.iter().map(|w| w.to_string()));
+                        }
+                        nested.push((line.join(" "), decoded));
+                    }
+                    break;
+                }
                 j += 1;
             }
         }
@@ -997,8 +1179,22 @@ struct Word {
     glued_quotes: bool,
     /// `$IFS` split the word.
     ifs_split: bool,
+    /// An unquoted expansion whose value holds blanks: split into words
+    /// at them (default `IFS`), as the shell does (`v="rm -rf /"; $v`).
+    word_split: bool,
+    /// A `for` loop's variable expanded here: the span of `$name` in
+    /// `text` and the loop's items; the word stands for one word per item.
+    list: Option<(usize, usize, Vec<String>)>,
     started: bool,
 }
+
+/// Separates the items of a `for` loop's list in the variable it binds.
+const LIST_SEP: char = '\u{1}';
+/// Most items of a `for` list bound to its variable.
+const MAX_FOR_ITEMS: usize = 32;
+/// Longest word made into one word per item (bounds the copies a loop
+/// variable can make of a long word).
+const MAX_LIST_WORD: usize = 1024;
 
 enum Tok {
     Word(Word),
@@ -1118,13 +1314,26 @@ impl<'a> Lexer<'a> {
             }
             if w.brace {
                 texts.extend(brace_expand(&w.text));
-            } else if w.ifs_split {
+            } else if w.ifs_split || w.word_split {
                 texts.extend(
                     w.text
                         .split(' ')
                         .filter(|p| !p.is_empty())
                         .map(str::to_string),
                 );
+            } else if let Some((start, end, items)) = w.list.as_ref().filter(|(a, b, _)| {
+                // Only a word that starts with the variable (`$d`, `"$d"`,
+                // `$d/sub`): inside a longer word (`10.0.0.$i`,
+                // `"</dev/tcp/h/$p"`) it stays a variable, which is what the
+                // sweep checks look for.
+                *a == 0
+                    && *b <= w.text.len()
+                    && w.text.is_char_boundary(*b)
+                    && w.text.len() <= MAX_LIST_WORD
+            }) {
+                for item in items {
+                    texts.push(format!("{}{item}{}", &w.text[..*start], &w.text[*end..]));
+                }
             } else {
                 texts.push(w.text);
             }
@@ -1143,6 +1352,25 @@ impl<'a> Lexer<'a> {
             }
         }
         let mut rest: Vec<String> = texts.split_off(k);
+        // `for v in a b c`: each later `$v` stands for every item (the
+        // body runs once per item), so `rm -rf "$v"` is judged on all.
+        // Items from a substitution (`$(seq 1 254)`) are not known: the
+        // variable stays a variable (a sweep, to the checks that look).
+        if rest.len() >= 3 && rest[0] == "for" && rest[2] == "in" && self.vars.len() < 256 {
+            let items: Vec<&str> = rest[3..]
+                .iter()
+                .map(|i| i.as_str())
+                .take(MAX_FOR_ITEMS)
+                .collect();
+            if !items.is_empty()
+                && items
+                    .iter()
+                    .all(|i| !i.contains(['$', '`']) && !i.is_empty())
+            {
+                let list = items.join(&LIST_SEP.to_string());
+                self.vars.insert(rest[1].clone(), list);
+            }
+        }
         // Compound-command keywords: the command follows them.
         while rest.first().is_some_and(|w| {
             matches!(
@@ -1736,6 +1964,18 @@ impl<'a> Lexer<'a> {
     }
 
     fn push_expansion(&mut self, w: &mut Word, v: &str, in_dquote: bool, name: &str) {
+        if v.contains(LIST_SEP) {
+            // The text keeps `$name` (a redirection target stays a
+            // variable); the word's items are made from it when it ends.
+            let start = w.text.len();
+            w.text.push('$');
+            w.text.push_str(name);
+            if w.list.is_none() {
+                let items = v.split(LIST_SEP).map(str::to_string).collect();
+                w.list = Some((start, w.text.len(), items));
+            }
+            return;
+        }
         if name == "IFS" || name.starts_with("IFS") {
             self.obfuscated = true;
             if !in_dquote {
@@ -1755,6 +1995,14 @@ impl<'a> Lexer<'a> {
                 .chars()
                 .map(|c| if ifs.contains(c) { ' ' } else { c })
                 .collect();
+            w.text.push_str(&split);
+            return;
+        }
+        // Only a literal value: a substitution's text (`$(pgrep -n sshd)`)
+        // stands for its output, which is not these words.
+        if !in_dquote && custom.is_none() && v.contains([' ', '\t']) && !v.contains(['$', '`']) {
+            w.word_split = true;
+            let split: String = v.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
             w.text.push_str(&split);
             return;
         }
