@@ -4940,6 +4940,20 @@ fn data_to_socket(segs: &[Segment], out: &mut Vec<Match>) {
 /// Cloud data exposed to everyone, and full control handed outside.
 fn cloud_exposure(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
+    if !matches!(
+        cmd,
+        "aws"
+            | "gsutil"
+            | "gcloud"
+            | "az"
+            | "s3cmd"
+            | "kubectl"
+            | "eksctl"
+            | "etcdctl"
+            | "terraform"
+    ) {
+        return;
+    }
     let line = s.args.join(" ");
     let l = line.to_ascii_lowercase();
     let has = |k: &str| l.contains(k);
@@ -5067,7 +5081,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     cloud_exposure(s, out);
     // TLS checks off for every later fetch, or git's command-running
     // transport switched on.
-    {
+    if matches!(s.cmd.as_str(), "git" | "npm" | "yarn" | "pnpm") {
         let l = s.args.join(" ").to_ascii_lowercase();
         let tls_off = s.cmd == "git"
             && l.contains("http.sslverify")

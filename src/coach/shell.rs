@@ -592,6 +592,11 @@ const HELPER_KEYS: &[&str] = &[
 /// The command in one option of `cmd`: `a` is the argument, `next` the one
 /// after it (for options that take their value apart).
 fn helper_command<'a>(cmd: &str, a: &'a str, next: Option<&'a str>) -> Option<&'a str> {
+    // Most arguments are neither a `K=V`/`K V` option nor a flag that takes
+    // one: leave them before any allocation (this runs on every argument).
+    if !a.contains(['=', ' ']) && !matches!(a, "-o" | "-c" | "-e" | "--rsh") {
+        return None;
+    }
     // `-o V` / `-oV` (ssh, scp, sftp, sshfs) and `-c V` (git) carry K=V.
     let kv = match a {
         "-o" if matches!(cmd, "ssh" | "scp" | "sftp" | "sshfs" | "autossh") => next?,
