@@ -1046,6 +1046,9 @@ fn metadata_access(text: &str) -> Option<bool> {
     if !METADATA_HOSTS.iter().any(|h| t.has(h)) {
         return None;
     }
+    // IMDSv2's session token (`PUT /latest/api/token`) only opens the
+    // service for the reads that follow; what those read decides.
+    let t = t.replace("/latest/api/token", "/latest/");
     // The credential paths of AWS, GCP, Azure, Alibaba, ECS.
     let creds = [
         "security-credentials",
