@@ -364,6 +364,11 @@ impl<S: Read + Write> Client<S> {
                 Ok(Message::Text(t)) => return serde_json::from_str(&t).expect("json frame"),
                 Ok(Message::Close(f)) => panic!("unexpected close: {f:?}"),
                 Ok(_) => continue,
+                // A signal landed on this thread mid-read (EINTR): nothing
+                // was consumed, read again, as std's own readers do.
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
                 Err(e) => panic!("read failed: {e}"),
             }
         }
@@ -409,6 +414,9 @@ impl<S: Read + Write> Client<S> {
                 Ok(Message::Close(None)) => return (CloseCode::Status.into(), String::new()),
                 Ok(Message::Text(t)) => self.backlog.push(serde_json::from_str(&t).unwrap()),
                 Ok(_) => continue,
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
                 Err(e) => panic!("expected a close frame, got error: {e}"),
             }
         }
