@@ -2652,9 +2652,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             let host = rest.split('/').next().unwrap_or("");
             if rest.contains('$') {
                 hit(out, ix::RECON);
-            } else if host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| {
-                !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
-            }) {
+            } else if public_ipv4(host) {
                 hit(out, ix::DEV_TCP);
             }
         }
@@ -5766,12 +5764,14 @@ fn quoted_strings(code: &str) -> Vec<String> {
 /// A file written with `text`: dangerous content is a weaponised payload
 /// wherever it lands (the detectors of persistence places judge those).
 /// Values in configuration files that the tool runs as a command: cargo's
-/// `runner`/`rustc-wrapper`/`linker`, npm's `script-shell`, git's
-/// `sshCommand`/`fsmonitor`/`pager`/`editor`/`askPass` and `!` aliases and
-/// helpers, a `.gitmodules` URL over the `ext::` transport (at most eight).
+/// `runner`/`rustc-wrapper`/`linker`, npm's `script-shell`, aws's
+/// `credential_process`, every git key that runs one (`shell::git_key_command`,
+/// by `[section]` and key), and a `.gitmodules` URL over the `ext::`
+/// transport (at most eight).
 fn config_commands(path: &str, text: &str) -> Vec<String> {
     let p = path.to_ascii_lowercase();
     let name = p.rsplit('/').next().unwrap_or(&p);
+    let git = name == ".gitconfig" || p.ends_with(".git/config") || name == ".gitmodules";
     let keys: &[&str] = if p.ends_with(".cargo/config.toml") || p.ends_with(".cargo/config") {
         &[
             "runner",
@@ -5783,67 +5783,77 @@ fn config_commands(path: &str, text: &str) -> Vec<String> {
         &["credential_process"]
     } else if name == ".npmrc" || name == ".yarnrc" {
         &["script-shell", "shell"]
-    } else if name == ".gitconfig" || p.ends_with(".git/config") || name == ".gitmodules" {
-        &[
-            "sshcommand",
-            "fsmonitor",
-            "pager",
-            "editor",
-            "askpass",
-            "helper",
-            "url",
-            "textconv",
-            "clean",
-            "smudge",
-            "process",
-        ]
+    } else if git {
+        &[]
     } else {
         return Vec::new();
     };
     let mut out = Vec::new();
+    // git's `[section "sub"]` header, as the dotted prefix of its keys.
+    let mut section = String::new();
     for line in text.lines().take(2000) {
-        let Some((k, v)) = line.split_once('=') else {
+        let t = line.trim();
+        if git && t.starts_with('[') {
+            section = t
+                .trim_matches(|c| c == '[' || c == ']')
+                .replace('"', "")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(".")
+                .to_ascii_lowercase();
+            continue;
+        }
+        let Some((k, v)) = t.split_once('=') else {
             continue;
         };
         let k = k.trim().trim_matches('"').to_ascii_lowercase();
-        let k = k.rsplit('.').next().unwrap_or(&k);
-        let alias = p.contains("git") && v.trim_start().starts_with('!');
-        if !keys.contains(&k) && !alias {
-            continue;
-        }
-        let mut v = v.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
-        if k == "url" {
+        let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+        let command = if git && k == "url" {
             // git's ext transport runs its command: words split at spaces,
             // `% ` a space inside a word; `sh -c SCRIPT` runs SCRIPT.
             let Some(cmd) = v.strip_prefix("ext::") else {
                 continue;
             };
-            let mut words = vec![String::new()];
-            let mut chars = cmd.chars().peekable();
-            while let Some(c) = chars.next() {
-                match c {
-                    '%' if chars.peek() == Some(&' ') => {
-                        chars.next();
-                        words.last_mut().unwrap_or(&mut String::new()).push(' ');
-                    }
-                    ' ' => words.push(String::new()),
-                    c => words.last_mut().unwrap_or(&mut String::new()).push(c),
-                }
+            ext_transport_command(cmd)
+        } else if git {
+            match shell::git_key_command(&format!("{section}.{k}"), v) {
+                Some(c) => c.to_string(),
+                None => continue,
             }
-            words.retain(|w| !w.is_empty());
-            v = match words.iter().position(|w| w == "-c") {
-                Some(i) if i > 0 && shell::is_shell(&shell::basename(&words[0])) => {
-                    words.get(i + 1).cloned().unwrap_or_default()
-                }
-                _ => words.join(" "),
-            };
-        }
-        let v = v.trim_start_matches('!').to_string();
-        if !v.is_empty() && out.len() < 8 {
-            out.push(v);
+        } else if keys.contains(&k.as_str()) {
+            v.to_string()
+        } else {
+            continue;
+        };
+        if !command.is_empty() && out.len() < 8 {
+            out.push(command);
         }
     }
     out
+}
+
+/// The command of a git `ext::` URL: words split at spaces, `% ` a space
+/// inside a word; `sh -c SCRIPT` is SCRIPT.
+fn ext_transport_command(cmd: &str) -> String {
+    let mut words = vec![String::new()];
+    let mut chars = cmd.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' if chars.peek() == Some(&' ') => {
+                chars.next();
+                words.last_mut().unwrap_or(&mut String::new()).push(' ');
+            }
+            ' ' => words.push(String::new()),
+            c => words.last_mut().unwrap_or(&mut String::new()).push(c),
+        }
+    }
+    words.retain(|w| !w.is_empty());
+    match words.iter().position(|w| w == "-c") {
+        Some(i) if i > 0 && shell::is_shell(&shell::basename(&words[0])) => {
+            words.get(i + 1).cloned().unwrap_or_default()
+        }
+        _ => words.join(" "),
+    }
 }
 
 fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut Vec<Match>) {

