@@ -218,6 +218,22 @@ pub static MODEL: &[DetectorDef] = &[
       "Streams a dump or archive to a bare address",
       "A database dump, a backup or an archive is piped into a raw socket (nc, socat, telnet) towards a public IP address: no service, no record, only a copy somewhere else.",
       "Copy backups with the storage tool your organisation uses."),
+    d!("dst.delete-all-listed", DestructiveOperation, Critical,
+      "Deletes everything a listing returns",
+      "The output of a listing (every namespace, volume, instance or bucket) is fed straight into a delete, with no selector naming what should go: the whole cluster or account is emptied in one step.",
+      "List first, let a person pick the names, and delete those names."),
+    d!("ci.hidden-program", CodeInjection, High,
+      "Runs a program kept in a hidden temporary folder",
+      "The program or script lives in a dot-folder under /tmp, /var/tmp, /dev/shm or /Users/Shared: where implants are staged so that nobody looks.",
+      "Find out what put it there and what it is before running it."),
+    d!("exf.image-to-bare-ip", DataExfiltration, High,
+      "Pushes a container image to a bare IP address",
+      "An image carries the application's code, its dependencies and often configuration; pushing it to a registry known only by a public address copies all of it to a machine nobody named.",
+      "Push to the organisation's registry by its name."),
+    d!("dst.web-page-overwritten", DestructiveOperation, High,
+      "Overwrites a served web page with inline text",
+      "Text typed into the command replaces a page under a web server's root: what visitors see changes at once, which is how sites are defaced.",
+      "Change the site in its repository and deploy the build."),
 ];
 
 mod ix {
@@ -271,6 +287,10 @@ mod ix {
     pub const DATA_PUBLIC: usize = 47;
     pub const ADMIN_OUTSIDER: usize = 48;
     pub const DATA_SOCKET: usize = 49;
+    pub const DELETE_LISTED: usize = 50;
+    pub const HIDDEN_PROGRAM: usize = 51;
+    pub const IMAGE_BARE_IP: usize = 52;
+    pub const PAGE_OVERWRITE: usize = 53;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -387,6 +407,7 @@ const HOME_CREDENTIALS: &str = joined![
     ".netrc",
     ".git-credentials",
     ".config/gh/hosts.yml",
+    ".config/glab-cli/config.yml",
     ".config/hub",
     ".vault-token",
     ".terraform.d/credentials.tfrc.json",
@@ -461,6 +482,13 @@ const BROWSER_STORES: &[&str] = &[
     "safari/",
     "library/messages/",
     "library/mail/",
+    // Personal stores: notes, contacts, calendars; the key that unlocks
+    // the system keychain.
+    "group.com.apple.notes",
+    "notestore.sqlite",
+    "application support/addressbook/",
+    "library/calendars/",
+    "/db/systemkey",
     "places.sqlite",
     "formhistory.sqlite",
     "1password",
@@ -1311,6 +1339,10 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
         m.severity == High
             && m.pattern_id != "per.shell-rc"
             && m.pattern_id != "ci.library-load"
+            // Running what is already there is a question; the staging
+            // itself (made executable there, fetched there) is judged
+            // where it happens.
+            && m.pattern_id != "ci.hidden-program"
             && m.pattern_id != "per.rc-source-hidden"
             && match m.category {
                 PersistenceMechanism | PrivilegeEscalation => hidden_temp || remote,
@@ -2208,6 +2240,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     let mut encrypts = false;
     let mut deletes_many = false;
     data_to_socket(segs, out);
+    listed_deletion(segs, out);
+    image_push_to_bare_ip(segs, out);
+    page_overwrite(segs, out);
     for s in segs {
         let cmd = s.cmd.as_str();
         // Secret files staged into git (`git add -f .env`) leave with a push
@@ -2490,6 +2525,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 "print-identity-token",
                 "get-access-token",
                 "configure get aws_secret",
+                "configure export-credentials",
                 "auth token",
                 "get-login-password",
                 "auth status -t",
@@ -2566,6 +2602,26 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         {
             hit(out, ix::UNTRUSTED_CODE);
         }
+        // Run from there: the program itself (`/tmp/.x/agent`), a script
+        // handed to an interpreter (`osascript /Users/Shared/.c/run.scpt`,
+        // `python3 /dev/shm/.p/b.py`) or a launcher's operand (`launchctl
+        // asuser 501 /Users/Shared/.x/agent`, `nohup`, `open`).
+        // (Code given inline with -c/-e is judged as code, not as a path.)
+        let runner = shell::is_shell(cmd)
+            || is_interpreter_name(cmd)
+            || matches!(
+                cmd,
+                "osascript" | "launchctl" | "open" | "nohup" | "setsid" | "exec"
+            );
+        let inline = s
+            .args
+            .iter()
+            .any(|a| matches!(a.as_str(), "-c" | "-e" | "-r" | "-p"));
+        let hidden_file =
+            |o: &str| (o.starts_with('/') || o.starts_with('~')) && hidden_temp_path(o);
+        if hidden_file(&s.cmd_path) || runner && !inline && s.operands().any(|o| hidden_file(o)) {
+            hit(out, ix::HIDDEN_PROGRAM);
+        }
         // Deletions.
         deletion(s, out, &mut deletes_many);
         if matches!(cmd, "openssl" | "gpg" | "age" | "7z" | "zip")
@@ -2575,6 +2631,18 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 || s.args.iter().any(|a| a.starts_with("-p")))
         {
             encrypts = true;
+        }
+        // Packed under a password and the originals deleted by the packer
+        // itself (`zip -P … -rm v.zip ~/Documents`, `7z a -p… -sdel`): the
+        // files are gone and only the password's holder gets them back.
+        if matches!(cmd, "zip" | "7z" | "7za")
+            && (s.has_arg("-P")
+                || s.has_flag('e', "--encrypt")
+                || s.args.iter().any(|a| a.starts_with("-p")))
+            && (cmd == "zip" && s.has_flag('m', "--move") || s.has_arg("-sdel"))
+            && s.operands().any(|o| important_dir(o))
+        {
+            hit(out, ix::ENCRYPT_DELETE);
         }
         // Destroying the running system.
         system_crash(s, out);
@@ -2823,6 +2891,46 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
     }
     for (path, text) in &written {
+        // A makefile written and handed to make: its recipes are what run
+        // (`$$` is make's `$`).
+        let made = segs.iter().any(|t| {
+            t.cmd == "make"
+                && t.args.windows(2).any(|w| {
+                    matches!(w[0].as_str(), "-f" | "--file" | "--makefile") && w[1] == *path
+                })
+        });
+        if made {
+            let recipes: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix('\t'))
+                .map(|l| l.trim_start_matches(['@', '-']).replace("$$", "$"))
+                .collect();
+            written_script(
+                coach,
+                "run",
+                &format!("#!\n{}", recipes.join("\n")),
+                depth,
+                out,
+            );
+        }
+        // SQL written and fed to a database client: judged as the client's
+        // own statement would be.
+        let fed_sql = segs.iter().any(|t| {
+            matches!(
+                t.cmd.as_str(),
+                "psql" | "mysql" | "mariadb" | "sqlite3" | "mongosh"
+            ) && (t
+                .args
+                .windows(2)
+                .any(|w| matches!(w[0].as_str(), "-f" | "--file") && w[1] == *path)
+                || t.redirs.iter().any(|r| r.op == "<" && r.target == *path)
+                || t.args
+                    .iter()
+                    .any(|a| a.strip_prefix("--file=") == Some(path.as_str())))
+        });
+        if fed_sql && destroys_data_sql(text) {
+            hit(out, ix::DELETE_CONFIG);
+        }
         // Written and run in the same call, whatever its name.
         let runs = segs.iter().any(|t| {
             t.cmd_path == *path
@@ -2834,7 +2942,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                     ))
                     && t.args.iter().any(|a| a == path)
         });
-        if runs {
+        // A property list is loaded, not run: what it starts is in its keys.
+        if runs && !path.to_ascii_lowercase().ends_with(".plist") {
             written_script(coach, "run", &format!("#!\n{text}"), depth, out);
         } else {
             written_script(coach, path, text, depth, out);
@@ -3361,6 +3470,71 @@ fn service_disruption(s: &Segment, out: &mut Vec<Match>) {
 /// A path inside a hidden folder under a temporary or shared place
 /// (`/dev/shm/. /x`, `/tmp/.cache-x/y`). Rust's tempfile names its folders
 /// `/tmp/.tmpXXXXXX`: build and test scratch, not a hiding place.
+/// `rm -f /etc/cron.d/backup-x /etc/systemd/system/x.service`, `setfacl -x
+/// u:old /etc/shadow`: named entries taken out of startup places and
+/// drop-in folders, or a grant withdrawn. That undoes a change (a test's
+/// cleanup, an uninstall); it adds no access and starts nothing. A main
+/// file (`/etc/sudoers`, `/etc/passwd`, PAM's) and a recursive delete are
+/// not entries.
+/// Programs that run a script file named as their operand.
+fn is_interpreter_name(cmd: &str) -> bool {
+    cmd.starts_with("python")
+        || matches!(
+            cmd,
+            "perl"
+                | "ruby"
+                | "node"
+                | "php"
+                | "lua"
+                | "bun"
+                | "deno"
+                | "tclsh"
+                | "Rscript"
+                | "pwsh"
+        )
+}
+
+fn removes_entries(s: &Segment) -> bool {
+    if s.cmd == "setfacl" {
+        return s
+            .args
+            .iter()
+            .any(|a| a == "-x" || a == "-b" || a == "--remove" || a == "--remove-all")
+            && !s
+                .args
+                .iter()
+                .any(|a| a == "-m" || a == "--modify" || a == "--set");
+    }
+    if !matches!(s.cmd.as_str(), "rm" | "unlink")
+        || s.has_flag('r', "--recursive")
+        || s.has_flag('R', "")
+    {
+        return false;
+    }
+    let entry = |o: &str| {
+        let (dir, name) = o.rsplit_once('/').unwrap_or(("", o));
+        let named = !name.is_empty() && !name.contains('*') && !name.contains('?');
+        o.starts_with("/tmp/")
+            || o == "/etc/ld.so.preload"
+            || named
+                && !dir.starts_with("/etc/pam.d")
+                && (dir.ends_with(".d")
+                    || dir.starts_with("/etc/cron.")
+                    || matches!(
+                        dir,
+                        "/etc/systemd/system"
+                            | "/lib/systemd/system"
+                            | "/usr/lib/systemd/system"
+                            | "/etc/init.d"
+                            | "/Library/LaunchDaemons"
+                            | "/Library/LaunchAgents"
+                            | "~/Library/LaunchAgents"
+                    ))
+    };
+    let mut ops = s.operands().peekable();
+    ops.peek().is_some() && ops.all(|o| entry(o))
+}
+
 fn hidden_temp_path(o: &str) -> bool {
     let o = o.to_ascii_lowercase();
     [
@@ -3553,10 +3727,25 @@ fn mcp_server_untrusted(data: &str) -> bool {
     })
 }
 
+/// `PermitEmptyPasswords yes` in sshd's configuration (any spacing, as
+/// a sed replacement or a written line).
+fn empty_passwords_allowed(t: &str) -> bool {
+    let l = t.to_ascii_lowercase();
+    l.match_indices("permitemptypasswords").any(|(i, k)| {
+        let rest = l[i + k.len()..].trim_start_matches([' ', '\t', '=']);
+        rest.starts_with("yes")
+    })
+}
+
 pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
     let p = path.to_ascii_lowercase();
     let name = p.rsplit('/').next().unwrap_or(&p);
     let l = data.to_ascii_lowercase();
+    if name.starts_with("sshd_config") && empty_passwords_allowed(data)
+        || p.contains("/sshd_config.d/") && empty_passwords_allowed(data)
+    {
+        hit(out, ix::SYSTEM_FILE_WRITE);
+    }
     if is_mcp_config(&p) && mcp_server_untrusted(data) {
         hit(out, ix::UNTRUSTED_CODE);
     }
@@ -4259,8 +4448,59 @@ fn macos(s: &Segment, out: &mut Vec<Match>) {
         }
         _ => false,
     };
-    if login_item {
+    // Folder actions run a script whenever the folder changes.
+    if login_item || s.cmd == "osascript" && l.has("attach action to folder") {
         hit(out, ix::LOGIN_ITEM);
+    }
+    // Endpoint protection and the platform's own defences turned off:
+    // an EDR agent unloaded, XProtect or its updates disabled, a program
+    // let through the application firewall.
+    let edr = [
+        "falconctl",
+        "sentinelctl",
+        "mdatp",
+        "wdavdaemon",
+        "jamf protect",
+    ];
+    let disarms = match s.cmd.as_str() {
+        "falconctl" | "sentinelctl" => s
+            .args
+            .iter()
+            .any(|a| matches!(a.as_str(), "unload" | "uninstall" | "unprotect" | "disable")),
+        "mdatp" => l.has("disabled") || l.has("uninstall"),
+        "launchctl" => {
+            s.args
+                .iter()
+                .any(|a| matches!(a.as_str(), "disable" | "unload" | "bootout" | "remove"))
+                && (l.has("xprotect")
+                    || l.has("mrt")
+                    || edr.iter().any(|e| l.has(e))
+                    || l.has("com.crowdstrike")
+                    || l.has("com.sentinelone"))
+        }
+        "defaults" => {
+            l.has("write")
+                && l.has("softwareupdate")
+                && (l.has("configdatainstall")
+                    || l.has("criticalupdateinstall")
+                    || l.has("automaticcheckenabled"))
+                && (l.has("false") || l.has(" 0"))
+        }
+        // An application's own bundle let through is what the firewall's
+        // prompt does; anything else is a hole for that program.
+        "socketfilterfw" => {
+            l.has("--setglobalstate off")
+                || (l.has("--add") || l.has("--unblockapp"))
+                    && s.operands().any(|o| {
+                        o.starts_with('/')
+                            && !o.starts_with("/Applications/")
+                            && !o.starts_with("/System/")
+                    })
+        }
+        _ => false,
+    };
+    if disarms {
+        hit(out, ix::SECURITY_CHANGE);
     }
 }
 
@@ -4485,7 +4725,12 @@ fn escapes(s: &Segment, out: &mut Vec<Match>) {
         return;
     }
     // Writes as root to the files that decide who is who.
-    if s.sudo && !READERS.contains(&s.cmd.as_str()) && s.cmd != "ls" && s.cmd != "stat" {
+    if s.sudo
+        && !READERS.contains(&s.cmd.as_str())
+        && s.cmd != "ls"
+        && s.cmd != "stat"
+        && !removes_entries(s)
+    {
         const PRIV_FILES: &[&str] = &[
             "/etc/passwd",
             "/etc/shadow",
@@ -4938,6 +5183,290 @@ fn data_to_socket(segs: &[Segment], out: &mut Vec<Match>) {
     }
 }
 
+/// Cloud and cluster command-line tools whose listings can feed a delete.
+const RESOURCE_CLIS: &[&str] = &[
+    "kubectl", "oc", "aws", "gcloud", "az", "doctl", "docker", "podman",
+];
+
+/// What `s` lists, if it is an unfiltered listing of a cluster's or a
+/// cloud account's resources: the kind listed (`ns`, `list-buckets`,
+/// `volume`). A selector, a filter or a named resource makes it a choice,
+/// not everything.
+fn unfiltered_listing(s: &Segment) -> Option<&str> {
+    let filtered = s.args.iter().any(|a| {
+        let flag = a.split('=').next().unwrap_or(a);
+        // A filter in a cluster of short flags (`docker volume ls -qf …`).
+        let cluster = a.len() > 2 && a.starts_with('-') && !a.starts_with("--");
+        if cluster && (flag.contains('f') || flag.contains('l')) {
+            return true;
+        }
+        matches!(
+            flag,
+            "-l" | "--selector" | "--field-selector" | "--filter" | "--filters" | "-f"
+        ) || (flag == "--query" && a.contains('?'))
+    }) || s
+        .args
+        .windows(2)
+        .any(|w| w[0] == "--query" && w[1].contains('?'));
+    if filtered {
+        return None;
+    }
+    let ops: Vec<&str> = s.operands().map(String::as_str).collect();
+    match s.cmd.as_str() {
+        "kubectl" | "oc" => {
+            // Operands without the values of options (`-n prod`, `-o name`).
+            let mut words = Vec::new();
+            let mut args = s.args.iter();
+            while let Some(a) = args.next() {
+                if matches!(
+                    a.as_str(),
+                    "-n" | "--namespace"
+                        | "-o"
+                        | "--output"
+                        | "--context"
+                        | "--cluster"
+                        | "--kubeconfig"
+                        | "--user"
+                        | "--sort-by"
+                        | "--template"
+                ) {
+                    args.next();
+                } else if !a.starts_with('-') {
+                    words.push(a.as_str());
+                }
+            }
+            let at = words.iter().position(|o| *o == "get")?;
+            // `get KIND` alone: a name after the kind picks one.
+            let kind = *words.get(at + 1)?;
+            (words.len() == at + 2 && !kind.contains('/')).then_some(kind)
+        }
+        "aws" => ops
+            .iter()
+            .find(|o| o.starts_with("list-") || o.starts_with("describe-"))
+            .copied()
+            .or_else(|| {
+                (ops.first() == Some(&"s3") && ops.get(1) == Some(&"ls") && ops.len() == 2)
+                    .then_some("s3")
+            }),
+        "gcloud" | "az" | "doctl" => ops
+            .contains(&"list")
+            .then(|| ops.first().copied().unwrap_or("list")),
+        "docker" | "podman" => (ops.first() == Some(&"volume")
+            && matches!(ops.get(1), Some(&"ls") | Some(&"list")))
+        .then_some("volume"),
+        _ => None,
+    }
+}
+
+/// Whether `s` deletes what its cloud or cluster tool is given.
+fn deletes_resources(s: &Segment) -> bool {
+    let ops: Vec<&str> = s.operands().map(String::as_str).collect();
+    match s.cmd.as_str() {
+        "kubectl" | "oc" => ops.contains(&"delete"),
+        "aws" => {
+            ops.iter().any(|o| {
+                o.starts_with("delete-")
+                    || o.starts_with("terminate-")
+                    || o.starts_with("deregister-")
+            }) || ops.first() == Some(&"s3") && matches!(ops.get(1), Some(&"rb") | Some(&"rm"))
+        }
+        "gcloud" | "az" | "doctl" => ops.contains(&"delete"),
+        "docker" | "podman" => {
+            ops.first() == Some(&"volume") && matches!(ops.get(1), Some(&"rm") | Some(&"prune"))
+        }
+        _ => false,
+    }
+}
+
+/// A step between a listing and its consumer that keeps only some lines
+/// (`grep NAME`, `awk '/x/'`, `head -1`, `jq 'select(…)'`); `grep -v`
+/// and plain reshaping (`cut`, `awk '{print $1}'`, `sed s///`) keep all.
+fn narrows(s: &Segment) -> bool {
+    match s.cmd.as_str() {
+        "grep" | "egrep" | "fgrep" | "rg" => !s.has_flag('v', "--invert-match"),
+        "awk" | "gawk" => s
+            .args
+            .iter()
+            .any(|a| a.contains('/') || a.contains('~') || a.contains("==")),
+        "sed" => s.has_flag('n', "--quiet"),
+        "head" => true,
+        "jq" | "yq" => s.args.iter().any(|a| a.contains("select(")),
+        _ => false,
+    }
+}
+
+/// `kubectl get ns -o name | grep -v kube-system | xargs kubectl delete`,
+/// `aws s3 ls | awk '{print $3}' | xargs -I{} aws s3 rb s3://{} --force`,
+/// `kubectl delete ns $(kubectl get ns -o name)`: a listing of every
+/// resource of a kind fed, unnarrowed, into the same tool's delete.
+fn listed_deletion(segs: &[Segment], out: &mut Vec<Match>) {
+    for (j, t) in segs.iter().enumerate() {
+        if !RESOURCE_CLIS.contains(&t.cmd.as_str()) || !deletes_resources(t) {
+            continue;
+        }
+        // The listing: upstream in the pipe (xargs), or in a substitution
+        // of the delete's own words (parsed after it, in its own pipeline).
+        let (source, between): (Option<&Segment>, Vec<&Segment>) = if t.xargs {
+            let up: Vec<&Segment> = segs[..j]
+                .iter()
+                .filter(|u| u.pipeline == t.pipeline)
+                .collect();
+            (up.first().copied(), up.iter().skip(1).copied().collect())
+        } else if !t.substitutions.is_empty() {
+            let sub: Vec<&Segment> = segs[j + 1..]
+                .iter()
+                .take_while(|u| u.pipeline != t.pipeline)
+                .collect();
+            let first = sub.first().map(|u| u.pipeline);
+            let same: Vec<&Segment> = sub
+                .into_iter()
+                .filter(|u| Some(u.pipeline) == first)
+                .collect();
+            (
+                same.first().copied(),
+                same.iter().skip(1).copied().collect(),
+            )
+        } else {
+            (None, Vec::new())
+        };
+        let Some(source) = source else { continue };
+        if source.cmd != t.cmd || between.iter().any(|u| narrows(u)) {
+            continue;
+        }
+        let Some(kind) = unfiltered_listing(source) else {
+            continue;
+        };
+        let kind = kind.to_ascii_lowercase();
+        // Pods, deployments and instances come back or are redeployed (a
+        // person may want them all gone: ask); every namespace, volume,
+        // node or definition of a cluster, and every bucket, table or
+        // database of an account, is the data itself.
+        let del: Vec<String> = t.args.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let data_store = |k: &str| {
+            del.iter()
+                .any(|a| a == k || a.starts_with(&format!("{k}-")))
+        };
+        let lasting = match t.cmd.as_str() {
+            "kubectl" | "oc" => kind.split(',').any(|k| {
+                matches!(
+                    k,
+                    "ns" | "namespace"
+                        | "namespaces"
+                        | "all"
+                        | "pv"
+                        | "pvc"
+                        | "node"
+                        | "nodes"
+                        | "crd"
+                        | "crds"
+                ) || k.starts_with("persistentvolume")
+                    || k.starts_with("customresourcedefinition")
+                    || k.starts_with("secret")
+            }),
+            "aws" => {
+                data_store("rb")
+                    || [
+                        "delete-bucket",
+                        "delete-table",
+                        "delete-db-instance",
+                        "delete-db-cluster",
+                        "delete-file-system",
+                    ]
+                    .iter()
+                    .any(|k| del.iter().any(|a| a == k))
+            }
+            "gcloud" | "az" | "doctl" => [
+                "buckets",
+                "sql",
+                "databases",
+                "database",
+                "db",
+                "storage",
+                "spanner",
+                "bigtable",
+                "firestore",
+            ]
+            .iter()
+            .any(|k| del.iter().any(|a| a == k)),
+            _ => false,
+        };
+        hit(
+            out,
+            if lasting {
+                ix::DELETE_LISTED
+            } else {
+                ix::DISRUPTION
+            },
+        );
+        return;
+    }
+}
+
+/// `docker push 203.0.113.40:5000/billing:prod`, `skopeo copy … docker://IP/…`:
+/// an image sent to a registry known only by a public address.
+fn image_push_to_bare_ip(segs: &[Segment], out: &mut Vec<Match>) {
+    let registry_ip = |r: &str| {
+        let r = r.strip_prefix("docker://").unwrap_or(r);
+        let host = r.split('/').next().unwrap_or("");
+        r.contains('/') && public_ipv4(host.split(':').next().unwrap_or(""))
+    };
+    for s in segs {
+        let pushes = match s.cmd.as_str() {
+            "docker" | "podman" | "nerdctl" | "buildah" => s.args.iter().any(|a| a == "push"),
+            "skopeo" => s.args.iter().any(|a| a == "copy" || a == "sync"),
+            "crane" | "oras" | "regctl" => s
+                .args
+                .iter()
+                .any(|a| a == "push" || a == "copy" || a == "cp"),
+            _ => false,
+        };
+        if pushes && s.operands().any(|o| registry_ip(o)) {
+            hit(out, ix::IMAGE_BARE_IP);
+            return;
+        }
+    }
+}
+
+/// Directories a web server serves pages from.
+const WEB_ROOTS: &[&str] = &[
+    "/var/www/",
+    "/usr/share/nginx/html/",
+    "/srv/www/",
+    "/srv/http/",
+    "/usr/local/www/",
+    "/usr/local/apache2/htdocs/",
+    "/Library/WebServer/Documents/",
+    "/opt/homebrew/var/www/",
+];
+
+/// `echo '<h1>owned</h1>' | sudo tee /var/www/html/index.html`, `printf
+/// … > /usr/share/nginx/html/index.html`: a served page replaced by text
+/// typed into the command (a build copied there is a deployment).
+fn page_overwrite(segs: &[Segment], out: &mut Vec<Match>) {
+    let page = |p: &str| {
+        let l = p.to_ascii_lowercase();
+        WEB_ROOTS.iter().any(|r| p.starts_with(r))
+            && [".html", ".htm", ".php", ".shtml", ".asp", ".jsp"]
+                .iter()
+                .any(|x| l.ends_with(x))
+    };
+    let literal =
+        |s: &Segment| matches!(s.cmd.as_str(), "echo" | "printf") || s.stdin_text.is_some();
+    for (j, s) in segs.iter().enumerate() {
+        let to_page = s.redirs.iter().any(|r| r.op == ">" && page(&r.target));
+        let tee_page =
+            s.cmd == "tee" && !s.has_flag('a', "--append") && s.operands().any(|o| page(o));
+        let fed = literal(s)
+            || segs[..j]
+                .iter()
+                .any(|u| u.pipeline == s.pipeline && literal(u));
+        if (to_page && literal(s)) || (tee_page && fed) {
+            hit(out, ix::PAGE_OVERWRITE);
+            return;
+        }
+    }
+}
+
 /// Cloud data exposed to everyone, and full control handed outside.
 fn cloud_exposure(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
@@ -5080,6 +5609,31 @@ fn cloud_exposure(s: &Segment, out: &mut Vec<Match>) {
 fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     git_url_rewrite(s, out);
     cloud_exposure(s, out);
+    // sshd told to accept accounts with no password: anyone who can reach
+    // port 22 logs in.
+    let to_sshd = s.args.iter().any(|a| a.has("sshd_config"))
+        || s.redirs.iter().any(|r| r.target.has("sshd_config"));
+    if to_sshd
+        && s.args
+            .iter()
+            .chain(s.stdin_text.iter())
+            .any(|a| empty_passwords_allowed(a))
+    {
+        hit(out, ix::SYSTEM_FILE_WRITE);
+    }
+    // The Docker socket opened to a user: whoever can talk to it is root.
+    let sock = |o: &str| o.ends_with("/docker.sock") || o.ends_with("/containerd.sock");
+    let opens_socket = match s.cmd.as_str() {
+        "chmod" => s.args.iter().any(|a| {
+            a.contains("o+") || a.contains("a+") || a.len() == 3 && a.ends_with(['6', '7'])
+        }),
+        "chown" => true,
+        "setfacl" => s.args.iter().any(|a| a == "-m" || a == "--modify"),
+        _ => false,
+    };
+    if opens_socket && s.operands().any(|o| sock(o)) {
+        hit(out, ix::SECURITY_CHANGE);
+    }
     // TLS checks off for every later fetch, or git's command-running
     // transport switched on.
     if matches!(s.cmd.as_str(), "git" | "npm" | "yarn" | "pnpm") {
@@ -5627,6 +6181,15 @@ fn interpreter_code(
             "getenv('HOME')",
             "path to home folder",
         ]);
+        // A path built from the home directory (`getenv("HOME")."/.ssh/id_*"`).
+        let under_home = |t: &String| {
+            home && t.starts_with('/') && {
+                let h = format!("~{t}");
+                config_dir(&h)
+                    || classify_path(&h).is_some()
+                    || credential_name(t.rsplit('/').next().unwrap_or(""))
+            }
+        };
         if home
             && !targets
                 .iter()
@@ -5636,7 +6199,7 @@ fn interpreter_code(
             hit(out, ix::DELETE_IMPORTANT);
         } else if targets
             .iter()
-            .any(|t| config_dir(t) || classify_path(t).is_some())
+            .any(|t| config_dir(t) || classify_path(t).is_some() || under_home(t))
         {
             hit(out, ix::DELETE_CONFIG);
         }
@@ -5725,22 +6288,67 @@ fn interpreter_code(
         // Spawning computed text (a variable, a decoded string) hides
         // what runs. A literal command is judged above as what it is
         // (`execSync('git rev-parse HEAD')` is as routine as the command).
-        let computed = has(&[
-            "b64decode",
-            "atob(",
-            "Buffer.from(",
-            "decode(",
-            "fromhex",
-            "unpack",
-            "reverse()",
-            "[::-1]",
-            "chr(",
-        ]);
+        // So does running what a file holds (`execSync(fs.readFileSync(p))`,
+        // `os.system(open(p).read())`): the command is not in the call.
+        let from_file = FILE_FED_SPAWNS.iter().any(|sp| {
+            c.match_indices(sp).any(|(at, _)| {
+                let arg = &c[at + sp.len()..];
+                let arg = &arg[..arg.len().min(80)];
+                let arg = arg.split([',', ';', '\n']).next().unwrap_or("");
+                FILE_READS.iter().any(|r| arg.has(r))
+            })
+        });
+        let computed = from_file
+            || has(&[
+                "b64decode",
+                "atob(",
+                "Buffer.from(",
+                "decode(",
+                "fromhex",
+                "unpack",
+                "reverse()",
+                "[::-1]",
+                "chr(",
+            ]);
         if !inner_found && computed {
             hit(out, ix::INTERP_EXEC);
         }
     }
 }
+
+/// Calls that start a process from their first argument.
+const FILE_FED_SPAWNS: &[&str] = &[
+    "execSync(",
+    "spawnSync(",
+    "child_process.exec(",
+    "os.system(",
+    "os.popen(",
+    "subprocess.run(",
+    "subprocess.call(",
+    "subprocess.check_output(",
+    "subprocess.Popen(",
+    "Popen(",
+    "system(",
+    "shell_exec(",
+    "passthru(",
+    "IO.popen(",
+    "Kernel.exec(",
+    "do shell script (read",
+];
+
+/// Calls that read a file's contents.
+const FILE_READS: &[&str] = &[
+    "readFileSync(",
+    "readFile(",
+    "open(",
+    "File.read(",
+    "IO.read(",
+    "file_get_contents(",
+    "read_text(",
+    "slurp(",
+    "Deno.readTextFile",
+    "Bun.file(",
+];
 
 /// Literal strings in code: '...', "...", `...`.
 fn quoted_strings(code: &str) -> Vec<String> {
@@ -5771,6 +6379,9 @@ fn quoted_strings(code: &str) -> Vec<String> {
 fn config_commands(path: &str, text: &str) -> Vec<String> {
     let p = path.to_ascii_lowercase();
     let name = p.rsplit('/').next().unwrap_or(&p);
+    if name.ends_with(".plist") {
+        return plist_command(text).into_iter().collect();
+    }
     let git = name == ".gitconfig" || p.ends_with(".git/config") || name == ".gitmodules";
     let keys: &[&str] = if p.ends_with(".cargo/config.toml") || p.ends_with(".cargo/config") {
         &[
@@ -5830,6 +6441,51 @@ fn config_commands(path: &str, text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The command a property list starts, as a shell line: launchd's
+/// `Program`/`ProgramArguments`, emond's `command` and `arguments`. Each
+/// argument is quoted whole, so `python3 -c CODE` reads as a one-liner.
+fn plist_command(text: &str) -> Option<String> {
+    // The <string> values of the element after `<key>K</key>`.
+    let after_key = |k: &str| -> Option<Vec<String>> {
+        let at = text.find(&format!("<key>{k}</key>"))? + k.len() + 11;
+        let rest = text[at..].trim_start();
+        let body = if rest.starts_with("<array>") {
+            &rest[..rest.find("</array>")?]
+        } else if rest.starts_with("<string>") {
+            &rest[..rest.find("</string>")? + 9]
+        } else {
+            return None;
+        };
+        Some(
+            body.split("<string>")
+                .skip(1)
+                .filter_map(|x| x.split_once("</string>").map(|x| x.0))
+                .map(|x| {
+                    x.replace("&lt;", "<")
+                        .replace("&gt;", ">")
+                        .replace("&quot;", "\"")
+                        .replace("&apos;", "'")
+                        .replace("&amp;", "&")
+                })
+                .take(64)
+                .collect(),
+        )
+    };
+    let mut argv = after_key("ProgramArguments").unwrap_or_default();
+    if argv.is_empty() {
+        argv = after_key("Program").or_else(|| after_key("command"))?;
+        argv.extend(after_key("arguments").unwrap_or_default());
+    }
+    if argv.is_empty() {
+        return None;
+    }
+    let quoted: Vec<String> = argv
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    Some(quoted.join(" "))
 }
 
 /// The command of a git `ext::` URL: words split at spaces, `% ` a space
@@ -6068,25 +6724,32 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
         "npm" => has(&["unpublish"]),
         "terraform" => has(&["destroy", "-destroy"]),
         "psql" | "mysql" | "sqlite3" | "mongo" | "mongosh" | "redis-cli" => {
-            let l = line.to_ascii_lowercase();
-            [
-                "truncate ",
-                "drop table",
-                "drop database",
-                "delete from",
-                "flushall",
-                "flushdb",
-                "dropdatabase",
-            ]
-            .iter()
-            .any(|k| l.has(k))
-                && !l.has(" where ")
+            destroys_data_sql(&line)
         }
         _ => false,
     };
     if hit_it {
         hit(out, ix::DELETE_CONFIG);
     }
+}
+
+/// Statements that drop or empty tables or databases (a `DELETE` with a
+/// `WHERE` picks rows).
+fn destroys_data_sql(text: &str) -> bool {
+    let l = text.to_ascii_lowercase();
+    [
+        "truncate ",
+        "drop table",
+        "drop database",
+        "drop schema",
+        "delete from",
+        "flushall",
+        "flushdb",
+        "dropdatabase",
+    ]
+    .iter()
+    .any(|k| l.has(k))
+        && !l.has(" where ")
 }
 
 /// Root REPLs, shell escapes in arguments, startup places written through
@@ -6157,7 +6820,11 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
         cmd,
         "systemctl" | "crontab" | "launchctl" | "test" | "file" | "ls" | "stat"
     ) || READERS.contains(&cmd);
-    if s.sudo && !looks && s.args.iter().any(|a| STARTUP.iter().any(|p| a.has(p))) {
+    if s.sudo
+        && !looks
+        && !removes_entries(s)
+        && s.args.iter().any(|a| STARTUP.iter().any(|p| a.has(p)))
+    {
         hit(out, ix::PRIV_WRITE);
     }
     let recon = matches!(
@@ -6543,6 +7210,10 @@ mod tests {
             (ix::DATA_PUBLIC, "exf.data-made-public"),
             (ix::ADMIN_OUTSIDER, "priv.admin-to-outsider"),
             (ix::DATA_SOCKET, "exf.data-to-socket"),
+            (ix::DELETE_LISTED, "dst.delete-all-listed"),
+            (ix::HIDDEN_PROGRAM, "ci.hidden-program"),
+            (ix::IMAGE_BARE_IP, "exf.image-to-bare-ip"),
+            (ix::PAGE_OVERWRITE, "dst.web-page-overwritten"),
         ];
         assert_eq!(
             table.len(),
@@ -6605,5 +7276,76 @@ mod tests {
         assert!(important_dir("/var/lib/postgresql"));
         assert!(!important_dir("./build"));
         assert!(!important_dir("/opt/old-app"));
+    }
+
+    /// What a property list starts, as one shell line with each argument
+    /// quoted whole; entities decoded.
+    #[test]
+    fn a_property_list_yields_the_command_it_starts() {
+        let launchd = "<dict><key>ProgramArguments</key><array><string>/bin/sh</string>\
+            <string>-c</string><string>a &amp;&amp; b 'c'</string></array></dict>";
+        assert_eq!(
+            plist_command(launchd).as_deref(),
+            Some(r"'/bin/sh' '-c' 'a && b '\''c'\'''")
+        );
+        let emond = "<key>command</key><string>/usr/bin/python3</string>\
+            <key>arguments</key><array><string>-c</string><string>print(1)</string></array>";
+        assert_eq!(
+            plist_command(emond).as_deref(),
+            Some("'/usr/bin/python3' '-c' 'print(1)'")
+        );
+        assert_eq!(
+            plist_command("<dict><key>Label</key><string>x</string></dict>"),
+            None
+        );
+    }
+
+    /// Removing named entries is not writing them; a main file or a
+    /// recursive delete is.
+    #[test]
+    fn named_startup_entries_removed_are_not_writes() {
+        let seg = |c: &str| shell::parse(c).segments.remove(0);
+        assert!(removes_entries(&seg("rm -f /etc/cron.d/job /tmp/x")));
+        assert!(removes_entries(&seg("rm /etc/systemd/system/a.service")));
+        assert!(removes_entries(&seg("setfacl -x u:bob /etc/shadow")));
+        assert!(!removes_entries(&seg("rm -f /etc/sudoers")));
+        assert!(!removes_entries(&seg("rm -rf /etc/cron.d/")));
+        assert!(!removes_entries(&seg("rm -f /etc/pam.d/sshd")));
+        assert!(!removes_entries(&seg("rm -f /etc/cron.d/*")));
+        assert!(!removes_entries(&seg("setfacl -m u:bob:r /etc/shadow")));
+    }
+
+    /// A listing narrowed by a selector or a positive grep is a choice;
+    /// `grep -v` and reshaping keep everything.
+    #[test]
+    fn only_unnarrowed_listings_count_as_everything() {
+        let listed = |c: &str| {
+            let mut out = Vec::new();
+            listed_deletion(&shell::parse(c).segments, &mut out);
+            out.first().map(|m| m.pattern_id)
+        };
+        assert_eq!(
+            listed("kubectl get ns -o name | grep -v kube | xargs kubectl delete"),
+            Some("dst.delete-all-listed")
+        );
+        assert_eq!(
+            listed("kubectl get pods -o name | awk '{print $1}' | xargs kubectl delete"),
+            Some("dst.service-disruption")
+        );
+        assert_eq!(
+            listed("kubectl get pods -l app=x -o name | xargs kubectl delete"),
+            None
+        );
+        assert_eq!(
+            listed("kubectl get pods -o name | grep old | xargs kubectl delete"),
+            None
+        );
+        assert_eq!(
+            listed("kubectl get pod web-1 -o name | xargs kubectl delete"),
+            None
+        );
+        assert_eq!(listed("aws s3 ls s3://b/ | xargs aws s3 rb"), None);
+        assert!(destroys_data_sql("DROP DATABASE x;"));
+        assert!(!destroys_data_sql("DELETE FROM t WHERE id = 3;"));
     }
 }

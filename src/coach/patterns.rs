@@ -102,7 +102,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A wildcard delete removes whatever the current directory happens to hold; agents are often not where they think they are.",
       "Name the directory to delete explicitly, or use a guarded form such as rm -rf \"${DIR:?}\"/*."),
     unless(p!("dst.mkfs-device", DestructiveOperation, Critical, Segment,
-      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs\s+(?:-\S+\s+)*(?:-\w*a\w*|--all|-o|--offset)|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+-\w*w|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat)\b"),
+      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs\s+(?:-\S+\s+)*(?:-\w*a\w*|--all|-o|--offset)|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+-\w*w|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat|apfs\s+(?:deleteVolume|deleteContainer|eraseVolume))\b"),
       "Formats or wipes a disk device",
       "Making a filesystem, repartitioning or shredding a block device destroys every file on it.",
       "Work on an image file (mkfs.ext4 disk.img) or ask the owner to do disk maintenance by hand."),
@@ -216,7 +216,7 @@ pub static PATTERNS: &[PatternDef] = &[
       // remote, are housekeeping.
       r"^(?:sudo )?git\s+(?:-\S+\s+)*clean(?:\s+-[a-wyzA-Z]+)*\s+-[a-wyzA-Z]*X[a-wyzA-Z]*(?:\s+-[a-wyzA-Z]+)*\s*$|^(?:sudo )?git\s+(?:-\S+\s+)*clean(?:\s+-[a-zA-Z]+)*(?:\s+--)?\s+(?:\./)?(?:build|dist|out|target|tmp|coverage|node_modules|\.cache|__pycache__)/?\s*$|^(?:sudo )?git\s+push\s+\S+\s+(?:--delete\s+|:)(?:feature|feat|fix|bugfix|chore|spike|topic|wip|dependabot|renovate|exp|test|docs|refactor)[/-]\S+\s*$"),
     unless(p!("dst.log-tamper", DestructiveOperation, High, Segment,
-      r"(?:^(?:sudo )?(?:truncate|shred|rm|unlink|srm|wipe)\b.*\s/var/log\b|(?:^|\s)>\s*/var/log/|^(?:sudo )?(?:cp|cat|ln\s+-sf?)\s+/dev/null\s+/var/log/|/var/log/(?:wtmp|btmp|lastlog|utmp|auth\.log|secure|audit/)\S*\s*$|^(?:sudo )?journalctl\s+.*--vacuum-(?:time[=\s]*\d+(?:s|sec|seconds?|m|min|minutes?)?(?:\s|$)|size[=\s]*\d+[kKbB]?(?:\s|$)|files[=\s]*[01](?:\s|$))|^(?:sudo )?(?:wevtutil\s+cl|clear-eventlog)\b|^(?:sudo )?auditctl\s+-D|^(?:sudo )?(?:sed|perl|gsed)\s+(?:-\w+\s+)*-\w*i\S*\s+.*/var/log/|^(?:sudo )?(?:rm|unlink|shred|truncate)\b.*\s/etc/(?:audit/(?:rules\.d|audit\.rules|auditd\.conf)|rsyslog\.(?:conf|d)|syslog(?:-ng)?\.conf|syslog-ng/|audit_control))",
+      r"(?:^(?:sudo )?(?:truncate|shred|rm|unlink|srm|wipe)\b.*\s(?:/private)?/var/(?:log|audit)\b|(?:^|\s)>\s*(?:/private)?/var/(?:log|audit)/|^(?:sudo )?(?:cp|cat|ln\s+-sf?)\s+/dev/null\s+/var/log/|/var/log/(?:wtmp|btmp|lastlog|utmp|auth\.log|secure|audit/)\S*\s*$|^(?:sudo )?journalctl\s+.*--vacuum-(?:time[=\s]*\d+(?:s|sec|seconds?|m|min|minutes?)?(?:\s|$)|size[=\s]*\d+[kKbB]?(?:\s|$)|files[=\s]*[01](?:\s|$))|^(?:sudo )?(?:wevtutil\s+cl|clear-eventlog)\b|^(?:sudo )?auditctl\s+-D|^(?:sudo )?(?:sed|perl|gsed)\s+(?:-\w+\s+)*-\w*i\S*\s+.*/var/log/|^(?:sudo )?(?:rm|unlink|shred|truncate)\b.*\s/etc/(?:audit/(?:rules\.d|audit\.rules|auditd\.conf)|rsyslog\.(?:conf|d)|syslog(?:-ng)?\.conf|syslog-ng/|audit_control))",
       "Deletes or empties system logs",
       "Wiping /var/log hides what happened on the machine: it is what intruders do after they get in.",
       "Rotate logs with logrotate or journalctl settings; never erase them from an agent."),
@@ -289,7 +289,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Ask the machine owner to change sudo rules by hand with visudo."),
       // Reading, checking, or setting the mode sudo itself requires; an
       // interactive visudo is a person at the editor (priv.sudoers-open).
-      r"^(?:sudo )?(?:cat|less|more|head|tail|grep|egrep|rg|ls|stat|test|\[|visudo\s+(?:-\w*c\w*|--check))\b|^(?:sudo )?visudo(?:\s+(?:-f|--file)\s*\S+)?\s*$|^(?:sudo )?(?:chmod\s+0?440|chown\s+root(?::root)?)\s+/etc/sudoers(?:\.d/[\w.-]+)?\s*$"),
+      r"^(?:sudo )?(?:cat|less|more|head|tail|grep|egrep|rg|ls|stat|test|\[|visudo\s+(?:-\w*c\w*|--check))\b|^(?:sudo )?visudo(?:\s+(?:-f|--file)\s*\S+)?\s*$|^(?:sudo )?(?:chmod\s+0?440|chown\s+root(?::root)?)\s+/etc/sudoers(?:\.d/[\w.-]+)?\s*$|^(?:sudo )?(?:rm|unlink)\s+(?:-f\s+)?(?:(?:/etc/sudoers\.d/[\w.-]+|/tmp/\S+)(?:\s+|$))+$"),
     p!("priv.sudoers-open", PrivilegeEscalation, High, Segment,
       r"^(?:sudo )?visudo(?:\s+(?:-f|--file)\s*\S+)?\s*$",
       "Opens sudo's rules in an editor",
@@ -430,7 +430,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Reverse tunnels publish this machine's ports (often ssh) on someone else's host, past every firewall.",
       "Use an HTTP tunnel for a dev server only, and never expose ssh."),
     p!("net.firewall-off", NetworkSuspicious, High, Segment,
-      cmd!(r"(?:(?:iptables|ip6tables)\s+(?:.*\s)?(?:-F|--flush|-X|-P\s+\w+\s+ACCEPT)\b|ufw\s+(?:disable|reset)\b|systemctl\s+(?:--\S+\s+)*(?:stop|disable|mask)\s+(?:--\S+\s+)*(?:firewalld|ufw|iptables|nftables|apparmor|auditd|falcon-sensor|osqueryd|wazuh-agent|clamav\S*|kesl|sentinelone|cbagentd|mdatp|elastic-agent|sysmon|xagt|ossec|rsyslog|syslog-ng|systemd-journald)\b|(?:service\s+(?:firewalld|ufw|iptables|nftables|apparmor|auditd|rsyslog|syslog-ng|syslog|osqueryd|falcon-sensor|wazuh-agent|clamav\S*)\s+stop|(?:update-rc\.d|chkconfig|rc-update\s+del)\s+(?:firewalld|ufw|iptables|apparmor|auditd|rsyslog|syslog-ng|syslog|osqueryd|falcon-sensor|wazuh-agent)\b(?:\s+(?:disable|off|remove|default))?)\b|setenforce\s+0|nft\s+flush\s+ruleset|firewall-cmd\s+(?:.*\s)?--set-default-zone[=\s]+trusted|(?:grubby|grub2?-editenv|kernelstub)\b.*\b(?:selinux|enforcing|apparmor|audit)=0\b|netfilter-persistent\s+flush|pfctl\s+(?:-\w+\s+)*-d\b|socketfilterfw\s+(?:.*\s)?--setglobalstate\s+off|aa-teardown|auditctl\s+-e\s*0|spctl\s+--(?:master|global)-disable|csrutil\s+disable)"),
+      cmd!(r"(?:(?:iptables|ip6tables)\s+(?:.*\s)?(?:-F|--flush|-X|-P\s+\w+\s+ACCEPT)\b|ufw\s+(?:disable|reset|default\s+allow(?:\s+(?:incoming|routed))?\s*$)\b|systemctl\s+(?:--\S+\s+)*(?:stop|disable|mask)\s+(?:--\S+\s+)*(?:firewalld|ufw|iptables|nftables|apparmor|auditd|falcon-sensor|osqueryd|wazuh-agent|clamav\S*|kesl|sentinelone|cbagentd|mdatp|elastic-agent|sysmon|xagt|ossec|rsyslog|syslog-ng|systemd-journald)\b|(?:service\s+(?:firewalld|ufw|iptables|nftables|apparmor|auditd|rsyslog|syslog-ng|syslog|osqueryd|falcon-sensor|wazuh-agent|clamav\S*)\s+stop|(?:update-rc\.d|chkconfig|rc-update\s+del)\s+(?:firewalld|ufw|iptables|apparmor|auditd|rsyslog|syslog-ng|syslog|osqueryd|falcon-sensor|wazuh-agent)\b(?:\s+(?:disable|off|remove|default))?)\b|setenforce\s+0|nft\s+flush\s+ruleset|firewall-cmd\s+(?:.*\s)?--set-default-zone[=\s]+trusted|(?:grubby|grub2?-editenv|kernelstub)\b.*\b(?:selinux|enforcing|apparmor|audit)=0\b|netfilter-persistent\s+flush|pfctl\s+(?:-\w+\s+)*-d\b|socketfilterfw\s+(?:.*\s)?--setglobalstate\s+off|aa-teardown|auditctl\s+-e\s*0|spctl\s+--(?:master|global)-disable|csrutil\s+disable)"),
       "Turns off the firewall or security monitoring",
       "Flushing firewall rules or stopping audit/EDR services leaves the machine open and unwatched.",
       "Open the single port you need; never disable protection wholesale."),
@@ -522,7 +522,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Nothing in a development task needs the shadow file."),
       // Looking at it, or putting its owner and mode back (others get
       // nothing).
-      r"^(?:sudo )?(?:ls|stat|test|\[|lsattr|getfacl)\b|^(?:sudo )?(?:chown\s+root(?:[:.](?:root|shadow))?|chgrp\s+(?:root|shadow)|chmod\s+0?[0-7][0-7]0)\s+/etc/g?shadow-?\s*$"),
+      r"^(?:sudo )?(?:ls|stat|test|\[|lsattr|getfacl)\b|^(?:sudo )?(?:chown\s+root(?:[:.](?:root|shadow))?|chgrp\s+(?:root|shadow)|chmod\s+0?[0-7][0-7]0)\s+/etc/g?shadow-?\s*$|^(?:sudo )?setfacl\s+(?:-x\s+\S+|-b)\s+/etc/g?shadow-?\s*$"),
     p!("cred.shadow-read", CredentialExposure, Critical, ReadPath,
       r"^/etc/(?:g?shadow|master\.passwd|security/opasswd)$",
       "Reads the password hash database",
@@ -923,7 +923,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Checking which EDR or audit tools run is how intruders decide how to hide.",
       "Not needed for development work."),
     p!("rec.cloud-enum", Reconnaissance, Medium, Segment,
-      cmd!(r"(?:aws\s+(?:iam\s+(?:list-(?:users|roles|groups|access-keys|policies|account-aliases|ssh-public-keys|service-specific-credentials|mfa-devices|virtual-mfa-devices|signing-certificates)|get-account-authorization-details|get-credential-report|generate-credential-report|get-account-summary)\b|organizations\s+list\S*|sts\s+get-session-token|ec2\s+describe-instances\b.*--region)|gcloud\s+(?:iam\s|projects\s+get-iam-policy|organizations\s)|az\s+(?:ad\s|role\s+assignment\s+list)|pacu|scoutsuite|prowler|cloudfox)"),
+      cmd!(r"(?:aws\s+(?:iam\s+(?:list-(?:users|roles|groups|access-keys|policies|account-aliases|ssh-public-keys|service-specific-credentials|mfa-devices|virtual-mfa-devices|signing-certificates)|get-account-authorization-details|get-credential-report|generate-credential-report|get-account-summary)\b|organizations\s+list\S*|sts\s+get-session-token|ec2\s+describe-instances\b.*--region)|gcloud\s+(?:iam\s|projects\s+get-iam-policy|organizations\s)|az\s+(?:ad\s|role\s+assignment\s+list)|(?:python[\d.]*\s+(?:-m\s+)?)?(?:\S*/)?(?:pacu|scoutsuite|prowler|cloudfox))"),
       "Enumerates cloud identities and permissions",
       "Listing users, keys and policies maps the account for privilege escalation.",
       "Query the one resource the task needs."),
