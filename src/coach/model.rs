@@ -2617,8 +2617,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             .args
             .iter()
             .any(|a| matches!(a.as_str(), "-c" | "-e" | "-r" | "-p"));
-        let hidden_file =
-            |o: &str| (o.starts_with('/') || o.starts_with('~')) && hidden_temp_path(o);
+        let hidden_file = |o: &str| {
+            (o.starts_with('/') || o.starts_with('~')) && o.has("/.") && hidden_temp_path(o)
+        };
         if hidden_file(&s.cmd_path) || runner && !inline && s.operands().any(|o| hidden_file(o)) {
             hit(out, ix::HIDDEN_PROGRAM);
         }
