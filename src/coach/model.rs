@@ -6816,6 +6816,8 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
         "/etc/rc.local",
         "/etc/init.d/",
         "/var/spool/cron/",
+        "/etc/periodic/",
+        "/etc/emond.d/",
     ];
     let looks = matches!(
         cmd,

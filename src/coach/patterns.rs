@@ -171,7 +171,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "An image link whose query the agent is told to fill with a key or the conversation leaks it when the image loads.",
       "Do not render or follow it."),
     p!("exf.collect-staged", DataExfiltration, High, Segment,
-      r"^(?:sudo )?(?:tar|zip|7z|7za|ditto|rar)\b[^|;&]*\s['\x22]?(?:/tmp|/var/tmp|/dev/shm|/Users/Shared)/\.[^\s/]+[^|;&]*\s(?:~|\$HOME|/home/[^/\s]+|/Users/[^/\s]+)/(?:Documents|Desktop|Downloads|Pictures|Library/Mail|Library/Messages)\b",
+      // Into a hidden temporary place (archive first or last), or every
+      // user's folders at once.
+      r"^(?:sudo )?(?:tar|zip|7z|7za|ditto|rar)\b[^|;&]*\s['\x22]?(?:/tmp|/var/tmp|/dev/shm|/Users/Shared)/\.[^\s/]+[^|;&]*\s(?:~|\$HOME|/home/[^/\s]+|/Users/[^/\s]+)/(?:Documents|Desktop|Downloads|Pictures|Library/Mail|Library/Messages)\b|^(?:sudo )?(?:tar|zip|7z|7za|ditto|rar|cp|rsync)\b[^|;&]*\s(?:~|\$HOME|/home/[^/\s]+|/Users/[^/\s]+)/(?:Documents|Desktop|Downloads|Pictures|Library/Mail|Library/Messages)\b[^|;&]*\s['\x22]?(?:/tmp|/var/tmp|/dev/shm|/Users/Shared|/private/tmp)/\.|^(?:sudo )?(?:tar|zip|7z|7za|ditto|rar|cp|rsync)\b[^|;&]*\s(?:/home|/Users)/\*/(?:Documents|Desktop|Downloads|Pictures|Library/Mail|Library/Messages)\b",
       "Packs personal folders into a hidden archive",
       "Documents, Desktop and mail packed into a dot-file in a temporary folder is how data is staged before it is sent.",
       "Archive what the task needs, into the project, under a visible name."),
