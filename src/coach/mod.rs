@@ -628,7 +628,12 @@ impl Views {
                     v.tool_results.push(t.clone());
                     v.texts.push(t.clone());
                 }
-                _ if direction == "outbound" => v.outbound.push(t.clone()),
+                // Read as text too: a message the agent sends can phish or
+                // carry an injection aimed at whoever reads it.
+                _ if direction == "outbound" => {
+                    v.outbound.push(t.clone());
+                    v.texts.push(t.clone());
+                }
                 _ => v.texts.push(t.clone()),
             }
             // One level of base64 hidden in text.

@@ -1402,7 +1402,12 @@ fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if let Some(script) = &v.script {
         run_script(coach, script, depth, out);
     }
-    for t in v.texts.iter().chain(&v.outbound) {
+    // (A message's own content is among the texts as well.)
+    for t in v
+        .texts
+        .iter()
+        .chain(v.outbound.iter().filter(|o| !v.texts.contains(o)))
+    {
         text_of(coach, t, depth, out);
     }
     for t in &v.tool_results {
@@ -5622,6 +5627,20 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     {
         hit(out, ix::SYSTEM_FILE_WRITE);
     }
+    // A directory mounted over a process's /proc entry hides it from ps
+    // and top.
+    if s.cmd == "mount"
+        && s.args
+            .iter()
+            .any(|a| a == "--bind" || a == "-B" || a.contains("bind"))
+        && s.operands().any(|o| {
+            o.strip_prefix("/proc/").is_some_and(|p| {
+                p.trim_end_matches('/').bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()
+            })
+        })
+    {
+        hit(out, ix::SECURITY_CHANGE);
+    }
     // The Docker socket opened to a user: whoever can talk to it is root.
     let sock = |o: &str| o.ends_with("/docker.sock") || o.ends_with("/containerd.sock");
     let opens_socket = match s.cmd.as_str() {
@@ -6164,6 +6183,9 @@ fn interpreter_code(
         "unlink(",
         "unlink ",
         "rmdir(",
+        // By name, as a callback (`array_map("unlink", glob(…))`).
+        "\"unlink\"",
+        "'unlink'",
     ];
     if DELETERS.iter().any(|d| c.contains(d)) {
         let targets = quoted_strings(c);
@@ -6259,6 +6281,25 @@ fn interpreter_code(
                 *read_secret = true;
             }
         }
+    }
+    // Code that evaluates what it is handed at run time (`php -r
+    // 'eval($argv[1]);' "$PAYLOAD"`): what runs is not in the call.
+    if [
+        "eval($argv",
+        "eval(sys.argv",
+        "exec(sys.argv",
+        "eval(process.argv",
+        "eval(ARGV",
+        "eval $ARGV",
+        "eval(@ARGV",
+        "eval(file_get_contents('php://stdin",
+        "eval(sys.stdin",
+        "exec(sys.stdin",
+    ]
+    .iter()
+    .any(|k| c.has(k))
+    {
+        hit(out, ix::INTERP_EXEC);
     }
     // Commands the code runs: judged as commands.
     let decided = out.iter().any(|m| m.severity == Critical);

@@ -90,7 +90,8 @@ macro_rules! readers {
 /// Block devices.
 macro_rules! dev {
     () => {
-        r"/dev/(?:sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|dm-\d|mapper/|root\b|sr\d)"
+        // A glob (`/dev/sd?`, `/dev/nvme*`) names every disk it matches.
+        r"/dev/(?:sd[a-z?*\[]|hd[a-z?*\[]|vd[a-z?*\[]|xvd[a-z?*\[]|nvme[\d?*\[]|mmcblk[\d?*\[]|disk[\d?*\[]|rdisk[\d?*\[]|md\d|dm-\d|mapper/|root\b|sr\d)"
     };
 }
 
@@ -1209,7 +1210,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Messages that grant themselves authority, or ask to skip reviews and protections, are social engineering aimed at the agent.",
       "Only the configured operator grants permissions; ask them."),
     p!("soc.suspicious-link", SocialEngineering, Medium, Text,
-      r"(?i)(?:https?://(?:\d{1,3}\.){3}\d{1,3}\S*(?:login|signin|sign-in|verify|account|pay|secure|update|bank|wallet|password)|https?://[^\s/]*(?:paypa1|payp4l|amaz0n|arnazon|app1e|appie-|micr0soft|rnicrosoft|g00gle|googIe|faceb00k|netf1ix|0utlook|1cloud|icl0ud|c0inbase|binanse|linkedln|dropb0x|wellsfarg0|chasebank-)|\bif\s+(?:this\s+)?(?:you\s+)?(?:wasn'?t\s+you|didn'?t\s+(?:order|authori[sz]e|make|request|place)|did\s+not\s+(?:order|authori[sz]e|make|request|place))\b.{0,100}\b(?:call|dial|ring|phone|contact\s+us\s+at)\b|\b(?:pay|login|log\s+in|sign\s+in|verify|confirm|update|fee)\b.{0,60}https?://[\w.-]*(?:-[\w]+){1,}\.(?:co|xyz|top|info|click|link|live|online|site|icu|support|shop|cc|tk|ml|ga|cf|gq|buzz|rest)\b|https?://\S*(?:usps|fedex|dhl|ups|paypal|apple|amazon|microsoft|netflix|bank|irs|wellsfargo|chase)[\w.]*-[\w.-]+\.[a-z]{2,})",
+      r"(?i)(?:https?://(?:\d{1,3}\.){3}\d{1,3}\S*(?:login|signin|sign-in|verify|account|pay|secure|update|bank|wallet|password|confirm|billing|invoice|refund|card|reset|unlock|delivery|parcel)|https?://[^\s/]*(?:paypa1|payp4l|amaz0n|arnazon|app1e|appie-|micr0soft|rnicrosoft|g00gle|googIe|faceb00k|netf1ix|0utlook|1cloud|icl0ud|c0inbase|binanse|linkedln|dropb0x|wellsfarg0|chasebank-)|\bif\s+(?:this\s+)?(?:you\s+)?(?:wasn'?t\s+you|didn'?t\s+(?:order|authori[sz]e|make|request|place)|did\s+not\s+(?:order|authori[sz]e|make|request|place))\b.{0,100}\b(?:call|dial|ring|phone|contact\s+us\s+at)\b|\b(?:pay|login|log\s+in|sign\s+in|verify|confirm|update|fee)\b.{0,60}https?://[\w.-]*(?:-[\w]+){1,}\.(?:co|xyz|top|info|click|link|live|online|site|icu|support|shop|cc|tk|ml|ga|cf|gq|buzz|rest)\b|https?://\S*(?:usps|fedex|dhl|ups|paypal|apple|amazon|microsoft|netflix|bank|irs|wellsfargo|chase)[\w.]*-[\w.-]+\.[a-z]{2,})",
       "Suspicious login or payment link",
       "Bare-IP login pages and look-alike domains (brand-plus-words) are phishing sites.",
       "Open the service by typing its real address."),

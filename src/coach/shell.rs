@@ -1281,6 +1281,77 @@ fn wrapper_value_options(cmd: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// GNU parallel's options that take a value.
+const PARALLEL_VALUE_OPTIONS: &[&str] = &[
+    "-j",
+    "--jobs",
+    "-N",
+    "-n",
+    "--max-args",
+    "-S",
+    "--sshlogin",
+    "--joblog",
+    "-a",
+    "--arg-file",
+    "--delay",
+    "--timeout",
+    "--results",
+    "--colsep",
+    "-C",
+    "-d",
+    "--delimiter",
+    "--tmpdir",
+    "--workdir",
+    "--wd",
+    "-E",
+    "-I",
+    "--memfree",
+    "--load",
+];
+
+/// The command GNU parallel runs, as one shell line: its template (the
+/// words before `:::`, or one quoted word) with the inputs after `:::` in
+/// its `{}` slot (or appended, as parallel does); inputs from the pipe
+/// read as `*`. `None` when there is no template (commands read from the
+/// input) or too much to spell out.
+fn parallel_command(args: &[String]) -> Option<String> {
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with('-') && !args[i].starts_with(":::") {
+        i += if PARALLEL_VALUE_OPTIONS.contains(&args[i].as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    let rest = args.get(i..)?;
+    let cut = rest
+        .iter()
+        .position(|w| w.starts_with(":::"))
+        .unwrap_or(rest.len());
+    let template = rest[..cut].join(" ");
+    if template.trim().is_empty() || template.len() > 4096 {
+        return None;
+    }
+    let inputs: Vec<&str> = rest[cut..]
+        .iter()
+        .filter(|w| !w.starts_with(":::"))
+        .map(String::as_str)
+        .take(64)
+        .collect();
+    let filled = if inputs.is_empty() {
+        "*".to_string()
+    } else {
+        inputs.join(" ")
+    };
+    // `{}` and its variants (`{.}`, `{/}`, `{1}`) are where an input lands.
+    let slots = ["{}", "{.}", "{/}", "{//}", "{/.}", "{#}", "{1}", "{2}"];
+    Some(if slots.iter().any(|x| template.contains(x)) {
+        slots.iter().fold(template, |t, x| t.replace(x, &filled))
+    } else {
+        format!("{template} {filled}")
+    })
+}
+
 struct Lexer<'a> {
     s: &'a [u8],
     src: &'a str,
@@ -1529,6 +1600,19 @@ impl<'a> Lexer<'a> {
         // Strip wrappers (and `sudo`, remembered).
         while let Some(first) = rest.first() {
             let base = basename(first);
+            // GNU parallel runs its template once per input (`parallel
+            // 'shred -z {}' ::: /dev/sd?`, `… | parallel rm -rf {}`): read
+            // as `sh -c` of the template with the inputs in its slot.
+            if base == "parallel" {
+                match parallel_command(&rest[1..]) {
+                    Some(script) => {
+                        stripped_xargs |= !rest.iter().any(|w| w.starts_with(":::"));
+                        rest = vec!["sh".to_string(), "-c".to_string(), script];
+                    }
+                    None => break,
+                }
+                continue;
+            }
             let Some(with_value) = wrapper_value_options(&base) else {
                 break;
             };
@@ -2425,6 +2509,22 @@ mod tests {
         // Many stars in one component are not tried.
         assert_eq!(resolve_glob("/e*t*c*x*y*/shadow"), None);
         assert_eq!(cmds("c''at /e?c/sh?dow"), vec!["cat /etc/shadow"]);
+    }
+
+    #[test]
+    fn gnu_parallel_runs_its_template_with_the_inputs() {
+        let all = |c: &str| {
+            parse(c)
+                .segments
+                .iter()
+                .map(|s| s.text.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(all("parallel 'shred -z {}' ::: /dev/sda /dev/sdb")
+            .contains(&"shred -z /dev/sda /dev/sdb".to_string()));
+        assert!(all("parallel gzip ::: a.log b.log").contains(&"gzip a.log b.log".to_string()));
+        assert!(all("ls ~ | parallel -j4 rm -rf ~/{}").contains(&"rm -rf ~/*".to_string()));
+        assert_eq!(parallel_command(&[]), None);
     }
 
     #[test]
