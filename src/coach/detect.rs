@@ -885,6 +885,23 @@ fn fetch_output_file(seg: &Segment) -> Option<String> {
 /// Runs what arrives on stdin as code.
 fn is_stdin_executor(seg: &Segment) -> bool {
     let cmd = seg.cmd.as_str();
+    // osascript runs AppleScript or JavaScript (`-l JavaScript`) read from
+    // its input when it is given no script and no `-e`.
+    if cmd == "osascript" {
+        let mut args = seg.args.iter();
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "-l" | "-s" => {
+                    args.next();
+                }
+                "-e" => return false,
+                "-" | "/dev/stdin" => return true,
+                x if x.starts_with('-') => {}
+                _ => return false,
+            }
+        }
+        return true;
+    }
     if is_shell(cmd) {
         if seg.args.iter().any(|a| a == "-c") {
             return false;
