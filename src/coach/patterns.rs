@@ -961,7 +961,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Malware checks the hardware vendor and the hypervisor flag to decide whether it is being analysed.",
       "Say why the environment matters to the task."),
     p!("def.timestomp", DestructiveOperation, Medium, Segment,
-      cmd!(r"touch\s+(?:.*\s)?(?:(?:-\w*r\s*|--reference[=\s])['\x22]?/(?:bin|sbin|usr|etc|lib|System|Library)/|-\w*[td]\s*['\x22]?(?:19\d\d|200\d)|-\w*[tdr]\s*\S+\s+(?:.*\s)?(?:/(?:usr|bin|sbin|etc|lib|System|Library)/|(?:/tmp|/var/tmp|/dev/shm)/\.))"),
+      cmd!(r"touch\s+(?:.*\s)?(?:(?:-\w*r\s*|--reference[=\s])['\x22]?/(?:bin|sbin|usr|etc|lib|System|Library)/|-\w*[td]\s*['\x22]?(?:19\d\d|200\d)|-\w*[tdr]\s*\S+\s+(?:.*\s)?(?:/(?:usr|bin|sbin|etc|lib|System|Library)/|~/Library/Launch|(?:/tmp|/var/tmp|/dev/shm|/Users/Shared|/private/tmp)/\.))"),
       "Changes a file's timestamps",
       "Back-dating a file or copying a system file's timestamps hides when it was planted.",
       "Let files keep their real times; use SOURCE_DATE_EPOCH for reproducible builds."),
