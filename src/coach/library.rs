@@ -191,12 +191,11 @@ struct TargetScan {
     /// Position in `defs` of each automaton pattern's owner, and the bit
     /// of its set in `need` (bit 0: the primary set).
     owner: Vec<(u16, u8)>,
-    /// Per `defs` position, the bits of the sets that must all be seen.
+    /// Per `defs` position, the bits of the sets that must all be seen
+    /// (0: no usable literal, the pattern runs on every view).
     need: Vec<u8>,
     /// `defs` positions whose matches start only at the view's start.
     start_only: Vec<bool>,
-    /// `defs` positions run on every input: no usable literal.
-    always: Vec<bool>,
     /// `defs` positions whose every match starts at one of its literals:
     /// run anchored there instead of over the whole view.
     anchored: Vec<bool>,
@@ -676,7 +675,8 @@ impl Scanner<'_> {
         starts.dedup();
         let mut next = 0;
         for (pos, &i) in ts.defs.iter().enumerate() {
-            if !ts.always[pos] && seen[pos] != ts.need[pos] {
+            // `need` 0: no usable literal, run on every view.
+            if seen[pos] != ts.need[pos] {
                 continue;
             }
             // This pattern's literal starts (sorted, so they are a run).
@@ -757,7 +757,6 @@ impl Compiled {
             assert!(ids.len() <= 256, "{t:?} holds more than 256 patterns");
             let mut lits = Vec::new();
             let mut owner = Vec::new();
-            let mut always = Vec::new();
             let mut anchored = Vec::new();
             let mut need = Vec::new();
             let mut start_only = Vec::new();
@@ -768,7 +767,6 @@ impl Compiled {
                     Some(v) => {
                         owner.extend(std::iter::repeat_n((pos as u16, 0u8), v.literals.len()));
                         lits.extend(v.literals);
-                        always.push(false);
                         anchored.push(v.anchored);
                         let mut bits = 1u8;
                         for (k, set) in p.extra.into_iter().enumerate() {
@@ -780,7 +778,6 @@ impl Compiled {
                         need.push(bits);
                     }
                     None => {
-                        always.push(true);
                         anchored.push(false);
                         need.push(0);
                     }
@@ -805,7 +802,6 @@ impl Compiled {
                 owner,
                 need,
                 start_only,
-                always,
                 anchored,
                 literals,
             });

@@ -628,12 +628,7 @@ impl Views {
                     v.tool_results.push(t.clone());
                     v.texts.push(t.clone());
                 }
-                // Read as text too: a message the agent sends can phish or
-                // carry an injection aimed at whoever reads it.
-                _ if direction == "outbound" => {
-                    v.outbound.push(t.clone());
-                    v.texts.push(t.clone());
-                }
+                _ if direction == "outbound" => v.outbound.push(t.clone()),
                 _ => v.texts.push(t.clone()),
             }
             // One level of base64 hidden in text.
@@ -849,6 +844,16 @@ impl Coach {
         }
         for t in &views.outbound {
             scan.scan(Target::Outbound, t, &mut matches);
+            // What the agent sends can phish, or carry an injection aimed at
+            // whoever reads it: the text patterns of those kinds run on it
+            // too. Not their command kinds: a message may talk about a
+            // `DROP TABLE` it removed.
+            let mut text = Vec::new();
+            scan.scan(Target::Text, t, &mut text);
+            matches.extend(
+                text.into_iter()
+                    .filter(|m| m.category == Category::SocialEngineering),
+            );
         }
         for t in &views.tool_results {
             scan.scan(Target::ToolResult, t, &mut matches);

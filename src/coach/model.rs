@@ -1402,12 +1402,7 @@ fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if let Some(script) = &v.script {
         run_script(coach, script, depth, out);
     }
-    // (A message's own content is among the texts as well.)
-    for t in v
-        .texts
-        .iter()
-        .chain(v.outbound.iter().filter(|o| !v.texts.contains(o)))
-    {
+    for t in v.texts.iter().chain(&v.outbound) {
         text_of(coach, t, depth, out);
     }
     for t in &v.tool_results {
@@ -2613,7 +2608,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // asuser 501 /Users/Shared/.x/agent`, `nohup`, `open`).
         // (Code given inline with -c/-e is judged as code, not as a path.)
         let runner = shell::is_shell(cmd)
-            || is_interpreter_name(cmd)
+            || shell::is_interpreter(cmd)
             || matches!(
                 cmd,
                 "osascript" | "launchctl" | "open" | "nohup" | "setsid" | "exec"
@@ -3482,24 +3477,6 @@ fn service_disruption(s: &Segment, out: &mut Vec<Match>) {
 /// cleanup, an uninstall); it adds no access and starts nothing. A main
 /// file (`/etc/sudoers`, `/etc/passwd`, PAM's) and a recursive delete are
 /// not entries.
-/// Programs that run a script file named as their operand.
-fn is_interpreter_name(cmd: &str) -> bool {
-    cmd.starts_with("python")
-        || matches!(
-            cmd,
-            "perl"
-                | "ruby"
-                | "node"
-                | "php"
-                | "lua"
-                | "bun"
-                | "deno"
-                | "tclsh"
-                | "Rscript"
-                | "pwsh"
-        )
-}
-
 fn removes_entries(s: &Segment) -> bool {
     if s.cmd == "setfacl" {
         return s
@@ -5462,11 +5439,14 @@ fn page_overwrite(segs: &[Segment], out: &mut Vec<Match>) {
         let to_page = s.redirs.iter().any(|r| r.op == ">" && page(&r.target));
         let tee_page =
             s.cmd == "tee" && !s.has_flag('a', "--append") && s.operands().any(|o| page(o));
-        let fed = literal(s)
-            || segs[..j]
-                .iter()
-                .any(|u| u.pipeline == s.pipeline && literal(u));
-        if (to_page && literal(s)) || (tee_page && fed) {
+        // What tee writes comes down its pipe (looked at only for a tee).
+        let fed = || {
+            literal(s)
+                || segs[..j]
+                    .iter()
+                    .any(|u| u.pipeline == s.pipeline && literal(u))
+        };
+        if (to_page && literal(s)) || (tee_page && fed()) {
             hit(out, ix::PAGE_OVERWRITE);
             return;
         }
@@ -6284,7 +6264,7 @@ fn interpreter_code(
     }
     // Code that evaluates what it is handed at run time (`php -r
     // 'eval($argv[1]);' "$PAYLOAD"`): what runs is not in the call.
-    if [
+    if has(&[
         "eval($argv",
         "eval(sys.argv",
         "exec(sys.argv",
@@ -6295,10 +6275,7 @@ fn interpreter_code(
         "eval(file_get_contents('php://stdin",
         "eval(sys.stdin",
         "exec(sys.stdin",
-    ]
-    .iter()
-    .any(|k| c.has(k))
-    {
+    ]) {
         hit(out, ix::INTERP_EXEC);
     }
     // Commands the code runs: judged as commands.
@@ -6363,12 +6340,11 @@ const FILE_FED_SPAWNS: &[&str] = &[
     "execSync(",
     "spawnSync(",
     "child_process.exec(",
-    "os.system(",
-    "os.popen(",
     "subprocess.run(",
     "subprocess.call(",
     "subprocess.check_output(",
-    "subprocess.Popen(",
+    // Also `os.popen(`, `subprocess.Popen(`, `os.system(`.
+    "popen(",
     "Popen(",
     "system(",
     "shell_exec(",
