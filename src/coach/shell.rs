@@ -1536,12 +1536,27 @@ impl<'a> Lexer<'a> {
                 texts.push(w.text);
             }
         }
-        // Leading assignments: remembered for later commands.
+        // Compound-command keywords: the command, or the assignments
+        // before it (`do c=$(curl …); eval "$c"`), follow them.
         let mut k = 0;
+        while texts.get(k).is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "do" | "then" | "else" | "elif" | "if" | "while" | "until" | "!"
+            )
+        }) {
+            k += 1;
+        }
+        // Leading assignments: remembered for later commands. An `IFS`
+        // set for one command only (`while IFS=- read a b`) is not kept:
+        // splitting every later word on it would misread them.
+        let first = k;
         while k < texts.len() {
             match assignment(&texts[k]) {
                 Some((n, v)) => {
-                    if self.vars.len() < 256 {
+                    let prefix_only =
+                        n == "IFS" && texts[first..].iter().any(|t| assignment(t).is_none());
+                    if self.vars.len() < 256 && !prefix_only {
                         self.vars.insert(n, v);
                     }
                     k += 1;
@@ -1568,15 +1583,6 @@ impl<'a> Lexer<'a> {
                 let list = items.join(&LIST_SEP.to_string());
                 self.vars.insert(rest[1].clone(), list);
             }
-        }
-        // Compound-command keywords: the command follows them.
-        while rest.first().is_some_and(|w| {
-            matches!(
-                w.as_str(),
-                "do" | "then" | "else" | "elif" | "if" | "while" | "until" | "!"
-            )
-        }) {
-            rest.remove(0);
         }
         if rest.len() == 1 && matches!(rest[0].as_str(), "done" | "fi" | "esac") {
             rest.clear();
