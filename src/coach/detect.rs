@@ -1182,8 +1182,29 @@ fn names_a_service(var: &str) -> bool {
 
 const VAR_GENERIC_PARTS: &[&str] = &[
     "API", "KEY", "TOKEN", "SECRET", "ACCESS", "AUTH", "PRIVATE", "SESSION", "PASSWORD", "PASS",
-    "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV",
+    "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV", "REFRESH",
 ];
+
+/// A variable whose name says only that it is a secret (`$CLIENT_SECRET`,
+/// `$REFRESH_TOKEN`), not whose.
+fn generic_secret_var(var: &str) -> bool {
+    var.split('_')
+        .all(|p| p.len() < 3 || VAR_GENERIC_PARTS.contains(&p))
+}
+
+/// An OAuth token exchange (`-d grant_type=refresh_token`) with an identity
+/// provider: a client's id, secret and refresh token go to the provider
+/// that issued them, which is how OAuth works.
+fn oauth_token_exchange(s: &Segment, host: &str) -> bool {
+    let provider = is_known_service(host)
+        || host.split('.').next().is_some_and(|l| {
+            matches!(
+                l,
+                "login" | "auth" | "oauth" | "oauth2" | "accounts" | "sso" | "idp" | "id"
+            )
+        });
+    provider && s.args.iter().any(|a| a.has("grant_type="))
+}
 
 /// Compared by the host's labels, not as a substring: `api.github.com`,
 /// `gitlab.corp.example` and `api.datadoghq.com` carry their service's
@@ -2938,8 +2959,10 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                         header_next = true;
                         continue;
                     }
-                    if secret_vars(a).iter().any(|v| !var_matches_host(v, &k.host))
-                        || literal_secret_for_other_host(a, &k.host)
+                    let exchange = oauth_token_exchange(s, &k.host);
+                    if secret_vars(a).iter().any(|v| {
+                        !(var_matches_host(v, &k.host) || exchange && generic_secret_var(v))
+                    }) || literal_secret_for_other_host(a, &k.host)
                     {
                         hit(out, ix::SECRET_URL, None);
                         break;

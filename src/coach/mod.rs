@@ -609,6 +609,13 @@ impl Views {
                     }
                 }
             }
+            // What a command mails or posts to a chat is a message the
+            // agent sends, judged as one.
+            v.outbound.extend(
+                sent_messages(&script.segments)
+                    .into_iter()
+                    .map(|t| norm(&t, &mut truncated)),
+            );
             v.texts
                 .extend(script.decoded.iter().filter(|d| !d.is_empty()).cloned());
             normalized_parts.push(if joined.is_empty() {
@@ -740,6 +747,104 @@ pub struct Coach {
     /// Shared: changing settings does not recompile the library.
     pub lib: std::sync::Arc<Library>,
     pub settings: CoachSettings,
+}
+
+/// Chat webhooks: what is posted to them is read by people.
+const CHAT_WEBHOOKS: &[&str] = &[
+    "hooks.slack.com",
+    "discord.com/api/webhooks",
+    "discordapp.com/api/webhooks",
+    "api.telegram.org/bot",
+    "webhook.office.com",
+    "chat.googleapis.com",
+];
+
+/// Bounds of `sent_messages`: messages per command, bytes per message.
+const MAX_SENT_MESSAGES: usize = 8;
+const MAX_SENT_MESSAGE_BYTES: usize = 16 << 10;
+
+/// The texts a command line sends to people: a mail body (`echo … | mail`,
+/// a heredoc fed to `sendmail`), an issue or pull-request body (`gh issue
+/// create --body …`), a chat webhook's payload (`curl -d '{"text": …}'
+/// https://hooks.slack.com/…`).
+fn sent_messages(segs: &[shell::Segment]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        if out.len() >= MAX_SENT_MESSAGES {
+            break;
+        }
+        let value_of = |names: &[&str]| -> Vec<String> {
+            let mut v = Vec::new();
+            for (j, a) in s.args.iter().enumerate() {
+                if let Some((k, x)) = a.split_once('=') {
+                    if names.contains(&k) {
+                        v.push(x.to_string());
+                        continue;
+                    }
+                }
+                if names.contains(&a.as_str()) {
+                    if let Some(x) = s.args.get(j + 1) {
+                        v.push(x.clone());
+                    }
+                }
+            }
+            v
+        };
+        match s.cmd.as_str() {
+            "mail" | "mailx" | "s-nail" | "sendmail" | "mutt" | "msmtp" | "neomutt" => {
+                if let Some(b) = &s.stdin_text {
+                    out.push(b.clone());
+                }
+                // `echo … | mail`: what the pipe's printers print.
+                for u in segs[..i].iter().filter(|u| u.pipeline == s.pipeline) {
+                    if matches!(u.cmd.as_str(), "echo" | "printf") {
+                        out.push(u.args.join(" "));
+                    }
+                }
+                out.extend(value_of(&["-s", "--subject"]));
+            }
+            "swaks" => out.extend(value_of(&["--body", "--header"])),
+            "gh" | "glab" => {
+                let ops: Vec<&str> = s.operands().map(String::as_str).collect();
+                if matches!(
+                    ops.first(),
+                    Some(&"issue") | Some(&"pr") | Some(&"mr") | Some(&"release")
+                ) {
+                    out.extend(value_of(&[
+                        "--body", "-b", "--title", "-t", "--notes", "-n",
+                    ]));
+                }
+            }
+            "curl" | "wget" | "http" | "https" | "xh"
+                if s.args
+                    .iter()
+                    .any(|a| CHAT_WEBHOOKS.iter().any(|h| a.contains(h))) =>
+            {
+                out.extend(value_of(&[
+                    "-d",
+                    "--data",
+                    "--data-raw",
+                    "--data-binary",
+                    "--data-urlencode",
+                    "--json",
+                    "--post-data",
+                ]));
+            }
+            _ => {}
+        }
+    }
+    out.retain(|t| !t.trim().is_empty());
+    out.truncate(MAX_SENT_MESSAGES);
+    for t in &mut out {
+        if t.len() > MAX_SENT_MESSAGE_BYTES {
+            let mut end = MAX_SENT_MESSAGE_BYTES;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t.truncate(end);
+        }
+    }
+    out
 }
 
 impl Coach {

@@ -5168,7 +5168,7 @@ fn data_to_socket(segs: &[Segment], out: &mut Vec<Match>) {
 
 /// Cloud and cluster command-line tools whose listings can feed a delete.
 const RESOURCE_CLIS: &[&str] = &[
-    "kubectl", "oc", "aws", "gcloud", "az", "doctl", "docker", "podman",
+    "kubectl", "oc", "aws", "gcloud", "az", "doctl", "docker", "podman", "gh",
 ];
 
 /// What `s` lists, if it is an unfiltered listing of a cluster's or a
@@ -5237,6 +5237,7 @@ fn unfiltered_listing(s: &Segment) -> Option<&str> {
         "docker" | "podman" => (ops.first() == Some(&"volume")
             && matches!(ops.get(1), Some(&"ls") | Some(&"list")))
         .then_some("volume"),
+        "gh" => (ops.first() == Some(&"repo") && ops.get(1) == Some(&"list")).then_some("repo"),
         _ => None,
     }
 }
@@ -5257,8 +5258,54 @@ fn deletes_resources(s: &Segment) -> bool {
         "docker" | "podman" => {
             ops.first() == Some(&"volume") && matches!(ops.get(1), Some(&"rm") | Some(&"prune"))
         }
+        "gh" => ops.first() == Some(&"repo") && ops.get(1) == Some(&"delete"),
         _ => false,
     }
+}
+
+/// `for r in $(gh repo list acme); do gh repo delete acme/$r; done`: the
+/// loop's listing, when the command at `j` uses the loop's variable (the
+/// substitution's segments follow the loop's body in the parse).
+fn loop_listing(segs: &[Segment], j: usize) -> Option<(&Segment, Vec<&Segment>)> {
+    let t = &segs[j];
+    let uses = |v: &str| {
+        t.args.iter().any(|a| {
+            a.contains(&format!("${{{v}}}"))
+                || a.match_indices(&format!("${v}")).any(|(i, m)| {
+                    !a[i + m.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                })
+        })
+    };
+    let f = segs[..j].iter().rev().find(|f| {
+        f.cmd == "for"
+            && f.args.len() == 3
+            && f.args[1] == "in"
+            && (f.args[2].starts_with("$(") || f.args[2].starts_with('`'))
+            && uses(&f.args[0])
+    })?;
+    let head = f.substitutions.first()?.split_whitespace().next()?;
+    let at = j
+        + 1
+        + segs[j + 1..]
+            .iter()
+            .position(|u| u.cmd_path == head || u.cmd == head)?;
+    let p = segs[at].pipeline;
+    let group: Vec<&Segment> = segs[at..].iter().take_while(|u| u.pipeline == p).collect();
+    Some((group[0], group[1..].to_vec()))
+}
+
+/// `kubectl delete all,pvc --all -A`: every resource of the kinds named, in
+/// every namespace, with no listing needed. The kinds, if so.
+fn cluster_wide_delete(t: &Segment) -> Option<&str> {
+    if !matches!(t.cmd.as_str(), "kubectl" | "oc")
+        || !t.args.iter().any(|a| a == "--all")
+        || !t.args.iter().any(|a| a == "-A" || a == "--all-namespaces")
+    {
+        return None;
+    }
+    let mut ops = t.operands().map(String::as_str);
+    ops.find(|o| *o == "delete")?;
+    ops.next()
 }
 
 /// A step between a listing and its consumer that keeps only some lines
@@ -5309,15 +5356,23 @@ fn listed_deletion(segs: &[Segment], out: &mut Vec<Match>) {
                 same.first().copied(),
                 same.iter().skip(1).copied().collect(),
             )
+        } else if let Some((first, rest)) = loop_listing(segs, j) {
+            (Some(first), rest)
         } else {
             (None, Vec::new())
         };
-        let Some(source) = source else { continue };
-        if source.cmd != t.cmd || between.iter().any(|u| narrows(u)) {
-            continue;
-        }
-        let Some(kind) = unfiltered_listing(source) else {
-            continue;
+        let kind = match (source, cluster_wide_delete(t)) {
+            (_, Some(kinds)) => kinds,
+            (Some(source), None) => {
+                if source.cmd != t.cmd || between.iter().any(|u| narrows(u)) {
+                    continue;
+                }
+                let Some(kind) = unfiltered_listing(source) else {
+                    continue;
+                };
+                kind
+            }
+            (None, None) => continue,
         };
         let kind = kind.to_ascii_lowercase();
         // Pods, deployments and instances come back or are redeployed (a
@@ -5371,6 +5426,8 @@ fn listed_deletion(segs: &[Segment], out: &mut Vec<Match>) {
             ]
             .iter()
             .any(|k| del.iter().any(|a| a == k)),
+            // Every repository of an account, with its history and issues.
+            "gh" => true,
             _ => false,
         };
         hit(

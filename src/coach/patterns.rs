@@ -209,6 +209,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Force push rewrites remote history",
       "git push --force replaces the branch on the server; commits others pushed are lost.",
       "Use --force-with-lease on your own branch, never on shared ones like main."),
+    // 4b825dc… is git's empty tree: a commit of it pushed over a branch
+    // leaves the branch with no files. A diff against it is routine.
+    p!("dst.push-empty-tree", DestructiveOperation, Critical, Raw,
+      r"(?s)\bpush\b.*\b4b825dc642cb6eb9a060e54bf8d69288fbee4904\b|\b4b825dc642cb6eb9a060e54bf8d69288fbee4904\b.*\bpush\b",
+      "Pushes an empty tree over a branch",
+      "A commit of git's empty tree pushed to a branch deletes every file on it, for everyone who pulls.",
+      "Delete only what you mean to, in a reviewed commit."),
     unless(p!("dst.git-discard", DestructiveOperation, Medium, Segment,
       cmd!(r"git\s+(?:-\S+\s+)*(?:reset\s+(?:.*\s)?--hard|clean\s+(?:.*\s)?-[a-zA-Z]*f|checkout\s+(?:--\s+)?\.(?:\s|$)|restore\s+(?:.*\s)?\.(?:\s|$)|branch\s+(?:.*\s)?-D\b|stash\s+(?:drop|clear)|push\s+\S+\s+(?:--delete|:)\S*|filter-branch|reflog\s+expire)"),
       "Discards local git work",
@@ -437,11 +444,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Turns off the firewall or security monitoring",
       "Flushing firewall rules or stopping audit/EDR services leaves the machine open and unwatched.",
       "Open the single port you need; never disable protection wholesale."),
-    p!("net.beacon-loop", NetworkSuspicious, High, Raw,
+    // A loop polling this machine's own service (a health check, the only
+    // URL in the call) calls nobody home.
+    unless(p!("net.beacon-loop", NetworkSuspicious, High, Raw,
       r"(?is)(?:\bwhile\s+(?:true\b|:|\[\s*1\s*\]|\(\(\s*1\s*\)\))|\bfor\s*\(\(\s*;\s*;\s*\)\)|\buntil\s+false\b).*\b(?:curl|wget|nc|ncat|ping|dig|nslookup|python\d?|http)\b.*\bsleep\b",
       "Periodic call-home loop",
       "A forever loop that contacts a host on a timer is command-and-control beaconing.",
       "Use a proper scheduler and a known endpoint, with the owner's approval."),
+      r"(?s)^(?:[^:]|:[^/]|:/[^/])*://(?:localhost|127\.[\d.]+|\[::1\])[:/\s](?:[^:]|:[^/]|:/[^/])*$"),
     unless(p!("net.host-info-send", NetworkSuspicious, High, Segment,
       cmd!(r"(?:curl|wget|http|xh|nc|ncat)\b.*\$\((?:hostname|whoami|id|uname|history|cat\s|ifconfig|ip\s|env|printenv)"),
       "Sends host details to a server",
@@ -672,6 +682,20 @@ pub static PATTERNS: &[PatternDef] = &[
       "Exports a private PGP key",
       "An exported secret key can sign and decrypt as you.",
       "Export the public key only (gpg --export)."),
+    // Every process's environment, searched for secrets: the tokens of
+    // whatever the user runs.
+    p!("cred.environ-sweep", CredentialExposure, Critical, Raw,
+      r"(?is)/proc/(?:\*|\$\{?\w+\}?|\[[^\]]*\]\*?)/environ\b.*\b(?:grep|egrep|rg|awk|sed)\b.*(?:token|secret|key|pass|aws|auth)|\b(?:grep|egrep|rg|strings)\b[^|;&]*(?:token|secret|key|pass|aws|auth)[^|;&]*/proc/(?:\*|\[[^\]]*\]\*?)/environ\b",
+      "Searches every process's environment for secrets",
+      "Each running program's environment holds the tokens it was started with; sweeping them all collects every one.",
+      "Read the one variable your task needs from your own environment."),
+    // A shell function or alias named after a command that asks for a
+    // password, which keeps or sends what is typed.
+    p!("cred.capture-wrapper", CredentialExposure, Critical, Raw,
+      r#"(?is)(?:\balias\s+(?:sudo|su|ssh|passwd|doas|kinit)\s*=\s*['"]?[^'"\n]{0,300}?|(?:\b(?:sudo|su|ssh|passwd|doas|kinit)\s*\(\)\s*|\bfunction\s+(?:sudo|su|ssh|passwd|doas|kinit)\b[^{]{0,10})\{[^}]{0,400}?)(?:\bread\s+(?:-\w+\s+)*-\w*s|\bstrace\b|\bltrace\b|\bscript\s+-|\bcurl\b|\bwget\b|\bnc\b)"#,
+      "Wraps a password prompt to capture what is typed",
+      "A sudo, su or ssh replacement that reads the password itself, traces the keystrokes or sends them collects the user's password.",
+      "Never wrap commands that take passwords."),
     p!("cred.browser-store", CredentialExposure, Critical, Segment,
       r"(?i)^(?:sudo )?(?:sqlite3|cat|cp|strings|python\d?|scp|tar|zip|base64|xxd)\b.*(?:login data|logins\.json|key[34]\.db|signons\.sqlite|/cookies(?:\.sqlite)?\b|keychain-db|login\.keychain|local state)",
       "Reads the browser's saved passwords or cookies",
@@ -708,8 +732,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "A real key written into a project file ends up in git history.",
       "Reference an environment variable instead."),
     // ---------------------------------------------------------------- code injection
+    p!("ci.encoded-powershell", CodeInjection, Critical, Segment,
+      r"(?i)^(?:sudo )?(?:pwsh|powershell)(?:\.exe)?\s+(?:\S+\s+)*-(?:e|ec|en|enc|enco|encod|encode|encoded|encodedc\w*)\s+[A-Za-z0-9+/]{16,}={0,2}(?:\s|$)",
+      "Runs an encoded PowerShell command",
+      "-EncodedCommand hides the script as base64: the only reason is to get it past a reader.",
+      "Run the plain script from a file you have read."),
     p!("ci.exec-decoded-code", CodeInjection, Critical, Segment,
-      r#"(?is)\b(?:exec|eval|system|assert|Function|execfile|compile)(?:\s*\(|\s+).*?(?:b64decode|b32decode|b16decode|a85decode|decodebytes|decompress|unhexlify|fromhex|decode_base64|base64_decode|atob\(|gzinflate|str_rot13|fromCharCode|Buffer\.from\([^)]*['"](?:base64|hex)['"]|codecs\.decode|\.unpack1?\(\s*['"]m0?['"]|\bpack\(\s*['"]H\*|\.pack\(\s*['"]H\*|\bhex2bin\(|\bconvert_uudecode\()"#,
+      r#"(?is)\b(?:exec|eval|system|assert|Function|execfile|compile)(?:\s*\(|\s+).*?(?:b64decode|b32decode|b16decode|a85decode|decodebytes|decompress|unhexlify|fromhex|decode_base64|base64_decode|decode64|atob\(|gzinflate|str_rot13|fromCharCode|Buffer\.from\([^)]*['"](?:base64|hex)['"]|codecs\.decode|\.unpack1?\(\s*['"]m0?['"]|\bpack\(\s*['"]H\*|\.pack\(\s*['"]H\*|\bhex2bin\(|\bconvert_uudecode\()"#,
       "Runs code that was just decoded",
       "exec(b64decode(...)) hides what runs: the only reason to encode code is to get it past review.",
       "Decode it, read it, and run the plain code only if it is what you expect."),
@@ -1172,13 +1201,15 @@ pub static PATTERNS: &[PatternDef] = &[
       "Nobody legitimate asks you to pass on a one-time code: it is how accounts are hijacked.",
       "Never forward verification codes; tell the owner about the request."),
       r"(?i)\b(?:do\s+not|don't|never|not\s+to)\s+(?:share|forward|send|give|tell)"),
-    p!("soc.credential-phish", SocialEngineering, High, Text,
+    unless(p!("soc.credential-phish", SocialEngineering, High, Text,
       // Also in Spanish, Portuguese, French, German and Italian (ASCII
       // stems: accented letters match any one or two bytes).
-      r"(?i)(?:\b(?:verify|confirm|update|validate|re-?enter|provide|submit|send|need|require)\b.{0,30}\byour\s+(?:password|credentials|login\s+details|account\s+details|bank\s+details|card\s+(?:number|details)|ssn|social\s+security|pin\b)|\baccount\s+(?:will\s+be|has\s+been|is)\s+(?:locked|suspended|closed|disabled|terminated|deactivated)|\b(?:confirme|verifique|actualice|ingrese|introduzca|atualize|informe|confirmez|v.{1,2}rifiez|saisissez|best.{1,2}tigen\s+sie|verifizieren\s+sie|aktualisieren\s+sie|confermi|verifichi|aggiorni)\b.{0,30}\b(?:contrase.{1,2}a|clave|senha|mot\s+de\s+passe|passwort|kennwort|password|datos\s+bancarios|dados\s+banc.{1,2}rios|coordonn.{1,2}es\s+bancaires|bankdaten|tarjeta|cart.{1,2}o|carte\s+bancaire|identidad|identidade|identit.{1,2}|cuenta|conta\b|compte|konto)|\b(?:su\s+cuenta|sua\s+conta|votre\s+compte|ihr\s+konto|il\s+suo\s+(?:account|conto))\s+(?:ha\s+sido|est.{1,2}|fue|foi|ser.{1,2}|a\s+.{1,2}t.{1,2}|sera|wurde|wird|ist|.{1,2}\s+stato|.{1,2})\s+(?:bloquead[ao]|suspendid[ao]|suspens[ao]|cerrad[ao]|encerrad[ao]|desactivad[ao]|desativad[ao]|bloqu.{1,2}|suspendu|ferm.{1,2}|d.{1,2}sactiv.{1,2}|gesperrt|deaktiviert|geschlossen|bloccato|sospeso))",
+      r"(?i)(?:\b(?:verify|confirm|update|validate|re-?enter|provide|submit|send|need|require|reply|paste|type\s+in)\b.{0,30}\byour\s+(?:(?:sso|vpn|email|network|domain|account|login|windows|office|m365|okta|bank|admin)\s+)?(?:password|credentials|login\s+details|account\s+details|bank\s+details|card\s+(?:number|details)|ssn|social\s+security|pin\b)|\baccount\s+(?:will\s+be|has\s+been|is)\s+(?:locked|suspended|closed|disabled|terminated|deactivated)|\b(?:confirme|verifique|actualice|ingrese|introduzca|atualize|informe|confirmez|v.{1,2}rifiez|saisissez|best.{1,2}tigen\s+sie|verifizieren\s+sie|aktualisieren\s+sie|confermi|verifichi|aggiorni)\b.{0,30}\b(?:contrase.{1,2}a|clave|senha|mot\s+de\s+passe|passwort|kennwort|password|datos\s+bancarios|dados\s+banc.{1,2}rios|coordonn.{1,2}es\s+bancaires|bankdaten|tarjeta|cart.{1,2}o|carte\s+bancaire|identidad|identidade|identit.{1,2}|cuenta|conta\b|compte|konto)|\b(?:su\s+cuenta|sua\s+conta|votre\s+compte|ihr\s+konto|il\s+suo\s+(?:account|conto))\s+(?:ha\s+sido|est.{1,2}|fue|foi|ser.{1,2}|a\s+.{1,2}t.{1,2}|sera|wurde|wird|ist|.{1,2}\s+stato|.{1,2})\s+(?:bloquead[ao]|suspendid[ao]|suspens[ao]|cerrad[ao]|encerrad[ao]|desactivad[ao]|desativad[ao]|bloqu.{1,2}|suspendu|ferm.{1,2}|d.{1,2}sactiv.{1,2}|gesperrt|deaktiviert|geschlossen|bloccato|sospeso))",
       "Phishing for credentials",
       "Urgent requests to verify a password or avoid a lock-out are the standard phishing script.",
       "Do not act on it; the real service never asks for your password by message."),
+      // A reminder of the rule (`never paste your password in chat`).
+      r"(?i)\b(?:never|do\s+not|don't|not\s+to|nobody\s+will)\s+(?:\w+\s+){0,2}(?:ask|share|paste|send|give|enter|type|reply)"),
     p!("soc.prize-scam", SocialEngineering, High, Text,
       r"(?i)(?:\byou\s+(?:are|have\s+been|were)\s+(?:specially\s+)?selected\b|\bfree\s+(?:prize|gift|iphone|reward|vacation)\b|\breply\s+with\s+your\s+(?:address|card|bank|ssn|password|details)|\byou(?:'ve|\s+have)?\s+(?:just\s+)?won\b|\bcongratulations[!,. ]+you\b|\bclaim\s+your\s+(?:prize|reward|gift|winnings)|\blottery\b|\bsweepstakes?\b|\byou(?:'re|\s+are)\s+(?:our|the|a)\s+(?:lucky\s+)?winner)",
       "Prize or lottery scam",
@@ -1240,6 +1271,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Kills a security or logging agent",
       "Stopping EDR, audit or log daemons blinds the machine's monitoring; attackers do it before acting.",
       "Leave monitoring running; if an agent misbehaves, ask its owner."),
+    // A repository's security scanning removed or commented out: the next
+    // change lands unchecked.
+    p!("def.security-scan-disabled", PrivilegeEscalation, High, Raw,
+      r"(?i)(?:\brm\b|\bgit\s+rm\b|\bsed\s+(?:-\S+\s+)*-i|\btruncate\b|\bmv\b|>)[^;&|\n]*\.github/workflows/[^\s;&|]*(?:codeql|security|sast|snyk|trivy|semgrep|gitleaks|trufflehog|secret|scorecard|dependency-review|osv|grype)",
+      "Removes a security scan from CI",
+      "Deleting or commenting out code scanning or secret scanning lets the next change through unchecked.",
+      "Fix or tune the scan; remove it only with the repository owner's approval."),
     p!("def.cloud-logging-off", PrivilegeEscalation, High, Segment,
       cmd!(r"(?:aws\s+cloudtrail\s+(?:stop-logging|put-event-selectors|update-trail\b.*--no-)|aws\s+guardduty\s+(?:update-detector\b.*--no-enable|disassociate\S*|delete-detector|(?:create|update)-ip-set\b.*--activate)|aws\s+configservice\s+stop-configuration-recorder|aws\s+securityhub\s+disable\S*|aws\s+ec2\s+delete-flow-logs|aws\s+macie2\s+disable\S*|gcloud\s+logging\s+sinks\s+update\b.*--disabled|gcloud\s+(?:alpha\s+|beta\s+)?logging\s+settings\s+update\b.*--disable|az\s+monitor\s+(?:diagnostic-settings|log-profiles)\s+delete|vault\s+audit\s+disable)\b"),
       "Turns off cloud audit logging or threat detection",
