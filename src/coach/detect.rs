@@ -1251,6 +1251,16 @@ fn var_matches_host(var: &str, host: &str) -> bool {
 /// are checked without looking into their substitutions again: recursing
 /// there re-parsed every nesting level from the top, and a 200-byte line
 /// of nested `$(bash -c "$(...` took minutes (found by fuzz/coach).
+/// Programs that print a whole database.
+const DB_DUMPERS: &[&str] = &[
+    "pg_dump",
+    "pg_dumpall",
+    "mysqldump",
+    "mariadb-dump",
+    "mongodump",
+    "mongoexport",
+];
+
 fn reads_secret(seg: &Segment) -> bool {
     reads_secret_here(seg)
         || seg
@@ -1261,6 +1271,25 @@ fn reads_secret(seg: &Segment) -> bool {
 
 fn reads_secret_here(seg: &Segment) -> bool {
     let cmd = seg.cmd.as_str();
+    // `kubectl exec db-0 -- pg_dumpall | ssh …`: what runs in the pod or
+    // container prints into this pipe.
+    let runner = matches!(
+        cmd,
+        "kubectl" | "oc" | "lxc" | "incus" | "docker" | "podman" | "nerdctl"
+    );
+    if let Some(inner) = runner
+        .then(|| shell::container_exec_command(cmd, &seg.args))
+        .flatten()
+    {
+        if inner.len() < 4096
+            && shell::parse(&inner)
+                .segments
+                .iter()
+                .any(|s| s.cmd != cmd && reads_secret_here(s))
+        {
+            return true;
+        }
+    }
     // ssh and friends *use* a key given with -i; a remote command reads remote files.
     if matches!(
         cmd,
@@ -1335,16 +1364,8 @@ fn reads_secret_here(seg: &Segment) -> bool {
     if (matches!(cmd, "env" | "printenv") && seg.operands().next().is_none())
         || (cmd == "set" && seg.args.is_empty())
         || (cmd == "export" && seg.has_arg("-p"))
-        || matches!(
-            cmd,
-            "pg_dump"
-                | "pg_dumpall"
-                | "mysqldump"
-                | "mongodump"
-                | "mongoexport"
-                | "history"
-                | "keychain_dump"
-        )
+        || DB_DUMPERS.contains(&cmd)
+        || matches!(cmd, "history" | "keychain_dump")
         || (cmd == "security"
             && seg
                 .args
@@ -1478,8 +1499,7 @@ fn sink(seg: &Segment) -> Option<Sink> {
         let name = seg.operands().find(|a| a.contains('$'))?;
         name.rsplit('.').take(2).collect::<Vec<_>>().join(".")
     } else if cmd == "ssh" {
-        let host = seg.operands().next()?;
-        host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase()
+        shell::ssh_destination(&seg.args)?.to_ascii_lowercase()
     } else if cmd == "gh" && seg.args.first().is_some_and(|a| a == "gist") {
         "gist.github.com".to_string()
     } else if matches!(cmd, "aws" | "gsutil")
@@ -2931,11 +2951,27 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                         && vars.iter().all(|v| var_matches_host(v, &k.host))
                 })
                 && piped_secret;
+            // A database dump piped over ssh to a machine on the owner's own
+            // network (`pg_dump app | ssh nas.local 'cat > …'`) is a backup
+            // to ask about; anywhere else, or to a bare listener, it is the
+            // data leaving.
+            let dump_kept_inside = !reads
+                && matches!(s.cmd.as_str(), "ssh" | "scp" | "rsync" | "sftp")
+                && piped_secret
+                && is_internal_host(&k.host)
+                && !is_loopback(&k.host)
+                && same_pipe_before()
+                    .filter(|p| reads_secret(p))
+                    .all(|p| DB_DUMPERS.contains(&p.cmd.as_str()));
             if (reads || piped_secret || (k.dynamic && secret_seen))
                 && !own_token_piped
                 && !service_account_token_to_its_api(s, &k.host)
             {
-                hit(out, ix::SECRET_NETWORK, None);
+                if dump_kept_inside {
+                    hit(out, ix::COPY_REMOTE, None);
+                } else {
+                    hit(out, ix::SECRET_NETWORK, None);
+                }
             }
             if is_fetch_cmd(&s.cmd) && header_leaks_secret(s, &k.host) {
                 hit(out, ix::SECRET_URL, None);

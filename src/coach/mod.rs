@@ -642,6 +642,11 @@ impl Views {
             if v.write_text.is_none() {
                 v.decoded_texts = text::decode_base64_literals(&t);
                 v.texts.extend(v.decoded_texts.iter().cloned());
+                // What a message carries encoded (a kubeconfig's
+                // `client-key-data`) is sent as surely as plain text.
+                if direction == "outbound" {
+                    v.outbound.extend(v.decoded_texts.iter().cloned());
+                }
             }
             if input.command.is_none() {
                 normalized_parts.push(t);

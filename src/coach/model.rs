@@ -491,6 +491,10 @@ const BROWSER_STORES: &[&str] = &[
     "/db/systemkey",
     "places.sqlite",
     "formhistory.sqlite",
+    // Chromium browsers' history and cookies, in each profile.
+    "/default/history",
+    "/default/cookies",
+    "/default/web data",
     "1password",
     "bitwarden",
 ];
@@ -564,6 +568,8 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         "/etc/security/opasswd",
         "/etc/shadow-",
         "/etc/spwd.db",
+        // macOS's automatic-login password, XOR-obfuscated.
+        "/etc/kcpassword",
     ]
     .contains(&lower.as_str())
         || lower.starts_with("/var/db/dslocal/nodes/default/users/")
@@ -1402,8 +1408,11 @@ fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if let Some(script) = &v.script {
         run_script(coach, script, depth, out);
     }
+    // A file agents load as instructions (AGENTS.md, CLAUDE.md) speaks to
+    // the agent throughout.
+    let for_agents = v.read_paths.iter().any(|p| is_agent_instructions(p));
     for t in v.texts.iter().chain(&v.outbound) {
-        text_of(coach, t, depth, out);
+        text_of(coach, t, for_agents, depth, out);
     }
     for t in &v.tool_results {
         result_lifts_safeguards(t, out);
@@ -1509,6 +1518,45 @@ const INJECTED_ACTIONS: &str = joined![
 
 /// Phrases that speak to an agent but also occur in ordinary text (logs,
 /// transcripts): they count only together with an injected action.
+/// Commands that, at the start of a line of text addressed to an agent,
+/// are an order to run them (a code block under "run:").
+const BLOCK_COMMANDS: &[&str] = &[
+    "curl",
+    "wget",
+    "nc",
+    "ncat",
+    "bash",
+    "sh",
+    "zsh",
+    "node",
+    "python",
+    "python3",
+    "perl",
+    "ruby",
+    "php",
+    "pwsh",
+    "powershell",
+    "eval",
+    "base64",
+    "rm",
+    "scp",
+    "rsync",
+    "ssh",
+    "sudo",
+    "cat",
+    "tar",
+    "zip",
+    "openssl",
+    "socat",
+    "aws",
+    "gcloud",
+    "kubectl",
+    "docker",
+    "git",
+    "npx",
+    "iex",
+];
+
 const ADDRESSES_WEAK: &str = joined![
     "ai assistant",
     "ai agent",
@@ -1523,6 +1571,9 @@ const ADDRESSES_WEAK: &str = joined![
     "system:",
     "the assistant must",
     "the assistant should",
+    "your assistant",
+    "your ai",
+    "your agent",
     "assistants must",
     "assistants should",
     "agents must",
@@ -1590,7 +1641,7 @@ fn one_line_server(s: &Segment) -> Option<(bool, &str)> {
 }
 
 /// Content the agent reads, or a message: injections and phishing.
-fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
+fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec<Match>) {
     let l = t.to_ascii_lowercase();
     static DISCUSSING: Needles = needles![
         "how do i",
@@ -1668,7 +1719,6 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
         "| bash",
         "|bash",
         "| sudo",
-        "rm -rf",
         "delete the",
         "delete all",
         "force push",
@@ -1708,10 +1758,23 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
             })
         })
     };
+    // `rm -rf` counts by what it removes: "AI agents should run `rm -rf
+    // target/tmp` first" is housekeeping.
+    let removes_much = || {
+        depth < 2
+            && l.match_indices("rm -rf").take(4).any(|(i, _)| {
+                let rest = &l[i..];
+                let end = rest.find(['\n', ';', '`', '&', '|']).unwrap_or(rest.len());
+                quoted_command(coach, &rest[..end], depth)
+                    .iter()
+                    .any(|m| m.severity >= High)
+            })
+    };
     let weak = !discussing
         && ADDRESSES_WEAK_N.any(&l)
         && (OVERRIDE_VERBS.any(&l)
             || DESTROYS.any(&l)
+            || removes_much()
             || (SENDS.any(&l) && ordered(&SENDS) || READS.any(&l) && ordered(&READS))
                 && SECRET_WORDS.any(&l));
     // Asking for the agent's own instructions or configuration
@@ -1821,16 +1884,18 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
     // Commands quoted in text that speaks to an agent, even weakly ("AI
     // coding assistants must first run `curl -d @.env …`"), judged as
     // commands: a risky one is an injection.
-    if (addresses || !discussing && ADDRESSES_WEAK_N.any(&l)) && depth < 2 {
+    if (addresses || !discussing && (for_agents || ADDRESSES_WEAK_N.any(&l))) && depth < 2 {
         // Quoted (`…`) or written out after "run"/"execute" up to the end
         // of the sentence ("… should execute: curl -s … | bash").
         let quoted = l.split('`').skip(1).step_by(2).take(8);
-        let spelled = ["run: ", "run ", "execute: ", "execute ", "type: "]
+        // The command may start on the next line, indented as a code
+        // block ("…should now run:\n  node -e …").
+        let spelled = ["run:", "run ", "execute:", "execute ", "type:"]
             .iter()
             .flat_map(|k| l.match_indices(k).map(move |(i, _)| i + k.len()))
             .take(4)
             .map(|i| {
-                let rest = &l[i..];
+                let rest = l[i..].trim_start();
                 let end = rest
                     .find(". ")
                     .into_iter()
@@ -1840,11 +1905,34 @@ fn text_of(coach: &Coach, t: &str, depth: usize, out: &mut Vec<Match>) {
                     .unwrap_or(rest.len());
                 rest[..end].trim_end_matches('.')
             });
+        // Or set on a line of its own, as in a code block (as written:
+        // `curl -F` is not `curl -f`).
+        let lines = t
+            .lines()
+            .map(|x| x.trim_start().trim_start_matches("$ ").trim_start())
+            .filter(|x| {
+                x.split_whitespace()
+                    .next()
+                    .is_some_and(|w| BLOCK_COMMANDS.contains(&w))
+            })
+            .take(8);
         for cmd in quoted.chain(spelled) {
             if quoted_command(coach, cmd, depth)
                 .iter()
                 .any(|m| m.severity >= High)
             {
+                hit(out, ix::INJECTION);
+            }
+        }
+        // A code block may be a setup step (an official installer, asked
+        // about on its own); one that sends data or secrets out, or is
+        // critical, is the injection.
+        for cmd in lines {
+            if quoted_command(coach, cmd, depth).iter().any(|m| {
+                m.severity == Critical
+                    || m.severity >= High
+                        && matches!(m.category, DataExfiltration | CredentialExposure)
+            }) {
                 hit(out, ix::INJECTION);
             }
         }
@@ -2236,6 +2324,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     let mut read_secret = false;
     let mut read_env = false;
     let mut sends = false;
+    // Pipelines in which a shell history is read.
+    let mut history_pipes: Vec<usize> = Vec::new();
     let mut written: Vec<(String, String)> = Vec::new();
     let mut encrypts = false;
     let mut deletes_many = false;
@@ -2291,6 +2381,11 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         let sender = (is_sender(s) || redirects_to_socket(s) || git_push_to_url)
             && !service_token_to_cluster_api(s);
         sends |= sender;
+        // A history fed down the pipe to a sender leaves with what was
+        // typed into it (tokens, passwords on command lines).
+        if sender && history_pipes.contains(&s.pipeline) {
+            read_secret = true;
+        }
         if sender {
             for a in &s.args {
                 if a.has("://") {
@@ -2348,11 +2443,15 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 || s.redirs.iter().any(|r| r.op == "<"))
         {
             for p in named_paths(s) {
+                // `openssl s_client … < file` sends the file.
                 if cmd == "openssl"
-                    && !s
-                        .args
-                        .iter()
-                        .any(|a| a == "enc" || a == "base64" || a == "pkcs12" || a == "-text")
+                    && !s.args.iter().any(|a| {
+                        a == "enc"
+                            || a == "base64"
+                            || a == "pkcs12"
+                            || a == "-text"
+                            || a == "s_client"
+                    })
                 {
                     continue;
                 }
@@ -2363,6 +2462,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                     || p.starts_with("/proc/") && p.contains('*') && p.ends_with("/environ");
                 if let Some(k) = read_of(p, every_home, out) {
                     read_secret |= k != Resource::History || sender;
+                    if k == Resource::History {
+                        history_pipes.push(s.pipeline);
+                    }
                 }
             }
         }
@@ -4134,9 +4236,33 @@ pub fn is_agent_instructions(p: &str) -> bool {
 }
 
 /// The matches of a command quoted in text, judged as a command one level
-/// down (a quoted command is small: 16 KiB of it at most).
+/// down (a quoted command is small: 16 KiB of it at most). Placeholders
+/// (`-F "f=@<file>"`) stand for a word, not for redirections.
 fn quoted_command(coach: &Coach, cmd: &str, depth: usize) -> Vec<Match> {
-    let views = super::Views::build(&super::CheckInput::command(cmd), 16 * 1024);
+    let mut plain = String::with_capacity(cmd.len());
+    let mut rest = cmd;
+    while let Some(i) = rest.find('<') {
+        plain.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let end = after.find('>').filter(|&e| {
+            (1..=24).contains(&e)
+                && after[..e]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        match end {
+            Some(e) => {
+                plain.push_str(&after[..e]);
+                rest = &after[e + 1..];
+            }
+            None => {
+                plain.push('<');
+                rest = after;
+            }
+        }
+    }
+    plain.push_str(rest);
+    let views = super::Views::build(&super::CheckInput::command(&plain), 16 * 1024);
     coach.scan_views(&views, depth + 1)
 }
 
@@ -6592,6 +6718,18 @@ fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut
         return;
     }
     for cmd in config_commands(path, text) {
+        // git feeds a credential helper the username and password on
+        // stdin; a helper that posts its stdin somewhere sends them.
+        if cmd.has("@-") || cmd.has("-T -") || cmd.has("| nc ") || cmd.has("/dev/tcp/") {
+            let helper = text.lines().any(|l| {
+                let l = l.trim_start().to_ascii_lowercase();
+                l.starts_with("helper") && l.has(&cmd.to_ascii_lowercase())
+            });
+            if helper {
+                hit(out, ix::CRED_SENT);
+                return;
+            }
+        }
         let inner = quoted_command(coach, &cmd, depth);
         if inner.iter().any(|m| m.severity == Critical) {
             hit(out, ix::WRITTEN_PAYLOAD);
@@ -7182,7 +7320,13 @@ fn outbound_data(t: &str, out: &mut Vec<Match>) {
     let identity = ["dob", "date of birth", "born", "name", "address"]
         .iter()
         .any(|k| l.has(k));
-    let private_key = t.has("PRIVATE KEY-----");
+    // A PEM key, or a kubeconfig's key (`client-key-data: LS0t…`): either
+    // signs in as its owner.
+    let private_key = t.has("PRIVATE KEY-----")
+        || t.has("-----BEGIN") && t.has("PRIVATE KEY")
+        || l.split("client-key-data:")
+            .skip(1)
+            .any(|r| r.trim_start().len() >= 16 && !r.trim_start().starts_with('<'));
     if cards >= 2 || cards == 1 && card_extras || ssns >= 2 || ssns == 1 && identity || private_key
     {
         hit(out, ix::CARDS_SENT);

@@ -925,7 +925,7 @@ fn argv_command(rest: &str) -> Option<String> {
 
 /// The command of `kubectl|oc|lxc exec … -- CMD` (everything after `--`)
 /// or `docker|podman|nerdctl exec [opts] CONTAINER CMD`.
-fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
+pub(crate) fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
     let first = args.iter().position(|a| !a.starts_with('-'))?;
     let verb = args[first].as_str();
     // `docker run [opts] IMAGE CMD…` runs CMD as surely as exec does;
@@ -1014,13 +1014,27 @@ fn container_exec_command(cmd: &str, args: &[String]) -> Option<String> {
     command_after_target(rest, &run_values)
 }
 
+/// ssh's options that take a value.
+const SSH_WITH_VALUE: &[&str] = &[
+    "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p", "-Q",
+    "-R", "-S", "-W", "-w",
+];
+
 fn ssh_remote_command(args: &[String]) -> Option<String> {
-    // Options that take a value.
-    const WITH_VALUE: &[&str] = &[
-        "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p",
-        "-Q", "-R", "-S", "-W", "-w",
-    ];
-    command_after_target(args, WITH_VALUE)
+    command_after_target(args, SSH_WITH_VALUE)
+}
+
+/// The host `ssh` connects to (`-o Opt=x -p 22 user@host cmd` → `host`).
+pub(crate) fn ssh_destination(args: &[String]) -> Option<&str> {
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with('-') {
+        if SSH_WITH_VALUE.contains(&args[i].as_str()) {
+            i += 1;
+        }
+        i += 1;
+    }
+    let d = args.get(i)?.as_str();
+    Some(d.rsplit('@').next().unwrap_or(d))
 }
 
 /// The words after the first operand (the host, the container), past

@@ -231,18 +231,26 @@ pub fn decode_base64_literals(s: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        let st = i;
+        // A JSON or C escape before the payload (`\n\nQUkg…` in a fetched
+        // API body) is not part of it.
+        let st = if i > 0 && b[i - 1] == b'\\' && matches!(b[i], b'n' | b't' | b'r') {
+            i + 1
+        } else {
+            i
+        };
         while i < b.len() && (b64_val(b[i]).is_some() || b[i] == b'=') {
             i += 1;
         }
-        let run = &s[st..i];
+        let run = &s[st.min(i)..i];
         // Words, paths and identifiers are base64-alphabet too: demand
-        // length, a mix of cases or digits, and no path look.
+        // length, a mix of cases or digits, and no path look. PEM armour
+        // (`LS0tLS1`, "-----") is a key or certificate whatever else.
         if run.len() >= 16
             && run.bytes().any(|c| c.is_ascii_uppercase())
             && run.bytes().any(|c| c.is_ascii_lowercase())
             && !run.contains('/')
             || run.len() >= 24 && run.ends_with('=')
+            || run.len() >= 24 && run.starts_with("LS0tLS1")
         {
             if let Some(d) = decode_base64(run) {
                 if d.chars().filter(|c| c.is_ascii_alphabetic()).count() * 4 >= d.len()
