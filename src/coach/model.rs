@@ -2435,7 +2435,26 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 .args
                 .iter()
                 .any(|a| a.has(" w ") || a.starts_with("w ") || a.has(";w "));
+        // macOS `security` managing a keychain (a CI signing keychain
+        // created, unlocked, given a certificate) prints no secret.
+        let keychain_admin = cmd == "security"
+            && s.args.first().is_some_and(|v| {
+                matches!(
+                    v.as_str(),
+                    "unlock-keychain"
+                        | "lock-keychain"
+                        | "create-keychain"
+                        | "list-keychains"
+                        | "default-keychain"
+                        | "import"
+                        | "set-key-partition-list"
+                        | "set-keychain-settings"
+                        | "find-identity"
+                        | "find-certificate"
+                )
+            });
         if !in_place
+            && !keychain_admin
             && (READERS.contains(&cmd)
                 || encrypts_file
                 || !USES_CREDENTIALS.contains(&cmd)
@@ -5851,7 +5870,20 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             // Queries, and `setcap -r` (capabilities taken away), change
             // nothing that weakens the machine.
             let removes_caps = cmd == "setcap" && s.args.first().is_some_and(|a| a == "-r");
-            !(has(&["--help", "status", "-l", "-g", "-check", "-verify"]) || removes_caps)
+            // Low ports for a server (`cap_net_bind_service`, as Caddy's
+            // and Gitea's docs say) give nothing else; SELinux turned on is
+            // protection added.
+            let low_ports_only = cmd == "setcap"
+                && s.args.first().is_some_and(|c| {
+                    let c = c.to_ascii_lowercase();
+                    c.starts_with("cap_net_bind_service") && !c.contains(',')
+                });
+            let enforcing =
+                cmd == "setenforce" && s.operands().all(|o| o == "1" || o == "Enforcing");
+            !(has(&["--help", "status", "-l", "-g", "-check", "-verify"])
+                || removes_caps
+                || low_ports_only
+                || enforcing)
         }
         // A repository's protections changed through the API: branch
         // protection or rulesets removed, collaborators or deploy keys

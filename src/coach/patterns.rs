@@ -1105,7 +1105,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Edits a macOS launch agent or login items",
       "Changing a launch agent's plist (RunAtLoad, ProgramArguments) or adding a login item starts a program at every login.",
       "Ask the user to add start-up items themselves."),
-    p!("rec.container-discovery", Reconnaissance, Medium, Raw,
+    // Noted, not asked: "am I in a container" is what many setup scripts
+    // check. Looking for the runtime's socket is the escape's next step.
+    p!("rec.container-socket-search", Reconnaissance, Medium, Segment,
+      cmd!(r"(?:find|locate)\b.*\b(?:docker|containerd|crio|podman|cri-dockerd)\.sock\b"),
+      "Searches for a container runtime's socket",
+      "A reachable docker or containerd socket is a way out of a container to root on the host.",
+      "Say why the task needs the runtime's socket."),
+    p!("rec.container-discovery", Reconnaissance, Low, Raw,
       r"(?s)(?:/proc/1/cgroup\b|/\.dockerenv\b|/run/\.containerenv\b|/proc/1/sched\b|/proc/self/mountinfo\b|\bcapsh\s+--print\b|/var/run/secrets/kubernetes\.io/serviceaccount\b|/proc/self/status\b[^;&|]*\bCap).*(?:/proc/1/cgroup\b|/\.dockerenv\b|/run/\.containerenv\b|/proc/1/sched\b|/proc/self/mountinfo\b|\bcapsh\s+--print\b|/var/run/secrets/kubernetes\.io/serviceaccount\b|/proc/self/status\b[^;&|]*\bCap)",
       "Checks whether it runs in a container",
       "Probing cgroups, /.dockerenv and capabilities together is the first step of a container escape; one check alone is routine.",
