@@ -1245,14 +1245,8 @@ fn var_matches_host(var: &str, host: &str) -> bool {
         })
 }
 
-/// A command that reads a secret itself or through one of its
-/// substitutions (`curl -d "$(cat ~/.ssh/id_rsa)"`). A substitution's parse
-/// already holds the scripts nested in it (depth-bounded), so its segments
-/// are checked without looking into their substitutions again: recursing
-/// there re-parsed every nesting level from the top, and a 200-byte line
-/// of nested `$(bash -c "$(...` took minutes (found by fuzz/coach).
-/// Programs that print a whole database.
-const DB_DUMPERS: &[&str] = &[
+/// Programs that print a whole database (also the model's stream producers).
+pub(super) const DB_DUMPERS: &[&str] = &[
     "pg_dump",
     "pg_dumpall",
     "mysqldump",
@@ -1261,6 +1255,12 @@ const DB_DUMPERS: &[&str] = &[
     "mongoexport",
 ];
 
+/// A command that reads a secret itself or through one of its
+/// substitutions (`curl -d "$(cat ~/.ssh/id_rsa)"`). A substitution's parse
+/// already holds the scripts nested in it (depth-bounded), so its segments
+/// are checked without looking into their substitutions again: recursing
+/// there re-parsed every nesting level from the top, and a 200-byte line
+/// of nested `$(bash -c "$(...` took minutes (found by fuzz/coach).
 fn reads_secret(seg: &Segment) -> bool {
     reads_secret_here(seg)
         || seg

