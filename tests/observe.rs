@@ -659,20 +659,21 @@ struct Collector {
 impl Collector {
     fn start(addr: SocketAddr, events: Arc<Mutex<Vec<Value>>>, mode: u8) -> Collector {
         let listener = TcpListener::bind(addr).expect("bind collector");
-        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let mode = Arc::new(AtomicU8::new(mode));
         let stop = Arc::new(AtomicU8::new(0));
         let (m, s, ev) = (mode.clone(), stop.clone(), events.clone());
         let thread = std::thread::spawn(move || {
-            // Bounded: the test stops it; a hard cap keeps a failed test
-            // from leaving it behind.
-            let end = Instant::now() + Duration::from_secs(120);
-            while s.load(Ordering::SeqCst) == 0 && Instant::now() < end {
+            // Blocks in accept; `stop` wakes it with a connection of its
+            // own after raising the flag. A failed test that never stops it
+            // leaves it blocked until the test process exits.
+            while s.load(Ordering::SeqCst) == 0 {
                 let Ok((mut conn, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5)); // accept poll
                     continue;
                 };
+                if s.load(Ordering::SeqCst) != 0 {
+                    break;
+                }
                 conn.set_nonblocking(false).unwrap();
                 conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
                 let mut buf = Vec::new();
@@ -715,6 +716,8 @@ impl Collector {
 
     fn stop(mut self) -> SocketAddr {
         self.stop.store(1, Ordering::SeqCst);
+        // Wakes the blocked accept; it sees the flag and returns.
+        let _ = std::net::TcpStream::connect(self.addr);
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
         }
