@@ -88,6 +88,7 @@ mod ix {
     pub const ENCODED_INJECTION: usize = 29;
     pub const HOSTS_REDIRECT: usize = 30;
     pub const HOSTS_ENTRY: usize = 31;
+    pub const DNS_DATA: usize = 32;
 }
 
 pub static DETECTORS: &[DetectorDef] = &[
@@ -219,6 +220,10 @@ pub static DETECTORS: &[DetectorDef] = &[
       "Changes the hosts file",
       "Lines in /etc/hosts override DNS for every program on the machine.",
       "Map only names you own, to addresses you know."),
+    d!("exf.data-in-dns-name", DataExfiltration, Critical,
+      "Sends a secret or encoded data inside a DNS name",
+      "The name looked up is built from a secret variable or from encoded output (base64, hex): the query carries it past firewalls to whoever runs that domain's name server.",
+      "Look up fixed names; nothing in a task needs data inside a query name."),
 ];
 
 fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
@@ -671,6 +676,16 @@ fn is_official_installer(url: &str) -> bool {
         "raw.githubusercontent.com/creationix/",
         "pyenv.run",
         "get.rke2.io",
+        // Vendors' own download hosts for packages and disk images.
+        "dl.google.com",
+        "download.docker.com",
+        "desktop.docker.com",
+        "packages.microsoft.com",
+        "update.code.visualstudio.com",
+        "releases.hashicorp.com",
+        "download.mozilla.org",
+        "awscli.amazonaws.com",
+        "dl.k8s.io",
     ];
     let l = url.to_ascii_lowercase();
     let Some(rest) = l.strip_prefix("https://") else {
@@ -933,6 +948,14 @@ fn is_stdin_executor(seg: &Segment) -> bool {
             .first()
             .is_some_and(|a| a == "/dev/stdin" || a == "-");
     }
+    // Compilers with a script mode (`swift -`, `go run -`-like forms):
+    // only with the explicit stdin operand, since `swift build` is routine.
+    if matches!(
+        cmd,
+        "swift" | "kotlinc" | "scala" | "groovy" | "jshell" | "Rscript" | "julia"
+    ) {
+        return seg.args.iter().any(|a| a == "-" || a == "/dev/stdin");
+    }
     matches!(cmd, "sudo" | "xargs") && seg.args.iter().any(|a| is_shell(a))
 }
 
@@ -1060,6 +1083,36 @@ fn is_secret_ref(word: &str) -> bool {
                 && !t.ends_with(".pub")
                 && secret_ref_re().is_match(t.as_bytes())
         })
+}
+
+/// A name lookup (`dig`, `host`, `ping`…) of a name built from a secret
+/// variable (`$API_TOKEN.zone.example`) or from an encoder's output
+/// (`$(base64 -w 60 f).zone.example`, also a loop over such chunks, which
+/// the parser expands): data leaving inside the query.
+fn dns_name_carries_data(s: &Segment) -> bool {
+    if !matches!(
+        s.cmd.as_str(),
+        "dig" | "nslookup" | "host" | "drill" | "ping" | "ping6" | "getent" | "resolvectl"
+    ) {
+        return false;
+    }
+    s.operands().any(|o| {
+        let Some(dot) = o.rfind('.') else {
+            return false;
+        };
+        // The variable part must be inside the name, before its zone.
+        let name = &o[..dot];
+        !secret_vars(name).is_empty()
+            || ["$(", "`"].iter().any(|open| {
+                name.split(open).skip(1).any(|inner| {
+                    inner
+                        .split(|c: char| c.is_ascii_whitespace() || c == '|' || c == ')')
+                        .any(|t| {
+                            matches!(t, "base64" | "base32" | "basenc" | "xxd" | "od" | "hexdump")
+                        })
+                })
+            })
+    })
 }
 
 fn secret_var_name(name: &str) -> bool {
@@ -2355,6 +2408,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
     let mut sev = base;
     // The written commands themselves reach the network or rate High.
     let mut flagged = false;
+    let mut ordinary = false;
     if let Some(data) = &w.data {
         let (cmds, other_scripts) = match kind {
             Package => package_hooks(data),
@@ -2390,6 +2444,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
                 hit(out, ix::W_PAYLOAD, None);
             }
         }
+        ordinary = !data.trim().is_empty() && names_ordinary_programs(&cmds);
         if !cmds.trim().is_empty() && depth < 2 {
             let sub = super::CheckInput::command(&cmds);
             let views = Views::build(&sub, coach.settings.max_input_bytes);
@@ -2453,7 +2508,49 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
     {
         return;
     }
+    // The same for a service, launch agent or autostart entry whose text is
+    // in view: one that runs an ordinary program (a packaged binary, the
+    // project's own server, nothing hidden or in a temporary folder) is a
+    // person setting up their own service. Hidden or temporary programs,
+    // and files written unseen, are asked about.
+    if matches!(kind, Systemd | Launchd | Autostart) && ordinary && !flagged && sev < Critical {
+        return;
+    }
     hit(out, idx, Some(sev));
+}
+
+/// Every path in a unit's commands is an ordinary place for a program or
+/// its files: not a hidden folder or file (tool folders such as `.venv`
+/// and `.local/bin` aside) and not a temporary or shared drop folder, the
+/// places implants are put.
+fn names_ordinary_programs(cmds: &str) -> bool {
+    const TOOL_DIRS: &[&str] = &[
+        ".venv", ".local", ".cargo", ".nvm", ".pyenv", ".rbenv", ".deno", ".bun", ".config",
+    ];
+    const DROP_DIRS: &[&str] = &[
+        "/tmp/",
+        "/var/tmp/",
+        "/dev/shm/",
+        "/private/tmp/",
+        "/private/var/tmp/",
+        "/users/shared/",
+        "/run/user/",
+    ];
+    cmds.split(|c: char| c.is_ascii_whitespace() || matches!(c, '\'' | '"' | '=' | ':' | ','))
+        // Any path: absolute, `~/…`, `$HOME/…`, systemd's `%h/…`.
+        .filter(|w| w.contains('/'))
+        .all(|w| {
+            let l = w.to_ascii_lowercase();
+            !DROP_DIRS
+                .iter()
+                .any(|d| l.starts_with(d) || l == d.trim_end_matches('/'))
+                && w.split('/').all(|part| {
+                    !part.starts_with('.')
+                        || part == "."
+                        || part == ".."
+                        || TOOL_DIRS.contains(&part)
+                })
+        })
 }
 
 // ------------------------------------------------------------------ the run
@@ -2835,7 +2932,24 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
                 let base = f.rsplit('/').next().unwrap_or(f);
                 let p = s.cmd_path.as_str();
-                (p.contains('/') && (p == f || p.ends_with(&format!("/{base}"))))
+                let names = |o: &String| o == f || o.ends_with(&format!("/{base}"));
+                // A package installer runs the package's install scripts,
+                // as root (`installer -pkg`, `dpkg -i`, `rpm -i`, `apt
+                // install ./x.deb`); `open` launches an app or installer.
+                let installs = match s.cmd.as_str() {
+                    "installer" => s
+                        .option_value(&["-pkg", "-package"])
+                        .is_some_and(|o| o == f || o.ends_with(&format!("/{base}"))),
+                    "dpkg" => s.args.iter().any(|a| a == "-i" || a == "--install"),
+                    "rpm" => s
+                        .args
+                        .iter()
+                        .any(|a| a.starts_with("-i") || a.starts_with("-U") || a == "--install"),
+                    "apt" | "apt-get" | "dnf" | "yum" | "zypper" | "open" => true,
+                    _ => false,
+                } && (s.cmd == "installer" || s.operands().any(names));
+                installs
+                    || (p.contains('/') && (p == f || p.ends_with(&format!("/{base}"))))
                     || ((is_shell(&s.cmd)
                         || is_interpreter(&s.cmd)
                         || s.cmd == "source"
@@ -2857,6 +2971,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                     );
                 }
             }
+        }
+        if dns_name_carries_data(s) {
+            hit(out, ix::DNS_DATA, None);
         }
         // Secrets leaving (also through a file they were copied into).
         let reads = reads_secret(s)
@@ -3205,6 +3322,7 @@ mod tests {
             (ix::ENCODED_INJECTION, "soc.encoded-injection"),
             (ix::HOSTS_REDIRECT, "net.hosts-redirect"),
             (ix::HOSTS_ENTRY, "net.hosts-entry"),
+            (ix::DNS_DATA, "exf.data-in-dns-name"),
         ];
         assert_eq!(table.len(), DETECTORS.len(), "every detector has an index");
         for (i, id) in table {

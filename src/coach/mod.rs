@@ -740,6 +740,18 @@ impl Views {
                 }
             }
         }
+        // macOS keeps /etc, /var and /tmp under /private: the same files
+        // by either name, judged by one.
+        for p in v.read_paths.iter_mut().chain(v.write_path.as_mut()) {
+            if let Some(rest) = p.strip_prefix("/private") {
+                if ["/etc/", "/var/", "/tmp/"]
+                    .iter()
+                    .any(|d| rest.starts_with(d))
+                {
+                    *p = rest.to_string();
+                }
+            }
+        }
         v.truncated = truncated;
         v.hidden_chars = hidden;
         v.normalized = normalized_parts.join("\n");

@@ -2455,8 +2455,18 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                         | "find-certificate"
                 )
             });
+        // A grep that prints counts, file names or a yes/no, or only the
+        // names before `=` (`grep -oE '^[A-Z_]+=' .env`), shows no secret.
+        let prints_no_content = matches!(cmd, "grep" | "egrep" | "fgrep" | "rg")
+            && (s.has_flag('c', "--count")
+                || s.has_flag('q', "--quiet")
+                || s.has_flag('l', "--files-with-matches")
+                || s.has_flag('L', "--files-without-match")
+                || s.has_flag('o', "--only-matching")
+                    && s.operands().next().is_some_and(|p| p.ends_with('=')));
         if !in_place
             && !keychain_admin
+            && !prints_no_content
             && (READERS.contains(&cmd)
                 || encrypts_file
                 || !USES_CREDENTIALS.contains(&cmd)
@@ -2631,6 +2641,33 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 .windows(2)
                 .any(|w| w[0] == "credential" && w[1] == "fill")
         {
+            read_secret = true;
+        }
+        // Encrypted secret files decrypted to the output: sops, Ansible
+        // Vault; a Pulumi stack or config shown with its secrets.
+        let decrypts = match cmd {
+            "sops" => {
+                s.args
+                    .iter()
+                    .any(|a| a == "-d" || a == "--decrypt" || a == "decrypt")
+                    && !s.args.iter().any(|a| a == "-i" || a == "--in-place")
+            }
+            "ansible-vault" => {
+                s.args
+                    .first()
+                    .is_some_and(|a| a == "view" || a == "decrypt")
+                    && !s.args.iter().any(|a| a.starts_with("--output"))
+            }
+            "pulumi" => s.args.iter().any(|a| a == "--show-secrets"),
+            _ => false,
+        };
+        // `sops -d f > /dev/null && echo valid` checks it decrypts.
+        let discarded = s
+            .redirs
+            .iter()
+            .any(|r| r.op == ">" && r.target == "/dev/null");
+        if decrypts && !discarded {
+            hit(out, ix::CRED_READ);
             read_secret = true;
         }
         // Terraform state holds every secret the configuration touched.
@@ -3349,7 +3386,10 @@ fn system_crash(s: &Segment, out: &mut Vec<Match>) {
                     || a == "--offset"
                     || a.starts_with('-') && !a.starts_with("--") && (a.contains('a') || a.contains('o'))
             }))
+        // A RAM disk (`diskutil erasevolume HFS+ R $(hdiutil attach
+        // -nomount ram://…)`) is made by erasing it: nothing stored is lost.
         || (cmd == "diskutil"
+            && !s.args.iter().any(|a| a.has("ram://"))
             && s.args.iter().any(|a| {
                 a.starts_with("erase")
                     || a == "zeroDisk"
@@ -5663,6 +5703,8 @@ fn cloud_exposure(s: &Segment, out: &mut Vec<Match>) {
     let line = s.args.join(" ");
     let l = line.to_ascii_lowercase();
     let has = |k: &str| l.contains(k);
+    // JSON and shorthand values without their spacing.
+    let compact: String = l.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     // The store the call names: a bucket, container or snapshot id.
     let named = |flags: &[&str]| {
         s.args
@@ -5686,9 +5728,16 @@ fn cloud_exposure(s: &Segment, out: &mut Vec<Match>) {
                     || has("modify-db-cluster-snapshot-attribute"))
                     && has("--values-to-add all")
                 || has("modify-snapshot-attribute") && has("--group-names all")
+                // A machine image shared with every account: its disk, and
+                // whatever was baked into it, for anyone to boot.
                 || has("modify-image-attribute")
-                    && has("--group-names all")
-                    && data_store_name(&line)
+                    && (has("--group-names all") || compact.contains("group=all"))
+                // A bucket policy letting anyone read a data bucket.
+                || has("put-bucket-policy")
+                    && (compact.contains("\"principal\":\"*\"")
+                        || compact.contains("\"principal\":{\"aws\":\"*\"}"))
+                    && compact.contains("\"effect\":\"allow\"")
+                    && data_store_name(&named(&["--bucket"]))
         }
         "gsutil" => {
             (has("allusers") || has("allauthenticatedusers"))
@@ -5734,7 +5783,30 @@ fn cloud_exposure(s: &Segment, out: &mut Vec<Match>) {
             || has("clusterrolebinding")
             || has("iamidentitymapping")
             || has("aws-auth"));
-    if grants && admin_role && s.args.iter().any(|a| personal_mailbox(a)) {
+    // Everyone as the grantee: all Google accounts, every identity the
+    // cluster authenticates (or none), any AWS account in a trust policy.
+    let everyone = s.args.iter().any(|a| {
+        let a = a.to_ascii_lowercase();
+        ["allusers", "allauthenticatedusers"]
+            .iter()
+            .any(|k| a == *k || a.ends_with(&format!("={k}")) || a.ends_with(&format!(":{k}")))
+            || [
+                "system:authenticated",
+                "system:unauthenticated",
+                "system:anonymous",
+                "system:serviceaccounts",
+            ]
+            .iter()
+            .any(|k| a == *k || a.ends_with(&format!("={k}")))
+    });
+    let trust_opened = cmd == "aws"
+        && (has("update-assume-role-policy") || has("create-role"))
+        && (compact.contains("\"principal\":{\"aws\":\"*\"}")
+            || compact.contains("\"principal\":\"*\""))
+        && !compact.contains("\"condition\"");
+    if grants && admin_role && (everyone || s.args.iter().any(|a| personal_mailbox(a)))
+        || trust_opened
+    {
         hit(out, ix::ADMIN_OUTSIDER);
     } else if (grants || cmd == "kubectl" && (has("patch") || has("edit")) && has("aws-auth"))
         && has("system:masters")
@@ -6957,15 +7029,44 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
         }
         "gh" => has(&["repo delete", "release delete"]),
         "npm" => has(&["unpublish"]),
-        "terraform" => has(&["destroy", "-destroy"]),
+        // `destroy`, or `apply -destroy`; a `plan -destroy` only prints.
+        "terraform" | "tofu" => {
+            let sub = s.operands().next().map(String::as_str);
+            (sub == Some("destroy") || sub == Some("apply") && s.has_arg("-destroy"))
+                && !throwaway_name(&line)
+        }
         "psql" | "mysql" | "sqlite3" | "mongo" | "mongosh" | "redis-cli" => {
-            destroys_data_sql(&line)
+            destroys_data_sql(&line) && !throwaway_name(&line)
         }
         _ => false,
     };
     if hit_it {
         hit(out, ix::DELETE_CONFIG);
     }
+}
+
+/// Names that mark what a command works on as throwaway by convention:
+/// preview and review apps, per-pull-request stacks, sandboxes, scratch
+/// and test databases (`app_test`, `pr-1874`, `rg-sandbox-jo`). Never with
+/// `prod` in the same line.
+pub(super) fn throwaway_name(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    if l.has("prod") {
+        return false;
+    }
+    let words = l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    words.into_iter().any(|w| {
+        w.split(['-', '_']).any(|p| {
+            matches!(
+                p,
+                "preview" | "sandbox" | "scratch" | "ephemeral" | "review" | "test" | "e2e"
+            )
+        }) || w
+            .split(['-', '_'])
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|p| p[0] == "pr" && !p[1].is_empty() && p[1].bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// Statements that drop or empty tables or databases (a `DELETE` with a

@@ -1667,6 +1667,13 @@ impl<'a> Lexer<'a> {
                 let list = items.join(&LIST_SEP.to_string());
                 self.vars.insert(rest[1].clone(), list);
             }
+            // Chunks of an encoded stream (`for l in $(base64 -w 60 f)`):
+            // each item is a piece of that output, so `$l` stands for it
+            // (`dig $l.zone` reads as `dig $(base64 … f).zone`). Not other
+            // substitutions, whose items are names (`$(seq …)`, `$(ls)`).
+            else if items.len() == 1 && encoded_stream(items[0]) {
+                self.vars.insert(rest[1].clone(), items[0].to_string());
+            }
         }
         if rest.len() == 1 && matches!(rest[0].as_str(), "done" | "fi" | "esac") {
             rest.clear();
@@ -2388,6 +2395,19 @@ fn static_output(inner: &str, depth: usize) -> Option<String> {
 }
 
 /// `NAME=value` (value already unquoted).
+/// A whole word that is one substitution printing encoded data
+/// (`$(base64 -w 50 f)`, `` `xxd -p f` ``).
+fn encoded_stream(w: &str) -> bool {
+    let inner = w
+        .strip_prefix("$(")
+        .and_then(|x| x.strip_suffix(')'))
+        .or_else(|| w.strip_prefix('`').and_then(|x| x.strip_suffix('`')));
+    inner.is_some_and(|i| {
+        i.split(|c: char| c.is_ascii_whitespace() || c == '|')
+            .any(|t| matches!(t, "base64" | "base32" | "basenc" | "xxd" | "od" | "hexdump"))
+    })
+}
+
 fn assignment(w: &str) -> Option<(String, String)> {
     let eq = w.find('=')?;
     let name = &w[..eq];
