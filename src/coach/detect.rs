@@ -1561,11 +1561,21 @@ fn sink(seg: &Segment) -> Option<Sink> {
             .iter()
             .any(|a| a == "cp" || a == "sync" || a == "mv")
     {
-        let last = seg.operands().last()?;
-        if !(last.starts_with("s3://") || last.starts_with("gs://")) {
+        // The destination: the last bucket URL (an option's value, such
+        // as `--endpoint-url`'s, can come after it).
+        let last = seg
+            .operands()
+            .filter(|o| o.starts_with("s3://") || o.starts_with("gs://"))
+            .last()?;
+        if seg.operands().last() != Some(last) && !seg.has_arg("--endpoint-url") {
             return None;
         }
-        last.to_string()
+        // An S3-compatible service elsewhere (`--endpoint-url
+        // https://s3.other.example`): the data goes to that host.
+        match seg.option_value(&["--endpoint-url"]).and_then(host_of_word) {
+            Some(h) => h,
+            None => last.to_string(),
+        }
     } else if matches!(cmd, "mail" | "mailx" | "sendmail" | "mutt" | "swaks") {
         "mail".to_string()
     } else if is_interpreter(cmd) {
@@ -1761,6 +1771,22 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     .iter()
                     .filter_map(|x| sed_inserted_text(x))
                     .collect();
+                // Deleting lines from authorized_keys (`sed -i '/old@laptop/d'`)
+                // takes a login away; it adds none.
+                let deletes_only = !scripts.is_empty()
+                    && scripts.iter().all(|x| {
+                        let x = x.trim();
+                        x.ends_with('d')
+                            && (x.starts_with('/') || x.starts_with(|c: char| c.is_ascii_digit()))
+                            && !x.contains(['\n', ';'])
+                    });
+                if deletes_only
+                    && ops.last().is_some_and(|d| {
+                        d.ends_with("authorized_keys") || d.ends_with("authorized_keys2")
+                    })
+                {
+                    continue;
+                }
                 if let Some(dst) = ops.last() {
                     out.push(Write {
                         path: (*dst).clone(),

@@ -234,6 +234,22 @@ pub static MODEL: &[DetectorDef] = &[
       "Overwrites a served web page with inline text",
       "Text typed into the command replaces a page under a web server's root: what visitors see changes at once, which is how sites are defaced.",
       "Change the site in its repository and deploy the build."),
+    d!("net.dns-record-change", NetworkSuspicious, High,
+      "Changes public DNS records",
+      "Pointing a name at another address changes where every visitor, client and mail server goes.",
+      "Make DNS changes through the reviewed zone configuration."),
+    d!("net.dns-redirected-away", NetworkSuspicious, Critical,
+      "Sends a domain's mail or name service to another domain",
+      "An MX, NS or CNAME record pointed at a domain that is neither the zone's own nor a known mail or DNS provider hands that traffic (mail, logins, password resets) to whoever runs it.",
+      "Do not run it. Mail and delegation changes go through the domain's owner."),
+    d!("ci.fileless-exec", CodeInjection, Critical,
+      "Runs downloaded code from memory",
+      "The code fetches a program over the network, writes it into an anonymous in-memory file (memfd_create) and executes it: nothing lands on disk for anyone to inspect.",
+      "Do not run it."),
+    d!("cred.raw-memory-search", CredentialExposure, Critical,
+      "Searches memory, swap or a raw disk for passwords",
+      "Reading swap, /dev/mem, /proc/kcore or a block device beneath the filesystem and searching it for passwords collects every secret that was ever paged out or written there.",
+      "Do not run it."),
 ];
 
 mod ix {
@@ -291,6 +307,10 @@ mod ix {
     pub const HIDDEN_PROGRAM: usize = 51;
     pub const IMAGE_BARE_IP: usize = 52;
     pub const PAGE_OVERWRITE: usize = 53;
+    pub const DNS_CHANGE: usize = 54;
+    pub const DNS_AWAY: usize = 55;
+    pub const FILELESS_EXEC: usize = 56;
+    pub const RAW_MEMORY_SEARCH: usize = 57;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -2560,6 +2580,55 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             );
             read_secret |= extracts;
         }
+        // Memory, swap or a disk read beneath the filesystem and searched
+        // for passwords (`strings /swapfile | grep -i password=`).
+        let raw_store = |a: &String| {
+            let l = a.to_ascii_lowercase();
+            matches!(
+                l.as_str(),
+                "/dev/mem" | "/dev/kmem" | "/proc/kcore" | "/dev/fmem"
+            ) || l.has("swap")
+                || l.has("hiberfil")
+                || [
+                    "/dev/sd",
+                    "/dev/nvme",
+                    "/dev/dm-",
+                    "/dev/mapper/",
+                    "/dev/vd",
+                    "/dev/xvd",
+                ]
+                .iter()
+                .any(|d| l.starts_with(d) || l.starts_with(&format!("if={d}")))
+        };
+        let secret_grep = |t: &Segment| {
+            matches!(t.cmd.as_str(), "grep" | "egrep" | "rg")
+                && t.args.iter().any(|a| {
+                    let l = a.to_ascii_lowercase();
+                    [
+                        "pass",
+                        "pwd",
+                        "secret",
+                        "token",
+                        "api_key",
+                        "apikey",
+                        "private key",
+                    ]
+                    .iter()
+                    .any(|k| l.has(k))
+                })
+        };
+        if matches!(
+            cmd,
+            "strings" | "grep" | "egrep" | "rg" | "cat" | "dd" | "xxd" | "hexdump" | "od"
+        ) && s.args.iter().any(raw_store)
+            && (secret_grep(s)
+                || segs
+                    .iter()
+                    .any(|t| t.pipeline == s.pipeline && !std::ptr::eq(t, s) && secret_grep(t)))
+        {
+            hit(out, ix::RAW_MEMORY_SEARCH);
+            read_secret = true;
+        }
         // Process memory of a credential holder.
         if (matches!(
             cmd,
@@ -2815,6 +2884,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         root_and_recon(s, out);
         hidden_download(s, out);
         destructive_admin(s, out);
+        dns_records(s, out);
         macos(s, out);
         guard_tamper(s, out);
         hooks_disabled(s, out);
@@ -3308,9 +3378,16 @@ fn deletion(s: &Segment, out: &mut Vec<Match>, many: &mut bool) {
                     ".ssh" | ".gnupg" | ".password-store" | "Library/Keychains"
                 )
             });
+            // A file in a temporary folder (a key copied there for a
+            // deploy, a token) is scratch, whatever its name.
+            let scratch_file = ["/tmp/", "/var/tmp/", "/dev/shm/"]
+                .iter()
+                .any(|d| o.starts_with(d) && !o[d.len()..].contains(['/', '*']));
             if important_dir(o) || key_store {
                 hit(out, ix::DELETE_IMPORTANT);
-            } else if config_dir(o) || classify_path(o).is_some() || outside_scratch(o) {
+            } else if !scratch_file
+                && (config_dir(o) || classify_path(o).is_some() || outside_scratch(o))
+            {
                 hit(out, ix::DELETE_CONFIG);
             }
         }
@@ -3892,6 +3969,9 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
     {
         hit(out, ix::SYSTEM_FILE_WRITE);
     }
+    if squatted_dependencies(name, data) {
+        hit(out, ix::TYPOSQUAT);
+    }
     if is_mcp_config(&p) && mcp_server_untrusted(data) {
         hit(out, ix::UNTRUSTED_CODE);
     }
@@ -4071,6 +4151,55 @@ fn untrusted_source(url: &str) -> bool {
     !host.is_empty() && !local && (plain || ip.is_some())
 }
 
+/// A registry URL on a host that is neither a public registry nor named
+/// like an organisation's own package proxy (Artifactory, Nexus, a
+/// cloud's artifact service, a host on the local network).
+fn unfamiliar_registry(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    const KNOWN: &[&str] = &[
+        "pypi.org",
+        "pypi.python.org",
+        "files.pythonhosted.org",
+        "download.pytorch.org",
+        "registry.npmjs.org",
+        "registry.yarnpkg.com",
+        "npm.pkg.github.com",
+        "registry.npmmirror.com",
+        "rubygems.org",
+        "mirrors.aliyun.com",
+        "pypi.tuna.tsinghua.edu.cn",
+    ];
+    const PROXIES: &[&str] = &[
+        "artifactory",
+        "nexus",
+        "jfrog",
+        "devpi",
+        "verdaccio",
+        "codeartifact",
+        "pkgs.dev.azure.com",
+        "pkg.dev",
+        "gitlab",
+        "internal",
+        "corp",
+        "localhost",
+        "127.0.0.1",
+    ];
+    !host.is_empty()
+        && !KNOWN
+            .iter()
+            .any(|k| host == *k || host.ends_with(&format!(".{k}")))
+        && !PROXIES.iter().any(|k| host.has(k))
+        && host
+            .parse::<std::net::Ipv4Addr>()
+            .map_or(true, |ip| !ip.is_private())
+}
+
 /// A package manager's configured registry pointed at an untrusted source
 /// (`npm config set registry http://…`, `pip config set global.index-url
 /// …`, `poetry source add`, `gem sources --add`): every later install takes
@@ -4088,8 +4217,11 @@ fn registry_switch(s: &Segment, out: &mut Vec<Match>) {
     };
     let risky = configures
         && s.args.iter().any(|a| {
-            let v = a.split_once('=').map_or(a.as_str(), |x| x.1);
-            untrusted_source(&v.to_ascii_lowercase())
+            let v = a
+                .split_once('=')
+                .map_or(a.as_str(), |x| x.1)
+                .to_ascii_lowercase();
+            untrusted_source(&v) || unfamiliar_registry(&v)
         });
     if risky {
         hit(out, ix::UNTRUSTED_CODE);
@@ -5195,27 +5327,51 @@ fn typosquat(s: &Segment, out: &mut Vec<Match>) {
     let names = s
         .operands()
         .filter(|o| !matches!(o.as_str(), "install" | "i" | "add" | "pip"));
-    for o in names.take(32) {
-        // `pkg==1.2`, `pkg@^4`, `@scope/pkg` (scoped names are owned).
-        if o.starts_with('@') || o.contains('/') || o.contains(':') {
-            continue;
-        }
-        let name = o
-            .split(['=', '<', '>', '~', '!', '[', '@'])
-            .next()
-            .unwrap_or(o)
-            .to_ascii_lowercase();
-        if name.len() < 5
-            || !name.starts_with(|c: char| c.is_ascii_alphabetic())
-            || words(popular).any(|p| p == name)
-        {
-            continue;
-        }
-        if words(popular).any(|p| p.len() >= 5 && one_slip(&name, p)) {
-            hit(out, ix::TYPOSQUAT);
-            return;
-        }
+    if names.take(32).any(|o| squats(o, popular)) {
+        hit(out, ix::TYPOSQUAT);
     }
+}
+
+/// A requirement (`pkg==1.2`, `pkg@^4`; scoped `@org/pkg` names are owned)
+/// one slip away from a popular package's name, and not itself popular.
+fn squats(requirement: &str, popular: &'static str) -> bool {
+    let o = requirement.trim();
+    if o.starts_with('@') || o.contains('/') || o.contains(':') {
+        return false;
+    }
+    let name = o
+        .split(['=', '<', '>', '~', '!', '[', '@', ';', ' '])
+        .next()
+        .unwrap_or(o)
+        .to_ascii_lowercase();
+    name.len() >= 5
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !words(popular).any(|p| p == name)
+        && words(popular).any(|p| p.len() >= 5 && one_slip(&name, p))
+}
+
+/// Dependency lists written whole: a requirements file's lines, a
+/// package.json's dependency names.
+fn squatted_dependencies(name: &str, data: &str) -> bool {
+    if name.starts_with("requirements") && name.ends_with(".txt") {
+        return data
+            .lines()
+            .take(500)
+            .filter(|l| !l.trim_start().starts_with(['#', '-']))
+            .any(|l| squats(l, POPULAR_PYPI));
+    }
+    if name == "package.json" {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+            return false;
+        };
+        return ["dependencies", "devDependencies"]
+            .iter()
+            .filter_map(|k| v.get(k).and_then(|d| d.as_object()))
+            .flat_map(|d| d.keys())
+            .take(500)
+            .any(|k| squats(k, POPULAR_NPM));
+    }
+    false
 }
 
 /// git hands a credential helper the username and password on stdin: a
@@ -6405,6 +6561,37 @@ fn interpreter_code(
         "$stdin.reopen",
         "proc_open",
     ]);
+    // Cloud SDKs handing over the session's credentials
+    // (`boto3.Session().get_credentials()`, `google.auth.default()`).
+    if has(&[
+        "get_credentials(",
+        "get_frozen_credentials",
+        "google.auth.default(",
+        "DefaultAzureCredential(",
+        "fromIni(",
+        "defaultProvider(",
+    ]) {
+        hit(out, ix::CRED_READ);
+        *read_secret = true;
+    }
+    // Every bucket an account lists, emptied or deleted in a loop.
+    if has(&["list_buckets", "buckets.all()", "list_objects"])
+        && has(&[
+            "delete_bucket",
+            "object_versions.delete",
+            "objects.all().delete",
+            "delete_objects",
+            ".delete()",
+        ])
+        && has(&["for ", "forEach", ".map("])
+    {
+        hit(out, ix::DELETE_LISTED);
+    }
+    // A download written to an anonymous in-memory file and executed
+    // (`memfd_create` then `execv("/proc/self/fd/N")`): fileless malware.
+    if (socket || http) && c.has("memfd_create") && has(&["exec", "/proc/self/fd/"]) {
+        hit(out, ix::FILELESS_EXEC);
+    }
     if socket && (dup || spawn) {
         hit(out, ix::INTERP_REVSHELL);
     } else if names_a_shell_path(c) || c.has("`sh`") || c.has("\"sh\"") && spawn {
@@ -6484,25 +6671,37 @@ fn interpreter_code(
             hit(out, ix::DELETE_CONFIG);
         }
     }
-    // Reads of credentials through open()/readFileSync/File.read.
-    if has(&[
-        "open(",
-        "FileReader",
-        "FileInputStream",
-        "Files.read",
-        "readAllBytes",
-        "readlines",
-        "fopen",
-        "io.open",
-        "readFile",
-        "File.read",
-        "read_text",
-        "read_bytes",
-        "file_get_contents",
-        "IO.read",
-        "slurp",
-        "Deno.readTextFile",
-    ]) {
+    // Reads of credentials through open()/readFileSync/File.read (and
+    // Perl's `open FH, "…"` and `open my $f, …`).
+    let perl_open = c.match_indices("open ").any(|(i, _)| {
+        let handle = c[i + 5..].split(',').next().unwrap_or("");
+        handle.len() <= 12
+            && !handle.trim().is_empty()
+            && handle
+                .trim()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'$' || b == b'_' || b == b' ')
+    });
+    if perl_open
+        || has(&[
+            "open(",
+            "FileReader",
+            "FileInputStream",
+            "Files.read",
+            "readAllBytes",
+            "readlines",
+            "fopen",
+            "io.open",
+            "readFile",
+            "File.read",
+            "read_text",
+            "read_bytes",
+            "file_get_contents",
+            "IO.read",
+            "slurp",
+            "Deno.readTextFile",
+        ])
+    {
         let strings = quoted_strings(c);
         let mut paths: Vec<String> = strings.clone();
         // Paths built from the home directory: `Dir.home + "/.netrc"`,
@@ -6525,6 +6724,21 @@ fn interpreter_code(
                     if !rel.is_empty() && !rel.starts_with('~') {
                         paths.push(format!("~/{rel}"));
                     }
+                }
+            }
+        }
+        // The home directory interpolated into the string itself
+        // (Perl's `"$ENV{HOME}/.netrc"`, Ruby's `"#{Dir.home}/.netrc"`).
+        for t in &strings {
+            for h in [
+                "$ENV{HOME}",
+                "${HOME}",
+                "$HOME",
+                "#{ENV['HOME']}",
+                "#{Dir.home}",
+            ] {
+                if let Some(rest) = t.strip_prefix(h) {
+                    paths.push(format!("~{rest}"));
                 }
             }
         }
@@ -7045,6 +7259,103 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
+/// DNS records changed through a cloud's CLI. Any upsert or delete is a
+/// person's call; mail (MX), delegation (NS) or an alias (CNAME) pointed
+/// at a domain that is neither the zone's own nor a known provider's is
+/// traffic handed to someone else.
+fn dns_records(s: &Segment, out: &mut Vec<Match>) {
+    let line = s.args.join(" ").to_ascii_lowercase();
+    let changes = match s.cmd.as_str() {
+        "aws" => line.has("route53 change-resource-record-sets"),
+        "gcloud" => {
+            line.has("dns record-sets")
+                && ["create", "update", "delete", "transaction add"]
+                    .iter()
+                    .any(|k| line.has(k))
+        }
+        "az" => {
+            line.has("network dns record-set")
+                && ["add-record", "update", "create", "set-record"]
+                    .iter()
+                    .any(|k| line.has(k))
+        }
+        _ => false,
+    };
+    if !changes {
+        return;
+    }
+    // The domain a name belongs to: its last two labels.
+    let domain = |n: &str| {
+        let n = n.trim_end_matches('.');
+        let labels: Vec<&str> = n.rsplit('.').take(2).collect();
+        labels.into_iter().rev().collect::<Vec<_>>().join(".")
+    };
+    const PROVIDERS: &[&str] = &[
+        "google.com",
+        "googlemail.com",
+        "outlook.com",
+        "microsoft.com",
+        "awsdns",
+        "amazonaws.com",
+        "amazonses.com",
+        "cloudflare.com",
+        "azure-dns",
+        "mailgun.org",
+        "sendgrid.net",
+        "zoho.com",
+        "protonmail.ch",
+        "fastly.net",
+        "cloudfront.net",
+        "github.io",
+        "vercel-dns.com",
+        "netlify.app",
+        "herokudns.com",
+    ];
+    let compact: String = line.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let zone = compact
+        .split("\"name\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(domain)
+        .or_else(|| {
+            s.option_value(&["--zone", "-z", "--zone-name"])
+                .map(|z| domain(&z.to_ascii_lowercase()))
+        })
+        .unwrap_or_default();
+    let redirecting = ["\"type\":\"mx\"", "\"type\":\"ns\"", "\"type\":\"cname\""]
+        .iter()
+        .any(|t| compact.has(t))
+        || [
+            "--type=mx",
+            "--type=ns",
+            "--type=cname",
+            "--type mx",
+            "--type ns",
+            "--type cname",
+        ]
+        .iter()
+        .any(|t| line.has(t));
+    let targets: Vec<String> = compact
+        .split("\"value\":\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .chain(s.option_value(&["--rrdatas"]))
+        .map(|v| {
+            // `10 mx.other.example` (an MX's preference first).
+            let host = v.rsplit(' ').next().unwrap_or(v).to_ascii_lowercase();
+            domain(&host)
+        })
+        .collect();
+    let away = redirecting
+        && !zone.is_empty()
+        && targets.iter().any(|t| {
+            t != &zone
+                && t.contains('.')
+                && !PROVIDERS.iter().any(|p| t.has(p.trim_start_matches('.')))
+        });
+    hit(out, if away { ix::DNS_AWAY } else { ix::DNS_CHANGE });
+}
+
 /// Names that mark what a command works on as throwaway by convention:
 /// preview and review apps, per-pull-request stacks, sandboxes, scratch
 /// and test databases (`app_test`, `pr-1874`, `rg-sandbox-jo`). Never with
@@ -7558,6 +7869,10 @@ mod tests {
             (ix::HIDDEN_PROGRAM, "ci.hidden-program"),
             (ix::IMAGE_BARE_IP, "exf.image-to-bare-ip"),
             (ix::PAGE_OVERWRITE, "dst.web-page-overwritten"),
+            (ix::DNS_CHANGE, "net.dns-record-change"),
+            (ix::DNS_AWAY, "net.dns-redirected-away"),
+            (ix::FILELESS_EXEC, "ci.fileless-exec"),
+            (ix::RAW_MEMORY_SEARCH, "cred.raw-memory-search"),
         ];
         assert_eq!(
             table.len(),

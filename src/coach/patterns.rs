@@ -425,7 +425,7 @@ pub static PATTERNS: &[PatternDef] = &[
       // A swap file's line: the /etc append every setup guide has. The
       // hosts file is judged by its lines (detect's `hosts_lines`).
       // A systemd unit is judged by what it runs (detect's `judge_write`).
-      r"^(?:sudo )?tee\s+-a\s+/etc/(?:fstab|hosts)\s*$|>>\s*/etc/hosts\s*$|^(?:sudo )?tee\s+/etc/systemd/system/[\w@.-]+\.(?:service|timer|socket|path)\s*$"),
+      r"^(?:sudo )?tee\s+-a\s+/etc/(?:fstab|hosts)\s*$|>>\s*/etc/hosts\s*$|^(?:sudo )?tee\s+/etc/systemd/system/[\w@.-]+\.(?:service|timer|socket|path)(?:\s+\d?[<>]+\s*\S+)*\s*$"),
     unless(p!("priv.etc-write-tool", PrivilegeEscalation, Medium, WritePath,
       r"^/(?:etc|usr|bin|sbin|boot|lib\w*|System|Library)/",
       "Writes a system file",
@@ -775,8 +775,10 @@ pub static PATTERNS: &[PatternDef] = &[
       "Lists every user's key stores",
       "Listing each user's keychains or key folders maps what there is to steal on the machine.",
       "Look only at your own, and say why."),
+    // fallocate sized by df, or dd from an endless source into a file
+    // with no count (it stops only when the disk is full).
     p!("dst.fill-disk", DestructiveOperation, Medium, Raw,
-      r"\bfallocate\b[^;&|\n]*\$\(\s*(?:df|stat\s+-f)\b",
+      r"\bfallocate\b[^;&|\n]*\$\(\s*(?:df|stat\s+-f)\b|(?:^|[;&|(]\s*)(?:sudo\s+)?dd\s+if=/dev/(?:zero|u?random)\s+of=(?:[^/\s]\S*|/(?:[^d\s]\S*|d[^e\s]\S*|de[^v\s]\S*))(?:\s+(?:bs|status|conv|oflag|iflag)=\S+)*\s*(?:$|[;&|)])",
       "Fills the disk",
       "A file sized to all the free space stops databases, logs and every service that writes.",
       "Size test files explicitly and small."),
@@ -795,6 +797,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Sends a password or key in a message",
       "Credentials posted to chat are stored by the chat service, its logs and every recipient.",
       "Share secrets through a password manager or secret store, never in a message."),
+    // An IAM policy document allowing every action on every resource:
+    // administrator, whoever it is attached to.
+    p!("priv.iam-wildcard-policy", PrivilegeEscalation, High, WriteText,
+      r#"(?is)"Effect"\s*:\s*"Allow"[^{}]{0,200}?"Action"\s*:\s*(?:"\*"|\[\s*"\*"\s*\])[^{}]{0,200}?"Resource"\s*:\s*(?:"\*"|\[\s*"\*"\s*\])|"Action"\s*:\s*(?:"\*"|\[\s*"\*"\s*\])[^{}]{0,200}?"Effect"\s*:\s*"Allow"|"Resource"\s*:\s*"\*"[^{}]{0,200}?"Action"\s*:\s*"\*"[^{}]{0,200}?"Effect"\s*:\s*"Allow""#,
+      "Writes a policy that allows everything",
+      "Action * on Resource * is administrator access for whoever the policy is attached to.",
+      "List the actions and resources the role needs."),
     p!("priv.k8s-everyone-admin", PrivilegeEscalation, Critical, WriteText,
       r"(?is)kind:\s*ClusterRoleBinding\b.{0,600}?(?:name:\s*[\x22']?system:(?:authenticated|unauthenticated|anonymous|serviceaccounts)\b.{0,400}?\bcluster-admin\b|\bcluster-admin\b.{0,400}?name:\s*[\x22']?system:(?:authenticated|unauthenticated|anonymous|serviceaccounts)\b)",
       "Makes every user of the cluster its admin",
@@ -933,8 +942,12 @@ pub static PATTERNS: &[PatternDef] = &[
       // A system account for a service, with no login shell: the
       // packaging way to run a daemon, not a way in.
       r"^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-r|--system)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\b|^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\s(?:.*\s)?(?:-r|--system)\b"),
+    // Init scripts registered, a unit enabled from a file path, or a
+    // user unit enabled (those are hand-written). A packaged system unit
+    // enabled by name (`systemctl enable --now fstrim.timer`) is service
+    // management; a unit's file is judged by what it runs (`judge_write`).
     p!("per.init-enable", PersistenceMechanism, High, Segment,
-      cmd!(r"(?:update-rc\.d\s+\S+\s+(?:defaults|enable)|chkconfig\s+(?:--add\s+\S+|\S+\s+on)|rc-update\s+add|systemctl\s+(?:--\S+\s+)*(?:enable|link)\s+(?:--\S+\s+)*(?:\S*/)?\S+\.(?:service|timer|socket|path))\b"),
+      cmd!(r"(?:update-rc\.d\s+\S+\s+(?:defaults|enable)|chkconfig\s+(?:--add\s+\S+|\S+\s+on)|rc-update\s+add|systemctl\s+(?:--\S+\s+)*(?:enable|link)\s+(?:--\S+\s+)*\S*/\S+\.(?:service|timer|socket|path)|systemctl\s+(?:--\S+\s+)*--user\s+(?:--\S+\s+)*enable\s+(?:--\S+\s+)*\S+\.(?:service|timer|socket|path))\b"),
       "Registers a boot-time service",
       "Boot-time services run as root on every start.",
       "Install services from packages or reviewed unit files."),
@@ -1166,6 +1179,25 @@ pub static PATTERNS: &[PatternDef] = &[
       "Deletes everything under the working directory",
       "find with -delete and nothing that selects files removes whatever the current directory holds; agents are often not where they think they are.",
       "Add the test that picks what should go (-name '*.tmp', -mtime +7), or name the directory to delete."),
+    // Every file of a tree emptied in place (`find /srv/app/data -type f
+    // -exec truncate -s 0 {} +`): the names stay, the data is gone.
+    p!("dst.find-empty-all", DestructiveOperation, High, Segment,
+      cmd!(r"find\s+\S+(?:\s+-(?:type\s+f|maxdepth\s+\d+|mindepth\s+\d+|xdev|mount))*\s+-exec\s+(?:truncate\s+(?:-s\s*0|--size[=\s]0)|cp\s+/dev/null|shred)\b"),
+      "Empties every file under a directory",
+      "Truncating or overwriting each file a find returns, with nothing that picks them, destroys the contents of the whole tree.",
+      "Select the files that should be emptied (-name '*.log') and check the list first."),
+    // MFA taken off an account: its password alone signs in. The root
+    // account's device is critical (whoever has the password owns all).
+    p!("def.mfa-removed", PrivilegeEscalation, High, Segment,
+      cmd!(r"(?:aws\s+iam\s+(?:deactivate-mfa-device|delete-virtual-mfa-device)|az\s+ad\s+user\s+authentication-method\s+\S+\s+delete|gcloud\s+\S*\s*identity\s+\S*\s*2sv\s+\S*\s*disable)\b"),
+      "Removes multi-factor authentication",
+      "Without its second factor an account signs in with a password alone: a stolen or guessed password is then enough.",
+      "Replace the device (enable the new one first) rather than removing MFA."),
+    p!("def.root-mfa-removed", PrivilegeEscalation, Critical, Segment,
+      cmd!(r"aws\s+iam\s+(?:deactivate-mfa-device|delete-virtual-mfa-device)\b.*(?::mfa/root|root-account-mfa)"),
+      "Removes the root account's multi-factor authentication",
+      "The root user controls everything in the account, billing and deletion included; its MFA is the last guard on it.",
+      "Leave root's MFA in place; replace a lost device through the account recovery process."),
     p!("dst.rm-source-tree", DestructiveOperation, High, Segment,
       cmd!(r"rm\s+(?:-\S+\s+)*-\w*[rR]\w*\s+(?:-\S+\s+)*(?:\./)?(?:src|lib|app|source|sources|docs|tests?|\.|\*|/tmp/\*|/var/tmp/\*)/?(?:\s|$)"),
       "Deletes a source tree or everything here",
@@ -1341,7 +1373,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Asking for secrecy while unreachable (the 'CEO in a meeting' script) stops you from checking the request.",
       "Confirm through another channel before acting."),
     p!("soc.agent-authority", SocialEngineering, High, Text,
-      r"(?i)(?:\bi\s+(?:hereby\s+)?authori[sz]e\s+you\b|\byou\s+(?:are|have\s+been)\s+(?:now\s+)?authori[sz]ed\s+to\b|\bas\s+(?:the|your)\s+(?:repo(?:sitory)?\s+)?(?:owner|admin|administrator|ceo|manager|boss|maintainer)\b.{0,60}\b(?:authori[sz]e|allow|permit|order|instruct|tell)\b|\b(?:disable|turn\s+off|bypass|remove|skip|switch\s+off)\b.{0,20}\b(?:branch\s+protection|2fa|mfa|two-factor|security\s+(?:checks?|review|coach)|code\s+review|the\s+coach|approvals?|safety\s+checks?|audit\s+log)|\bno\s+need\s+to\s+(?:ask|check\s+with)\b|\b(?:approved|authori[sz]ed|okayed|signed\s+off\s+on)\s+(?:it|this|that)?\s*(?:privately|offline|verbally|in\s+private|in\s+person|over\s+the\s+phone|on\s+a\s+call|in\s+a\s+dm|by\s+dm)\b)",
+      r"(?i)(?:\b(?:stop|disable|kill|turn\s+off|pause|uninstall|unload)\s+(?:the\s+)?(?:auditd|audit\s+(?:logging|daemon)|edr|crowdstrike|falcon(?:-sensor)?|defender|antivirus|osquery|sysmon|wazuh|clamav|santa)\b|\bi\s+(?:hereby\s+)?authori[sz]e\s+you\b|\byou\s+(?:are|have\s+been)\s+(?:now\s+)?authori[sz]ed\s+to\b|\bas\s+(?:the|your)\s+(?:repo(?:sitory)?\s+)?(?:owner|admin|administrator|ceo|manager|boss|maintainer)\b.{0,60}\b(?:authori[sz]e|allow|permit|order|instruct|tell)\b|\b(?:disable|turn\s+off|bypass|remove|skip|switch\s+off)\b.{0,20}\b(?:branch\s+protection|2fa|mfa|two-factor|security\s+(?:checks?|review|coach)|code\s+review|the\s+coach|approvals?|safety\s+checks?|audit\s+log)|\bno\s+need\s+to\s+(?:ask|check\s+with)\b|\b(?:approved|authori[sz]ed|okayed|signed\s+off\s+on)\s+(?:it|this|that)?\s*(?:privately|offline|verbally|in\s+private|in\s+person|over\s+the\s+phone|on\s+a\s+call|in\s+a\s+dm|by\s+dm)\b)",
       "Claims authority over the agent",
       "Messages that grant themselves authority, or ask to skip reviews and protections, are social engineering aimed at the agent.",
       "Only the configured operator grants permissions; ask them."),
@@ -1419,7 +1451,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A standing user or role with Vault's root policy reads and changes every secret, for as long as it exists.",
       "Create the login with the narrow policy the task needs."),
     p!("dst.bucket-encrypt-ransom", DestructiveOperation, Critical, Raw,
-      r"--sse-c-key\s+['\x22]?\$\(\s*(?:openssl\s+rand|head\s+-c|dd\s+if=/dev/u?random)",
+      r"--sse-c-key\s+['\x22]?(?:\$\(\s*(?:openssl\s+rand|head\s+-c|dd\s+if=/dev/u?random)|fileb?://(?:/tmp|/var/tmp|/dev/shm)/)",
       "Re-encrypts cloud data with a key nobody keeps",
       "Objects rewritten with a throwaway customer key can never be read again: cloud ransomware.",
       "Encrypt with a managed key the owner controls."),
@@ -1434,7 +1466,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Stopping CloudTrail, GuardDuty, flow logs or diagnostic settings removes the record of what happens in the account next.",
       "Leave audit logging on; change its scope through the account's owners."),
     unless(p!("net.cloud-open-ingress", NetworkSuspicious, High, Segment,
-      cmd!(r"(?:aws\s+ec2\s+authorize-security-group-ingress\b.*(?:0\.0\.0\.0/0|::/0)|gcloud\s+compute\s+firewall-rules\s+(?:create|update)\b.*0\.0\.0\.0/0|az\s+network\s+nsg\s+rule\s+(?:create|update)\b.*--source-address-prefix(?:es)?\s+[\x22']?(?:\*|0\.0\.0\.0/0|Internet)(?:[\x22']|\s|$)|socketfilterfw\s+.*--set(?:globalstate|stealthmode|blockall)\s+off)"),
+      cmd!(r"(?:aws\s+ec2\s+authorize-security-group-ingress\b.*(?:0\.0\.0\.0/0|::/0)|gcloud\s+compute\s+firewall-rules\s+(?:create|update)\b.*0\.0\.0\.0/0|gcloud\s+sql\s+instances\s+(?:patch|create)\b.*--authorized-networks[=\s]\S*0\.0\.0\.0/0|az\s+(?:postgres|mysql|sql)\s+(?:\S+\s+)?(?:server\s+)?firewall-rule\s+create\b.*--start-ip-address[=\s]0\.0\.0\.0\b.*--end-ip-address[=\s]255\.255\.255\.255|az\s+network\s+nsg\s+rule\s+(?:create|update)\b.*--source-address-prefix(?:es)?\s+[\x22']?(?:\*|0\.0\.0\.0/0|Internet)(?:[\x22']|\s|$)|socketfilterfw\s+.*--set(?:globalstate|stealthmode|blockall)\s+off)"),
       "Opens a firewall to the whole internet",
       "A rule from 0.0.0.0/0 (or the macOS application firewall switched off) exposes the service to every scanner on the internet.",
       "Allow only the addresses that need access."),
@@ -1503,11 +1535,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Locks users out",
       "Locking or expiring an account (or dropping the system to rescue mode) takes access away from the people who own it.",
       "Ask the account's owner first."),
-    p!("dst.secure-delete", DestructiveOperation, Medium, Segment,
+    unless(p!("dst.secure-delete", DestructiveOperation, Medium, Segment,
       cmd!(r"(?:(?:shred|gshred|srm|wipe|sdelete|secure-delete)\b.*\s(?:[~/$*]|\.\.)|srm\s+(?:.*\s)?-\w*r|rm\s+(?:-\w+\s+)*-\w*P\w*\s+(?:.*\s)?[~/$])"),
       "Overwrites files so they cannot be recovered",
       "shred and secure-delete destroy the data for good: no undo, no trash, no forensics.",
       "Delete normally unless you asked for secure erasure of these files."),
+      // One named file in a temporary folder (a token, a scratch key).
+      r"^(?:sudo )?g?shred\s+(?:-\S+\s+)*(?:/tmp|/var/tmp|/dev/shm)/[^\s/*]+(?:\s+(?:/tmp|/var/tmp|/dev/shm)/[^\s/*]+)*\s*$"),
     unless(p!("priv.docker-socket", PrivilegeEscalation, High, Raw,
       r"(?i)(?:--unix-socket[=\s]+\S*docker\.sock|unix-connect:\S*docker\.sock|nc\s+(?:-\w+\s+)*-U\s+\S*docker\.sock|DOCKER_HOST=\S*tcp://(?:\d{1,3}\.){3}\d{1,3}:2375)",
       "Talks to the Docker daemon's API directly",
@@ -1813,11 +1847,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Searches the repository's history for secrets",
       "Keys and passwords removed from the tree stay in old commits; digging them out of history is credential hunting.",
       "If a secret was committed, rotate it; search history only for the code you need."),
-    p!("dst.log-wipe-find", DestructiveOperation, High, Segment,
+    unless(p!("dst.log-wipe-find", DestructiveOperation, High, Segment,
       r"^(?:sudo )?find\s+/var/log\b.*(?:\s-delete\b|\s-exec\s+(?:truncate|rm|shred|unlink|cp\s+/dev/null)\b)",
       "Deletes or empties system logs",
       "Emptying every file under /var/log hides what happened on the machine: it is what intruders do after they get in.",
       "Rotate logs with logrotate or journalctl --vacuum-time, and keep recent ones."),
+      // Retention: rotated archives (`*.gz`, `*.1`) older than a week,
+      // what logrotate's maxage does.
+      r"-name\s+\S*\*\.(?:gz|bz2|xz|zst|old|\d)\S*\s(?:.*\s)?-mtime\s+\+(?:[7-9]|\d\d+)\b|-mtime\s+\+(?:[7-9]|\d\d+)\s(?:.*\s)?-name\s+\S*\*\.(?:gz|bz2|xz|zst|old|\d)"),
     p!("def.privacy-reset", PrivilegeEscalation, Medium, Segment,
       cmd!(r"tccutil\s+reset\s+All\s*$"),
       "Resets every app's privacy permissions",
