@@ -498,9 +498,10 @@ const BROWSER_STORES: &[&str] = &[
     "/keychains/",
     ".keychain",
     "keychain-db",
-    "library/cookies/",
+    "library/cookies",
     "safari/",
-    "library/messages/",
+    "library/safari",
+    "library/messages",
     "library/mail/",
     // Personal stores: notes, contacts, calendars; the key that unlocks
     // the system keychain.
@@ -598,6 +599,28 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         return Some(Resource::Shadow);
     }
     if BROWSER_STORES.iter().any(|f| lower.has(f)) {
+        return Some(Resource::BrowserOrKeychain);
+    }
+    // A browser's whole profile folder (passwords, cookies, history and
+    // all), not one file in it such as Bookmarks.
+    let profile_dir = |parent: &str| {
+        lower.rsplit_once('/').is_some_and(|(dir, last)| {
+            dir.ends_with(parent)
+                && (last == "default" || last.starts_with("profile ") || last.contains(".default"))
+        })
+    };
+    if [
+        "google/chrome",
+        "google-chrome",
+        "chromium",
+        "brave-browser",
+        "microsoft edge",
+        "firefox/profiles",
+        ".mozilla/firefox",
+    ]
+    .iter()
+    .any(|p| profile_dir(p))
+    {
         return Some(Resource::BrowserOrKeychain);
     }
     let name = p.rsplit('/').next().unwrap_or(p);
@@ -1159,6 +1182,10 @@ fn important_dir(p: &str) -> bool {
         return depth == 1 && HOME_DATA.contains(&top);
     }
     if p.is_empty() || p == "/" {
+        return true;
+    }
+    // Time Machine's backups, wherever the disk is mounted.
+    if p.ends_with("/Backups.backupdb") || p.ends_with(".sparsebundle") && p.contains("/Volumes/") {
         return true;
     }
     let parts: Vec<&str> = p.split('/').filter(|x| !x.is_empty()).collect();
@@ -2647,6 +2674,14 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             if s.args
                 .iter()
                 .any(|a| a == "dump-keychain" && s.has_flag('d', ""))
+                // Every item's name listed, then each item's password
+                // printed (`for s in $(security dump-keychain | …); do
+                // security find-generic-password -s "$s" -w`).
+                || s.args.iter().any(|a| a.starts_with("find-") && a.ends_with("-password"))
+                    && s.has_flag('w', "")
+                    && segs.iter().any(|t| {
+                        t.cmd == "security" && t.args.iter().any(|a| a == "dump-keychain")
+                    })
             {
                 hit(out, ix::CRED_HARVEST);
             } else if s.args.iter().any(|a| {
@@ -6561,6 +6596,20 @@ fn interpreter_code(
         "$stdin.reopen",
         "proc_open",
     ]);
+    // AppleScript's Finder emptying a person's folders (`delete every item
+    // of (path to documents folder)`), often followed by emptying the trash.
+    if has(&["delete every item", "delete (every item", "delete items of"])
+        && has(&[
+            "path to documents folder",
+            "path to desktop folder",
+            "path to home folder",
+            "path to pictures folder",
+            "path to downloads folder",
+            "home folder",
+        ])
+    {
+        hit(out, ix::DELETE_IMPORTANT);
+    }
     // Cloud SDKs handing over the session's credentials
     // (`boto3.Session().get_credentials()`, `google.auth.default()`).
     if has(&[

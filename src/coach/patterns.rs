@@ -1198,6 +1198,27 @@ pub static PATTERNS: &[PatternDef] = &[
       "Removes the root account's multi-factor authentication",
       "The root user controls everything in the account, billing and deletion included; its MFA is the last guard on it.",
       "Leave root's MFA in place; replace a lost device through the account recovery process."),
+    // An authorization right set to plain `allow`: every user, or any
+    // process, gets it without a password (system.privilege.admin: admin).
+    p!("priv.authorization-opened", PrivilegeEscalation, Critical, Segment,
+      cmd!(r"security\s+authorizationdb\s+write\s+\S+\s+allow\b"),
+      "Lets anyone use a protected right without a password",
+      "Writing `allow` into the authorization database removes the password prompt for that right; for system.privilege.admin or system.preferences that is admin for every user and process.",
+      "Leave the rights at their defaults; grant admin through the account settings."),
+    // The root account given a password (`dscl . -passwd /Users/root`,
+    // `echo root:… | chpasswd`): a login for whoever knows it.
+    p!("priv.root-password-set", PrivilegeEscalation, High, Raw,
+      r"\bdscl\s+\S+\s+-passwd\s+/Users/root\b|\broot:[^\s|;&'\x22]+['\x22]?\s*\|\s*(?:sudo\s+)?chpasswd\b|\bchpasswd\b[^;&|\n]*<<<\s*['\x22]?root:|\bdsenableroot\b(?:\s+-\S+)*\s+-p\b",
+      "Sets a password on the root account",
+      "Giving root a password (often a known one) makes a permanent superuser login for whoever knows it.",
+      "Use sudo from an admin account; leave root without a password."),
+    // ...and root's SSH login opened in the same call: a remote root
+    // login with a password somebody chose.
+    p!("priv.root-login-opened", PrivilegeEscalation, Critical, Raw,
+      r"(?is)PermitRootLogin\s+yes\b.*(?:\bchpasswd\b|-passwd\s+/Users/root\b|\bpasswd\s+root\b)|(?:\bchpasswd\b|-passwd\s+/Users/root\b|\bpasswd\s+root\b).*PermitRootLogin\s+yes\b",
+      "Gives root a password and opens SSH to it",
+      "Setting root's password while allowing root to log in over SSH makes a remote superuser login for whoever knows that password.",
+      "Log in as a named user with a key and use sudo."),
     p!("dst.rm-source-tree", DestructiveOperation, High, Segment,
       cmd!(r"rm\s+(?:-\S+\s+)*-\w*[rR]\w*\s+(?:-\S+\s+)*(?:\./)?(?:src|lib|app|source|sources|docs|tests?|\.|\*|/tmp/\*|/var/tmp/\*)/?(?:\s|$)"),
       "Deletes a source tree or everything here",
@@ -1589,7 +1610,9 @@ pub static PATTERNS: &[PatternDef] = &[
       // A library the package manager installed (`libfaketime`,
       // `libeatmydata`, jemalloc) preloaded for one command: a testing and
       // tuning idiom.
-      r"^(?:\w+=\S*\s+)*LD_PRELOAD=['\x22]?/(?:usr/)?(?:local/)?lib(?:32|64)?/(?:[\w+-]+/)*lib[\w+-]+\.so[\w.]*['\x22]?\s+(?:\w+=\S*\s+)*[\w./-]+[^;&|\n]*$"),
+      // macOS's own debugging allocators (Guard Malloc, malloc stack
+      // logging) inserted into a test run.
+      r"^(?:\w+=\S*\s+)*LD_PRELOAD=['\x22]?/(?:usr/)?(?:local/)?lib(?:32|64)?/(?:[\w+-]+/)*lib[\w+-]+\.so[\w.]*['\x22]?\s+(?:\w+=\S*\s+)*[\w./-]+[^;&|\n]*$|^(?:\w+=\S*\s+)*DYLD_INSERT_LIBRARIES=['\x22]?/usr/lib/lib(?:gmalloc|MallocStackLogging)\.dylib['\x22]?\s+[\w./-]+[^;&|\n]*$"),
     unless(p!("def.kernel-module-unload", PrivilegeEscalation, High, Segment,
       cmd!(r"(?:rmmod|modprobe\s+(?:.*\s)?(?:-r|--remove)|kextunload|kmutil\s+unload|delmod)\b"),
       "Unloads a kernel module",
