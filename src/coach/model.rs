@@ -7576,6 +7576,11 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
             && has(&["secrets", "secret"])
             && (has(&["describe"])
                 || has(&["get"]) && has(&["-o", "--output", "-A", "--all-namespaces"]))
+            // Only a secret's metadata (`-o jsonpath='{.metadata.labels}'`).
+            && !s.args.iter().any(|a| {
+                let j = a.trim_start_matches("jsonpath=").trim_matches(['\'', '"']);
+                j.starts_with("{.metadata.") && !j.contains(".data") && j.ends_with('}')
+            })
         || cmd == "aws" && has(&["s3 ls"]) && has(&["--recursive"])
         || cmd == "grep" && has(&["/proc/*/cmdline", "/proc/*/environ"])
         || cmd == "system_profiler"

@@ -650,8 +650,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "Prints a secret from a secret manager",
       "Secrets fetched into the transcript are exposed to logs and the model context.",
       "Inject secrets into the process environment without printing them."),
-      // The public half of a TLS secret (its certificate) is no secret.
-      r"jsonpath=?[\x22']?\{\.data\.(?:tls\\?\.crt|ca\\?\.crt)\}"),
+      // The public half of a TLS secret (its certificate) is no secret;
+      // nor are its labels and annotations.
+      r"jsonpath=?[\x22']?\{\.data\.(?:tls\\?\.crt|ca\\?\.crt)\}|jsonpath=?[\x22']?\{\.metadata\.[\w.]*\}[\x22']?(?:\s|$)"),
     unless(p!("cred.print-secret-var", CredentialExposure, Medium, Raw,
       r"(?:^|[;&|(]\s*)(?:sudo\s+)?(?:(?:echo|printf|print)\b[^|;&\n]*\$\{?|printenv\s+)[A-Za-z_]*(?:KEY|TOKEN|SECRET|PASSW(?:OR)?D|PASS|PWD|CREDENTIALS?|AUTH)[A-Za-z_]*\}?",
       "Prints a secret environment variable",
