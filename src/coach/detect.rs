@@ -1110,6 +1110,23 @@ fn dns_name_carries_data(s: &Segment) -> bool {
                         .any(|t| {
                             matches!(t, "base64" | "base32" | "basenc" | "xxd" | "od" | "hexdump")
                         })
+                        // A credential printed into the name (`$(gh auth
+                        // token | cut -c1-40)`, `$(cat ~/.netrc | head -c 40)`).
+                        || [
+                            "auth token",
+                            "print-access-token",
+                            "get-secret-value",
+                            "kv get",
+                            "get-login-password",
+                            "configure get aws_secret",
+                            "configure get aws_session",
+                        ]
+                        .iter()
+                        .any(|k| inner.has(k))
+                        || shell::parse(inner.trim_end_matches(['`', ')']))
+                            .segments
+                            .iter()
+                            .any(reads_secret)
                 })
             })
     })
