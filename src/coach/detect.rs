@@ -1105,11 +1105,7 @@ fn dns_name_carries_data(s: &Segment) -> bool {
         !secret_vars(name).is_empty()
             || ["$(", "`"].iter().any(|open| {
                 name.split(open).skip(1).any(|inner| {
-                    inner
-                        .split(|c: char| c.is_ascii_whitespace() || c == '|' || c == ')')
-                        .any(|t| {
-                            matches!(t, "base64" | "base32" | "basenc" | "xxd" | "od" | "hexdump")
-                        })
+                    shell::runs_encoder(inner)
                         // A credential printed into the name (`$(gh auth
                         // token | cut -c1-40)`, `$(cat ~/.netrc | head -c 40)`).
                         || [

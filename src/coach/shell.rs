@@ -1666,12 +1666,11 @@ impl<'a> Lexer<'a> {
             {
                 let list = items.join(&LIST_SEP.to_string());
                 self.vars.insert(rest[1].clone(), list);
-            }
-            // Chunks of an encoded stream (`for l in $(base64 -w 60 f)`):
-            // each item is a piece of that output, so `$l` stands for it
-            // (`dig $l.zone` reads as `dig $(base64 … f).zone`). Not other
-            // substitutions, whose items are names (`$(seq …)`, `$(ls)`).
-            else if items.len() == 1 && encoded_stream(items[0]) {
+            } else if items.len() == 1 && encoded_stream(items[0]) {
+                // Chunks of an encoded stream (`for l in $(base64 -w 60 f)`):
+                // each item is a piece of that output, so `$l` stands for it
+                // (`dig $l.zone` reads as `dig $(base64 … f).zone`). Not
+                // other substitutions, whose items are names (`$(seq …)`).
                 self.vars.insert(rest[1].clone(), items[0].to_string());
             }
         }
@@ -2394,7 +2393,18 @@ fn static_output(inner: &str, depth: usize) -> Option<String> {
     (plain && !v.is_empty() && v.len() <= 1024).then_some(v)
 }
 
-/// `NAME=value` (value already unquoted).
+/// Programs whose output is an encoding of their input (base64, hex):
+/// data made to fit where only names go (a DNS label, a URL).
+pub const ENCODERS: &[&str] = &["base64", "base32", "basenc", "xxd", "od", "hexdump"];
+
+/// Whether `script` runs one of [`ENCODERS`] (a word of it, split at
+/// spaces, pipes and closing parentheses).
+pub fn runs_encoder(script: &str) -> bool {
+    script
+        .split(|c: char| c.is_ascii_whitespace() || c == '|' || c == ')')
+        .any(|t| ENCODERS.contains(&t))
+}
+
 /// A whole word that is one substitution printing encoded data
 /// (`$(base64 -w 50 f)`, `` `xxd -p f` ``).
 fn encoded_stream(w: &str) -> bool {
@@ -2402,12 +2412,10 @@ fn encoded_stream(w: &str) -> bool {
         .strip_prefix("$(")
         .and_then(|x| x.strip_suffix(')'))
         .or_else(|| w.strip_prefix('`').and_then(|x| x.strip_suffix('`')));
-    inner.is_some_and(|i| {
-        i.split(|c: char| c.is_ascii_whitespace() || c == '|')
-            .any(|t| matches!(t, "base64" | "base32" | "basenc" | "xxd" | "od" | "hexdump"))
-    })
+    inner.is_some_and(runs_encoder)
 }
 
+/// `NAME=value` (value already unquoted).
 fn assignment(w: &str) -> Option<(String, String)> {
     let eq = w.find('=')?;
     let name = &w[..eq];
