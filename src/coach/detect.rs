@@ -524,7 +524,7 @@ fn first_url(code: &str) -> Option<&str> {
 }
 
 /// Host of a URL or `host[:port]` word.
-fn host_of_word(w: &str) -> Option<String> {
+pub(super) fn host_of_word(w: &str) -> Option<String> {
     let w = w.trim_matches(|c| c == '"' || c == '\'');
     let n = normalize_url(w);
     let rest = match n.find("://") {
@@ -574,7 +574,7 @@ fn is_private_ip(h: &str) -> bool {
 }
 
 /// Hosts of the project's own network: private names and addresses.
-fn is_internal_host(h: &str) -> bool {
+pub(super) fn is_internal_host(h: &str) -> bool {
     is_loopback(h)
         || is_private_ip(h)
         || !h.contains('.')
@@ -1784,16 +1784,9 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     .iter()
                     .filter_map(|x| sed_inserted_text(x))
                     .collect();
-                // Deleting lines from authorized_keys (`sed -i '/old@laptop/d'`)
-                // takes a login away; it adds none.
-                let deletes_only = !scripts.is_empty()
-                    && scripts.iter().all(|x| {
-                        let x = x.trim();
-                        x.ends_with('d')
-                            && (x.starts_with('/') || x.starts_with(|c: char| c.is_ascii_digit()))
-                            && !x.contains(['\n', ';'])
-                    });
-                if deletes_only
+                // A script that puts no text in (`sed -i '/old@laptop/d'`)
+                // can take a login out of authorized_keys, never add one.
+                if inserted.is_empty()
                     && ops.last().is_some_and(|d| {
                         d.ends_with("authorized_keys") || d.ends_with("authorized_keys2")
                     })

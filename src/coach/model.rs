@@ -4190,13 +4190,12 @@ fn untrusted_source(url: &str) -> bool {
 /// like an organisation's own package proxy (Artifactory, Nexus, a
 /// cloud's artifact service, a host on the local network).
 fn unfamiliar_registry(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-    else {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return false;
+    }
+    let Some(host) = super::detect::host_of_word(url) else {
         return false;
     };
-    let host = rest.split(['/', ':']).next().unwrap_or("");
     const KNOWN: &[&str] = &[
         "pypi.org",
         "pypi.python.org",
@@ -4220,19 +4219,12 @@ fn unfamiliar_registry(url: &str) -> bool {
         "pkgs.dev.azure.com",
         "pkg.dev",
         "gitlab",
-        "internal",
-        "corp",
-        "localhost",
-        "127.0.0.1",
     ];
-    !host.is_empty()
+    !super::detect::is_internal_host(&host)
         && !KNOWN
             .iter()
             .any(|k| host == *k || host.ends_with(&format!(".{k}")))
         && !PROXIES.iter().any(|k| host.has(k))
-        && host
-            .parse::<std::net::Ipv4Addr>()
-            .map_or(true, |ip| !ip.is_private())
 }
 
 /// A package manager's configured registry pointed at an untrusted source
@@ -7406,27 +7398,18 @@ fn dns_records(s: &Segment, out: &mut Vec<Match>) {
 }
 
 /// Names that mark what a command works on as throwaway by convention:
-/// preview and review apps, per-pull-request stacks, sandboxes, scratch
-/// and test databases (`app_test`, `pr-1874`, `rg-sandbox-jo`). Never with
-/// `prod` in the same line.
+/// preview and review apps, per-pull-request stacks, sandboxes, scratch,
+/// test and e2e resources (`app_test`, `pr-1874`, `rg-sandbox-jo`). Never
+/// with `prod` in the same line.
 pub(super) fn throwaway_name(line: &str) -> bool {
-    let l = line.to_ascii_lowercase();
-    if l.has("prod") {
-        return false;
-    }
-    let words = l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    words.into_iter().any(|w| {
-        w.split(['-', '_']).any(|p| {
-            matches!(
-                p,
-                "preview" | "sandbox" | "scratch" | "ephemeral" | "review" | "test" | "e2e"
-            )
-        }) || w
-            .split(['-', '_'])
-            .collect::<Vec<_>>()
-            .windows(2)
-            .any(|p| p[0] == "pr" && !p[1].is_empty() && p[1].bytes().all(|b| b.is_ascii_digit()))
+    // One rule with the pattern library's `unless` (patterns.rs), which
+    // cannot call code.
+    static RE: std::sync::OnceLock<crate::matcher::Matcher> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        crate::matcher::Matcher::new(super::patterns::THROWAWAY_LINE)
+            .unwrap_or_else(|e| panic!("throwaway-name regex: {e}"))
     })
+    .is_match(line.as_bytes())
 }
 
 /// Statements that drop or empty tables or databases (a `DELETE` with a

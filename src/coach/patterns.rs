@@ -97,11 +97,15 @@ macro_rules! throwaway_line {
     () => {
         concat!(
             r"(?i)^(?:[^p\n]|p(?:p|rp|rop)*(?:[^pr\n]|r[^po\n]|ro[^pd\n]))*(?:p(?:p|rp|rop)*(?:r|ro)?)?",
-            r"\b(?:preview|sandbox|scratch|ephemeral|review-apps?|pr-\d+)\b",
+            // `_` separates words in resource names (`app_test`).
+            r"(?:^|[^a-z0-9])(?:preview|sandbox|scratch|ephemeral|review-apps?|pr-\d+|test|e2e)(?:[^a-z0-9]|$)",
             r"(?:[^p\n]|p(?:p|rp|rop)*(?:[^pr\n]|r[^po\n]|ro[^pd\n]))*(?:p(?:p|rp|rop)*(?:r|ro)?)?$"
         )
     };
 }
+
+/// The same rule for code (`model::throwaway_name`).
+pub const THROWAWAY_LINE: &str = throwaway_line!();
 
 macro_rules! dev {
     () => {
@@ -283,7 +287,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Plan first (terraform plan -destroy), target one resource, and confirm the account and environment."),
       // A scratch database by its name (`dropdb app_test`, `dropdb --if-exists dev_tmp`);
       // preview, review, per-PR and sandbox resources by theirs (never
-      // named alongside prod: `model::throwaway_name` for the same rule).
+      // named alongside prod; `model::throwaway_name` uses the same regex).
       concat!(throwaway_line!(), r"|^(?:sudo )?dropdb\s+(?:-\S+\s+)*[\w-]*(?:_test|_dev|_tmp|_ci|test_|dev_|tmp_|scratch)[\w-]*\s*$|^(?:sudo )?aws\s+s3\s+rm\s+s3://[\w.-]*(?:cache|tmp|temp|scratch|ci-artifacts)[\w.-]*/(?:[\w.-]+/)*\s+--recursive\s*$|^(?:sudo )?aws\s+s3\s+rm\s+s3://[\w.-]+/(?:[\w.-]+/)*(?:tmp|temp|cache|scratch)/\s+--recursive\s*$")),
     p!("dst.crontab-remove", DestructiveOperation, Medium, Segment,
       cmd!(r"crontab\s+(?:-u\s+\S+\s+)?-r\b"),
