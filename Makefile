@@ -21,18 +21,29 @@ DEPLOY_BIN    ?=
 DEPLOY_TMP    ?= /tmp/clawgate-deploy
 INSTALL_FLAGS ?=
 SUDO          ?= sudo
-# gold folds identical functions (--icf=safe: only those whose address is
-# never taken), which takes ~32 KB off the stripped aarch64 binary under
-# issue 7's 4 MB cap. Used when the cross binutils ship it; the flags
-# repeat .cargo/config.toml's page size because this variable replaces them.
-CROSS_GOLD := $(shell command -v aarch64-linux-gnu-ld.gold >/dev/null 2>&1 && echo 1)
+# The aarch64 linker, best first (issue 7 caps the stripped file at 4 MB):
+# - lld 15 or newer (Debian's lld-16): a PIE carries ~7,900 relative
+#   relocations (every pointer in the coach's tables), 24 bytes each in
+#   .rela.dyn, 190 KB of the file; `-z pack-relative-relocs` packs them into
+#   a few KB of DT_RELR. The binary then needs glibc >= 2.36 (Pi OS bookworm
+#   has it) and names that need by symbol version, so an older glibc refuses
+#   it at load with a clear message instead of running it unrelocated. lld
+#   also folds identical functions (--icf=safe).
+# - gold: --icf=safe alone, ~32 KB.
+# Recursive (`=`): evaluated when `cross` runs, after `cross-tools` may have
+# installed lld. The flags repeat .cargo/config.toml's page size because
+# this variable replaces them.
+LLD_DIR = $(patsubst %/ld.lld,%,$(firstword $(foreach v,20 19 18 17 16 15,$(wildcard /usr/lib/llvm-$(v)/bin/ld.lld))))
+LLD_RUSTFLAGS = -C link-arg=-B$(LLD_DIR) -C link-arg=-fuse-ld=lld -C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--icf=safe
+CROSS_GOLD = $(shell command -v aarch64-linux-gnu-ld.gold >/dev/null 2>&1 && echo 1)
 GOLD_RUSTFLAGS := -C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-fuse-ld=gold -C link-arg=-Wl,--icf=safe
+CROSS_RUSTFLAGS = $(if $(LLD_DIR),$(LLD_RUSTFLAGS),$(if $(CROSS_GOLD),$(GOLD_RUSTFLAGS)))
 CROSS_GNU_ENV = CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
                 CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
                 AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
-                $(if $(CROSS_GOLD),CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(GOLD_RUSTFLAGS)")
+                $(if $(CROSS_RUSTFLAGS),CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(CROSS_RUSTFLAGS)")
 
-.PHONY: help run test bench soak fuzz conformance cross cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
+.PHONY: help run test bench soak fuzz conformance cross cross-tools cross-musl qemu-test pi-check deploy logs status uninstall check-config fmt lint clients
 
 # DRY_RUN=1 prints the remote commands of deploy/uninstall instead of running them.
 RUN = $(if $(DRY_RUN),@echo '+',)
@@ -83,10 +94,18 @@ lint: ## clippy, warnings are errors, with and without the tls feature
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features tls -- -D warnings
 
-cross: ## aarch64 glibc release binary (Pi OS bookworm, glibc >= 2.34) into target/aarch64-unknown-linux-gnu/release/
+# The cross toolchain, and lld >= 15 where it can be installed (as root; else
+# gold is used, or the default linker, and the file may be over the cap).
+cross-tools:
 	@command -v aarch64-linux-gnu-gcc >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross; \
 	  else echo "missing cross gcc: sudo apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; exit 1; fi; }
+	@ls /usr/lib/llvm-*/bin/ld.lld 2>/dev/null | grep -qE 'llvm-(1[5-9]|[2-9][0-9])/' || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq lld-16 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq lld-16; } || \
+	    echo "cross: lld >= 15 not installable; linking with gold (the binary is ~190 KB larger)"; \
+	  else echo "cross: no lld >= 15 (sudo apt-get install lld-16); linking with gold, ~190 KB larger"; fi; }
+
+cross: cross-tools ## aarch64 glibc release binary (Pi OS bookworm, glibc >= 2.36) into target/aarch64-unknown-linux-gnu/release/
 	rustup target add $(TARGET_GNU)
 	$(CROSS_GNU_ENV) $(CARGO) build --release --target $(TARGET_GNU) $(FEATURE_FLAGS)
 	@ls -l $(CROSS_BIN)
