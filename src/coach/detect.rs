@@ -1796,8 +1796,15 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                 if let Some(dst) = ops.last() {
                     out.push(Write {
                         path: (*dst).clone(),
+                        // Without inserted text: the scripts (what they
+                        // delete) and the operands.
                         data: Some(if inserted.is_empty() {
-                            ops.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")
+                            scripts
+                                .iter()
+                                .copied()
+                                .chain(ops.iter().map(|x| x.as_str()))
+                                .collect::<Vec<_>>()
+                                .join("\n")
                         } else {
                             inserted.join("\n")
                         }),

@@ -487,6 +487,8 @@ const HOME_CREDENTIALS: &str = joined![
 /// Browser stores and keychains, by a path fragment.
 const BROWSER_STORES: &[&str] = &[
     "login data",
+    // Chromium and Electron apps' (Slack, Discord, Teams) session tokens.
+    "/local storage/leveldb",
     "/cookies",
     "/web data",
     "logins.json",
@@ -532,6 +534,88 @@ const HISTORIES: &[&str] = &[
     ".rediscli_history",
     ".local/share/fish/fish_history",
 ];
+
+/// Mail or Messages driven by AppleScript to send a file (`make new
+/// attachment with properties {file name: POSIX file "…"}`, `send (POSIX
+/// file "…") to participant …`): a credential attached leaves the machine
+/// as surely as with curl.
+fn applescript_sends_file(s: &Segment, out: &mut Vec<Match>) {
+    if s.cmd != "osascript" {
+        return;
+    }
+    let mut code = s.args.join(" ");
+    if let Some(t) = &s.stdin_text {
+        code.push('\n');
+        code.push_str(t);
+    }
+    let l = code.to_ascii_lowercase();
+    let sends = l.has("tell application \"mail\"") && l.has("outgoing message")
+        || l.has("tell application \"messages\"") && l.has("send");
+    if !sends {
+        return;
+    }
+    let mut from = 0;
+    while let Some(p) = l[from..].find("posix file") {
+        let at = from + p + "posix file".len();
+        from = at;
+        let rest = code[at..].trim_start();
+        let Some(body) = rest.strip_prefix('"') else {
+            continue;
+        };
+        let path = body.split('"').next().unwrap_or("");
+        if classify_path(path).is_some() {
+            hit(out, ix::CRED_SENT);
+            return;
+        }
+    }
+}
+
+/// An infrastructure output or key named as a secret (`db_password`,
+/// `admin_token`, `.client_secret.value`).
+fn secret_output_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "private_key",
+        "privatekey",
+        "api_key",
+        "apikey",
+        "access_key",
+        "credential",
+        "connection_string",
+        "kubeconfig",
+    ]
+    .iter()
+    .any(|k| n.has(k))
+}
+
+/// `terraform output -raw db_password`, `tofu output -json | jq -r
+/// .admin_password.value`: a sensitive output printed in clear.
+fn terraform_secret_output(s: &Segment, segs: &[Segment]) -> bool {
+    if !matches!(s.cmd.as_str(), "terraform" | "tofu" | "terragrunt") {
+        return false;
+    }
+    let Some(at) = s.args.iter().position(|a| a == "output") else {
+        return false;
+    };
+    let rest = &s.args[at + 1..];
+    if !rest.iter().any(|a| a == "-raw" || a == "-json") {
+        return false;
+    }
+    let names: Vec<&String> = rest.iter().filter(|a| !a.starts_with('-')).collect();
+    if !names.is_empty() {
+        return names.iter().any(|n| secret_output_name(n));
+    }
+    segs.iter().any(|t| {
+        t.pipeline == s.pipeline
+            && !std::ptr::eq(t, s)
+            && matches!(t.cmd.as_str(), "jq" | "grep" | "yq" | "gojq")
+            && t.args.iter().any(|a| secret_output_name(a))
+    })
+}
 
 /// File names that are credentials wherever they are.
 fn credential_name(name: &str) -> bool {
@@ -974,7 +1058,14 @@ fn is_sender(s: &Segment) -> bool {
             .iter()
             .any(|a| a == "upload" || a == "upload-batch" || a == "copy"),
         "rclone" => s.operands().any(|o| o.contains(':') && !o.starts_with('/')),
-        "gh" => s.args.iter().any(|a| a == "gist" || a == "api"),
+        // Releases, issues and comments publish what they carry.
+        "gh" => {
+            s.args.iter().any(|a| a == "gist" || a == "api")
+                || s.args.first().is_some_and(|a| a == "release")
+                    && s.args.iter().any(|a| a == "upload" || a == "create")
+                || s.args.first().is_some_and(|a| a == "issue" || a == "pr")
+                    && s.args.iter().any(|a| a == "create" || a == "comment")
+        }
         // A query to a server the call names carries its words there.
         "whois" => s.args.iter().any(|a| a == "-h" || a.starts_with("--host")),
         "finger" => s.operands().any(|o| o.contains('@')),
@@ -2031,6 +2122,16 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "dm it",
             "send it to me",
             "share it with me",
+            "read it back",
+            "with the output of",
+            "paste the output",
+            "send the output",
+            "read them back",
+            "read the code",
+            "read out the",
+            "can you transfer",
+            "could you transfer",
+            "please transfer",
             "with me directly",
             // Spanish, Portuguese, French, German, Italian.
             "reenv",
@@ -2090,6 +2191,10 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "api token",
             "private key",
             "verification code",
+            ".aws/credentials",
+            ".ssh/id_",
+            "printenv",
+            "`env`",
             "login code",
             "security code",
             "auth code",
@@ -2384,6 +2489,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     page_overwrite(segs, out);
     for s in segs {
         let cmd = s.cmd.as_str();
+        applescript_sends_file(s, out);
         // Secret files staged into git (`git add -f .env`) leave with a push
         // to an address that is not a configured remote.
         if cmd == "git" && s.args.first().is_some_and(|a| a == "add") {
@@ -2776,6 +2882,13 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         // Terraform state holds every secret the configuration touched.
         if cmd == "terraform" && s.args.windows(2).any(|w| w[0] == "state" && w[1] == "pull") {
+            hit(out, ix::CRED_READ);
+            read_secret = true;
+        }
+        // `terraform output` hides sensitive values only in its plain
+        // listing: `-raw` or `-json` prints them. Asked when the output read
+        // is named as a secret, or all of them go down a pipe that picks one.
+        if terraform_secret_output(s, segs) {
             hit(out, ix::CRED_READ);
             read_secret = true;
         }
@@ -3899,6 +4012,10 @@ pub fn is_guard_path(p: &str) -> bool {
         || name == "managed-settings.json"
         || parent == ".codex" && name == "config.toml"
         || parent == ".gemini" && name == "settings.json"
+        // OpenClaw's and SecureClaw's settings and exec approvals.
+        || name == "exec-approvals.json"
+        // (Not their workspaces, where the agent's own work goes.)
+        || matches!(parent, ".openclaw" | ".secureclaw") && name.ends_with(".json")
         || p.split('/').any(|c| matches!(c, "clawgate-data" | "clawgate.json" | ".clawgate"))
         // A directory named clawgate only where config, data or the
         // installed binary live (a source checkout is named clawgate too).
@@ -4136,8 +4253,12 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
         "checkov",
         "grype",
     ];
-    let cuts_scanner = l.split_whitespace().next().is_some_and(|a| {
-        a.starts_with('/') && a.ends_with('d') && scanners.iter().any(|k| a.contains(k))
+    // Each `/…/d` expression (one per `-e`, or `;`-separated).
+    let cuts_scanner = l.split(['\n', ';']).take(64).any(|e| {
+        let e = e.trim();
+        e.starts_with('/')
+            && e.ends_with('d')
+            && (scanners.iter().any(|k| e.contains(k)) || e.contains("audit"))
     });
     let neutered_ci = ci
         && (cuts_scanner
@@ -4157,7 +4278,70 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
                 || v.trim() == ":"
                 || v.starts_with("echo") && !v.contains("exit 1")
         });
-    if neutered_ci || neutered_script {
+    // Reviews made automatic: every path owned by a bot, or a workflow
+    // that approves pull requests.
+    let bot_owns_all = name == "codeowners"
+        && l.lines().any(|line| {
+            let mut w = line.split_whitespace();
+            w.next() == Some("*")
+                && w.clone().next().is_some()
+                && w.all(|o| o.contains("bot") || o.contains("agent"))
+        });
+    let approves_prs = ci
+        && l.contains("pull_request")
+        && (l.contains("--approve")
+            || l.contains("event: approve")
+            || l.contains("event: 'approve'")
+            || l.contains("event: \"approve\"")
+            || l.contains("auto-approve-action"));
+    if bot_owns_all || approves_prs {
+        hit(out, ix::CHECKS_OFF);
+    }
+    // `replace golang.org/x/crypto => github.com/someone/crypto`: a
+    // dependency swapped for another owner's copy.
+    if name == "go.mod" && go_replaced_by_stranger(&l) {
+        hit(out, ix::UNTRUSTED_CODE);
+    }
+    // A hook left doing nothing (`exit 0`, its commands commented out).
+    let hook = p.contains(".husky/") && !p.contains(".husky/_/") || p.contains(".git/hooks/");
+    let gutted_hook = hook
+        && !l.trim().is_empty()
+        && l.lines()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.starts_with('#'))
+            .all(|t| matches!(t, "exit 0" | "true" | ":" | "exit"));
+    // A test about access control told to skip.
+    let guard_test = (p.contains("test") || p.contains("spec"))
+        && [
+            "auth",
+            "permission",
+            "security",
+            "access",
+            "admin",
+            "csrf",
+            "login",
+            "role",
+        ]
+        .iter()
+        .any(|k| p.contains(k) || l.contains(&format!("def test_{k}")));
+    let skips = [
+        "pytest.skip(",
+        "@pytest.mark.skip",
+        "@unittest.skip",
+        "it.skip(",
+        "describe.skip(",
+        "test.skip(",
+        "xit(",
+        "xit '",
+        "xit \"",
+        "xdescribe(",
+        "t.skip(",
+        "#[ignore]",
+        "@disabled",
+    ]
+    .iter()
+    .any(|k| l.contains(k));
+    if neutered_ci || neutered_script || gutted_hook || guard_test && skips {
         hit(out, ix::CHECKS_OFF);
     }
 }
@@ -4402,7 +4586,10 @@ fn hooks_disabled(s: &Segment, out: &mut Vec<Match>) {
             || o.ends_with("lefthook.yml")
     };
     let off = match s.cmd.as_str() {
-        "rm" | "unlink" | "mv" => s.operands().next().is_some_and(|o| hook_file(o)),
+        "rm" | "unlink" | "mv" => s
+            .operands()
+            .next()
+            .is_some_and(|o| hook_file(o) || security_tests(o)),
         "git" => {
             s.args
                 .iter()
@@ -4410,6 +4597,12 @@ fn hooks_disabled(s: &Segment, out: &mut Vec<Match>) {
                 && s.args
                     .last()
                     .is_some_and(|v| v == "/dev/null" || v == "''" || v.is_empty())
+                || s.args.iter().any(|a| {
+                    let a = a.to_ascii_lowercase();
+                    a == "core.hookspath=/dev/null" || a == "core.hookspath="
+                })
+                || s.args.first().is_some_and(|a| a == "rm")
+                    && s.operands().any(|o| security_tests(o))
         }
         "pre-commit" | "husky" => s.args.first().is_some_and(|a| a == "uninstall"),
         "npx" => s.args.iter().any(|a| a == "husky") && s.args.iter().any(|a| a == "uninstall"),
@@ -4418,6 +4611,33 @@ fn hooks_disabled(s: &Segment, out: &mut Vec<Match>) {
     if off {
         hit(out, ix::CHECKS_OFF);
     }
+}
+
+/// A `replace` in go.mod pointing a module at one of another host or
+/// owner (a local path, or the same owner's fork, is the usual case).
+fn go_replaced_by_stranger(l: &str) -> bool {
+    l.lines().take(500).any(|line| {
+        let line = line.trim().trim_start_matches("replace").trim();
+        let Some((from, to)) = line.split_once("=>") else {
+            return false;
+        };
+        let (from, to) = (from.trim(), to.trim());
+        if to.starts_with('.') || to.starts_with('/') || from.is_empty() {
+            return false;
+        }
+        let owner = |m: &str| m.split('/').take(2).collect::<Vec<_>>().join("/");
+        owner(from) != owner(to)
+    })
+}
+
+/// A test file or folder about security or access control
+/// (`tests/security`, `spec/auth_spec.rb`).
+fn security_tests(o: &str) -> bool {
+    let o = o.to_ascii_lowercase();
+    (o.contains("test") || o.contains("spec"))
+        && ["security", "auth", "permission", "csrf", "access_control"]
+            .iter()
+            .any(|k| o.contains(k))
 }
 
 /// Files coding agents load as standing instructions at the start of a
@@ -4642,6 +4862,14 @@ fn lifts_safeguards(l: &str) -> bool {
         "auto-approve",
         "approve everything",
         "approve all",
+        "no longer need",
+        "no longer require",
+        "not be required",
+        "do not need",
+        "don't need",
+        ": false",
+        "= false",
+        "to false",
     ];
     // Flags and modes that do the same, named outright.
     const MODES: &[&str] = &[
@@ -4699,9 +4927,15 @@ fn result_lifts_safeguards(t: &str, out: &mut Vec<Match>) {
         "assistants",
         "llm",
         "bots ",
+        "bots:",
         "if you are an ai",
     ];
-    if AUTOMATED.any(&l) && lifts_safeguards(&l) {
+    // Or hands them a download to run (`"preinstall": "curl … | sh"`).
+    let remote_script = (l.contains("curl ") || l.contains("wget "))
+        && ["| sh", "|sh", "| bash", "|bash", "| sudo"]
+            .iter()
+            .any(|k| l.contains(k));
+    if AUTOMATED.any(&l) && (lifts_safeguards(&l) || remote_script) {
         hit(out, ix::OVERRIDE);
     }
 }
@@ -4721,12 +4955,19 @@ fn guard_tamper(s: &Segment, out: &mut Vec<Match>) {
         | "mv" => s.operands().any(|o| is_guard_path(o)),
         _ => false,
     };
-    // `kill $(pgrep clawgate)`: the substitution is still text in the argument.
-    let names_gateway =
-        |a: &str| a == "clawgate" || a.starts_with("clawgate.") || a.ends_with("/clawgate");
+    // `kill $(pgrep clawgate)`: the substitution is still text in the
+    // argument. The agent's own gate by any of its names (this gateway,
+    // OpenClaw's, a "security-coach" or "guardrail" process).
+    let names_gateway = |a: &str| {
+        let a = a.to_ascii_lowercase();
+        a == "clawgate"
+            || a.starts_with("clawgate.")
+            || a.ends_with("/clawgate")
+            || GUARD_NAMES.iter().any(|n| a.has(n))
+    };
     let stops = match cmd {
         "pkill" | "killall" => s.operands().any(|o| names_gateway(o)),
-        "kill" => s.args.iter().any(|a| a.has("clawgate")),
+        "kill" => s.args.iter().any(|a| names_gateway(a)),
         "systemctl" | "service" | "rc-service" => {
             s.args
                 .iter()
@@ -4743,9 +4984,68 @@ fn guard_tamper(s: &Segment, out: &mut Vec<Match>) {
         }
         _ => false,
     };
-    if changes || stops {
+    if changes || stops || lowers_guard_setting(s) {
         hit(out, ix::GUARD_TAMPER);
     }
+}
+
+/// Process, service and setting names of an agent's gate: this gateway,
+/// SecureClaw's and OpenClaw's, or a coach or guardrail by its role.
+const GUARD_NAMES: &[&str] = &[
+    "clawgate",
+    "secureclaw",
+    "openclaw",
+    "security-coach",
+    "securitycoach",
+    "security_coach",
+    "guardrail",
+    "agent-gateway",
+    "agent-guard",
+];
+
+/// `secureclaw config set securityCoach.enabled false`, `openclaw config
+/// set tools.exec.ask off`: a setting of the agent's gate (its coach,
+/// approvals, sandbox or permissions) turned off from the command line.
+fn lowers_guard_setting(s: &Segment) -> bool {
+    let Some(at) = s
+        .args
+        .windows(2)
+        .position(|w| w[0] == "config" && w[1] == "set")
+    else {
+        return false;
+    };
+    let (Some(key), Some(value)) = (s.args.get(at + 2), s.args.get(at + 3)) else {
+        return false;
+    };
+    let key = key.to_ascii_lowercase();
+    let value = value.to_ascii_lowercase();
+    [
+        "coach",
+        "approval",
+        "guard",
+        "sandbox",
+        "permission",
+        "exec.ask",
+        "security",
+    ]
+    .iter()
+    .any(|k| key.has(k))
+        && matches!(
+            value.as_str(),
+            "false"
+                | "off"
+                | "0"
+                | "no"
+                | "never"
+                | "none"
+                | "disabled"
+                | "disable"
+                | "bypass"
+                | "warn"
+                | "*"
+                | "full"
+                | "yolo"
+        )
 }
 
 fn macos(s: &Segment, out: &mut Vec<Match>) {

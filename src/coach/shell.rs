@@ -516,7 +516,7 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
         }
     }
     // osascript's `do shell script "…"` and `do script "…"` run commands.
-    if is_interpreter(cmd) || cmd == "osascript" {
+    if is_interpreter(cmd) || cmd == "osascript" || cmd == "swift" {
         for code in interpreter_code(seg) {
             for lit in exec_literals(&code) {
                 nested.push((lit, false));
@@ -870,6 +870,21 @@ fn exec_literals(code: &str) -> Vec<String> {
         "ProcessBuilder(",
     ];
     let mut out = Vec::new();
+    // Swift and Objective-C set a process up by properties:
+    // `p.executableURL = URL(fileURLWithPath: "/bin/bash")` (or
+    // `launchPath = "/bin/bash"`), then `p.arguments = ["-c", "…"]`.
+    if let Some(a) = code.find("arguments = [") {
+        let path = ["fileURLWithPath:", "launchPath ="].iter().find_map(|k| {
+            let r = code[code.find(k)? + k.len()..].trim_start();
+            crate::coach::text::code_literal(r.strip_prefix('"')?, b'"').map(|x| x.0)
+        });
+        if let Some(path) = path {
+            let argv = format!("\"{path}\", {}", &code[a + "arguments = [".len()..]);
+            if let Some(line) = argv_command(&argv) {
+                out.push(line);
+            }
+        }
+    }
     for call in CALLS {
         let mut from = 0;
         while let Some(p) = code[from..].find(call) {
@@ -1210,6 +1225,9 @@ fn stdin_program(seg: &Segment, body: &str) -> Option<String> {
         "php" => "-r",
         "pwsh" | "powershell" => "-Command",
         "tclsh" | "wish" => "-c",
+        // swift has no flag for inline code; `-e` here only marks the
+        // program for `interpreter_code`.
+        "swift" => "-e",
         _ => return None,
     };
     seg.args
