@@ -1278,11 +1278,18 @@ fn oauth_token_exchange(s: &Segment, host: &str) -> bool {
 /// contains it.
 fn var_matches_host(var: &str, host: &str) -> bool {
     var.split('_')
-        .filter(|p| p.len() >= 3 && !VAR_GENERIC_PARTS.contains(p))
+        .filter(|p| {
+            // Two-letter prefixes only where they name a service for sure.
+            let short = matches!(p.to_ascii_lowercase().as_str(), "tg" | "gh" | "gl");
+            (p.len() >= 3 || short) && !VAR_GENERIC_PARTS.contains(p)
+        })
         .any(|p| {
             let p = p.to_ascii_lowercase();
             // Services whose hosts do not carry the name their variables use.
             let alias: &[&str] = match p.as_str() {
+                "tg" => &["telegram"],
+                "gh" => &["github", "githubusercontent"],
+                "gl" => &["gitlab"],
                 "aws" => &["amazonaws", "amazon"],
                 "gcp" | "gcloud" | "gke" => &["googleapis", "google"],
                 "azure" => &["windows", "microsoft", "azurecr", "azmk8s"],
@@ -3255,6 +3262,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                             "release",
                             "releases",
                             "artifacts",
+                            "_build",
                         ]
                         .iter()
                         .any(|b| {
@@ -3264,9 +3272,12 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                                 .iter()
                                 .find_map(|x| o.strip_suffix(x))
                                 .unwrap_or(o);
-                            // Or a file under it (`releases/api-1.2.tar.gz`).
+                            // Or a file under it (`releases/api-1.2.tar.gz`),
+                            // or the folder deeper in a checkout
+                            // (`~/src/site/_build/`).
                             o == *b
                                 || stem == *b
+                                || !b.contains('/') && o.rsplit('/').next() == Some(*b)
                                 || o.split('/').next() == Some(*b) && o.contains('/')
                         }) || versioned_package(o)
                     });

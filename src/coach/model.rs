@@ -677,6 +677,10 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         "/etc/kcpassword",
     ]
     .contains(&lower.as_str())
+        // The same files inside a backup or a mounted image of a system.
+        || ["/etc/shadow", "/etc/gshadow", "/etc/master.passwd"]
+            .iter()
+            .any(|f| lower.ends_with(f))
         || lower.starts_with("/var/db/dslocal/nodes/default/users/")
         || lower.starts_with("/var/db/shadow/")
     {
@@ -2116,6 +2120,11 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "provide your",
             "to claim",
             "can you zelle",
+            "transferencia",
+            "überweis",
+            "virement",
+            "bonifico",
+            "transferência",
             "can you venmo",
             "value of",
             "can you dm",
@@ -2123,6 +2132,16 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "send it to me",
             "share it with me",
             "read it back",
+            "me puedes",
+            "responda com",
+            "me envie",
+            "envie o",
+            "mande o",
+            "responde con",
+            "girarmelo",
+            "girami",
+            "inviami",
+            "mandamelo",
             "with the output of",
             "paste the output",
             "send the output",
@@ -2191,6 +2210,9 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "api token",
             "private key",
             "verification code",
+            "codice",
+            "dígitos",
+            "digitos",
             ".aws/credentials",
             ".ssh/id_",
             "printenv",
@@ -2279,6 +2301,11 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "double your",
             "zelle",
             "venmo",
+            "überweis",
+            "transferencia",
+            "virement",
+            "bonifico",
+            "transferência",
             "cash app",
             "cashapp",
             "moneygram",
@@ -2296,6 +2323,17 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "broke my phone",
             "my old phone",
             "this is my new",
+            "número nuevo",
+            "numero nuevo",
+            "nuevo número",
+            "neue nummer",
+            "neue handynummer",
+            "nouveau numéro",
+            "nouveau numero",
+            "numero nuovo",
+            "nuovo numero",
+            "número novo",
+            "novo número",
         ]
     );
     if new_number
@@ -2338,6 +2376,18 @@ fn read_of(p: &str, bulk: bool, out: &mut Vec<Match>) -> Option<Resource> {
     Some(kind)
 }
 
+/// A metadata address without a scheme (`curl 169.254.169.254/latest/…`):
+/// curl and wget assume http.
+fn metadata_bare(a: &str) -> bool {
+    [
+        "169.254.169.254/",
+        "metadata.google.internal/",
+        "100.100.100.200/",
+    ]
+    .iter()
+    .any(|h| a.starts_with(h))
+}
+
 /// A URL used by a fetch or a command.
 fn url_of(u: &str, sends: bool, out: &mut Vec<Match>) {
     let carries = sends || u.has("?") && u.len() > 60 || u.has("=@") || u.has("AKIA");
@@ -2357,7 +2407,12 @@ fn sinks_in(text: &str, carries: bool, out: &mut Vec<Match>) {
             },
         );
     }
-    if drop_site(text) {
+    // A chat service's bot or webhook API given a literal notification
+    // ("build finished") carries nothing: the call's data decides.
+    let chat_api = ["api.telegram.org/bot", "hooks.slack.com/", "/api/webhooks/"]
+        .iter()
+        .any(|k| text.to_ascii_lowercase().has(k));
+    if drop_site(text) && (carries || !chat_api) {
         hit(
             out,
             if carries {
@@ -2543,7 +2598,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         if sender {
             for a in &s.args {
-                if a.has("://") {
+                if a.has("://") || metadata_bare(a) {
                     url_of(
                         a,
                         cmd == "curl" && sends_data(s) && !literal_message(s)
@@ -2554,7 +2609,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             }
         } else {
             for a in &s.args {
-                if a.has("://") {
+                if a.has("://") || metadata_bare(a) {
                     url_of(a, false, out);
                 }
             }
@@ -2901,6 +2956,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 "print-access-token",
                 "print-identity-token",
                 "get-access-token",
+                // A Windows instance's administrator password.
+                "get-password-data",
                 "configure get aws_secret",
                 "configure export-credentials",
                 "auth token",
@@ -3385,7 +3442,7 @@ fn literal_message(s: &Segment) -> bool {
                 .trim_matches(|c| c == '"' || c == '\'')
                 .trim_start_matches('$')
                 .trim_matches(|c| c == '{' || c == '}');
-            let where_to = v.starts_with('$')
+            let where_to = v.trim_matches(|c| c == '"' || c == '\'').starts_with('$')
                 && id_var
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -4297,6 +4354,19 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
     if bot_owns_all || approves_prs {
         hit(out, ix::CHECKS_OFF);
     }
+    // Infrastructure code that pipes a download into a shell when it is
+    // planned or applied (`data "external"`, `local-exec`).
+    let iac = name.ends_with(".tf") || name.ends_with(".tf.json") || name.ends_with(".hcl");
+    if iac
+        && l.lines().any(|line| {
+            (line.contains("curl ") || line.contains("wget "))
+                && ["| sh", "|sh", "| bash", "|bash"]
+                    .iter()
+                    .any(|k| line.contains(k))
+        })
+    {
+        hit(out, ix::UNTRUSTED_CODE);
+    }
     // `replace golang.org/x/crypto => github.com/someone/crypto`: a
     // dependency swapped for another owner's copy.
     if name == "go.mod" && go_replaced_by_stranger(&l) {
@@ -4928,6 +4998,9 @@ fn result_lifts_safeguards(t: &str, out: &mut Vec<Match>) {
         "llm",
         "bots ",
         "bots:",
+        "assistant:",
+        "ai readers",
+        "ai reader",
         "if you are an ai",
     ];
     // Or hands them a download to run (`"preinstall": "curl … | sh"`).
@@ -5001,6 +5074,9 @@ const GUARD_NAMES: &[&str] = &[
     "guardrail",
     "agent-gateway",
     "agent-guard",
+    "assistant-gateway",
+    "assistant-guard",
+    "llm-guard",
 ];
 
 /// `secureclaw config set securityCoach.enabled false`, `openclaw config
@@ -5358,6 +5434,11 @@ fn escapes(s: &Segment, out: &mut Vec<Match>) {
         && !READERS.contains(&s.cmd.as_str())
         && s.cmd != "ls"
         && s.cmd != "stat"
+        // Watching or checksumming them changes nothing.
+        && !matches!(
+            s.cmd.as_str(),
+            "auditctl" | "ausearch" | "inotifywait" | "lsattr" | "sha256sum" | "md5sum" | "diff"
+        )
         && !removes_entries(s)
     {
         const PRIV_FILES: &[&str] = &[
@@ -6423,10 +6504,16 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 });
             let enforcing =
                 cmd == "setenforce" && s.operands().all(|o| o == "1" || o == "Enforcing");
+            // auditctl adding a watch or a rule is monitoring added; only
+            // deleting rules or switching auditing off weakens it.
+            let audit_added = cmd == "auditctl"
+                && !has(&["-D", "-d", "-W", "-e0"])
+                && !s.args.windows(2).any(|w| w[0] == "-e" && w[1] == "0");
             !(has(&["--help", "status", "-l", "-g", "-check", "-verify"])
                 || removes_caps
                 || low_ports_only
-                || enforcing)
+                || enforcing
+                || audit_added)
         }
         // A repository's protections changed through the API: branch
         // protection or rulesets removed, collaborators or deploy keys
