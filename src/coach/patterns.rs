@@ -842,7 +842,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "Do not; change access through sudoers or the account tools."),
     // A password list fed to su, sudo or a login, one guess at a time.
     p!("cred.local-password-guessing", CredentialExposure, Critical, Raw,
-      r"(?is)(?:wordlists?/|rockyou|fasttrack|seclists|darkweb2017|probable-v2|(?:^|[\s/])(?:pass(?:word)?s?|creds?|dict(?:ionary)?)(?:[-_]?list)?\.(?:txt|lst))[^\n]*?\b(?:su\s+(?:-\s+)?(?:root\b|-c\b|-\s)|sudo\s+-S\b|sshpass\s+-p\b|openssl\s+passwd\b.{0,80}==|smbclient\b|mysql\s+[^\n]*-p\$)|\b(?:su\s+(?:-\s+)?(?:root\b|-c\b|-\s)|sudo\s+-S\b|sshpass\s+-p\b)[^\n]*?\bdone\s*<\s*\S*(?:wordlists?/|rockyou|fasttrack|seclists|Passwords/|(?:pass(?:word)?s?|creds?|dict(?:ionary)?)(?:[-_]?list)?\.(?:txt|lst))",
+      // Case-sensitive where it can be: `(?i)` on `sudo -S` made every
+      // `sudo` a candidate for this pattern.
+      r"(?s)(?i:wordlists?/|rockyou|fasttrack|seclists|darkweb2017|probable-v2)[^\n]*?\b(?:su\s+(?:-\s+)?(?:root\b|-c\b|-\s)|sudo\s+-S\b|sshpass\s+-p\b|openssl\s+passwd\b.{0,80}==|smbclient\b|mysql\s+[^\n]*-p\$)|(?:^|[\s/])(?:pass(?:word)?s?|creds?|dict(?:ionary)?)(?:[-_]?list)?\.(?:txt|lst)\b[^\n]*?\b(?:su\s+(?:-\s+)?(?:root\b|-c\b|-\s)|sudo\s+-S\b|sshpass\s+-p\b)|\b(?:su\s+(?:-\s+)?(?:root\b|-c\b|-\s)|sudo\s+-S\b|sshpass\s+-p\b)[^\n]*?\bdone\s*<\s*\S*(?:(?i:wordlists?/|rockyou|fasttrack|seclists)|Passwords/|(?:pass(?:word)?s?|creds?|dict(?:ionary)?)(?:[-_]?list)?\.(?:txt|lst))",
       "Guesses passwords from a list",
       "Feeding a word list to su, sudo or a login one password at a time is a brute-force attack on the account.",
       "Do not guess passwords; ask the owner for access."),
@@ -1022,7 +1024,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // file-sharing remote.
     p!("exf.to-personal-account", DataExfiltration, High, Raw,
       // (A folder of one's own copied to one's own Mega is a backup.)
-      r"(?i)\b(?:aws|gsutil|gcloud|az|azcopy|skopeo|docker|podman|crane|oras)\b[^\n]*(?:--profile[=\s]+\S*personal|(?:docker\.io|ghcr\.io|quay\.io)/[\w.-]*personal)|\brclone\s+(?:copy|sync|move|copyto)\s+(?:-\S+\s+)*[\w-]+:\S*\s+(?:-\S+\s+)*(?:mega|pcloud|dropbox|personal|box)[\w-]*:",
+      r"(?i)--profile[=\s]+\S*personal|(?:docker\.io|ghcr\.io|quay\.io)/[\w.-]*personal|\brclone\s+(?:copy|sync|move|copyto)\s+(?:-\S+\s+)*[\w-]+:\S*\s+(?:-\S+\s+)*(?:mega|pcloud|dropbox|personal|box)[\w-]*:",
       "Copies data or images to a personal account",
       "A production dump, backup or image copied to a personal profile, a personal registry or a consumer file share leaves the organisation's control.",
       "Keep company data in company accounts."),
@@ -1310,7 +1312,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Checking which EDR or audit tools run is how intruders decide how to hide.",
       "Not needed for development work."),
     p!("rec.cloud-enum", Reconnaissance, Medium, Segment,
-      cmd!(r"(?:aws\s+(?:iam\s+(?:list-(?:users|roles|groups|access-keys|policies|account-aliases|ssh-public-keys|service-specific-credentials|mfa-devices|virtual-mfa-devices|signing-certificates)|get-account-authorization-details|get-credential-report|generate-credential-report|get-account-summary)\b|organizations\s+list\S*|sts\s+get-session-token|ec2\s+describe-instances\b.*--region)|gcloud\s+(?:iam\s|projects\s+get-iam-policy|organizations\s)|az\s+(?:ad\s|role\s+assignment\s+list)|(?:python[\d.]*\s+(?:-m\s+)?)?(?:\S*/)?(?:pacu|scoutsuite|prowler|cloudfox))"),
+      cmd!(r"(?:aws\s+(?:iam\s+(?:list-(?:users|roles|groups|access-keys|policies|account-aliases|ssh-public-keys|service-specific-credentials|mfa-devices|virtual-mfa-devices|signing-certificates)|get-account-authorization-details|get-credential-report|generate-credential-report|get-account-summary)\b|organizations\s+list\S*|sts\s+get-session-token|ec2\s+describe-instances\b.*--region)|gcloud\s+(?:iam\s|projects\s+get-iam-policy|organizations\s)|az\s+(?:ad\s|role\s+assignment\s+list)|(?:pacu|scoutsuite|prowler|cloudfox)|python[\d.]*\s+(?:-m\s+)?(?:\S*/)?(?:pacu|scoutsuite|prowler|cloudfox))"),
       "Enumerates cloud identities and permissions",
       "Listing users, keys and policies maps the account for privilege escalation.",
       "Query the one resource the task needs."),
