@@ -451,6 +451,9 @@ const HOME_CREDENTIALS: &str = joined![
     ".oci/",
     ".databrickscfg",
     ".pulumi/credentials.json",
+    // Signal Desktop's database key.
+    ".config/Signal/config.json",
+    "Library/Application Support/Signal/config.json",
     ".config/hcloud/cli.toml",
     ".fly/config.yml",
     ".config/configstore/",

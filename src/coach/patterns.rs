@@ -1057,6 +1057,38 @@ pub static PATTERNS: &[PatternDef] = &[
       "Writes a privileged DaemonSet",
       "A privileged (or host-PID, or host-root) pod on every node is root on every node; disguised as monitoring it is the cluster-wide foothold.",
       "Run node agents from their vendor's chart, unprivileged where it allows."),
+    // DNS records changed through a provider's API (the CLI forms are
+    // judged on the parsed command).
+    p!("net.dns-api-change", NetworkSuspicious, High, Raw,
+      r"(?i)api\.cloudflare\.com/client/v4/zones/\S+/dns_records\b[^\n]*(?:-X\s*|--request[=\s]+)(?:PUT|PATCH|POST|DELETE)\b|(?:-X\s*|--request[=\s]+)(?:PUT|PATCH|POST|DELETE)\b[^\n]*api\.cloudflare\.com/client/v4/zones/\S+/dns_records\b|dns\.googleapis\.com/\S+/changes\b|route53\.amazonaws\.com/\S+/rrset\b",
+      "Changes DNS records through the provider's API",
+      "A record pointed elsewhere sends the domain's mail or visitors (password resets, logins) to whoever runs the new target.",
+      "Change DNS in the provider's console, or say which record and why."),
+    // Identity documents asked for in a message.
+    p!("soc.identity-document-request", SocialEngineering, High, Text,
+      r"(?i)\b(?:send|envoyer|envoyez|enviar|envie|envíe|schicken|senden|inviare|inviami|mandar|mandami|reply\s+with|upload|attach)\b[^.\n]{0,80}\b(?:passport|pi\S{1,2}ce\s+d.identit|carte\s+d.identit|avis\s+d.imposition|driver'?s\s+licen[cs]e|id\s+card|pasaporte|dni\b|personalausweis|reisepass|carta\s+d.identit|social\s+security\s+card|tax\s+return)",
+      "Asks for identity documents",
+      "A copy of a passport, an ID card or a tax notice is what identity theft needs; a stranger asking for one by message is the usual lure.",
+      "Send identity documents only to parties the owner confirmed, through their own channel."),
+    // A deploy account trusting another account with administrator rights.
+    p!("priv.cross-account-bootstrap", PrivilegeEscalation, High, Segment,
+      cmd!(r"(?:npx\s+(?:-y\s+)?)?cdk\s+bootstrap\b.*--trust(?:-for-lookup)?[=\s]+\d{12}"),
+      "Lets another account deploy into this one",
+      "cdk bootstrap --trust gives the named account the right to deploy with the execution policies given, often administrator.",
+      "Trust only the organisation's own pipeline accounts."),
+    // A production application deleted with everything it runs.
+    unless(p!("dst.gitops-app-delete", DestructiveOperation, High, Segment,
+      cmd!(r"argocd\s+app\s+delete\b"),
+      "Deletes a deployed application",
+      "Deleting an Argo CD application with cascade removes every resource it manages from the cluster.",
+      "Delete throwaway environments only; scale or roll back a production app instead."),
+      r"(?:^|[\s/-])(?:preview|sandbox|scratch|ephemeral|review|pr-\d+|test|e2e|dev)(?:[\s/-]|$)"),
+    // Database files copied out of a running pod.
+    p!("exf.cluster-data-copied", DataExfiltration, High, Segment,
+      cmd!(r"(?:kubectl|oc)\s+(?:.*\s)?cp\s+(?:.*\s)?\S+:/(?:var/lib/(?:postgresql|mysql|mongodb|redis|elasticsearch)|bitnami/(?:postgresql|mysql|mongodb|redis)|data/db)\S*\s+\S+"),
+      "Copies a database's files out of a pod",
+      "The data directory of a production database copied to the local machine is the whole database, outside its access controls.",
+      "Take a backup through the database's own tools, to the organisation's storage."),
     // An IAM policy document allowing every action on every resource:
     // administrator, whoever it is attached to.
     p!("priv.iam-wildcard-policy", PrivilegeEscalation, High, WriteText,
