@@ -1128,7 +1128,7 @@ fn dns_name_carries_data(s: &Segment) -> bool {
     })
 }
 
-fn secret_var_name(name: &str) -> bool {
+pub(super) fn secret_var_name(name: &str) -> bool {
     let u = name.to_ascii_uppercase();
     [
         "KEY", "TOKEN", "SECRET", "PASSW", "PASS", "CRED", "AUTH", "PRIVATE", "SESSION", "COOKIE",

@@ -573,28 +573,6 @@ fn applescript_sends_file(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
-/// An infrastructure output or key named as a secret (`db_password`,
-/// `admin_token`, `.client_secret.value`).
-fn secret_output_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "private_key",
-        "privatekey",
-        "api_key",
-        "apikey",
-        "access_key",
-        "credential",
-        "connection_string",
-        "kubeconfig",
-    ]
-    .iter()
-    .any(|k| n.has(k))
-}
-
 /// `terraform output -raw db_password`, `tofu output -json | jq -r
 /// .admin_password.value`: a sensitive output printed in clear.
 fn terraform_secret_output(s: &Segment, segs: &[Segment]) -> bool {
@@ -610,13 +588,18 @@ fn terraform_secret_output(s: &Segment, segs: &[Segment]) -> bool {
     }
     let names: Vec<&String> = rest.iter().filter(|a| !a.starts_with('-')).collect();
     if !names.is_empty() {
-        return names.iter().any(|n| secret_output_name(n));
+        return names.iter().any(|n| super::detect::secret_var_name(n));
     }
     segs.iter().any(|t| {
         t.pipeline == s.pipeline
             && !std::ptr::eq(t, s)
             && matches!(t.cmd.as_str(), "jq" | "grep" | "yq" | "gojq")
-            && t.args.iter().any(|a| secret_output_name(a))
+            // The filter's names (`.admin_password.value`), not jq's own
+            // `keys`, which lists the outputs without their values.
+            && t.args.iter().any(|a| {
+                a.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .any(|w| !w.starts_with("keys") && super::detect::secret_var_name(w))
+            })
     })
 }
 
@@ -2382,13 +2365,9 @@ fn read_of(p: &str, bulk: bool, out: &mut Vec<Match>) -> Option<Resource> {
 /// A metadata address without a scheme (`curl 169.254.169.254/latest/…`):
 /// curl and wget assume http.
 fn metadata_bare(a: &str) -> bool {
-    [
-        "169.254.169.254/",
-        "metadata.google.internal/",
-        "100.100.100.200/",
-    ]
-    .iter()
-    .any(|h| a.starts_with(h))
+    METADATA_HOSTS
+        .iter()
+        .any(|h| a.strip_prefix(h).is_some_and(|rest| rest.starts_with('/')))
 }
 
 /// A URL used by a fetch or a command.
@@ -2410,20 +2389,21 @@ fn sinks_in(text: &str, carries: bool, out: &mut Vec<Match>) {
             },
         );
     }
+    if !drop_site(text) {
+        return;
+    }
     // A chat service's bot or webhook API given a literal notification
     // ("build finished") carries nothing: the call's data decides.
-    let chat_api = ["api.telegram.org/bot", "hooks.slack.com/", "/api/webhooks/"]
-        .iter()
-        .any(|k| text.to_ascii_lowercase().has(k));
-    if drop_site(text) && (carries || !chat_api) {
-        hit(
-            out,
-            if carries {
-                ix::DROP_SITE_UPLOAD
-            } else {
-                ix::DROP_SITE
-            },
-        );
+    let chat_api = || {
+        let t = text.to_ascii_lowercase();
+        ["api.telegram.org/bot", "hooks.slack.com/", "/api/webhooks/"]
+            .iter()
+            .any(|k| t.has(k))
+    };
+    if carries {
+        hit(out, ix::DROP_SITE_UPLOAD);
+    } else if !chat_api() {
+        hit(out, ix::DROP_SITE);
     }
 }
 
@@ -3440,12 +3420,13 @@ fn literal_message(s: &Segment) -> bool {
         && values.iter().all(|v| {
             let v = v.split_once('=').map_or(*v, |(_, x)| x);
             let l = v.to_ascii_lowercase();
-            // A chat or channel id from a variable says where, not what.
-            let id_var = v
-                .trim_matches(|c| c == '"' || c == '\'')
+            // A chat or channel id from a variable (quoted or not) says
+            // where, not what.
+            let unquoted = v.trim_matches(|c| c == '"' || c == '\'');
+            let id_var = unquoted
                 .trim_start_matches('$')
                 .trim_matches(|c| c == '{' || c == '}');
-            let where_to = v.trim_matches(|c| c == '"' || c == '\'').starts_with('$')
+            let where_to = unquoted.starts_with('$')
                 && id_var
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -4357,19 +4338,6 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
     if bot_owns_all || approves_prs {
         hit(out, ix::CHECKS_OFF);
     }
-    // Infrastructure code that pipes a download into a shell when it is
-    // planned or applied (`data "external"`, `local-exec`).
-    let iac = name.ends_with(".tf") || name.ends_with(".tf.json") || name.ends_with(".hcl");
-    if iac
-        && l.lines().any(|line| {
-            (line.contains("curl ") || line.contains("wget "))
-                && ["| sh", "|sh", "| bash", "|bash"]
-                    .iter()
-                    .any(|k| line.contains(k))
-        })
-    {
-        hit(out, ix::UNTRUSTED_CODE);
-    }
     // `replace golang.org/x/crypto => github.com/someone/crypto`: a
     // dependency swapped for another owner's copy.
     if name == "go.mod" && go_replaced_by_stranger(&l) {
@@ -4384,19 +4352,11 @@ pub fn checks_write(path: &str, data: &str, out: &mut Vec<Match>) {
             .filter(|t| !t.is_empty() && !t.starts_with('#'))
             .all(|t| matches!(t, "exit 0" | "true" | ":" | "exit"));
     // A test about access control told to skip.
-    let guard_test = (p.contains("test") || p.contains("spec"))
-        && [
-            "auth",
-            "permission",
-            "security",
-            "access",
-            "admin",
-            "csrf",
-            "login",
-            "role",
-        ]
-        .iter()
-        .any(|k| p.contains(k) || l.contains(&format!("def test_{k}")));
+    let guard_test = security_tests(&p)
+        || (p.contains("test") || p.contains("spec"))
+            && ACCESS_WORDS
+                .iter()
+                .any(|k| l.contains(&format!("def test_{k}")));
     let skips = [
         "pytest.skip(",
         "@pytest.mark.skip",
@@ -4707,11 +4667,20 @@ fn go_replaced_by_stranger(l: &str) -> bool {
 /// (`tests/security`, `spec/auth_spec.rb`).
 fn security_tests(o: &str) -> bool {
     let o = o.to_ascii_lowercase();
-    (o.contains("test") || o.contains("spec"))
-        && ["security", "auth", "permission", "csrf", "access_control"]
-            .iter()
-            .any(|k| o.contains(k))
+    (o.contains("test") || o.contains("spec")) && ACCESS_WORDS.iter().any(|k| o.contains(k))
 }
+
+/// What tests about access control are named after.
+const ACCESS_WORDS: &[&str] = &[
+    "auth",
+    "permission",
+    "security",
+    "access",
+    "admin",
+    "csrf",
+    "login",
+    "role",
+];
 
 /// Files coding agents load as standing instructions at the start of a
 /// session (Codex and others' AGENTS.md, Claude Code's CLAUDE.md and
@@ -5036,10 +5005,7 @@ fn guard_tamper(s: &Segment, out: &mut Vec<Match>) {
     // OpenClaw's, a "security-coach" or "guardrail" process).
     let names_gateway = |a: &str| {
         let a = a.to_ascii_lowercase();
-        a == "clawgate"
-            || a.starts_with("clawgate.")
-            || a.ends_with("/clawgate")
-            || GUARD_NAMES.iter().any(|n| a.has(n))
+        GUARD_NAMES.iter().any(|n| a.has(n))
     };
     let stops = match cmd {
         "pkill" | "killall" => s.operands().any(|o| names_gateway(o)),
@@ -5060,12 +5026,12 @@ fn guard_tamper(s: &Segment, out: &mut Vec<Match>) {
         }
         _ => false,
     };
-    if changes || stops || lowers_guard_setting(s) {
+    if changes || stops {
         hit(out, ix::GUARD_TAMPER);
     }
 }
 
-/// Process, service and setting names of an agent's gate: this gateway,
+/// Process and service names of an agent's gate: this gateway,
 /// SecureClaw's and OpenClaw's, or a coach or guardrail by its role.
 const GUARD_NAMES: &[&str] = &[
     "clawgate",
@@ -5081,51 +5047,6 @@ const GUARD_NAMES: &[&str] = &[
     "assistant-guard",
     "llm-guard",
 ];
-
-/// `secureclaw config set securityCoach.enabled false`, `openclaw config
-/// set tools.exec.ask off`: a setting of the agent's gate (its coach,
-/// approvals, sandbox or permissions) turned off from the command line.
-fn lowers_guard_setting(s: &Segment) -> bool {
-    let Some(at) = s
-        .args
-        .windows(2)
-        .position(|w| w[0] == "config" && w[1] == "set")
-    else {
-        return false;
-    };
-    let (Some(key), Some(value)) = (s.args.get(at + 2), s.args.get(at + 3)) else {
-        return false;
-    };
-    let key = key.to_ascii_lowercase();
-    let value = value.to_ascii_lowercase();
-    [
-        "coach",
-        "approval",
-        "guard",
-        "sandbox",
-        "permission",
-        "exec.ask",
-        "security",
-    ]
-    .iter()
-    .any(|k| key.has(k))
-        && matches!(
-            value.as_str(),
-            "false"
-                | "off"
-                | "0"
-                | "no"
-                | "never"
-                | "none"
-                | "disabled"
-                | "disable"
-                | "bypass"
-                | "warn"
-                | "*"
-                | "full"
-                | "yolo"
-        )
-}
 
 fn macos(s: &Segment, out: &mut Vec<Match>) {
     let line = s.args.join(" ");

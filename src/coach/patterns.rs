@@ -963,7 +963,8 @@ pub static PATTERNS: &[PatternDef] = &[
       "A configuration that disables the coach or approvals lets every later call run unchecked.",
       "Leave approvals on; change them only by the owner's hand."),
     p!("def.guard-config-edit", PrivilegeEscalation, High, Raw,
-      r#"(?i)\b(?:yq|jq|sed|dasel)\b[^\n]*\.?(?:security_?coach|securitycoach|coach|approvals?|guardrails?|exec\.ask)\S*\s*=\s*["'\\]*(?:false|never|off|none|disabled)"#,
+      // A settings file edited in place, or `<tool> config set KEY VALUE`.
+      r#"(?i)\b(?:yq|jq|sed|dasel)\b[^\n]*\.?(?:security_?coach|securitycoach|coach|approvals?|guardrails?|exec\.ask)\S*\s*=\s*["'\\]*(?:false|never|off|none|disabled)|\bconfig\s+set\s+\S*(?:coach|approval|guard|sandbox|permission|exec\.ask|security)\S*\s+["']?(?:false|off|0|no|never|none|disabled?|bypass|warn|\*|full|yolo)["']?(?:\s|$)"#,
       "Turns off the agent's approvals or coach in its settings",
       "A configuration that disables the coach or approvals lets every later call run unchecked.",
       "Leave approvals on; change them only by the owner's hand."),
@@ -1149,7 +1150,9 @@ pub static PATTERNS: &[PatternDef] = &[
       // Text about the practice, written into a document.
       r"^\s*(?:echo|printf)\b.*>>?\s*[\w./-]+\.(?:md|txt|rst|adoc|html)\s*$"),
     p!("ci.written-pipe-to-shell", CodeInjection, Critical, WriteText,
-      r#"(?i)(?:system|popen|exec|execSync|spawn|run|call|check_output|"command"\s*:|command\s*=)\s*\(?\s*\[?\s*['"][^'"\n]*(?:curl|wget)\b[^'"\n]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b"#,
+      // Also an argument vector (`program = ["bash", "-c", "curl … | bash"]`,
+      // Terraform's external data source).
+      r#"(?i)(?:system|popen|exec|execSync|spawn|run|call|check_output|"command"\s*:|command\s*=|program\s*=)\s*\(?\s*\[?\s*(?:['"][^'"\n]*['"]\s*,\s*)*['"][^'"\n]*(?:curl|wget)\b[^'"\n]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b"#,
       "Writes a download-and-run into code or a task file",
       "A setup script, build task or hook that pipes a download into a shell runs it on the next install, build or open.",
       "Vendor what the project needs and run reviewed scripts from files."),
