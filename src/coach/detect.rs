@@ -462,6 +462,22 @@ fn literal_secret_for_other_host(word: &str, host: &str) -> bool {
 /// A literal token in a URL for another host, as written or base64-encoded
 /// in a query value (`?d=Z2hwXz…`): encoding a token is how it is slipped
 /// past a look at the URL.
+/// A secret variable in a URL's user part (`https://u:${HF_TOKEN}@proxy/`
+/// as a git remote, an `insteadOf` rewrite or an index URL) for a host
+/// that is not its service's: every request there carries it.
+fn userinfo_var_for_other_host(url: &str, host: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = after_scheme.split('/').next().unwrap_or("");
+    let Some((user, _)) = authority.rsplit_once('@') else {
+        return false;
+    };
+    !is_loopback(host)
+        && !is_internal_host(host)
+        && secret_vars(user)
+            .iter()
+            .any(|v| names_a_service(v) && !var_matches_host(v, host))
+}
+
 fn url_secret_for_other_host(url: &str, host: &str) -> bool {
     let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
     if literal_secret_for_other_host(after_scheme, host) {
@@ -1243,12 +1259,54 @@ fn header_leaks_secret(s: &Segment, host: &str) -> bool {
 /// The variable's name says which service it belongs to.
 fn names_a_service(var: &str) -> bool {
     var.split('_')
-        .any(|p| p.len() >= 3 && !VAR_GENERIC_PARTS.contains(&p))
+        .any(|p| (p.len() >= 3 || short_service_part(p)) && !VAR_GENERIC_PARTS.contains(&p))
+}
+
+/// Two-letter name parts that name a service for sure (`GH_TOKEN`,
+/// `HF_TOKEN`); other short parts (`DB`, `S3`) say too little.
+fn short_service_part(p: &str) -> bool {
+    matches!(p.to_ascii_lowercase().as_str(), "tg" | "gh" | "gl" | "hf")
+}
+
+/// Top-level labels a look-alike host copies from the name it imitates.
+const IMITATED_TLDS: &[&str] = &[
+    "com", "co", "org", "net", "io", "ai", "dev", "app", "gov", "edu",
+];
+
+/// Hosts whose own names carry a customer's domain in front
+/// (`assets.example.com.s3.amazonaws.com`, CDN edge names).
+const DOMAIN_CARRYING_HOSTS: &[&str] = &[
+    ".amazonaws.com",
+    ".cloudfront.net",
+    ".edgekey.net",
+    ".edgesuite.net",
+    ".akamaiedge.net",
+    ".cloudflare.net",
+    ".fastly.net",
+    ".azureedge.net",
+    ".trafficmanager.net",
+];
+
+/// A host that carries another domain whole before its own
+/// (`huggingface.co.verify.example`, `github.com.mirror.example`): a
+/// top-level label followed by at least two more. `bbc.co.uk` and
+/// `example.com.au` (one label after) are ordinary.
+pub(super) fn lookalike_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if DOMAIN_CARRYING_HOSTS.iter().any(|d| host.ends_with(d)) {
+        return false;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 4
+        && labels[1..labels.len() - 2]
+            .iter()
+            .any(|l| IMITATED_TLDS.contains(l))
 }
 
 const VAR_GENERIC_PARTS: &[&str] = &[
     "API", "KEY", "TOKEN", "SECRET", "ACCESS", "AUTH", "PRIVATE", "SESSION", "PASSWORD", "PASS",
-    "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV", "REFRESH",
+    "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV", "REFRESH", "JOB", "GIT", "REPO",
+    "REGISTRY", "DEPLOY",
 ];
 
 /// A variable whose name says only that it is a secret (`$CLIENT_SECRET`,
@@ -1277,12 +1335,13 @@ fn oauth_token_exchange(s: &Segment, host: &str) -> bool {
 /// name, a look-alike (`openai-proxy.example`, `github-api.example`) only
 /// contains it.
 fn var_matches_host(var: &str, host: &str) -> bool {
+    // `api.github.com.relay.example` carries the service's name to look
+    // like it: it is not the service.
+    if lookalike_host(host) {
+        return false;
+    }
     var.split('_')
-        .filter(|p| {
-            // Two-letter prefixes only where they name a service for sure.
-            let short = matches!(p.to_ascii_lowercase().as_str(), "tg" | "gh" | "gl");
-            (p.len() >= 3 || short) && !VAR_GENERIC_PARTS.contains(p)
-        })
+        .filter(|p| (p.len() >= 3 || short_service_part(p)) && !VAR_GENERIC_PARTS.contains(p))
         .any(|p| {
             let p = p.to_ascii_lowercase();
             // Services whose hosts do not carry the name their variables use.
@@ -2811,7 +2870,14 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             && (s.has_arg("-delete")
                 || s.args
                     .windows(2)
-                    .any(|w| w[0] == "-exec" && (w[1] == "rm" || w[1].ends_with("/rm"))))
+                    .any(|w| w[0] == "-exec" && (w[1] == "rm" || w[1].ends_with("/rm")))
+                // `find ~ … -print0 | xargs -0 rm -f`: the same delete
+                // (the parse gives xargs's segment the command it runs).
+                || segs.get(i + 1).is_some_and(|n| {
+                    n.pipeline == s.pipeline
+                        && n.xargs
+                        && matches!(n.cmd.as_str(), "rm" | "shred" | "unlink")
+                }))
         {
             hit(out, ix::FIND_DELETE, None);
         }
@@ -3089,7 +3155,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // https://ghp_…@elsewhere.example/…`) goes to that host on every push.
         if !is_fetch_cmd(&s.cmd) {
             for a in s.args.iter().filter(|a| a.has("://")).take(8) {
-                if host_of_word(a).is_some_and(|h| url_secret_for_other_host(a, &h)) {
+                if host_of_word(a).is_some_and(|h| {
+                    url_secret_for_other_host(a, &h) || userinfo_var_for_other_host(a, &h)
+                }) {
                     hit(out, ix::SECRET_URL, None);
                     break;
                 }

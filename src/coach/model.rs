@@ -450,6 +450,14 @@ const HOME_CREDENTIALS: &str = joined![
     ".config/netlify/",
     ".oci/",
     ".databrickscfg",
+    // Data-science platforms' API tokens.
+    ".kaggle/kaggle.json",
+    ".cache/huggingface/token",
+    ".cache/huggingface/stored_tokens",
+    ".huggingface/token",
+    ".config/ngrok/ngrok.yml",
+    ".ngrok2/ngrok.yml",
+    ".mc/config.json",
     ".pulumi/credentials.json",
     // Signal Desktop's database key.
     ".config/Signal/config.json",
@@ -514,6 +522,9 @@ const BROWSER_STORES: &[&str] = &[
     "notestore.sqlite",
     "application support/addressbook/",
     "library/calendars/",
+    // The privacy database: which apps may use the camera, the
+    // microphone, the screen and which files.
+    "com.apple.tcc/tcc.db",
     "/db/systemkey",
     "places.sqlite",
     "formhistory.sqlite",
