@@ -5523,6 +5523,14 @@ const POPULAR_PYPI: &str = joined![
     "openai",
     "anthropic",
     "transformers",
+    "torchvision",
+    "torchaudio",
+    "tensorflow-gpu",
+    "xgboost",
+    "lightgbm",
+    "diffusers",
+    "accelerate",
+    "seaborn",
     "httpx",
     "aiohttp",
     "psycopg2",
@@ -6751,9 +6759,21 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             })
         || matches!(cmd, "pip" | "pip3" | "pipx" | "uv")
             && s.args.iter().any(|a| a == "install")
-            && s.operands().any(|o| {
-                o.starts_with("git+")
-                    || (o.starts_with("http") && !o.has("pypi.org") && !o.has("pythonhosted.org"))
+            && s.args.iter().enumerate().any(|(i, o)| {
+                // An index or links URL is an option's value: untrusted
+                // when it is no registry we know (the PyTorch index is).
+                let option_value = i > 0
+                    && matches!(
+                        s.args[i - 1].as_str(),
+                        "-i" | "--index-url" | "--extra-index-url" | "-f" | "--find-links"
+                    );
+                option_value && unfamiliar_registry(o)
+                    || !o.starts_with('-')
+                        && !option_value
+                        && (o.starts_with("git+")
+                            || (o.starts_with("http")
+                                && !o.has("pypi.org")
+                                && !o.has("pythonhosted.org")))
             })
         || matches!(cmd, "npm" | "pnpm" | "yarn" | "npx" | "bunx")
             && has(&["--unsafe-perm", "git+", "github:"])
