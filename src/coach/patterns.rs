@@ -813,7 +813,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "The ECS credentials endpoint returns the task's AWS keys.",
       "Let the AWS SDK use the task role."),
     p!("cred.outbound-secret", CredentialExposure, High, Outbound,
-      r#"(?i)(?:(?:\b|_)(?:password|passwd|passcode|pwd|pin|secret|api[ _-]?key|token|otp)\s*(?:=|:)\s*["']?\S{4,}|(?:\b|_)(?:password|passwd|passcode|pwd|pin|secret|api[ _-]?key|token|otp)\s+(?:is|was)\s*["']?(?:\S*[\d!@#$%^&*+?]\S*|\S{12,})|\b(?:creds?|credentials|login)\s*(?:are|is|=|:)\s*\S+\s*(?:/|:|\s)\s*\S*[\d!@#$%^&*+?]\S*|\b(?:creds?|credentials|login)\b[^\n]{0,40}?\b(?:pass|pw|pwd)\b\s*[:=]?\s*\S*[\d!@#$%^&*+?]\S*|\b(?:creds?|credentials|login)\b[^\n]{0,40}?:\s*\S+\s*/\s*\S*[\d!@#$%^&*+?]\S*|(?:\b|_)(?:password|passwd|passcode|secret|api[ _-]?key|token)\b(?:\s+[\w'@-]+){1,5}?\s*(?:\bis\b|=|:)\s*["']?(?:\S{3,}[\d!@#$%^&*+?]\S*|\S*[\d!@#$%^&*+?]\S{3,})|\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|sk_live_\w{16,}|rk_live_\w{16,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_\w{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[abposr]-[\w-]{10,}|AIza[\w-]{35}|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})|-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP |ENCRYPTED )?PRIVATE KEY-----|\b(?:password|passwd|pwd)\s+["']?[A-Za-z][A-Za-z0-9]*[\d!@#$%^&*+?][^\s,;]{2,}|\blogin\s+[\w.@-]+\s*/\s*[A-Za-z][A-Za-z0-9]*[\d!@#$%^&*+?]\S{2,}|\b[\w.-]+:\d{2,5}:[\w*.-]+:[\w.-]+:[^\s:]*[\d!@#$%^&*+?][^\s:]{3,})"#,
+      r#"(?i)(?:(?:\b|_)(?:password|passwd|passcode|pwd|pin|secret|api[ _-]?key|token|otp)\s*(?:=|:)\s*["']?\S{4,}|(?:\b|_)(?:password|passwd|passcode|pwd|pin|secret|api[ _-]?key|token|otp)\s+(?:is|was)\s*["']?(?:\S*[\d!@#$%^&*+?]\S*|\S{12,})|\b(?:creds?|credentials|login)\s*(?:are|is|=|:)\s*\S+\s*(?:/|:|\s)\s*\S*[\d!@#$%^&*+?]\S*|\b(?:creds?|credentials|login)\b[^\n]{0,40}?\b(?:pass|pw|pwd)\b\s*[:=]?\s*\S*[\d!@#$%^&*+?]\S*|\b(?:creds?|credentials|login)\b[^\n]{0,40}?:\s*\S+\s*/\s*\S*[\d!@#$%^&*+?]\S*|(?:\b|_)(?:password|passwd|passcode|secret|api[ _-]?key|token)\b(?:\s+[\w'@-]+){1,5}?\s*(?:\bis\b|=|:)\s*["']?(?:\S{3,}[\d!@#$%^&*+?]\S*|\S*[\d!@#$%^&*+?]\S{3,})|\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|sk_live_\w{16,}|rk_live_\w{16,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_\w{30,}|github_pat_\w{30,}|glpat-[\w-]{20,}|xox[abposr]-[\w-]{10,}|AIza[\w-]{35}|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})|-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP |ENCRYPTED )?PRIVATE KEY-----|\b(?:password|passwd|pwd)\s+["']?[A-Za-z][A-Za-z0-9]*[\d!@#$%^&*+?][^\s,;]{2,}|\b(?:password|passwd|passphrase)\s+["']?[A-Za-z]+(?:-[A-Za-z]+)+-\d+\b|\blogin\s+[\w.@-]+\s*/\s*[A-Za-z][A-Za-z0-9]*[\d!@#$%^&*+?]\S{2,}|\b[\w.-]+:\d{2,5}:[\w*.-]+:[\w.-]+:[^\s:]*[\d!@#$%^&*+?][^\s:]{3,})"#,
       "Sends a password or key in a message",
       "Credentials posted to chat are stored by the chat service, its logs and every recipient.",
       "Share secrets through a password manager or secret store, never in a message."),
@@ -823,7 +823,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // and a package installed with its signature check waived or from a
     // hidden file.
     p!("def.macos-trust-lowered", PrivilegeEscalation, High, Segment,
-      cmd!(r"(?:profiles\s+(?:remove|-R)\b.*(?:-all\b|-forced\b)|codesign\s+(?:.*\s)?(?:-f|--force)\b.*\s(?:-s|--sign)\s+-\s.*(?:/Applications|/System|/Library)/|(?:\S*/)?installer\s+(?:.*\s)?(?:-allowUntrusted\b|-pkg\s+\S*/\.[^/\s]+))"),
+      cmd!(r"(?:profiles\s+(?:remove|-R)\b.*(?:-all\b|-forced\b|-identifier\b|-p\s)|codesign\s+(?:.*\s)?(?:-f|--force)\b.*\s(?:-s|--sign)\s+-\s.*(?:/Applications|/System|/Library)/|(?:\S*/)?installer\s+(?:.*\s)?(?:-allowUntrusted\b|-pkg\s+\S*/\.[^/\s]+))"),
       "Lowers macOS's trust checks",
       "Removing every configuration profile drops the organisation's security settings; an installed app re-signed ad hoc has been changed after its maker signed it; a package installed without its signature check (or from a hidden file) runs its installer scripts as root.",
       "Install signed software from its maker; change profiles through the MDM."),
@@ -2425,4 +2425,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "Sends rows of people's contact details",
       "Several lines each holding an e-mail address and a phone number are customer or user records: personal data leaving in a message.",
       "Send the columns and made-up sample values, or share through an approved channel."),
+    p!("priv.cloud-init-admin", PrivilegeEscalation, High, WriteText,
+      r"(?s)#cloud-config\b.*\bsudo:\s*\[?\s*['\x22]?ALL\s*=\s*\(ALL(?::ALL)?\)\s*NOPASSWD:\s*ALL",
+      "Boot configuration creates a passwordless admin",
+      "cloud-init user data that adds a user with NOPASSWD sudo gives whoever holds that user's key root on every machine booted from it.",
+      "Check whose key it is; give the account only the commands it needs."),
 ];
