@@ -220,7 +220,10 @@ pub static PATTERNS: &[PatternDef] = &[
       "A variable or header whose value starts with `() {` and goes on after the function makes an old bash run the rest as a command.",
       "Do not run it."),
     p!("dst.fork-bomb", DestructiveOperation, Critical, Raw,
-      r"([\w:.]+)\s*\(\)\s*\{\s*[\w:.$]+\s*\|\s*[\w:.$]+\s*&\s*;?\s*\}|\bfork\s+while\s+fork\b|while\s*\(?\s*(?:true|1|:)\s*\)?\s*;?\s*(?:do\s+)?[^;&\n]*[^&]&\s*;?\s*done|os\.fork\(\)\s*(?:while|for)|\bfork\s*(?:\(\s*\))?\s*(?:while|until)\s*\(?\s*(?:1|true)\b|while\s*\(\s*1\s*\)\s*\{?\s*fork\b|while\s+(?:True|1)\s*:\s*(?:os\.)?fork\(\)|for\s*\(\s*;\s*;\s*\)\s*\{?\s*fork\s*\(|while\s+(?:True|1)\s*:\s*\w+\s*(?:\.append\(|\+=)\s*(?:bytearray|bytes|\[0\]\s*\*|['\x22].['\x22]\s*\*|\w+\s*\*\s*10\s*\*\*)|(?:while\s*\(\s*(?:true|1)\s*\)|for\s*\(\s*;\s*;\s*\))\s*\{?\s*[^}]{0,40}\b(?:malloc|new\s+(?:byte|char|int)\s*\[|Buffer\.alloc)",
+      // (No name class before `()`: the search is unanchored, and a
+      // leading class left the pattern no literal to wait for, so it ran
+      // on every command.)
+      r"\(\)\s*\{\s*[\w:.$]+\s*\|\s*[\w:.$]+\s*&\s*;?\s*\}|\bfork\s+while\s+fork\b|while\s*\(?\s*(?:true|1|:)\s*\)?\s*;?\s*(?:do\s+)?[^;&\n]*[^&]&\s*;?\s*done|os\.fork\(\)\s*(?:while|for)|\bfork\s*(?:\(\s*\))?\s*(?:while|until)\s*\(?\s*(?:1|true)\b|while\s*\(\s*1\s*\)\s*\{?\s*fork\b|while\s+(?:True|1)\s*:\s*(?:os\.)?fork\(\)|for\s*\(\s*;\s*;\s*\)\s*\{?\s*fork\s*\(|while\s+(?:True|1)\s*:\s*\w+\s*(?:\.append\(|\+=)\s*(?:bytearray|bytes|\[0\]\s*\*|['\x22].['\x22]\s*\*|\w+\s*\*\s*10\s*\*\*)|(?:while\s*\(\s*(?:true|1)\s*\)|for\s*\(\s*;\s*;\s*\))\s*\{?\s*[^}]{0,40}\b(?:malloc|new\s+(?:byte|char|int)\s*\[|Buffer\.alloc)",
       "Fork bomb",
       "A function that spawns copies of itself exhausts the process table and freezes the machine.",
       "Never run self-replicating process loops; use ulimit -u in test environments."),
