@@ -473,9 +473,11 @@ fn userinfo_var_for_other_host(url: &str, host: &str) -> bool {
     };
     !is_loopback(host)
         && !is_internal_host(host)
-        && secret_vars(user)
-            .iter()
-            .any(|v| names_a_service(v) && !var_matches_host(v, host))
+        && secret_vars(user).iter().any(|v| {
+            // A CI system's own job credentials (`CI_JOB_TOKEN`) belong to
+            // whichever instance runs the job, whatever its host is called.
+            !v.starts_with("CI_") && names_a_service(v) && !var_matches_host(v, host)
+        })
 }
 
 fn url_secret_for_other_host(url: &str, host: &str) -> bool {
@@ -1305,8 +1307,7 @@ pub(super) fn lookalike_host(host: &str) -> bool {
 
 const VAR_GENERIC_PARTS: &[&str] = &[
     "API", "KEY", "TOKEN", "SECRET", "ACCESS", "AUTH", "PRIVATE", "SESSION", "PASSWORD", "PASS",
-    "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV", "REFRESH", "JOB", "GIT", "REPO",
-    "REGISTRY", "DEPLOY",
+    "APP", "CLIENT", "BOT", "ID", "USER", "MY", "PROD", "DEV", "REFRESH",
 ];
 
 /// A variable whose name says only that it is a secret (`$CLIENT_SECRET`,
