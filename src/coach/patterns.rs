@@ -78,6 +78,12 @@ const fn unless(mut d: PatternDef, u: &'static str) -> PatternDef {
 /// an Azure OpenAI resource).
 const ENDPOINT_KEPT_HOME: &str = r#"(?i)(?:endpoint(?:_url)?|base_url|api_url|api_base|api_host|hub_url|server_url|host_url)=["']?https?://(?:localhost\b|127\.|0\.0\.0\.0|\[::1\]|10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|host\.docker\.internal\b|[a-z0-9-]+(?:[:/"'\s]|$)|[^/\s"':]*\.(?:local|internal|lan|svc|localhost|home\.arpa)(?:[:/"'\s]|$)|(?:[^/\s"':]*\.)?(?:amazonaws\.com|openai\.com|azure\.com|anthropic\.com|googleapis\.com|huggingface\.co|hf\.co|wandb\.ai|r2\.cloudflarestorage\.com|digitaloceanspaces\.com|backblazeb2\.com|windows\.net|azure\.net)(?:[:/"'\s]|$))"#;
 
+/// A Dockerfile instruction whose command is a reverse shell: a shell on
+/// /dev/tcp, socat or nc handing a shell to a socket, an interactive
+/// shell redirected to one. Exec-form arrays (`CMD ["socat", …]`) are
+/// matched as written.
+const IMAGE_REVERSE_SHELL: &str = r#"(?m)^\s*(?:CMD|ENTRYPOINT|RUN)\b[^\n]*(?:/dev/tcp/|/dev/udp/|\bEXEC:\\?[\x22']?/bin/(?:ba|da|z)?sh\b|\bexec:\\?[\x22']?/bin/(?:ba|da|z)?sh\b|\bnc(?:at)?\b[^\n]*[\s\x22'](?:-e|-c)[\x22',\s]*\\?[\x22']?/bin/(?:ba|da|z)?sh\b|\bbash\s+-i\b[^\n]*>&)"#;
+
 /// Start of a normalised simple command, optionally under sudo.
 macro_rules! cmd {
     ($re:literal) => {
@@ -2433,4 +2439,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Boot configuration creates a passwordless admin",
       "cloud-init user data that adds a user with NOPASSWD sudo gives whoever holds that user's key root on every machine booted from it.",
       "Check whose key it is; give the account only the commands it needs."),
+    p!("ci.image-reverse-shell", CodeInjection, Critical, WriteText,
+      IMAGE_REVERSE_SHELL,
+      "Container image whose command is a reverse shell",
+      "A Dockerfile whose CMD, ENTRYPOINT or RUN connects a shell to a remote socket hands that host a shell wherever the image is built or run.",
+      "Do not build it. Remote access goes through ssh."),
+    p!("ci.image-reverse-shell-built", CodeInjection, Critical, Raw,
+      IMAGE_REVERSE_SHELL,
+      "Builds an image whose command is a reverse shell",
+      "The Dockerfile handed to the build connects a shell to a remote socket: the image hands that host a shell wherever it runs.",
+      "Do not build it. Remote access goes through ssh."),
 ];
