@@ -89,6 +89,7 @@ mod ix {
     pub const HOSTS_REDIRECT: usize = 30;
     pub const HOSTS_ENTRY: usize = 31;
     pub const DNS_DATA: usize = 32;
+    pub const LOOKALIKE_HOST: usize = 33;
 }
 
 pub static DETECTORS: &[DetectorDef] = &[
@@ -224,6 +225,10 @@ pub static DETECTORS: &[DetectorDef] = &[
       "Sends a secret or encoded data inside a DNS name",
       "The name looked up is built from a secret variable or from encoded output (base64, hex): the query carries it past firewalls to whoever runs that domain's name server.",
       "Look up fixed names; nothing in a task needs data inside a query name."),
+    d!("net.lookalike-host", NetworkSuspicious, High,
+      "Address imitates another domain",
+      "The host carries a well-known domain whole in front of its own (github.com.mirror.example): the real site is the last labels, not the first.",
+      "Use the service's real address; check who owns the domain."),
 ];
 
 fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
@@ -2756,6 +2761,15 @@ pub fn run_all(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if v.script.is_none() {
         literal_secrets_leaving(v, out);
     }
+    // The same test `var_matches_host` applies to a token's host.
+    if v.urls
+        .iter()
+        .take(16)
+        .filter_map(|u| host_of_word(u))
+        .any(|h| lookalike_host(&h))
+    {
+        hit(out, ix::LOOKALIKE_HOST, None);
+    }
     // What the call does to what: credentials, deletions, payloads, sinks.
     super::model::run(coach, v, depth, out);
     // Base64 in text that decodes to instructions for the agent.
@@ -3442,6 +3456,7 @@ mod tests {
             (ix::HOSTS_REDIRECT, "net.hosts-redirect"),
             (ix::HOSTS_ENTRY, "net.hosts-entry"),
             (ix::DNS_DATA, "exf.data-in-dns-name"),
+            (ix::LOOKALIKE_HOST, "net.lookalike-host"),
         ];
         assert_eq!(table.len(), DETECTORS.len(), "every detector has an index");
         for (i, id) in table {

@@ -2213,12 +2213,6 @@ pub static PATTERNS: &[PatternDef] = &[
       "tccutil reset without an app resets camera, microphone, screen and file access for all apps at once, which also hides what was granted.",
       "Reset one app (tccutil reset Camera com.example.app)."),
     // ------------------------------------------------ session 16: an ML project's agent
-    unless(p!("net.lookalike-host", NetworkSuspicious, High, Url,
-      r"^[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?(?:[a-z0-9-]+\.)+(?:com|co|org|net|io|ai|dev|app|gov|edu)\.[a-z0-9-]+\.[a-z0-9-]+(?:[./:?#]|$)",
-      "Address imitates another domain",
-      "The host carries a well-known domain whole in front of its own (github.com.mirror.example): the real site is the last labels, not the first.",
-      "Use the service's real address; check who owns the domain."),
-      r"^[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?[^\s/@:]*\.(?:amazonaws\.com|cloudfront\.net|edgekey\.net|edgesuite\.net|akamaiedge\.net|cloudflare\.net|fastly\.net|azureedge\.net|trafficmanager\.net)(?:[/:?#]|$)"),
     unless(p!("soc.lookalike-link", SocialEngineering, Medium, Text,
       r"(?i)https?://(?:[^\s/@]*@)?(?:[a-z0-9-]+\.)+(?:com|co|org|net|io|ai|dev|app|gov|edu)\.[a-z0-9-]+\.[a-z0-9-]+(?:[./:?#\s)\]>'\x22,]|$)",
       "Link imitates another domain",
