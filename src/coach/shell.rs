@@ -1492,6 +1492,9 @@ struct Word {
 const LIST_SEP: char = '\u{1}';
 /// Most items of a `for` list bound to its variable.
 const MAX_FOR_ITEMS: usize = 32;
+/// A variable grown with `+=` stops growing here: the input is capped
+/// already, and a loop of appends must not multiply it.
+const MAX_VAR_BYTES: usize = 4096;
 /// Longest word made into one word per item (bounds the copies a loop
 /// variable can make of a long word).
 const MAX_LIST_WORD: usize = 1024;
@@ -1505,6 +1508,22 @@ enum Tok {
 }
 
 impl<'a> Lexer<'a> {
+    /// Remembers an assignment (at most 256 names); `appends` adds to
+    /// what the name held (`u=ht; u+=tp://…`).
+    fn assign(&mut self, name: String, value: String, appends: bool) {
+        if let Some(old) = self.vars.get_mut(&name) {
+            if appends {
+                if old.len() + value.len() <= MAX_VAR_BYTES {
+                    old.push_str(&value);
+                }
+            } else {
+                *old = value;
+            }
+        } else if self.vars.len() < 256 {
+            self.vars.insert(name, value);
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
@@ -1655,11 +1674,11 @@ impl<'a> Lexer<'a> {
         let first = k;
         while k < texts.len() {
             match assignment(&texts[k]) {
-                Some((n, v)) => {
+                Some((n, v, appends)) => {
                     let prefix_only =
                         n == "IFS" && texts[first..].iter().any(|t| assignment(t).is_none());
-                    if self.vars.len() < 256 && !prefix_only {
-                        self.vars.insert(n, v);
+                    if !prefix_only {
+                        self.assign(n, v, appends);
                     }
                     k += 1;
                 }
@@ -1701,10 +1720,8 @@ impl<'a> Lexer<'a> {
             Some("export" | "declare" | "local" | "readonly" | "typeset")
         ) {
             for t in &rest[1..] {
-                if let Some((n, v)) = assignment(t) {
-                    if self.vars.len() < 256 {
-                        self.vars.insert(n, v);
-                    }
+                if let Some((n, v, appends)) = assignment(t) {
+                    self.assign(n, v, appends);
                 }
             }
         }
@@ -2434,16 +2451,21 @@ fn encoded_stream(w: &str) -> bool {
 }
 
 /// `NAME=value` (value already unquoted).
-fn assignment(w: &str) -> Option<(String, String)> {
+/// `name=value`, or `name+=value` (bash appends: `c=cu; c+=rl; $c` runs
+/// curl), as (name, value, appends).
+fn assignment(w: &str) -> Option<(String, String, bool)> {
     let eq = w.find('=')?;
-    let name = &w[..eq];
+    let (name, appends) = match w[..eq].strip_suffix('+') {
+        Some(n) => (n, true),
+        None => (&w[..eq], false),
+    };
     if name.is_empty()
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         || name.chars().next().is_some_and(|c| c.is_ascii_digit())
     {
         return None;
     }
-    Some((name.to_string(), w[eq + 1..].to_string()))
+    Some((name.to_string(), w[eq + 1..].to_string(), appends))
 }
 
 /// `{rm,-rf,/}` → rm -rf /; `pre{a,b}post` → prea preb... (one level).
