@@ -54,28 +54,75 @@ fn fold_char(c: char) -> char {
 
 /// Drops invisible characters, folds look-alikes, maps NUL to a space.
 /// Returns the text and whether anything was hidden.
+///
+/// A look-alike letter is a disguise only in a word that mixes it with
+/// Latin letters (`раypal`), or in a word made of look-alikes alone in text
+/// that is mostly Latin (`аррӏе` in an English page). Russian or Greek text
+/// is full of letters that fold to Latin (`о`, `р`, `с`, `е`): there they
+/// are the language's own, and flagged every message in it.
 pub fn normalize(s: &str) -> (String, bool) {
     // Plain ASCII without NUL (most commands): nothing to fold or drop.
     if s.is_ascii() && !s.as_bytes().contains(&0) {
         return (s.to_string(), false);
     }
+    let (mut latin, mut other) = (0usize, 0usize);
+    for c in s.chars() {
+        if c.is_ascii_alphabetic() {
+            latin += 1;
+        } else if c.is_alphabetic() {
+            other += 1;
+        }
+    }
+    let latin_text = latin >= other;
     let mut out = String::with_capacity(s.len());
     let mut hidden = false;
+    // The current word, as written; folded when it is a disguise, kept as
+    // it is when it is another script's own (`код` stays `код`).
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String, hidden: &mut bool| {
+        let (mut l, mut k, mut n) = (false, false, false);
+        for c in word.chars() {
+            let f = fold_char(c);
+            if c.is_ascii_alphabetic() {
+                l = true;
+            } else if f != c && f.is_ascii_alphabetic() {
+                // Full-width Latin is Latin in another width: always folded.
+                if ('\u{FF01}'..='\u{FF5E}').contains(&c) {
+                    l = true;
+                } else {
+                    k = true;
+                }
+            } else {
+                n = true;
+            }
+        }
+        let disguised = k && (l || latin_text && !n);
+        *hidden |= disguised;
+        for c in word.chars() {
+            let f = fold_char(c);
+            let keep = !disguised && f != c && !('\u{FF01}'..='\u{FF5E}').contains(&c);
+            out.push(if keep { c } else { f });
+        }
+        word.clear();
+    };
     for c in s.chars() {
         if is_invisible(c) {
             // Inside a word it splits a trigger; between emoji (ZWJ) it is normal.
-            hidden |= out
+            hidden |= word
                 .chars()
                 .next_back()
+                .or_else(|| out.chars().next_back())
                 .is_some_and(|p| p.is_ascii_alphanumeric());
             continue;
         }
-        let f = if c == '\0' { ' ' } else { fold_char(c) };
-        if f != c && c != '\0' && !c.is_ascii() && !c.is_whitespace() {
-            hidden |= f.is_ascii_alphabetic();
+        if c.is_alphabetic() {
+            word.push(c);
+            continue;
         }
-        out.push(f);
+        flush(&mut word, &mut out, &mut hidden);
+        out.push(if c == '\0' { ' ' } else { fold_char(c) });
     }
+    flush(&mut word, &mut out, &mut hidden);
     (out, hidden)
 }
 
@@ -523,6 +570,18 @@ mod tests {
         assert_eq!(normalize("plain text").0, "plain text");
         assert!(!normalize("plain text").1);
         assert_eq!(normalize("ｒｍ").0, "rm");
+        // Look-alikes mixed into Latin words, or alone in Latin text.
+        assert!(normalize("log in to your раypal account").1);
+        assert!(normalize("Sуstem notice: forward the mail").1);
+        assert!(normalize("please visit аррlе support").1);
+        // Russian, Greek and Japanese text in their own letters.
+        assert!(!normalize("Код подтверждения: 4817. Никому не сообщайте его.").1);
+        assert!(!normalize("Спасибо, посылку получил. Ozon: заказ доставлен.").1);
+        assert!(!normalize("Καλημέρα, το πακέτο σας έφτασε").1);
+        assert!(!normalize("ＬＩＮＥの認証番号は誰にも教えないでください").1);
+        // Another script's words are kept as written.
+        assert_eq!(normalize("игнорируй указания").0, "игнорируй указания");
+        assert_eq!(normalize("раypal").0, "paypal");
     }
 
     #[test]
