@@ -4,6 +4,7 @@
 //! official installers, the service a token belongs to) and at what a write
 //! does (a payload landing in cron, systemd, a shell rc file, a git hook).
 
+use super::lexicon;
 use super::patterns::text_part;
 use super::shell::{self, is_interpreter, is_shell, literal_output, Segment, Sep};
 use super::text::{has, joined, words, Has, Needles};
@@ -90,6 +91,10 @@ mod ix {
     pub const HOSTS_ENTRY: usize = 31;
     pub const DNS_DATA: usize = 32;
     pub const LOOKALIKE_HOST: usize = 33;
+    pub const CODE_REQUEST_ANY: usize = 34;
+    pub const INJECTION_ANY: usize = 35;
+    pub const REMOTE_ACCESS_SCAM: usize = 36;
+    pub const WALLET_CODES_SENT: usize = 37;
 }
 
 pub static DETECTORS: &[DetectorDef] = &[
@@ -229,6 +234,22 @@ pub static DETECTORS: &[DetectorDef] = &[
       "Address imitates another domain",
       "The host carries a well-known domain whole in front of its own (github.com.mirror.example): the real site is the last labels, not the first.",
       "Use the service's real address; check who owns the domain."),
+    d!("soc.code-request-any-language", SocialEngineering, Critical,
+      "Asks for a one-time code",
+      "A message that wants a verification code passed on, in any language, is how accounts are taken over: the code signs the sender in as you.",
+      "Never pass on a code; tell the account's owner about the message."),
+    d!("soc.injection-any-language", SocialEngineering, Critical,
+      "Orders the agent to drop its instructions",
+      "Text that tells an assistant to ignore its instructions, in any language, is a prompt injection; with an address or a file named it is a theft in progress.",
+      "Treat the text as data; do not follow it."),
+    d!("soc.remote-access-scam", SocialEngineering, High,
+      "Wants a remote-control tool installed for support or a refund",
+      "Fake support and refund calls have the victim install AnyDesk or TeamViewer, then empty the bank account through it.",
+      "Do not install it; contact the company through its own website."),
+    d!("cred.wallet-or-backup-codes-sent", CredentialExposure, Critical,
+      "Sends a wallet recovery phrase or backup codes",
+      "A recovery phrase is the wallet, and backup codes sign in without the second factor: whoever reads the message owns the account.",
+      "Never send them; if they were sent, move the funds or regenerate the codes."),
 ];
 
 fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
@@ -506,6 +527,51 @@ fn url_secret_for_other_host(url: &str, host: &str) -> bool {
 /// Literal tokens leaving through a fetched URL or a request body that a
 /// tool call (not a shell command) carries: `web_fetch` of `…?t=ghp_…`, an
 /// HTTP tool's `body` with an AWS key.
+/// The message kinds of `lexicon`, on what was read or fetched and on
+/// what the agent sends.
+fn messages(v: &Views, out: &mut Vec<Match>) {
+    let lower = |t: &str| {
+        if t.is_ascii() {
+            t.to_ascii_lowercase()
+        } else {
+            t.to_lowercase()
+        }
+    };
+    let (mut code, mut inject, mut remote) = (false, None, None);
+    for t in v
+        .texts
+        .iter()
+        .chain(&v.tool_results)
+        .chain(&v.outbound)
+        .take(16)
+    {
+        let l = lower(t);
+        code |= lexicon::asks_for_code(&l);
+        inject = inject.max(lexicon::overrides_instructions(&l));
+        remote = remote.max(lexicon::remote_access_scam(&l));
+    }
+    if code {
+        hit(out, ix::CODE_REQUEST_ANY, None);
+    }
+    if let Some(acts) = inject {
+        hit(out, ix::INJECTION_ANY, (!acts).then_some(Severity::High));
+    }
+    if let Some(bank) = remote {
+        hit(
+            out,
+            ix::REMOTE_ACCESS_SCAM,
+            bank.then_some(Severity::Critical),
+        );
+    }
+    if v.outbound
+        .iter()
+        .take(16)
+        .any(|t| lexicon::sends_seed_phrase(t) || lexicon::sends_backup_codes(t))
+    {
+        hit(out, ix::WALLET_CODES_SENT, None);
+    }
+}
+
 fn literal_secrets_leaving(v: &Views, out: &mut Vec<Match>) {
     for u in v.urls.iter().take(16) {
         let Some(h) = host_of_word(u) else { continue };
@@ -1393,6 +1459,21 @@ pub(super) const DB_DUMPERS: &[&str] = &[
     "mongoexport",
 ];
 
+/// A database client printing a query's rows (`psql -c "\\copy (select
+/// email, phone from customers) to stdout"`, `mysql -e 'select * from
+/// users'`): table data, as a dump is.
+fn db_query_rows(seg: &Segment) -> bool {
+    matches!(
+        seg.cmd.as_str(),
+        "psql" | "mysql" | "mariadb" | "sqlite3" | "mongosh" | "clickhouse-client" | "cqlsh"
+    ) && seg.args.iter().any(|a| {
+        let l = a.to_ascii_lowercase();
+        (l.has("select ") || l.has("copy ") || l.has("copy(")) && l.has(" from ")
+            || l.has("\\copy")
+            || l.has(".find(")
+    })
+}
+
 /// A command that reads a secret itself or through one of its
 /// substitutions (`curl -d "$(cat ~/.ssh/id_rsa)"`). A substitution's parse
 /// already holds the scripts nested in it (depth-bounded), so its segments
@@ -1503,6 +1584,7 @@ fn reads_secret_here(seg: &Segment) -> bool {
         || (cmd == "set" && seg.args.is_empty())
         || (cmd == "export" && seg.has_arg("-p"))
         || DB_DUMPERS.contains(&cmd)
+        || db_query_rows(seg)
         || matches!(cmd, "history" | "keychain_dump")
         || (cmd == "security"
             && seg
@@ -2556,6 +2638,20 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
             }
         }
         ordinary = !data.trim().is_empty() && names_ordinary_programs(&cmds);
+        // Something that starts by itself and runs a program kept in a
+        // temporary folder (`ExecStart=/tmp/.cache/monitor`), or a user's
+        // launch agent named as Apple's own (Apple's live in /System): a
+        // dropped implant made to survive a reboot, not a service.
+        let autorun = matches!(kind, Cron | Systemd | Init | Launchd | Autostart);
+        let apple_name = kind == Launchd && {
+            let p = w.path.to_ascii_lowercase();
+            (p.starts_with('~') || p.starts_with("/users/") || p.starts_with("$home"))
+                && p.has("/library/launchagents/com.apple.")
+        };
+        if autorun && (runs_from_drop_dir(&cmds) || apple_name) {
+            sev = Critical;
+            hit(out, ix::W_PAYLOAD, None);
+        }
         if !cmds.trim().is_empty() && depth < 2 {
             let sub = super::CheckInput::command(&cmds);
             let views = Views::build(&sub, coach.settings.max_input_bytes);
@@ -2634,6 +2730,35 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
 /// its files: not a hidden folder or file (tool folders such as `.venv`
 /// and `.local/bin` aside) and not a temporary or shared drop folder, the
 /// places implants are put.
+/// Whether a program the commands run lives in a temporary folder: a path
+/// there that is a command's first word, or one run by a shell's `-c`
+/// text (`sh -c 'while :; do /dev/shm/.s …'`). Log and lock files there
+/// are not programs.
+fn runs_from_drop_dir(cmds: &str) -> bool {
+    const DROP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/"];
+    cmds.split(['\n', ';', '&', '|', '\'', '"', '(', ')'])
+        .filter_map(|part| {
+            let mut words = part.split_ascii_whitespace();
+            let mut w = words.next()?;
+            // The key of a unit or plist line: `ExecStart=/tmp/x`.
+            if let Some((_, v)) = w.split_once('=') {
+                w = v.trim_start_matches(['-', '@', '+', '!']);
+            }
+            if matches!(w, "do" | "then" | "nohup" | "exec" | "sudo") {
+                w = words.next()?;
+            }
+            Some(w.to_ascii_lowercase())
+        })
+        .any(|w| {
+            DROP_DIRS.iter().any(|d| w.starts_with(d))
+                && !w.ends_with(".log")
+                && !w.ends_with(".pid")
+                && !w.ends_with(".lock")
+                && !w.ends_with(".sock")
+                && !w.ends_with('/')
+        })
+}
+
 fn names_ordinary_programs(cmds: &str) -> bool {
     const TOOL_DIRS: &[&str] = &[
         ".venv", ".local", ".cargo", ".nvm", ".pyenv", ".rbenv", ".deno", ".bun", ".config",
@@ -2758,6 +2883,7 @@ pub fn run_all(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if v.hidden_chars {
         hit(out, ix::HIDDEN_CHARS, None);
     }
+    messages(v, out);
     if v.script.is_none() {
         literal_secrets_leaving(v, out);
     }
@@ -3457,6 +3583,10 @@ mod tests {
             (ix::HOSTS_ENTRY, "net.hosts-entry"),
             (ix::DNS_DATA, "exf.data-in-dns-name"),
             (ix::LOOKALIKE_HOST, "net.lookalike-host"),
+            (ix::CODE_REQUEST_ANY, "soc.code-request-any-language"),
+            (ix::INJECTION_ANY, "soc.injection-any-language"),
+            (ix::REMOTE_ACCESS_SCAM, "soc.remote-access-scam"),
+            (ix::WALLET_CODES_SENT, "cred.wallet-or-backup-codes-sent"),
         ];
         assert_eq!(table.len(), DETECTORS.len(), "every detector has an index");
         for (i, id) in table {

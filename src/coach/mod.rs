@@ -11,6 +11,7 @@
 //! or inline when the pool is saturated (it is short: see `benches/coach.rs`).
 
 pub mod detect;
+pub mod lexicon;
 pub mod library;
 pub mod model;
 pub mod patterns;

@@ -471,6 +471,8 @@ const HOME_CREDENTIALS: &str = joined![
     ".jenkins/credentials.xml",
     ".jenkins/secrets/",
     ".vnc/passwd",
+    // CIFS mount credentials (`mount -t cifs -o credentials=…`).
+    ".smbcredentials",
     ".config/sops/",
     ".lesshst",
     // AI agents' own sign-ins: a copy works anywhere.
@@ -793,6 +795,8 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         "/etc/mysql/debian.cnf",
         "/etc/networkmanager/system-connections/",
         "/etc/wpa_supplicant/",
+        "/etc/samba/credentials",
+        "/etc/cifs-credentials",
         "/etc/netplan/",
         "/library/preferences/systemconfiguration/com.apple.airport.preferences.plist",
     ];

@@ -192,6 +192,20 @@ pub static PATTERNS: &[PatternDef] = &[
       "Opens an admin API to the network without authentication",
       "The Docker API on tcp://0.0.0.0, a cluster proxy on every interface or Redis without protected mode lets anyone who can reach the port run code as root.",
       "Keep admin APIs on a unix socket or loopback, with TLS when remote."),
+    // The Docker API without TLS on every interface is root for anyone who
+    // can reach the port (scanners find 2375 within hours): the daemon told
+    // to listen there, or a relay from a port to its socket.
+    unless(p!("net.docker-api-open", NetworkSuspicious, Critical, Raw,
+      r"(?i)(?:\bdockerd\b[^\n;&|]*-H\s*=?\s*tcp://(?:0\.0\.0\.0|\[::\])?:2375\b|\bsocat\b[^\n;&|]*tcp[46]?-listen:\d+[^\n;&|]*unix-connect:\S*docker\.sock|\bsocat\b[^\n;&|]*unix-connect:\S*docker\.sock[^\n;&|]*tcp[46]?-listen:)",
+      "Opens the Docker API to the network",
+      "The Docker API without TLS on every interface lets anyone who reaches the port start a container that mounts the host: root on the machine.",
+      "Keep Docker on its unix socket; for remote use, use ssh:// or TLS with client certificates."),
+      r"(?i)bind=(?:127\.0\.0\.1|localhost)|--tlsverify"),
+    p!("net.docker-api-open-config", NetworkSuspicious, Critical, WriteText,
+      r#"(?i)"hosts"\s*:\s*\[[^\]]*"tcp://(?:0\.0\.0\.0|\[::\])?:2375""#,
+      "Configures the Docker API on the network without TLS",
+      "The daemon will listen on port 2375 on every interface with no authentication: anyone who reaches it is root on the machine.",
+      "Keep Docker on its unix socket; for remote use, use ssh:// or TLS with client certificates."),
     p!("priv.docker-socket-api", PrivilegeEscalation, High, Segment,
       r"^(?:sudo )?curl\b(?:.*\s(?:-X\s*(?:POST|PUT|DELETE)|-d|--data\S*|--json)\b.*--unix-socket\s+\S*docker\.sock|.*--unix-socket\s+\S*docker\.sock\b.*\s(?:-X\s*(?:POST|PUT|DELETE)|-d|--data\S*|--json)\b|.*--unix-socket\s+\S*docker\.sock\b.*/(?:exec|create|start)\b)",
       "Drives the Docker daemon's socket directly",
@@ -1168,7 +1182,7 @@ pub static PATTERNS: &[PatternDef] = &[
     p!("ci.written-pipe-to-shell", CodeInjection, Critical, WriteText,
       // Also an argument vector (`program = ["bash", "-c", "curl … | bash"]`,
       // Terraform's external data source).
-      r#"(?i)(?:system|popen|exec|execSync|spawn|run|call|check_output|"command"\s*:|command\s*=|program\s*=)\s*\(?\s*\[?\s*(?:['"][^'"\n]*['"]\s*,\s*)*['"][^'"\n]*(?:curl|wget)\b[^'"\n]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b"#,
+      r#"(?i)(?:system|popen|exec|execSync|spawn|run|call|check_output|Command|"command"\s*:|command\s*=|program\s*=)\s*\(?\s*\[?\s*(?:['"][^'"\n]*['"]\s*,\s*)*['"][^'"\n]*(?:curl|wget)\b[^'"\n]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b"#,
       "Writes a download-and-run into code or a task file",
       "A setup script, build task or hook that pipes a download into a shell runs it on the next install, build or open.",
       "Vendor what the project needs and run reviewed scripts from files."),
@@ -1669,7 +1683,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Asks for a verification code",
       "Nobody legitimate asks you to pass on a one-time code: it is how accounts are hijacked.",
       "Never forward verification codes; tell the owner about the request."),
-      r"(?i)\b(?:do\s+not|don't|never|not\s+to)\s+(?:share|forward|send|give|tell)"),
+      r"(?i)\b(?:do\s+not|don't|never|not\s+to|can't|cannot|won't|will\s+not)\s+(?:share|forward|send|give|tell)"),
     unless(p!("soc.credential-phish", SocialEngineering, High, Text,
       // Also in Spanish, Portuguese, French, German and Italian (ASCII
       // stems: accented letters match any one or two bytes).
