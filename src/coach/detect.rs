@@ -95,6 +95,8 @@ mod ix {
     pub const INJECTION_ANY: usize = 35;
     pub const REMOTE_ACCESS_SCAM: usize = 36;
     pub const WALLET_CODES_SENT: usize = 37;
+    pub const MONEY_SCAM_ANY: usize = 38;
+    pub const NATIONAL_ID_SENT: usize = 39;
 }
 
 pub static DETECTORS: &[DetectorDef] = &[
@@ -250,6 +252,14 @@ pub static DETECTORS: &[DetectorDef] = &[
       "Sends a wallet recovery phrase or backup codes",
       "A recovery phrase is the wallet, and backup codes sign in without the second factor: whoever reads the message owns the account.",
       "Never send them; if they were sent, move the funds or regenerate the codes."),
+    d!("soc.money-scam-any-language", SocialEngineering, High,
+      "Reads like a money scam",
+      "A parcel fee, a prize that costs a fee, guaranteed returns, gift cards to buy, a relative's new number asking for money, a confidential transfer or changed bank details: the scripts that take people's money, in any language.",
+      "Do not pay or reply; check with the sender through a number or site you already know."),
+    d!("exf.national-id-sent", DataExfiltration, High,
+      "Sends a national identity number",
+      "An identity number (CPF, DNI, Aadhaar, PAN) is enough to open accounts in its owner's name.",
+      "Send it only through the official form that asks for it."),
 ];
 
 fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
@@ -537,7 +547,7 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
             t.to_lowercase()
         }
     };
-    let (mut code, mut inject, mut remote) = (false, None, None);
+    let (mut code, mut inject, mut remote, mut money) = (false, None, None, false);
     for t in v
         .texts
         .iter()
@@ -549,6 +559,13 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
         code |= lexicon::asks_for_code(&l);
         inject = inject.max(lexicon::overrides_instructions(&l));
         remote = remote.max(lexicon::remote_access_scam(&l));
+        money |= lexicon::money_scam(&l);
+    }
+    if money {
+        hit(out, ix::MONEY_SCAM_ANY, None);
+    }
+    if v.outbound.iter().take(16).any(|t| lexicon::national_id(t)) {
+        hit(out, ix::NATIONAL_ID_SENT, None);
     }
     if code {
         hit(out, ix::CODE_REQUEST_ANY, None);
@@ -2555,8 +2572,28 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
     if let Some(data) = w.data.as_deref() {
         super::model::checks_write(&w.path, data, out);
     }
-    if matches!(w.path.as_str(), "/etc/hosts" | "/private/etc/hosts") {
+    if matches!(
+        w.path.as_str(),
+        "/etc/hosts" | "/private/etc/hosts" | "/etc/pihole/custom.list"
+    ) {
         hosts_lines(w.data.as_deref(), out);
+    } else if w.path == "/etc/dnsmasq.conf" || w.path.starts_with("/etc/dnsmasq.d/") {
+        // A home resolver's `address=/github.com/203.0.113.80` is a hosts
+        // line for every machine that asks it: judged as one.
+        if let Some(data) = w.data.as_deref() {
+            let lines: String = data
+                .lines()
+                .take(200)
+                .filter_map(|l| {
+                    let rest = l.trim().strip_prefix("address=/")?;
+                    let (names, addr) = rest.rsplit_once('/')?;
+                    Some(format!("{addr} {}\n", names.replace('/', " ")))
+                })
+                .collect();
+            if !lines.is_empty() {
+                hosts_lines(Some(&lines), out);
+            }
+        }
     }
     let Some(kind) = write_kind(&w.path) else {
         return;
@@ -3587,6 +3624,8 @@ mod tests {
             (ix::INJECTION_ANY, "soc.injection-any-language"),
             (ix::REMOTE_ACCESS_SCAM, "soc.remote-access-scam"),
             (ix::WALLET_CODES_SENT, "cred.wallet-or-backup-codes-sent"),
+            (ix::MONEY_SCAM_ANY, "soc.money-scam-any-language"),
+            (ix::NATIONAL_ID_SENT, "exf.national-id-sent"),
         ];
         assert_eq!(table.len(), DETECTORS.len(), "every detector has an index");
         for (i, id) in table {

@@ -590,6 +590,438 @@ pub fn sends_backup_codes(t: &str) -> bool {
             >= 3
 }
 
+/// Word groups of the money scams, by what they say; a message is one when
+/// it says two things that together make the script (a parcel held *and*
+/// a fee to pay; a prize *and* a fee or your documents). One group alone
+/// is ordinary mail: a delivery notice, a job offer, a bank's news.
+mod money {
+    pub const PARCEL: &[&str] = &[
+        "parcel",
+        "package",
+        "delivery",
+        "shipment",
+        "colis",
+        "livraison",
+        "pacco",
+        "spedizione",
+        "giacenza",
+        "envío",
+        "paquete",
+        "encomenda",
+        "entrega",
+        "paket",
+        "sendung",
+        "zustellung",
+        "посылк",
+        "доставк",
+        "包裹",
+        "快递",
+        "荷物",
+        "配達",
+        "شحنت",
+        "الشحنة",
+        "पार्सल",
+        "डिलीवरी",
+    ];
+    /// A fee to pay, in the imperative or as a charge (not "I paid").
+    pub const FEE: &[&str] = &[
+        "fee",
+        "customs",
+        "frais",
+        "réglez",
+        "tasas",
+        "abone",
+        "pague",
+        "taxa",
+        "gebühr",
+        "zahlen sie",
+        "оплатите",
+        "комисси",
+        "费用",
+        "缴纳",
+        "手数料",
+        "ادفع",
+        "رسوم",
+        "फीस",
+        "शुल्क",
+    ];
+    pub const PRIZE: &[&str] = &[
+        "you won",
+        "you've won",
+        "you have won",
+        "winner",
+        "has ganado",
+        "ganaste",
+        "ganhou",
+        "vous avez gagné",
+        "gewonnen",
+        "hai vinto",
+        "выиграли",
+        "выигрыш",
+        "中奖",
+        "当選",
+        "فزت",
+        "جائزة",
+        "जीते",
+        "लॉटरी",
+        "lottery",
+        "lotería",
+        "loterie",
+    ];
+    pub const SEND_DETAILS: &[&str] = &[
+        "fee",
+        "processing",
+        "bank account",
+        "account number",
+        "iban",
+        "id card",
+        "passport",
+        "documento",
+        "cuenta",
+        "conta",
+        "compte",
+        "konto",
+        "паспорт",
+        "счёт",
+        "счет",
+        "银行卡",
+        "口座",
+        "الهوية",
+        "حساب",
+        "फीस",
+        "खाता",
+        "upi",
+    ];
+    pub const GUARANTEE: &[&str] = &[
+        "guaranteed",
+        "garantizado",
+        "garantido",
+        "garanti",
+        "garantiert",
+        "garantito",
+        "гарантир",
+        "稳赚",
+        "保证收益",
+        "内部消息",
+        "内部情報",
+        "確実",
+        "مضمون",
+        "गारंटी",
+        "% per week",
+        "% por semana",
+        "% pro woche",
+        "% par semaine",
+        "% в день",
+        "日收益",
+        "% a day",
+        "% daily",
+    ];
+    pub const INVEST: &[&str] = &[
+        "bitcoin",
+        "crypto",
+        "btc",
+        "usdt",
+        "trading",
+        "invest",
+        "forex",
+        "炒股",
+        "股票",
+        "投资",
+        "暗号資産",
+        "投資",
+        "крипт",
+        "инвест",
+        "تداول",
+        "استثمار",
+        "निवेश",
+        "krypto",
+        "inversión",
+        "investimento",
+        "retorno",
+        "rendite",
+        "arbitrage",
+    ];
+    pub const GIFT_CARD: &[&str] = &[
+        "gift card",
+        "google play card",
+        "tarjetas de google play",
+        "tarjeta regalo",
+        "carte cadeau",
+        "geschenkkarte",
+        "gutschein",
+        "itunes card",
+        "apple card",
+        "steam card",
+        "transcash",
+        "neosurf",
+        "pcs mastercard",
+        "paysafecard",
+        "礼品卡",
+        "ギフトカード",
+        "подарочн",
+        "بطاقة هدية",
+        "गिफ्ट कार्ड",
+    ];
+    pub const CODES_OR_BUY: &[&str] = &[
+        "code",
+        "códigos",
+        "codes",
+        "buy",
+        "compres",
+        "compra",
+        "achète",
+        "kauf",
+        "compri",
+        "купи",
+        "买",
+        "購入",
+        "اشتر",
+        "खरीद",
+        "coupons",
+        "photo",
+        "foto",
+    ];
+    pub const NEW_NUMBER: &[&str] = &[
+        "new number",
+        "nuevo número",
+        "número nuevo",
+        "neue nummer",
+        "nouveau numéro",
+        "novo número",
+        "nuovo numero",
+        "нового номера",
+        "новый номер",
+        "新号码",
+        "新しい番号",
+        "رقم جديد",
+        "नया नंबर",
+    ];
+    pub const MONEY: &[&str] = &[
+        "pay",
+        "bill",
+        "transfer",
+        "money",
+        "£",
+        "$",
+        "€",
+        "dinero",
+        "pagar",
+        "geld",
+        "überweis",
+        "argent",
+        "virement",
+        "dinheiro",
+        "soldi",
+        "денег",
+        "деньги",
+        "рубл",
+        "перевед",
+        "钱",
+        "转账",
+        "お金",
+        "振込",
+        "فلوس",
+        "تحويل",
+        "पैसे",
+        "रुपये",
+    ];
+    pub const CONFIDENTIAL: &[&str] = &[
+        "confidential",
+        "confidencial",
+        "vertraulich",
+        "confidentiel",
+        "riservat",
+        "конфиденциально",
+        "保密",
+        "機密",
+        "سري",
+        "गोपनीय",
+        "don't tell",
+        "no lo comentes",
+        "nicht mit kollegen",
+    ];
+    pub const TRANSFER: &[&str] = &[
+        "wire",
+        "transfer",
+        "transferencia",
+        "überweisung",
+        "virement",
+        "transferência",
+        "bonifico",
+        "перевод",
+        "汇款",
+        "送金",
+        "تحويل",
+        "ट्रांसफर",
+    ];
+    pub const BANK_CHANGE: &[&str] = &[
+        "banking details have changed",
+        "bank details have changed",
+        "new bank details",
+        "updated bank details",
+        "nuevos datos bancarios",
+        "neue bankverbindung",
+        "nouvelles coordonnées bancaires",
+        "novos dados bancários",
+        "nuove coordinate bancarie",
+        "новые реквизиты",
+        "新的银行账户",
+    ];
+    pub const EXTORTION: &[&str] = &[
+        "recorded you",
+        "webcam",
+        "your contacts",
+        "tus contactos",
+        "deine kontakte",
+        "vos contacts",
+    ];
+    pub const ADDRESS_ISSUE: &[&str] = &[
+        "incomplete address",
+        "indirizzo incompleto",
+        "dirección incompleta",
+        "adresse incomplète",
+        "endereço incompleto",
+        "unvollständige adresse",
+        "عنوان غير مكتمل",
+        "неполный адрес",
+        "地址不完整",
+        "住所不備",
+    ];
+    pub const REFUND_CLAIM: &[&str] = &[
+        "tax refund",
+        "退税",
+        "reembolso de impuestos",
+        "steuererstattung",
+        "remboursement d'impôt",
+        "налоговый вычет",
+        "還付金",
+        "استرداد ضريبي",
+        "टैक्स रिफंड",
+    ];
+    pub const JOB: &[&str] = &[
+        "remote work",
+        "work from home",
+        "удалённая работа",
+        "удаленная работа",
+        "trabajo desde casa",
+        "trabalho remoto",
+        "heimarbeit",
+        "travail à domicile",
+        "在家工作",
+        "在宅",
+        "عمل من المنزل",
+        "घर से काम",
+    ];
+    pub const DOCS_AND_CARD: &[&str] = &[
+        "passport",
+        "паспорт",
+        "pasaporte",
+        "passaporte",
+        "reisepass",
+        "passeport",
+        "card number",
+        "номер карты",
+        "número de tarjeta",
+        "kartennummer",
+        "护照",
+        "パスポート",
+        "جواز",
+        "पासपोर्ट",
+    ];
+}
+
+/// A money scam in any of the languages above: parcel fees, prizes that
+/// cost a fee or your documents, guaranteed returns, gift-card errands,
+/// "new number" relatives, confidential transfers, changed bank details,
+/// extortion, jobs that want a passport and a card.
+pub fn money_scam(l: &str) -> bool {
+    use money::*;
+    let pairs: [(&[&str], &[&str]); 10] = [
+        (PARCEL, FEE),
+        (PARCEL, ADDRESS_ISSUE),
+        (REFUND_CLAIM, SEND_DETAILS),
+        (PRIZE, SEND_DETAILS),
+        (GUARANTEE, INVEST),
+        (GIFT_CARD, CODES_OR_BUY),
+        (NEW_NUMBER, MONEY),
+        (CONFIDENTIAL, TRANSFER),
+        (EXTORTION, INVEST),
+        (JOB, DOCS_AND_CARD),
+    ];
+    (any(l, BANK_CHANGE) || pairs.iter().any(|(a, b)| any(l, a) && any(l, b)))
+        && !any(l, SCAM_WARNINGS)
+}
+
+/// Text about scams, not a scam: a bank's or a newspaper's warning.
+const SCAM_WARNINGS: &[&str] = &[
+    "scam",
+    "fraud",
+    "phishing",
+    "estafa",
+    "arnaque",
+    "betrug",
+    "truffa",
+    "golpe",
+    "мошенн",
+    "诈骗",
+    "詐欺",
+    "احتيال",
+    "धोखाधड़ी",
+    "never ask",
+    "nunca",
+    "jamais",
+    "niemals",
+    // Someone warning about one.
+    "wasn't me",
+    "not me",
+    "don't send",
+    "do not send",
+    "don't click",
+    "not click",
+    "delete it",
+    "heads up",
+    "beware",
+    "be careful",
+    "posing as",
+    "prosecutors",
+    "defendants",
+    "cuidado",
+    "attention aux",
+    "vorsicht",
+    "attenzione",
+    "осторожно",
+    "警惕",
+    "谨防",
+];
+
+/// A national identity number of one of the formats people send for
+/// forms (Brazil's CPF, Spain's DNI and social security number, India's
+/// Aadhaar and PAN), named as such.
+pub fn national_id(t: &str) -> bool {
+    let l = t.to_lowercase();
+    let digits_run = |min: usize| {
+        t.split(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | ' ')))
+            .any(|w| w.chars().filter(char::is_ascii_digit).count() >= min)
+    };
+    (l.has("cpf") && digits_run(11))
+        || (l.has("dni") || l.has("nie "))
+            && t.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+                w.len() == 9
+                    && w[..8].bytes().all(|b| b.is_ascii_digit())
+                    && w.as_bytes()[8].is_ascii_alphabetic()
+            })
+        || (l.has("seguridad social") || l.has("sécurité sociale")) && digits_run(10)
+        || (l.has("aadhaar") || l.has("आधार")) && digits_run(12)
+        || l.has("pan")
+            && t.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+                let b = w.as_bytes();
+                b.len() == 10
+                    && b[..5].iter().all(u8::is_ascii_uppercase)
+                    && b[5..9].iter().all(u8::is_ascii_digit)
+                    && b[9].is_ascii_uppercase()
+            })
+}
+
 fn any(hay: &str, words: &[&str]) -> bool {
     words.iter().any(|w| hay.has(w))
 }
@@ -621,6 +1053,34 @@ mod tests {
         ] {
             assert!(!asks_for_code(m), "{m}");
         }
+    }
+
+    #[test]
+    fn money_scams_and_their_look_alikes() {
+        for m in [
+            "colissimo : votre colis est en attente. frais de réexpédition 1,45 €. réglez ici : https://x.example",
+            "hi mum, this is my new number, can you help me pay a bill today? it's £740",
+            "老师带你炒股，内部消息稳赚不赔，日收益5%以上！",
+            "hallo, ich brauche heute eine vertrauliche überweisung über 48.500 €",
+            "please note our banking details have changed; pay invoice 2093 to the iban below",
+            "mabrook: فزت بجائزة. أرسل صورة الهوية ورقم حسابك",
+        ] {
+            assert!(money_scam(m), "{m}");
+        }
+        for m in [
+            "your parcel is out for delivery today; track it in the app.",
+            "we invest two hours per week in code review.",
+            "the quarterly transfer report is attached.",
+            "banks never ask for your code: this is a scam, delete it.",
+        ] {
+            assert!(!money_scam(m), "{m}");
+        }
+        assert!(national_id(
+            "Segue meu CPF 123.456.789-09 pra fazer o cadastro."
+        ));
+        assert!(national_id("Mi DNI es 12345678Z."));
+        assert!(national_id("PAN ABCDE1234F for KYC"));
+        assert!(!national_id("The DNI field is required; see the form."));
     }
 
     #[test]

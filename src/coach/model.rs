@@ -250,6 +250,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Searches memory, swap or a raw disk for passwords",
       "Reading swap, /dev/mem, /proc/kcore or a block device beneath the filesystem and searching it for passwords collects every secret that was ever paged out or written there.",
       "Do not run it."),
+    d!("dst.backups-and-data", DestructiveOperation, Critical,
+      "Deletes backups and the data they hold in one go",
+      "Removing the snapshots or backup archives and then the live files leaves nothing to restore from: the pattern of ransomware and of a mistake that cannot be undone.",
+      "Delete one or the other, after checking a restore works."),
 ];
 
 mod ix {
@@ -311,6 +315,7 @@ mod ix {
     pub const DNS_AWAY: usize = 55;
     pub const FILELESS_EXEC: usize = 56;
     pub const RAW_MEMORY_SEARCH: usize = 57;
+    pub const BACKUPS_AND_DATA: usize = 58;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -2538,6 +2543,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
     let mut deletes_many = false;
     data_to_socket(segs, out);
     listed_deletion(segs, out);
+    backups_and_data(segs, out);
     image_push_to_bare_ip(segs, out);
     page_overwrite(segs, out);
     for s in segs {
@@ -6013,6 +6019,71 @@ fn narrows(s: &Segment) -> bool {
 /// `aws s3 ls | awk '{print $3}' | xargs -I{} aws s3 rb s3://{} --force`,
 /// `kubectl delete ns $(kubectl get ns -o name)`: a listing of every
 /// resource of a kind fed, unnarrowed, into the same tool's delete.
+/// Backups deleted and live data deleted in the same call (`zfs destroy`
+/// of every snapshot, then `rm -rf` of the data).
+fn backups_and_data(segs: &[Segment], out: &mut Vec<Match>) {
+    const BACKUP_WORDS: &[&str] = &["backup", "snapshot", "borg", "restic", "timemachine"];
+    let backupish = |p: &str| {
+        let l = p.to_ascii_lowercase();
+        BACKUP_WORDS.iter().any(|w| l.has(w))
+    };
+    let removes = |s: &Segment| {
+        s.cmd == "rm"
+            && s.args
+                .iter()
+                .any(|a| a.starts_with('-') && a.contains(['r', 'R']))
+    };
+    let mut backups = false;
+    let mut live = false;
+    for s in segs {
+        let cmd = s.cmd.as_str();
+        let first = s.args.first().map(String::as_str);
+        let backup_tool = matches!(cmd, "borg" | "borgbackup") && matches!(first, Some("delete"))
+            // A retention policy (`--keep-daily 7`) is routine pruning;
+            // forgetting named snapshots or keeping one is deletion.
+            || cmd == "restic"
+                && s.args.iter().any(|a| a == "forget")
+                && !s.args.windows(2).any(|w| {
+                    w[0].starts_with("--keep-")
+                        && (w[0] != "--keep-last" || w[1].parse::<u32>().is_ok_and(|n| n >= 2))
+                })
+            || cmd == "zfs"
+                && first == Some("destroy")
+                && s.operands().skip(1).any(|o| o.contains('@'))
+            || cmd == "tmutil" && matches!(first, Some("delete" | "deletelocalsnapshots"))
+            || cmd == "btrfs" && s.args.iter().any(|a| a == "delete") && s.operands().any(|o| backupish(o));
+        backups |= backup_tool || removes(s) && s.operands().any(|o| backupish(o));
+        if removes(s)
+            && s.operands().any(|o| {
+                let o = o.trim_end_matches(['/', '*']);
+                !o.is_empty()
+                    && !backupish(o)
+                    && !["/tmp", "/var/tmp", "/dev/shm"]
+                        .iter()
+                        .any(|t| o.starts_with(t))
+                    && ![
+                        "node_modules",
+                        "target",
+                        "dist",
+                        "build",
+                        ".cache",
+                        "__pycache__",
+                    ]
+                    .iter()
+                    .any(|b| o.rsplit('/').next() == Some(*b))
+            })
+            || cmd == "zfs"
+                && first == Some("destroy")
+                && s.operands().skip(1).any(|o| !o.contains('@'))
+        {
+            live = true;
+        }
+    }
+    if backups && live {
+        hit(out, ix::BACKUPS_AND_DATA);
+    }
+}
+
 fn listed_deletion(segs: &[Segment], out: &mut Vec<Match>) {
     for (j, t) in segs.iter().enumerate() {
         if !RESOURCE_CLIS.contains(&t.cmd.as_str()) || !deletes_resources(t) {
@@ -8256,6 +8327,7 @@ mod tests {
             (ix::DNS_AWAY, "net.dns-redirected-away"),
             (ix::FILELESS_EXEC, "ci.fileless-exec"),
             (ix::RAW_MEMORY_SEARCH, "cred.raw-memory-search"),
+            (ix::BACKUPS_AND_DATA, "dst.backups-and-data"),
         ];
         assert_eq!(
             table.len(),

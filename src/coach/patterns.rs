@@ -133,7 +133,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A wildcard delete removes whatever the current directory happens to hold; agents are often not where they think they are.",
       "Name the directory to delete explicitly, or use a guarded form such as rm -rf \"${DIR:?}\"/*."),
     unless(p!("dst.mkfs-device", DestructiveOperation, Critical, Segment,
-      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs\s+(?:-\S+\s+)*(?:-\w*a\w*|--all|-o|--offset)|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+-\w*w|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat|apfs\s+(?:deleteVolume|deleteContainer|eraseVolume))\b"),
+      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs\s+(?:-\S+\s+)*(?:-\w*a\w*|--all|-o|--offset)|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+(?:-\S+\s+)*-\w*w\w*|nvme\s+(?:format|sanitize)|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat|apfs\s+(?:deleteVolume|deleteContainer|eraseVolume))\b"),
       "Formats or wipes a disk device",
       "Making a filesystem, repartitioning or shredding a block device destroys every file on it.",
       "Work on an image file (mkfs.ext4 disk.img) or ask the owner to do disk maintenance by hand."),
@@ -308,6 +308,42 @@ pub static PATTERNS: &[PatternDef] = &[
       // Throwaway namespaces by name: preview and review apps, CI and test
       // runs.
       concat!(r"^(?:sudo )?(?:kubectl|oc)\s+delete\s+(?:ns|namespaces?)\s+(?:preview|review|pr|ci|test|tmp|temp|ephemeral|sandbox|feature|e2e)[-_][\w-]+\s*$|", throwaway_line!())),
+    // A production database changed, exported or searched for personal
+    // data: what a person runs deliberately, with a ticket, not as a step
+    // of routine work (the same on a dev or test database is routine).
+    p!("dst.production-database", DestructiveOperation, High, Raw,
+      r#"(?i)(?:\$\{?\w*PROD\w*\}?|\bprod(?:uction)?[-.]?(?:db|database|pg|postgres|mysql|primary)\b|\b(?:db|database|pg|postgres|mysql)\d*[-.]prod(?:uction)?\b)[^\n]{0,300}?(?:\b(?:drop|truncate|alter|grant|revoke)\s+\w|\bdelete\s+from\b|\bupdate\s+\w+\s+set\b|\binsert\s+into\b|\\?copy\s*\(|\bselect\b[^;\n]{0,120}?\b(?:email|phone|address|ssn|dob|date_of_birth|password\w*|card\w*)\b|\bpg_(?:roles|shadow|authid|user)\b|\bmigrate\s+(?:reset|deploy|dev)\b|\bdb\s+(?:push|drop|reset)\b|\s(?:-f|--file)[=\s]+\S+\.sql\b)|(?i)(?:\b(?:drop|truncate|alter|grant|revoke)\s+\w|\bdelete\s+from\b|\bupdate\s+\w+\s+set\b|\binsert\s+into\b|\\?copy\s*\(|\bselect\b[^;\n]{0,120}?\b(?:email|phone|address|ssn|dob|date_of_birth|password\w*|card\w*)\b|\bpg_(?:roles|shadow|authid|user)\b|\bmigrate\s+(?:reset|deploy|dev)\b|\bdb\s+(?:push|drop|reset)\b|\s(?:-f|--file)[=\s]+\S+\.sql\b)[^\n]{0,300}?(?:\$\{?\w*PROD\w*\}?|\bprod(?:uction)?[-.]?(?:db|database|pg|postgres|mysql|primary)\b|\b(?:db|database|pg|postgres|mysql)\d*[-.]prod(?:uction)?\b)"#,
+      "Changes, exports or searches a production database",
+      "Schema changes, resets, bulk exports and reads of customers' personal data on production are hard to undo and are data leaving its store.",
+      "Run it against staging, or have a person run it on production with a reviewed script."),
+    p!("priv.database-superuser", PrivilegeEscalation, High, Raw,
+      r#"(?i)\balter\s+(?:role|user)\s+\S+\s+(?:with\s+)?(?:[a-z]+\s+)*superuser\b|\bgrant\s+all\s+privileges\s+on\s+\*\.\*\s+to\b"#,
+      "Makes a database account a superuser",
+      "A superuser can read every table, run programs on the database host and turn off every other check.",
+      "Grant the specific privileges the account needs."),
+    // A port on the home router forwarded to a machine inside: the
+    // service on it is on the internet from then on.
+    p!("net.router-port-forward", NetworkSuspicious, High, Segment,
+      r#"^(?:sudo )?upnpc\b.*\s-[aer]\s"#,
+      "Forwards a router port to this network",
+      "A UPnP port mapping puts the service on the internet, past the router's firewall, until someone removes it.",
+      "Reach home services over a VPN (WireGuard, Tailscale) instead."),
+    // An admin web interface left without a password.
+    p!("def.admin-password-removed", PrivilegeEscalation, High, Raw,
+      r#"(?:^|[;&|(]\s*)(?:sudo\s+)?pihole\s+(?:-a\s+-p|setpassword)\s+(?:''|"")"#,
+      "Removes an admin interface's password",
+      "With the password empty, anyone on the network can change the DNS filter's settings and where names resolve.",
+      "Keep a password; use a password manager for it."),
+    p!("dst.paas-app-destroy", DestructiveOperation, High, Segment,
+      r#"^(?:sudo )?(?:(?:fly|flyctl)\s+(?:apps\s+)?(?:destroy|delete)\b|heroku\s+apps:destroy\b|vercel\s+(?:remove|rm)\b|netlify\s+sites:delete\b|railway\s+delete\b|render\s+services?\s+delete\b)"#,
+      "Deletes a hosted application",
+      "Destroying an app on a hosting platform takes its machines, volumes and addresses with it.",
+      "Scale it to zero or suspend it first; delete only what a person confirmed."),
+    p!("cred.paas-secrets-read", CredentialExposure, High, Segment,
+      r#"^(?:sudo )?(?:vercel\s+env\s+pull\b.*\bprod\w*|netlify\s+env:list\b.*--plain|heroku\s+config(?:\s+(?:-a|--app)\s+\S+)?\s*$|(?:fly|flyctl)\s+ssh\s+console\b.*\b(?:printenv|env)\b|railway\s+variables\b.*--kv)"#,
+      "Reads a hosted application's secrets",
+      "The platform's environment holds production credentials; pulling or printing them puts them in files and transcripts.",
+      "Read the one value the task needs, or use the platform's secret references."),
     unless(p!("dst.cloud-destroy", DestructiveOperation, High, Segment,
       cmd!(r"(?:(?:terraform|tofu|terragrunt|pulumi)\s+(?:.*\s)?destroy\b|aws\s+s3\s+(?:rm\s.*--recursive|rb\b)|aws\s+s3api\s+delete-bucket|aws\s+\S+\s+(?:delete|terminate|deregister)-\S+|gsutil\s+(?:-m\s+)?(?:rm\s+-\w*r|rb)\b|gcloud\s+.*\bdelete\b|az\s+.*\bdelete\b|doctl\s+.*\bdelete\b|heroku\s+(?:apps:destroy|pg:reset)|flyctl?\s+(?:apps\s+)?destroy|redis-cli\b.*\b(?i:flush(?:all|db))\b|dropdb\s|aws\s+kms\s+(?:schedule-key-deletion|disable-key)\b|gcloud\s+kms\s+keys\s+versions\s+(?:destroy|disable)\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--all\b.*--replicas[=\s]+0\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--replicas[=\s]+0\b.*--all\b)"),
       "Destroys cloud infrastructure or data",
@@ -1179,6 +1215,51 @@ pub static PATTERNS: &[PatternDef] = &[
       "Give programs commands you have read, from files you control."),
       // Text about the practice, written into a document.
       r"^\s*(?:echo|printf)\b.*>>?\s*[\w./-]+\.(?:md|txt|rst|adoc|html)\s*$"),
+    // Application code that hands a request's data to a command runner:
+    // a remote command endpoint, whatever route it sits behind.
+    p!("ci.written-command-endpoint", CodeInjection, Critical, WriteText,
+      r#"\b(?:execSync|execFileSync|spawnSync|exec|execFile|spawn|system|popen|check_output|check_call|Popen|Command|shell_exec|passthru)\s*\([^)\n]{0,80}?\b(?:req|request|r|ctx|c)\.(?:body|query|params|URL\.Query\(\)|FormValue|PostFormValue|args|form|GET|POST|get_json|json)\b"#,
+      "Writes code that runs commands sent in a web request",
+      "A route that passes request data to a shell or process runner lets anyone who can reach it run commands on the server.",
+      "Remove the endpoint; if an operation is needed, give it a fixed command and authentication."),
+    // A program that connects out and gives the connection a shell: the
+    // reverse shell of the command patterns, written as source.
+    p!("ci.written-reverse-shell", CodeInjection, Critical, WriteText,
+      r#"(?s)(?:\bnet\.Dial\w*|\bnet\.(?:connect|createConnection)|\bnew\s+net\.Socket|\bTCPSocket\.(?:new|open)|\bsocket\.create_connection|\bfsockopen)\s*\(.{0,600}?(?:exec\.Command|\bspawn|\bexecFile|\bproc_open|\bpopen|\bsystem|\bexec)\s*\(\s*["'](?:/bin/|/usr/bin/)?(?:ba|z|da|k)?sh["']"#,
+      "Writes a program that opens a shell over a network connection",
+      "Code that dials out and wires the connection to a shell is a reverse shell: whoever listens runs commands here.",
+      "Do not write or build it."),
+    // Code that ships the process environment to a web address: every
+    // secret the service was given leaves with it.
+    unless(p!("exf.written-environment-sent", DataExfiltration, Critical, WriteText,
+      r#"(?s)\b(?:fetch|axios(?:\.post|\.put)?|got(?:\.post)?|request(?:s)?\.post|http\.Post|https?\.request|urlopen)\s*\(\s*[`'"]https?://[^`'"\s]+[`'"].{0,400}?(?:\bprocess\.env\b(?:\s*[,)}]|\s*$)|\bos\.environ\b(?:\s*[,)}]|\.copy\(\))|\bos\.Environ\(\))"#,
+      "Writes code that sends the process environment to a server",
+      "The environment holds the service's secrets (database URL, API keys): code that posts it to an address sends them all.",
+      "Send only the fields the service needs; never the environment."),
+      r#"https?://(?:localhost|127\.0\.0\.1|\[::1\])[:/]"#),
+    // Code that mirrors incoming requests (their headers carry cookies and
+    // tokens) to an outside address.
+    unless(p!("exf.written-request-mirror", DataExfiltration, High, WriteText,
+      r#"(?s)\b(?:fetch|axios(?:\.post|\.put)?|got(?:\.post)?|requests\.post|http\.Post|https?\.request|urlopen)\s*\(\s*[`'"]https?://[^`'"\s]+[`'"].{0,300}?\b(?:req\.headers|req\.body|request\.headers|r\.Header|event|req\.cookies)\b"#,
+      "Writes code that sends incoming requests elsewhere",
+      "Request headers and bodies carry users' cookies, tokens and data: mirroring them to another server leaks every session.",
+      "Log locally, with secrets scrubbed, or use the provider's own SDK."),
+      r#"https?://(?:localhost|127\.0\.0\.1|\[::1\])[:/]|(?i)\b(?:delete|redact|scrub|mask)\w*\b[^\n]{0,40}(?:authorization|cookie)"#),
+    // A hard-coded value in a header or query that makes the caller an
+    // administrator: a backdoor into the login.
+    p!("priv.written-auth-backdoor", PrivilegeEscalation, Critical, WriteText,
+      r#"(?s)(?:req\.headers\[\s*['"][\w-]+['"]\s*\]|req\.get\(\s*['"][\w-]+['"]\s*\)|req\.query\.\w+|r\.Header\.Get\(\s*"[\w-]+"\s*\)|r\.URL\.Query\(\)\.Get\(\s*"[\w-]+"\s*\)|request\.(?:headers|args)\.get\(\s*['"][\w-]+['"]\s*\))\s*===?\s*['"][^'"\s]{6,}['"].{0,200}?(?:role['"]?\s*[:=]\s*['"](?:admin|superadmin|root|owner)['"]|"(?:admin|superadmin|root)"|is_?admin\s*[:=]\s*(?:true|True))"#,
+      "Writes a hard-coded login bypass",
+      "A fixed header or query value that grants an administrator is a backdoor: anyone who learns it is in, and it cannot be rotated.",
+      "Remove it; use real accounts and short-lived support access."),
+    // Weakening a service's own defences in its code: certificate checks
+    // off, a page's content policy off, any origin allowed with cookies,
+    // the environment printed into logs, stored text run as code.
+    p!("def.written-defence-off", PrivilegeEscalation, High, WriteText,
+      r#"(?s)\bInsecureSkipVerify\s*:\s*true|\brejectUnauthorized\s*:\s*false|\bNODE_TLS_REJECT_UNAUTHORIZED\s*=\s*['"]?0|\bcontentSecurityPolicy\s*:\s*false|\bcors\(\s*\{[^}]{0,120}?origin\s*:\s*(?:true|['"]\*['"]|\(\s*_?\w*\s*,\s*\w+\s*\)\s*=>\s*\w+\(\s*null\s*,\s*true\s*\))[^}]{0,120}?credentials\s*:\s*true|\b(?:console\.(?:log|info|debug)|logger\.\w+|print|log\.Print\w*)\s*\([^)\n]{0,40}?(?:JSON\.stringify\(\s*process\.env\b|\bos\.environ\s*\)|\bos\.Environ\(\))|\bnew\s+Function\s*\([^)\n]{0,60}?\$\{\s*\w+\.(?:expression|code|script|body|rule)\b"#,
+      "Writes code that turns a protection off",
+      "Certificate checks off, a content policy off, any site allowed to call with the user's cookies, secrets printed to logs or stored text run as code each open the service to attack.",
+      "Keep the protection; if a test needs it off, scope that to the test."),
     p!("ci.written-pipe-to-shell", CodeInjection, Critical, WriteText,
       // Also an argument vector (`program = ["bash", "-c", "curl … | bash"]`,
       // Terraform's external data source).
