@@ -556,10 +556,11 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
         .take(16)
     {
         let l = lower(t);
-        code |= lexicon::asks_for_code(&l);
-        inject = inject.max(lexicon::overrides_instructions(&l));
-        remote = remote.max(lexicon::remote_access_scam(&l));
-        money |= lexicon::money_scam(&l);
+        let m = lexicon::Message::new(&l);
+        code |= lexicon::asks_for_code(&m);
+        inject = inject.max(lexicon::overrides_instructions(&m));
+        remote = remote.max(lexicon::remote_access_scam(&m));
+        money |= lexicon::money_scam(&m);
     }
     if money {
         hit(out, ix::MONEY_SCAM_ANY, None);
