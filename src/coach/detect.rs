@@ -534,9 +534,6 @@ fn url_secret_for_other_host(url: &str, host: &str) -> bool {
         .any(|d| literal_secret_for_other_host(&d, host))
 }
 
-/// Literal tokens leaving through a fetched URL or a request body that a
-/// tool call (not a shell command) carries: `web_fetch` of `…?t=ghp_…`, an
-/// HTTP tool's `body` with an AWS key.
 /// The message kinds of `lexicon`, on what was read or fetched and on
 /// what the agent sends.
 fn messages(v: &Views, out: &mut Vec<Match>) {
@@ -590,6 +587,9 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
     }
 }
 
+/// Literal tokens leaving through a fetched URL or a request body that a
+/// tool call (not a shell command) carries: `web_fetch` of `…?t=ghp_…`, an
+/// HTTP tool's `body` with an AWS key.
 fn literal_secrets_leaving(v: &Views, out: &mut Vec<Match>) {
     for u in v.urls.iter().take(16) {
         let Some(h) = host_of_word(u) else { continue };
