@@ -5626,6 +5626,18 @@ const POPULAR_NPM: &str = joined![
     "postcss",
     "sass",
     "zod",
+    // SDKs an app holds its payment, messaging and cloud keys in.
+    "stripe",
+    "twilio",
+    "@sendgrid/mail",
+    "@anthropic-ai/sdk",
+    "firebase",
+    "@aws-sdk/client-s3",
+    "prisma",
+    "@prisma/client",
+    "mysql2",
+    "redis",
+    "ioredis",
 ];
 
 /// One edit (insert, delete, substitute, swap of neighbours) apart, or the

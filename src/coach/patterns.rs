@@ -334,6 +334,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Removes an admin interface's password",
       "With the password empty, anyone on the network can change the DNS filter's settings and where names resolve.",
       "Keep a password; use a password manager for it."),
+    // Where a payment, messaging or forge service sends its events (and the
+    // data in them) changed to an address given on the command line.
+    unless(p!("net.webhook-repointed", NetworkSuspicious, High, Raw,
+      r#"(?i)(?:/v1/webhook_endpoints\b|\bwebhook_endpoints\s+(?:create|update)\b|/hooks(?:/\d+)?(?:/config)?\b|\b(?:twilio\s+api:\S*(?:phone-numbers|services)\S*:(?:create|update)))[^\n]{0,300}?(?:\burl=|--url[=\s]+|-f\s+['"]?(?:config\[)?url\]?=|--(?:sms|voice|status-callback)-url[=\s]+)['"]?https?://|\btwilio\s+api:\S*:(?:create|update)\b[^\n]{0,300}?--(?:sms|voice|status-callback)-url[=\s]+['"]?https?://"#,
+      "Points a service's webhooks at a new address",
+      "Webhooks carry every payment, message or push event, with customer data, to the address set here.",
+      "Change webhook endpoints in the service's dashboard, to the team's own domain."),
+      r#"(?i)(?:url=|--url[=\s]+|url\]?=|-url[=\s]+)['"]?https?://(?:localhost|127\.0\.0\.1)[:/]"#),
     p!("dst.paas-app-destroy", DestructiveOperation, High, Segment,
       r#"^(?:sudo )?(?:(?:fly|flyctl)\s+(?:apps\s+)?(?:destroy|delete)\b|heroku\s+apps:destroy\b|vercel\s+(?:remove|rm)\b|netlify\s+sites:delete\b|railway\s+delete\b|render\s+services?\s+delete\b)"#,
       "Deletes a hosted application",
