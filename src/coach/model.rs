@@ -478,6 +478,12 @@ const HOME_CREDENTIALS: &str = joined![
     ".vnc/passwd",
     // CIFS mount credentials (`mount -t cifs -o credentials=…`).
     ".smbcredentials",
+    // Mail clients' passwords and tokens.
+    ".msmtprc",
+    ".config/msmtp/config",
+    ".mbsyncrc",
+    ".offlineimaprc",
+    ".fetchmailrc",
     ".config/sops/",
     ".lesshst",
     // AI agents' own sign-ins: a copy works anywhere.
@@ -915,6 +921,9 @@ static READERS: Words = Words::new(&[
 /// Commands that use a credential file for what it is for (an identity, a
 /// config), or only look at its metadata: naming one is not reading it.
 static USES_CREDENTIALS: Words = Words::new(&[
+    // `mount -t cifs -o credentials=~/.smbcredentials`: the file's purpose.
+    "mount",
+    "mount.cifs",
     "ssh",
     "scp",
     "sftp",
