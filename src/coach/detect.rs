@@ -545,6 +545,7 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
         }
     };
     let (mut code, mut inject, mut remote, mut money) = (false, None, None, false);
+    let mut lookalike = false;
     for t in v
         .texts
         .iter()
@@ -553,6 +554,20 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
         .take(16)
     {
         let l = lower(t);
+        // Links in the text: a host wearing a brand it does not belong to
+        // is the phishing link itself (the URLs a call fetches are judged
+        // in `run_all`).
+        lookalike |= l
+            .match_indices("://")
+            .take(32)
+            .filter_map(|(i, _)| {
+                let rest = &l[i + 3..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+                    .unwrap_or(rest.len());
+                (end > 0).then(|| &rest[..end])
+            })
+            .any(lookalike_host);
         let m = lexicon::Message::new(&l);
         code |= lexicon::asks_for_code(&m);
         inject = inject.max(lexicon::overrides_instructions(&m));
@@ -561,6 +576,9 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
     }
     if money {
         hit(out, ix::MONEY_SCAM_ANY, None);
+    }
+    if lookalike && !out.iter().any(|m| m.pattern_id == "net.lookalike-host") {
+        hit(out, ix::LOOKALIKE_HOST, None);
     }
     if v.outbound.iter().take(16).any(|t| lexicon::national_id(t)) {
         hit(out, ix::NATIONAL_ID_SENT, None);
@@ -1392,6 +1410,131 @@ pub(super) fn lookalike_host(host: &str) -> bool {
         && labels[1..labels.len() - 2]
             .iter()
             .any(|l| IMITATED_TLDS.contains(l))
+        || brand_lookalike(&labels)
+}
+
+/// Brands phishing hosts wear.
+const BRANDS: &[&str] = &[
+    "paypal",
+    "google",
+    "microsoft",
+    "apple",
+    "amazon",
+    "github",
+    "gitlab",
+    "netflix",
+    "facebook",
+    "instagram",
+    "whatsapp",
+    "dropbox",
+    "docusign",
+    "office365",
+    "outlook",
+    "icloud",
+    "coinbase",
+    "binance",
+    "metamask",
+    "chase",
+    "wellsfargo",
+    "bankofamerica",
+    "linkedin",
+    "adobe",
+    "okta",
+    "stripe",
+    "openai",
+    "onedrive",
+    "sharepoint",
+    "dhl",
+    "fedex",
+    "usps",
+];
+
+/// What a phishing host puts beside the brand (`paypal-secure`,
+/// `docs-google`).
+const PHISH_PARTS: &[&str] = &[
+    "login",
+    "signin",
+    "sign",
+    "secure",
+    "security",
+    "verify",
+    "verification",
+    "account",
+    "accounts",
+    "support",
+    "update",
+    "auth",
+    "billing",
+    "docs",
+    "drive",
+    "mail",
+    "service",
+    "help",
+    "wallet",
+    "recovery",
+    "share",
+    "id",
+    "pay",
+    "payment",
+    "refund",
+    "track",
+    "tracking",
+    "delivery",
+    "paket",
+    "zoll",
+    "customs",
+    "alert",
+    "confirm",
+    "unlock",
+    "reset",
+    "portal",
+];
+
+/// A host that wears a brand it does not belong to: the brand as a label
+/// deeper in another domain's name (`secure-login.paypal.account-review.example`),
+/// or joined by a hyphen to a sign-in or support word
+/// (`docs-google.share-view.example`, `paypal-verify.example`). A company's
+/// own tenant on a SaaS host (`paypal.okta.com`, one label) is not one.
+fn brand_lookalike(labels: &[&str]) -> bool {
+    // Only a real host name: a word cut out of code (`api.github.com').x`)
+    // is not one.
+    if labels.len() < 2
+        || !labels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return false;
+    }
+    // The registrable name: the last two labels, or three under a
+    // two-letter country code's `co.`/`com.` (`example.co.uk`).
+    let n = labels.len();
+    let reg = if n >= 3
+        && labels[n - 1].len() == 2
+        && matches!(
+            labels[n - 2],
+            "co" | "com" | "org" | "net" | "gov" | "ac" | "edu"
+        ) {
+        3
+    } else {
+        2
+    };
+    if n < reg {
+        return false;
+    }
+    let own = labels[n - reg];
+    if BRANDS.contains(&own) {
+        return false;
+    }
+    let sub = &labels[..n - reg];
+    let hyphened = |l: &str| {
+        let parts: Vec<&str> = l.split('-').collect();
+        parts.len() >= 2
+            && parts.iter().any(|p| BRANDS.contains(p))
+            && parts.iter().any(|p| PHISH_PARTS.contains(p))
+    };
+    sub.len() >= 2 && sub.iter().any(|l| BRANDS.contains(l))
+        || sub.iter().any(|l| hyphened(l))
+        || hyphened(own)
 }
 
 const VAR_GENERIC_PARTS: &[&str] = &[
@@ -3744,6 +3887,31 @@ mod tests {
         assert!(var_matches_host("GITLAB_TOKEN", "gitlab.corp.example"));
         assert!(!var_matches_host("OPENAI_API_KEY", "openai-proxy.example"));
         assert!(!var_matches_host("GITHUB_TOKEN", "github-api.example"));
+    }
+
+    /// A brand deeper in another domain, or joined to a sign-in word, is a
+    /// look-alike; a tenant on a SaaS host, the brand's own names and words
+    /// cut out of code are not.
+    #[test]
+    fn hosts_that_wear_a_brand() {
+        for h in [
+            "secure-login.paypal.account-review.example",
+            "docs-google.share-view.example",
+            "paypal-verify.example",
+            "login.microsoft.tenant-auth.example.co.uk",
+        ] {
+            assert!(lookalike_host(h), "{h}");
+        }
+        for h in [
+            "paypal.okta.com",
+            "docs.google.com",
+            "google-analytics.com",
+            "github.acme-corp.com",
+            "api.github.com').status_code",
+            "accounts.google.co.uk",
+        ] {
+            assert!(!lookalike_host(h), "{h}");
+        }
     }
 
     #[test]
