@@ -558,16 +558,11 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
         // is the phishing link itself (the URLs a call fetches are judged
         // in `run_all`).
         lookalike |= l
-            .match_indices("://")
+            .split(|c: char| c.is_whitespace() || "\"'<>()[]".contains(c))
+            .filter(|w| w.has("://"))
             .take(32)
-            .filter_map(|(i, _)| {
-                let rest = &l[i + 3..];
-                let end = rest
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
-                    .unwrap_or(rest.len());
-                (end > 0).then(|| &rest[..end])
-            })
-            .any(lookalike_host);
+            .filter_map(host_of_word)
+            .any(|h| lookalike_host(&h));
         let m = lexicon::Message::new(&l);
         code |= lexicon::asks_for_code(&m);
         inject = inject.max(lexicon::overrides_instructions(&m));
@@ -2907,16 +2902,23 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
     hit(out, idx, Some(sev));
 }
 
-/// Every path in a unit's commands is an ordinary place for a program or
-/// its files: not a hidden folder or file (tool folders such as `.venv`
-/// and `.local/bin` aside) and not a temporary or shared drop folder, the
-/// places implants are put.
+/// Temporary and shared folders anyone can write to: where implants are
+/// dropped (lower-cased).
+const DROP_DIRS: &[&str] = &[
+    "/tmp/",
+    "/var/tmp/",
+    "/dev/shm/",
+    "/private/tmp/",
+    "/private/var/tmp/",
+    "/users/shared/",
+    "/run/user/",
+];
+
 /// Whether a program the commands run lives in a temporary folder: a path
 /// there that is a command's first word, or one run by a shell's `-c`
 /// text (`sh -c 'while :; do /dev/shm/.s …'`). Log and lock files there
 /// are not programs.
 fn runs_from_drop_dir(cmds: &str) -> bool {
-    const DROP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/"];
     cmds.split(['\n', ';', '&', '|', '\'', '"', '(', ')'])
         .filter_map(|part| {
             let mut words = part.split_ascii_whitespace();
@@ -2940,18 +2942,13 @@ fn runs_from_drop_dir(cmds: &str) -> bool {
         })
 }
 
+/// Every path in a unit's commands is an ordinary place for a program or
+/// its files: not a hidden folder or file (tool folders such as `.venv`
+/// and `.local/bin` aside) and not a temporary or shared drop folder, the
+/// places implants are put.
 fn names_ordinary_programs(cmds: &str) -> bool {
     const TOOL_DIRS: &[&str] = &[
         ".venv", ".local", ".cargo", ".nvm", ".pyenv", ".rbenv", ".deno", ".bun", ".config",
-    ];
-    const DROP_DIRS: &[&str] = &[
-        "/tmp/",
-        "/var/tmp/",
-        "/dev/shm/",
-        "/private/tmp/",
-        "/private/var/tmp/",
-        "/users/shared/",
-        "/run/user/",
     ];
     cmds.split(|c: char| c.is_ascii_whitespace() || matches!(c, '\'' | '"' | '=' | ':' | ','))
         // Any path: absolute, `~/…`, `$HOME/…`, systemd's `%h/…`.
