@@ -913,6 +913,109 @@ mod money {
         "استرداد ضريبي",
         "टैक्स रिफंड",
     ];
+    /// Money said to have been sent by mistake, or too much of it: the
+    /// overpayment scam, whose "refund" goes out while the first payment
+    /// bounces.
+    pub static OVERPAID: &[&str] = &[
+        "overpaid",
+        "overpayment",
+        "paid you too much",
+        "sent you too much",
+        "sent too much",
+        "sent by mistake",
+        "accidentally sent",
+        "transferred by mistake",
+        "pagué de más",
+        "pago de más",
+        "por error",
+        "trop payé",
+        "par erreur",
+        "zu viel überwiesen",
+        "versehentlich",
+        "pagato in più",
+        "pago a mais",
+        "переплат",
+        "по ошибке",
+        "多付",
+        "转错",
+        "誤って送金",
+    ];
+    pub static SEND_BACK: &[&str] = &[
+        "refund the difference",
+        "send back",
+        "send the difference",
+        "return the difference",
+        "return the extra",
+        "refund the extra",
+        "devuelva",
+        "devuélve",
+        "devolver",
+        "remboursez",
+        "renvoyer",
+        "zurücküberweisen",
+        "überweisen sie",
+        "restituire",
+        "restituisca",
+        "devolva",
+        "верните",
+        "退回",
+        "返还",
+        "返金",
+    ];
+    /// A service about to be cut off, the lever of utility and telecom
+    /// impostors.
+    pub static CUT_OFF: &[&str] = &[
+        "disconnected",
+        "disconnection",
+        "cut off",
+        "shut off",
+        "shutoff",
+        "will be suspended",
+        "corte de luz",
+        "cortaremos",
+        "será cortado",
+        "suspendido",
+        "coupure",
+        "sera coupé",
+        "abgeschaltet",
+        "sperrung",
+        "distacco",
+        "corte",
+        "отключ",
+        "停电",
+        "停水",
+        "停止されます",
+    ];
+    /// Paying at once, or in a form no utility takes.
+    pub static PAY_NOW: &[&str] = &[
+        "within the hour",
+        "within 1 hour",
+        "within one hour",
+        "within 2 hours",
+        "within two hours",
+        "within 30 minutes",
+        "in 30 minutes",
+        "bitcoin atm",
+        "zelle",
+        "cash app",
+        "venmo",
+        "prepaid card",
+        "western union",
+        "moneygram",
+        "gift card",
+        "en una hora",
+        "pague ahora",
+        "pague ya",
+        "dans l'heure",
+        "payez immédiatement",
+        "innerhalb einer stunde",
+        "sofort zahlen",
+        "entro un'ora",
+        "в течение часа",
+        "срочно оплатите",
+        "一小时内",
+        "立即缴费",
+    ];
     pub static JOB: &[&str] = &[
         "remote work",
         "work from home",
@@ -951,7 +1054,7 @@ mod money {
 /// extortion, jobs that want a passport and a card.
 pub fn money_scam(m: &Message) -> bool {
     use money::*;
-    let pairs: [(&[&str], &[&str]); 10] = [
+    let pairs: [(&[&str], &[&str]); 12] = [
         (PARCEL, FEE),
         (PARCEL, ADDRESS_ISSUE),
         (REFUND_CLAIM, SEND_DETAILS),
@@ -962,6 +1065,8 @@ pub fn money_scam(m: &Message) -> bool {
         (CONFIDENTIAL, TRANSFER),
         (EXTORTION, INVEST),
         (JOB, DOCS_AND_CARD),
+        (OVERPAID, SEND_BACK),
+        (CUT_OFF, PAY_NOW),
     ];
     (m.has(BANK_CHANGE) || pairs.iter().any(|(a, b)| m.has(a) && m.has(b))) && !m.has(SCAM_WARNINGS)
 }
@@ -1068,6 +1173,10 @@ fn lists() -> Vec<&'static [&'static str]> {
         EXTORTION,
         ADDRESS_ISSUE,
         REFUND_CLAIM,
+        OVERPAID,
+        SEND_BACK,
+        CUT_OFF,
+        PAY_NOW,
         JOB,
         DOCS_AND_CARD,
         SCAM_WARNINGS,
@@ -1181,6 +1290,9 @@ mod tests {
             "hallo, ich brauche heute eine vertrauliche überweisung über 48.500 €",
             "please note our banking details have changed; pay invoice 2093 to the iban below",
             "mabrook: فزت بجائزة. أرسل صورة الهوية ورقم حسابك",
+            "hi, i overpaid your invoice by $900 - please refund the difference to my new account",
+            "final notice: your power will be disconnected today. pay within 30 minutes by gift card",
+            "le hemos pagado de más por error, devuelva la diferencia por bizum hoy",
         ] {
             assert!(money_scam(&Message::new(m)), "{m}");
         }
@@ -1189,6 +1301,8 @@ mod tests {
             "we invest two hours per week in code review.",
             "the quarterly transfer report is attached.",
             "banks never ask for your code: this is a scam, delete it.",
+            "we overpaid the contractor last month; finance will net it off the next invoice.",
+            "planned maintenance: water will be shut off tuesday 9-11am.",
         ] {
             assert!(!money_scam(&Message::new(m)), "{m}");
         }
