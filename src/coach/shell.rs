@@ -515,6 +515,23 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             }
         }
     }
+    // A script handed over base64-encoded in an argument: cloud user data
+    // (`--user-data`, `--metadata-from-file`), an environment value, a
+    // container's command. It runs elsewhere, later; it is judged as if
+    // it ran here. Only what decodes to script-like text counts: a
+    // certificate or a token is data.
+    if !is_interpreter(cmd) {
+        for a in seg.args.iter().filter(|a| a.len() >= MIN_ENCODED_SCRIPT) {
+            // `--metadata startup-script-b64=…`: the value after the key.
+            let a = a
+                .find('=')
+                .filter(|&i| a.len() - i > MIN_ENCODED_SCRIPT)
+                .map_or(a.as_str(), |i| &a[i + 1..]);
+            for d in crate::coach::text::decode_base64_runs(a, looks_like_script) {
+                nested.push((d, true));
+            }
+        }
+    }
     // osascript's `do shell script "…"` and `do script "…"` run commands.
     if is_interpreter(cmd) || cmd == "osascript" || cmd == "swift" {
         for code in interpreter_code(seg) {
@@ -538,6 +555,22 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
     }
 }
 
+/// Shortest argument searched for a base64-encoded script (`sh x` is 8
+/// bytes encoded; a payload worth hiding is longer).
+const MIN_ENCODED_SCRIPT: usize = 24;
+
+/// Whether decoded text reads as a shell script rather than data: a
+/// shebang, or a shell, fetcher or socket word.
+fn looks_like_script(d: &str) -> bool {
+    d.starts_with("#!")
+        || [
+            "/bin/", "/dev/tcp", "curl ", "wget ", "bash", "sh -", "| sh", "python", "nc ",
+            "chmod ", "crontab", "nohup ", "base64 ",
+        ]
+        .iter()
+        .any(|k| d.contains(k))
+}
+
 /// The command of find's first `-exec`/`-execdir`/`-ok`, with `{}` as the
 /// paths the search picks: ROOT/PAT for `-name PAT` (or `-iname`), else
 /// ROOT/*. `None` when there is no such action or its command is a shell
@@ -555,7 +588,15 @@ fn find_exec_command(args: &[String]) -> Option<String> {
         .windows(2)
         .find(|w| w[0] == "-name" || w[0] == "-iname")
         .map_or("*", |w| w[1].as_str());
-    let picked = format!("{}/{}", root.trim_end_matches('/'), name);
+    // `-type d` picks directories: a trailing slash says so to the
+    // judgements that tell a directory from a file.
+    let dirs = args.windows(2).any(|w| w[0] == "-type" && w[1] == "d");
+    let picked = format!(
+        "{}/{}{}",
+        root.trim_end_matches('/'),
+        name,
+        if dirs { "/" } else { "" }
+    );
     let mut line = Vec::new();
     for a in &args[at + 1..] {
         if a == ";" || a == "\\;" || a == "+" {

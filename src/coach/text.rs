@@ -270,6 +270,15 @@ fn printable(bytes: Vec<u8>) -> Option<String> {
 /// Runs of base64 alphabet long enough to hide a command, decoded one level.
 /// Bounded: at most 8 payloads per text.
 pub fn decode_base64_literals(s: &str) -> Vec<String> {
+    decode_base64_runs(s, |d| {
+        d.chars().filter(|c| c.is_ascii_alphabetic()).count() * 4 >= d.len() && d.contains(' ')
+    })
+}
+
+/// As `decode_base64_literals`, keeping what `keep` accepts (a caller
+/// looking for scripts wants `sh -i >& /dev/tcp/…`, which is more
+/// punctuation than letters).
+pub fn decode_base64_runs(s: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     let b = s.as_bytes();
     let mut i = 0;
@@ -300,9 +309,7 @@ pub fn decode_base64_literals(s: &str) -> Vec<String> {
             || run.len() >= 24 && run.starts_with("LS0tLS1")
         {
             if let Some(d) = decode_base64(run) {
-                if d.chars().filter(|c| c.is_ascii_alphabetic()).count() * 4 >= d.len()
-                    && d.contains(' ')
-                {
+                if keep(&d) {
                     out.push(d);
                 }
             }
