@@ -2039,6 +2039,21 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
                     });
                 }
             }
+            // A Dockerfile handed to a build on stdin (`docker build -t x -
+            // <<EOF`, `-f -`): its RUN lines run, its CMD runs later.
+            "docker" | "podman" | "buildah" | "nerdctl"
+                if s.args
+                    .iter()
+                    .any(|a| a == "build" || a == "buildx" || a == "bud")
+                    && s.args.iter().any(|a| a == "-") =>
+            {
+                if let Some(text) = piped().or_else(|| s.stdin_text.clone()) {
+                    out.push(Write {
+                        path: "Dockerfile".into(),
+                        data: Some(text),
+                    });
+                }
+            }
             // An `at`/`batch` job is the text piped in: it runs later, as
             // a cron line does.
             "at" | "batch" => {
@@ -2342,6 +2357,21 @@ fn package_hooks(data: &str) -> (String, String) {
 /// Makefile, `RUN` of a Dockerfile, `run:`/`entry:`/`script:`/`command:`
 /// values and list items of YAML and JSON configs, and anything in
 /// backticks (an agent's instruction file says "run `…`").
+/// The script of a Jenkins pipeline `sh` step on one line: `sh 'cmd'`,
+/// `sh "cmd"`, `sh(script: 'cmd', …)`, or the first line of `sh """`.
+fn groovy_sh_step(l: &str) -> Option<&str> {
+    let rest = l.strip_prefix("sh")?;
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix('(').map_or(rest, |r| {
+        let r = r.trim_start();
+        r.strip_prefix("script:").map_or(r, |x| x.trim_start())
+    });
+    let q = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let body = rest.trim_start_matches(q);
+    let end = body.rfind(q).unwrap_or(body.len());
+    Some(body[..end].trim())
+}
+
 fn build_file_commands(path: &str, data: &str) -> String {
     // JSON configs (agent hooks, MCP servers, editor tasks, dev
     // containers): every object's `command` (with its `args`) is a command
@@ -2435,6 +2465,9 @@ fn build_file_commands(path: &str, data: &str) -> String {
             }
         }
         let l = l.trim_start_matches(['@', '-', '+']).trim();
+        // A Jenkinsfile's `sh '…'` (or `sh(script: "…")`, `sh """…`) step
+        // runs its string in a shell.
+        let l = groovy_sh_step(l).unwrap_or(l);
         // `command: ["sh", "-c", "…"]`: the list is an argv.
         let argv;
         let l = if l.starts_with('[') && l.ends_with(']') {
@@ -3541,7 +3574,14 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                         header_next = false;
                         continue;
                     }
-                    if a == "-H" || a == "--header" || a == "-u" || a == "--user" {
+                    // Also bundled short flags whose last takes the value
+                    // (`-su user:pass`, `-sH 'Authorization: …'`).
+                    let bundled = a.len() > 2
+                        && a.starts_with('-')
+                        && !a.starts_with("--")
+                        && (a.ends_with('u') || a.ends_with('H'))
+                        && a[1..].bytes().all(|b| b.is_ascii_alphabetic());
+                    if a == "-H" || a == "--header" || a == "-u" || a == "--user" || bundled {
                         header_next = true;
                         continue;
                     }

@@ -2959,11 +2959,25 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         }
         if matches!(
             cmd,
-            "gcloud" | "az" | "aws" | "doctl" | "heroku" | "gh" | "vault" | "op" | "kubectl"
+            "gcloud"
+                | "az"
+                | "aws"
+                | "doctl"
+                | "heroku"
+                | "gh"
+                | "glab"
+                | "vault"
+                | "op"
+                | "kubectl"
         ) {
             let line = s.args.join(" ");
-            if [
+            if ([
                 "print-access-token",
+                // Runner registration tokens, short-lived cloud
+                // credentials.
+                "registration-token",
+                "get-session-token",
+                "get-federation-token",
                 "print-identity-token",
                 "get-access-token",
                 // A Windows instance's administrator password.
@@ -2993,6 +3007,9 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             ]
             .iter()
             .any(|k| line.has(k))
+                // GitLab's CI variables are readable (GitHub's secrets are
+                // write-only): getting or exporting them prints secrets.
+                || cmd == "glab" && (line.has("variable get") || line.has("variable export")))
             // A registry password piped straight into that registry's
             // login (`aws ecr get-login-password | docker login
             // --password-stdin`): the documented way, nothing is shown.
@@ -3775,7 +3792,14 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
         "dscl" => s.args.iter().any(|a| {
             matches!(
                 a.as_str(),
-                "-create" | "create" | "-append" | "append" | "-passwd" | "passwd"
+                "-create"
+                    | "create"
+                    | "-append"
+                    | "append"
+                    | "-passwd"
+                    | "passwd"
+                    | "-change"
+                    | "change"
             )
         }),
         "sysadminctl" => s
@@ -3792,6 +3816,10 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
     let has_pair = |a: &str, b: &str| words.windows(2).any(|w| w[0] == a && w[1] == b);
     let uid0 = has_pair("-u", "0")
         || has_pair("UniqueID", "0")
+        // `dscl . -change /Users/x UniqueID 503 0`: old value, then new.
+        || words
+            .windows(3)
+            .any(|w| w[0] == "UniqueID" && w[2] == "0")
         || has_pair("-H", "0")
         || line.has("UniqueID 0 ");
     let hidden = line.has("IsHidden 1")
@@ -6477,7 +6505,9 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             .any(|a| a == "--bind" || a == "-B" || a.contains("bind"))
         && s.operands().any(|o| {
             o.strip_prefix("/proc/").is_some_and(|p| {
-                p.trim_end_matches('/').bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()
+                // A pid, or one looked up in place (`$(pgrep -f x)`).
+                p.starts_with('$')
+                    || p.trim_end_matches('/').bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()
             })
         })
     {
@@ -6545,7 +6575,14 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             let audit_added = cmd == "auditctl"
                 && !has(&["-D", "-d", "-W", "-e0"])
                 && !s.args.windows(2).any(|w| w[0] == "-e" && w[1] == "0");
+            // nvram prints (`-p`, a name alone); it changes only with
+            // `name=value`, `-d`, `-c` or `-f`.
+            let nvram_query = cmd == "nvram"
+                && !s.args.iter().any(|a| {
+                    a.contains('=') || matches!(a.as_str(), "-d" | "-c" | "-f")
+                });
             !(has(&["--help", "status", "-l", "-g", "-check", "-verify"])
+                || nvram_query
                 || removes_caps
                 || low_ports_only
                 || enforcing
@@ -6723,6 +6760,11 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                                 || ["/srv/", "/var/www/", "/home/", "/opt/", "/data/", "/mnt/", "/media/"]
                                     .iter()
                                     .any(|r| o.starts_with(r))
+                                // A name that says it is a folder.
+                                || !o.contains('/')
+                                    && ["dir", "shared", "team", "group", "project"]
+                                        .iter()
+                                        .any(|k| o.to_ascii_lowercase().contains(k))
                         }))
         }
         // modprobe by name loads a module the distribution installed
@@ -6737,6 +6779,14 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         "nsenter" | "unshare" | "chroot" => s.sudo || has(&["-t 1", "--target 1"]),
         _ => false,
     } || (cmd == "kubectl"
+        // Reading about those fields (`explain`, `get -o jsonpath`) is
+        // how a reviewer checks them.
+        && !s.operands().next().is_some_and(|v| {
+            matches!(
+                v.as_str(),
+                "explain" | "get" | "describe" | "logs" | "api-resources" | "diff" | "auth"
+            )
+        })
         && has(&[
             "hostPID",
             "privileged",
@@ -6744,6 +6794,10 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             "nsenter",
             "hostPath",
         ]))
+        // A chart's values can ask for the same.
+        || (cmd == "helm"
+            && s.operands().next().is_some_and(|v| v == "install" || v == "upgrade")
+            && has(&["privileged=true", "hostPID=true", "hostNetwork=true", "hostPath"]))
         || (matches!(cmd, "docker" | "podman")
             && has(&[
                 "--privileged",
@@ -6754,7 +6808,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             ])
             && has(&["run"]));
     if security {
-        let critical = cmd == "kubectl"
+        let critical = matches!(cmd, "kubectl" | "helm")
             || matches!(cmd, "docker" | "podman")
                 && has(&["-v /:/", "--volume /:/", "chroot", "nsenter"]);
         hit(

@@ -229,7 +229,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Documents, Desktop, mail or server data packed (or dumped and encoded) into a dot-file in a temporary folder is how data is staged before it is sent.",
       "Archive what the task needs, into the project, under a visible name."),
     unless(p!("exf.data-to-cloud-storage", DataExfiltration, High, Segment,
-      r"^(?:sudo )?(?:aws\s+s3\s+(?:cp|sync|mv)|gsutil\s+(?:-m\s+)?(?:cp|rsync|mv)|gcloud\s+storage\s+(?:cp|rsync|mv)|az\s+storage\s+blob\s+upload\S*|rclone\s+(?:copy|sync|move))\b[^|;&]*(?:\.sql(?:\.gz)?\b|\.dump\b|\.bak\b|backups?/|/backups?\b|exports?\b|customer|/srv/|~/Documents|(?:s3|gs)://[^\s/]*(?:prod|pii|payroll|financ|patient|datalake|warehouse|records|backups?)\b)[^|;&]*\s(?:s3://|gs://|https://|[a-z][\w-]*:)\S*(?:\s+--?\S+(?:\s+\S+)?)*\s*$",
+      r"^(?:sudo )?(?:aws\s+s3\s+(?:cp|sync|mv)|gsutil\s+(?:-m\s+)?(?:cp|rsync|mv)|gcloud\s+storage\s+(?:cp|rsync|mv)|az\s+storage\s+blob\s+upload\S*|azcopy\s+(?:copy|cp|sync)|rclone\s+(?:copy|sync|move))\b[^|;&]*(?:\.sql(?:\.gz)?\b|\.dump\b|\.bak\b|backups?/|/backups?\b|exports?\b|customer|/srv/|~/Documents|(?:s3|gs)://[^\s/]*(?:prod|pii|payroll|financ|patient|datalake|warehouse|records|backups?)\b)[^|;&]*\s(?:s3://|gs://|https://|[a-z][\w-]*:)\S*(?:\s+--?\S+(?:\s+\S+)?)*\s*$",
       "Copies a database dump, backup or customer data to cloud storage",
       "Dumps, backups and exports copied to a bucket or remote leave the machine; only the owner knows whether that bucket is theirs.",
       "Confirm the bucket belongs to the owner before copying data there."),
@@ -370,6 +370,67 @@ pub static PATTERNS: &[PatternDef] = &[
       "Makes a share link or shares a file, item or folder",
       "A link or a grant gives whoever holds it the files (or the vault item), outside the user's own account.",
       "Share with named people, with an expiry, after the user agrees."),
+    // Private files put where a web server or a share hands them to anyone:
+    // a web root, a public Dropbox folder, the desktop's shared `Public`.
+    p!("exf.private-data-to-public-folder", DataExfiltration, Critical, Raw,
+      r#"(?i)(?:\.ssh/id_\w+|\.(?:kdbx|vcf|p12|pfx|sql|dump|key)\b|\.env(?:\.(?:local|prod\w*))?['"\s]|\b(?:passport|tax[-_ ]?returns?|w-?2\b|ssn\b|payslips?|credentials|contacts\.(?:vcf|csv|json))|/etc/shadow\b|\b(?:khard|abook)\s+export\b|\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|sqlite3\s+\S+\s+\.dump)\b|\b(?:bw|op)\s+export\b)[^\n|;&]{0,300}?(?:\s|>\s*|=)['"]?(?:(?:~|\$HOME|/home/[^/\s]+|/Users/[^/\s]+)/(?:Dropbox/)?Public/|\S*/Dropbox/Public/|\S*\bpublic_html/|\S*\bhtdocs/|/var/www/(?:html/|[^/\s]+/(?:public|static|htdocs|www)/)|/usr/share/nginx/html/|/srv/(?:http|www)/)"#,
+      "Puts private data in a publicly served folder",
+      "A web root or a public share hands the file to anyone who asks for it: keys, vaults, database dumps and identity documents there are as good as published.",
+      "Keep it in the user's private folders; share one file with named people if asked."),
+    // A deploy tool told to sync from another repository: what runs in
+    // production is then whatever that repository says.
+    p!("ci.deploy-source-repointed", CodeInjection, High, Segment,
+      r#"^(?:sudo )?(?:argocd\s+app\s+(?:set|patch)\b.*(?:--repo\b|repoURL)|argocd\s+app\s+create\b.*(?:--upsert\b.*--repo\b|--repo\b.*--sync-policy[=\s]+auto)|flux\s+create\s+source\s+(?:git|helm|oci|bucket)\b.*--url\b|(?:kubectl|oc)\s+(?:-\S+(?:\s+[^-\s]\S*)?\s+)*patch\s+(?:\S*\s+)?(?:gitrepositor(?:y|ies)|helmrepositor(?:y|ies)|ocirepositor(?:y|ies)|applications?(?:\.argoproj\.io)?)\b.*\b(?:url|repoURL)\b)"#,
+      "Points a deploy tool at another repository",
+      "GitOps deploys what the source says: a new repository URL decides what runs in the cluster from the next sync on.",
+      "Change the source in the GitOps repository, through review."),
+    // A credential put in CI secrets that a whole organisation's
+    // workflows can read, or the user's own keys copied into a
+    // repository's. (A token set for the repository being worked on is
+    // how CI gets its credentials.)
+    p!("cred.secret-to-ci-store", CredentialExposure, High, Segment,
+      r#"^(?:sudo )?(?:gh\s+secret\s+set\b.*\s(?:-o|--org)[=\s]+\S|glab\s+variable\s+(?:set|create|update)\b.*\s(?:-g|--group)[=\s]+\S|(?:gh\s+secret\s+set|glab\s+variable\s+(?:set|create|update))\b.*(?:\s<\s*|\$\((?:<|cat\s+)\s*)\S*(?:\.ssh/id_\w+|\.aws/credentials|\.kube/config|\.netrc|\.docker/config\.json|\.config/gcloud/)|glab\s+variable\s+(?:set|create|update)\b(?:.*--masked[=\s]+false\b.*\$\{?[A-Z_]*(?:TOKEN|SECRET|KEY|PASSWORD)|.*\$\{?[A-Z_]*(?:TOKEN|SECRET|KEY|PASSWORD)\b.*--masked[=\s]+false\b))"#,
+      "Copies a credential into CI secrets many can read",
+      "Every workflow in the organisation or group can read an organisation-wide secret, and an unmasked variable is printed in job logs; the user's own keys in CI act as the user.",
+      "Set CI secrets per repository, masked, with credentials made for CI."),
+    // A package fetched and run on the spot, handed a credential.
+    p!("cred.secret-to-fetched-tool", CredentialExposure, High, Segment,
+      r#"^(?:sudo )?(?:npx|bunx|(?:pnpm|yarn)\s+dlx|uvx|pipx\s+run|go\s+run\s+\S+@\S+|deno\s+run\s+\S*https?://)\b.*(?:\$\{?[A-Z_]*(?:TOKEN|SECRET|API_?KEY|ACCESS_KEY|PASSWORD|PASS)\b|\s(?:ghp|gho|github_pat|glpat|sk|xox[bp])[-_]\w{8,})"#,
+      "Hands a credential to a package run straight from the registry",
+      "The package is whatever the registry serves today; given a token, it can use it or send it anywhere.",
+      "Install a pinned, reviewed version first, or pass the credential through the tool's own login."),
+    // Access to a repository handed to a key or a person.
+    p!("priv.repo-access-granted", PrivilegeEscalation, High, Segment,
+      r#"^(?:sudo )?(?:gh\s+repo\s+deploy-key\s+add\b|glab\s+deploy-key\s+add\b|gh\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)(?:POST|PUT)\s+(?:.*\s)?\S*repos/\S+/keys\b|glab\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)(?:POST|PUT)\s+(?:.*\s)?\S*/(?:members|deploy_keys)\b)"#,
+      "Gives a key or a person access to a repository",
+      "A deploy key or a new member reads (and with write access, pushes to) the code and what its pipelines deploy.",
+      "Add keys and members through the forge's settings, after the owner agrees."),
+    // Infrastructure state edited by hand: resources forgotten (then
+    // orphaned or recreated), locks broken under a running apply.
+    p!("dst.iac-state-edit", DestructiveOperation, Medium, Segment,
+      r#"^(?:sudo )?(?:terraform|tofu|terragrunt)\s+(?:-\S+\s+)*(?:state\s+(?:rm|mv|push|replace-provider)\b|force-unlock\b|apply\b.*-auto-approve\b.*\bprod\w*|apply\b.*\bprod\w*.*-auto-approve\b)|^(?:sudo )?pulumi\s+state\s+(?:delete|unprotect)\b"#,
+      "Edits infrastructure state, or applies to production unreviewed",
+      "Removing resources from state or breaking a lock leaves real infrastructure unmanaged or half-changed; an unreviewed production apply changes it without a plan anyone read.",
+      "Run a plan and have a person read it; edit state only with a backup and a named reason."),
+    // A cluster credential read from a file and handed to the client:
+    // someone else's identity, not the user's kubeconfig.
+    p!("cred.cluster-token-from-file", CredentialExposure, High, Segment,
+      r#"^(?:sudo )?(?:kubectl|oc|helm|argocd)\b.*--(?:token|auth-token)[=\s]+['"]?\$\((?:<|cat\s)"#,
+      "Uses a cluster token read from a file",
+      "The token is an identity other than the user's own kubeconfig: whatever it may do in the cluster, this command can.",
+      "Use the user's own context; ask before using a service account's token."),
+    // Jenkins' script console runs Groovy on the controller, with every
+    // credential it stores in reach.
+    p!("ci.jenkins-script-console", CodeInjection, High, Raw,
+      r#"/script(?:Text)?\b[^\n]*\bscript=|\bscript=[^\n]*/script(?:Text)?\b|\bjenkins-cli(?:\.jar)?\b[^\n]*\bgroovy(?:sh)?\b"#,
+      "Runs code on the Jenkins controller",
+      "The script console executes Groovy as the controller, which holds every credential and can run anything on the agents.",
+      "Change jobs through their configuration in the repository."),
+    p!("cred.jenkins-credentials-dumped", CredentialExposure, Critical, Raw,
+      r#"(?:/script(?:Text)?\b|\bgroovy)[^\n]*(?:SystemCredentialsProvider|CredentialsProvider\.lookupCredentials|hudson\.util\.Secret\.decrypt|credentials\.xml|getCredentials\(\))"#,
+      "Reads every credential Jenkins stores",
+      "A script that lists or decrypts the controller's credentials hands over every deploy key and token the pipelines use.",
+      "Do not run it; rotate credentials through Jenkins' own credential pages."),
     // A password store pushed to a remote nobody named, or deleted.
     p!("cred.vault-exported", CredentialExposure, Critical, Raw,
       r#"\bpass\s+git\s+remote\s+add\b[^\n]*(?:&&|;)\s*pass\s+git\s+push\b|\bgopass\s+sync\b[^\n]*--remote[=\s]+https?://"#,
@@ -409,6 +470,59 @@ pub static PATTERNS: &[PatternDef] = &[
       "Runs a file that poses as a document",
       "A name with a second extension (Statement.pdf.exe.sh) is a program dressed as a document: opening it runs it.",
       "Do not run it; delete it."),
+    // A script pulled over a file-transfer protocol and run at once.
+    p!("ci.transferred-script-run", CodeInjection, High, Raw,
+      r#"\b(?:tftp|ftp|sftp|smbclient|scp)\b[^\n;&|]*?(?:\bget\s+\S+|\s\S+@?[\w.-]+:\S+\s+\S+)[^\n;&|]*(?:&&|;)\s*(?:sudo\s+)?(?:(?:ba|da|z)?sh\s+\S|python3?\s+\S|perl\s+\S|\./\S)"#,
+      "Runs a script just copied from another host",
+      "What the other host served runs here unread; a transfer client is how implants arrive where curl is watched.",
+      "Read the script first, or fetch it from a known release over HTTPS with a checksum."),
+    // A library from a temporary folder handed to a privileged program:
+    // process injection (`inject -n sshd /dev/shm/x.so`, `gdb -p` with a
+    // dlopen).
+    p!("priv.temp-library-injected", PrivilegeEscalation, High, Raw,
+      r#"(?:^|[;&|(]\s*)(?:sudo\s+)?(?:\./\S+|(?:/tmp|/dev/shm|/var/tmp)/\S+|\S*(?:gdb|inject\w*|hotpatch))\b[^\n;&|]*\s['"]?(?:/tmp/|/dev/shm/|/var/tmp/)\S*\.(?:so|dylib)\b"#,
+      "Loads a library from a temporary folder into a process",
+      "A shared library from a world-writable folder, injected or loaded as root, runs inside the target process with its rights.",
+      "Do not run it; libraries come from the package manager."),
+    // Raw filesystem editing: inode times, deleted entries, bypassing the
+    // file layer (timestomping, hiding).
+    p!("def.raw-filesystem-edit", DestructiveOperation, High, Segment,
+      r#"^(?:sudo )?debugfs\b.*(?:\s-w\b|\b(?:set_inode_field|sif|mi|clri|kill_file|unlink|link)\s)"#,
+      "Edits a filesystem directly",
+      "debugfs in write mode changes inodes under the kernel: timestamps faked, files hidden or unlinked without a trace in any log.",
+      "Change files through the filesystem; do not edit inodes."),
+    // A script deleting itself as its last act.
+    p!("def.self-delete", DestructiveOperation, Medium, Segment,
+      r#"^(?:sudo )?(?:rm|shred|unlink)\s+(?:-\S+\s+)*(?:--\s+)?['"]?\$(?:0|\{0\}|\{?BASH_SOURCE)\b"#,
+      "A script deletes itself",
+      "Self-deleting scripts are droppers covering their tracks: nothing is left to show what ran.",
+      "Keep the script so the run can be reviewed."),
+    // Every entry of home or the root listed and fed to rm.
+    p!("dst.listing-fed-to-rm", DestructiveOperation, Critical, Raw,
+      r#"(?:\bcd\s+(?:~|\$HOME|/)/?\s*(?:&&|;)\s*(?:ls|find\s+\.)\b[^|\n]*|\bls\s+(?:-\S+\s+)*['"]?(?:~|\$HOME|/)/?['"]?\s*)\|\s*(?:sudo\s+)?xargs\b[^\n;&|]*\brm\s+(?:-\S+\s+)*-\w*[rR]"#,
+      "Deletes everything in home or the root, one entry at a time",
+      "ls feeding xargs rm -r removes each entry the listing names: the whole home folder or system.",
+      "Delete the one folder or file the task named."),
+    // Files encrypted where they lie, the originals removed: ransomware's
+    // step.
+    p!("dst.encrypted-in-place", DestructiveOperation, High, Raw,
+      r#"\b(?:openssl\s+(?:enc|aes\S*|des\S*|chacha\S*)\b[^\n;&|]*\s(?:-k\s|-pass\s+['\x22]?pass:)|gpg\s+(?:.*\s)?--passphrase\s)[^\n;&|]*(?:&&|;)\s*(?:sudo\s+)?(?:rm|shred)\s"#,
+      "Encrypts files and deletes the originals",
+      "Encrypting data and removing the plain copies is how ransomware works; with a key nobody keeps, the data is gone.",
+      "Encrypt a copy; keep the original until the encrypted one is verified and the key is stored."),
+    // Every port of a host tried through xargs.
+    p!("rec.port-sweep", Reconnaissance, Medium, Raw,
+      r#"\bseq\s+\d+\s+\d+\s*\|\s*xargs\b[^\n]*\b(?:nc|ncat|netcat)\s+(?:-\S+\s+)*-\w*z"#,
+      "Scans a host's ports",
+      "Trying every port maps the services on a host, the first step before attacking one.",
+      "Check the one port the task needs."),
+    // macOS privacy (TCC) tricked: tccd restarted under a fake home reads
+    // a planted database.
+    p!("def.tcc-bypass", PrivilegeEscalation, Critical, Segment,
+      r#"^(?:sudo )?launchctl\s+setenv\s+HOME\s"#,
+      "Points macOS's privacy service at a fake home",
+      "tccd restarted with another HOME reads a privacy database the caller wrote: camera, files and disk access granted without asking.",
+      "Grant privacy permissions in System Settings."),
     p!("ci.macro-or-extension-opened", CodeInjection, High, Segment,
       r#"^(?:sudo )?(?:(?:libreoffice|soffice|open|xdg-open)\b.*\.(?:xlsm|docm|pptm|xlam|dotm)\b|(?:firefox|chrome|chromium|google-chrome|brave)\b.*\S+\.(?:xpi|crx)\b|defaults\s+write\s+com\.google\.Chrome\s+ExtensionInstall(?:Forcelist|Sources)\b)"#,
       "Opens a macro document or installs a browser extension",
@@ -459,7 +573,8 @@ pub static PATTERNS: &[PatternDef] = &[
       // setgid on a directory (`chmod g+s shared/`, `2775 team/`) makes new
       // files inherit its group: how shared folders are set up, in the trees
       // that hold shared data (`/srv/shared`, `/var/www/site`).
-      r"^(?:sudo )?chmod\s+(?:-\w+\s+)*(?:g\+s|2[0-7]{3})\s+(?:(?:\S+/|(?:/srv|/var/www|/home|/opt|/data|/mnt|/media|/shared)(?:/[\w.-]+)*)\s*)+$"),
+      // Also a find that picks directories only, and names that say so.
+      r"^(?:sudo )?chmod\s+(?:-\w+\s+)*(?:g\+s|2[0-7]{3})\s+(?:(?:\S+/|(?:/srv|/var/www|/home|/opt|/data|/mnt|/media|/shared)(?:/[\w.-]+)*|[\w.-]*(?i:dir|shared|team|group|project)[\w-]*)\s*)+$|^(?:sudo )?find\s+.*-type\s+d\b.*-exec\s+chmod\s+(?:g\+s|2[0-7]{3})\s"),
     p!("priv.chmod-world-system", PrivilegeEscalation, Critical, Segment,
       cmd!(r"chmod\s+(?:-\w+\s+)*(?:[0-7]?[0-7]{2}[2367]|a\+w|o\+w|a\+rwx|o\+rwx|ugo\+rwx)\s+(?:.*\s)?(?:/|/etc\S*|/usr\S*|/bin\S*|/sbin\S*|/boot\S*|/lib\S*|/root\S*|/var/run/\S+|/run/\S+|\S+\.sock|~/\.ssh\S*)(?:\s|$)"),
       "Makes a system file or socket world-writable",
@@ -511,10 +626,32 @@ pub static PATTERNS: &[PatternDef] = &[
     // node's root, PID namespace or Docker socket: root on the node once
     // applied, whatever the image.
     p!("priv.manifest-host-root", PrivilegeEscalation, Critical, WriteText,
-      r"(?s)privileged[\x22']?\s*:\s*true\b.*?(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock|/run/containerd/containerd\.sock)|(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock:)\S*.*?privileged[\x22']?\s*:\s*true\b",
+      r"(?s)(?:apiVersion|services)\s*:.*?(?:privileged[\x22']?\s*:\s*true\b.*?(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock|/run/containerd/containerd\.sock)|(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock:)\S*.*?privileged[\x22']?\s*:\s*true\b)",
       "Deploys a privileged container with the host's root",
       "privileged: true together with the node's PID namespace, its / or the container runtime's socket is root on every node the manifest lands on.",
       "Drop privileged, mount only the paths the workload needs, read-only."),
+    // The same powers one at a time: privileged, the node's network or
+    // PID namespace, or the Docker socket. Some workloads need one (a VPN,
+    // a CI runner); a person signs off.
+    p!("priv.manifest-host-access", PrivilegeEscalation, High, WriteText,
+      r#"(?s)(?:apiVersion|services)\s*:.*?(?:\bprivileged[\x22']?\s*:\s*true\b|\bhost(?:Network|PID|IPC)[\x22']?\s*:\s*true\b|\bpid\s*:\s*[\x22']?host\b|/var/run/docker\.sock|/run/containerd/containerd\.sock|\bSYS_ADMIN\b)"#,
+      "Deploys a container with access to its host",
+      "A privileged container, one on the node's network or process namespace, or one holding the Docker socket can reach past its own limits to the node.",
+      "Grant the one capability the workload needs; have a person approve the rest."),
+    // GitOps and kustomize sources outside the repository: what they
+    // serve is deployed as written.
+    p!("ci.manifest-remote-source", CodeInjection, High, WriteText,
+      r#"(?s)\bkind\s*:\s*Kustomization\b.*?\bresources\s*:[^\n]*\n(?:[ \t]*(?:-[^\n]*)?\n)*?[ \t]*-\s*['\x22]?https?://|\bkind\s*:\s*(?:GitRepository|HelmRepository|OCIRepository|Application)\b.*?\b(?:url|repoURL)\s*:\s*['\x22]?\S*://(?:[^/\s@]*@)?(?:\d{1,3}\.){3}\d{1,3}\b"#,
+      "Deploys manifests fetched from outside the repository",
+      "A remote kustomize resource or a GitOps source on a bare address is applied as served: whoever controls it decides what runs in the cluster.",
+      "Vendor the manifest into the repository, pinned, and review it."),
+    // A directory mounted over a process's /proc entry: the process
+    // vanishes from ps and top. Nothing else needs it.
+    p!("def.process-hidden", PrivilegeEscalation, Critical, Raw,
+      r"\bmount\s+(?:[^\n;&|]*\s)?(?:--bind|-B|-o\s+\S*\bbind)\b[^\n;&|]*\s/proc/(?:\d+|\$)",
+      "Hides a process",
+      "Mounting an empty directory over /proc/<pid> makes the process invisible to ps, top and monitoring: a rootkit's trick.",
+      "Do not hide processes; stop the one that should not run."),
     p!("priv.container-privileged", PrivilegeEscalation, High, Segment,
       cmd!(r"(?:(?:docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create)\b.*(?:--privileged|--pid[=\s]host|--cap-add[=\s](?:all|sys_admin|sys_ptrace)|-v\s*/var/run/docker\.sock|-v\s*/(?:etc|root|home|var|usr|boot|proc|sys|dev)\b\S*:)|kubectl\s+(?:run|debug)\b.*(?:(?:hostPID|hostNetwork|hostIPC|privileged)[\x22']?\s*:\s*true|--profile[=\s]sysadmin|node/))"),
       "Starts a privileged or host-mounted container",
@@ -781,7 +918,7 @@ pub static PATTERNS: &[PatternDef] = &[
       ".env files hold live credentials.",
       "Read .env.example, or ask for the one value you need."),
     p!("cred.keychain", CredentialExposure, High, Segment,
-      cmd!(r"(?:security\s+(?:find-(?:generic|internet)-password\b.*\s-[a-zA-Z]*[wg]\b|dump-keychain|export\b)|secret-tool\s+lookup|kwallet-query\b.*-r|lpass\s+show\b.*--password|bw\s+get\s+password|python[\d.]*\s.*\bkeyring\.get_(?:password|credential)\b)"),
+      cmd!(r"(?:security\s+(?:find-(?:generic|internet)-password\b.*\s-[a-zA-Z]*[wg]\b|dump-keychain|export\b)|secret-tool\s+lookup|kwallet-query\b.*-r|lpass\s+show\b.*--password|bw\s+get\s+password|python[\d.]*\s.*\bkeyring\.get_(?:password|credential)\b|security\s+unlock-keychain\b.*\s-p\s+['\x22]?[^$\s'\x22]\S*\s+\S*login\.keychain)"),
       "Reads a password from the system keychain",
       "Keychain entries are the user's saved passwords; printing one exposes it.",
       "Let the program that owns the entry read it."),
@@ -997,7 +1134,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // Oversight an agent can route around: a merge past branch protection,
     // a repository's protection removed.
     p!("def.review-bypassed", PrivilegeEscalation, High, Segment,
-      cmd!(r"(?:gh\s+pr\s+merge\b.*\s--admin\b|gh\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)DELETE\s+(?:.*\s)?\S*/branches/\S+/protection|gh\s+api\s+(?:.*\s)?\S*/branches/\S+/protection\S*\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)DELETE|glab\s+mr\s+merge\b.*--skip-ci\b)"),
+      cmd!(r"(?:gh\s+pr\s+merge\b.*\s--admin\b|gh\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)DELETE\s+(?:.*\s)?\S*/branches/\S+/protection|gh\s+api\s+(?:.*\s)?\S*/branches/\S+/protection\S*\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)DELETE|glab\s+mr\s+merge\b.*--skip-ci\b|glab\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)DELETE\s+(?:.*\s)?\S*/protected_branches/)"),
       "Merges past review or removes branch protection",
       "An admin merge skips the reviews and checks branch protection requires; deleting the protection lets anything be pushed to the branch.",
       "Let the required reviews and checks run."),
@@ -1092,8 +1229,14 @@ pub static PATTERNS: &[PatternDef] = &[
       "Code that logs in over IMAP and sends over SMTP can forward the whole mailbox anywhere.",
       "Say where the mail goes and why."),
     // Mail, calendars and cloud drives emptied in bulk.
+    // Every message the store holds, listed without a filter and deleted.
+    p!("dst.mailbox-wiped", DestructiveOperation, Critical, Raw,
+      r#"\bnotmuch\s+search\s+(?:--\S+\s+)*['"]?\*['"]?\s*\|\s*xargs\b[^\n|;&]*\brm\b|\bhimalaya\s+envelope\s+list\b[^|\n]*\|\s*jq\s+-r\s+['"]?\.\[\]\.id['"]?\s*\|\s*xargs\b[^\n|;&]*\bhimalaya\s+(?:message\s+)?delete\b|\bdoveadm\s+(?:-\S+\s+)*expunge\b[^\n;&|]*\bmailbox\s+['"]?\*['"]?\s+all\b"#,
+      "Deletes every message in a mailbox",
+      "The whole mail store goes: records, receipts, and the security mail that would show what happened.",
+      "Delete what the person named; archive the rest."),
     p!("dst.mailbox-mass-delete", DestructiveOperation, High, Raw,
-      r"(?i)gmail\.googleapis\.com/\S*/messages/batch(?:Delete|Modify)\b|\bgcalcli\b[^\n]*\bdelete\s+(?:''|\x22\x22|['\x22]?[*.]['\x22]?(?:\s|$))|\bnotmuch\b[^\n]*\btag\s+\+deleted\b[^\n]*\brm\b|\bgam\s+user\s+\S+\s+delete\s+messages\b",
+      r"(?i)\|\s*xargs\b[^\n|;&]*\bhimalaya\s+(?:message\s+)?delete\b|\bhimalaya\s+(?:message\s+)?delete\b[^\n;&|]*(?:\$\(|`|(?:\s\d+){5})|\b(?:notmuch\s+search\b[^|\n]*--output[=\s]+files\b|mu\s+find\b)[^|\n]*\|\s*xargs\b[^\n|;&]*\brm\b|\bdoveadm\s+(?:-\S+\s+)*expunge\b|gmail\.googleapis\.com/\S*/messages/batch(?:Delete|Modify)\b|\bgcalcli\b[^\n]*\bdelete\s+(?:''|\x22\x22|['\x22]?[*.]['\x22]?(?:\s|$))|\bnotmuch\b[^\n]*\btag\s+\+deleted\b[^\n]*\brm\b|\bgam\s+user\s+\S+\s+delete\s+messages\b",
       "Deletes mail or calendar events in bulk",
       "Messages and events deleted by query or over a whole date range are gone for good once the trash empties.",
       "Delete what the person named; archive the rest."),
@@ -1225,7 +1368,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Trust only the organisation's own pipeline accounts."),
     // A production application deleted with everything it runs.
     unless(p!("dst.gitops-app-delete", DestructiveOperation, High, Segment,
-      cmd!(r"argocd\s+app\s+delete\b"),
+      cmd!(r"(?:argocd\s+app\s+delete|flux\s+delete\s+(?:kustomization|helmrelease|ks|hr))\b"),
       "Deletes a deployed application",
       "Deleting an Argo CD application with cascade removes every resource it manages from the cluster.",
       "Delete throwaway environments only; scale or roll back a production app instead."),
@@ -1593,7 +1736,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A trap that launches a background or downloaded program re-runs it every time the shell ends or is interrupted.",
       "Use traps only to clean up the script's own temp files."),
     p!("priv.cloud-iam-change", PrivilegeEscalation, High, Segment,
-      cmd!(r"(?:aws\s+iam\s+(?:create-(?:user|access-key|login-profile|service-specific-credential|policy-version)|attach-(?:user|role|group)-policy|put-(?:user|role|group)-policy|add-user-to-group|update-assume-role-policy|update-login-profile|set-default-policy-version)|aws\s+ec2\s+modify-(?:snapshot|image)-attribute\b.*(?:--user-ids|UserId|--launch-permission)|aws\s+rds\s+modify-db-(?:cluster-)?snapshot-attribute\b.*--values-to-add|aws\s+lambda\s+(?:add-permission|create-function-url-config\b.*--auth-type\s+NONE)|gcloud\s+compute\s+(?:instances|project-info)\s+add-metadata\b.*ssh-keys|kubectl\s+(?:apply|create)\s+(?:.*\s)?-f\s+https?://|gcloud\s+(?:projects|organizations|resource-manager\s+folders)\s+add-iam-policy-binding|gcloud\s+iam\s+service-accounts\s+keys\s+create|az\s+(?:role\s+assignment\s+create|ad\s+(?:user|sp)\s+create|ad\s+app\s+credential\s+reset))\b"),
+      cmd!(r"(?:aws\s+iam\s+(?:create-(?:user|access-key|login-profile|service-specific-credential|policy-version)|attach-(?:user|role|group)-policy|put-(?:user|role|group)-policy|add-user-to-group|update-assume-role-policy|update-login-profile|set-default-policy-version)|aws\s+ec2\s+modify-(?:snapshot|image)-attribute\b.*(?:--user-ids|UserId|--launch-permission)|aws\s+rds\s+modify-db-(?:cluster-)?snapshot-attribute\b.*--values-to-add|aws\s+lambda\s+(?:add-permission|create-function-url-config\b.*--auth-type\s+NONE)|gcloud\s+compute\s+(?:instances|project-info)\s+add-metadata\b.*ssh-keys|kubectl\s+(?:apply|create)\s+(?:.*\s)?-f\s+https?://|(?:kubectl|oc)\s+(?:.*\s)?(?:edit|patch|apply|replace)\s+(?:.*\s)?(?:configmaps?/|configmaps?\s+)aws-auth\b|gcloud\s+(?:projects|organizations|resource-manager\s+folders)\s+add-iam-policy-binding|gcloud\s+iam\s+service-accounts\s+keys\s+create|az\s+(?:role\s+assignment\s+create|ad\s+(?:user|sp)\s+create|ad\s+app\s+credential\s+reset))\b"),
       "Creates cloud identities or grants cloud permissions",
       "New users, access keys and policy attachments are how an intruder keeps and widens access to a cloud account.",
       "Make identity changes through reviewed infrastructure code."),
@@ -2184,7 +2327,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "--no-sign-request sends the files without any account: the bucket accepts writes from anyone, which is a drop box, not your storage.",
       "Upload to a bucket your own credentials own."),
     p!("exf.transfer-put", DataExfiltration, High, Raw,
-      r"(?s)\b(?:smbclient|ftp|lftp|sftp|tftp|ncftp\w*|wput)\b.*(?:\\n|\b)(?:put|mput|send|append)\s+['\x22]?(?:/etc/|/var/log/|/root/|~/|\$HOME/|/home/|/Users/)\S+|\b(?:ncftpput|wput)\s+(?:\S+\s+)*['\x22]?(?:/etc/|/var/log/|/root/|~/|\$HOME/|/home/|/Users/)\S+|\blftp\b.*\bmirror\s+(?:-\S+\s+)*(?:-R|--reverse)\b",
+      r"(?s)\b(?:smbclient|ftp|lftp|sftp|tftp|ncftp\w*|wput)\b.*(?:\\n|\b)(?:put|mput|send|append)\s+['\x22]?(?:/etc/|/var/log/|/root/|~/|\$HOME/|/home/|/Users/|/tmp/\.|/dev/shm/|/var/tmp/\.)\S+|\b(?:ncftpput|wput)\s+(?:\S+\s+)*['\x22]?(?:/etc/|/var/log/|/root/|~/|\$HOME/|/home/|/Users/)\S+|\blftp\b.*\bmirror\s+(?:-\S+\s+)*(?:-R|--reverse)\b",
       "Uploads a file from home or the system through a file-transfer client",
       "put in smbclient, ftp or sftp sends the named file to the server; from home or /etc it is personal or system data.",
       "Send only the project files the task needs, to a known server."),
@@ -2546,11 +2689,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Runs machine code from memory",
       "Writable, executable memory filled with decoded bytes and called as a function is shellcode running without a file on disk.",
       "Do not run it."),
-    p!("per.emond-rule", PersistenceMechanism, High, Raw,
+    unless(p!("per.emond-rule", PersistenceMechanism, High, Raw,
       r"(?:/private)?/(?:var/db/emondClients|etc/emond\.d/rules)\b",
       "Touches the event monitor's rules",
       "emond runs the commands in its rules when events happen (at boot, at login): a rule or client file there is persistence.",
       "Leave emond alone; use a launch agent you can see."),
+      // Listing or reading the rules is how they are checked.
+      r"^\s*(?:sudo\s+)?(?:ls|cat|plutil\s+-p|stat|file)\s[^|;&><\n]*$"),
     p!("def.unified-log-off", PrivilegeEscalation, High, Segment,
       r"(?i)^(?:sudo )?log\s+(?:config\s+(?:.*\s)?--mode\s+['\x22]?level:off|erase\b)",
       "Turns off or erases the system log",
