@@ -1990,8 +1990,8 @@ fn write_kind(path: &str) -> Option<WriteKind> {
             (GitHook, r"(?:^|/)\.git/hooks/"),
             (ShellRc, r"(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile)$|\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|zsh/zshrc|environment)$|^/etc/profile\.d/|(?:^|/)(?:\.vimrc|\.gvimrc|\.exrc|_vimrc|\.tmux\.conf|\.emacs|\.wezterm\.lua)$|(?:^|/)\.config/nvim/init\.(?:vim|lua)$|(?:^|/)\.vim/plugin/[^/]+\.vim$|(?:^|/)\.emacs\.d/init\.el$|(?:^|/)\.ssh/rc$|^/etc/ssh/sshrc$"),
             (AuthKeys, r"authorized_keys2?$"),
-            (Package, r"(?:^|/)package\.json$"),
-            (BuildFile, r"(?i)(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/|(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)(?:\.cursor/|\.vscode/)?mcp\.json$|(?:^|/)\.mcp\.json$|(?:^|/)claude_desktop_config\.json$|(?:^|/)(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$|(?:^|/)(?:k8s|kubernetes|kube|manifests|deploy(?:ment)?s?|templates|helm|charts)/(?:[^/]+/)*[^/]+\.ya?ml$"),
+            (Package, r"(?:^|/)(?:package|composer)\.json$"),
+            (BuildFile, r"(?i)\.ipynb$|(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/|(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)(?:\.cursor/|\.vscode/)?mcp\.json$|(?:^|/)\.mcp\.json$|(?:^|/)claude_desktop_config\.json$|(?:^|/)(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$|(?:^|/)(?:k8s|kubernetes|kube|manifests|deploy(?:ment)?s?|templates|helm|charts)/(?:[^/]+/)*[^/]+\.ya?ml$"),
         ]
         .into_iter()
         .map(|(k, r)| (k, ascii_regex(r)))
@@ -2057,7 +2057,7 @@ fn shell_writes(segs: &[Segment]) -> Vec<Write> {
             // An `at`/`batch` job is the text piped in: it runs later, as
             // a cron line does.
             "at" | "batch" => {
-                if let Some(text) = piped() {
+                if let Some(text) = piped().or_else(|| s.stdin_text.clone()) {
                     out.push(Write {
                         path: "/var/spool/at/job".into(),
                         data: Some(text),
@@ -2308,6 +2308,14 @@ const INSTALL_HOOKS: &[&str] = &[
     "prepublish",
     "preprepare",
     "postprepare",
+    // composer.json's events: they run on `composer install|update`.
+    "pre-install-cmd",
+    "post-install-cmd",
+    "pre-update-cmd",
+    "post-update-cmd",
+    "post-autoload-dump",
+    "post-root-package-install",
+    "post-create-project-cmd",
 ];
 
 /// The scripts of a package.json (or of a fragment of one, as `sed -i` or
@@ -2327,7 +2335,12 @@ fn package_hooks(data: &str) -> (String, String) {
         Ok(v) => {
             if let Some(s) = v.get("scripts").and_then(|s| s.as_object()) {
                 for (k, c) in s {
-                    if let Some(c) = c.as_str() {
+                    // composer also takes a list of commands per event.
+                    let list = c
+                        .as_array()
+                        .map(|a| a.as_slice())
+                        .unwrap_or(std::slice::from_ref(c));
+                    for c in list.iter().filter_map(|c| c.as_str()) {
                         take(k, c);
                     }
                 }
@@ -2372,6 +2385,52 @@ fn groovy_sh_step(l: &str) -> Option<&str> {
     Some(body[..end].trim())
 }
 
+/// The shell commands a notebook's code cells run: `!cmd` lines, and
+/// every line of a `%%bash`/`%%sh`/`%%script sh` cell. A notebook that does
+/// not parse is judged line by line, as text.
+fn notebook_commands(data: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+        return data
+            .lines()
+            .filter_map(|l| l.trim().trim_matches(['"', ',']).strip_prefix('!'))
+            .collect::<Vec<_>>()
+            .join("\n");
+    };
+    let mut out: Vec<String> = Vec::new();
+    let cells = v.get("cells").and_then(|c| c.as_array());
+    for cell in cells.into_iter().flatten().take(512) {
+        if cell.get("cell_type").and_then(|t| t.as_str()) != Some("code") {
+            continue;
+        }
+        let src = match cell.get("source") {
+            Some(serde_json::Value::Array(a)) => {
+                a.iter().filter_map(|l| l.as_str()).collect::<String>()
+            }
+            Some(serde_json::Value::String(s)) => s.clone(),
+            _ => continue,
+        };
+        let mut lines = src.lines();
+        let first = lines.next().unwrap_or("").trim();
+        let shell_cell = ["%%bash", "%%sh", "%%script sh", "%%script bash", "%%zsh"]
+            .iter()
+            .any(|m| first.starts_with(m));
+        if shell_cell {
+            out.extend(lines.map(str::to_string));
+        } else {
+            out.extend(
+                std::iter::once(first)
+                    .chain(lines)
+                    .filter_map(|l| l.trim().strip_prefix('!'))
+                    .map(str::to_string),
+            );
+        }
+        if out.len() >= 256 {
+            break;
+        }
+    }
+    out.join("\n")
+}
+
 fn build_file_commands(path: &str, data: &str) -> String {
     // JSON configs (agent hooks, MCP servers, editor tasks, dev
     // containers): every object's `command` (with its `args`) is a command
@@ -2384,6 +2443,11 @@ fn build_file_commands(path: &str, data: &str) -> String {
                 return cmds.join("\n");
             }
         }
+    }
+    // A notebook: its cells' shell escapes (`!cmd`) and `%%bash` cells run
+    // when the notebook does.
+    if path.to_ascii_lowercase().ends_with(".ipynb") {
+        return notebook_commands(data);
     }
     // An agent's instruction file is prose: only the commands it quotes
     // count, and not where it warns against them ("never run `rm -rf /`").
@@ -2929,7 +2993,13 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
     // project's own server, nothing hidden or in a temporary folder) is a
     // person setting up their own service. Hidden or temporary programs,
     // and files written unseen, are asked about.
-    if matches!(kind, Systemd | Launchd | Autostart) && ordinary && !flagged && sev < Critical {
+    // A one-off `at` job is the same: it runs once, later.
+    let at_job = kind == Init && w.path.starts_with("/var/spool/at/");
+    if (matches!(kind, Systemd | Launchd | Autostart) || at_job)
+        && ordinary
+        && !flagged
+        && sev < Critical
+    {
         return;
     }
     hit(out, idx, Some(sev));

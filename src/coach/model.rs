@@ -929,6 +929,12 @@ static USES_CREDENTIALS: Words = Words::new(&[
     "sftp",
     "ssh-add",
     "ssh-keygen",
+    // macOS `security` names keychains to list, inspect or unlock them;
+    // its reads of secrets (`find-generic-password -w`, `dump-keychain`,
+    // `export`) are judged by their own patterns.
+    "security",
+    // Writes a new key where it is told (`-o keys.txt`).
+    "age-keygen",
     "ssh-copy-id",
     "autossh",
     "mosh",
@@ -3748,12 +3754,19 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
     let creates = match cmd {
         // A service's system account with no login shell is packaging
         // routine (`useradd --system --shell /usr/sbin/nologin prometheus`).
+        // Debian's `adduser --system` gives no login shell unless one is
+        // named.
         "useradd" | "adduser" => {
+            let shell = s
+                .args
+                .windows(2)
+                .find(|w| matches!(w[0].as_str(), "-s" | "--shell"))
+                .map(|w| w[1].as_str());
             !(s.has_flag('r', "--system")
-                && s.args.windows(2).any(|w| {
-                    matches!(w[0].as_str(), "-s" | "--shell")
-                        && (w[1].ends_with("nologin") || w[1] == "/bin/false")
-                }))
+                && match shell {
+                    Some(sh) => sh.ends_with("nologin") || sh == "/bin/false",
+                    None => cmd == "adduser",
+                })
         }
         // Membership of a device or service group (dialout, plugdev,
         // www-data, a team's group) is routine; of a group that is root in
@@ -7343,13 +7356,17 @@ fn interpreter_code(
                 "b64decode",
                 "atob(",
                 "Buffer.from(",
-                "decode(",
                 "fromhex",
                 "unpack",
                 "reverse()",
                 "[::-1]",
                 "chr(",
             ]);
+        // `codecs.decode(s, 'rot13')` computes; `.decode()` of a spawned
+        // command's output only turns bytes into text.
+        let computed = computed
+            || c.match_indices("decode(")
+                .any(|(at, _)| !c[at + "decode(".len()..].starts_with(')'));
         if !inner_found && computed {
             hit(out, ix::INTERP_EXEC);
         }

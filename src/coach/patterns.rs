@@ -133,7 +133,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A wildcard delete removes whatever the current directory happens to hold; agents are often not where they think they are.",
       "Name the directory to delete explicitly, or use a guarded form such as rm -rf \"${DIR:?}\"/*."),
     unless(p!("dst.mkfs-device", DestructiveOperation, Critical, Segment,
-      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs\s+(?:-\S+\s+)*(?:-\w*a\w*|--all|-o|--offset)|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+(?:-\S+\s+)*-\w*w\w*|nvme\s+(?:format|sanitize)|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat|apfs\s+(?:deleteVolume|deleteContainer|eraseVolume))\b"),
+      concat!(r"^(?:sudo )?(?:mkfs(?:\.\w+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs\s+(?:-\S+\s+)*(?:-\w*a\w*|--all|-o|--offset)|sgdisk|sfdisk|fdisk|cfdisk|parted|shred|blkdiscard|badblocks\s+(?:-\S+\s+)*-\w*w\w*|nvme\s+(?:format|sanitize)|hdparm\s.*--security-erase)\b.*\s", dev!(), r"|^(?:sudo )?diskutil\s+(?:eraseDisk|eraseVolume|zeroDisk|randomDisk|secureErase|partitionDisk|reformat|apfs\s+(?:deleteVolume|deleteContainer|eraseVolume))\b|^(?:sudo )?gpart\s+(?:destroy|delete)\b"),
       "Formats or wipes a disk device",
       "Making a filesystem, repartitioning or shredding a block device destroys every file on it.",
       "Work on an image file (mkfs.ext4 disk.img) or ask the owner to do disk maintenance by hand."),
@@ -317,7 +317,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Schema changes, resets, bulk exports and reads of customers' personal data on production are hard to undo and are data leaving its store.",
       "Run it against staging, or have a person run it on production with a reviewed script."),
     p!("priv.database-superuser", PrivilegeEscalation, High, Raw,
-      r#"(?i)\balter\s+(?:role|user)\s+\S+\s+(?:with\s+)?(?:[a-z]+\s+)*superuser\b|\bgrant\s+all\s+privileges\s+on\s+\*\.\*\s+to\b"#,
+      r#"(?i)\balter\s+(?:role|user)\s+\S+\s+(?:with\s+)?(?:[a-z]+\s+)*superuser\b|\bgrant\s+all\s+privileges\s+on\s+\*\.\*\s+to\b|\bgrant\s+(?:role\s+)?(?:accountadmin|securityadmin|orgadmin|sysadmin|rds_superuser|cloudsqlsuperuser|azure_pg_admin|db_owner|pg_write_server_files|pg_execute_server_program)\s+to\b"#,
       "Makes a database account a superuser",
       "A superuser can read every table, run programs on the database host and turn off every other check.",
       "Grant the specific privileges the account needs."),
@@ -523,6 +523,19 @@ pub static PATTERNS: &[PatternDef] = &[
       "Points macOS's privacy service at a fake home",
       "tccd restarted with another HOME reads a privacy database the caller wrote: camera, files and disk access granted without asking.",
       "Grant privacy permissions in System Settings."),
+    // Extensions side-loaded through the browser's external-extension
+    // folders: installed at next start, without the store.
+    p!("per.browser-extension-sideloaded", PersistenceMechanism, High, Raw,
+      r#"(?:Chrome|Chromium|BraveSoftware/Brave-Browser|Microsoft Edge)/External\\? Extensions/|/(?:opt/google/chrome|usr/share/google-chrome|usr/share/chromium|etc/chromium)/extensions/\S*\.json|/(?:usr/lib/firefox|usr/lib64/firefox|Applications/Firefox\.app/Contents/Resources)/distribution/extensions/"#,
+      "Side-loads a browser extension",
+      "An extension placed in the browser's external-extension folder installs itself and reads every page and cookie.",
+      "Install extensions from the store, after the user agrees."),
+    // Passwords tried one after another from a list.
+    p!("cred.password-guessing", CredentialExposure, High, Raw,
+      r#"(?s)\b(?:while\s+(?:IFS=\S*\s+)?read\b|for\s+\w+\s+in\b|xargs\b).{0,200}?(?:\bsudo\s+(?:-\w+\s+)*-\w*S\b|\bsshpass\s+-p\s*['\x22]?\$|\bsu\b[^\n;]*<<<|\bsmbclient\b[^\n;]*-U\s*\S*%['\x22]?\$|\bmysql\b[^\n;]*-p['\x22]?\$|\bunzip\s+-P\s*['\x22]?\$|\b7z\s+x\b[^\n;]*-p['\x22]?\$)|\b(?:hydra|medusa|ncrack|patator|crackmapexec|netexec|nxc)\b[^\n]*\s-(?:P|p|U|u|C)\s"#,
+      "Guesses passwords",
+      "Trying passwords from a list against sudo, ssh, a share or a database is a brute-force attack on an account.",
+      "Use the credentials the user provided; reset a lost password through its owner."),
     p!("ci.macro-or-extension-opened", CodeInjection, High, Segment,
       r#"^(?:sudo )?(?:(?:libreoffice|soffice|open|xdg-open)\b.*\.(?:xlsm|docm|pptm|xlam|dotm)\b|(?:firefox|chrome|chromium|google-chrome|brave)\b.*\S+\.(?:xpi|crx)\b|defaults\s+write\s+com\.google\.Chrome\s+ExtensionInstall(?:Forcelist|Sources)\b)"#,
       "Opens a macro document or installs a browser extension",
@@ -539,7 +552,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "The platform's environment holds production credentials; pulling or printing them puts them in files and transcripts.",
       "Read the one value the task needs, or use the platform's secret references."),
     unless(p!("dst.cloud-destroy", DestructiveOperation, High, Segment,
-      cmd!(r"(?:(?:terraform|tofu|terragrunt|pulumi)\s+(?:.*\s)?destroy\b|aws\s+s3\s+(?:rm\s.*--recursive|rb\b)|aws\s+s3api\s+delete-bucket|aws\s+\S+\s+(?:delete|terminate|deregister)-\S+|gsutil\s+(?:-m\s+)?(?:rm\s+-\w*r|rb)\b|gcloud\s+.*\bdelete\b|az\s+.*\bdelete\b|doctl\s+.*\bdelete\b|heroku\s+(?:apps:destroy|pg:reset)|flyctl?\s+(?:apps\s+)?destroy|redis-cli\b.*\b(?i:flush(?:all|db))\b|dropdb\s|aws\s+kms\s+(?:schedule-key-deletion|disable-key)\b|gcloud\s+kms\s+keys\s+versions\s+(?:destroy|disable)\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--all\b.*--replicas[=\s]+0\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--replicas[=\s]+0\b.*--all\b)"),
+      cmd!(r"(?:(?:terraform|tofu|terragrunt|pulumi)\s+(?:.*\s)?destroy\b|aws\s+s3\s+(?:rm\s.*--recursive|rb\b)|aws\s+s3api\s+delete-bucket|aws\s+\S+\s+(?:delete|terminate|deregister)-\S+|gsutil\s+(?:-m\s+)?(?:rm\s+-\w*r|rb)\b|gcloud\s+.*\bdelete\b|az\s+.*\bdelete\b|doctl\s+.*\bdelete\b|heroku\s+(?:apps:destroy|pg:reset)|mc\s+rb\s+(?:.*\s)?--force\b|mc\s+rm\s+(?:.*\s)?(?:-r|--recursive)\s+(?:.*\s)?--force\b|bq\s+rm\s+(?:.*\s)?-\w*r\w*\b|flyctl?\s+(?:apps\s+)?destroy|redis-cli\b.*\b(?i:flush(?:all|db))\b|dropdb\s|aws\s+kms\s+(?:schedule-key-deletion|disable-key)\b|gcloud\s+kms\s+keys\s+versions\s+(?:destroy|disable)\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--all\b.*--replicas[=\s]+0\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--replicas[=\s]+0\b.*--all\b)"),
       "Destroys cloud infrastructure or data",
       "Destroy and recursive delete commands remove infrastructure, buckets and backups in one step.",
       "Plan first (terraform plan -destroy), target one resource, and confirm the account and environment."),
@@ -652,6 +665,26 @@ pub static PATTERNS: &[PatternDef] = &[
       "Hides a process",
       "Mounting an empty directory over /proc/<pid> makes the process invisible to ps, top and monitoring: a rootkit's trick.",
       "Do not hide processes; stop the one that should not run."),
+    // LXD/Incus: a privileged container, or the host's / handed to one.
+    p!("priv.lxd-host-root", PrivilegeEscalation, Critical, Segment,
+      cmd!(r"(?:lxc|incus)\s+config\s+device\s+add\s+\S+\s+\S+\s+disk\s+(?:.*\s)?source=/(?:\s|$)"),
+      "Mounts the host's root filesystem into a container",
+      "A container given the host's / (with a privileged or root-mapped container) is root on the host: the lxd group's known escalation.",
+      "Share only the project folder, read-only."),
+    p!("priv.lxd-privileged", PrivilegeEscalation, High, Segment,
+      cmd!(r"(?:lxc|incus)\s+(?:init|launch|config\s+set|profile\s+set)\b.*security\.(?:privileged|nesting)[=\s]+true\b"),
+      "Makes a container privileged",
+      "A privileged LXD container maps root inside to root outside: anything that escapes it owns the host.",
+      "Keep containers unprivileged; map the one id the workload needs."),
+    // A shared program tree opened to every user: anyone can replace
+    // what others run.
+    p!("priv.shared-tree-world-writable", PrivilegeEscalation, High, Segment,
+      // (A sticky mode, 1777, is a shared scratch folder: each user may
+      // remove only their own files.)
+      cmd!(r"chmod\s+(?:-\w+\s+)*(?:-R\s+|--recursive\s+)?(?:[0246]?[0-7]{2}[2367]|a\+rwX?|o\+w|a\+w|o\+rwX?|ugo\+rwX?)\s+(?:.*\s)?/(?:opt|srv|usr/local)(?:/\S*)?(?:\s|$)"),
+      "Makes shared programs writable by every user",
+      "Programs under /opt, /srv or /usr/local that anyone can write are programs anyone can replace, for everyone who runs them.",
+      "Give the group that maintains them write access instead."),
     p!("priv.container-privileged", PrivilegeEscalation, High, Segment,
       cmd!(r"(?:(?:docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create)\b.*(?:--privileged|--pid[=\s]host|--cap-add[=\s](?:all|sys_admin|sys_ptrace)|-v\s*/var/run/docker\.sock|-v\s*/(?:etc|root|home|var|usr|boot|proc|sys|dev)\b\S*:)|kubectl\s+(?:run|debug)\b.*(?:(?:hostPID|hostNetwork|hostIPC|privileged)[\x22']?\s*:\s*true|--profile[=\s]sysadmin|node/))"),
       "Starts a privileged or host-mounted container",
@@ -663,7 +696,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "ld.so.preload (or LD_PRELOAD on a privileged program) loads attacker code into everything that starts.",
       "Never write /etc/ld.so.preload; debug libraries with LD_PRELOAD on your own test binary only."),
     p!("priv.root-shell", PrivilegeEscalation, High, Segment,
-      r"^(?:sudo (?:su|bash|sh|zsh|dash|ksh|fish|tcsh|csh|rc|posh|yash|mksh|ash|elvish|xonsh|nu|pwsh|busybox\s+(?:ba|a)?sh)(?:\s+-\w*)*(?:\s+root)?\s*$|sudo -i$|su(?:\s+-\w*)*(?:\s+root)?\s*$|sudo su\b|pkexec\b|doas\s+-s\b)",
+      r"^(?:sudo (?:su|bash|sh|zsh|dash|ksh|fish|tcsh|csh|rc|posh|yash|mksh|ash|elvish|xonsh|nu|pwsh|busybox\s+(?:ba|a)?sh)(?:\s+-\w*)*(?:\s+root)?\s*$|sudo -i$|su(?:\s+-\w*)*(?:\s+root)?\s*$|sudo su\b|pkexec\b|doas\s+-s\b|(?:sudo\s+)?machinectl\s+shell\b(?:\s+-\S+)*(?:\s+root@\S*|\s+\.host|\s*$))",
       "Opens a root shell",
       "An interactive root shell gives the agent unlimited power with no per-command review.",
       "Run the specific command with sudo instead of a root shell."),
@@ -1569,8 +1602,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "A new account is a way back in that survives password changes.",
       "Accounts are the owner's decision; ask them."),
       // A system account for a service, with no login shell: the
-      // packaging way to run a daemon, not a way in.
-      r"^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-r|--system)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\b|^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\s(?:.*\s)?(?:-r|--system)\b"),
+      // packaging way to run a daemon, not a way in (Debian's `adduser
+      // --system` gives none unless `--shell` names one).
+      r"^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-r|--system)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\b|^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\s(?:.*\s)?(?:-r|--system)\b|^(?:sudo )?adduser(?:\s+--(?:system|group|no-create-home|disabled-login|disabled-password|quiet|home\s+\S+|gecos\s+\S+|ingroup\s+\S+|uid\s+\d+))*\s+--system(?:\s+--(?:system|group|no-create-home|disabled-login|disabled-password|quiet|home\s+\S+|gecos\s+\S+|ingroup\s+\S+|uid\s+\d+))*\s+[\w.-]+\s*$"),
     // Init scripts registered, a unit enabled from a file path, or a
     // user unit enabled (those are hand-written). A packaged system unit
     // enabled by name (`systemctl enable --now fstrim.timer`) is service
@@ -1695,7 +1729,10 @@ pub static PATTERNS: &[PatternDef] = &[
       "Lists the machine's accounts or privileges",
       "Enumerating users, groups and who may use sudo is how an intruder picks the next account to take.",
       "Use id or whoami for your own identity."),
-    p!("rec.password-policy", Reconnaissance, Medium, Segment,
+    // Password policy and the hypervisor's name are mild reconnaissance:
+    // noted, not asked (the policy's `allow` at low; every blind set that
+    // met them agreed).
+    p!("rec.password-policy", Reconnaissance, Low, Segment,
       concat!(r"^(?:sudo )?(?:pwpolicy\b.*\bgetaccountpolicies|chage\s+-l\s+[a-z_]|(?:", readers!(), r")\b.*(?:/etc/pam\.d/(?:common-(?:password|auth)|system-auth|password-auth|passwd)\b|/etc/login\.defs|/etc/security/(?:pwquality|faillock)))"),
       "Reads the password policy",
       "Password length, lockout and expiry rules tell an attacker how to guess passwords without tripping a lockout.",
@@ -1710,7 +1747,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Searches for browser profiles or password stores",
       "Hunting for browser history, bookmarks, cookies or password databases is the collection step before theft.",
       "Work with the files the task names."),
-    p!("rec.vm-detection", Reconnaissance, Medium, Raw,
+    p!("rec.vm-detection", Reconnaissance, Low, Raw,
       r"(?i)(?:/proc/cpuinfo\b[^;&]*\b(?:hypervisor|vmware|virtualbox|vbox|qemu|kvm|xen)\b|\bgrep\b[^;&|]*\b(?:hypervisor|vmware|virtualbox|vbox|qemu|kvm|xen)\b[^;&|]*/proc/cpuinfo\b|\b(?:dmidecode|ioreg)\b[^;&]*\b(?:system-product-name|system-manufacturer|bios-vendor|manufacturer|product)\b|\bdmesg\b[^;&]*\b(?:hypervisor|vmware|virtualbox|vbox|qemu|kvm|xen)\b|/sys/class/dmi/id/(?:product_name|sys_vendor))",
       "Checks whether it runs in a virtual machine",
       "Malware checks the hardware vendor and the hypervisor flag to decide whether it is being analysed.",
@@ -1759,7 +1796,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Packing files, encrypting them with a throwaway passphrase and streaming them out is exfiltration meant to be unreadable to monitoring.",
       "Do not send archives off the machine from an agent."),
     p!("dst.mass-encrypt", DestructiveOperation, Critical, Raw,
-      r"(?i)(?:\bfind\b[^;&|]*-exec(?:dir)?\s+|\bxargs\s+(?:-\S+\s+)*|\bfor\s+\w+\s+in\b[^;]*;\s*do\s+)(?:sudo\s+)?(?:gpg\b[^;&|]*(?:-c\b|--symmetric|-e\b|--encrypt)|openssl\s+(?:enc|aes\S*|des\S*|rsautl|pkeyutl)\b[^;&|]*-(?:e|encrypt)?\b|ccrypt\b|ccencrypt\b|7z\s+a\b[^;&|]*-p|zip\b[^;&|]*\s-(?:e|P)\b|age\s+(?:-\S+\s+)*(?:-p|-r|--passphrase|--recipient)\b)|(?s)\b(?:os\.walk|os\.scandir|\.rglob|glob\.glob|readdirSync|Dir\.glob|filepath\.Walk)\b.*\b(?:Fernet|AES\.new|ChaCha20|createCipheriv|\.encrypt\().*\b(?:os\.remove|os\.unlink|\.unlink\(|unlinkSync|write_bytes\(|writeFileSync|open\([^)]*['\x22][wr]b\+?['\x22]|File\.write)",
+      r"(?i)\bcc(?:rypt|encrypt)\b[^;&|\n]*\s(?:-\w*r\w*|--recursive)\b[^;&|\n]*(?:\s-\w*[eK]|\s--(?:encrypt|key))|\bccrypt\b[^;&|\n]*\s-\w*e\w*\b[^;&|\n]*\s(?:-\w*r\w*|--recursive)\b|(?:\bfind\b[^;&|]*-exec(?:dir)?\s+|\bxargs\s+(?:-\S+\s+)*|\bfor\s+\w+\s+in\b[^;]*;\s*do\s+)(?:sudo\s+)?(?:gpg\b[^;&|]*(?:-c\b|--symmetric|-e\b|--encrypt)|openssl\s+(?:enc|aes\S*|des\S*|rsautl|pkeyutl)\b[^;&|]*-(?:e|encrypt)?\b|ccrypt\b|ccencrypt\b|7z\s+a\b[^;&|]*-p|zip\b[^;&|]*\s-(?:e|P)\b|age\s+(?:-\S+\s+)*(?:-p|-r|--passphrase|--recipient)\b)|(?s)\b(?:os\.walk|os\.scandir|\.rglob|glob\.glob|readdirSync|Dir\.glob|filepath\.Walk)\b.*\b(?:Fernet|AES\.new|ChaCha20|createCipheriv|\.encrypt\().*\b(?:os\.remove|os\.unlink|\.unlink\(|unlinkSync|write_bytes\(|writeFileSync|open\([^)]*['\x22][wr]b\+?['\x22]|File\.write)",
       "Encrypts files in bulk",
       "Running an encryptor over every file a search or loop finds is how ransomware works: the originals become unreadable without a key someone else holds.",
       "Encrypt one named archive for a stated purpose, with a key the user controls."),
@@ -2554,6 +2591,70 @@ pub static PATTERNS: &[PatternDef] = &[
       "Turns off TLS certificate checks",
       "With verification off (or the CA bundle emptied), any machine on the path can pose as the server: downloads and tokens can be swapped or read.",
       "Add the missing CA certificate instead of turning verification off."),
+    // A notebook server's config written to listen everywhere with the
+    // token and password emptied.
+    p!("net.notebook-config-open", NetworkSuspicious, High, WriteText,
+      r#"(?s)\.(?:ServerApp|NotebookApp|IdentityProvider)\.(?:token|password)\s*=\s*(?:''|\x22\x22)"#,
+      "Turns off a notebook server's login",
+      "With the token and password empty, whoever reaches the port runs code as the user.",
+      "Keep the token; reach the server over ssh -L."),
+    // Files served on every interface.
+    p!("net.file-server-all-interfaces", NetworkSuspicious, Medium, Segment,
+      r#"^(?:sudo )?(?:python[\d.]*\s+-m\s+http\.server|php\s+-S|ruby\s+-run\s+-e\s+httpd|busybox\s+httpd)\b.*(?:--bind[=\s]+|-b\s+|\s)(?:0\.0\.0\.0|\[?::\]?)(?::\d+)?(?:\s|$)|^(?:sudo )?(?:python[\d.]*\s+-m\s+)?(?:jupyter(?:-|\s+)(?:lab|notebook|server)|jupyter-lab|jupyter-notebook)\b(?:.*\s)?--ip[= ]['"]?(?:0\.0\.0\.0|\*|::)"#,
+      "Serves files or a notebook to the whole network",
+      "Bound to every interface, the folder (or the notebook and its kernel) is open to anyone on the network, not only this machine.",
+      "Bind to 127.0.0.1 and reach it over ssh -L."),
+    // A notebook or model from a download executed.
+    p!("ci.downloaded-notebook-run", CodeInjection, High, Segment,
+      r#"^(?:sudo )?(?:jupyter\s+nbconvert\b.*--execute|jupyter\s+execute|papermill|ipython)\b.*\s['"]?(?:\S*/)?(?:[Dd]ownloads?|tmp)/\S*\.ipynb\b"#,
+      "Runs a downloaded notebook",
+      "Executing a notebook runs every cell, shell escapes included, as the user.",
+      "Open it without running, read the cells, then run what is understood."),
+    p!("ci.model-unsafe-load", CodeInjection, High, Raw,
+      r#"\bsafe_mode\s*=\s*False\b|\bload_model\([^)\n]*\bcompile\s*=\s*True[^)\n]*\bsafe_mode\s*=\s*False"#,
+      "Loads a model with its safety checks off",
+      "Keras' safe_mode=False lets a saved model run the code it carries (lambda layers) when loaded.",
+      "Load with safe mode on; rebuild custom layers from reviewed code."),
+    // Secrets written into experiment trackers, where the team (or the
+    // public, for open projects) reads them.
+    p!("cred.secret-logged-to-tracker", CredentialExposure, High, Raw,
+      r#"\b(?:mlflow\.(?:log_params?|log_text|log_dict|set_tags?)|wandb\.(?:log|config\.update|init)|\w+\.(?:log_params?|log_hyperparams))\([^\n]*\bos\.(?:environ|getenv)\b"#,
+      "Logs an environment secret to an experiment tracker",
+      "What a tracker records is shown to everyone with access to the project, and kept.",
+      "Log the names of settings, not credentials."),
+    // Model files or datasets published to the Hugging Face Hub (a repo
+    // created without --private is public).
+    unless(p!("exf.hub-upload", DataExfiltration, Medium, Segment,
+      r#"^(?:sudo )?(?:huggingface-cli|hf)\s+(?:repo\s+create\b|upload\b.*\s['"]?(?:\S*/)?(?:raw|exports?|dumps?|backups?)/|upload\b.*\.(?:csv|jsonl?|parquet|sql|env|txt|xlsx)\b)"#,
+      "Publishes data to the Hugging Face Hub",
+      "A repository created without --private is public; raw data and exports uploaded there can be downloaded by anyone.",
+      "Upload to the team's private repository, with --private."),
+      r#"--private\b"#),
+    // PII queried from a database and posted out from the same script.
+    p!("exf.pii-query-sent", DataExfiltration, Critical, Raw,
+      r#"(?is)\b(?:read_sql\w*|execute|query|sql)\s*\(\s*[fr]?['\x22][^'\x22]*\b(?:ssn|social_security|salary|passwd|password_hash|card_number|credit_card|cc_number|iban|dob|date_of_birth|national_id|passport)\b.*?\b(?:requests\.(?:post|put|patch)|httpx\.(?:post|put)|urllib\.request|urlopen|smtplib|socket\.socket|boto3\.client\(\s*['\x22]s3)"#,
+      "Sends personal data from a database out",
+      "Identity numbers, salaries and card numbers read from the database and posted elsewhere in the same script leave the company.",
+      "Keep personal data inside; share aggregates the owner approved."),
+    // Password hashes read from a database's own account tables.
+    p!("cred.database-password-hashes", CredentialExposure, Critical, Raw,
+      r#"(?i)\b(?:pg_shadow|pg_authid)\b|\bmysql\.user\b[^\n]*\b(?:authentication_string|password)\b|\b(?:authentication_string|password)\b[^\n]*\bfrom\s+mysql\.user\b|\bsys\.sql_logins\b[^\n]*\bpassword_hash\b|\bpassword_hash\b[^\n]*\bsys\.sql_logins\b"#,
+      "Reads the database's password hashes",
+      "The database's own account table holds every login's password hash: cracked, they open the database and wherever the passwords were reused.",
+      "Do not read them; reset a password through ALTER ROLE if one is lost."),
+    // Redis told to save its dump where a shell key or a cron line would
+    // be read: the classic unauthenticated-Redis takeover.
+    p!("per.redis-file-write", PersistenceMechanism, Critical, Raw,
+      r#"(?i)\bconfig\s+set\s+dir\s+['\x22]?(?:\S*/\.ssh|/var/spool/cron\S*|/etc/cron\S*|/var/www\S*|/etc/systemd\S*)|\bconfig\s+set\s+dbfilename\s+['\x22]?(?:authorized_keys|root|crontab|\S+\.(?:php|jsp|sh))\b"#,
+      "Makes Redis write its dump as a key or a cron job",
+      "Pointing Redis's dump at ~/.ssh or a cron folder writes attacker text where sshd or cron will read it.",
+      "Do not change where Redis saves; bind Redis to localhost with a password."),
+    // Object storage buckets removed with their contents.
+    p!("dst.object-store-wiped", DestructiveOperation, Critical, Segment,
+      r#"^(?:sudo )?mc\s+(?:rb|rm)\b.*--dangerous\b"#,
+      "Deletes every bucket on an object store",
+      "--dangerous lets mc remove at the alias root: every bucket and object the account holds.",
+      "Remove the one bucket named, after a backup."),
     p!("net.notebook-open-to-all", NetworkSuspicious, High, Segment,
       r#"(?i)^(?:sudo )?(?:python[\d.]*\s+-m\s+)?(?:jupyter(?:-|\s+)(?:lab|notebook|server)|jupyter-lab|jupyter-notebook)\b(?:.*\s)?--ip[= ]["']?(?:0\.0\.0\.0|\*|::)["']?(?:\s.*)?\s--(?:ServerApp|NotebookApp|IdentityProvider)\.(?:token|password)=(?:''|""|\s|$)|^(?:sudo )?(?:python[\d.]*\s+-m\s+)?(?:jupyter(?:-|\s+)(?:lab|notebook|server)|jupyter-lab|jupyter-notebook)\b(?:.*\s)?--(?:ServerApp|NotebookApp|IdentityProvider)\.(?:token|password)=(?:''|""|\s|$)(?:.*\s)?--ip[= ]["']?(?:0\.0\.0\.0|\*|::)"#,
       "Opens a notebook server to the network without a password",
