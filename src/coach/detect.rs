@@ -97,6 +97,7 @@ mod ix {
     pub const WALLET_CODES_SENT: usize = 37;
     pub const MONEY_SCAM_ANY: usize = 38;
     pub const NATIONAL_ID_SENT: usize = 39;
+    pub const PRESSURE_TO_BYPASS: usize = 40;
 }
 
 pub static DETECTORS: &[DetectorDef] = &[
@@ -260,6 +261,10 @@ pub static DETECTORS: &[DetectorDef] = &[
       "Sends a national identity number",
       "An identity number (CPF, DNI, Aadhaar, PAN) is enough to open accounts in its owner's name.",
       "Send it only through the official form that asks for it."),
+    d!("soc.pressure-to-bypass", SocialEngineering, High,
+      "Asks for data or a risky step while skipping the usual checks",
+      "A message that wants an export, a transfer or a destructive command and also asks to keep it quiet, skip the ticket or use a personal account is how impostors of managers get what they want.",
+      "Confirm with the person through a channel you already know, and follow the normal process."),
 ];
 
 fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
@@ -545,6 +550,7 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
         }
     };
     let (mut code, mut inject, mut remote, mut money) = (false, None, None, false);
+    let mut bypass = false;
     let mut lookalike = false;
     for t in v
         .texts
@@ -568,6 +574,10 @@ fn messages(v: &Views, out: &mut Vec<Match>) {
         inject = inject.max(lexicon::overrides_instructions(&m));
         remote = remote.max(lexicon::remote_access_scam(&m));
         money |= lexicon::money_scam(&m);
+        bypass |= lexicon::pressure_to_bypass(&m);
+    }
+    if bypass {
+        hit(out, ix::PRESSURE_TO_BYPASS, None);
     }
     if money {
         hit(out, ix::MONEY_SCAM_ANY, None);
@@ -3877,6 +3887,7 @@ mod tests {
             (ix::WALLET_CODES_SENT, "cred.wallet-or-backup-codes-sent"),
             (ix::MONEY_SCAM_ANY, "soc.money-scam-any-language"),
             (ix::NATIONAL_ID_SENT, "exf.national-id-sent"),
+            (ix::PRESSURE_TO_BYPASS, "soc.pressure-to-bypass"),
         ];
         assert_eq!(table.len(), DETECTORS.len(), "every detector has an index");
         for (i, id) in table {

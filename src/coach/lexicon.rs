@@ -1016,7 +1016,38 @@ mod money {
         "一小时内",
         "立即缴费",
     ];
+    /// Lost money "recovered", released for a fee.
+    pub static RECOVERY: &[&str] = &[
+        "recovered the crypto",
+        "recovered your",
+        "recover your funds",
+        "recover your lost",
+        "recovery of your",
+        "release your funds",
+        "unlock your funds",
+        "recuperamos",
+        "récupéré vos",
+        "wiederhergestellt",
+        "вернули ваши",
+        "追回",
+    ];
+    /// A file to download and run, in a job or prize message.
+    pub static RUN_TOOL: &[&str] = &[
+        "download and run",
+        "download and install",
+        "run the assessment",
+        "install the assessment",
+        ".dmg",
+        ".exe",
+        ".msi",
+        "descarga y ejecuta",
+        "téléchargez et lancez",
+        "herunterladen und ausführen",
+    ];
     pub static JOB: &[&str] = &[
+        "remote role",
+        "shortlisted",
+        "job offer",
         "remote work",
         "work from home",
         "удалённая работа",
@@ -1054,7 +1085,7 @@ mod money {
 /// extortion, jobs that want a passport and a card.
 pub fn money_scam(m: &Message) -> bool {
     use money::*;
-    let pairs: [(&[&str], &[&str]); 12] = [
+    let pairs: [(&[&str], &[&str]); 14] = [
         (PARCEL, FEE),
         (PARCEL, ADDRESS_ISSUE),
         (REFUND_CLAIM, SEND_DETAILS),
@@ -1067,9 +1098,60 @@ pub fn money_scam(m: &Message) -> bool {
         (JOB, DOCS_AND_CARD),
         (OVERPAID, SEND_BACK),
         (CUT_OFF, PAY_NOW),
+        (RECOVERY, FEE),
+        (JOB, RUN_TOOL),
     ];
     (m.has(BANK_CHANGE) || pairs.iter().any(|(a, b)| m.has(a) && m.has(b))) && !m.has(SCAM_WARNINGS)
 }
+
+/// Someone claiming authority asks for data or a destructive step while
+/// asking that the usual checks be skipped (the business-email-compromise
+/// script): "keep this between us", "skip the change ticket", "send it to
+/// my personal WhatsApp".
+pub fn pressure_to_bypass(m: &Message) -> bool {
+    m.has(SECRECY) && m.has(INSIDE_ASK) && !m.has(SCAM_WARNINGS)
+}
+
+static SECRECY: &[&str] = &[
+    "don't loop in",
+    "do not loop in",
+    "keep this between us",
+    "keep this quiet",
+    "keep it quiet",
+    "don't tell",
+    "do not tell",
+    "skip the change ticket",
+    "skip the ticket",
+    "skip the review",
+    "skip review",
+    "without a ticket",
+    "no need for a ticket",
+    "bypass the",
+    "personal whatsapp",
+    "personal gmail",
+    "personal email",
+    "personal phone",
+    "no lo comentes",
+    "entre nous",
+    "unter uns",
+];
+
+static INSIDE_ASK: &[&str] = &[
+    "export",
+    "customer list",
+    "employee list",
+    "payroll",
+    "truncate",
+    "drop table",
+    "delete the",
+    "wire",
+    "transfer",
+    "send it to",
+    "dm it",
+    "gift card",
+    "credentials",
+    "password",
+];
 
 /// Text about scams, not a scam: a bank's or a newspaper's warning.
 static SCAM_WARNINGS: &[&str] = &[
@@ -1177,9 +1259,13 @@ fn lists() -> Vec<&'static [&'static str]> {
         SEND_BACK,
         CUT_OFF,
         PAY_NOW,
+        RECOVERY,
+        RUN_TOOL,
         JOB,
         DOCS_AND_CARD,
         SCAM_WARNINGS,
+        SECRECY,
+        INSIDE_ASK,
     ];
     for (verbs, objects) in OVERRIDES {
         v.push(verbs);
@@ -1293,6 +1379,8 @@ mod tests {
             "hi, i overpaid your invoice by $900 - please refund the difference to my new account",
             "final notice: your power will be disconnected today. pay within 30 minutes by gift card",
             "le hemos pagado de más por error, devuelva la diferencia por bizum hoy",
+            "we recovered your lost bitcoin; a 0.05 btc release fee applies",
+            "you've been shortlisted for a remote role: download and run the assessment tool setup.dmg",
         ] {
             assert!(money_scam(&Message::new(m)), "{m}");
         }

@@ -431,6 +431,25 @@ pub static PATTERNS: &[PatternDef] = &[
       "Reads every credential Jenkins stores",
       "A script that lists or decrypts the controller's credentials hands over every deploy key and token the pipelines use.",
       "Do not run it; rotate credentials through Jenkins' own credential pages."),
+    // Personal folders, staged archives or a whole query's result sent to
+    // a host on a public address (private ranges are the user's own NAS
+    // or LAN).
+    p!("exf.files-to-outside-host", DataExfiltration, High, Raw,
+      r#"\b(?:scp|rsync|sftp)\b[^\n;&|]*\s['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|Movies|Downloads)\b[^\n;&|]*\s(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\b(?:scp|rsync)\b[^\n;&|]*\s['\x22]?/(?:tmp|var/tmp|dev/shm)/\S+\.(?:zip|tgz|tar|gz|7z|rar)['\x22]?\s(?:[^\n;&|]*\s)?(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\bsmbclient\s+['\x22]?//(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*\b(?:put|mput)\s"#,
+      "Copies personal files or an archive to an outside host",
+      "Documents, photos or a staged archive copied to a machine on the internet leave the user's hands; only the owner knows whose that machine is.",
+      "Copy to the user's own backup host, after they name it."),
+    p!("exf.files-to-outside-share", DataExfiltration, Critical, Raw,
+      r#"\b(?:mount_smbfs|mount_afp|mount_nfs|mount\.cifs|mount\s+-t\s+(?:cifs|smbfs|smb3|nfs\d?))\b[^\n]*?//(?:[^\s/@]*@)?(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*(?:&&|;)[^\n]*\b(?:cp|rsync|ditto|tar)\b[^\n]*(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|\.ssh|Library)"#,
+      "Copies personal folders to a share on an outside host",
+      "A share on an internet address mounted and filled with the user's documents is exfiltration over SMB or NFS.",
+      "Do not run it; back up to the user's own NAS or drive."),
+    // Query results written straight to another bucket.
+    p!("exf.query-to-bucket", DataExfiltration, High, Raw,
+      r#"(?is)\bcopy\s*\(.{0,400}?\)\s*to\s+['\x22](?:s3|gs|gcs|az|abfss?|r2)://|\bexport\s+data\s+options\s*\(\s*uri\s*=\s*['\x22](?:s3|gs)://|\bunload\s*\(.{0,400}?\)\s*to\s+['\x22]s3://"#,
+      "Writes query results to a bucket",
+      "A COPY/UNLOAD to object storage moves a table's rows wherever the URL points; only the owner knows whose bucket it is.",
+      "Export to the team's own bucket, named in the task."),
     // A password store pushed to a remote nobody named, or deleted.
     p!("cred.vault-exported", CredentialExposure, Critical, Raw,
       r#"\bpass\s+git\s+remote\s+add\b[^\n]*(?:&&|;)\s*pass\s+git\s+push\b|\bgopass\s+sync\b[^\n]*--remote[=\s]+https?://"#,

@@ -584,10 +584,12 @@ fn find_exec_command(args: &[String]) -> Option<String> {
     if is_shell(&basename(first)) {
         return None;
     }
+    // A negated test (`! -name '*.pub'`, `-not -name …`) excludes names:
+    // the search still picks everything else.
     let name = args
-        .windows(2)
-        .find(|w| w[0] == "-name" || w[0] == "-iname")
-        .map_or("*", |w| w[1].as_str());
+        .windows(3)
+        .find(|w| (w[1] == "-name" || w[1] == "-iname") && w[0] != "!" && w[0] != "-not")
+        .map_or("*", |w| w[2].as_str());
     // `-type d` picks directories: a trailing slash says so to the
     // judgements that tell a directory from a file.
     let dirs = args.windows(2).any(|w| w[0] == "-type" && w[1] == "d");
