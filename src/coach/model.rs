@@ -3761,8 +3761,15 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
                 .args
                 .windows(2)
                 .find(|w| matches!(w[0].as_str(), "-s" | "--shell"))
-                .map(|w| w[1].as_str());
+                .map(|w| w[1].as_str())
+                .or_else(|| s.args.iter().find_map(|a| a.strip_prefix("--shell=")));
+            // A system account put in a privileged group is no service's.
+            let privileged_group = s.args.iter().any(|a| {
+                a.split([',', '='])
+                    .any(|g| matches!(g, "sudo" | "wheel" | "admin" | "root"))
+            });
             !(s.has_flag('r', "--system")
+                && !privileged_group
                 && match shell {
                     Some(sh) => sh.ends_with("nologin") || sh == "/bin/false",
                     None => cmd == "adduser",
@@ -6518,8 +6525,10 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             .any(|a| a == "--bind" || a == "-B" || a.contains("bind"))
         && s.operands().any(|o| {
             o.strip_prefix("/proc/").is_some_and(|p| {
-                // A pid, or one looked up in place (`$(pgrep -f x)`).
-                p.starts_with('$')
+                // A pid, or one looked up in place (`$(pgrep -f x)`); not a
+                // path under it (`/proc/$PID/ns/net` is how a network
+                // namespace is kept).
+                p.starts_with('$') && !p.trim_end_matches('/').contains('/')
                     || p.trim_end_matches('/').bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()
             })
         })
@@ -6773,11 +6782,16 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                                 || ["/srv/", "/var/www/", "/home/", "/opt/", "/data/", "/mnt/", "/media/"]
                                     .iter()
                                     .any(|r| o.starts_with(r))
-                                // A name that says it is a folder.
+                                // A name that says it is a folder, by a
+                                // whole part of it (`shared_dir`, `team-docs`;
+                                // not `teamviewer`).
                                 || !o.contains('/')
-                                    && ["dir", "shared", "team", "group", "project"]
-                                        .iter()
-                                        .any(|k| o.to_ascii_lowercase().contains(k))
+                                    && o.to_ascii_lowercase().split(['_', '-', '.']).any(|w| {
+                                        matches!(
+                                            w.trim_end_matches('s'),
+                                            "dir" | "shared" | "team" | "group" | "project"
+                                        )
+                                    })
                         }))
         }
         // modprobe by name loads a module the distribution installed
@@ -6809,7 +6823,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         ]))
         // A chart's values can ask for the same.
         || (cmd == "helm"
-            && s.operands().next().is_some_and(|v| v == "install" || v == "upgrade")
+            && s.args.iter().any(|a| a == "install" || a == "upgrade")
             && has(&["privileged=true", "hostPID=true", "hostNetwork=true", "hostPath"]))
         || (matches!(cmd, "docker" | "podman")
             && has(&[
@@ -6821,7 +6835,10 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             ])
             && has(&["run"]));
     if security {
-        let critical = matches!(cmd, "kubectl" | "helm")
+        // A chart asking for the host network alone is the documented
+        // bare-metal ingress install; privileged is root on the node.
+        let critical = cmd == "kubectl"
+            || cmd == "helm" && has(&["privileged=true"])
             || matches!(cmd, "docker" | "podman")
                 && has(&["-v /:/", "--volume /:/", "chroot", "nsenter"]);
         hit(

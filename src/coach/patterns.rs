@@ -373,17 +373,19 @@ pub static PATTERNS: &[PatternDef] = &[
     // Private files put where a web server or a share hands them to anyone:
     // a web root, a public Dropbox folder, the desktop's shared `Public`.
     p!("exf.private-data-to-public-folder", DataExfiltration, Critical, Raw,
-      r#"(?i)(?:\.ssh/id_\w+|\.(?:kdbx|vcf|p12|pfx|sql|dump|key)\b|\.env(?:\.(?:local|prod\w*))?['"\s]|\b(?:passport|tax[-_ ]?returns?|w-?2\b|ssn\b|payslips?|credentials|contacts\.(?:vcf|csv|json))|/etc/shadow\b|\b(?:khard|abook)\s+export\b|\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|sqlite3\s+\S+\s+\.dump)\b|\b(?:bw|op)\s+export\b)[^\n|;&]{0,300}?(?:\s|>\s*|=)['"]?(?:(?:~|\$HOME|/home/[^/\s]+|/Users/[^/\s]+)/(?:Dropbox/)?Public/|\S*/Dropbox/Public/|\S*\bpublic_html/|\S*\bhtdocs/|/var/www/(?:html/|[^/\s]+/(?:public|static|htdocs|www)/)|/usr/share/nginx/html/|/srv/(?:http|www)/)"#,
+      r#"(?i)(?:(?:\.ssh/id_\w+|\S*\.(?:kdbx|vcf|p12|pfx|sql|dump|key)|\S*\.env(?:\.(?:local|prod\w*))?|\S*(?:passport[-_ .]?(?:scan|copy)?\S*\.(?:pdf|jpe?g|png|heic)|tax[-_ ]?returns?|w-?2[-_.]|ssn[-_.]|payslips?|credentials\.(?:json|csv|txt)|contacts\.(?:vcf|csv|json))\S*|/etc/shadow)['"]?\s+['"]?|(?:\b(?:khard|abook)\s+export\b|\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|sqlite3\s+\S+\s+\.dump)\b|\b(?:bw|op)\s+export\b)[^\n|;&>]*>\s*['"]?|(?:\b(?:khard|abook)\s+export\b|\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|sqlite3\s+\S+\s+\.dump)\b|\b(?:bw|op)\s+export\b)[^\n|;&]*--output[=\s]+['"]?)(?:(?:~|\$HOME|/home/[^/\s]+|/Users/[^/\s]+)/(?:Dropbox/)?Public/|\S*/Dropbox/Public/|\S*\bpublic_html/|\S*\bhtdocs/|/var/www/(?:html/|[^/\s]+/(?:public|static|htdocs|www)/)|/usr/share/nginx/html/|/srv/(?:http|www)/)"#,
       "Puts private data in a publicly served folder",
       "A web root or a public share hands the file to anyone who asks for it: keys, vaults, database dumps and identity documents there are as good as published.",
       "Keep it in the user's private folders; share one file with named people if asked."),
     // A deploy tool told to sync from another repository: what runs in
     // production is then whatever that repository says.
-    p!("ci.deploy-source-repointed", CodeInjection, High, Segment,
+    unless(p!("ci.deploy-source-repointed", CodeInjection, High, Segment,
       r#"^(?:sudo )?(?:argocd\s+app\s+(?:set|patch)\b.*(?:--repo\b|repoURL)|argocd\s+app\s+create\b.*(?:--upsert\b.*--repo\b|--repo\b.*--sync-policy[=\s]+auto)|flux\s+create\s+source\s+(?:git|helm|oci|bucket)\b.*--url\b|(?:kubectl|oc)\s+(?:-\S+(?:\s+[^-\s]\S*)?\s+)*patch\s+(?:\S*\s+)?(?:gitrepositor(?:y|ies)|helmrepositor(?:y|ies)|ocirepositor(?:y|ies)|applications?(?:\.argoproj\.io)?)\b.*\b(?:url|repoURL)\b)"#,
       "Points a deploy tool at another repository",
       "GitOps deploys what the source says: a new repository URL decides what runs in the cluster from the next sync on.",
       "Change the source in the GitOps repository, through review."),
+      // `--export` only prints the object's YAML.
+      r"\s--export\b"),
     // A credential put in CI secrets that a whole organisation's
     // workflows can read, or the user's own keys copied into a
     // repository's. (A token set for the repository being worked on is
@@ -395,20 +397,20 @@ pub static PATTERNS: &[PatternDef] = &[
       "Set CI secrets per repository, masked, with credentials made for CI."),
     // A package fetched and run on the spot, handed a credential.
     p!("cred.secret-to-fetched-tool", CredentialExposure, High, Segment,
-      r#"^(?:sudo )?(?:npx|bunx|(?:pnpm|yarn)\s+dlx|uvx|pipx\s+run|go\s+run\s+\S+@\S+|deno\s+run\s+\S*https?://)\b.*(?:\$\{?[A-Z_]*(?:TOKEN|SECRET|API_?KEY|ACCESS_KEY|PASSWORD|PASS)\b|\s(?:ghp|gho|github_pat|glpat|sk|xox[bp])[-_]\w{8,})"#,
+      r#"^(?:sudo )?(?:npx|bunx|(?:pnpm|yarn)\s+dlx|uvx|pipx\s+run|go\s+run\s+\S+@\S+|deno\s+run\s+(?:-\S+\s+)*https?://)\b.*(?:\$\{?[A-Z_]*(?:TOKEN|SECRET|API_?KEY|ACCESS_KEY|PASSWORD|PASS)\b|\s(?:ghp|gho|github_pat|glpat|sk|xox[bp])[-_]\w{8,})"#,
       "Hands a credential to a package run straight from the registry",
       "The package is whatever the registry serves today; given a token, it can use it or send it anywhere.",
       "Install a pinned, reviewed version first, or pass the credential through the tool's own login."),
     // Access to a repository handed to a key or a person.
     p!("priv.repo-access-granted", PrivilegeEscalation, High, Segment,
-      r#"^(?:sudo )?(?:gh\s+repo\s+deploy-key\s+add\b|glab\s+deploy-key\s+add\b|gh\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)(?:POST|PUT)\s+(?:.*\s)?\S*repos/\S+/keys\b|glab\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)(?:POST|PUT)\s+(?:.*\s)?\S*/(?:members|deploy_keys)\b)"#,
+      r#"^(?:sudo )?(?:gh\s+repo\s+deploy-key\s+add\b|glab\s+deploy-key\s+add\b|gh\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)(?:POST|PUT)\s+(?:.*\s)?\S*repos/\S+/keys\b|gh\s+api\s+(?:.*\s)?\S*repos/\S+/keys\b.*\s(?:-X\s*(?:POST|PUT)|--method[=\s]+(?:POST|PUT)|-[fF]|--field|--raw-field)\s|glab\s+api\s+(?:.*\s)?(?:-X\s*|--method[=\s]+)(?:POST|PUT)\s+(?:.*\s)?\S*/(?:members|deploy_keys)\b)"#,
       "Gives a key or a person access to a repository",
       "A deploy key or a new member reads (and with write access, pushes to) the code and what its pipelines deploy.",
       "Add keys and members through the forge's settings, after the owner agrees."),
     // Infrastructure state edited by hand: resources forgotten (then
     // orphaned or recreated), locks broken under a running apply.
     p!("dst.iac-state-edit", DestructiveOperation, Medium, Segment,
-      r#"^(?:sudo )?(?:terraform|tofu|terragrunt)\s+(?:-\S+\s+)*(?:state\s+(?:rm|mv|push|replace-provider)\b|force-unlock\b|apply\b.*-auto-approve\b.*\bprod\w*|apply\b.*\bprod\w*.*-auto-approve\b)|^(?:sudo )?pulumi\s+state\s+(?:delete|unprotect)\b"#,
+      r#"^(?:sudo )?(?:terraform|tofu|terragrunt)\s+(?:-\S+\s+)*(?:state\s+(?:rm|mv|push|replace-provider)\b|force-unlock\b|apply\b.*-auto-approve\b.*\bprod(?:uction)?\b|apply\b.*\bprod(?:uction)?\b.*-auto-approve\b)|^(?:sudo )?pulumi\s+state\s+(?:delete|unprotect)\b"#,
       "Edits infrastructure state, or applies to production unreviewed",
       "Removing resources from state or breaking a lock leaves real infrastructure unmanaged or half-changed; an unreviewed production apply changes it without a plan anyone read.",
       "Run a plan and have a person read it; edit state only with a backup and a named reason."),
@@ -422,12 +424,12 @@ pub static PATTERNS: &[PatternDef] = &[
     // Jenkins' script console runs Groovy on the controller, with every
     // credential it stores in reach.
     p!("ci.jenkins-script-console", CodeInjection, High, Raw,
-      r#"/script(?:Text)?\b[^\n]*\bscript=|\bscript=[^\n]*/script(?:Text)?\b|\bjenkins-cli(?:\.jar)?\b[^\n]*\bgroovy(?:sh)?\b"#,
+      r#"https?://\S*/script(?:Text)?\b[^\n]*\bscript=|\bscript=[^\n]*https?://\S*/script(?:Text)?(?:['\x22\s]|$)|\bjenkins-cli(?:\.jar)?\b[^\n]*\s(?:groovy\s+=(?:\s|$)|groovysh\b)"#,
       "Runs code on the Jenkins controller",
       "The script console executes Groovy as the controller, which holds every credential and can run anything on the agents.",
       "Change jobs through their configuration in the repository."),
     p!("cred.jenkins-credentials-dumped", CredentialExposure, Critical, Raw,
-      r#"(?:/script(?:Text)?\b|\bgroovy)[^\n]*(?:SystemCredentialsProvider|CredentialsProvider\.lookupCredentials|hudson\.util\.Secret\.decrypt|credentials\.xml|getCredentials\(\))"#,
+      r#"(?:https?://\S*/script(?:Text)?\b|\bgroovy(?:sh)?\s)[^\n]*(?:SystemCredentialsProvider|CredentialsProvider\.lookupCredentials|hudson\.util\.Secret\.decrypt|credentials\.xml|getCredentials\(\))"#,
       "Reads every credential Jenkins stores",
       "A script that lists or decrypts the controller's credentials hands over every deploy key and token the pipelines use.",
       "Do not run it; rotate credentials through Jenkins' own credential pages."),
@@ -435,12 +437,12 @@ pub static PATTERNS: &[PatternDef] = &[
     // a host on a public address (private ranges are the user's own NAS
     // or LAN).
     p!("exf.files-to-outside-host", DataExfiltration, High, Raw,
-      r#"\b(?:scp|rsync|sftp)\b[^\n;&|]*\s['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|Movies|Downloads)\b[^\n;&|]*\s(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\b(?:scp|rsync)\b[^\n;&|]*\s['\x22]?/(?:tmp|var/tmp|dev/shm)/\S+\.(?:zip|tgz|tar|gz|7z|rar)['\x22]?\s(?:[^\n;&|]*\s)?(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\bsmbclient\s+['\x22]?//(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*\b(?:put|mput)\s"#,
+      r#"\b(?:scp|rsync|sftp)\b[^\n;&|]*\s['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|Movies|Downloads)\b[^\n;&|]*\s(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\b(?:scp|rsync)\b[^\n;&|]*\s['\x22]?/(?:tmp|var/tmp|dev/shm)/\S+\.(?:zip|tgz|tar|gz|7z|rar)['\x22]?\s(?:[^\n;&|]*\s)?(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\bsmbclient\s+['\x22]?//(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*\b(?:put|mput)\s"#,
       "Copies personal files or an archive to an outside host",
       "Documents, photos or a staged archive copied to a machine on the internet leave the user's hands; only the owner knows whose that machine is.",
       "Copy to the user's own backup host, after they name it."),
     p!("exf.files-to-outside-share", DataExfiltration, Critical, Raw,
-      r#"\b(?:mount_smbfs|mount_afp|mount_nfs|mount\.cifs|mount\s+-t\s+(?:cifs|smbfs|smb3|nfs\d?))\b[^\n]*?//(?:[^\s/@]*@)?(?:[1-9]|1[1-9]|[2-9]\d|1[01]\d|12[0-689]|1[3-6]\d|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*(?:&&|;)[^\n]*\b(?:cp|rsync|ditto|tar)\b[^\n]*(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|\.ssh|Library)"#,
+      r#"\b(?:mount_smbfs|mount_afp|mount_nfs|mount\.cifs|mount\s+-t\s+(?:cifs|smbfs|smb3|nfs\d?))\b[^\n]*?//(?:[^\s/@]*@)?(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*(?:&&|;)[^\n]*\b(?:cp|rsync|ditto|tar)\s+(?:-\S+\s+)*['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|\.ssh|Library)"#,
       "Copies personal folders to a share on an outside host",
       "A share on an internet address mounted and filled with the user's documents is exfiltration over SMB or NFS.",
       "Do not run it; back up to the user's own NAS or drive."),
@@ -491,7 +493,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Do not run it; delete it."),
     // A script pulled over a file-transfer protocol and run at once.
     p!("ci.transferred-script-run", CodeInjection, High, Raw,
-      r#"\b(?:tftp|ftp|sftp|smbclient|scp)\b[^\n;&|]*?(?:\bget\s+\S+|\s\S+@?[\w.-]+:\S+\s+\S+)[^\n;&|]*(?:&&|;)\s*(?:sudo\s+)?(?:(?:ba|da|z)?sh\s+\S|python3?\s+\S|perl\s+\S|\./\S)"#,
+      r#"\b(?:tftp|ftp|sftp|smbclient|scp)\b[^\n;&|]*?(?:\bget\s+\S+\.(?:sh|py|pl|bin)\b|\s\S+@?[\w.-]+:\S+\.(?:sh|py|pl|bin)\s+\S+)[^\n;&|]*(?:&&|;)\s*(?:sudo\s+)?(?:(?:ba|da|z)?sh\s+\S|python3?\s+\S|perl\s+\S|\./\S)"#,
       "Runs a script just copied from another host",
       "What the other host served runs here unread; a transfer client is how implants arrive where curl is watched.",
       "Read the script first, or fetch it from a known release over HTTPS with a checksum."),
@@ -499,7 +501,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // process injection (`inject -n sshd /dev/shm/x.so`, `gdb -p` with a
     // dlopen).
     p!("priv.temp-library-injected", PrivilegeEscalation, High, Raw,
-      r#"(?:^|[;&|(]\s*)(?:sudo\s+)?(?:\./\S+|(?:/tmp|/dev/shm|/var/tmp)/\S+|\S*(?:gdb|inject\w*|hotpatch))\b[^\n;&|]*\s['"]?(?:/tmp/|/dev/shm/|/var/tmp/)\S*\.(?:so|dylib)\b"#,
+      r#"(?:^|[;&|(]\s*)(?:sudo\s+)?(?:(?:\./\S+|(?:/tmp|/dev/shm|/var/tmp)/\S+)[^\n;&|]*\s(?:-p|-n|--pid)\s+\S+|\S*(?:gdb|inject\w*|hotpatch))\b[^\n;&|]*\s['"]?(?:/tmp/|/dev/shm/|/var/tmp/)\S*\.(?:so|dylib)\b"#,
       "Loads a library from a temporary folder into a process",
       "A shared library from a world-writable folder, injected or loaded as root, runs inside the target process with its rights.",
       "Do not run it; libraries come from the package manager."),
@@ -512,23 +514,25 @@ pub static PATTERNS: &[PatternDef] = &[
       "Change files through the filesystem; do not edit inodes."),
     // A script deleting itself as its last act.
     p!("def.self-delete", DestructiveOperation, Medium, Segment,
-      r#"^(?:sudo )?(?:rm|shred|unlink)\s+(?:-\S+\s+)*(?:--\s+)?['"]?\$(?:0|\{0\}|\{?BASH_SOURCE)\b"#,
+      r#"^(?:sudo )?(?:rm|shred|unlink)\s+(?:-\S+\s+)*(?:--\s+)?['"]?\$(?:0|\{0\}|\{?BASH_SOURCE(?:\[0\])?\}?)['"]?(?:\s|$)"#,
       "A script deletes itself",
       "Self-deleting scripts are droppers covering their tracks: nothing is left to show what ran.",
       "Keep the script so the run can be reviewed."),
     // Every entry of home or the root listed and fed to rm.
     p!("dst.listing-fed-to-rm", DestructiveOperation, Critical, Raw,
-      r#"(?:\bcd\s+(?:~|\$HOME|/)/?\s*(?:&&|;)\s*(?:ls|find\s+\.)\b[^|\n]*|\bls\s+(?:-\S+\s+)*['"]?(?:~|\$HOME|/)/?['"]?\s*)\|\s*(?:sudo\s+)?xargs\b[^\n;&|]*\brm\s+(?:-\S+\s+)*-\w*[rR]"#,
+      r#"(?:\bcd\s+(?:~|\$HOME|/)/?\s*(?:&&|;)\s*(?:ls\b|find\s+\.(?:\s|$))[^|\n]*|\bls\s+(?:-\S+\s+)*['"]?(?:~|\$HOME|/)/?['"]?\s*)\|\s*(?:sudo\s+)?xargs\b[^\n;&|]*\brm\s+(?:-\S+\s+)*-\w*[rR]"#,
       "Deletes everything in home or the root, one entry at a time",
       "ls feeding xargs rm -r removes each entry the listing names: the whole home folder or system.",
       "Delete the one folder or file the task named."),
     // Files encrypted where they lie, the originals removed: ransomware's
     // step.
-    p!("dst.encrypted-in-place", DestructiveOperation, High, Raw,
+    unless(p!("dst.encrypted-in-place", DestructiveOperation, High, Raw,
       r#"\b(?:openssl\s+(?:enc|aes\S*|des\S*|chacha\S*)\b[^\n;&|]*\s(?:-k\s|-pass\s+['\x22]?pass:)|gpg\s+(?:.*\s)?--passphrase\s)[^\n;&|]*(?:&&|;)\s*(?:sudo\s+)?(?:rm|shred)\s"#,
       "Encrypts files and deletes the originals",
       "Encrypting data and removing the plain copies is how ransomware works; with a key nobody keeps, the data is gone.",
       "Encrypt a copy; keep the original until the encrypted one is verified and the key is stored."),
+      // Decrypting (`-d`) restores files; it does not lock them.
+      r"\s(?:-d|--decrypt)\b"),
     // Every port of a host tried through xargs.
     p!("rec.port-sweep", Reconnaissance, Medium, Raw,
       r#"\bseq\s+\d+\s+\d+\s*\|\s*xargs\b[^\n]*\b(?:nc|ncat|netcat)\s+(?:-\S+\s+)*-\w*z"#,
@@ -551,7 +555,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Install extensions from the store, after the user agrees."),
     // Passwords tried one after another from a list.
     p!("cred.password-guessing", CredentialExposure, High, Raw,
-      r#"(?s)\b(?:while\s+(?:IFS=\S*\s+)?read\b|for\s+\w+\s+in\b|xargs\b).*?(?:\bsudo\s+(?:-\w+\s+)*-\w*S\b|\bsshpass\s+-p\s*['\x22]?\$|\bsu\b[^\n;]*<<<|\bsmbclient\b[^\n;]*-U\s*\S*%['\x22]?\$|\bmysql\b[^\n;]*-p['\x22]?\$|\bunzip\s+-P\s*['\x22]?\$|\b7z\s+x\b[^\n;]*-p['\x22]?\$)|\b(?:hydra|medusa|ncrack|patator|crackmapexec|netexec|nxc)\b[^\n]*\s-(?:P|p|U|u|C)\s"#,
+      r#"(?s)\b(?:while\s+(?:IFS=\S*\s+)?read\b|for\s+\w+\s+in\b|xargs\b).*?(?:\bsudo\s+(?:-\w+\s+)*-\w*S\b|\bsshpass\s+-p\s*['\x22]?\$|\bsu\b[^\n;]*<<<|\bsmbclient\b[^\n;]*-U\s*\S*%['\x22]?\$)|\b(?:hydra|medusa|ncrack|patator|crackmapexec|netexec|nxc)\b[^\n]*\s-(?:P|p|U|u|C)\s"#,
       "Guesses passwords",
       "Trying passwords from a list against sudo, ssh, a share or a database is a brute-force attack on an account.",
       "Use the credentials the user provided; reset a lost password through its owner."),
@@ -606,7 +610,7 @@ pub static PATTERNS: &[PatternDef] = &[
       // files inherit its group: how shared folders are set up, in the trees
       // that hold shared data (`/srv/shared`, `/var/www/site`).
       // Also a find that picks directories only, and names that say so.
-      r"^(?:sudo )?chmod\s+(?:-\w+\s+)*(?:g\+s|2[0-7]{3})\s+(?:(?:\S+/|(?:/srv|/var/www|/home|/opt|/data|/mnt|/media|/shared)(?:/[\w.-]+)*|[\w.-]*(?i:dir|shared|team|group|project)[\w-]*)\s*)+$|^(?:sudo )?find\s+.*-type\s+d\b.*-exec\s+chmod\s+(?:g\+s|2[0-7]{3})\s"),
+      r"^(?:sudo )?chmod\s+(?:-\w+\s+)*(?:g\+s|2[0-7]{3})\s+(?:(?:\S+/|(?:/srv|/var/www|/home|/opt|/data|/mnt|/media|/shared)(?:/[\w.-]+)*|(?:[\w-]*[_-])?(?i:dirs?|shared|teams?|groups?|projects?)(?:[_-][\w-]*)?)\s*)+$|^(?:sudo )?find\s+\S+(?:\s+-(?:name|iname|path|maxdepth|mindepth|user|group|perm|mtime|newer)\s+\S+)*\s+-type\s+d(?:\s+-(?:name|iname|path|maxdepth|mindepth|user|group|perm|mtime|newer)\s+\S+)*\s+-exec\s+chmod\s+(?:g\+s|2[0-7]{3})\s+\S+\s*(?:\\;|;|\+)\s*$"),
     p!("priv.chmod-world-system", PrivilegeEscalation, Critical, Segment,
       cmd!(r"chmod\s+(?:-\w+\s+)*(?:[0-7]?[0-7]{2}[2367]|a\+w|o\+w|a\+rwx|o\+rwx|ugo\+rwx)\s+(?:.*\s)?(?:/|/etc\S*|/usr\S*|/bin\S*|/sbin\S*|/boot\S*|/lib\S*|/root\S*|/var/run/\S+|/run/\S+|\S+\.sock|~/\.ssh\S*)(?:\s|$)"),
       "Makes a system file or socket world-writable",
@@ -658,7 +662,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // node's root, PID namespace or Docker socket: root on the node once
     // applied, whatever the image.
     p!("priv.manifest-host-root", PrivilegeEscalation, Critical, WriteText,
-      r"(?s)(?:apiVersion|services)\s*:.*?(?:privileged[\x22']?\s*:\s*true\b.*?(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock|/run/containerd/containerd\.sock)|(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock:)\S*.*?privileged[\x22']?\s*:\s*true\b)",
+      r"(?s)(?:apiVersion|services)[\x22']?\s*:.*?(?:privileged[\x22']?\s*:\s*true\b.*?(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock|/run/containerd/containerd\.sock)|(?:hostPID[\x22']?\s*:\s*true|pid\s*:\s*[\x22']?host|path\s*:\s*[\x22']?/[\x22']?\s*\n|-\s*[\x22']?/:/|/var/run/docker\.sock:)\S*.*?privileged[\x22']?\s*:\s*true\b)",
       "Deploys a privileged container with the host's root",
       "privileged: true together with the node's PID namespace, its / or the container runtime's socket is root on every node the manifest lands on.",
       "Drop privileged, mount only the paths the workload needs, read-only."),
@@ -666,7 +670,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // PID namespace, or the Docker socket. Some workloads need one (a VPN,
     // a CI runner); a person signs off.
     p!("priv.manifest-host-access", PrivilegeEscalation, High, WriteText,
-      r#"(?s)(?:apiVersion|services)\s*:.*?(?:\bprivileged[\x22']?\s*:\s*true\b|\bhost(?:Network|PID|IPC)[\x22']?\s*:\s*true\b|\bpid\s*:\s*[\x22']?host\b|/var/run/docker\.sock|/run/containerd/containerd\.sock|\bSYS_ADMIN\b)"#,
+      r#"(?s)(?:apiVersion|services)[\x22']?\s*:.*?(?:\bprivileged[\x22']?\s*:\s*true\b|\bhost(?:Network|PID|IPC)[\x22']?\s*:\s*true\b|\bpid\s*:\s*[\x22']?host\b|/var/run/docker\.sock|/run/containerd/containerd\.sock|\bSYS_ADMIN\b)"#,
       "Deploys a container with access to its host",
       "A privileged container, one on the node's network or process namespace, or one holding the Docker socket can reach past its own limits to the node.",
       "Grant the one capability the workload needs; have a person approve the rest."),
@@ -680,7 +684,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // A directory mounted over a process's /proc entry: the process
     // vanishes from ps and top. Nothing else needs it.
     p!("def.process-hidden", PrivilegeEscalation, Critical, Raw,
-      r"\bmount\s+(?:[^\n;&|]*\s)?(?:--bind|-B|-o\s+\S*\bbind)\b[^\n;&|]*\s/proc/(?:\d+|\$)",
+      r"\bmount\s+(?:[^\n;&|]*\s)?(?:--bind|-B|-o\s+\S*\bbind)\b[^\n;&|]*\s/proc/(?:\d+|\$[^/\s]*)/?(?:\s|$)",
       "Hides a process",
       "Mounting an empty directory over /proc/<pid> makes the process invisible to ps, top and monitoring: a rootkit's trick.",
       "Do not hide processes; stop the one that should not run."),
@@ -691,7 +695,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A container given the host's / (with a privileged or root-mapped container) is root on the host: the lxd group's known escalation.",
       "Share only the project folder, read-only."),
     p!("priv.lxd-privileged", PrivilegeEscalation, High, Segment,
-      cmd!(r"(?:lxc|incus)\s+(?:init|launch|config\s+set|profile\s+set)\b.*security\.(?:privileged|nesting)[=\s]+true\b"),
+      cmd!(r"(?:lxc|incus)\s+(?:init|launch|config\s+set|profile\s+set)\b.*security\.privileged[=\s]+true\b"),
       "Makes a container privileged",
       "A privileged LXD container maps root inside to root outside: anything that escapes it owns the host.",
       "Keep containers unprivileged; map the one id the workload needs."),
@@ -1288,7 +1292,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "The whole mail store goes: records, receipts, and the security mail that would show what happened.",
       "Delete what the person named; archive the rest."),
     p!("dst.mailbox-mass-delete", DestructiveOperation, High, Raw,
-      r"(?i)\|\s*xargs\b[^\n|;&]*\bhimalaya\s+(?:message\s+)?delete\b|\bhimalaya\s+(?:message\s+)?delete\b[^\n;&|]*(?:\$\(|`|(?:\s\d+){5})|\b(?:notmuch\s+search\b[^|\n]*--output[=\s]+files\b|mu\s+find\b)[^|\n]*\|\s*xargs\b[^\n|;&]*\brm\b|\bdoveadm\s+(?:-\S+\s+)*expunge\b|gmail\.googleapis\.com/\S*/messages/batch(?:Delete|Modify)\b|\bgcalcli\b[^\n]*\bdelete\s+(?:''|\x22\x22|['\x22]?[*.]['\x22]?(?:\s|$))|\bnotmuch\b[^\n]*\btag\s+\+deleted\b[^\n]*\brm\b|\bgam\s+user\s+\S+\s+delete\s+messages\b",
+      r"(?i)\|\s*xargs\b[^\n|;&]*\bhimalaya\s+(?:message\s+)?delete\b|\bhimalaya\s+(?:message\s+)?delete\b[^\n;&|]*(?:\$\(|`|(?:\s\d+){5})|\b(?:notmuch\s+search\b[^|\n]*--output[=\s]+files\b|mu\s+find\b)[^|\n]*\|\s*xargs\b[^\n|;&]*\brm\b|\bdoveadm\s+(?:-\S+\s+)*expunge\b[^\n;&|]*\s(?:all|mailbox\s+['\x22]?(?:INBOX|\*)['\x22]?\s+all)\b|gmail\.googleapis\.com/\S*/messages/batch(?:Delete|Modify)\b|\bgcalcli\b[^\n]*\bdelete\s+(?:''|\x22\x22|['\x22]?[*.]['\x22]?(?:\s|$))|\bnotmuch\b[^\n]*\btag\s+\+deleted\b[^\n]*\brm\b|\bgam\s+user\s+\S+\s+delete\s+messages\b",
       "Deletes mail or calendar events in bulk",
       "Messages and events deleted by query or over a whole date range are gone for good once the trash empties.",
       "Delete what the person named; archive the rest."),
@@ -1623,7 +1627,7 @@ pub static PATTERNS: &[PatternDef] = &[
       // A system account for a service, with no login shell: the
       // packaging way to run a daemon, not a way in (Debian's `adduser
       // --system` gives none unless `--shell` names one).
-      r"^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-r|--system)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\b|^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\s(?:.*\s)?(?:-r|--system)\b|^(?:sudo )?adduser(?:\s+--(?:system|group|no-create-home|disabled-login|disabled-password|quiet|home\s+\S+|gecos\s+\S+|ingroup\s+\S+|uid\s+\d+))*\s+--system(?:\s+--(?:system|group|no-create-home|disabled-login|disabled-password|quiet|home\s+\S+|gecos\s+\S+|ingroup\s+\S+|uid\s+\d+))*\s+[\w.-]+\s*$"),
+      r"^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-r|--system)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\b|^(?:sudo )?(?:useradd|adduser)\s(?:.*\s)?(?:-s|--shell)[=\s]+\S*(?:nologin|/bin/false)\s(?:.*\s)?(?:-r|--system)\b|^(?:sudo )?adduser(?:\s+--(?:system|group|no-create-home|disabled-login|disabled-password|quiet|home\s+\S+|gecos\s+\S+|uid\s+\d+))*\s+--system(?:\s+--(?:system|group|no-create-home|disabled-login|disabled-password|quiet|home\s+\S+|gecos\s+\S+|uid\s+\d+))*\s+[\w.-]+\s*$"),
     // Init scripts registered, a unit enabled from a file path, or a
     // user unit enabled (those are hand-written). A packaged system unit
     // enabled by name (`systemctl enable --now fstrim.timer`) is service
@@ -1792,7 +1796,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "A trap that launches a background or downloaded program re-runs it every time the shell ends or is interrupted.",
       "Use traps only to clean up the script's own temp files."),
     p!("priv.cloud-iam-change", PrivilegeEscalation, High, Segment,
-      cmd!(r"(?:aws\s+iam\s+(?:create-(?:user|access-key|login-profile|service-specific-credential|policy-version)|attach-(?:user|role|group)-policy|put-(?:user|role|group)-policy|add-user-to-group|update-assume-role-policy|update-login-profile|set-default-policy-version)|aws\s+ec2\s+modify-(?:snapshot|image)-attribute\b.*(?:--user-ids|UserId|--launch-permission)|aws\s+rds\s+modify-db-(?:cluster-)?snapshot-attribute\b.*--values-to-add|aws\s+lambda\s+(?:add-permission|create-function-url-config\b.*--auth-type\s+NONE)|gcloud\s+compute\s+(?:instances|project-info)\s+add-metadata\b.*ssh-keys|kubectl\s+(?:apply|create)\s+(?:.*\s)?-f\s+https?://|(?:kubectl|oc)\s+(?:.*\s)?(?:edit|patch|apply|replace)\s+(?:.*\s)?(?:configmaps?/|configmaps?\s+)aws-auth\b|gcloud\s+(?:projects|organizations|resource-manager\s+folders)\s+add-iam-policy-binding|gcloud\s+iam\s+service-accounts\s+keys\s+create|az\s+(?:role\s+assignment\s+create|ad\s+(?:user|sp)\s+create|ad\s+app\s+credential\s+reset))\b"),
+      cmd!(r"(?:aws\s+iam\s+(?:create-(?:user|access-key|login-profile|service-specific-credential|policy-version)|attach-(?:user|role|group)-policy|put-(?:user|role|group)-policy|add-user-to-group|update-assume-role-policy|update-login-profile|set-default-policy-version)|aws\s+ec2\s+modify-(?:snapshot|image)-attribute\b.*(?:--user-ids|UserId|--launch-permission)|aws\s+rds\s+modify-db-(?:cluster-)?snapshot-attribute\b.*--values-to-add|aws\s+lambda\s+(?:add-permission|create-function-url-config\b.*--auth-type\s+NONE)|gcloud\s+compute\s+(?:instances|project-info)\s+add-metadata\b.*ssh-keys|kubectl\s+(?:apply|create)\s+(?:.*\s)?-f\s+https?://|(?:kubectl|oc)\s+(?:.*\s)?(?:edit|patch|apply|replace)\s+(?:.*\s)?(?:(?:configmaps?|cm)/|(?:configmaps?|cm)\s+)aws-auth\b|gcloud\s+(?:projects|organizations|resource-manager\s+folders)\s+add-iam-policy-binding|gcloud\s+iam\s+service-accounts\s+keys\s+create|az\s+(?:role\s+assignment\s+create|ad\s+(?:user|sp)\s+create|ad\s+app\s+credential\s+reset))\b"),
       "Creates cloud identities or grants cloud permissions",
       "New users, access keys and policy attachments are how an intruder keeps and widens access to a cloud account.",
       "Make identity changes through reviewed infrastructure code."),
@@ -1815,7 +1819,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Packing files, encrypting them with a throwaway passphrase and streaming them out is exfiltration meant to be unreadable to monitoring.",
       "Do not send archives off the machine from an agent."),
     p!("dst.mass-encrypt", DestructiveOperation, Critical, Raw,
-      r"(?i)\bcc(?:rypt|encrypt)\b[^;&|\n]*\s(?:-\w*r\w*|--recursive)\b[^;&|\n]*(?:\s-\w*[eK]|\s--(?:encrypt|key))|\bccrypt\b[^;&|\n]*\s-\w*e\w*\b[^;&|\n]*\s(?:-\w*r\w*|--recursive)\b|(?:\bfind\b[^;&|]*-exec(?:dir)?\s+|\bxargs\s+(?:-\S+\s+)*|\bfor\s+\w+\s+in\b[^;]*;\s*do\s+)(?:sudo\s+)?(?:gpg\b[^;&|]*(?:-c\b|--symmetric|-e\b|--encrypt)|openssl\s+(?:enc|aes\S*|des\S*|rsautl|pkeyutl)\b[^;&|]*-(?:e|encrypt)?\b|ccrypt\b|ccencrypt\b|7z\s+a\b[^;&|]*-p|zip\b[^;&|]*\s-(?:e|P)\b|age\s+(?:-\S+\s+)*(?:-p|-r|--passphrase|--recipient)\b)|(?s)\b(?:os\.walk|os\.scandir|\.rglob|glob\.glob|readdirSync|Dir\.glob|filepath\.Walk)\b.*\b(?:Fernet|AES\.new|ChaCha20|createCipheriv|\.encrypt\().*\b(?:os\.remove|os\.unlink|\.unlink\(|unlinkSync|write_bytes\(|writeFileSync|open\([^)]*['\x22][wr]b\+?['\x22]|File\.write)",
+      r"(?i)\bccencrypt\b[^;&|\n]*\s(?:-\w*r\w*|--recursive)\b|\bccrypt\b[^;&|\n]*\s(?:-e|--encrypt)\b[^;&|\n]*\s(?:-\w*r\w*|--recursive)\b|\bccrypt\b[^;&|\n]*\s(?:-\w*r\w*|--recursive)\b[^;&|\n]*\s(?:-e|--encrypt)\b|(?:\bfind\b[^;&|]*-exec(?:dir)?\s+|\bxargs\s+(?:-\S+\s+)*|\bfor\s+\w+\s+in\b[^;]*;\s*do\s+)(?:sudo\s+)?(?:gpg\b[^;&|]*(?:-c\b|--symmetric|-e\b|--encrypt)|openssl\s+(?:enc|aes\S*|des\S*|rsautl|pkeyutl)\b[^;&|]*-(?:e|encrypt)?\b|ccrypt\b|ccencrypt\b|7z\s+a\b[^;&|]*-p|zip\b[^;&|]*\s-(?:e|P)\b|age\s+(?:-\S+\s+)*(?:-p|-r|--passphrase|--recipient)\b)|(?s)\b(?:os\.walk|os\.scandir|\.rglob|glob\.glob|readdirSync|Dir\.glob|filepath\.Walk)\b.*\b(?:Fernet|AES\.new|ChaCha20|createCipheriv|\.encrypt\().*\b(?:os\.remove|os\.unlink|\.unlink\(|unlinkSync|write_bytes\(|writeFileSync|open\([^)]*['\x22][wr]b\+?['\x22]|File\.write)",
       "Encrypts files in bulk",
       "Running an encryptor over every file a search or loop finds is how ransomware works: the originals become unreadable without a key someone else holds.",
       "Encrypt one named archive for a stated purpose, with a key the user controls."),
@@ -2613,7 +2617,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // A notebook server's config written to listen everywhere with the
     // token and password emptied.
     p!("net.notebook-config-open", NetworkSuspicious, High, WriteText,
-      r#"(?s)\.(?:ServerApp|NotebookApp|IdentityProvider)\.(?:token|password)\s*=\s*(?:''|\x22\x22)"#,
+      r#"(?m)^[ \t]*c\.(?:ServerApp|NotebookApp|IdentityProvider)\.(?:token|password)\s*=\s*(?:''|\x22\x22)"#,
       "Turns off a notebook server's login",
       "With the token and password empty, whoever reaches the port runs code as the user.",
       "Keep the token; reach the server over ssh -L."),
@@ -2625,7 +2629,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Bind to 127.0.0.1 and reach it over ssh -L."),
     // A notebook or model from a download executed.
     p!("ci.downloaded-notebook-run", CodeInjection, High, Segment,
-      r#"^(?:sudo )?(?:jupyter\s+nbconvert\b.*--execute|jupyter\s+execute|papermill|ipython)\b.*\s['"]?(?:\S*/)?(?:[Dd]ownloads?|tmp)/\S*\.ipynb\b"#,
+      r#"^(?:sudo )?(?:papermill(?:\s+-\S+)*|ipython|jupyter\s+execute(?:\s+-\S+)*|jupyter\s+nbconvert\b(?:\s+(?:--output(?:-dir)?[=\s]+\S+|-\S+))*)\s+['"]?(?:\S*/)?(?:[Dd]ownloads?|tmp)/\S*\.ipynb\b"#,
       "Runs a downloaded notebook",
       "Executing a notebook runs every cell, shell escapes included, as the user.",
       "Open it without running, read the cells, then run what is understood."),
@@ -2637,14 +2641,14 @@ pub static PATTERNS: &[PatternDef] = &[
     // Secrets written into experiment trackers, where the team (or the
     // public, for open projects) reads them.
     p!("cred.secret-logged-to-tracker", CredentialExposure, High, Raw,
-      r#"\b(?:mlflow\.(?:log_params?|log_text|log_dict|set_tags?)|wandb\.(?:log|config\.update|init)|\w+\.(?:log_params?|log_hyperparams))\([^\n]*\bos\.(?:environ|getenv)\b"#,
+      r#"\b(?:mlflow\.(?:log_params?|log_text|log_dict|set_tags?)|wandb\.(?:log|config\.update|init)|\w+\.(?:log_params?|log_hyperparams))\([^\n]*\bos\.(?:environ|getenv)\b[^\n)]*?(?:TOKEN|SECRET|KEY|PASS|_URL|DSN|CRED)"#,
       "Logs an environment secret to an experiment tracker",
       "What a tracker records is shown to everyone with access to the project, and kept.",
       "Log the names of settings, not credentials."),
     // Model files or datasets published to the Hugging Face Hub (a repo
     // created without --private is public).
     unless(p!("exf.hub-upload", DataExfiltration, Medium, Segment,
-      r#"^(?:sudo )?(?:huggingface-cli|hf)\s+(?:repo\s+create\b|upload\b.*\s['"]?(?:\S*/)?(?:raw|exports?|dumps?|backups?)/|upload\b.*\.(?:csv|jsonl?|parquet|sql|env|txt|xlsx)\b)"#,
+      r#"^(?:sudo )?(?:huggingface-cli|hf)\s+(?:repo\s+create\b|upload\b.*\s['"]?(?:\S*/)?(?:raw|exports?|dumps?|backups?)/|upload\b.*\.(?:csv|jsonl|parquet|sql|env|xlsx)\b)"#,
       "Publishes data to the Hugging Face Hub",
       "A repository created without --private is public; raw data and exports uploaded there can be downloaded by anyone.",
       "Upload to the team's private repository, with --private."),
@@ -2659,7 +2663,7 @@ pub static PATTERNS: &[PatternDef] = &[
     p!("cred.database-password-hashes", CredentialExposure, Critical, Raw,
       // (Names only the account tables and their hash columns have: a
       // literal no ordinary command contains, so the pattern rarely runs.)
-      r#"(?i)\b(?:pg_shadow|pg_authid|authentication_string)\b|\bsys\.sql_logins\b[^\n]*\bpassword_hash\b"#,
+      r#"(?i)\b(?:pg_shadow|pg_authid)\b|\bselect\b[^\n;]*\bauthentication_string\b|\bsys\.sql_logins\b[^\n]*\bpassword_hash\b"#,
       "Reads the database's password hashes",
       "The database's own account table holds every login's password hash: cracked, they open the database and wherever the passwords were reused.",
       "Do not read them; reset a password through ALTER ROLE if one is lost."),

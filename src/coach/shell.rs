@@ -592,7 +592,11 @@ fn find_exec_command(args: &[String]) -> Option<String> {
         .map_or("*", |w| w[2].as_str());
     // `-type d` picks directories: a trailing slash says so to the
     // judgements that tell a directory from a file.
-    let dirs = args.windows(2).any(|w| w[0] == "-type" && w[1] == "d");
+    // (Not when negated, `! -type d`, or one branch of an `-o`.)
+    let dirs = args
+        .windows(3)
+        .any(|w| w[1] == "-type" && w[2] == "d" && w[0] != "!" && w[0] != "-not")
+        && !args.iter().any(|a| a == "-o" || a == "-or");
     let picked = format!(
         "{}/{}{}",
         root.trim_end_matches('/'),
