@@ -6517,24 +6517,6 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     {
         hit(out, ix::SYSTEM_FILE_WRITE);
     }
-    // A directory mounted over a process's /proc entry hides it from ps
-    // and top.
-    if s.cmd == "mount"
-        && s.args
-            .iter()
-            .any(|a| a == "--bind" || a == "-B" || a.contains("bind"))
-        && s.operands().any(|o| {
-            o.strip_prefix("/proc/").is_some_and(|p| {
-                // A pid, or one looked up in place (`$(pgrep -f x)`); not a
-                // path under it (`/proc/$PID/ns/net` is how a network
-                // namespace is kept).
-                p.starts_with('$') && !p.trim_end_matches('/').contains('/')
-                    || p.trim_end_matches('/').bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()
-            })
-        })
-    {
-        hit(out, ix::SECURITY_CHANGE);
-    }
     // The Docker socket opened to a user: whoever can talk to it is root.
     let sock = |o: &str| o.ends_with("/docker.sock") || o.ends_with("/containerd.sock");
     let opens_socket = match s.cmd.as_str() {
@@ -6773,26 +6755,6 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                         || o.starts_with("/Library")
                         || o.starts_with("/System")
                 })
-                || cmd == "chmod"
-                    && has(&["u+s", "4755", "+s ", "6755"])
-                    // setgid on folders: group inheritance for shared ones.
-                    && !(has(&["g+s "])
-                        && s.operands().skip(1).all(|o| {
-                            o.ends_with('/')
-                                || ["/srv/", "/var/www/", "/home/", "/opt/", "/data/", "/mnt/", "/media/"]
-                                    .iter()
-                                    .any(|r| o.starts_with(r))
-                                // A name that says it is a folder, by a
-                                // whole part of it (`shared_dir`, `team-docs`;
-                                // not `teamviewer`).
-                                || !o.contains('/')
-                                    && o.to_ascii_lowercase().split(['_', '-', '.']).any(|w| {
-                                        matches!(
-                                            w.trim_end_matches('s'),
-                                            "dir" | "shared" | "team" | "group" | "project"
-                                        )
-                                    })
-                        }))
         }
         // modprobe by name loads a module the distribution installed
         // (`br_netfilter`, `overlay`); a path is someone's own build.

@@ -118,6 +118,16 @@ macro_rules! throwaway_line {
 /// The same rule for code (`model::throwaway_name`).
 pub const THROWAWAY_LINE: &str = throwaway_line!();
 
+/// An IPv4 address outside the private, loopback, link-local and CGNAT
+/// (100.64/10, Tailscale's) ranges, by its first octet: 10, 100, 127, 169,
+/// 172 and 192 are left out whole, which misses a few public addresses
+/// rather than call a LAN or a tailnet host an outside one.
+macro_rules! public_ip {
+    () => {
+        r"(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}"
+    };
+}
+
 macro_rules! dev {
     () => {
         // A glob (`/dev/sd?`, `/dev/nvme*`) names every disk it matches.
@@ -437,12 +447,12 @@ pub static PATTERNS: &[PatternDef] = &[
     // a host on a public address (private ranges are the user's own NAS
     // or LAN).
     p!("exf.files-to-outside-host", DataExfiltration, High, Raw,
-      r#"\b(?:scp|rsync|sftp)\b[^\n;&|]*\s['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|Movies|Downloads)\b[^\n;&|]*\s(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\b(?:scp|rsync)\b[^\n;&|]*\s['\x22]?/(?:tmp|var/tmp|dev/shm)/\S+\.(?:zip|tgz|tar|gz|7z|rar)['\x22]?\s(?:[^\n;&|]*\s)?(?:\S*@)?(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}:|\bsmbclient\s+['\x22]?//(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*\b(?:put|mput)\s"#,
+      concat!(r#"\b(?:scp|rsync|sftp)\b[^\n;&|]*\s['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|Movies|Downloads)\b[^\n;&|]*\s(?:\S*@)?"#, public_ip!(), r#":|\b(?:scp|rsync)\b[^\n;&|]*\s['\x22]?/(?:tmp|var/tmp|dev/shm)/\S+\.(?:zip|tgz|tar|gz|7z|rar)['\x22]?\s(?:[^\n;&|]*\s)?(?:\S*@)?"#, public_ip!(), r#":|\bsmbclient\s+['\x22]?//"#, public_ip!(), r#"/[^\n]*\b(?:put|mput)\s"#),
       "Copies personal files or an archive to an outside host",
       "Documents, photos or a staged archive copied to a machine on the internet leave the user's hands; only the owner knows whose that machine is.",
       "Copy to the user's own backup host, after they name it."),
     p!("exf.files-to-outside-share", DataExfiltration, Critical, Raw,
-      r#"\b(?:mount_smbfs|mount_afp|mount_nfs|mount\.cifs|mount\s+-t\s+(?:cifs|smbfs|smb3|nfs\d?))\b[^\n]*?//(?:[^\s/@]*@)?(?:[1-9]|1[1-9]|[2-9]\d|10[1-9]|11\d|12[0-689]|1[3-5]\d|16[0-8]|17[013-9]|18\d|19[013-9]|2[0-4]\d|25[0-5])\.\d{1,3}\.\d{1,3}\.\d{1,3}/[^\n]*(?:&&|;)[^\n]*\b(?:cp|rsync|ditto|tar)\s+(?:-\S+\s+)*['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|\.ssh|Library)"#,
+      concat!(r#"\b(?:mount_smbfs|mount_afp|mount_nfs|mount\.cifs|mount\s+-t\s+(?:cifs|smbfs|smb3|nfs\d?))\b[^\n]*?//(?:[^\s/@]*@)?"#, public_ip!(), r#"/[^\n]*(?:&&|;)[^\n]*\b(?:cp|rsync|ditto|tar)\s+(?:-\S+\s+)*['\x22]?(?:~/|\$HOME/|/Users/[^/\s]+/|/home/[^/\s]+/)(?:Documents|Desktop|Pictures|\.ssh|Library)"#),
       "Copies personal folders to a share on an outside host",
       "A share on an internet address mounted and filled with the user's documents is exfiltration over SMB or NFS.",
       "Do not run it; back up to the user's own NAS or drive."),
@@ -684,7 +694,7 @@ pub static PATTERNS: &[PatternDef] = &[
     // A directory mounted over a process's /proc entry: the process
     // vanishes from ps and top. Nothing else needs it.
     p!("def.process-hidden", PrivilegeEscalation, Critical, Raw,
-      r"\bmount\s+(?:[^\n;&|]*\s)?(?:--bind|-B|-o\s+\S*\bbind)\b[^\n;&|]*\s/proc/(?:\d+|\$[^/\s]*)/?(?:\s|$)",
+      r"\bmount\s+(?:[^\n;&|]*\s)?(?:--r?bind|-B|-o\s+\S*\br?bind)\b[^\n;&|]*\s/proc/(?:\d+|\$[^/\s]*)/?(?:\s|$)",
       "Hides a process",
       "Mounting an empty directory over /proc/<pid> makes the process invisible to ps, top and monitoring: a rootkit's trick.",
       "Do not hide processes; stop the one that should not run."),

@@ -586,17 +586,17 @@ fn find_exec_command(args: &[String]) -> Option<String> {
     }
     // A negated test (`! -name '*.pub'`, `-not -name …`) excludes names:
     // the search still picks everything else.
-    let name = args
-        .windows(3)
-        .find(|w| (w[1] == "-name" || w[1] == "-iname") && w[0] != "!" && w[0] != "-not")
-        .map_or("*", |w| w[2].as_str());
+    // A test's value where the test is not negated (`! -name X`, `-not`).
+    let test = |flags: &[&str]| {
+        args.windows(3)
+            .find(|w| flags.contains(&w[1].as_str()) && w[0] != "!" && w[0] != "-not")
+            .map(|w| w[2].as_str())
+    };
+    let name = test(&["-name", "-iname"]).unwrap_or("*");
     // `-type d` picks directories: a trailing slash says so to the
-    // judgements that tell a directory from a file.
-    // (Not when negated, `! -type d`, or one branch of an `-o`.)
-    let dirs = args
-        .windows(3)
-        .any(|w| w[1] == "-type" && w[2] == "d" && w[0] != "!" && w[0] != "-not")
-        && !args.iter().any(|a| a == "-o" || a == "-or");
+    // judgements that tell a directory from a file (not for one branch of
+    // an `-o`).
+    let dirs = test(&["-type"]) == Some("d") && !args.iter().any(|a| a == "-o" || a == "-or");
     let picked = format!(
         "{}/{}{}",
         root.trim_end_matches('/'),
