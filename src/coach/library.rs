@@ -128,6 +128,10 @@ struct Caches {
     unless: Vec<Option<Box<Cache>>>,
     /// What the caches above hold, kept as they grow.
     bytes: usize,
+    /// Per slot (`regexes`, then `unless`), what its cache held after its
+    /// last run: kept here so that neither a run nor `trim` asks every
+    /// cache for its size (`Cache::memory_usage` walks several tables).
+    sizes: Vec<u32>,
     /// Checks this set has served, wrapping: ages are told apart up to
     /// 2^32 checks, beyond which a stale cache may pass for a fresh one
     /// (which costs a rebuild, never a wrong answer).
@@ -142,29 +146,18 @@ struct Caches {
 
 impl Caches {
     /// Runs `m` over `hay` from `from` on (unanchored) with the cache in
-    /// `slot`, making it if needed, and keeps `bytes` up to date.
-    fn run(
-        bytes: &mut usize,
-        slot: &mut Option<Box<Cache>>,
-        m: &Matcher,
-        hay: &[u8],
-        from: usize,
-    ) -> bool {
-        Caches::with(bytes, slot, m, |m, cache| {
+    /// slot `k` (`regexes`, then `unless`), making it if needed, and keeps
+    /// `bytes`, `sizes` and `last` up to date.
+    fn run(&mut self, k: usize, m: &Matcher, hay: &[u8], from: usize) -> bool {
+        self.with(k, m, |m, cache| {
             m.is_match(cache, Input::new(hay).range(from..))
         })
     }
 
     /// As `run`, but anchored at each of `starts`: true if a match begins
     /// at any of them.
-    fn run_at(
-        bytes: &mut usize,
-        slot: &mut Option<Box<Cache>>,
-        m: &Matcher,
-        hay: &[u8],
-        starts: &[u32],
-    ) -> bool {
-        Caches::with(bytes, slot, m, |m, cache| {
+    fn run_at(&mut self, k: usize, m: &Matcher, hay: &[u8], starts: &[u32]) -> bool {
+        self.with(k, m, |m, cache| {
             starts.iter().any(|&at| {
                 let input = Input::new(hay).range(at as usize..).anchored(Anchored::Yes);
                 m.is_match(cache, input)
@@ -173,19 +166,25 @@ impl Caches {
     }
 
     fn with(
-        bytes: &mut usize,
-        slot: &mut Option<Box<Cache>>,
+        &mut self,
+        k: usize,
         m: &Matcher,
         search: impl FnOnce(&Matcher, &mut Cache) -> bool,
     ) -> bool {
-        let cache = slot.get_or_insert_with(|| {
-            let c = Box::new(m.cache());
-            *bytes += c.memory_usage();
-            c
-        });
-        let before = cache.memory_usage();
+        let n = self.regexes.len();
+        let slot = if k < n {
+            &mut self.regexes[k]
+        } else {
+            &mut self.unless[k - n]
+        };
+        let cache = slot.get_or_insert_with(|| Box::new(m.cache()));
         let hit = search(m, cache);
-        *bytes = (*bytes + cache.memory_usage()).saturating_sub(before);
+        // A cache is bounded by `DFA_CACHE_LIMIT` plus its fixed tables,
+        // far below 4 GiB.
+        let after = cache.memory_usage() as u32;
+        let before = std::mem::replace(&mut self.sizes[k], after);
+        self.bytes = (self.bytes + after as usize).saturating_sub(before as usize);
+        self.last[k] = self.clock;
         hit
     }
 }
@@ -708,37 +707,18 @@ impl Scanner<'_> {
                 && (at.len() == 1 || hay.len() <= ANCHORED_MULTI_MAX_VIEW);
             let hit = if ts.start_only[pos] {
                 // One run from the start, where every match begins.
-                Caches::run_at(
-                    &mut caches.bytes,
-                    &mut caches.regexes[i],
-                    c.regex(i),
-                    hay,
-                    &[0],
-                )
+                caches.run_at(i, c.regex(i), hay, &[0])
             } else if !anchored {
                 // Unanchored from the first literal (or the whole view).
                 let from = at.first().map_or(0, |s| s.1 as usize);
-                Caches::run(
-                    &mut caches.bytes,
-                    &mut caches.regexes[i],
-                    c.regex(i),
-                    hay,
-                    from,
-                )
+                caches.run(i, c.regex(i), hay, from)
             } else {
                 let mut offsets = [0u32; MAX_ANCHORED_STARTS];
                 for (o, s) in offsets.iter_mut().zip(at) {
                     *o = s.1;
                 }
-                Caches::run_at(
-                    &mut caches.bytes,
-                    &mut caches.regexes[i],
-                    c.regex(i),
-                    hay,
-                    &offsets[..at.len()],
-                )
+                caches.run_at(i, c.regex(i), hay, &offsets[..at.len()])
             };
-            caches.last[i] = caches.clock;
             if caches.bytes > thread_cache_cap(budget) {
                 c.trim(caches, budget);
             }
@@ -747,8 +727,7 @@ impl Scanner<'_> {
             }
             if let Some(u) = c.unless(i) {
                 let n = caches.regexes.len();
-                caches.last[n + i] = caches.clock;
-                if Caches::run(&mut caches.bytes, &mut caches.unless[i], u, hay, 0) {
+                if caches.run(n + i, u, hay, 0) {
                     continue;
                 }
             }
@@ -844,6 +823,7 @@ impl Compiled {
             regexes: self.regexes.iter().map(|_| None).collect(),
             unless: self.unless.iter().map(|_| None).collect(),
             bytes: 0,
+            sizes: vec![0; self.regexes.len() + self.unless.len()],
             clock: 0,
             last: vec![0; self.regexes.len() + self.unless.len()],
             starts: Vec::new(),
@@ -867,23 +847,38 @@ impl Compiled {
     /// check. Measured with `cargo bench --bench coach` (7,172 varied
     /// inputs, 8 MiB): 19.7-22.0k -> 24.0-24.2k checks/s, p99 ~240 -> ~205 us.
     fn trim(&self, caches: &mut Caches, budget: usize) {
-        while caches.bytes > budget {
-            let clock = caches.clock;
-            let last = &caches.last;
-            let victim = caches
-                .regexes
-                .iter_mut()
-                .chain(caches.unless.iter_mut())
-                .enumerate()
-                .max_by_key(|(k, c)| {
-                    let size = c.as_ref().map_or(0, |c| c.memory_usage());
-                    let age = clock.wrapping_sub(last[*k]) as u64;
-                    size as u64 * (age + 1)
-                })
-                .map(|(_, c)| c);
-            let Some(slot) = victim else { break };
-            let Some(cache) = slot.take() else { break };
-            caches.bytes = caches.bytes.saturating_sub(cache.memory_usage());
+        if caches.bytes <= budget {
+            return;
+        }
+        // Scored once, then dropped in order (scoring anew for each victim
+        // walked every slot per cache dropped).
+        let clock = caches.clock;
+        let mut order: Vec<(u64, u32)> = caches
+            .sizes
+            .iter()
+            .zip(&caches.last)
+            .enumerate()
+            .filter(|(_, (&size, _))| size > 0)
+            .map(|(k, (&size, &last))| {
+                let age = clock.wrapping_sub(last) as u64;
+                (size as u64 * (age + 1), k as u32)
+            })
+            .collect();
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        let n = caches.regexes.len();
+        for (_, k) in order {
+            if caches.bytes <= budget {
+                break;
+            }
+            let k = k as usize;
+            let slot = if k < n {
+                &mut caches.regexes[k]
+            } else {
+                &mut caches.unless[k - n]
+            };
+            *slot = None;
+            caches.bytes = caches.bytes.saturating_sub(caches.sizes[k] as usize);
+            caches.sizes[k] = 0;
         }
     }
 }
@@ -920,6 +915,7 @@ mod tests {
         for i in [0, 1] {
             let cache = Box::new(c.regex(i).cache());
             caches.bytes += cache.memory_usage();
+            caches.sizes[i] = cache.memory_usage() as u32;
             caches.regexes[i] = Some(cache);
         }
         caches.clock = 1000;
