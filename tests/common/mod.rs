@@ -210,6 +210,15 @@ impl Gateway {
     fn start_in(dir: tempfile::TempDir, mut cfg: Value, extra_args: &[&str]) -> Gateway {
         // Port 0 unless the test chose one (a public URL must name it).
         let port = cfg["server"]["port"].as_u64().unwrap_or(0);
+        // A gateway compiles its pattern library on a worker at start, and
+        // a check that arrives first waits for it. Unoptimised (the test
+        // profile) that is ~1.3 s of CPU; with a dozen gateways starting
+        // at once on a 2-core CI machine it outlasted the default 5 s check
+        // timeout and checks failed closed with COACH_TIMEOUT. Tests that
+        // are about the timeout set their own.
+        if cfg["coach"]["taskTimeoutMs"].is_null() {
+            merge(&mut cfg, &json!({"coach": {"taskTimeoutMs": 60_000}}));
+        }
         merge(
             &mut cfg,
             &json!({"server": {"port": port, "bind": "127.0.0.1", "dataDir": dir.path().join("data")}}),
