@@ -1717,6 +1717,41 @@ fn reads_secret_here(seg: &Segment) -> bool {
                 && is_secret_ref(a)
         });
     }
+    // A cloud copy that picks its files by filter (`aws s3 sync ~/ s3://b
+    // --exclude '*' --include '.ssh/*'`, `rclone copy ~/ r: --include
+    // '.aws/**'`): what it includes is what it reads.
+    if matches!(
+        cmd,
+        "aws" | "gsutil" | "rclone" | "s3cmd" | "azcopy" | "az" | "gcloud"
+    ) {
+        let mut next = false;
+        for a in &seg.args {
+            let value = if std::mem::take(&mut next) {
+                Some(a.as_str())
+            } else if matches!(
+                a.as_str(),
+                "--include" | "--include-pattern" | "--include-path" | "--filter"
+            ) {
+                next = true;
+                None
+            } else {
+                a.split_once('=')
+                    .filter(|(k, _)| {
+                        matches!(
+                            *k,
+                            "--include" | "--include-pattern" | "--include-path" | "--filter"
+                        )
+                    })
+                    .map(|(_, v)| v)
+            };
+            // rclone's `--filter '+ .ssh/**'` includes with a leading `+ `.
+            if let Some(v) = value.map(|v| v.strip_prefix("+ ").unwrap_or(v)) {
+                if !v.starts_with("- ") && is_secret_ref(v) {
+                    return true;
+                }
+            }
+        }
+    }
     // A Mac application's private data read through AppleScript (every
     // note, message, saved password) is as private as a key file.
     if cmd == "osascript" {
@@ -1874,7 +1909,28 @@ fn sink(seg: &Segment) -> Option<Sink> {
     } else if let Some(h) = references_dev_tcp(seg) {
         h
     } else if matches!(cmd, "scp" | "rsync" | "sftp" | "rclone") {
-        let last = seg.operands().last()?;
+        // The destination is the last operand that is not an option's
+        // value (`rclone copy ~/ r:bk --include '.ssh/**'`).
+        let args = &seg.args;
+        let last = seg
+            .operands()
+            .filter(|o| {
+                !args.windows(2).any(|w| {
+                    std::ptr::eq(&w[1], *o)
+                        && matches!(
+                            w[0].as_str(),
+                            "--include"
+                                | "--exclude"
+                                | "--filter"
+                                | "--include-from"
+                                | "--exclude-from"
+                                | "--filter-from"
+                                | "--files-from"
+                                | "--config"
+                        )
+                })
+            })
+            .last()?;
         let (remote, _) = last.split_once(':')?;
         remote
             .rsplit('@')
@@ -1896,11 +1952,19 @@ fn sink(seg: &Segment) -> Option<Sink> {
     {
         // The destination: the last bucket URL (an option's value, such
         // as `--endpoint-url`'s, can come after it).
-        let last = seg
-            .operands()
-            .filter(|o| o.starts_with("s3://") || o.starts_with("gs://"))
-            .last()?;
-        if seg.operands().last() != Some(last) && !seg.has_arg("--endpoint-url") {
+        let args = &seg.args;
+        let j = args
+            .iter()
+            .rposition(|o| o.starts_with("s3://") || o.starts_with("gs://"))?;
+        let last = &args[j];
+        // A local path after it is the destination (a download); the value
+        // of an option after it (`--include '.ssh/*'`) is not.
+        let operand_after = args[j + 1..].iter().enumerate().any(|(k, a)| {
+            let prev = &args[j + k];
+            let after_option = prev.starts_with("--") && !prev.contains('=');
+            !a.starts_with('-') && (k == 0 || !after_option)
+        });
+        if operand_after && !seg.has_arg("--endpoint-url") {
             return None;
         }
         // An S3-compatible service elsewhere (`--endpoint-url

@@ -53,6 +53,19 @@ static CODE_WORDS: &[&str] = &[
     "ワンタイム",
     // hi
     "ओटीपी",
+    // an authenticator's number-matching prompt, a recovery link or code
+    "link/code",
+    "code/link",
+    "digit number",
+    "number it shows",
+    "authenticator code",
+    "code from your authenticator",
+    "code in your authenticator",
+    "code from instagram",
+    "code from whatsapp",
+    "code from google",
+    "code from your bank",
+    "code from the bank",
 ];
 
 /// Words for "code" that also mean program code (`envíame el código del
@@ -72,6 +85,11 @@ static CODE_WORDS_BROAD: &[&str] = &[
     "رمز",
     "كود",
     "कोड",
+    // en: with a text message or a trusted-contact story beside them
+    "a code",
+    "the code",
+    "that code",
+    "this code",
 ];
 
 /// What makes a broad code word a one-time code: its digits, the text
@@ -110,6 +128,16 @@ static CODE_CONTEXT: &[&str] = &[
     "per errore",
     "по ошибке",
     "por engano",
+    "texted",
+    "a text with",
+    "text message",
+    "get a text",
+    "got a text",
+    "receive a text",
+    "trusted contact",
+    "sent to your phone",
+    "on your phone",
+    "by text",
 ];
 
 /// Asking for it to be passed on.
@@ -273,6 +301,18 @@ static ASK_WORDS: &[&str] = &[
     "भेज दो",
     "भेज दें",
     "दीजिए",
+    "reply to this chat with",
+    "reply to this message with",
+    "reply here with",
+    "reply with the",
+    "type it here",
+    "post it here",
+    "paste it here",
+    "drop it here",
+    "share the code",
+    "send the code",
+    "tell me the code",
+    "read me the",
 ];
 
 /// The notice that says not to (`never share this code`): a real service's
@@ -284,7 +324,16 @@ static NEVER_WORDS: &[&str] = &[
     "don't share",
     "never give",
     "never ask",
-    "will never",
+    "will never ask",
+    "will never request",
+    "never request",
+    "never pass",
+    "don't pass",
+    "do not pass",
+    "never read",
+    "never tell",
+    "scammers are",
+    "never call you and ask",
     "won't ask",
     "no one will",
     "can't share",
@@ -659,6 +708,14 @@ mod money {
         "رسوم",
         "फीस",
         "शुल्क",
+        "postage",
+        "import fee",
+        "import duty",
+        "redelivery fee",
+        "customs charge",
+        "handling fee",
+        "release fee",
+        "clearance fee",
     ];
     pub static PRIZE: &[&str] = &[
         "you won",
@@ -706,6 +763,10 @@ mod money {
         "फीस",
         "खाता",
         "upi",
+        "complete your claim",
+        "claim your refund",
+        "card details",
+        "card number",
     ];
     pub static GUARANTEE: &[&str] = &[
         "guaranteed",
@@ -795,6 +856,11 @@ mod money {
         "coupons",
         "photo",
         "foto",
+        "only accept",
+        "scratch",
+        "pick up",
+        "send me pics",
+        "send pics",
     ];
     pub static NEW_NUMBER: &[&str] = &[
         "new number",
@@ -881,6 +947,20 @@ mod money {
         "nuove coordinate bancarie",
         "новые реквизиты",
         "新的银行账户",
+        "changed its bank",
+        "changed our bank",
+        "changed its banking",
+        "changed our banking",
+        "my bank changed",
+        "our bank changed",
+        "new banking partner",
+        "to my new account",
+        "to our new account",
+        "new account details",
+        "payments to the old account",
+        "old account will be closed",
+        "old account is closed",
+        "old account has been closed",
     ];
     pub static EXTORTION: &[&str] = &[
         "recorded you",
@@ -1038,6 +1118,14 @@ mod money {
         "descarga y ejecuta",
         "téléchargez et lancez",
         "herunterladen und ausführen",
+        "don't use a vm",
+        "do not use a vm",
+        "not in a vm",
+        "without a vm",
+        "checks your environment",
+        "check your environment",
+        "on your own machine",
+        "on your personal machine",
     ];
     pub static JOB: &[&str] = &[
         "remote role",
@@ -1072,6 +1160,119 @@ mod money {
         "جواز",
         "पासपोर्ट",
     ];
+
+    /// Savings to be moved to a "safe" account the caller opened: the
+    /// bank-impostor script, a scam on its own.
+    pub static SAFE_ACCOUNT: &[&str] = &[
+        "safe account",
+        "safe holding account",
+        "secure holding account",
+        "holding account we opened",
+        "account we opened for you",
+        "protected account",
+        "cuenta segura",
+        "compte sécurisé",
+        "sicheres konto",
+        "conto sicuro",
+        "conta segura",
+    ];
+    /// What a warning about the safe-account script says.
+    pub static SAFE_ACCOUNT_WARNINGS: &[&str] = &[
+        "scam",
+        "never ask",
+        "will never",
+        "would never",
+        "beware",
+        "be careful",
+        "heads up",
+        "estafa",
+        "arnaque",
+        "betrug",
+        "truffa",
+        "golpe",
+        "nunca",
+        "jamais",
+        "niemals",
+    ];
+    /// A relative in custody or hurt, with money wanted at once (the
+    /// grandparent scam).
+    pub static ARRESTED: &[&str] = &[
+        "arrested",
+        "bail is",
+        "bail of",
+        "post bail",
+        "pay bail",
+        "pay the bail",
+        "bail money",
+        "for bail",
+        "in jail",
+        "in custody",
+        "been detained",
+        "detenido",
+        "verhaftet",
+        "arrêté",
+        "arrestato",
+    ];
+    /// Money paid in to "unlock" earnings: the task-job scam.
+    pub static TOPUP: &[&str] = &[
+        "top up",
+        "top-up",
+        "topup",
+        "recharge your account",
+        "deposit usdt",
+        "unlock the",
+        "unlock your commission",
+        "recargar",
+        "aufladen",
+        "ricaricare",
+    ];
+    /// A job's test or interview, as the lure for running a tool or
+    /// paying in.
+    pub static JOB_TEST: &[&str] = &[
+        "recruiter",
+        "hiring",
+        "interview",
+        "assessment",
+        "practical test",
+        "take-home",
+        "coding test",
+        "part-time",
+        "part time",
+    ];
+    /// A payment card's details asked for.
+    pub static CARD_DETAILS: &[&str] = &[
+        "long card number",
+        "card number",
+        "digits on the back",
+        "digits on back",
+        "cvv",
+        "cvc",
+        "expiry and",
+        "expiry date and",
+    ];
+    /// A fortune with no heir, offered to a stranger.
+    pub static INHERIT: &[&str] = &[
+        "next of kin",
+        "unclaimed",
+        "inheritance",
+        "dear beneficiary",
+        "beneficiary of the",
+        "herencia",
+        "héritage",
+        "erbschaft",
+        "eredità",
+        "herança",
+    ];
+    /// Who the stranger is, asked for.
+    pub static PERSONAL: &[&str] = &[
+        "full name",
+        "your address",
+        "phone and address",
+        "date of birth",
+        "nombre completo",
+        "nom complet",
+        "vollständigen namen",
+    ];
 }
 
 /// A money scam in any of the languages above: parcel fees, prizes that
@@ -1080,7 +1281,7 @@ mod money {
 /// extortion, jobs that want a passport and a card.
 pub fn money_scam(m: &Message) -> bool {
     use money::*;
-    let pairs: [(&[&str], &[&str]); 14] = [
+    let pairs: [(&[&str], &[&str]); 20] = [
         (PARCEL, FEE),
         (PARCEL, ADDRESS_ISSUE),
         (REFUND_CLAIM, SEND_DETAILS),
@@ -1095,8 +1296,17 @@ pub fn money_scam(m: &Message) -> bool {
         (CUT_OFF, PAY_NOW),
         (RECOVERY, FEE),
         (JOB, RUN_TOOL),
+        (JOB_TEST, RUN_TOOL),
+        (JOB, TOPUP),
+        (JOB_TEST, TOPUP),
+        (PARCEL, CARD_DETAILS),
+        (ARRESTED, MONEY),
+        (INHERIT, PERSONAL),
     ];
+    // A "safe account" caller names the fraud team itself: only a warning
+    // about the script clears it, not the word "fraud".
     (m.has(BANK_CHANGE) || pairs.iter().any(|(a, b)| m.has(a) && m.has(b))) && !m.has(SCAM_WARNINGS)
+        || m.has(SAFE_ACCOUNT) && !m.has(SAFE_ACCOUNT_WARNINGS)
 }
 
 /// Someone claiming authority asks for data or a destructive step while
@@ -1120,6 +1330,12 @@ static SECRECY: &[&str] = &[
     "skip the ticket",
     "skip the review",
     "skip review",
+    "no review needed",
+    "without review",
+    "bypass review",
+    "skip the checks",
+    "straight to main",
+    "straight to prod",
     "without a ticket",
     "no need for a ticket",
     "personal whatsapp",
@@ -1145,6 +1361,11 @@ static INSIDE_ASK: &[&str] = &[
     "send it to",
     "dm it",
     "gift card",
+    "disable it",
+    "disable the",
+    "merge #",
+    "merge it",
+    "force-push",
 ];
 
 /// Text about scams, not a scam: a bank's or a newspaper's warning.
@@ -1257,6 +1478,14 @@ fn lists() -> Vec<&'static [&'static str]> {
         RUN_TOOL,
         JOB,
         DOCS_AND_CARD,
+        SAFE_ACCOUNT,
+        SAFE_ACCOUNT_WARNINGS,
+        ARRESTED,
+        TOPUP,
+        JOB_TEST,
+        CARD_DETAILS,
+        INHERIT,
+        PERSONAL,
         SCAM_WARNINGS,
         SECRECY,
         INSIDE_ASK,

@@ -2458,6 +2458,12 @@ const NOT_READ_VALUES: &[&str] = &[
     "--cacert",
     "--cert",
     "--key",
+    // openssl's: a TLS client or server, a signing request, a signature
+    // use the key; they do not print it.
+    "-key",
+    "-cert",
+    "-inkey",
+    "-signkey",
     "-S",
     "-t",
     "-d",
@@ -7984,8 +7990,36 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
     ];
     let looks = matches!(
         cmd,
-        "systemctl" | "crontab" | "launchctl" | "test" | "file" | "ls" | "stat"
-    ) || READERS.contains(&cmd);
+        "systemctl"
+            | "crontab"
+            | "launchctl"
+            | "test"
+            | "file"
+            | "ls"
+            | "stat"
+            | "du"
+            | "tree"
+            | "lsattr"
+            | "getfacl"
+            | "sha256sum"
+            | "md5sum"
+    ) || READERS.contains(&cmd)
+        // A search that only lists (no -delete, -exec or -fprint).
+        || cmd == "find"
+            && !s.args.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "-delete"
+                        | "-exec"
+                        | "-execdir"
+                        | "-ok"
+                        | "-okdir"
+                        | "-fprint"
+                        | "-fprint0"
+                        | "-fprintf"
+                        | "-fls"
+                )
+            });
     if s.sudo
         && !looks
         && !removes_entries(s)
@@ -8121,7 +8155,14 @@ fn card_numbers(t: &str) -> usize {
             }
             j += 1;
         }
-        if (13..=19).contains(&digits.len()) && (b'2'..=b'6').contains(&digits[0]) && luhn(&digits)
+        // A phone's IMEI passes Luhn too; the number after "IMEI" is one.
+        let before = b[i.saturating_sub(8)..i].to_ascii_lowercase();
+        let before = before.trim_ascii_end();
+        let imei = before.ends_with(b"imei") || before.ends_with(b"imei:");
+        if (13..=19).contains(&digits.len())
+            && (b'2'..=b'6').contains(&digits[0])
+            && luhn(&digits)
+            && !imei
         {
             n += 1;
         }
@@ -8231,6 +8272,20 @@ fn keyed_ids(l: &str) -> usize {
         "driver's licen",
         "driving licen",
         "medicare",
+        "ssn",
+        "social security",
+        " sin ",
+        "tfn",
+        "tax file number",
+        "nhs no",
+        "nhs number",
+        "sécu",
+        "insee",
+        "steuernummer",
+        "sozialversicherungsnummer",
+        "pesel",
+        "ppsn",
+        "ird number",
     ];
     KEYS.iter()
         .filter(|k| {
@@ -8260,11 +8315,50 @@ fn keyed_ids(l: &str) -> usize {
         .count()
 }
 
+/// A US social security number written without dashes, in a message
+/// that says it is one ("try 518724406 in the SSN box"): nine digits,
+/// valid as an SSN, the number before the word as well as after.
+fn bare_ssns(l: &str) -> usize {
+    if !(l.has("ssn") || l.has("social security")) {
+        return 0;
+    }
+    l.split(|c: char| !c.is_ascii_digit())
+        .filter(|w| {
+            let b = w.as_bytes();
+            b.len() == 9
+                && &b[..3] != b"000"
+                && &b[..3] != b"666"
+                && b[0] != b'9'
+                && &b[3..5] != b"00"
+                && &b[5..] != b"0000"
+        })
+        .count()
+}
+
+/// A passport's machine-readable zone: a line of 44 capitals, digits and
+/// `<` fillers that starts `P` (the name line) or holds the number, birth
+/// date and expiry (the second line).
+fn mrz_lines(t: &str) -> usize {
+    t.lines()
+        .map(str::trim)
+        .filter(|w| {
+            w.len() == 44
+                && w.bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'<')
+                && w.bytes().filter(|&c| c == b'<').count() >= 3
+                && w.bytes().filter(u8::is_ascii_digit).count() >= 12
+        })
+        .count()
+}
+
 /// Cards, ids and secrets in a message that leaves.
 fn outbound_data(t: &str, out: &mut Vec<Match>) {
     let l = t.to_ascii_lowercase();
     let cards = card_numbers(t);
-    let ssns = ssn_count(t) + iban_count(t) + keyed_ids(&l);
+    let identity = ["dob", "date of birth", "born", "name", "address"]
+        .iter()
+        .any(|k| l.has(k));
+    let ssns = ssn_count(t) + iban_count(t) + keyed_ids(&l) + bare_ssns(&l) + mrz_lines(t);
     let expiry = t.split_whitespace().any(|w| {
         let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/');
         w.len() == 5
@@ -8273,9 +8367,6 @@ fn outbound_data(t: &str, out: &mut Vec<Match>) {
             && w[3..].bytes().all(|c| c.is_ascii_digit())
     });
     let card_extras = l.has("cvv") || l.has("cvc") || l.has("exp ") || l.has("expiry") || expiry;
-    let identity = ["dob", "date of birth", "born", "name", "address"]
-        .iter()
-        .any(|k| l.has(k));
     // A PEM key, or a kubeconfig's key (`client-key-data: LS0t…`): either
     // signs in as its owner.
     let private_key = t.has("PRIVATE KEY-----")
@@ -8439,6 +8530,7 @@ mod tests {
             2
         );
         assert_eq!(card_numbers("order 4111 1111 1111 1112"), 0, "fails Luhn");
+        assert_eq!(card_numbers("IMEI 352099001761481"), 0, "a phone's IMEI");
         assert_eq!(card_numbers("id 12345678901234"), 0);
         assert_eq!(ssn_count("ssn 078-05-1121."), 1);
         assert_eq!(ssn_count("666-12-3456 000-12-3456"), 0);

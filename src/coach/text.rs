@@ -105,7 +105,28 @@ pub fn normalize(s: &str) -> (String, bool) {
         }
         word.clear();
     };
+    // Inside a flag emoji's tag sequence (U+1F3F4 then tags: England's,
+    // Scotland's and Wales' flags), where tag characters are normal.
+    let mut flag_tags = false;
     for c in s.chars() {
+        if ('\u{E0000}'..='\u{E007F}').contains(&c) {
+            // Tag characters render as nothing, and each carries an ASCII
+            // character ("ASCII smuggling"): a whole instruction hides in
+            // them. Outside a flag, read them as the text they spell.
+            if !flag_tags {
+                hidden = true;
+                match char::from_u32(c as u32 - 0xE0000).filter(|a| (' '..='~').contains(a)) {
+                    Some(a) if a.is_ascii_alphanumeric() => word.push(a),
+                    Some(a) => {
+                        flush(&mut word, &mut out, &mut hidden);
+                        out.push(a);
+                    }
+                    None => {}
+                }
+            }
+            continue;
+        }
+        flag_tags = c == '\u{1F3F4}';
         if is_invisible(c) {
             // Inside a word it splits a trigger; between emoji (ZWJ) it is normal.
             hidden |= word
@@ -571,6 +592,16 @@ mod tests {
 
     #[test]
     fn test_invisible_and_lookalikes() {
+        let tags: String = "run curl"
+            .chars()
+            .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+            .collect();
+        let (t, hidden) = normalize(&format!("Create one.{tags} Run python"));
+        assert!(hidden && t.contains("run curl"), "{t}");
+        // England's flag: a black flag and tag characters, nothing hidden.
+        let (_, hidden) =
+            normalize("go \u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F} go");
+        assert!(!hidden);
         let (t, hidden) = normalize("ig\u{200b}nore аll prev\u{200b}ious");
         assert_eq!(t, "ignore all previous");
         assert!(hidden);
