@@ -3828,11 +3828,19 @@ fn accounts(segs: &[Segment], s: &Segment, out: &mut Vec<Match>) {
                     | "change"
             )
         }),
-        "sysadminctl" => s
-            .args
-            .iter()
-            .any(|a| a == "-addUser" || a == "-resetPasswordFor" || a == "-guestAccount"),
-        "dseditgroup" => s.args.windows(2).any(|w| w[0] == "-o" && w[1] == "edit"),
+        // The guest account switched off is hardening, not an account.
+        "sysadminctl" => {
+            s.args
+                .iter()
+                .any(|a| a == "-addUser" || a == "-resetPasswordFor")
+                || s.args
+                    .windows(2)
+                    .any(|w| w[0] == "-guestAccount" && !w[1].eq_ignore_ascii_case("off"))
+        }
+        // `-d` takes a member out of the group: a grant removed.
+        "dseditgroup" => {
+            s.args.windows(2).any(|w| w[0] == "-o" && w[1] == "edit") && !s.has_arg("-d")
+        }
         _ => false,
     };
     if !creates {
@@ -4859,7 +4867,10 @@ fn published_secret(coach: &Coach, l: &str, depth: usize, out: &mut Vec<Match>) 
             "do not run",
             "never execute",
             "avoid running",
-            "must not run"
+            "must not run",
+            "do not pipe",
+            "don't pipe",
+            "never pipe"
         ]
     );
     let publish = any_of!(
@@ -5356,7 +5367,8 @@ fn spawns_shell(s: &Segment) -> bool {
             .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '|')
             .filter(|t| !t.is_empty())
             .collect();
-        tokens.iter().any(|t| shell_word(t))
+        // A shebang line is text for a file (`sed -i '1i #!/bin/bash'`).
+        tokens.iter().any(|t| !t.starts_with("#!") && shell_word(t))
             || tokens.windows(2).any(|p| {
                 matches!(
                     p[0].trim_start_matches(['\'', '"', '(']),
@@ -8003,6 +8015,9 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
             | "getfacl"
             | "sha256sum"
             | "md5sum"
+            // Taking a startup file away is not putting one there.
+            | "rm"
+            | "unlink"
     ) || READERS.contains(&cmd)
         // A search that only lists (no -delete, -exec or -fprint).
         || cmd == "find"

@@ -585,7 +585,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "The platform's environment holds production credentials; pulling or printing them puts them in files and transcripts.",
       "Read the one value the task needs, or use the platform's secret references."),
     unless(p!("dst.cloud-destroy", DestructiveOperation, High, Segment,
-      cmd!(r"(?:(?:terraform|tofu|terragrunt|pulumi)\s+(?:.*\s)?destroy\b|aws\s+s3\s+(?:rm\s.*--recursive|rb\b)|aws\s+s3api\s+delete-bucket|aws\s+\S+\s+(?:delete|terminate|deregister)-\S+|gsutil\s+(?:-m\s+)?(?:rm\s+-\w*r|rb)\b|gcloud\s+.*\bdelete\b|az\s+.*\bdelete\b|doctl\s+.*\bdelete\b|heroku\s+(?:apps:destroy|pg:reset)|mc\s+rb\s+(?:.*\s)?--force\b|mc\s+rm\s+(?:.*\s)?(?:-r|--recursive)\s+(?:.*\s)?--force\b|bq\s+rm\s+(?:.*\s)?-\w*r\w*\b|flyctl?\s+(?:apps\s+)?destroy|redis-cli\b.*\b(?i:flush(?:all|db))\b|dropdb\s|aws\s+kms\s+(?:schedule-key-deletion|disable-key)\b|gcloud\s+kms\s+keys\s+versions\s+(?:destroy|disable)\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--all\b.*--replicas[=\s]+0\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--replicas[=\s]+0\b.*--all\b)"),
+      cmd!(r"(?:(?:terraform|tofu|terragrunt|pulumi)\s+(?:.*\s)?destroy(?:\s|$)|aws\s+s3\s+(?:rm\s.*--recursive|rb\b)|aws\s+s3api\s+delete-bucket|aws\s+\S+\s+(?:delete|terminate|deregister)-\S+|gsutil\s+(?:-m\s+)?(?:rm\s+-\w*r|rb)\b|gcloud\s+.*\bdelete\b|az\s+.*\bdelete\b|doctl\s+.*\bdelete\b|heroku\s+(?:apps:destroy|pg:reset)|mc\s+rb\s+(?:.*\s)?--force\b|mc\s+rm\s+(?:.*\s)?(?:-r|--recursive)\s+(?:.*\s)?--force\b|bq\s+rm\s+(?:.*\s)?-\w*r\w*\b|flyctl?\s+(?:apps\s+)?destroy|redis-cli\b.*\b(?i:flush(?:all|db))\b|dropdb\s|aws\s+kms\s+(?:schedule-key-deletion|disable-key)\b|gcloud\s+kms\s+keys\s+versions\s+(?:destroy|disable)\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--all\b.*--replicas[=\s]+0\b|(?:kubectl|oc)\s+scale\s+(?:.*\s)?--replicas[=\s]+0\b.*--all\b)"),
       "Destroys cloud infrastructure or data",
       "Destroy and recursive delete commands remove infrastructure, buckets and backups in one step.",
       "Plan first (terraform plan -destroy), target one resource, and confirm the account and environment."),
@@ -718,8 +718,78 @@ pub static PATTERNS: &[PatternDef] = &[
       "Makes shared programs writable by every user",
       "Programs under /opt, /srv or /usr/local that anyone can write are programs anyone can replace, for everyone who runs them.",
       "Give the group that maintains them write access instead."),
+    // ------------------------------------------------ session 19: kinds from blind sets
+    // A browser's remote-debugging port opened on the person's own profile:
+    // whatever connects to it reads every cookie and session.
+    p!("cred.browser-debug-profile", CredentialExposure, High, Raw,
+      r#"(?i)--remote-debugging-(?:port|pipe)\b[^\n]*--user-data-dir[=\s]["']?(?:\$HOME|~|/Users/[^/\s]+|/home/[^/\s]+)/(?:Library/Application Support/(?:Google/Chrome|Chromium|Microsoft Edge|BraveSoftware)|\.config/(?:google-chrome|chromium|microsoft-edge|BraveSoftware))|--user-data-dir[=\s]["']?(?:\$HOME|~|/Users/[^/\s]+|/home/[^/\s]+)/(?:Library/Application Support/(?:Google/Chrome|Chromium|Microsoft Edge|BraveSoftware)|\.config/(?:google-chrome|chromium|microsoft-edge|BraveSoftware))[^\n]*--remote-debugging-(?:port|pipe)\b"#,
+      "Opens a debugging port on the person's browser profile",
+      "Anything that connects to the remote-debugging port can read the profile's cookies and signed-in sessions.",
+      "Debug with a throwaway profile (--user-data-dir in a temporary folder)."),
+    // A Time Machine snapshot mounted with owners ignored: every file on the
+    // disk readable, around the privacy controls.
+    p!("def.snapshot-mounted-noowners", PrivilegeEscalation, High, Segment,
+      cmd!(r"mount_apfs\b.*(?:\bnoowners\b|-s\s+com\.apple\.TimeMachine\.)"),
+      "Mounts a system snapshot to read protected files",
+      "A local snapshot mounted with ownership ignored exposes files that privacy controls (TCC) protect.",
+      "Use Time Machine's own restore."),
+    // A script clicking "Allow" on a system authorisation prompt.
+    p!("priv.security-prompt-clicked", PrivilegeEscalation, Critical, Raw,
+      r#"(?i)\bprocess\s+"(?:SecurityAgent|UserNotificationCenter|coreautha|universalAccessAuthWarn|tccd)"[^\n]*\bclick\b"#,
+      "Clicks through a system authorisation prompt",
+      "Approving a password or privacy prompt by script grants what the prompt was there to ask the person.",
+      "Let the person answer the prompt."),
+    // An Electron application's binary run as plain Node on another
+    // script: signed, trusted code running whatever it is handed.
+    p!("ci.electron-as-node", CodeInjection, High, Raw,
+      r#"\bELECTRON_RUN_AS_NODE=1\s+["']?/Applications/[^\n]*\.app/Contents/"#,
+      "Runs a script inside a signed application",
+      "ELECTRON_RUN_AS_NODE makes an installed app run any script with the app's identity and permissions.",
+      "Run scripts with your own node."),
+    // A kernel (eBPF) program loaded from a temporary or hidden place.
+    p!("per.bpf-from-temp", PersistenceMechanism, Critical, Segment,
+      cmd!(r"bpftool\s+(?:-\S+\s+)*prog\s+load(?:all)?\s+\S*(?:/tmp/|/var/tmp/|/dev/shm/|/\.)"),
+      "Loads a kernel program from a hidden or temporary place",
+      "eBPF programs run in the kernel; one loaded from a temporary or hidden folder is how rootkits hide processes and files.",
+      "Load BPF programs from the package or project that builds them."),
+    // Snapshots deleted: the way back after a mistake or an attack.
+    p!("dst.snapshots-deleted", DestructiveOperation, High, Segment,
+      cmd!(r"(?:btrfs\s+subvolume\s+delete\s+(?:-\S+\s+)*\S*\.snapshots|snapper\s+(?:.*\s)?(?:delete|rm)\s|tmutil\s+deletelocalsnapshots\b|timeshift\s+(?:.*\s)?--delete-all\b)"),
+      "Deletes file-system snapshots",
+      "Snapshots are the way back after a mistake, ransomware or a bad upgrade.",
+      "Delete one named old snapshot, after checking newer ones exist."),
+    // A stacked SQL statement that runs an operating-system command.
+    p!("ci.sql-cmdshell", CodeInjection, High, Text,
+      r"(?i)'\s*;\s*(?:exec|execute)\s+(?:master\s*\.\s*(?:dbo\s*)?\.\s*)?xp_cmdshell\b",
+      "SQL injection that runs a system command",
+      "A quote, a stacked statement and xp_cmdshell is an injection that runs commands on the database server.",
+      "Treat the text as data; never pass it to a query unparameterised."),
+    // sftp told to upload by a batch on stdin.
+    p!("exf.sftp-batch-upload", DataExfiltration, Medium, Raw,
+      r"(?i)\bsftp\b[^\n]*\s-b\s*-?\s[^\n]*\bput\s+(?:-\w+\s+)*\S",
+      "Uploads files over sftp",
+      "A batch of sftp put commands copies local files to another machine.",
+      "Check the destination and what the folder holds."),
+    // A disk image downloaded, mounted and its package installed as root.
+    p!("ci.downloaded-package-installed", CodeInjection, High, Raw,
+      r#"(?s)\b(?:curl|wget)\b[^\n]*\.dmg\b.*\bhdiutil\s+attach\b.*\binstaller\s+(?:-\S+\s+)*-pkg\s+["']?/Volumes/"#,
+      "Installs a package from a downloaded disk image",
+      "A package installed with `installer` runs its scripts as root.",
+      "Install from the vendor's signed release, checked with pkgutil --check-signature."),
+    p!("ci.plain-http-package-installed", CodeInjection, Critical, Raw,
+      r#"(?s)\b(?:curl|wget)\b[^\n]*\bhttp://[^\n]*\.dmg\b.*\bhdiutil\s+attach\b.*\binstaller\s+(?:-\S+\s+)*-pkg\s+["']?/Volumes/"#,
+      "Installs a package downloaded over plain HTTP",
+      "A package fetched without TLS can be replaced on the way, and `installer` runs its scripts as root.",
+      "Download over HTTPS from the vendor and check the signature."),
+    // A system program folder made group-writable: anyone in the group
+    // can replace what root runs.
+    p!("priv.system-dir-group-writable", PrivilegeEscalation, High, Segment,
+      cmd!(r"chmod\s+(?:-\S+\s+)*g\+[rwxXst]*w[rwxXst]*\s+(?:\S+\s+)*/(?:usr/(?:local/)?s?bin|s?bin|usr/lib|lib|etc)/?(?:\s|$)"),
+      "Makes a system program folder group-writable",
+      "Everyone in the group can then replace programs that root and other users run.",
+      "Install programs with sudo or a package manager instead."),
     p!("priv.container-privileged", PrivilegeEscalation, High, Segment,
-      cmd!(r"(?:(?:docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create)\b.*(?:--privileged|--pid[=\s]host|--cap-add[=\s](?:all|sys_admin|sys_ptrace)|-v\s*/var/run/docker\.sock|-v\s*/(?:etc|root|home|var|usr|boot|proc|sys|dev)\b\S*:)|kubectl\s+(?:run|debug)\b.*(?:(?:hostPID|hostNetwork|hostIPC|privileged)[\x22']?\s*:\s*true|--profile[=\s]sysadmin|node/))"),
+      cmd!(r"(?:(?:docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create)\b.*(?:--privileged|--pid[=\s]host|--cap-add[=\s](?i:all|sys_admin|sys_ptrace|sys_module|dac_read_search)\b|--security-opt[=\s](?:apparmor|seccomp)[=:]unconfined\b|--security-opt[=\s]label[=:]disable\b|-v\s*/var/run/docker\.sock|-v\s*/(?:etc|root|home|var|usr|boot|proc|sys|dev)\b\S*:)|kubectl\s+(?:run|debug)\b.*(?:(?:hostPID|hostNetwork|hostIPC|privileged)[\x22']?\s*:\s*true|--profile[=\s]sysadmin|node/))"),
       "Starts a privileged or host-mounted container",
       "Privileged containers, the docker socket or host system directories give the container control of the host.",
       "Drop --privileged and mount only what the task needs."),
@@ -816,7 +886,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Raw connection to a remote port",
       "A bare netcat/telnet connection to an outside host is how data and shells leave a machine.",
       "Use the service's proper client (psql, redis-cli, curl) or nc -z for a port check."),
-      r"(?:\s-[a-zA-Z]*z|\s(?:localhost|127\.0\.0\.1|::1)\s)"),
+      r"(?:\s-[a-zA-Z]*z|\s(?:localhost|127\.0\.0\.1|::1)\s|<\s*/dev/null\b)"),
     p!("net.crypto-miner", NetworkSuspicious, High, Raw,
       r"(?i)(?:\b(?:xmrig|xmr-stak|minerd|cpuminer|cgminer|bfgminer|ethminer|nbminer|t-rex|phoenixminer|lolminer|nanominer|srbminer|teamredminer)\b|stratum\+(?:tcp|ssl|tls)://|\b(?:minergate|supportxmr|nanopool|nicehash|2miners|f2pool|moneroocean|hashvault|c3pool|herominers)\b)",
       "Cryptocurrency miner",
@@ -1706,7 +1776,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Login items, Run keys and scheduled tasks start a program every time the user logs in.",
       "Ask the owner to add start-up items."),
     p!("per.ssh-config-command", PersistenceMechanism, High, WriteText,
-      r"(?im)^\s*(?:ProxyCommand|LocalCommand|PermitLocalCommand\s+yes|KnownHostsCommand)\b.*(?:curl|wget|nc|bash|sh|python|/tmp/)",
+      r"(?im)^\s*(?:ProxyCommand|LocalCommand|PermitLocalCommand\s+yes|KnownHostsCommand)\b.*(?:\b(?:curl|wget|bash|sh|zsh|python\d?|perl|ruby|php|osascript)\b|\bnc\s+-\w*[ec]\b|/tmp/|/dev/shm/|/dev/tcp/)",
       "ssh config runs a command on every connection",
       "ProxyCommand and LocalCommand run a program each time ssh connects.",
       "Keep ssh config to hosts, users and key paths."),
@@ -2864,8 +2934,9 @@ pub static PATTERNS: &[PatternDef] = &[
       "Touches the event monitor's rules",
       "emond runs the commands in its rules when events happen (at boot, at login): a rule or client file there is persistence.",
       "Leave emond alone; use a launch agent you can see."),
-      // Listing or reading the rules is how they are checked.
-      r"^\s*(?:sudo\s+)?(?:ls|cat|plutil\s+-p|stat|file)\s[^|;&><\n]*$"),
+      // Listing or reading the rules is how they are checked; removing
+      // one takes persistence away.
+      r"^\s*(?:sudo\s+)?(?:ls|cat|plutil\s+-p|stat|file|rm|unlink)\s[^|;&><\n]*$"),
     p!("def.unified-log-off", PrivilegeEscalation, High, Segment,
       r"(?i)^(?:sudo )?log\s+(?:config\s+(?:.*\s)?--mode\s+['\x22]?level:off|erase\b)",
       "Turns off or erases the system log",

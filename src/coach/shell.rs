@@ -940,11 +940,14 @@ fn exec_literals(code: &str) -> Vec<String> {
             let rest = code[start..].trim_start();
             let mut chars = rest.chars();
             let Some(q) = chars.next() else { continue };
+            // `execSync("…")` and Lua's `os.execute("…")` take a command
+            // line, not an argument vector.
+            let line_call = matches!(*call, "execSync(" | "execute(");
             if call.ends_with('(')
                 && (q == '['
                     || call.starts_with("launched")
                     || call.starts_with("spawn")
-                    || call.starts_with("exec")
+                    || call.starts_with("exec") && !line_call
                     || call.starts_with("Command")
                     || call.starts_with("Process"))
             {
@@ -969,7 +972,8 @@ fn exec_literals(code: &str) -> Vec<String> {
             if q != '"' && q != '\'' && q != '`' {
                 continue;
             }
-            if let Some((lit, _)) = crate::coach::text::code_literal(&rest[1..], q as u8) {
+            if let Some((lit, used)) = crate::coach::text::code_literal(&rest[1..], q as u8) {
+                let lit = lit + &concatenated(&rest[1 + used..]);
                 if !lit.is_empty() && out.len() < 16 {
                     out.push(lit);
                 }
@@ -977,6 +981,101 @@ fn exec_literals(code: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// What a command literal is joined with after it: `"rm -rf " ..
+/// os.getenv("HOME")` (Lua), `"rm -rf " + os.environ["HOME"]` (Python,
+/// JavaScript), `"rm -rf " . $ENV{HOME}` (Perl, PHP). Further literals are
+/// taken as written; an expression becomes the shell variable it names
+/// (`$HOME` for the home directory, `$X` for the environment's `X`), or
+/// `$VAR` when it names none: the command runs on a value the call
+/// computes. At most eight parts.
+fn concatenated(after: &str) -> String {
+    let mut out = String::new();
+    let mut rest = after;
+    for _ in 0..8 {
+        let r = rest.trim_start();
+        let op = if r.starts_with("..") {
+            2
+        } else if r.starts_with('+') || r.starts_with(". ") || r.starts_with(".$") {
+            1
+        } else {
+            break;
+        };
+        let r = r[op..].trim_start();
+        let Some(q) = r.bytes().next() else { break };
+        if q == b'"' || q == b'\'' {
+            let Some((lit, used)) = crate::coach::text::code_literal(&r[1..], q) else {
+                break;
+            };
+            out.push_str(&lit);
+            rest = &r[1 + used..];
+            continue;
+        }
+        // An expression, up to the next operator or the call's end
+        // (brackets and parentheses inside it kept whole).
+        let mut depth = 0i32;
+        let mut end = r.len();
+        for (i, c) in r.char_indices() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                ')' | ']' | '}' => depth -= 1,
+                ',' | ';' | '+' | '\n' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                '.' if depth == 0 && r[i..].starts_with("..") => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let expr = &r[..end];
+        if expr.is_empty() || expr.len() > 80 {
+            break;
+        }
+        out.push_str(&expr_variable(expr));
+        rest = &r[end..];
+    }
+    out
+}
+
+/// The shell variable an expression stands for: `os.getenv("HOME")`,
+/// `os.environ['HOME']`, `process.env.HOME`, `$ENV{HOME}`, `ENV["HOME"]`,
+/// `expanduser("~")`, `os.homedir()` -> `$HOME`; another variable's name
+/// the same way; anything else `$VAR`.
+fn expr_variable(expr: &str) -> String {
+    let l = expr.to_ascii_lowercase();
+    if l.contains("expanduser") || l.contains("homedir") || l.contains("home_dir") {
+        return "$HOME".into();
+    }
+    let named = [
+        "getenv(",
+        "environ[",
+        "environ.get(",
+        "env[",
+        "env.",
+        "env{",
+    ]
+    .iter()
+    .find_map(|k| {
+        let i = expr.find(k).or_else(|| l.find(k))?;
+        let name: String = expr[i + k.len()..]
+            .trim_start_matches(['"', '\'', ' '])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty()).then_some(name)
+    });
+    match named {
+        Some(n) => format!("${n}"),
+        None => "$VAR".into(),
+    }
 }
 
 /// The commands inside `[$(…)]` subscripts of `src` (at most four).
