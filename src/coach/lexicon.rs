@@ -11,8 +11,18 @@
 
 use super::text::Has;
 
+/// A word list, one word per line. A list is one `&str` rather than a
+/// slice of `&str`s: the slice spent 16 bytes of pointer and length per
+/// word (over a thousand words here), which the 4,000,000-byte aarch64
+/// binary cap felt.
+macro_rules! words {
+    ($($w:literal),* $(,)?) => {
+        concat!($($w, "\n"),*)
+    };
+}
+
 /// Words that name a one-time code on their own.
-static CODE_WORDS: &[&str] = &[
+static CODE_WORDS: &str = words![
     // en
     "verification code",
     "security code",
@@ -61,16 +71,11 @@ static CODE_WORDS: &[&str] = &[
     "authenticator code",
     "code from your authenticator",
     "code in your authenticator",
-    "code from instagram",
-    "code from whatsapp",
-    "code from google",
-    "code from your bank",
-    "code from the bank",
 ];
 
 /// Words for "code" that also mean program code (`envíame el código del
 /// proyecto`): they count with a word of the one-time kind beside them.
-static CODE_WORDS_BROAD: &[&str] = &[
+static CODE_WORDS_BROAD: &str = words![
     "código",
     "codigo",
     "le code",
@@ -96,7 +101,7 @@ static CODE_WORDS_BROAD: &[&str] = &[
 /// message it came in, a confirmation, or a claim it was sent by mistake.
 /// (Not a phone or "security" alone: "send me the project code from the
 /// security repo" is work.)
-static CODE_CONTEXT: &[&str] = &[
+static CODE_CONTEXT: &str = words![
     "digit",
     "dígito",
     "chiffre",
@@ -141,7 +146,7 @@ static CODE_CONTEXT: &[&str] = &[
 ];
 
 /// Asking for it to be passed on.
-static ASK_WORDS: &[&str] = &[
+static ASK_WORDS: &str = words![
     // en
     "send it",
     "send me",
@@ -317,7 +322,7 @@ static ASK_WORDS: &[&str] = &[
 
 /// The notice that says not to (`never share this code`): a real service's
 /// text, or a person refusing.
-static NEVER_WORDS: &[&str] = &[
+static NEVER_WORDS: &str = words![
     // en
     "never share",
     "do not share",
@@ -440,10 +445,10 @@ pub fn asks_for_code(m: &Message) -> bool {
 }
 
 /// Orders to drop the agent's instructions, by language: (verbs, objects).
-static OVERRIDES: &[(&[&str], &[&str])] = &[
+static OVERRIDES: &[(&str, &str)] = &[
     // es, pt, it
     (
-        &[
+        words![
             "ignora ",
             "ignore ",
             "olvida ",
@@ -454,7 +459,7 @@ static OVERRIDES: &[(&[&str], &[&str])] = &[
             "dimentica",
             "ignori ",
         ],
-        &[
+        words![
             "instrucciones",
             "indicaciones",
             "instruções",
@@ -464,47 +469,49 @@ static OVERRIDES: &[(&[&str], &[&str])] = &[
     ),
     // fr (`ignore` alone is English too: with French objects only)
     (
-        &["ignorez", "oublie ", "oubliez"],
-        &["instructions", "consignes", "directives"],
+        words!["ignorez", "oublie ", "oubliez"],
+        words!["instructions", "consignes", "directives"],
     ),
     (
-        &["ignore "],
-        &["consignes", "directives", "les instructions"],
+        words!["ignore "],
+        words!["consignes", "directives", "les instructions"],
     ),
     // de
     (
-        &[
+        words![
             "ignoriere ",
             "ignorieren sie",
             "vergiss",
             "vergessen sie",
             "missachte",
         ],
-        &["anweisungen", "vorgaben", "instruktionen"],
+        words!["anweisungen", "vorgaben", "instruktionen"],
     ),
     // ru
     (
-        &["игнорир", "забудь", "забудьте", "не обращай"],
-        &["инструкц", "указани"],
+        words!["игнорир", "забудь", "забудьте", "не обращай"],
+        words!["инструкц", "указани"],
     ),
     // zh
     (
-        &["忽略", "无视", "忘记", "忽視", "無視"],
-        &["指令", "指示", "说明", "設定", "设定"],
+        words!["忽略", "无视", "忘记", "忽視", "無視"],
+        words!["指令", "指示", "说明", "設定", "设定"],
     ),
     // ja
-    (&["無視"], &["指示", "命令", "ルール"]),
+    (words!["無視"], words!["指示", "命令", "ルール"]),
     // ar
-    (&["تجاهل"], &["التعليمات", "الأوامر", "تعليمات"]),
+    (words!["تجاهل"], words!["التعليمات", "الأوامر", "تعليمات"]),
     // hi
-    (&["अनदेखा", "नज़रअंदाज़", "नजरअंदाज", "भूल जा"], &["निर्देश"]),
+    (
+        words!["अनदेखा", "नज़रअंदाज़", "नजरअंदाज", "भूल जा"],
+        words!["निर्देश"],
+    ),
 ];
 
 /// What makes an override an attack rather than a jailbreak attempt: an
 /// address to send to, a secret to read, something to delete.
-static OVERRIDE_ACTIONS: &[&str] = &[
-    "http", "~/", ".ssh", ".env", "id_rsa", "rm -rf", "cvv", "/etc/",
-];
+static OVERRIDE_ACTIONS: &str =
+    words!["http", "~/", ".ssh", ".env", "id_rsa", "rm -rf", "cvv", "/etc/",];
 
 /// An order to drop the agent's instructions in another language; `Some(true)`
 /// when it also names where to send something or what to take.
@@ -523,7 +530,7 @@ pub fn overrides_instructions(m: &Message) -> Option<bool> {
 }
 
 /// Remote-control tools a "support" caller has a victim install.
-static REMOTE_TOOLS: &[&str] = &[
+static REMOTE_TOOLS: &str = words![
     "anydesk",
     "teamviewer",
     "quicksupport",
@@ -539,7 +546,7 @@ static REMOTE_TOOLS: &[&str] = &[
 ];
 
 /// The caller's story.
-static SUPPORT_WORDS: &[&str] = &[
+static SUPPORT_WORDS: &str = words![
     "support",
     "refund",
     "engineer",
@@ -567,7 +574,7 @@ static SUPPORT_WORDS: &[&str] = &[
 ];
 
 /// What the caller is after.
-static BANK_WORDS: &[&str] = &[
+static BANK_WORDS: &str = words![
     "bank",
     "log in to your",
     "login to your",
@@ -590,7 +597,7 @@ pub fn remote_access_scam(m: &Message) -> Option<bool> {
 }
 
 /// Words that say a list of words is a wallet's recovery phrase.
-static SEED_WORDS: &[&str] = &[
+static SEED_WORDS: &str = words![
     "seed phrase",
     "recovery phrase",
     "secret phrase",
@@ -638,7 +645,7 @@ pub fn sends_backup_codes(t: &str) -> bool {
     let l = t.to_lowercase();
     let named = any(
         &l,
-        &[
+        words![
             "backup code",
             "recovery code",
             "códigos de respaldo",
@@ -659,7 +666,7 @@ pub fn sends_backup_codes(t: &str) -> bool {
 /// a fee to pay; a prize *and* a fee or your documents). One group alone
 /// is ordinary mail: a delivery notice, a job offer, a bank's news.
 mod money {
-    pub static PARCEL: &[&str] = &[
+    pub static PARCEL: &str = words![
         "parcel",
         "package",
         "delivery",
@@ -688,7 +695,7 @@ mod money {
         "डिलीवरी",
     ];
     /// A fee to pay, in the imperative or as a charge (not "I paid").
-    pub static FEE: &[&str] = &[
+    pub static FEE: &str = words![
         "fee",
         "customs",
         "frais",
@@ -717,7 +724,7 @@ mod money {
         "release fee",
         "clearance fee",
     ];
-    pub static PRIZE: &[&str] = &[
+    pub static PRIZE: &str = words![
         "you won",
         "you've won",
         "you have won",
@@ -740,7 +747,7 @@ mod money {
         "lotería",
         "loterie",
     ];
-    pub static SEND_DETAILS: &[&str] = &[
+    pub static SEND_DETAILS: &str = words![
         "fee",
         "processing",
         "bank account",
@@ -768,7 +775,7 @@ mod money {
         "card details",
         "card number",
     ];
-    pub static GUARANTEE: &[&str] = &[
+    pub static GUARANTEE: &str = words![
         "guaranteed",
         "garantizado",
         "garantido",
@@ -792,7 +799,7 @@ mod money {
         "% a day",
         "% daily",
     ];
-    pub static INVEST: &[&str] = &[
+    pub static INVEST: &str = words![
         "bitcoin",
         "crypto",
         "btc",
@@ -817,7 +824,7 @@ mod money {
         "rendite",
         "arbitrage",
     ];
-    pub static GIFT_CARD: &[&str] = &[
+    pub static GIFT_CARD: &str = words![
         "gift card",
         "google play card",
         "tarjetas de google play",
@@ -838,7 +845,7 @@ mod money {
         "بطاقة هدية",
         "गिफ्ट कार्ड",
     ];
-    pub static CODES_OR_BUY: &[&str] = &[
+    pub static CODES_OR_BUY: &str = words![
         "code",
         "códigos",
         "codes",
@@ -862,7 +869,7 @@ mod money {
         "send me pics",
         "send pics",
     ];
-    pub static NEW_NUMBER: &[&str] = &[
+    pub static NEW_NUMBER: &str = words![
         "new number",
         "nuevo número",
         "número nuevo",
@@ -877,7 +884,7 @@ mod money {
         "رقم جديد",
         "नया नंबर",
     ];
-    pub static MONEY: &[&str] = &[
+    pub static MONEY: &str = words![
         "pay",
         "bill",
         "transfer",
@@ -906,7 +913,7 @@ mod money {
         "पैसे",
         "रुपये",
     ];
-    pub static CONFIDENTIAL: &[&str] = &[
+    pub static CONFIDENTIAL: &str = words![
         "confidential",
         "confidencial",
         "vertraulich",
@@ -921,7 +928,7 @@ mod money {
         "no lo comentes",
         "nicht mit kollegen",
     ];
-    pub static TRANSFER: &[&str] = &[
+    pub static TRANSFER: &str = words![
         "wire",
         "transfer",
         "transferencia",
@@ -935,7 +942,7 @@ mod money {
         "تحويل",
         "ट्रांसफर",
     ];
-    pub static BANK_CHANGE: &[&str] = &[
+    pub static BANK_CHANGE: &str = words![
         "banking details have changed",
         "bank details have changed",
         "new bank details",
@@ -962,7 +969,7 @@ mod money {
         "old account is closed",
         "old account has been closed",
     ];
-    pub static EXTORTION: &[&str] = &[
+    pub static EXTORTION: &str = words![
         "recorded you",
         "webcam",
         "your contacts",
@@ -970,7 +977,7 @@ mod money {
         "deine kontakte",
         "vos contacts",
     ];
-    pub static ADDRESS_ISSUE: &[&str] = &[
+    pub static ADDRESS_ISSUE: &str = words![
         "incomplete address",
         "indirizzo incompleto",
         "dirección incompleta",
@@ -982,7 +989,7 @@ mod money {
         "地址不完整",
         "住所不備",
     ];
-    pub static REFUND_CLAIM: &[&str] = &[
+    pub static REFUND_CLAIM: &str = words![
         "tax refund",
         "退税",
         "reembolso de impuestos",
@@ -996,7 +1003,7 @@ mod money {
     /// Money said to have been sent by mistake, or too much of it: the
     /// overpayment scam, whose "refund" goes out while the first payment
     /// bounces.
-    pub static OVERPAID: &[&str] = &[
+    pub static OVERPAID: &str = words![
         "overpaid",
         "overpayment",
         "paid you too much",
@@ -1019,7 +1026,7 @@ mod money {
         "转错",
         "誤って送金",
     ];
-    pub static SEND_BACK: &[&str] = &[
+    pub static SEND_BACK: &str = words![
         "refund the difference",
         "send back",
         "send the difference",
@@ -1042,7 +1049,7 @@ mod money {
     ];
     /// A service about to be cut off, the lever of utility and telecom
     /// impostors.
-    pub static CUT_OFF: &[&str] = &[
+    pub static CUT_OFF: &str = words![
         "disconnected",
         "disconnection",
         "will be cut off",
@@ -1064,7 +1071,7 @@ mod money {
         "停止されます",
     ];
     /// Paying at once, or in a form no utility takes.
-    pub static PAY_NOW: &[&str] = &[
+    pub static PAY_NOW: &str = words![
         "within the hour",
         "within 1 hour",
         "within one hour",
@@ -1094,7 +1101,7 @@ mod money {
         "立即缴费",
     ];
     /// Lost money "recovered", released for a fee.
-    pub static RECOVERY: &[&str] = &[
+    pub static RECOVERY: &str = words![
         "recovered the crypto",
         "recovered your",
         "recover your funds",
@@ -1109,7 +1116,7 @@ mod money {
         "追回",
     ];
     /// A file to download and run, in a job or prize message.
-    pub static RUN_TOOL: &[&str] = &[
+    pub static RUN_TOOL: &str = words![
         "download and run",
         "download and install",
         "run the assessment",
@@ -1127,7 +1134,7 @@ mod money {
         "on your own machine",
         "on your personal machine",
     ];
-    pub static JOB: &[&str] = &[
+    pub static JOB: &str = words![
         "remote role",
         "shortlisted",
         "job offer",
@@ -1144,7 +1151,7 @@ mod money {
         "عمل من المنزل",
         "घर से काम",
     ];
-    pub static DOCS_AND_CARD: &[&str] = &[
+    pub static DOCS_AND_CARD: &str = words![
         "passport",
         "паспорт",
         "pasaporte",
@@ -1163,7 +1170,7 @@ mod money {
 
     /// Savings to be moved to a "safe" account the caller opened: the
     /// bank-impostor script, a scam on its own.
-    pub static SAFE_ACCOUNT: &[&str] = &[
+    pub static SAFE_ACCOUNT: &str = words![
         "safe account",
         "safe holding account",
         "secure holding account",
@@ -1177,7 +1184,7 @@ mod money {
         "conta segura",
     ];
     /// What a warning about the safe-account script says.
-    pub static SAFE_ACCOUNT_WARNINGS: &[&str] = &[
+    pub static SAFE_ACCOUNT_WARNINGS: &str = words![
         "scam",
         "never ask",
         "will never",
@@ -1196,7 +1203,7 @@ mod money {
     ];
     /// A relative in custody or hurt, with money wanted at once (the
     /// grandparent scam).
-    pub static ARRESTED: &[&str] = &[
+    pub static ARRESTED: &str = words![
         "arrested",
         "bail is",
         "bail of",
@@ -1214,7 +1221,7 @@ mod money {
         "arrestato",
     ];
     /// Money paid in to "unlock" earnings: the task-job scam.
-    pub static TOPUP: &[&str] = &[
+    pub static TOPUP: &str = words![
         "top up",
         "top-up",
         "topup",
@@ -1228,7 +1235,7 @@ mod money {
     ];
     /// A job's test or interview, as the lure for running a tool or
     /// paying in.
-    pub static JOB_TEST: &[&str] = &[
+    pub static JOB_TEST: &str = words![
         "recruiter",
         "hiring",
         "interview",
@@ -1240,7 +1247,7 @@ mod money {
         "part time",
     ];
     /// A payment card's details asked for.
-    pub static CARD_DETAILS: &[&str] = &[
+    pub static CARD_DETAILS: &str = words![
         "long card number",
         "card number",
         "digits on the back",
@@ -1251,7 +1258,7 @@ mod money {
         "expiry date and",
     ];
     /// A fortune with no heir, offered to a stranger.
-    pub static INHERIT: &[&str] = &[
+    pub static INHERIT: &str = words![
         "next of kin",
         "unclaimed",
         "inheritance",
@@ -1264,7 +1271,7 @@ mod money {
         "herança",
     ];
     /// Who the stranger is, asked for.
-    pub static PERSONAL: &[&str] = &[
+    pub static PERSONAL: &str = words![
         "full name",
         "your address",
         "phone and address",
@@ -1281,7 +1288,7 @@ mod money {
 /// extortion, jobs that want a passport and a card.
 pub fn money_scam(m: &Message) -> bool {
     use money::*;
-    let pairs: [(&[&str], &[&str]); 20] = [
+    let pairs: [(&str, &str); 20] = [
         (PARCEL, FEE),
         (PARCEL, ADDRESS_ISSUE),
         (REFUND_CLAIM, SEND_DETAILS),
@@ -1317,7 +1324,7 @@ pub fn pressure_to_bypass(m: &Message) -> bool {
     m.has(SECRECY) && m.has(INSIDE_ASK) && !m.has(SCAM_WARNINGS)
 }
 
-static SECRECY: &[&str] = &[
+static SECRECY: &str = words![
     "don't loop in",
     "do not loop in",
     "keep this between us",
@@ -1347,7 +1354,7 @@ static SECRECY: &[&str] = &[
     "unter uns",
 ];
 
-static INSIDE_ASK: &[&str] = &[
+static INSIDE_ASK: &str = words![
     "export",
     "customer list",
     "employee list",
@@ -1369,7 +1376,7 @@ static INSIDE_ASK: &[&str] = &[
 ];
 
 /// Text about scams, not a scam: a bank's or a newspaper's warning.
-static SCAM_WARNINGS: &[&str] = &[
+static SCAM_WARNINGS: &str = words![
     "scam",
     "fraud",
     "phishing",
@@ -1442,9 +1449,9 @@ pub fn national_id(t: &str) -> bool {
 /// searched once, with one Aho-Corasick pass over all their words, for
 /// which lists occur in it. (A pass per list made 64 KiB texts twice as
 /// slow to check.)
-fn lists() -> Vec<&'static [&'static str]> {
+fn lists() -> Vec<&'static str> {
     use money::*;
-    let mut v: Vec<&'static [&'static str]> = vec![
+    let mut v: Vec<&'static str> = vec![
         CODE_WORDS,
         CODE_WORDS_BROAD,
         CODE_CONTEXT,
@@ -1498,7 +1505,7 @@ fn lists() -> Vec<&'static [&'static str]> {
 }
 
 struct Table {
-    lists: Vec<&'static [&'static str]>,
+    lists: Vec<&'static str>,
     words: aho_corasick::AhoCorasick,
     /// Per word of `words`, the lists it is in (bit k: `lists[k]`).
     of: Vec<u64>,
@@ -1512,8 +1519,8 @@ fn table() -> &'static Table {
         let mut words: Vec<&str> = Vec::new();
         let mut of: Vec<u64> = Vec::new();
         for (k, list) in lists.iter().enumerate() {
-            for w in list.iter() {
-                match words.iter().position(|x| x == w) {
+            for w in list.lines() {
+                match words.iter().position(|x| *x == w) {
                     Some(i) => of[i] |= 1 << k,
                     None => {
                         words.push(w);
@@ -1548,17 +1555,17 @@ impl<'a> Message<'a> {
         Message { l, seen }
     }
 
-    fn has(&self, list: &[&str]) -> bool {
+    fn has(&self, list: &str) -> bool {
         let t = table();
         t.lists
             .iter()
-            .position(|x| std::ptr::eq(*x, list))
+            .position(|x| std::ptr::eq(x.as_ptr(), list.as_ptr()) && x.len() == list.len())
             .is_some_and(|k| self.seen & (1 << k) != 0)
     }
 }
 
-fn any(hay: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| hay.has(w))
+fn any(hay: &str, words: &str) -> bool {
+    words.lines().any(|w| hay.has(w))
 }
 
 #[cfg(test)]
@@ -1630,13 +1637,14 @@ mod tests {
     #[test]
     fn every_list_is_found_by_its_words() {
         for list in lists() {
-            for w in list.iter() {
+            for w in list.lines() {
                 assert!(Message::new(w).has(list), "{w:?}");
             }
         }
         for (verbs, objects) in OVERRIDES {
-            assert!(Message::new(verbs[0]).has(verbs));
-            assert!(Message::new(objects[0]).has(objects));
+            let first = |l: &'static str| l.lines().next().unwrap_or_default();
+            assert!(Message::new(first(verbs)).has(verbs));
+            assert!(Message::new(first(objects)).has(objects));
         }
         assert!(Message::new("recorded you").has(money::EXTORTION));
         assert!(Message::new("seed").seen == 0);
