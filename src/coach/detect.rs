@@ -98,6 +98,7 @@ mod ix {
     pub const MONEY_SCAM_ANY: usize = 38;
     pub const NATIONAL_ID_SENT: usize = 39;
     pub const PRESSURE_TO_BYPASS: usize = 40;
+    pub const W_STARTUP: usize = 41;
 }
 
 pub static DETECTORS: &[DetectorDef] = &[
@@ -265,6 +266,10 @@ pub static DETECTORS: &[DetectorDef] = &[
       "Asks for data or a risky step while skipping the usual checks",
       "A message that wants an export, a transfer or a destructive command and also asks to keep it quiet, skip the ticket or use a personal account is how impostors of managers get what they want.",
       "Confirm with the person through a channel you already know, and follow the normal process."),
+    d!("per.startup-code", PersistenceMechanism, Critical,
+      "Plants code that runs whenever a tool starts",
+      "sitecustomize.py, .pth files, IPython, irb and psql start-up files, editor plugins and installed packages' code run in every session, unseen.",
+      "Keep start-up files to settings; put code in the project, where it is reviewed."),
 ];
 
 fn hit(out: &mut Vec<Match>, i: usize, sev: Option<Severity>) {
@@ -1752,6 +1757,25 @@ fn reads_secret_here(seg: &Segment) -> bool {
             }
         }
     }
+    // An assistant's mail, contacts and calendar read out in bulk (Google's
+    // CLIs, himalaya, notmuch, khard, khal): as private as a key file once
+    // it is piped somewhere.
+    if matches!(
+        cmd,
+        "gog" | "gcalcli" | "himalaya" | "notmuch" | "khard" | "khal"
+    ) && seg.args.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "contacts" | "gmail" | "calendar" | "events" | "agenda" | "search" | "export"
+        )
+    }) && seg.args.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "list" | "search" | "get" | "export" | "events" | "agenda" | "show" | "read"
+        )
+    }) {
+        return true;
+    }
     // A Mac application's private data read through AppleScript (every
     // note, message, saved password) is as private as a key file.
     if cmd == "osascript" {
@@ -2044,6 +2068,10 @@ enum WriteKind {
     /// workflows, pre-commit and editor task configs, direnv files, and the
     /// instruction files coding agents follow.
     BuildFile,
+    /// Code a tool loads by itself at every start: Python's sitecustomize
+    /// and .pth files, IPython/irb/pry/psql start-up files, Neovim
+    /// plugins, installed packages' JavaScript, Go's generate lines.
+    Startup,
 }
 
 static KIND_RES: OnceLock<Vec<(WriteKind, Regex)>> = OnceLock::new();
@@ -2064,6 +2092,7 @@ fn write_kind(path: &str) -> Option<WriteKind> {
             (GitHook, r"(?:^|/)\.git/hooks/"),
             (ShellRc, r"(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile)$|\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|zsh/zshrc|environment)$|^/etc/profile\.d/|(?:^|/)(?:\.vimrc|\.gvimrc|\.exrc|_vimrc|\.tmux\.conf|\.emacs|\.wezterm\.lua)$|(?:^|/)\.config/nvim/init\.(?:vim|lua)$|(?:^|/)\.vim/plugin/[^/]+\.vim$|(?:^|/)\.emacs\.d/init\.el$|(?:^|/)\.ssh/rc$|^/etc/ssh/sshrc$"),
             (AuthKeys, r"authorized_keys2?$"),
+            (Startup, r"(?:^|/)(?:site|dist)-packages/[^/]+\.pth$|(?:^|/)(?:site|user)customize\.py$|(?:^|/)\.ipython/profile_[^/]+/startup/[^/]+\.i?py$|(?:^|/)\.pythonrc(?:\.py)?$|(?:^|/)\.(?:irbrc|pryrc|psqlrc)$|(?:^|/)\.config/nvim/(?:lua|plugin|after)/.+\.(?:lua|vim)$|(?:^|/)node_modules/.+\.[cm]?js$|(?:^|/)\.pnpmfile\.cjs$|\.go$"),
             (Package, r"(?:^|/)(?:package|composer)\.json$"),
             (BuildFile, r"(?i)\.ipynb$|(?:^|/)(?:(?:GNU)?makefile|[\w.-]*\.mk|(?:docker|container)file(?:\.[\w.-]+)?|[\w.-]+\.dockerfile|\.pre-commit-config\.ya?ml|\.gitlab-ci\.ya?ml|jenkinsfile|justfile|taskfile\.ya?ml|\.envrc|tox\.ini|\.travis\.ya?ml|azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|(?:claude|agents|gemini)\.md|\.cursorrules|\.windsurfrules|\.clinerules|copilot-instructions\.md)$|(?:^|/)\.github/workflows/[^/]+\.ya?ml$|(?:^|/)\.circleci/config\.ya?ml$|(?:^|/)\.vscode/tasks\.json$|(?:^|/)\.devcontainer/[^/]*\.json$|(?:^|/)\.cursor/rules/|(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)(?:\.cursor/|\.vscode/)?mcp\.json$|(?:^|/)\.mcp\.json$|(?:^|/)claude_desktop_config\.json$|(?:^|/)(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$|(?:^|/)(?:k8s|kubernetes|kube|manifests|deploy(?:ment)?s?|templates|helm|charts)/(?:[^/]+/)*[^/]+\.ya?ml$"),
         ]
@@ -2075,6 +2104,94 @@ fn write_kind(path: &str) -> Option<WriteKind> {
         .iter()
         .find(|(_, r)| r.is_match(path.as_bytes()))
         .map(|(k, _)| *k)
+}
+
+/// What a start-up file runs, as a command line the model reads: Python,
+/// Ruby, Lua and JavaScript handed to their interpreter's `-c`/`-e` (a .pth
+/// file runs only its `import` lines), psql's `\!` and `\o |` commands,
+/// Go's `//go:generate` lines. Bounded to 16 KiB of code.
+fn startup_code(path: &str, data: &str) -> String {
+    let mut end = data.len().min(16 << 10);
+    while !data.is_char_boundary(end) {
+        end -= 1;
+    }
+    let data = &data[..end];
+    let quoted = |code: &str| format!("'{}'", code.replace('\'', "'\\''"));
+    let p = path.to_ascii_lowercase();
+    if p.ends_with(".go") {
+        return data
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("//go:generate "))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    if p.ends_with(".psqlrc") {
+        return data
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                l.strip_prefix("\\!")
+                    .or_else(|| l.strip_prefix("\\o |"))
+                    .or_else(|| l.strip_prefix("\\o|"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let code = if p.ends_with(".pth") {
+        data.lines()
+            .filter(|l| l.starts_with("import ") || l.starts_with("import\t"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        data.to_string()
+    };
+    if code.trim().is_empty() {
+        return String::new();
+    }
+    let runner = if p.ends_with(".irbrc") || p.ends_with(".pryrc") {
+        "ruby -e"
+    } else if p.ends_with(".lua") {
+        "lua -e"
+    } else if p.ends_with(".vim") {
+        return String::new();
+    } else if p.ends_with("js") {
+        "node -e"
+    } else {
+        "python3 -c"
+    };
+    format!("{runner} {}", quoted(&code))
+}
+
+/// Code that talks to the network: HTTP clients and sockets in the
+/// languages start-up files are written in.
+fn code_reaches_network(code: &str) -> bool {
+    [
+        "requests.",
+        "urllib",
+        "urlopen",
+        "http.client",
+        "httpx",
+        "socket",
+        "fetch(",
+        "https.request",
+        "http.request",
+        "https.get",
+        "XMLHttpRequest",
+        "TCPSocket",
+        "Net::HTTP",
+        "open-uri",
+        "curl",
+        "wget",
+        "('https')",
+        "('http')",
+        "(\"https\")",
+        "(\"http\")",
+        "://",
+        "vim.loop.new_tcp",
+        "vim.uv.new_tcp",
+    ]
+    .iter()
+    .any(|k| code.contains(k))
 }
 
 /// A file being written: where, and what (when the text is visible).
@@ -2944,6 +3061,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
         Accounts => (ix::W_ACCOUNTS, Critical),
         Package => (ix::W_PACKAGE_HOOK, Info),
         BuildFile => (ix::W_PAYLOAD, Info),
+        Startup => (ix::W_STARTUP, Info),
     };
     let mut sev = base;
     // The written commands themselves reach the network or rate High.
@@ -2953,6 +3071,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
         let (cmds, other_scripts) = match kind {
             Package => package_hooks(data),
             BuildFile => (String::new(), build_file_commands(&w.path, data)),
+            Startup => (startup_code(&w.path, data), String::new()),
             _ => (payload_commands(kind, data), String::new()),
         };
         // A project script (`test`, `build`) runs later, by a person or CI:
@@ -3024,9 +3143,13 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
                     .iter()
                     .any(|x| is_shell(&x.cmd) && x.args.iter().any(|a| a == "-c" || a == "-i"))
             });
+            // Start-up code that reaches the network, or rates High, runs
+            // in every session of its tool: planted beyond doubt.
+            let startup_net = kind == Startup && (networked || code_reaches_network(data));
             if inner_max == Some(Critical)
                 || sends_local_data
                 || (kind == Package && (networked || shell_spawn))
+                || (kind == Startup && (startup_net || inner_max >= Some(High)))
             {
                 sev = Critical;
                 hit(out, ix::W_PAYLOAD, None);
@@ -3045,7 +3168,7 @@ fn judge_write(coach: &Coach, w: &Write, depth: usize, out: &mut Vec<Match>) {
             }
         }
     }
-    if matches!(kind, Package | BuildFile) && sev < Critical {
+    if matches!(kind, Package | BuildFile | Startup) && sev < Critical {
         return;
     }
     if kind == BuildFile {
@@ -3952,6 +4075,7 @@ mod tests {
             (ix::MONEY_SCAM_ANY, "soc.money-scam-any-language"),
             (ix::NATIONAL_ID_SENT, "exf.national-id-sent"),
             (ix::PRESSURE_TO_BYPASS, "soc.pressure-to-bypass"),
+            (ix::W_STARTUP, "per.startup-code"),
         ];
         assert_eq!(table.len(), DETECTORS.len(), "every detector has an index");
         for (i, id) in table {

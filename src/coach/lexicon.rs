@@ -9,20 +9,10 @@
 //! French, German, Italian, Russian, Chinese, Japanese, Arabic and Hindi;
 //! they are words, not sentences, so a reworded scam still meets them.
 
-use super::text::Has;
-
-/// A word list, one word per line. A list is one `&str` rather than a
-/// slice of `&str`s: the slice spent 16 bytes of pointer and length per
-/// word (over a thousand words here), which the 4,000,000-byte aarch64
-/// binary cap felt.
-macro_rules! words {
-    ($($w:literal),* $(,)?) => {
-        concat!($($w, "\n"),*)
-    };
-}
+use super::text::{joined, Has};
 
 /// Words that name a one-time code on their own.
-static CODE_WORDS: &str = words![
+static CODE_WORDS: &str = joined![
     // en
     "verification code",
     "security code",
@@ -45,6 +35,13 @@ static CODE_WORDS: &str = words![
     "code you received",
     "code you just received",
     "code that just",
+    // codes that open a home
+    "alarm code",
+    "gate code",
+    "door code",
+    "garage code",
+    "lockbox code",
+    "keypad code",
     "the code back",
     // de
     "pushtan",
@@ -75,7 +72,7 @@ static CODE_WORDS: &str = words![
 
 /// Words for "code" that also mean program code (`envíame el código del
 /// proyecto`): they count with a word of the one-time kind beside them.
-static CODE_WORDS_BROAD: &str = words![
+static CODE_WORDS_BROAD: &str = joined![
     "código",
     "codigo",
     "le code",
@@ -101,7 +98,7 @@ static CODE_WORDS_BROAD: &str = words![
 /// message it came in, a confirmation, or a claim it was sent by mistake.
 /// (Not a phone or "security" alone: "send me the project code from the
 /// security repo" is work.)
-static CODE_CONTEXT: &str = words![
+static CODE_CONTEXT: &str = joined![
     "digit",
     "dígito",
     "chiffre",
@@ -146,7 +143,7 @@ static CODE_CONTEXT: &str = words![
 ];
 
 /// Asking for it to be passed on.
-static ASK_WORDS: &str = words![
+static ASK_WORDS: &str = joined![
     // en
     "send it",
     "send me",
@@ -322,7 +319,7 @@ static ASK_WORDS: &str = words![
 
 /// The notice that says not to (`never share this code`): a real service's
 /// text, or a person refusing.
-static NEVER_WORDS: &str = words![
+static NEVER_WORDS: &str = joined![
     // en
     "never share",
     "do not share",
@@ -448,7 +445,7 @@ pub fn asks_for_code(m: &Message) -> bool {
 static OVERRIDES: &[(&str, &str)] = &[
     // es, pt, it
     (
-        words![
+        joined![
             "ignora ",
             "ignore ",
             "olvida ",
@@ -459,7 +456,7 @@ static OVERRIDES: &[(&str, &str)] = &[
             "dimentica",
             "ignori ",
         ],
-        words![
+        joined![
             "instrucciones",
             "indicaciones",
             "instruções",
@@ -469,49 +466,49 @@ static OVERRIDES: &[(&str, &str)] = &[
     ),
     // fr (`ignore` alone is English too: with French objects only)
     (
-        words!["ignorez", "oublie ", "oubliez"],
-        words!["instructions", "consignes", "directives"],
+        joined!["ignorez", "oublie ", "oubliez"],
+        joined!["instructions", "consignes", "directives"],
     ),
     (
-        words!["ignore "],
-        words!["consignes", "directives", "les instructions"],
+        joined!["ignore "],
+        joined!["consignes", "directives", "les instructions"],
     ),
     // de
     (
-        words![
+        joined![
             "ignoriere ",
             "ignorieren sie",
             "vergiss",
             "vergessen sie",
             "missachte",
         ],
-        words!["anweisungen", "vorgaben", "instruktionen"],
+        joined!["anweisungen", "vorgaben", "instruktionen"],
     ),
     // ru
     (
-        words!["игнорир", "забудь", "забудьте", "не обращай"],
-        words!["инструкц", "указани"],
+        joined!["игнорир", "забудь", "забудьте", "не обращай"],
+        joined!["инструкц", "указани"],
     ),
     // zh
     (
-        words!["忽略", "无视", "忘记", "忽視", "無視"],
-        words!["指令", "指示", "说明", "設定", "设定"],
+        joined!["忽略", "无视", "忘记", "忽視", "無視"],
+        joined!["指令", "指示", "说明", "設定", "设定"],
     ),
     // ja
-    (words!["無視"], words!["指示", "命令", "ルール"]),
+    (joined!["無視"], joined!["指示", "命令", "ルール"]),
     // ar
-    (words!["تجاهل"], words!["التعليمات", "الأوامر", "تعليمات"]),
+    (joined!["تجاهل"], joined!["التعليمات", "الأوامر", "تعليمات"]),
     // hi
     (
-        words!["अनदेखा", "नज़रअंदाज़", "नजरअंदाज", "भूल जा"],
-        words!["निर्देश"],
+        joined!["अनदेखा", "नज़रअंदाज़", "नजरअंदाज", "भूल जा"],
+        joined!["निर्देश"],
     ),
 ];
 
 /// What makes an override an attack rather than a jailbreak attempt: an
 /// address to send to, a secret to read, something to delete.
 static OVERRIDE_ACTIONS: &str =
-    words!["http", "~/", ".ssh", ".env", "id_rsa", "rm -rf", "cvv", "/etc/",];
+    joined!["http", "~/", ".ssh", ".env", "id_rsa", "rm -rf", "cvv", "/etc/",];
 
 /// An order to drop the agent's instructions in another language; `Some(true)`
 /// when it also names where to send something or what to take.
@@ -530,7 +527,7 @@ pub fn overrides_instructions(m: &Message) -> Option<bool> {
 }
 
 /// Remote-control tools a "support" caller has a victim install.
-static REMOTE_TOOLS: &str = words![
+static REMOTE_TOOLS: &str = joined![
     "anydesk",
     "teamviewer",
     "quicksupport",
@@ -546,7 +543,7 @@ static REMOTE_TOOLS: &str = words![
 ];
 
 /// The caller's story.
-static SUPPORT_WORDS: &str = words![
+static SUPPORT_WORDS: &str = joined![
     "support",
     "refund",
     "engineer",
@@ -574,7 +571,7 @@ static SUPPORT_WORDS: &str = words![
 ];
 
 /// What the caller is after.
-static BANK_WORDS: &str = words![
+static BANK_WORDS: &str = joined![
     "bank",
     "log in to your",
     "login to your",
@@ -597,7 +594,7 @@ pub fn remote_access_scam(m: &Message) -> Option<bool> {
 }
 
 /// Words that say a list of words is a wallet's recovery phrase.
-static SEED_WORDS: &str = words![
+static SEED_WORDS: &str = joined![
     "seed phrase",
     "recovery phrase",
     "secret phrase",
@@ -645,7 +642,7 @@ pub fn sends_backup_codes(t: &str) -> bool {
     let l = t.to_lowercase();
     let named = any(
         &l,
-        words![
+        joined![
             "backup code",
             "recovery code",
             "códigos de respaldo",
@@ -666,7 +663,9 @@ pub fn sends_backup_codes(t: &str) -> bool {
 /// a fee to pay; a prize *and* a fee or your documents). One group alone
 /// is ordinary mail: a delivery notice, a job offer, a bank's news.
 mod money {
-    pub static PARCEL: &str = words![
+    use super::joined;
+
+    pub static PARCEL: &str = joined![
         "parcel",
         "package",
         "delivery",
@@ -695,7 +694,7 @@ mod money {
         "डिलीवरी",
     ];
     /// A fee to pay, in the imperative or as a charge (not "I paid").
-    pub static FEE: &str = words![
+    pub static FEE: &str = joined![
         "fee",
         "customs",
         "frais",
@@ -724,7 +723,7 @@ mod money {
         "release fee",
         "clearance fee",
     ];
-    pub static PRIZE: &str = words![
+    pub static PRIZE: &str = joined![
         "you won",
         "you've won",
         "you have won",
@@ -747,7 +746,7 @@ mod money {
         "lotería",
         "loterie",
     ];
-    pub static SEND_DETAILS: &str = words![
+    pub static SEND_DETAILS: &str = joined![
         "fee",
         "processing",
         "bank account",
@@ -775,7 +774,7 @@ mod money {
         "card details",
         "card number",
     ];
-    pub static GUARANTEE: &str = words![
+    pub static GUARANTEE: &str = joined![
         "guaranteed",
         "garantizado",
         "garantido",
@@ -799,7 +798,7 @@ mod money {
         "% a day",
         "% daily",
     ];
-    pub static INVEST: &str = words![
+    pub static INVEST: &str = joined![
         "bitcoin",
         "crypto",
         "btc",
@@ -824,7 +823,7 @@ mod money {
         "rendite",
         "arbitrage",
     ];
-    pub static GIFT_CARD: &str = words![
+    pub static GIFT_CARD: &str = joined![
         "gift card",
         "google play card",
         "tarjetas de google play",
@@ -845,7 +844,7 @@ mod money {
         "بطاقة هدية",
         "गिफ्ट कार्ड",
     ];
-    pub static CODES_OR_BUY: &str = words![
+    pub static CODES_OR_BUY: &str = joined![
         "code",
         "códigos",
         "codes",
@@ -869,7 +868,7 @@ mod money {
         "send me pics",
         "send pics",
     ];
-    pub static NEW_NUMBER: &str = words![
+    pub static NEW_NUMBER: &str = joined![
         "new number",
         "nuevo número",
         "número nuevo",
@@ -884,7 +883,7 @@ mod money {
         "رقم جديد",
         "नया नंबर",
     ];
-    pub static MONEY: &str = words![
+    pub static MONEY: &str = joined![
         "pay",
         "bill",
         "transfer",
@@ -913,7 +912,7 @@ mod money {
         "पैसे",
         "रुपये",
     ];
-    pub static CONFIDENTIAL: &str = words![
+    pub static CONFIDENTIAL: &str = joined![
         "confidential",
         "confidencial",
         "vertraulich",
@@ -928,7 +927,7 @@ mod money {
         "no lo comentes",
         "nicht mit kollegen",
     ];
-    pub static TRANSFER: &str = words![
+    pub static TRANSFER: &str = joined![
         "wire",
         "transfer",
         "transferencia",
@@ -942,7 +941,7 @@ mod money {
         "تحويل",
         "ट्रांसफर",
     ];
-    pub static BANK_CHANGE: &str = words![
+    pub static BANK_CHANGE: &str = joined![
         "banking details have changed",
         "bank details have changed",
         "new bank details",
@@ -969,7 +968,7 @@ mod money {
         "old account is closed",
         "old account has been closed",
     ];
-    pub static EXTORTION: &str = words![
+    pub static EXTORTION: &str = joined![
         "recorded you",
         "webcam",
         "your contacts",
@@ -977,7 +976,7 @@ mod money {
         "deine kontakte",
         "vos contacts",
     ];
-    pub static ADDRESS_ISSUE: &str = words![
+    pub static ADDRESS_ISSUE: &str = joined![
         "incomplete address",
         "indirizzo incompleto",
         "dirección incompleta",
@@ -989,7 +988,7 @@ mod money {
         "地址不完整",
         "住所不備",
     ];
-    pub static REFUND_CLAIM: &str = words![
+    pub static REFUND_CLAIM: &str = joined![
         "tax refund",
         "退税",
         "reembolso de impuestos",
@@ -1003,7 +1002,7 @@ mod money {
     /// Money said to have been sent by mistake, or too much of it: the
     /// overpayment scam, whose "refund" goes out while the first payment
     /// bounces.
-    pub static OVERPAID: &str = words![
+    pub static OVERPAID: &str = joined![
         "overpaid",
         "overpayment",
         "paid you too much",
@@ -1026,7 +1025,7 @@ mod money {
         "转错",
         "誤って送金",
     ];
-    pub static SEND_BACK: &str = words![
+    pub static SEND_BACK: &str = joined![
         "refund the difference",
         "send back",
         "send the difference",
@@ -1049,7 +1048,7 @@ mod money {
     ];
     /// A service about to be cut off, the lever of utility and telecom
     /// impostors.
-    pub static CUT_OFF: &str = words![
+    pub static CUT_OFF: &str = joined![
         "disconnected",
         "disconnection",
         "will be cut off",
@@ -1071,7 +1070,7 @@ mod money {
         "停止されます",
     ];
     /// Paying at once, or in a form no utility takes.
-    pub static PAY_NOW: &str = words![
+    pub static PAY_NOW: &str = joined![
         "within the hour",
         "within 1 hour",
         "within one hour",
@@ -1101,7 +1100,7 @@ mod money {
         "立即缴费",
     ];
     /// Lost money "recovered", released for a fee.
-    pub static RECOVERY: &str = words![
+    pub static RECOVERY: &str = joined![
         "recovered the crypto",
         "recovered your",
         "recover your funds",
@@ -1116,7 +1115,7 @@ mod money {
         "追回",
     ];
     /// A file to download and run, in a job or prize message.
-    pub static RUN_TOOL: &str = words![
+    pub static RUN_TOOL: &str = joined![
         "download and run",
         "download and install",
         "run the assessment",
@@ -1134,7 +1133,7 @@ mod money {
         "on your own machine",
         "on your personal machine",
     ];
-    pub static JOB: &str = words![
+    pub static JOB: &str = joined![
         "remote role",
         "shortlisted",
         "job offer",
@@ -1151,7 +1150,7 @@ mod money {
         "عمل من المنزل",
         "घर से काम",
     ];
-    pub static DOCS_AND_CARD: &str = words![
+    pub static DOCS_AND_CARD: &str = joined![
         "passport",
         "паспорт",
         "pasaporte",
@@ -1170,7 +1169,7 @@ mod money {
 
     /// Savings to be moved to a "safe" account the caller opened: the
     /// bank-impostor script, a scam on its own.
-    pub static SAFE_ACCOUNT: &str = words![
+    pub static SAFE_ACCOUNT: &str = joined![
         "safe account",
         "safe holding account",
         "secure holding account",
@@ -1184,7 +1183,7 @@ mod money {
         "conta segura",
     ];
     /// What a warning about the safe-account script says.
-    pub static SAFE_ACCOUNT_WARNINGS: &str = words![
+    pub static SAFE_ACCOUNT_WARNINGS: &str = joined![
         "scam",
         "never ask",
         "will never",
@@ -1203,7 +1202,7 @@ mod money {
     ];
     /// A relative in custody or hurt, with money wanted at once (the
     /// grandparent scam).
-    pub static ARRESTED: &str = words![
+    pub static ARRESTED: &str = joined![
         "arrested",
         "bail is",
         "bail of",
@@ -1221,7 +1220,7 @@ mod money {
         "arrestato",
     ];
     /// Money paid in to "unlock" earnings: the task-job scam.
-    pub static TOPUP: &str = words![
+    pub static TOPUP: &str = joined![
         "top up",
         "top-up",
         "topup",
@@ -1235,7 +1234,7 @@ mod money {
     ];
     /// A job's test or interview, as the lure for running a tool or
     /// paying in.
-    pub static JOB_TEST: &str = words![
+    pub static JOB_TEST: &str = joined![
         "recruiter",
         "hiring",
         "interview",
@@ -1247,7 +1246,7 @@ mod money {
         "part time",
     ];
     /// A payment card's details asked for.
-    pub static CARD_DETAILS: &str = words![
+    pub static CARD_DETAILS: &str = joined![
         "long card number",
         "card number",
         "digits on the back",
@@ -1258,7 +1257,7 @@ mod money {
         "expiry date and",
     ];
     /// A fortune with no heir, offered to a stranger.
-    pub static INHERIT: &str = words![
+    pub static INHERIT: &str = joined![
         "next of kin",
         "unclaimed",
         "inheritance",
@@ -1271,7 +1270,7 @@ mod money {
         "herança",
     ];
     /// Who the stranger is, asked for.
-    pub static PERSONAL: &str = words![
+    pub static PERSONAL: &str = joined![
         "full name",
         "your address",
         "phone and address",
@@ -1324,7 +1323,7 @@ pub fn pressure_to_bypass(m: &Message) -> bool {
     m.has(SECRECY) && m.has(INSIDE_ASK) && !m.has(SCAM_WARNINGS)
 }
 
-static SECRECY: &str = words![
+static SECRECY: &str = joined![
     "don't loop in",
     "do not loop in",
     "keep this between us",
@@ -1354,7 +1353,7 @@ static SECRECY: &str = words![
     "unter uns",
 ];
 
-static INSIDE_ASK: &str = words![
+static INSIDE_ASK: &str = joined![
     "export",
     "customer list",
     "employee list",
@@ -1376,7 +1375,7 @@ static INSIDE_ASK: &str = words![
 ];
 
 /// Text about scams, not a scam: a bank's or a newspaper's warning.
-static SCAM_WARNINGS: &str = words![
+static SCAM_WARNINGS: &str = joined![
     "scam",
     "fraud",
     "phishing",

@@ -775,6 +775,9 @@ const CHAT_WEBHOOKS: &[&str] = &[
     "api.telegram.org/bot",
     "webhook.office.com",
     "chat.googleapis.com",
+    "api.twilio.com",
+    "api.pushover.net",
+    "ntfy.sh",
 ];
 
 /// Bounds of `sent_messages`: messages per command, bytes per message.
@@ -823,6 +826,52 @@ fn sent_messages(segs: &[shell::Segment]) -> Vec<String> {
                 out.extend(value_of(&["-s", "--subject"]));
             }
             "swaks" => out.extend(value_of(&["--body", "--header"])),
+            // An assistant's messaging and mail tools: what they send, to
+            // whom it goes (Google's CLIs, Signal, iMessage, WhatsApp,
+            // Telegram, himalaya; a calendar invite goes to its guests).
+            "gog" | "gcalcli" | "himalaya" | "signal-cli" | "imsg" | "wacli" | "telegram-send"
+            | "gmail" => {
+                let sends = s.args.iter().any(|a| {
+                    matches!(
+                        a.as_str(),
+                        "send" | "reply" | "forward" | "drafts" | "vacation" | "add" | "quick"
+                    )
+                });
+                if sends {
+                    if let Some(b) = &s.stdin_text {
+                        out.push(b.clone());
+                    }
+                    out.extend(value_of(&[
+                        "--body",
+                        "-b",
+                        "--subject",
+                        "--message",
+                        "-m",
+                        "--text",
+                        "--title",
+                        "--where",
+                        "--description",
+                    ]));
+                }
+                if s.cmd == "telegram-send" {
+                    out.extend(s.operands().cloned());
+                }
+            }
+            // `tell application "Messages" to send "…" to buddy …`.
+            "osascript" => {
+                for a in &s.args {
+                    let mut rest = a.as_str();
+                    while let Some(i) = rest.find("send \"") {
+                        rest = &rest[i + 6..];
+                        if let Some((lit, used)) = text::code_literal(rest, b'"') {
+                            out.push(lit);
+                            rest = &rest[used..];
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
             "gh" | "glab" => {
                 let ops: Vec<&str> = s.operands().map(String::as_str).collect();
                 if matches!(

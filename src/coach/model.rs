@@ -829,7 +829,7 @@ pub fn classify_path(p: &str) -> Option<Resource> {
 
 /// Commands that read a file's content out (to stdout, a copy, an
 /// archive): GTFOBins' "file read" and copying tools.
-static READERS: Words = Words::new(&[
+static READERS: Words = Words::joined(joined![
     "cat",
     "bat",
     "batcat",
@@ -920,7 +920,7 @@ static READERS: Words = Words::new(&[
 
 /// Commands that use a credential file for what it is for (an identity, a
 /// config), or only look at its metadata: naming one is not reading it.
-static USES_CREDENTIALS: Words = Words::new(&[
+static USES_CREDENTIALS: Words = Words::joined(joined![
     // `mount -t cifs -o credentials=~/.smbcredentials`: the file's purpose.
     "mount",
     "mount.cifs",
@@ -1017,7 +1017,7 @@ static USES_CREDENTIALS: Words = Words::new(&[
 ]);
 
 /// Commands that send data over the network.
-static SENDERS: Words = Words::new(&[
+static SENDERS: Words = Words::joined(joined![
     "curl",
     "wget",
     "nc",
@@ -6564,9 +6564,9 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
     }
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
-    let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
+    let has = |ks: &'static str| words(ks).any(|k| line.has(k));
     let security = match cmd {
-        "passwd" => s.sudo && (s.operands().any(|o| o == "root") || has(&["-d", "-u", "--delete"])),
+        "passwd" => s.sudo && (s.operands().any(|o| o == "root") || has(joined!["-d", "-u", "--delete"])),
         "setcap"
         | "nvram"
         | "dsenableroot"
@@ -6595,7 +6595,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             // auditctl adding a watch or a rule is monitoring added; only
             // deleting rules or switching auditing off weakens it.
             let audit_added = cmd == "auditctl"
-                && !has(&["-D", "-d", "-W", "-e0"])
+                && !has(joined!["-D", "-d", "-W", "-e0"])
                 && !s.args.windows(2).any(|w| w[0] == "-e" && w[1] == "0");
             // nvram prints (`-p`, a name alone); it changes only with
             // `name=value`, `-d`, `-c` or `-f`.
@@ -6603,7 +6603,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 && !s.args.iter().any(|a| {
                     a.contains('=') || matches!(a.as_str(), "-d" | "-c" | "-f")
                 });
-            !(has(&["--help", "status", "-l", "-g", "-check", "-verify"])
+            !(has(joined!["--help", "status", "-l", "-g", "-check", "-verify"])
                 || nvram_query
                 || removes_caps
                 || low_ports_only
@@ -6629,7 +6629,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             });
             let api = s.args.first().is_some_and(|a| a == "api")
                 && writes
-                && has(&[
+                && has(joined![
                     "/protection",
                     "/rulesets",
                     "/collaborators/",
@@ -6645,16 +6645,16 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                     "/memberships/",
                 ]);
             let public = s.args.first().is_some_and(|a| a == "repo")
-                && has(&["--visibility public", "--visibility=public"]);
+                && has(joined!["--visibility public", "--visibility=public"]);
             api || public
         }
         // FileVault off, or the firmware's boot policy lowered.
-        "fdesetup" => has(&["disable"]),
+        "fdesetup" => has(joined!["disable"]),
         // Kernel hardening and routing keys; tuning (`vm.swappiness`,
         // `fs.inotify.max_user_watches`, `net.core.somaxconn`) is routine.
         "sysctl" => {
-            (has(&["-w"]) || line.contains('='))
-                && has(&[
+            (has(joined!["-w"]) || line.contains('='))
+                && has(joined![
                     "kernel.",
                     "fs.protected",
                     "suid_dumpable",
@@ -6670,10 +6670,10 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                     "bpf",
                 ])
         }
-        "mount" => has(&["remount", "hidepid"]),
-        "chattr" => has(&["-i", "+i", "-a"]),
+        "mount" => has(joined!["remount", "hidepid"]),
+        "chattr" => has(joined!["-i", "+i", "-a"]),
         "service" | "systemctl" => {
-            has(&[
+            has(joined![
                 "apparmor",
                 "auditd",
                 "firewalld",
@@ -6685,17 +6685,17 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 "clamav",
                 "crowdstrike",
                 "falcon",
-            ]) && has(&["stop", "disable", "mask", "teardown"])
+            ]) && has(joined!["stop", "disable", "mask", "teardown"])
         }
-        "ufw" => has(&["disable", "reset"]),
-        "iptables" | "ip6tables" | "nft" => has(&["-F", "--flush", "flush", "-P INPUT ACCEPT"]),
-        "pfctl" => has(&["-d", "-F"]),
-        "spctl" => has(&["--master-disable", "--disable", "--add"]),
+        "ufw" => has(joined!["disable", "reset"]),
+        "iptables" | "ip6tables" | "nft" => has(joined!["-F", "--flush", "flush", "-P INPUT ACCEPT"]),
+        "pfctl" => has(joined!["-d", "-F"]),
+        "spctl" => has(joined!["--master-disable", "--disable", "--add"]),
         "launchctl" => {
             // Every app launched from now on loads the library.
-            has(&["setenv"]) && has(&["DYLD_", "LD_PRELOAD", "LD_LIBRARY_PATH"])
-                || has(&["unload", "bootout", "remove", "disable"])
-                    && has(&[
+            has(joined!["setenv"]) && has(joined!["DYLD_", "LD_PRELOAD", "LD_LIBRARY_PATH"])
+                || has(joined!["unload", "bootout", "remove", "disable"])
+                    && has(joined![
                         "lulu",
                         "objective-see",
                         "littlesnitch",
@@ -6715,13 +6715,13 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                         "osquery",
                     ])
         }
-        "security" => has(&[
+        "security" => has(joined![
             "add-trusted-cert",
             "authorizationdb write",
             "delete-certificate",
         ]),
         "defaults" => {
-            has(&[
+            has(joined![
                 "com.apple.LaunchServices LSQuarantine",
                 "GKAutoRearm",
                 "com.apple.security",
@@ -6731,7 +6731,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 "askForPassword",
                 "HiddenUsersList",
                 "Hide500Users",
-            ]) && has(&["write"])
+            ]) && has(joined!["write"])
                 // Turning the lock-screen password on, or its delay to zero,
                 // tightens it.
                 && !matches!(
@@ -6777,13 +6777,13 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         // modprobe by name loads a module the distribution installed
         // (`br_netfilter`, `overlay`); a path is someone's own build.
         "modprobe" => {
-            !has(&["-r", "--remove"])
-                && (s.operands().any(|o| o.contains('/')) || has(&["--force", "-f"]))
+            !has(joined!["-r", "--remove"])
+                && (s.operands().any(|o| o.contains('/')) || has(joined!["--force", "-f"]))
         }
-        "kextload" | "insmod" => !has(&["-r", "--remove"]),
+        "kextload" | "insmod" => !has(joined!["-r", "--remove"]),
         // kmutil also lists and inspects; only `load` loads.
         "kmutil" => s.args.first().is_some_and(|a| a == "load"),
-        "nsenter" | "unshare" | "chroot" => s.sudo || has(&["-t 1", "--target 1"]),
+        "nsenter" | "unshare" | "chroot" => s.sudo || has(joined!["-t 1", "--target 1"]),
         _ => false,
     } || (cmd == "kubectl"
         // Reading about those fields (`explain`, `get -o jsonpath`) is
@@ -6794,7 +6794,7 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                 "explain" | "get" | "describe" | "logs" | "api-resources" | "diff" | "auth"
             )
         })
-        && has(&[
+        && has(joined![
             "hostPID",
             "privileged",
             "hostNetwork",
@@ -6804,23 +6804,23 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         // A chart's values can ask for the same.
         || (cmd == "helm"
             && s.args.iter().any(|a| a == "install" || a == "upgrade")
-            && has(&["privileged=true", "hostPID=true", "hostNetwork=true", "hostPath"]))
+            && has(joined!["privileged=true", "hostPID=true", "hostNetwork=true", "hostPath"]))
         || (matches!(cmd, "docker" | "podman")
-            && has(&[
+            && has(joined![
                 "--privileged",
                 "-v /:/",
                 "--volume /:/",
                 "--pid=host",
                 "--net=host",
             ])
-            && has(&["run"]));
+            && has(joined!["run"]));
     if security {
         // A chart asking for the host network alone is the documented
         // bare-metal ingress install; privileged is root on the node.
         let critical = cmd == "kubectl"
-            || cmd == "helm" && has(&["privileged=true"])
+            || cmd == "helm" && has(joined!["privileged=true"])
             || matches!(cmd, "docker" | "podman")
-                && has(&["-v /:/", "--volume /:/", "chroot", "nsenter"]);
+                && has(joined!["-v /:/", "--volume /:/", "chroot", "nsenter"]);
         hit(
             out,
             if critical {
@@ -6857,7 +6857,8 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             })
         }
         "socat" => {
-            has(&["LISTEN", "listen"]) && !has(&["bind=127.", "bind=localhost", "bind=[::1]"])
+            has(joined!["LISTEN", "listen"])
+                && !has(joined!["bind=127.", "bind=localhost", "bind=[::1]"])
         }
         // A listener on loopback serves this machine only (a test server
         // for a client under development).
@@ -6870,10 +6871,10 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         }
         "hping3" | "slowloris" | "hping" => true,
         "frpc" | "chisel" | "bore" | "serveo" => true,
-        "code" => has(&["tunnel"]),
+        "code" => has(joined!["tunnel"]),
         _ => false,
     } || s.text.has("_proxy=http") && line.chars().filter(|c| *c == '.').count() >= 3
-        || has(&[
+        || has(joined![
             "--flood",
             "stratum+tcp",
             "--donate-level",
@@ -6882,14 +6883,14 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
             "xmrig",
         ]);
     if tunnel {
-        let miner = has(&[
+        let miner = has(joined![
             "stratum+tcp",
             "--donate-level",
             "minexmr",
             "nanopool",
             "xmrig",
             "pool.",
-        ]) && has(&["-u ", "--user", "wallet", "-o "]);
+        ]) && has(joined!["-u ", "--user", "wallet", "-o "]);
         hit(out, if miner { ix::MINER } else { ix::TUNNEL });
     }
     let from_temp = |p: &str| {
@@ -6933,15 +6934,16 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
                                 && !o.has("pythonhosted.org")))
             })
         || matches!(cmd, "npm" | "pnpm" | "yarn" | "npx" | "bunx")
-            && has(&["--unsafe-perm", "git+", "github:"])
+            && has(joined!["--unsafe-perm", "git+", "github:"])
         || cmd == "git"
-            && has(&["clone"])
+            && has(joined!["clone"])
             && (line.to_ascii_lowercase().has("exploit") || line.has("CVE-"))
         || cmd == "osacompile";
     if untrusted {
         hit(out, ix::UNTRUSTED_CODE);
     }
-    if matches!(cmd, "zenity" | "kdialog") && has(&["--password"]) || cmd == "yad" && has(&["hide"])
+    if matches!(cmd, "zenity" | "kdialog") && has(joined!["--password"])
+        || cmd == "yad" && has(joined!["hide"])
     {
         hit(out, ix::FAKE_PROMPT);
     }
@@ -7001,9 +7003,9 @@ fn interpreter_code(
     sends: &mut bool,
 ) {
     let c = code;
-    let has = |ks: &[&str]| ks.iter().any(|k| c.has(k));
+    let has = |ks: &'static str| words(ks).any(|k| c.has(k));
     // Sockets and HTTP.
-    let socket = has(&[
+    let socket = has(joined![
         "socket",
         "Socket",
         "TCPSocket",
@@ -7015,7 +7017,7 @@ fn interpreter_code(
         "Net::HTTP",
         "Deno.connect",
     ]);
-    let http = has(&[
+    let http = has(joined![
         "urllib",
         "requests.",
         "http.client",
@@ -7046,7 +7048,7 @@ fn interpreter_code(
         "dataWithContentsOfURL",
         "do shell script \"curl",
     ]);
-    let spawn = has(&[
+    let spawn = has(joined![
         "subprocess",
         "os.system",
         "os.popen",
@@ -7070,7 +7072,7 @@ fn interpreter_code(
         "exec $",
         "[eval ",
     ]);
-    let dup = has(&[
+    let dup = has(joined![
         "dup2",
         "pty.spawn",
         "/bin/sh",
@@ -7089,21 +7091,23 @@ fn interpreter_code(
     ]);
     // AppleScript's Finder emptying a person's folders (`delete every item
     // of (path to documents folder)`), often followed by emptying the trash.
-    if has(&["delete every item", "delete (every item", "delete items of"])
-        && has(&[
-            "path to documents folder",
-            "path to desktop folder",
-            "path to home folder",
-            "path to pictures folder",
-            "path to downloads folder",
-            "home folder",
-        ])
-    {
+    if has(joined![
+        "delete every item",
+        "delete (every item",
+        "delete items of"
+    ]) && has(joined![
+        "path to documents folder",
+        "path to desktop folder",
+        "path to home folder",
+        "path to pictures folder",
+        "path to downloads folder",
+        "home folder",
+    ]) {
         hit(out, ix::DELETE_IMPORTANT);
     }
     // Cloud SDKs handing over the session's credentials
     // (`boto3.Session().get_credentials()`, `google.auth.default()`).
-    if has(&[
+    if has(joined![
         "get_credentials(",
         "get_frozen_credentials",
         "google.auth.default(",
@@ -7115,21 +7119,21 @@ fn interpreter_code(
         *read_secret = true;
     }
     // Every bucket an account lists, emptied or deleted in a loop.
-    if has(&["list_buckets", "buckets.all()", "list_objects"])
-        && has(&[
+    if has(joined!["list_buckets", "buckets.all()", "list_objects"])
+        && has(joined![
             "delete_bucket",
             "object_versions.delete",
             "objects.all().delete",
             "delete_objects",
             ".delete()",
         ])
-        && has(&["for ", "forEach", ".map("])
+        && has(joined!["for ", "forEach", ".map("])
     {
         hit(out, ix::DELETE_LISTED);
     }
     // A download written to an anonymous in-memory file and executed
     // (`memfd_create` then `execv("/proc/self/fd/N")`): fileless malware.
-    if (socket || http) && c.has("memfd_create") && has(&["exec", "/proc/self/fd/"]) {
+    if (socket || http) && c.has("memfd_create") && has(joined!["exec", "/proc/self/fd/"]) {
         hit(out, ix::FILELESS_EXEC);
     }
     if socket && (dup || spawn) {
@@ -7141,7 +7145,11 @@ fn interpreter_code(
     if socket || http {
         *sends = true;
     }
-    sinks_in(c, socket || http && has(&["post", "POST", "data="]), out);
+    sinks_in(
+        c,
+        socket || http && has(joined!["post", "POST", "data="]),
+        out,
+    );
     // Deletion APIs and their target.
     const DELETERS: &[&str] = &[
         "rmtree",
@@ -7173,7 +7181,7 @@ fn interpreter_code(
     ];
     if DELETERS.iter().any(|d| c.contains(d)) {
         let targets = quoted_strings(c);
-        let home = has(&[
+        let home = has(joined![
             "expanduser(\"~\")",
             "expanduser('~')",
             "homedir()",
@@ -7223,7 +7231,7 @@ fn interpreter_code(
                 .all(|b| b.is_ascii_alphanumeric() || b == b'$' || b == b'_' || b == b' ')
     });
     if perl_open
-        || has(&[
+        || has(joined![
             "open(",
             "FileReader",
             "FileInputStream",
@@ -7247,7 +7255,7 @@ fn interpreter_code(
         // Paths built from the home directory: `Dir.home + "/.netrc"`,
         // `path.join(os.homedir(), ".ssh", "id_rsa")`: each string, and
         // runs of up to three in a row, taken under home.
-        if has(&[
+        if has(joined![
             "HOME",
             "homedir",
             "Dir.home",
@@ -7295,7 +7303,7 @@ fn interpreter_code(
     }
     // Code that evaluates what it is handed at run time (`php -r
     // 'eval($argv[1]);' "$PAYLOAD"`): what runs is not in the call.
-    if has(&[
+    if has(joined![
         "eval($argv",
         "eval(sys.argv",
         "exec(sys.argv",
@@ -7349,7 +7357,7 @@ fn interpreter_code(
             })
         });
         let computed = from_file
-            || has(&[
+            || has(joined![
                 "b64decode",
                 "atob(",
                 "Buffer.from(",
@@ -7743,7 +7751,7 @@ fn hidden_download(s: &Segment, out: &mut Vec<Match>) {
 fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
-    let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
+    let has = |ks: &'static str| words(ks).any(|k| line.has(k));
     let watched = [
         "ssh",
         "sshd",
@@ -7761,32 +7769,34 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
     ];
     let hit_it = match cmd {
         "systemctl" => {
-            has(&["mask"])
-                || has(&["disable", "stop"])
+            has(joined!["mask"])
+                || has(joined!["disable", "stop"])
                     && s.operands().any(|o| watched.iter().any(|w| o.has(w)))
         }
-        "log" => has(&["erase"]),
+        "log" => has(joined!["erase"]),
         "tmutil" => {
-            has(&["disable", "delete", "deletelocalsnapshots"])
-                || has(&["addexclusion"]) && s.operands().any(|o| important_dir(o))
+            has(joined!["disable", "delete", "deletelocalsnapshots"])
+                || has(joined!["addexclusion"]) && s.operands().any(|o| important_dir(o))
         }
-        "vssadmin" | "wevtutil" => has(&["delete", "cl "]),
+        "vssadmin" | "wevtutil" => has(joined!["delete", "cl "]),
         "apt" | "apt-get" | "dnf" | "yum" | "pacman" => {
-            has(&["purge", "remove", "erase", "-R"]) && watched.iter().any(|w| line.has(w))
-                || has(&["openssh-server", "auditd", "rsyslog"]) && has(&["purge", "remove"])
+            has(joined!["purge", "remove", "erase", "-R"]) && watched.iter().any(|w| line.has(w))
+                || has(joined!["openssh-server", "auditd", "rsyslog"])
+                    && has(joined!["purge", "remove"])
         }
         "userdel" | "deluser" | "groupdel" => true,
-        "dscl" => has(&["-delete"]),
-        "sysadminctl" => has(&["-deleteUser"]),
-        "pw" => has(&["userdel", "groupdel"]),
+        "dscl" => has(joined!["-delete"]),
+        "sysadminctl" => has(joined!["-deleteUser"]),
+        "pw" => has(joined!["userdel", "groupdel"]),
         "docker" => {
             // `system prune -a` takes images and stopped containers, which
             // come back with a pull; volumes hold data.
-            has(&["system prune"]) && has(&["--volumes"])
-                || has(&["volume rm", "volume prune"]) && has(&["-a", "--volumes", "$("])
+            has(joined!["system prune"]) && has(joined!["--volumes"])
+                || has(joined!["volume rm", "volume prune"])
+                    && has(joined!["-a", "--volumes", "$("])
         }
-        "gh" => has(&["repo delete", "release delete"]),
-        "npm" => has(&["unpublish"]),
+        "gh" => has(joined!["repo delete", "release delete"]),
+        "npm" => has(joined!["unpublish"]),
         // `destroy`, or `apply -destroy`; a `plan -destroy` only prints.
         "terraform" | "tofu" => {
             let sub = s.operands().next().map(String::as_str);
@@ -7939,7 +7949,7 @@ fn destroys_data_sql(text: &str) -> bool {
 fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
     let cmd = s.cmd.as_str();
     let line = s.args.join(" ");
-    let has = |ks: &[&str]| ks.iter().any(|k| line.has(k));
+    let has = |ks: &'static str| words(ks).any(|k| line.has(k));
     // A root REPL or a program that is one (GTFOBins' sudo shells).
     let repl = matches!(
         cmd,
@@ -7971,7 +7981,7 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
         hit(out, ix::SUDO_ESCAPE);
     }
     if s.sudo
-        && has(&[
+        && has(joined![
             "write18",
             "--shell-escape",
             "execute(",
@@ -8081,27 +8091,27 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
             && s.operands()
                 .filter(|o| !o.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '-'))
                 .all(|o| matches!(o.as_str(), "localhost" | "127.0.0.1" | "::1")))
-        || cmd == "getcap" && has(&["-r"])
+        || cmd == "getcap" && has(joined!["-r"])
         || cmd == "find"
             && s.operands().next().is_some_and(|o| o == "/")
-            && has(&["-perm", "-4000", "-u=s", "-writable", "-222"])
+            && has(joined!["-perm", "-4000", "-u=s", "-writable", "-222"])
         // One's own sudo rights are a low note; another user's are a survey.
-        || cmd == "sudo" && has(&["-l"]) && has(&["-U"])
+        || cmd == "sudo" && has(joined!["-l"]) && has(joined!["-U"])
         // Secret names alone (`kubectl get secrets -n prod`) are an
         // inventory; values come with -o or describe.
         || cmd == "kubectl"
-            && has(&["secrets", "secret"])
-            && (has(&["describe"])
-                || has(&["get"]) && has(&["-o", "--output", "-A", "--all-namespaces"]))
+            && has(joined!["secrets", "secret"])
+            && (has(joined!["describe"])
+                || has(joined!["get"]) && has(joined!["-o", "--output", "-A", "--all-namespaces"]))
             // Only a secret's metadata (`-o jsonpath='{.metadata.labels}'`).
             && !s.args.iter().any(|a| {
                 let j = a.trim_start_matches("jsonpath=").trim_matches(['\'', '"']);
                 j.starts_with("{.metadata.") && !j.contains(".data") && j.ends_with('}')
             })
-        || cmd == "aws" && has(&["s3 ls"]) && has(&["--recursive"])
-        || cmd == "grep" && has(&["/proc/*/cmdline", "/proc/*/environ"])
+        || cmd == "aws" && has(joined!["s3 ls"]) && has(joined!["--recursive"])
+        || cmd == "grep" && has(joined!["/proc/*/cmdline", "/proc/*/environ"])
         || cmd == "system_profiler"
-            && has(&["snitch", "blockblock", "knockknock", "lulu", "crowdstrike"])
+            && has(joined!["snitch", "blockblock", "knockknock", "lulu", "crowdstrike"])
         || matches!(cmd, "ping" | "nc" | "ncat")
             && s.args
                 .iter()

@@ -481,7 +481,11 @@ impl Needles {
 /// 5 % of a check).
 pub struct Words {
     list: &'static [&'static str],
-    table: std::sync::OnceLock<Vec<u16>>,
+    /// Or the words in one string, each ended by a newline (`joined!`):
+    /// no pointer per word in the binary.
+    joined: &'static str,
+    /// The words, then the slots: index + 1 into the words (0 is empty).
+    table: std::sync::OnceLock<(Vec<&'static str>, Vec<u16>)>,
 }
 
 /// FNV-1a over the bytes: the words are short, so a simple hash is enough.
@@ -497,37 +501,52 @@ impl Words {
     pub const fn new(list: &'static [&'static str]) -> Words {
         Words {
             list,
+            joined: "",
             table: std::sync::OnceLock::new(),
         }
     }
 
-    /// Slots hold index + 1 into `list` (0 is empty); at least twice as
-    /// many slots as words, so probe runs stay short.
-    fn table(&self) -> &[u16] {
+    /// Words given as one string, each followed by `\n` (`joined!`).
+    pub const fn joined(joined: &'static str) -> Words {
+        Words {
+            list: &[],
+            joined,
+            table: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// At least twice as many slots as words, so probe runs stay short.
+    fn table(&self) -> &(Vec<&'static str>, Vec<u16>) {
         self.table.get_or_init(|| {
-            assert!(self.list.len() < u16::MAX as usize, "word list too long");
-            let size = (self.list.len() * 2).next_power_of_two().max(8);
+            let words: Vec<&'static str> = self
+                .list
+                .iter()
+                .copied()
+                .chain(self.joined.split_terminator('\n'))
+                .collect();
+            assert!(words.len() < u16::MAX as usize, "word list too long");
+            let size = (words.len() * 2).next_power_of_two().max(8);
             let mut t = vec![0u16; size];
-            for (i, w) in self.list.iter().enumerate() {
+            for (i, w) in words.iter().enumerate() {
                 let mut at = word_hash(w.as_bytes()) & (size - 1);
                 while t[at] != 0 {
                     at = (at + 1) & (size - 1);
                 }
                 t[at] = i as u16 + 1;
             }
-            t
+            (words, t)
         })
     }
 
     pub fn contains<S: AsRef<str> + ?Sized>(&self, w: &S) -> bool {
         let w = w.as_ref().as_bytes();
-        let t = self.table();
+        let (words, t) = self.table();
         let mask = t.len() - 1;
         let mut at = word_hash(w) & mask;
         loop {
             match t[at] {
                 0 => return false,
-                i if self.list[i as usize - 1].as_bytes() == w => return true,
+                i if words[i as usize - 1].as_bytes() == w => return true,
                 _ => at = (at + 1) & mask,
             }
         }
