@@ -2116,7 +2116,6 @@ fn startup_code(path: &str, data: &str) -> String {
         end -= 1;
     }
     let data = &data[..end];
-    let quoted = |code: &str| format!("'{}'", code.replace('\'', "'\\''"));
     let p = path.to_ascii_lowercase();
     if p.ends_with(".go") {
         return data
@@ -2159,7 +2158,7 @@ fn startup_code(path: &str, data: &str) -> String {
     } else {
         "python3 -c"
     };
-    format!("{runner} {}", quoted(&code))
+    format!("{runner} {}", shell::single_quoted(&code))
 }
 
 /// Code that talks to the network: HTTP clients and sockets in the
@@ -2451,7 +2450,7 @@ fn json_commands(v: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
                 let mut line = c.to_string();
                 if let Some(args) = o.get("args").and_then(|a| a.as_array()) {
                     for a in args.iter().filter_map(|a| a.as_str()).take(32) {
-                        line.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+                        line.push_str(&format!(" {}", shell::single_quoted(a)));
                     }
                 }
                 out.push(line);
@@ -2470,7 +2469,7 @@ fn json_commands(v: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
                     Some(serde_json::Value::Array(a)) => out.push(
                         a.iter()
                             .filter_map(|x| x.as_str())
-                            .map(|x| format!("'{}'", x.replace('\'', "'\\''")))
+                            .map(shell::single_quoted)
                             .collect::<Vec<_>>()
                             .join(" "),
                     ),
@@ -2730,7 +2729,7 @@ fn build_file_commands(path: &str, data: &str) -> String {
                 Ok(words) => {
                     argv = words
                         .iter()
-                        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+                        .map(|w| shell::single_quoted(w))
                         .collect::<Vec<_>>()
                         .join(" ");
                     argv.as_str()

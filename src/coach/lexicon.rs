@@ -9,7 +9,7 @@
 //! French, German, Italian, Russian, Chinese, Japanese, Arabic and Hindi;
 //! they are words, not sentences, so a reworded scam still meets them.
 
-use super::text::{joined, Has};
+use super::text::{joined, words, Has};
 
 /// Words that name a one-time code on their own.
 static CODE_WORDS: &str = joined![
@@ -1518,7 +1518,7 @@ fn table() -> &'static Table {
         let mut words: Vec<&str> = Vec::new();
         let mut of: Vec<u64> = Vec::new();
         for (k, list) in lists.iter().enumerate() {
-            for w in list.lines() {
+            for w in super::text::words(list) {
                 match words.iter().position(|x| *x == w) {
                     Some(i) => of[i] |= 1 << k,
                     None => {
@@ -1563,8 +1563,8 @@ impl<'a> Message<'a> {
     }
 }
 
-fn any(hay: &str, words: &str) -> bool {
-    words.lines().any(|w| hay.has(w))
+fn any(hay: &str, list: &'static str) -> bool {
+    words(list).any(|w| hay.has(w))
 }
 
 #[cfg(test)]
@@ -1636,7 +1636,7 @@ mod tests {
     #[test]
     fn every_list_is_found_by_its_words() {
         for list in lists() {
-            for w in list.lines() {
+            for w in words(list) {
                 assert!(Message::new(w).has(list), "{w:?}");
             }
         }

@@ -565,10 +565,8 @@ impl Views {
                     }
                 }
                 if !paths.is_empty() {
-                    let quoted: Vec<String> = paths
-                        .iter()
-                        .map(|x| format!("'{}'", x.replace('\'', "'\\''")))
-                        .collect();
+                    let quoted: Vec<String> =
+                        paths.iter().map(|x| shell::single_quoted(x)).collect();
                     command = Some(norm(
                         &format!("rm -rf -- {}", quoted.join(" ")),
                         &mut truncated,

@@ -7546,10 +7546,7 @@ fn plist_command(text: &str) -> Option<String> {
     if argv.is_empty() {
         return None;
     }
-    let quoted: Vec<String> = argv
-        .iter()
-        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-        .collect();
+    let quoted: Vec<String> = argv.iter().map(|a| shell::single_quoted(a)).collect();
     Some(quoted.join(" "))
 }
 
@@ -7642,7 +7639,7 @@ fn written_script(coach: &Coach, path: &str, text: &str, depth: usize, out: &mut
         } else {
             text.to_string()
         };
-        format!("{run} '{}'", code.replace('\'', "'\\''"))
+        format!("{run} {}", shell::single_quoted(&code))
     });
     let command = as_program.as_deref().unwrap_or(text);
     let inner_views = super::Views::build(&super::CheckInput::command(command), 64 * 1024);

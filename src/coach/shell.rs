@@ -130,6 +130,12 @@ pub fn is_interpreter(cmd: &str) -> bool {
     INTERPRETERS.contains(&cmd) || cmd.starts_with("python3.") || cmd.starts_with("python2.")
 }
 
+/// `s` as one single-quoted shell word (`'…'\''…'`), to hand code or an
+/// argument to the parser as the command line that would run it.
+pub fn single_quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// Parses `src` into a [`Script`].
 pub fn parse(src: &str) -> Script {
     let mut s = Script::default();
@@ -1379,7 +1385,7 @@ fn stdin_program(seg: &Segment, body: &str) -> Option<String> {
     seg.args
         .iter()
         .all(|a| a == "-" || a.starts_with('-'))
-        .then(|| format!("{cmd} {flag} '{}'", body.replace('\'', "'\\''")))
+        .then(|| format!("{cmd} {flag} {}", single_quoted(body)))
 }
 
 fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
