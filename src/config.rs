@@ -557,6 +557,10 @@ pub struct WorkersConfig {
     pub threads: usize,
     /// Jobs waiting for a thread; 0 = 64.
     pub queue: usize,
+    /// At shutdown, how long to wait for jobs still running; 0 = 1000. A
+    /// job still running then (the start-up library compile, a check) is
+    /// left to end with the process.
+    pub exit_grace_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -4,7 +4,10 @@
 //! then drains them with a budget. A panicking job is caught: the thread
 //! survives and the panic is counted. Per-task timeouts live on the loop
 //! (a timer per submitted check); a late result is simply dropped there.
-//! Shutdown rejects what is still queued and joins the threads.
+//! Shutdown rejects what is still queued and joins the threads, waiting at
+//! most a grace period for jobs still running: every job is either pure
+//! (a check, the start-up library compile) or safe to cut off by exit (a
+//! checkpoint, a POST retried from the store next start).
 
 use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
 use mio::Waker;
@@ -111,6 +114,10 @@ pub struct WorkerPool {
     tx: Option<Sender<Queued>>,
     results: Receiver<JobResult>,
     threads: Vec<JoinHandle<()>>,
+    /// Each worker sends its index here as its thread ends.
+    exited: Receiver<usize>,
+    /// How long `shutdown` waits for running jobs.
+    exit_grace: Duration,
     counters: Arc<PoolCounters>,
     busy: Arc<Vec<AtomicU64>>,
     capacity: usize,
@@ -118,6 +125,11 @@ pub struct WorkerPool {
     timed_out: u64,
     queue_high_water: u64,
 }
+
+/// How long shutdown waits, by default, for jobs still running. The longest
+/// job is the start-up library compile, which an unoptimised build on a busy
+/// machine stretched past 10 s: a stop signal must not wait for it.
+pub const DEFAULT_EXIT_GRACE: Duration = Duration::from_secs(1);
 
 /// Default thread count: cores − 1, at least 1.
 pub fn default_threads() -> usize {
@@ -133,6 +145,7 @@ impl WorkerPool {
         let (res_tx, results) = bounded::<JobResult>(queue + threads);
         let counters = Arc::new(PoolCounters::default());
         let busy = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
+        let (exit_tx, exited) = bounded::<usize>(threads);
         let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
             let rx = rx.clone();
@@ -140,15 +153,21 @@ impl WorkerPool {
             let waker = waker.clone();
             let c = counters.clone();
             let b = busy.clone();
+            let exit_tx = exit_tx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("clawgate-worker-{i}"))
-                .spawn(move || worker(i, rx, res_tx, waker, c, b))?;
+                .spawn(move || {
+                    worker(i, rx, res_tx, waker, c, b);
+                    let _ = exit_tx.send(i);
+                })?;
             handles.push(h);
         }
         Ok(WorkerPool {
             tx: Some(tx),
             results,
             threads: handles,
+            exited,
+            exit_grace: DEFAULT_EXIT_GRACE,
             counters,
             busy,
             capacity: queue,
@@ -222,24 +241,60 @@ impl WorkerPool {
         self.timed_out += 1;
     }
 
+    /// Sets how long `shutdown` waits for jobs still running.
+    pub fn set_exit_grace(&mut self, grace: Duration) {
+        self.exit_grace = grace;
+    }
+
     pub fn threads(&self) -> usize {
         self.threads.len()
     }
 
-    /// Stops taking jobs, drops what is still queued (counted), lets running
-    /// jobs finish, joins the threads.
-    pub fn shutdown(&mut self) {
+    /// Stops taking jobs, drops what is still queued (counted), gives
+    /// running jobs up to the exit grace to finish and joins the threads that
+    /// ended; a thread still busy after that is left to end with the process.
+    /// Returns how many were left.
+    pub fn shutdown(&mut self) -> usize {
         self.counters.stopping.store(true, Ordering::SeqCst);
         self.tx = None;
-        for h in self.threads.drain(..) {
-            let _ = h.join();
+        if self.threads.is_empty() {
+            return 0;
         }
+        let deadline = Instant::now() + self.exit_grace;
+        let mut ended = vec![false; self.threads.len()];
+        let mut left = self.threads.len();
+        while left > 0 {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.exited.recv_timeout(wait) {
+                Ok(i) => {
+                    if let Some(e) = ended.get_mut(i) {
+                        if !*e {
+                            *e = true;
+                            left -= 1;
+                        }
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        for (h, done) in self.threads.drain(..).zip(ended) {
+            if done {
+                let _ = h.join();
+            }
+        }
+        if left > 0 {
+            log::warn!(
+                "{left} worker thread(s) still running a job after {:?}; not waited for",
+                self.exit_grace
+            );
+        }
+        left
     }
 }
 
 impl Drop for WorkerPool {
     fn drop(&mut self) {
-        self.shutdown();
+        let _ = self.shutdown();
     }
 }
 
@@ -371,6 +426,33 @@ mod tests {
         );
         assert_eq!(p.stats().panicked, 1);
         assert_eq!(p.stats().running, 0);
+    }
+
+    #[test]
+    fn test_shutdown_does_not_wait_past_the_grace() {
+        let (mut p, _poll) = pool(2, 4);
+        let (gate_tx, gate_rx) = bounded::<()>(0);
+        let (started_tx, started_rx) = bounded::<()>(1);
+        // One thread is held by a job that outlasts the grace; the other is idle.
+        p.submit(
+            None,
+            Box::new(move || {
+                let _ = started_tx.send(());
+                let _ = gate_rx.recv();
+                JobResult::Checkpoint(Ok(Duration::ZERO))
+            }),
+        )
+        .unwrap();
+        started_rx.recv().unwrap();
+        p.set_exit_grace(Duration::from_millis(100));
+        let t = Instant::now();
+        assert_eq!(
+            p.shutdown(),
+            1,
+            "the busy thread is left, the idle one joined"
+        );
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        drop(gate_tx);
     }
 
     #[test]

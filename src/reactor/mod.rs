@@ -187,8 +187,11 @@ impl Reactor {
         } else {
             cfg.workers.queue
         };
-        let workers = crate::workers::WorkerPool::new(threads, queue, waker.clone())
+        let mut workers = crate::workers::WorkerPool::new(threads, queue, waker.clone())
             .map_err(ReactorError::Poll)?;
+        if cfg.workers.exit_grace_ms > 0 {
+            workers.set_exit_grace(std::time::Duration::from_millis(cfg.workers.exit_grace_ms));
+        }
         let mut gw = Gateway::new(cfg, secrets, store, workers, registry, tls, Instant::now());
         gw.logfile = logfile;
         Ok(Reactor {
