@@ -595,7 +595,7 @@ fn file_tool(
                     if dir { "/" } else { "" }
                 ));
             }
-            names.sort();
+            names.sort_unstable();
             Ok((names.join("\n"), Some(json!({"entries": names}))))
         }
         _ => {

@@ -335,7 +335,7 @@ fn literal_set_within(
         .iter()
         .map(|l| l.as_bytes().to_ascii_lowercase())
         .collect();
-    v.sort();
+    v.sort_unstable();
     v.dedup();
     // A match starts where a literal does only if the literals are
     // whole prefixes (or cut to their first bytes, below); leading
@@ -360,7 +360,7 @@ fn literal_set_within(
                 }
             }
         }
-        v.sort();
+        v.sort_unstable();
         v.dedup();
     }
     let mut keep = MAX_LITERAL_KEEP;
@@ -372,7 +372,7 @@ fn literal_set_within(
                 _ => b[..b.len().min(keep)].to_vec(),
             })
             .collect();
-        v.sort();
+        v.sort_unstable();
         v.dedup();
         keep -= 1;
     }
@@ -408,7 +408,7 @@ fn inner_literals(hir: &regex_syntax::hir::Hir) -> Option<LiteralSet> {
             for b in branches {
                 all.extend(part_literals(b)?.literals);
             }
-            all.sort();
+            all.sort_unstable();
             all.dedup();
             let min = all.iter().map(Vec::len).min().unwrap_or(0);
             (all.len() <= MAX_LITERALS_PER_PATTERN && min >= MIN_PREFILTER_LITERAL).then_some(

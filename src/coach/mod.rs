@@ -1120,7 +1120,7 @@ mod tests {
             .map(|d| d.id())
             .chain(detect::DETECTORS.iter().map(|d| d.id()))
             .collect();
-        ids.sort();
+        ids.sort_unstable();
         let n = ids.len();
         ids.dedup();
         assert_eq!(n, ids.len(), "pattern ids are unique");

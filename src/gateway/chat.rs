@@ -926,7 +926,7 @@ mod tests {
             .iter()
             .all(|i| i.len() == 24 && i.bytes().all(|b| b.is_ascii_hexdigit())));
         let mut sorted = ids.clone();
-        sorted.sort();
+        sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), ids.len(), "unique");
         // In order except where the 48-bit counter wraps (at most once).

@@ -513,7 +513,7 @@ pub fn presence_entries(gw: &Gateway) -> Vec<Value> {
             (*id, e)
         })
         .collect();
-    entries.sort_by_key(|(id, _)| *id);
+    entries.sort_unstable_by_key(|(id, _)| *id);
     entries.into_iter().map(|(_, e)| e).collect()
 }
 

@@ -167,7 +167,7 @@ pub fn write_report(
         .collect();
     // Names carry the millisecond timestamp: lexical order is age order
     // for reports of the same digit count, which holds for centuries.
-    old.sort();
+    old.sort_unstable();
     let excess = old.len().saturating_sub(keep.max(1));
     for p in old.into_iter().take(excess) {
         let _ = std::fs::remove_file(p);
@@ -386,7 +386,7 @@ Anonymous:             0 kB
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        names.sort();
+        names.sort_unstable();
         assert_eq!(
             names,
             vec![

@@ -70,20 +70,17 @@ impl serde::Serialize for LoopStats {
 /// stderr logging (journald picks it up under systemd), plus the buffered
 /// log file when one is given.
 pub fn init_logging(level: log::LevelFilter, file: Option<Arc<logfile::LogFile>>) {
-    use simplelog::{
-        ColorChoice, CombinedLogger, ConfigBuilder, SharedLogger, TermLogger, TerminalMode,
-    };
+    use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
     let config = ConfigBuilder::new()
         .set_target_level(log::LevelFilter::Off)
         .set_thread_level(log::LevelFilter::Off)
         .set_time_format_rfc3339()
         .build();
-    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![TermLogger::new(
-        level,
-        config,
-        TerminalMode::Stderr,
-        ColorChoice::Never,
-    )];
+    // A plain writer on stderr, not `TermLogger`: colour was always off,
+    // and without the terminal code (simplelog's default features) the
+    // aarch64 binary is smaller.
+    let mut loggers: Vec<Box<dyn SharedLogger>> =
+        vec![WriteLogger::new(level, config, std::io::stderr())];
     if let Some(f) = file {
         loggers.push(Box::new(logfile::FileBackend(f)));
     }
