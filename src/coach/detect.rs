@@ -3866,6 +3866,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 // Local files posted to an outside host.
                 let file_upload = s.args.iter().enumerate().any(|(j, a)| {
                     (a.has("=@") || a.starts_with('@')) && !a.has("@-")
+                        // A form field read from a file or stdin (`f=<-`).
+                        || a.has("=<")
                         || a.starts_with("--post-file")
                         || a.starts_with("--body-file")
                         || ((a == "-T" || a == "--upload-file")

@@ -1195,10 +1195,11 @@ const DROP_SITES: &str = joined![
     "justpaste.it",
 ];
 
+static SITES_ANY: Needles = Needles::joined(DROP_SITES);
+
 fn drop_site(text: &str) -> bool {
-    static SITES: Needles = Needles::joined(DROP_SITES);
     let t = text.to_ascii_lowercase();
-    let Some(site) = SITES.find(&t) else {
+    let Some(site) = SITES_ANY.find(&t) else {
         return false;
     };
     // The service's own pages (about, docs) carry nothing.
@@ -2160,6 +2161,8 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "give me your",
             "read me the",
             "forward me",
+            "forward the contents",
+            "forward the file",
             "need your",
             "text me",
             "confirm your",
@@ -2406,7 +2409,13 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
         && ["sign in", "log in", "login", "verify"]
             .iter()
             .any(|c| l.contains(c));
-    let env_ask = asks && (l.has(".env") || l.has("api key") || l.has("secret"));
+    let env_ask = asks
+        && (l.has(".env")
+            || l.has("api key")
+            || l.has("secret")
+            || l.has("credentials.")
+            || l.has("/.ssh/")
+            || l.has("/.aws/"));
     if env_ask
         || reach
             && (money
