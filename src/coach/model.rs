@@ -1267,29 +1267,29 @@ fn metadata_access(text: &str) -> Option<bool> {
 /// `/var/lib/docker/volumes/x`): the live data itself, not software that
 /// can be installed again.
 fn data_store(p: &str) -> bool {
+    const STORES: &str = joined![
+        "postgresql",
+        "pgsql",
+        "mysql",
+        "mariadb",
+        "mongodb",
+        "redis",
+        "elasticsearch",
+        "opensearch",
+        "etcd",
+        "influxdb",
+        "clickhouse",
+        "cassandra",
+        "couchdb",
+        "rabbitmq",
+        "minio",
+    ];
     let p = p.trim_matches(|c| c == '"' || c == '\'');
     let Some(rest) = p.strip_prefix("/var/lib/") else {
         return false;
     };
     let top = rest.split('/').next().unwrap_or("");
-    matches!(
-        top,
-        "postgresql"
-            | "pgsql"
-            | "mysql"
-            | "mariadb"
-            | "mongodb"
-            | "redis"
-            | "elasticsearch"
-            | "opensearch"
-            | "etcd"
-            | "influxdb"
-            | "clickhouse"
-            | "cassandra"
-            | "couchdb"
-            | "rabbitmq"
-            | "minio"
-    ) || rest.starts_with("docker/volumes")
+    STORES.lines().any(|s| s == top) || rest.starts_with("docker/volumes")
 }
 
 fn important_dir(p: &str) -> bool {

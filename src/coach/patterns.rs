@@ -2368,6 +2368,23 @@ pub static PATTERNS: &[PatternDef] = &[
       "Runs commands another program generated",
       "Piping a program's output into a shell runs commands nobody has read; it is also how encoded payloads are unpacked.",
       "Print the commands first, read them, then run them."),
+    // Code patched into an application's binary, or a keychain password
+    // guessed from a list.
+    p!("ci.binary-patched", CodeInjection, High, Segment,
+      r"^(?:sudo )?(?:insert_dylib|optool\s+install)\b",
+      "Patches a library into an application's binary",
+      "A load command added to an app makes it run the library every time it starts, with the app's permissions.",
+      "Rebuild or reinstall the app from its vendor instead."),
+    p!("cred.keychain-guessing", CredentialExposure, Critical, Raw,
+      r"\b(?:for|while)\b[^\n]*\bsecurity\s+unlock-keychain\b",
+      "Guesses the keychain password in a loop",
+      "Trying passwords from a list against the login keychain is a password attack.",
+      "Do not run it."),
+    p!("soc.ransom-note", SocialEngineering, High, WriteText,
+      r"(?i)\byour\s+(?:files|data|documents)\s+(?:have\s+been|are|were)\s+encrypted\b(?s:.){0,300}(?:bitcoin|\bbtc\b|monero|\bxmr\b|wallet|ransom)",
+      "Writes a ransom note",
+      "A note saying the files are encrypted and asking for payment is what ransomware leaves behind.",
+      "Do not write it; find out what asked for it."),
     // ------------------------------------------------ session 4: kinds from an ATT&CK sweep
     p!("priv.sudo-interactive", PrivilegeEscalation, High, Segment,
       r"^sudo (?:(?:less|more|most|pg|man|view|vi|vim|nvim|rvim|gvim|nano|pico|emacs|ed|ex|joe|jed|mcedit|mc|ftp|gdb|lynx|w3m|elinks|links)\b|git\s+(?:.*\s)?(?:-p|--paginate|help)\b|(?:python[\d.]*|perl|ruby|irb|pry|node|php|lua[\d.]*|tclsh|wish|mysql|psql|sqlite3|ghci|jshell|julia|guile|sbcl|clisp|gawk|awk|R|scala|groovysh|ipython3?)(?:\s+-\S+)*\s*$)",
