@@ -252,9 +252,6 @@ impl WorkerPool {
     pub fn shutdown(&mut self) -> usize {
         self.counters.stopping.store(true, Ordering::SeqCst);
         self.tx = None;
-        if self.threads.is_empty() {
-            return 0;
-        }
         // Polled, not waited on through a channel: this runs once, at exit,
         // and a channel's timed wait cost the aarch64 binary 13 KB.
         let deadline = Instant::now() + self.exit_grace;
@@ -415,12 +412,11 @@ mod tests {
         assert_eq!(p.stats().running, 0);
     }
 
-    #[test]
-    fn test_shutdown_does_not_wait_past_the_grace() {
-        let (mut p, _poll) = pool(2, 4);
+    /// Starts a job that holds one thread until the returned sender is
+    /// dropped, and waits until it runs.
+    fn hold_a_thread(p: &mut WorkerPool) -> crossbeam::channel::Sender<()> {
         let (gate_tx, gate_rx) = bounded::<()>(0);
         let (started_tx, started_rx) = bounded::<()>(1);
-        // One thread is held by a job that outlasts the grace; the other is idle.
         p.submit(
             None,
             Box::new(move || {
@@ -431,6 +427,14 @@ mod tests {
         )
         .unwrap();
         started_rx.recv().unwrap();
+        gate_tx
+    }
+
+    #[test]
+    fn test_shutdown_does_not_wait_past_the_grace() {
+        let (mut p, _poll) = pool(2, 4);
+        // One thread is held by a job that outlasts the grace; the other is idle.
+        let gate_tx = hold_a_thread(&mut p);
         p.set_exit_grace(Duration::from_millis(100));
         let t = Instant::now();
         assert_eq!(
@@ -445,19 +449,8 @@ mod tests {
     #[test]
     fn test_bounded_queue_and_shutdown() {
         let (mut p, _poll) = pool(1, 1);
-        let (gate_tx, gate_rx) = bounded::<()>(0);
-        let (started_tx, started_rx) = bounded::<()>(1);
         // Occupy the only thread, then fill the one queue slot.
-        p.submit(
-            None,
-            Box::new(move || {
-                let _ = started_tx.send(());
-                let _ = gate_rx.recv();
-                JobResult::Checkpoint(Ok(Duration::ZERO))
-            }),
-        )
-        .unwrap();
-        started_rx.recv().unwrap();
+        let gate_tx = hold_a_thread(&mut p);
         let mut accepted = 0;
         let mut full = false;
         for _ in 0..4 {

@@ -1110,10 +1110,7 @@ fn is_decoder(seg: &Segment) -> bool {
         "xxd" => seg.has_flag('r', ""),
         "rev" | "uudecode" | "zcat" | "gunzip" | "bunzip2" | "unxz" => true,
         "gzip" | "bzip2" | "xz" => seg.has_flag('d', "--decompress"),
-        "tr" => {
-            seg.args.iter().any(|a| a.has("N-Z") || a.has("n-z"))
-                || crate::coach::shell::tr_cipher(seg).is_some()
-        }
+        "tr" => crate::coach::shell::tr_cipher(seg).is_some(),
         "printf" => seg
             .args
             .iter()

@@ -559,12 +559,7 @@ fn collect_nested(seg: &Segment, nested: &mut Vec<(String, bool)>) {
             for d in crate::coach::text::decode_base64_literals(&code) {
                 nested.push((d, true));
             }
-            // Hex handed to a decoder (`pack q/H*/`, `fromhex`, `unhexlify`,
-            // `hex2bin`, `Buffer.from(…, 'hex')`).
-            let hex_decoder = ["H*", "fromhex", "unhexlify", "hex2bin", "'hex'", "\"hex\""]
-                .iter()
-                .any(|k| code.contains(k));
-            if hex_decoder {
+            if names_hex_decoder(&code) {
                 for d in crate::coach::text::decode_hex_literals(&code) {
                     nested.push((d, true));
                 }
@@ -821,6 +816,14 @@ pub(crate) fn fold_concatenations(code: &str) -> Option<String> {
     Some(out)
 }
 
+/// Whether a program's code hands hex to a decoder (`pack q/H*/`,
+/// `fromhex`, `unhexlify`, `hex2bin`, `Buffer.from(…, 'hex')`).
+fn names_hex_decoder(code: &str) -> bool {
+    ["H*", "fromhex", "unhexlify", "hex2bin", "'hex'", "\"hex\""]
+        .iter()
+        .any(|k| code.contains(k))
+}
+
 /// Literals in a program's code that a decoder in the same code turns into
 /// text (`b64decode('L2V0Yy9zaGFkb3c=')`, `Buffer.from('2f6574…', 'hex')`),
 /// replaced by that text so the code reads as what it runs on. Only text
@@ -840,9 +843,7 @@ pub(crate) fn inline_decoded(code: &str) -> Option<String> {
     ]
     .iter()
     .any(|k| code.contains(k));
-    let hex = ["fromhex", "unhexlify", "hex2bin", "'hex'", "\"hex\"", "H*"]
-        .iter()
-        .any(|k| code.contains(k));
+    let hex = names_hex_decoder(code);
     if !b64 && !hex {
         return None;
     }
@@ -1632,18 +1633,14 @@ fn generated_template(seg: &Segment) -> Option<String> {
             }
             out
         }
-        "awk" | "gawk" | "mawk" => {
+        "awk" | "gawk" | "mawk" if script.contains("print") => {
             let lits: Vec<&str> = script.split('"').skip(1).step_by(2).collect();
-            if !script.contains("print") || lits.is_empty() {
-                return None;
-            }
             lits.join("*")
         }
         "jq" => {
-            let lits: Vec<&str> = script.split('"').skip(1).step_by(2).collect();
-            let l = lits.first()?;
+            let l = script.split('"').nth(1)?;
             let mut out = String::new();
-            let mut rest = *l;
+            let mut rest = l;
             while let Some(i) = rest.find("\\(") {
                 out.push_str(&rest[..i]);
                 out.push('*');
