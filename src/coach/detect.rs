@@ -1596,6 +1596,7 @@ fn var_matches_host(var: &str, host: &str) -> bool {
                 "gcp" | "gcloud" | "gke" => &["googleapis", "google"],
                 "azure" => &["windows", "microsoft", "azurecr", "azmk8s"],
                 "hf" | "huggingface" => &["huggingface", "hf"],
+                "jira" | "confluence" => &["atlassian"],
                 _ => &[],
             };
             host.split('.').any(|label| {
@@ -1651,6 +1652,26 @@ fn db_query_rows(seg: &Segment) -> bool {
 /// are checked without looking into their substitutions again: recursing
 /// there re-parsed every nesting level from the top, and a 200-byte line
 /// of nested `$(bash -c "$(...` took minutes (found by fuzz/coach).
+/// `curl -H "Authorization: Basic $(printf '%s:%s' "$JIRA_USER"
+/// "$JIRA_TOKEN" | base64)" https://acme.atlassian.net/…`: the service's
+/// own credentials encoded for its header, as `-u` would send them. Every
+/// substitution must sit in an Authorization header and name only that
+/// service's variables.
+fn encoded_auth_to_its_service(s: &Segment, host: &str) -> bool {
+    !s.substitutions.is_empty()
+        && !reads_secret_here(s)
+        && s.substitutions.iter().all(|sub| {
+            let vars = secret_vars(sub);
+            !vars.is_empty()
+                && vars.iter().all(|v| var_matches_host(v, host))
+                && s.args.iter().any(|a| {
+                    a.get(..14)
+                        .is_some_and(|h| h.eq_ignore_ascii_case("authorization:"))
+                        && a.contains(sub.as_str())
+                })
+        })
+}
+
 fn reads_secret(seg: &Segment) -> bool {
     reads_secret_here(seg)
         || seg
@@ -3815,6 +3836,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             if (reads || piped_secret || (k.dynamic && secret_seen))
                 && !own_token_piped
                 && !service_account_token_to_its_api(s, &k.host)
+                && !encoded_auth_to_its_service(s, &k.host)
             {
                 if dump_kept_inside {
                     hit(out, ix::COPY_REMOTE, None);

@@ -7187,6 +7187,18 @@ fn interpreter_code(
         // Tcl: `exec $c`, `[eval $e]`.
         "exec $",
         "[eval ",
+        // A spawner looked up by name (`getattr(os, 'system')`,
+        // PHP's `$f = "system"; $f(…)`).
+        "'system'",
+        "\"system\"",
+        "'popen'",
+        "\"popen\"",
+        "'execSync'",
+        "\"execSync\"",
+        "'shell_exec'",
+        "\"shell_exec\"",
+        "'passthru'",
+        "\"passthru\"",
     ]);
     let dup = has(joined![
         "dup2",
@@ -7417,6 +7429,20 @@ fn interpreter_code(
             }
         }
     }
+    // Files the code writes: each judged as the write tool's call would
+    // be, with the code's other literals as the content.
+    if depth < 2 {
+        for (path, data) in code_writes(c).into_iter().take(4) {
+            let write = super::CheckInput {
+                tool_name: Some("write".to_string()),
+                file_path: Some(path),
+                content: Some(data),
+                ..Default::default()
+            };
+            let views = super::Views::build(&write, 64 * 1024);
+            out.extend(coach.scan_views(&views, depth + 1));
+        }
+    }
     // Code that evaluates what it is handed at run time (`php -r
     // 'eval($argv[1]);' "$PAYLOAD"`): what runs is not in the call.
     if has(joined![
@@ -7494,6 +7520,80 @@ fn interpreter_code(
     }
 }
 
+/// The files a program's code writes, each with the code's other literals:
+/// a path literal handed to a write call (`file_put_contents("/etc/…",`,
+/// `fs.writeFileSync('/…'`, `File.write(`, `truncate "/var/log/wtmp"`),
+/// opened for writing (`open('/etc/…', 'w')`, Perl's `open(F, ">/etc/…")`)
+/// or named by `Path('…').write_text`. Absolute and home paths only.
+fn code_writes(code: &str) -> Vec<(String, String)> {
+    let lits = quoted_strings(code);
+    let mut out = Vec::new();
+    // Each literal's text, and the code right before and after it.
+    let mut from = 0;
+    let mut spots = Vec::new();
+    for l in &lits {
+        let Some(at) = code[from..].find(l.as_str()).map(|a| a + from) else {
+            continue;
+        };
+        let end = at + l.len();
+        let mut start = at.saturating_sub(24).max(from);
+        while !code.is_char_boundary(start) {
+            start += 1;
+        }
+        spots.push((l.as_str(), &code[start..at], &code[end..]));
+        from = end;
+    }
+    for (k, (lit, before, after)) in spots.iter().enumerate() {
+        let path = lit.trim_start_matches(['>', '+', ' ']);
+        if !(path.starts_with('/') || path.starts_with("~/")) || path.contains(' ') {
+            continue;
+        }
+        let after = after.get(1..).unwrap_or("").trim_start();
+        // `open(expanduser('~/.bashrc'), 'a')`: the mode after a call.
+        let mode = after
+            .trim_start_matches(')')
+            .trim_start()
+            .strip_prefix(',')
+            .map(|m| m.trim_start().trim_start_matches(['\'', '"']))
+            .is_some_and(|m| m.starts_with(['w', 'a', 'x']) || m.starts_with("r+"));
+        // Perl's `open(F, ">/etc/…")` and `open(my $f, '>>', '/etc/…')`.
+        let perl_write =
+            lit.starts_with('>') || k > 0 && matches!(spots[k - 1].0, ">" | ">>" | "+>" | "+<");
+        let write_call = WRITE_CALLS.iter().any(|w| {
+            before
+                .trim_end_matches(['(', ' ', '\'', '"', '`'])
+                .ends_with(w.trim_end_matches('('))
+        });
+        let path_object = after.starts_with(").write_") || after.starts_with(").open('w");
+        if mode || perl_write || write_call || path_object {
+            let data = spots
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                // `"…\n"` in code is a line break in the file.
+                .map(|(_, s)| s.0.replace("\\n", "\n"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.push((path.to_string(), data));
+        }
+    }
+    out
+}
+
+/// Calls whose first argument is a file they write (or cut short).
+const WRITE_CALLS: &[&str] = &[
+    "file_put_contents(",
+    "writeFileSync(",
+    "appendFileSync(",
+    "writeFile(",
+    "appendFile(",
+    "File.write(",
+    "IO.write(",
+    "Deno.writeTextFile(",
+    "truncate",
+    "os.truncate(",
+];
+
 /// Calls that start a process from their first argument.
 const FILE_FED_SPAWNS: &[&str] = &[
     "execSync(",
@@ -7561,6 +7661,20 @@ fn config_commands(path: &str, text: &str) -> Vec<(String, String)> {
             .map(|c| ("ProgramArguments".to_string(), c))
             .into_iter()
             .collect();
+    }
+    // npm and yarn run these scripts on `install` without being asked.
+    if name == "package.json" {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        return [
+            "preinstall",
+            "install",
+            "postinstall",
+            "prepare",
+            "prepublish",
+        ]
+        .iter()
+        .filter_map(|k| Some((k.to_string(), v["scripts"][k].as_str()?.to_string())))
+        .collect();
     }
     let git = name == ".gitconfig" || p.ends_with(".git/config") || name == ".gitmodules";
     let keys: &[&str] = if p.ends_with(".cargo/config.toml") || p.ends_with(".cargo/config") {
@@ -8272,6 +8386,18 @@ fn luhn(d: &[u8]) -> bool {
 /// groups, starting like a card (2-6), passing Luhn.
 fn card_numbers(t: &str) -> usize {
     let b = t.as_bytes();
+    // A published test number, in a text that says it is one. Without the
+    // words it counts: such numbers also stand in for real ones.
+    let l = t.to_ascii_lowercase();
+    let says_test = [
+        "test card",
+        "test number",
+        "sandbox",
+        "test mode",
+        "testing",
+    ]
+    .iter()
+    .any(|w| l.has(w));
     let mut n = 0;
     let mut i = 0;
     while i < b.len() {
@@ -8301,12 +8427,38 @@ fn card_numbers(t: &str) -> usize {
             && (b'2'..=b'6').contains(&digits[0])
             && luhn(&digits)
             && !imei
+            && !(says_test && test_card(&digits))
         {
             n += 1;
         }
         i = j.max(i + 1);
     }
     n
+}
+
+/// A card number the payment processors publish for testing: their
+/// documented ones (Stripe's 4242…, 4111…, 5555…4444, Amex's 3782…) and any
+/// other made of three digits or fewer, which no issued card is.
+fn test_card(d: &[u8]) -> bool {
+    const PUBLISHED: &[&[u8]] = &[
+        b"378282246310005",
+        b"371449635398431",
+        b"378734493671000",
+        b"6011000990139424",
+        b"3056930009020004",
+        b"36227206271667",
+        b"3566002020360505",
+        b"6200000000000005",
+        b"2223003122003222",
+        b"4012888888881881",
+        b"5200828282828210",
+        b"4000056655665556",
+    ];
+    let mut seen = [false; 10];
+    for &c in d {
+        seen[(c - b'0') as usize] = true;
+    }
+    seen.iter().filter(|&&x| x).count() <= 3 || PUBLISHED.contains(&d)
 }
 
 /// US social security numbers (not the invalid areas 000, 666, 9xx).

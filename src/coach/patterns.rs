@@ -89,11 +89,11 @@ const fn with_unless(mut d: PatternDef, u: &'static str, _source: &'static str) 
     d
 }
 
-/// `$re` as stored: every `(?:` written `(`. The library compiles without
-/// capture groups, so the two are the same automaton (a test compares them
-/// pattern by pattern), and the ~3,300 of them were 6.6 KB of the aarch64
-/// binary, which issue 7 caps at 4 MB. Done at compile time, so the source
-/// keeps the readable form.
+/// `$re` as stored: every `(?:` written `(` and every `\x22` `"`. The
+/// library compiles without capture groups, so the two are the same
+/// automaton (a test compares them pattern by pattern), and the ~3,300 of
+/// them were 6.6 KB of the aarch64 binary, which issue 7 caps at 4 MB. Done
+/// at compile time, so the source keeps the readable form.
 macro_rules! lean {
     ($re:expr) => {{
         const SRC: &[u8] = $re.as_bytes();
@@ -107,7 +107,8 @@ macro_rules! lean {
 }
 
 /// Copies `s` into the first bytes of the array (when `write`) with each
-/// `(?:` outside a character class and not escaped written `(`, and
+/// `(?:` outside a character class and not escaped written `(` and each
+/// `\x22` written `"`, and
 /// returns how many bytes that is. Classes nest (`[[:space:]]`, `[a[^b]]`)
 /// and a `]` first in one (after an optional `^`) is a literal.
 const fn lean_into<const N: usize>(s: &[u8], write: bool) -> ([u8; N], usize) {
@@ -117,7 +118,16 @@ const fn lean_into<const N: usize>(s: &[u8], write: bool) -> ([u8; N], usize) {
         let b = s[i];
         let mut take = 1;
         let mut emit = true;
-        if b == b'\\' {
+        if b == b'\\' && i + 3 < s.len() && s[i + 1] == b'x' && s[i + 2] == b'2' && s[i + 3] == b'2'
+        {
+            // `\x22` is `"`, which no regex context treats specially.
+            if write {
+                out[n] = b'"';
+            }
+            n += 1;
+            i += 4;
+            emit = false;
+        } else if b == b'\\' {
             take = 2;
         } else if depth > 0 {
             if b == b'[' {
@@ -400,6 +410,11 @@ pub static PATTERNS: &[PatternDef] = &[
       "Wiping /var/log hides what happened on the machine: it is what intruders do after they get in.",
       "Rotate logs with logrotate or journalctl settings; never erase them from an agent."),
       r"^(?:sudo )?(?:tail|head|cat|less|more|grep|zgrep|egrep|awk|wc|last|lastb|utmpdump|stat|ls|file|sha256sum|md5sum)\b[^>|]*$|^(?:sudo )?sed\s+-n\s+[^>|\s-][^>|]*?/p\s+/var/log/[^>|\s]*(?:\s+/var/log/[^>|\s]*)*$"),
+    p!("dst.log-file-write", DestructiveOperation, High, WritePath,
+      r"^(?:/private)?/var/(?:log/(?:wtmp|btmp|lastlog|faillog|auth\.log|secure|syslog|messages|kern\.log|audit/)|run/utmp)|^/run/utmp|_history$",
+      "Overwrites a login record, system log or shell history",
+      "These files are the record of who logged in and what ran; a write to them through a file tool erases or forges that record.",
+      "Leave them to the system; rotate logs with logrotate."),
     p!("dst.history-wipe", DestructiveOperation, High, Raw,
       r"(?i)(?:\bhistory\s+-[cwd]\b|\bunset\s+histfile\b|\bhistfile=/dev/null|\bhist(?:file)?size=0\b|\bhistcontrol=\S*ignore(?:space|both)\b|\bset\s+\+o\s+history\b|(?:rm|shred|truncate|unlink)\b[^;|&]*_history\b|>\s*\S*_history\b|ln\s+-sf?\s+/dev/null\s+\S*_history|\b(?:sed|perl)\s+-[\w.]*i[\w.]*\b[^|&\n]*_history\b|\bdmesg\s+(?:-\w*[cC]\w*|--clear|--read-clear)\b)",
       "Erases shell history or the kernel log",
@@ -1304,7 +1319,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Prints a secret environment variable",
       "Echoing a token puts it in the transcript and logs.",
       "Check that it is set instead: test -n \"$API_KEY\" && echo set."),
-      r"\$\{\w+:?\+|\$\{?(?:SSH_AUTH_SOCK|OLDPWD|PWD|KEYMAP|XAUTHORITY)\b|\|\s*(?:sudo\s+)?(?:docker|podman|helm|gh|npm|kubectl|oras|crane|skopeo|vault|op)\b[^|;&]*(?:--password-stdin|--with-token|login)|\|\s*(?:sudo\s+)?(?:gcloud\s+secrets\s+(?:create|versions\s+add)|aws\s+secretsmanager\s+(?:put-secret-value|create-secret)|aws\s+ssm\s+put-parameter|az\s+keyvault\s+secret\s+set|vault\s+kv\s+put|kubectl\s+create\s+secret)\b[^|;&]*(?:-\s*$|=-|\s-(?:\s|$)|--data-file[= ]-|--value-stdin|\s@-)|\|\s*(?:sudo\s+)?(?:wrangler\s+secret\s+put|doppler\s+secrets\s+set|vercel\s+env\s+add)\b|\|\s*(?:sudo\s+)?gh\s+secret\s+set\s+[\w-]+(?:\s+--(?:env|app)\s+\S+)?\s*(?:$|[;&|])"),
+      r"\$\{\w+:?\+|\$\{?(?:SSH_AUTH_SOCK|OLDPWD|PWD|KEYMAP|XAUTHORITY)\b|[Aa]uthorization:\s*[Bb]asic\s+\$\(|\|\s*(?:sudo\s+)?(?:docker|podman|helm|gh|npm|kubectl|oras|crane|skopeo|vault|op)\b[^|;&]*(?:--password-stdin|--with-token|login)|\|\s*(?:sudo\s+)?(?:gcloud\s+secrets\s+(?:create|versions\s+add)|aws\s+secretsmanager\s+(?:put-secret-value|create-secret)|aws\s+ssm\s+put-parameter|az\s+keyvault\s+secret\s+set|vault\s+kv\s+put|kubectl\s+create\s+secret)\b[^|;&]*(?:-\s*$|=-|\s-(?:\s|$)|--data-file[= ]-|--value-stdin|\s@-)|\|\s*(?:sudo\s+)?(?:wrangler\s+secret\s+put|doppler\s+secrets\s+set|vercel\s+env\s+add)\b|\|\s*(?:sudo\s+)?gh\s+secret\s+set\s+[\w-]+(?:\s+--(?:env|app)\s+\S+)?\s*(?:$|[;&|])"),
     p!("cred.env-grep", CredentialExposure, Medium, Raw,
       r"(?i)\b(?:env|printenv|set|export\s+-p)\s*\|\s*(?:grep|egrep|rg)\b.*(?:key|token|secret|pass|cred|aws|auth)",
       "Lists secret environment variables",
@@ -3328,7 +3343,7 @@ mod tests {
         }
         // Escapes and classes keep their `(?:`: `\(?:` is a literal `(`
         // made optional, `[(?:]` three bytes of a class.
-        const A: &str = lean!(r"\(?:x[(?:][]?:(][^](?:]y(?:z)");
-        assert_eq!(A, r"\(?:x[(?:][]?:(][^](?:]y(z)");
+        const A: &str = lean!(r"\(?:x[(?:][]?:(][^](?:]y(?:z)\x22[\x22]\\x22");
+        assert_eq!(A, r#"\(?:x[(?:][]?:(][^](?:]y(z)"["]\\x22"#);
     }
 }

@@ -816,6 +816,53 @@ pub(crate) fn fold_concatenations(code: &str) -> Option<String> {
     Some(out)
 }
 
+/// Expressions for the home directory in a program's code.
+const HOME_EXPRS: &[&str] = &[
+    "ENVIRON[\"HOME\"]",
+    "os.environ['HOME']",
+    "os.environ[\"HOME\"]",
+    "os.getenv('HOME')",
+    "os.getenv(\"HOME\")",
+    "getenv(\"HOME\")",
+    "getenv('HOME')",
+    "process.env.HOME",
+    "ENV['HOME']",
+    "ENV[\"HOME\"]",
+    "$ENV{HOME}",
+    "os.homedir()",
+    "Dir.home",
+    "Path.home()",
+    "expanduser('~')",
+    "expanduser(\"~\")",
+];
+
+/// `code` with each home-directory expression written as the literal `~`
+/// (in the quotes of the literal before it) and literals then folded
+/// (`'rm -rf ' + os.environ['HOME']` reads `'rm -rf ~'`). None when the
+/// code names no home expression.
+fn home_folded(code: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = code;
+    while let Some((at, e)) = HOME_EXPRS
+        .iter()
+        .filter_map(|e| rest.find(e).map(|at| (at, e)))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        let q = match out.rfind(['\'', '"']).map(|i| out.as_bytes()[i]) {
+            Some(b'\'') => "'~'",
+            _ => "\"~\"",
+        };
+        out.push_str(q);
+        rest = &rest[at + e.len()..];
+    }
+    if out.is_empty() {
+        return None;
+    }
+    out.push_str(rest);
+    Some(fold_concatenations(&out).unwrap_or(out))
+}
+
 /// Whether a program's code hands hex to a decoder (`pack q/H*/`,
 /// `fromhex`, `unhexlify`, `hex2bin`, `Buffer.from(…, 'hex')`).
 fn names_hex_decoder(code: &str) -> bool {
@@ -2259,6 +2306,12 @@ impl<'a> Lexer<'a> {
             for a in args.iter_mut() {
                 if let Some(f) = fold_concatenations(a) {
                     *a = f;
+                }
+                // The home directory joined to a literal (`"rm -rf "
+                // ENVIRON["HOME"]`) is read as `~` joined, beside the code.
+                if let Some(h) = home_folded(a) {
+                    a.push('\n');
+                    a.push_str(&h);
                 }
                 // A path or command handed to a decoder in the code
                 // (`open(b64decode('fi8u…'))`) is read decoded too: the
