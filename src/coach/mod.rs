@@ -1135,6 +1135,32 @@ mod tests {
         );
     }
 
+    /// Routine handling of data and secrets on the operator's own side: a
+    /// test database reset on this machine, a secret captured into the
+    /// environment or fed straight to its consumer. The same with a remote
+    /// host, a production name, or the value shown, is still asked about.
+    #[test]
+    fn test_local_resets_and_unprinted_secrets_are_routine() {
+        let c = Coach::new(CoachSettings::default());
+        for cmd in [
+            "mysql -h 127.0.0.1 -u root -e 'DROP DATABASE IF EXISTS shop_test'",
+            "sqlite3 e2e.db 'DROP TABLE IF EXISTS fixtures'",
+            "export NPM_TOKEN=$(op read op://ci/npm/token) && npm publish",
+            "sops -d deploy/secrets.enc.yaml | kubectl apply -f -",
+            "printf '%s' \"$DEPLOY_KEY\" | ssh-add -",
+        ] {
+            assert_eq!(decide(&c, cmd), Decision::Allow, "{cmd}");
+        }
+        for cmd in [
+            "mysql -h db.example.net -u root -e 'DROP DATABASE IF EXISTS shop_test'",
+            "mysql -h 127.0.0.1 -u root -e 'DROP DATABASE shop'",
+            "export NPM_TOKEN=$(op read op://ci/npm/token) && echo $NPM_TOKEN",
+            "sops -d deploy/secrets.enc.yaml | tee /tmp/s.yaml | kubectl apply -f -",
+        ] {
+            assert_eq!(decide(&c, cmd), Decision::Approve, "{cmd}");
+        }
+    }
+
     /// A published test card in a text that says so is documentation; the
     /// same number with an expiry and CVC, and no such words, is a card.
     /// A service's own credentials encoded into its Basic header are `-u`.

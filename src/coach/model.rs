@@ -1531,6 +1531,37 @@ fn staging_signs(v: &Views) -> (bool, bool) {
 pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     let before = out.len();
     run_passes(coach, v, depth, out);
+    // A test database reset on this machine (`sqlite3 test.db 'DROP …'`,
+    // `psql -h localhost -c 'DROP DATABASE IF EXISTS app_test'`) is
+    // routine: the statement's own match goes when every database client
+    // in the call talks to a local server about a throwaway name.
+    if let Some(script) = &v.script {
+        let mut clients = script
+            .segments
+            .iter()
+            .filter(|s| DB_CLIENTS.contains(&s.cmd.as_str()))
+            .peekable();
+        if clients.peek().is_some() && clients.all(local_throwaway_db) {
+            out.retain(|m| m.pattern_id != "dst.sql-drop");
+        }
+    }
+    // A secret manager's answer captured into a variable (`export
+    // GH_TOKEN=$(op read op://…)`) is what its recommendation asks for: in
+    // the environment, never printed (printing it later is its own match).
+    let (mut reads, mut captured) = (0, 0);
+    for m in words(SECRET_MANAGER_READS) {
+        for (i, _) in v.raw.match_indices(m) {
+            reads += 1;
+            let before = v.raw[..i].trim_end_matches(' ');
+            captured += usize::from(before.ends_with("=$(") || before.ends_with("=\"$("));
+        }
+    }
+    let shown = ["echo", "printf", "print", "cat", "tee"]
+        .iter()
+        .any(|w| v.raw.has(w));
+    if reads > 0 && reads == captured && !shown {
+        out.retain(|m| m.pattern_id != "cred.secret-manager");
+    }
     // A risky step (persistence, privilege, code, exfiltration, a
     // credential) taken with an attacker's staging is no longer a question.
     let (hidden_temp, remote) = staging_signs(v);
@@ -2999,7 +3030,18 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             .redirs
             .iter()
             .any(|r| r.op == ">" && r.target == "/dev/null");
-        if decrypts && !discarded {
+        // `sops -d secrets.yaml | kubectl apply -f -`: decrypted straight
+        // into the cluster it configures, never shown.
+        let piped = || segs.iter().filter(|t| t.pipeline == s.pipeline);
+        let applied = piped().all(|t| t.cmd == "sops" || t.cmd == "kubectl")
+            && piped().any(|t| {
+                t.cmd == "kubectl"
+                    && t.args
+                        .first()
+                        .is_some_and(|a| a == "apply" || a == "create")
+                    && t.args.windows(2).any(|w| w[0] == "-f" && w[1] == "-")
+            });
+        if decrypts && !discarded && !applied {
             hit(out, ix::CRED_READ);
             read_secret = true;
         }
@@ -8150,6 +8192,59 @@ pub(super) fn throwaway_name(line: &str) -> bool {
             .unwrap_or_else(|e| panic!("throwaway-name regex: {e}"))
     })
     .is_match(line.as_bytes())
+}
+
+/// Secret-manager reads (`cred.secret-manager`), as normalised.
+const SECRET_MANAGER_READS: &str = joined![
+    "op read",
+    "op item get",
+    "vault kv get",
+    "vault read",
+    "aws secretsmanager get-secret-value",
+    "aws ssm get-parameter",
+    "gcloud secrets versions access",
+    "pass show",
+    "bw get",
+    "doppler secrets get",
+    "az keyvault secret show",
+];
+
+/// Database clients whose statements `dst.sql-drop` reads.
+const DB_CLIENTS: &[&str] = &["sqlite3", "psql", "mysql", "mariadb", "mongo", "mongosh"];
+
+/// A database client run against this machine (no host, or a loopback one,
+/// and no connection string held in a variable) on a line that names a
+/// throwaway database (`test`, `e2e`, a sandbox) and not production.
+fn local_throwaway_db(s: &Segment) -> bool {
+    let line = s.args.join(" ");
+    let local = |h: &str| {
+        let h = h
+            .trim_start_matches("mongodb://")
+            .trim_start_matches("postgres://");
+        let h = h
+            .trim_start_matches("postgresql://")
+            .trim_start_matches("mysql://");
+        let h = h.rsplit('@').next().unwrap_or(h);
+        ["localhost", "127.0.0.1", "[::1]", "::1"].iter().any(|l| {
+            h.starts_with(l)
+                && !h[l.len()..]
+                    .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        })
+    };
+    let mut host_next = false;
+    let hosts_local = s.args.iter().all(|a| {
+        let host = if host_next {
+            Some(a.as_str())
+        } else if a.contains("://") {
+            a.split_once("://").map(|_| a.as_str())
+        } else {
+            a.strip_prefix("--host=")
+                .or_else(|| a.strip_prefix("-h").filter(|r| !r.is_empty()))
+        };
+        host_next = matches!(a.as_str(), "-h" | "--host");
+        host.is_none_or(local)
+    });
+    (s.cmd == "sqlite3" || hosts_local && !line.contains('$')) && throwaway_name(&line)
 }
 
 /// Statements that drop or empty tables or databases (a `DELETE` with a
