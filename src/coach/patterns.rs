@@ -1029,7 +1029,7 @@ pub static PATTERNS: &[PatternDef] = &[
       "Privileged containers, the docker socket or host system directories give the container control of the host.",
       "Drop --privileged and mount only what the task needs."),
     p!("priv.ld-preload", PrivilegeEscalation, Critical, Raw,
-      r"(?:>\s*/etc/ld\.so\.preload|\b(?:tee|cp|mv|ln|install|rsync|vi|vim|nvim|nano|emacs|ed|sed\s+-i\S*|perl\s+-\S*i\S*)\b[^|;&\n]*\s/etc/ld\.so\.preload\b|\bof=/etc/ld\.so\.preload|[\s;/]w\s+/etc/ld\.so\.preload|\bLD_PRELOAD=\S*(?:/tmp/|/dev/shm/|/var/tmp/|\./)\S*\s+(?:sudo|su|passwd|ssh)\b|\bsudo\s+(?:-\S+\s+)*(?:\w+=\S*\s+)*LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=|\bLD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=\S*(?:/tmp/|/dev/shm/|/var/tmp/))",
+      r"(?:>\s*/etc/ld\.so\.preload|\b(?:tee|cp|mv|ln|install|rsync|vi|vim|nvim|nano|emacs|ed|sed\s+-i\S*|perl\s+-\S*i\S*)\b[^|;&\n]*\s/etc/ld\.so\.preload\b|\bof=/etc/ld\.so\.preload|[\s;/]w\s+/etc/ld\.so\.preload|\bLD_PRELOAD=\S*(?:/tmp/|/dev/shm/|/var/tmp/|\./)\S*\s+(?:sudo|su|passwd|ssh)\b|\bsudo\s+(?:-\S+\s+)*(?:\w+=\S*\s+)*LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=|\bLD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=\S*(?:/tmp/|/dev/shm/|/var/tmp/)|\bLD_PRELOAD=[\x22']?\$\([^)]*\bbase64\b)",
       "Injects a library into every process",
       "ld.so.preload (or LD_PRELOAD on a privileged program) loads attacker code into everything that starts.",
       "Never write /etc/ld.so.preload; debug libraries with LD_PRELOAD on your own test binary only."),

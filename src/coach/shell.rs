@@ -2866,6 +2866,20 @@ impl<'a> Lexer<'a> {
         if let Some(v) = known {
             return value_op(&v, rest).unwrap_or(v);
         }
+        // Letters cut from the environment's paths (`${PATH:0:1}` is `/`):
+        // PATH and SHELL as a stock system sets them, and the first
+        // character of the directories, all absolute.
+        let stock = match name {
+            "PATH" => "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "SHELL" => "/bin/bash",
+            "HOME" | "PWD" | "OLDPWD" | "TMPDIR" if rest == ":0:1" => "/",
+            _ => "",
+        };
+        if !stock.is_empty() && rest.starts_with(':') {
+            if let Some(v) = value_op(stock, rest) {
+                return v;
+            }
+        }
         // `${NAME:?}`: the shell stops if NAME is unset; kept as written,
         // so a guarded `rm -rf "${DIR:?}"/*` reads as guarded.
         if rest.starts_with(":?") || rest.starts_with('?') {
