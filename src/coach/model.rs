@@ -1535,7 +1535,8 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     // `psql -h localhost -c 'DROP DATABASE IF EXISTS app_test'`) is
     // routine: the statement's own match goes when every database client
     // in the call talks to a local server about a throwaway name.
-    if let Some(script) = &v.script {
+    let matched = |id: &str| out.iter().any(|m| m.pattern_id == id);
+    if let Some(script) = v.script.as_ref().filter(|_| matched("dst.sql-drop")) {
         let mut clients = script
             .segments
             .iter()
@@ -1549,7 +1550,8 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     // GH_TOKEN=$(op read op://…)`) is what its recommendation asks for: in
     // the environment, never printed (printing it later is its own match).
     let (mut reads, mut captured) = (0, 0);
-    for m in words(SECRET_MANAGER_READS) {
+    let asked = out.iter().any(|m| m.pattern_id == "cred.secret-manager");
+    for m in words(SECRET_MANAGER_READS).filter(|_| asked) {
         for (i, _) in v.raw.match_indices(m) {
             reads += 1;
             let before = v.raw[..i].trim_end_matches(' ');
@@ -8483,16 +8485,18 @@ fn card_numbers(t: &str) -> usize {
     let b = t.as_bytes();
     // A published test number, in a text that says it is one. Without the
     // words it counts: such numbers also stand in for real ones.
-    let l = t.to_ascii_lowercase();
-    let says_test = [
-        "test card",
-        "test number",
-        "sandbox",
-        "test mode",
-        "testing",
-    ]
-    .iter()
-    .any(|w| l.has(w));
+    let says_test = || {
+        let l = t.to_ascii_lowercase();
+        [
+            "test card",
+            "test number",
+            "sandbox",
+            "test mode",
+            "testing",
+        ]
+        .iter()
+        .any(|w| l.has(w))
+    };
     let mut n = 0;
     let mut i = 0;
     while i < b.len() {
@@ -8522,7 +8526,7 @@ fn card_numbers(t: &str) -> usize {
             && (b'2'..=b'6').contains(&digits[0])
             && luhn(&digits)
             && !imei
-            && !(says_test && test_card(&digits))
+            && !(test_card(&digits) && says_test())
         {
             n += 1;
         }
