@@ -8485,18 +8485,16 @@ fn card_numbers(t: &str) -> usize {
     let b = t.as_bytes();
     // A published test number, in a text that says it is one. Without the
     // words it counts: such numbers also stand in for real ones.
-    let says_test = || {
-        let l = t.to_ascii_lowercase();
-        [
-            "test card",
-            "test number",
-            "sandbox",
-            "test mode",
-            "testing",
-        ]
-        .iter()
-        .any(|w| l.has(w))
-    };
+    let l = t.to_ascii_lowercase();
+    let says_test = [
+        "test card",
+        "test number",
+        "sandbox",
+        "test mode",
+        "testing",
+    ]
+    .iter()
+    .any(|w| l.has(w));
     let mut n = 0;
     let mut i = 0;
     while i < b.len() {
@@ -8526,7 +8524,7 @@ fn card_numbers(t: &str) -> usize {
             && (b'2'..=b'6').contains(&digits[0])
             && luhn(&digits)
             && !imei
-            && !(test_card(&digits) && says_test())
+            && !(says_test && test_card(&digits))
         {
             n += 1;
         }
@@ -8535,29 +8533,15 @@ fn card_numbers(t: &str) -> usize {
     n
 }
 
-/// A card number the payment processors publish for testing: their
-/// documented ones (Stripe's 4242…, 4111…, 5555…4444, Amex's 3782…) and any
-/// other made of three digits or fewer, which no issued card is.
+/// A card number of the kind payment processors publish for testing
+/// (Stripe's 4242…, 4111…, 5555…4444): three digits or fewer, which no
+/// issued card is.
 fn test_card(d: &[u8]) -> bool {
-    const PUBLISHED: &[&[u8]] = &[
-        b"378282246310005",
-        b"371449635398431",
-        b"378734493671000",
-        b"6011000990139424",
-        b"3056930009020004",
-        b"36227206271667",
-        b"3566002020360505",
-        b"6200000000000005",
-        b"2223003122003222",
-        b"4012888888881881",
-        b"5200828282828210",
-        b"4000056655665556",
-    ];
     let mut seen = [false; 10];
     for &c in d {
         seen[(c - b'0') as usize] = true;
     }
-    seen.iter().filter(|&&x| x).count() <= 3 || PUBLISHED.contains(&d)
+    seen.iter().filter(|&&x| x).count() <= 3
 }
 
 /// US social security numbers (not the invalid areas 000, 666, 9xx).
