@@ -4963,7 +4963,7 @@ fn published_secret(coach: &Coach, l: &str, depth: usize, out: &mut Vec<Match>) 
     if depth >= 2 || !l.contains('`') {
         return;
     }
-    let orders_run = (any_of!(
+    let ordered = any_of!(
         l,
         [
             "please run",
@@ -4972,11 +4972,11 @@ fn published_secret(coach: &Coach, l: &str, depth: usize, out: &mut Vec<Match>) 
             "must run",
             "go ahead and run",
             "everyone run",
-            "run `",
             // A slash command's `!`cmd`` runs when it is invoked.
             "!`"
         ]
-    ) || ADDRESSED_ORDER.any(l))
+    ) || ADDRESSED_ORDER.any(l);
+    let orders_run = (ordered || l.has("run `"))
         && !any_of!(
             l,
             [
@@ -5029,6 +5029,15 @@ fn published_secret(coach: &Coach, l: &str, depth: usize, out: &mut Vec<Match>) 
     if !orders_run && !publish {
         return;
     }
+    // "Then run `acme login`" orders the span it names, not a fenced
+    // install block elsewhere in the page: alone, it reads spans only.
+    let spans;
+    let l = if ordered || publish || !l.contains("```") {
+        l
+    } else {
+        spans = l.replace("```", "\n");
+        &spans
+    };
     for cmd in l.split('`').skip(1).step_by(2).take(8) {
         let judged = quoted_command(coach, cmd, depth);
         let run_critical = orders_run && judged.iter().any(|m| m.severity == Critical);
