@@ -1535,8 +1535,11 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     // `psql -h localhost -c 'DROP DATABASE IF EXISTS app_test'`) is
     // routine: the statement's own match goes when every database client
     // in the call talks to a local server about a throwaway name.
+    // Both exemptions only ever remove a match: they look at the call only
+    // when that match is there.
     let matched = |id: &str| out.iter().any(|m| m.pattern_id == id);
-    if let Some(script) = v.script.as_ref().filter(|_| matched("dst.sql-drop")) {
+    let (dropped, asked) = (matched("dst.sql-drop"), matched("cred.secret-manager"));
+    if let Some(script) = v.script.as_ref().filter(|_| dropped) {
         let mut clients = script
             .segments
             .iter()
@@ -1550,7 +1553,6 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     // GH_TOKEN=$(op read op://…)`) is what its recommendation asks for: in
     // the environment, never printed (printing it later is its own match).
     let (mut reads, mut captured) = (0, 0);
-    let asked = out.iter().any(|m| m.pattern_id == "cred.secret-manager");
     for m in words(SECRET_MANAGER_READS).filter(|_| asked) {
         for (i, _) in v.raw.match_indices(m) {
             reads += 1;
@@ -7362,21 +7364,7 @@ fn interpreter_code(
     ];
     if DELETERS.iter().any(|d| c.contains(d)) {
         let targets = quoted_strings(c);
-        let home = has(joined![
-            "expanduser(\"~\")",
-            "expanduser('~')",
-            "homedir()",
-            "Dir.home",
-            "Path.home()",
-            "ENV['HOME']",
-            "ENV[\"HOME\"]",
-            "os.environ['HOME']",
-            "os.environ[\"HOME\"]",
-            "$ENV{HOME}",
-            "getenv(\"HOME\")",
-            "getenv('HOME')",
-            "path to home folder",
-        ]);
+        let home = shell::HOME_EXPRS.iter().any(|k| c.has(k));
         // A path built from the home directory (`getenv("HOME")."/.ssh/id_*"`).
         let under_home = |t: &String| {
             home && t.starts_with('/') && {

@@ -816,8 +816,11 @@ pub(crate) fn fold_concatenations(code: &str) -> Option<String> {
     Some(out)
 }
 
-/// Expressions for the home directory in a program's code.
-const HOME_EXPRS: &[&str] = &[
+/// Expressions for the home directory in a program's code (also what the
+/// model's deletion check reads as "under home"). A longer form comes
+/// before the shorter one it contains, and `home_folded` takes the one
+/// that starts first, so `os.getenv('HOME')` is replaced whole.
+pub(crate) const HOME_EXPRS: &[&str] = &[
     "ENVIRON[\"HOME\"]",
     "os.environ['HOME']",
     "os.environ[\"HOME\"]",
@@ -834,6 +837,8 @@ const HOME_EXPRS: &[&str] = &[
     "Path.home()",
     "expanduser('~')",
     "expanduser(\"~\")",
+    "homedir()",
+    "path to home folder",
 ];
 
 /// `code` with each home-directory expression written as the literal `~`
@@ -841,6 +846,11 @@ const HOME_EXPRS: &[&str] = &[
 /// (`'rm -rf ' + os.environ['HOME']` reads `'rm -rf ~'`). None when the
 /// code names no home expression.
 fn home_folded(code: &str) -> Option<String> {
+    // Every expression names `HOME`, `home` or `expanduser`: most code
+    // names none, and is passed over without a search per expression.
+    if !(code.contains("HOME") || code.contains("home") || code.contains("expanduser")) {
+        return None;
+    }
     let mut out = String::new();
     let mut rest = code;
     while let Some((at, e)) = HOME_EXPRS
