@@ -112,6 +112,90 @@ fn connect_tcp(ep: &Endpoint) -> Result<TcpStream, ClientError> {
     ))
 }
 
+/// Most bytes of the gateway's upgrade response head.
+const MAX_RESPONSE_HEAD: usize = 8 * 1024;
+
+/// Opens the WebSocket over `stream` (RFC 6455 section 4.1). By hand rather
+/// than through tungstenite's client handshake: that one builds the request
+/// with the `http` crate, whose header tables alone were 13 KB of the
+/// binary under issue 7's 4 MB cap, for one fixed request.
+fn upgrade(mut stream: TcpStream, ep: &Endpoint) -> Result<WebSocket<TcpStream>, String> {
+    let key = ws_key();
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n",
+        ep.path,
+        host_header(ep)
+    );
+    stream
+        .write_all(req.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the gateway closed the connection".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut res = httparse::Response::new(&mut headers);
+        match res.parse(&buf).map_err(|e| e.to_string())? {
+            httparse::Status::Partial if buf.len() < MAX_RESPONSE_HEAD => continue,
+            httparse::Status::Partial => return Err("response head too large".into()),
+            httparse::Status::Complete(head) => {
+                if res.code != Some(101) {
+                    return Err(format!(
+                        "HTTP {} {}",
+                        res.code.unwrap_or(0),
+                        res.reason.unwrap_or("")
+                    ));
+                }
+                let header = |name: &str| {
+                    res.headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+                };
+                if !header("Upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+                    return Err("no Upgrade: websocket in the response".into());
+                }
+                if header("Sec-WebSocket-Accept")
+                    != Some(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+                {
+                    return Err("wrong Sec-WebSocket-Accept".into());
+                }
+                let mut config = tungstenite::protocol::WebSocketConfig::default();
+                config.max_message_size = Some(MAX_FRAME_BYTES);
+                config.max_frame_size = Some(MAX_FRAME_BYTES);
+                // The gateway speaks first: its first frame may have come
+                // in with the head.
+                let rest = buf.split_off(head);
+                return Ok(WebSocket::from_partially_read(
+                    stream,
+                    rest,
+                    tungstenite::protocol::Role::Client,
+                    Some(config),
+                ));
+            }
+        }
+    }
+}
+
+/// A `Sec-WebSocket-Key`: 16 bytes, base64. It only shows that the server
+/// read the upgrade (it is no secret), so the process's random hash keys
+/// serve; each `RandomState` is keyed apart.
+fn ws_key() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut b = [0u8; 16];
+    for c in b.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(0);
+        c.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    crate::encoding::base64(&b)
+}
+
 /// The URL and credential a command was given (`--url`, `--token`, or the
 /// environment: `CLAWGATE_URL`, `CLAWGATE_TOKEN`).
 #[derive(Debug, Clone)]
@@ -161,22 +245,7 @@ impl Client {
         stream
             .set_read_timeout(Some(CONNECT_TIMEOUT))
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        let req = tungstenite::http::Request::builder()
-            .uri(format!("ws://{}{}", host_header(&ep), ep.path))
-            .header("Host", host_header(&ep))
-            .header("Connection", "Upgrade")
-            .header("Upgrade", "websocket")
-            .header("Sec-WebSocket-Version", "13")
-            .header(
-                "Sec-WebSocket-Key",
-                tungstenite::handshake::client::generate_key(),
-            )
-            .body(())
-            .map_err(|e| ClientError::Usage(e.to_string()))?;
-        let mut config = tungstenite::protocol::WebSocketConfig::default();
-        config.max_message_size = Some(MAX_FRAME_BYTES);
-        config.max_frame_size = Some(MAX_FRAME_BYTES);
-        let (ws, _) = tungstenite::client::client_with_config(req, stream, Some(config))
+        let ws = upgrade(stream, &ep)
             .map_err(|e| ClientError::Unreachable(format!("WebSocket handshake: {e}")))?;
         let mut c = Client {
             ws,
