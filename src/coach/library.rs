@@ -1,9 +1,9 @@
-//! The compiled pattern library: one forward lazy DFA per pattern, and per
-//! target one Aho-Corasick automaton over the literals its patterns must
-//! start with, end with or contain. A check runs the automaton once over a
-//! view and then only the patterns each of whose required sets it saw (plus
-//! the few with no usable literal); a pattern anchored at `^` runs once,
-//! from the start.
+//! The compiled pattern library: one forward lazy DFA per pattern (or per
+//! top-level alternative, see `branches`), and per target one Aho-Corasick
+//! automaton over the literals its patterns must start with, end with or
+//! contain. A check runs the automaton once over a view and then only the
+//! patterns each of whose required sets it saw (plus the few with no usable
+//! literal); a pattern anchored at `^` runs once, from the start.
 //!
 //! Why not one `RegexSet` per target (what this replaced): its lazy DFA is
 //! the product of ~100 patterns and rebuilt states on almost every input
@@ -20,7 +20,7 @@
 use super::{detect, patterns, Match, Target, TARGETS};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
-use regex_automata::{util::syntax, Anchored, Input};
+use regex_automata::{Anchored, Input};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -95,6 +95,18 @@ pub struct Library {
     cache_budget: AtomicUsize,
 }
 
+/// One scanned unit: pattern `def`, whole or only its top-level
+/// alternative `branch`.
+#[derive(Clone, Copy)]
+struct Unit {
+    def: u16,
+    branch: Option<u16>,
+}
+
+/// Most units (patterns and their alternatives) one target may hold: the
+/// size of the scan's per-unit scratch on the stack.
+const MAX_TARGET_UNITS: usize = 1024;
+
 /// One pattern, ready to search.
 struct Matcher {
     dfa: DFA,
@@ -102,7 +114,10 @@ struct Matcher {
 
 struct Compiled {
     defs: &'static [patterns::PatternDef],
-    /// Per pattern (index into `defs`), compiled the first time the pattern
+    /// What is scanned: each pattern whole, or each of its top-level
+    /// alternatives (see `branches`), in library order.
+    units: Vec<Unit>,
+    /// Per unit (index into `units`), compiled the first time the unit
     /// is a candidate: the literal pass keeps most patterns from ever
     /// running on a given gateway's traffic, and an NFA is ~5 KiB (the
     /// whole set 1.3 MiB), so a library compiled up front held memory that
@@ -142,6 +157,8 @@ struct Caches {
     /// Scratch for `scan`: (pattern position, where one of its literals
     /// starts) for anchored patterns.
     starts: Vec<(u16, u32)>,
+    /// Scratch for `scan`: the positions of the units to run.
+    cand: Vec<u16>,
 }
 
 impl Caches {
@@ -192,18 +209,20 @@ impl Caches {
 /// How one target's patterns are scanned.
 struct TargetScan {
     target: Target,
-    /// The target's patterns, in library order (the order matches are
+    /// The target's units, in library order (the order matches are
     /// reported in).
-    defs: Vec<usize>,
-    /// Position in `defs` of each automaton pattern's owner, and the bit
+    units: Vec<usize>,
+    /// Position in `units` of each automaton pattern's owner, and the bit
     /// of its set in `need` (bit 0: the primary set).
     owner: Vec<(u16, u8)>,
-    /// Per `defs` position, the bits of the sets that must all be seen
+    /// Per `units` position, the bits of the sets that must all be seen
     /// (0: no usable literal, the pattern runs on every view).
     need: Vec<u8>,
-    /// `defs` positions whose matches start only at the view's start.
+    /// The positions whose `need` is 0.
+    always: Vec<u16>,
+    /// `units` positions whose matches start only at the view's start.
     start_only: Vec<bool>,
-    /// `defs` positions whose every match starts at one of its literals:
+    /// `units` positions whose every match starts at one of its literals:
     /// run anchored there instead of over the whole view.
     anchored: Vec<bool>,
     literals: Option<aho_corasick::AhoCorasick>,
@@ -211,14 +230,24 @@ struct TargetScan {
 
 impl Matcher {
     fn new(src: &str, what: &str) -> Matcher {
+        Matcher::branch(src, None, what)
+    }
+
+    /// Pattern `src`, or only its top-level alternative `branch`.
+    fn branch(src: &str, branch: Option<u16>, what: &str) -> Matcher {
+        let hir = parse(src)
+            .and_then(|h| match branch {
+                Some(b) => branches(h).into_iter().nth(b as usize),
+                None => Some(h),
+            })
+            .unwrap_or_else(|| panic!("pattern library does not compile: {what}"));
         let nfa = thompson::Compiler::new()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
             .configure(
                 thompson::Config::new()
                     .which_captures(WhichCaptures::None)
                     .nfa_size_limit(Some(NFA_SIZE_LIMIT)),
             )
-            .build(src)
+            .build_from_hir(&hir)
             .unwrap_or_else(|e| panic!("pattern library does not compile: {what}: {e}"));
         let dfa = DFA::builder()
             .configure(
@@ -445,6 +474,7 @@ struct Literals {
 }
 
 /// What the scan needs to know of one pattern before running it.
+#[derive(Default)]
 struct Prefilter {
     /// The set whose hits say where to run (see `required_literals`).
     primary: Option<Literals>,
@@ -470,31 +500,75 @@ const MIN_EXTRA_LITERAL: usize = 3;
 /// primary set's: only small sets are kept).
 const EXTRACT_LIMIT_PART: usize = 64;
 
-/// The primary set of `re`, the further sets every match must also
-/// contain, and whether matches start only at the beginning of the view.
-fn prefilter(re: &str) -> Prefilter {
-    let none = Prefilter {
-        primary: None,
-        extra: Vec::new(),
-        start_only: false,
-    };
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
+/// A pattern as the library reads it: bytes, ASCII case rules.
+fn parse(re: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(re)
-    else {
-        return none;
+        .ok()
+}
+
+/// A pattern's top-level alternatives, each scanned as a pattern of its
+/// own (the pattern matches where any does): each gets its own literal
+/// set and runs only where that set was seen, anchored there when it can
+/// be. Whole, `(?i)(?:what … your system prompt|repeat … above|…)` has no
+/// finite literal set and ran its large lazy DFA over every message, where
+/// the product of its bounded gaps (`.{0,40}`) rebuilt states on almost
+/// every input.
+fn branches(hir: regex_syntax::hir::Hir) -> Vec<regex_syntax::hir::Hir> {
+    use regex_syntax::hir::{Hir, HirKind};
+    let look = |h: &Hir| match h.kind() {
+        HirKind::Look(l) => Some(*l),
+        _ => None,
     };
+    // Groups are stored as captures (see `patterns::lean`) and compiled
+    // without them, so a group around the whole is no boundary. Nor are
+    // assertions around a single alternation (`\b(?:a|b)`, which is also
+    // how the parser factors `\ba|\bb`): they go with each alternative.
+    match hir.kind() {
+        HirKind::Alternation(_) | HirKind::Capture(_) => {}
+        HirKind::Concat(parts) if parts.iter().filter(|p| look(p).is_none()).count() == 1 => {}
+        _ => return vec![hir],
+    }
+    match hir.into_kind() {
+        HirKind::Alternation(b) => b,
+        HirKind::Capture(c) => branches(*c.sub),
+        HirKind::Concat(mut parts) => {
+            let k = parts.iter().position(|p| look(p).is_none()).unwrap_or(0);
+            let inner = branches(std::mem::replace(&mut parts[k], Hir::empty()));
+            inner
+                .into_iter()
+                .map(|b| {
+                    let mut b = Some(b);
+                    let v = parts
+                        .iter()
+                        .map(|p| {
+                            look(p).map_or_else(|| b.take().unwrap_or_else(Hir::empty), Hir::look)
+                        })
+                        .collect();
+                    Hir::concat(v)
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The primary set of `hir`, the further sets every match must also
+/// contain, and whether matches start only at the beginning of the view.
+fn prefilter(hir: &regex_syntax::hir::Hir) -> Prefilter {
+    let none = Prefilter::default();
     let start_only = hir
         .properties()
         .look_set_prefix()
         .contains(regex_syntax::hir::Look::Start);
-    let (primary, mut sets) = required_literals(&hir);
+    let (primary, mut sets) = required_literals(hir);
     let Some(primary) = primary else {
         return Prefilter { start_only, ..none };
     };
-    concat_part_sets(&hir, &mut sets);
+    concat_part_sets(hir, &mut sets);
     sets.retain(|s| s.literals.len() <= MAX_EXTRA_LITERALS && s.min >= MIN_EXTRA_LITERAL);
     // Most selective first: longer shortest literal, then fewer literals.
     sets.sort_by_key(|s| (std::cmp::Reverse(s.min), s.literals.len()));
@@ -567,8 +641,10 @@ impl Library {
     #[cfg(test)]
     pub(crate) fn compile_all(&self) {
         let c = self.compiled();
+        for u in 0..c.units.len() {
+            let _ = c.regex(u);
+        }
         for i in 0..self.defs.len() {
-            let _ = c.regex(i);
             let _ = c.unless(i);
         }
     }
@@ -657,11 +733,17 @@ impl Scanner<'_> {
             return;
         };
         let hay = text.as_bytes();
-        // Per pattern of this target (at most 256; `Compiled::build`
-        // checks), the bits of its literal sets seen.
-        let mut seen = [0u8; 256];
+        // Per unit of this target (`Compiled::build` checks the bound),
+        // the bits of its literal sets seen.
+        let mut seen = [0u8; MAX_TARGET_UNITS];
         let mut starts = std::mem::take(&mut caches.starts);
         starts.clear();
+        // The units to run: those a literal was seen for (kept below only
+        // if all their sets were), then those that run on every view.
+        // Walking every unit of the target per view instead was a few
+        // microseconds of each everyday check.
+        let mut cand = std::mem::take(&mut caches.cand);
+        cand.clear();
         if let Some(ac) = &ts.literals {
             for m in ac.find_overlapping_iter(hay) {
                 let (pos, bit) = ts.owner[m.pattern().as_usize()];
@@ -675,15 +757,25 @@ impl Scanner<'_> {
                     // Views are capped far below 4 GiB.
                     starts.push((pos as u16, m.start() as u32));
                 }
+                if seen[pos] == 0 {
+                    cand.push(pos as u16);
+                }
                 seen[pos] |= 1 << bit;
             }
         }
+        cand.retain(|&p| seen[p as usize] == ts.need[p as usize]);
+        cand.extend_from_slice(&ts.always);
+        cand.sort_unstable();
         starts.sort_unstable();
         starts.dedup();
         let mut next = 0;
-        for (pos, &i) in ts.defs.iter().enumerate() {
-            // `need` 0: no usable literal, run on every view.
-            if seen[pos] != ts.need[pos] {
+        // The pattern last decided: its other alternatives need not run.
+        let mut decided = usize::MAX;
+        for &pos in &cand {
+            let pos = pos as usize;
+            let u = ts.units[pos];
+            let i = c.units[u].def as usize;
+            if i == decided {
                 continue;
             }
             // This pattern's literal starts (sorted, so they are a run).
@@ -707,17 +799,17 @@ impl Scanner<'_> {
                 && (at.len() == 1 || hay.len() <= ANCHORED_MULTI_MAX_VIEW);
             let hit = if ts.start_only[pos] {
                 // One run from the start, where every match begins.
-                caches.run_at(i, c.regex(i), hay, &[0])
+                caches.run_at(u, c.regex(u), hay, &[0])
             } else if !anchored {
                 // Unanchored from the first literal (or the whole view).
                 let from = at.first().map_or(0, |s| s.1 as usize);
-                caches.run(i, c.regex(i), hay, from)
+                caches.run(u, c.regex(u), hay, from)
             } else {
                 let mut offsets = [0u32; MAX_ANCHORED_STARTS];
                 for (o, s) in offsets.iter_mut().zip(at) {
                     *o = s.1;
                 }
-                caches.run_at(i, c.regex(i), hay, &offsets[..at.len()])
+                caches.run_at(u, c.regex(u), hay, &offsets[..at.len()])
             };
             if caches.bytes > thread_cache_cap(budget) {
                 c.trim(caches, budget);
@@ -725,33 +817,77 @@ impl Scanner<'_> {
             if !hit {
                 continue;
             }
-            if let Some(u) = c.unless(i) {
+            decided = i;
+            if let Some(m) = c.unless(i) {
                 let n = caches.regexes.len();
-                if caches.run(n + i, u, hay, 0) {
+                if caches.run(n + i, m, hay, 0) {
                     continue;
                 }
             }
             out.push(self.lib.defs[i].to_match(i + detect::DETECTORS.len()));
         }
         caches.starts = starts;
+        caches.cand = cand;
     }
 }
 
 impl Compiled {
     fn build(defs: &'static [patterns::PatternDef]) -> Compiled {
-        let regexes = defs.iter().map(|_| OnceLock::new()).collect();
+        let mut units = Vec::new();
+        let mut filters = Vec::new();
+        for (i, d) in defs.iter().enumerate() {
+            // A pattern that does not parse is one unit with no literals;
+            // compiling it panics (and the library's tests compile all).
+            let Some(hir) = parse(d.re) else {
+                units.push(Unit {
+                    def: i as u16,
+                    branch: None,
+                });
+                filters.push(Prefilter::default());
+                continue;
+            };
+            let whole = prefilter(&hir);
+            // Split only what the whole cannot prefilter well: no literal
+            // set, or one that does not say where a match starts. Splitting
+            // every pattern tripled the literal automata (to 0.97 MB).
+            let parts = match &whole.primary {
+                Some(p) if p.anchored || whole.start_only => Vec::new(),
+                _ => branches(hir),
+            };
+            if parts.len() < 2 {
+                units.push(Unit {
+                    def: i as u16,
+                    branch: None,
+                });
+                filters.push(whole);
+                continue;
+            }
+            for (k, h) in parts.iter().enumerate() {
+                units.push(Unit {
+                    def: i as u16,
+                    branch: Some(k as u16),
+                });
+                filters.push(prefilter(h));
+            }
+        }
+        let regexes = units.iter().map(|_| OnceLock::new()).collect();
         let unless = defs.iter().map(|_| OnceLock::new()).collect();
         let mut targets = Vec::new();
         for t in TARGETS {
-            let ids: Vec<usize> = (0..defs.len()).filter(|&i| defs[i].target == t).collect();
-            assert!(ids.len() <= 256, "{t:?} holds more than 256 patterns");
+            let ids: Vec<usize> = (0..units.len())
+                .filter(|&u| defs[units[u].def as usize].target == t)
+                .collect();
+            assert!(
+                ids.len() <= MAX_TARGET_UNITS,
+                "{t:?} holds more than {MAX_TARGET_UNITS} patterns and alternatives"
+            );
             let mut lits = Vec::new();
             let mut owner = Vec::new();
             let mut anchored = Vec::new();
             let mut need = Vec::new();
             let mut start_only = Vec::new();
-            for (pos, &i) in ids.iter().enumerate() {
-                let p = prefilter(defs[i].re);
+            for (pos, &u) in ids.iter().enumerate() {
+                let p = std::mem::take(&mut filters[u]);
                 start_only.push(p.start_only);
                 match p.primary {
                     Some(v) => {
@@ -786,9 +922,14 @@ impl Compiled {
                     .build(&lits)
                     .unwrap_or_else(|e| panic!("pattern literals do not compile: {e}"))
             });
+            let always = (0..need.len())
+                .filter(|&p| need[p] == 0)
+                .map(|p| p as u16)
+                .collect();
             targets.push(TargetScan {
                 target: t,
-                defs: ids,
+                always,
+                units: ids,
                 owner,
                 need,
                 start_only,
@@ -798,6 +939,7 @@ impl Compiled {
         }
         Compiled {
             defs,
+            units,
             regexes,
             unless,
             targets,
@@ -805,9 +947,13 @@ impl Compiled {
         }
     }
 
-    /// Pattern `i`, compiled now if this is its first use.
-    fn regex(&self, i: usize) -> &Matcher {
-        self.regexes[i].get_or_init(|| Box::new(Matcher::new(self.defs[i].re, self.defs[i].id())))
+    /// Unit `u`, compiled now if this is its first use.
+    fn regex(&self, u: usize) -> &Matcher {
+        self.regexes[u].get_or_init(|| {
+            let unit = self.units[u];
+            let d = &self.defs[unit.def as usize];
+            Box::new(Matcher::branch(d.re, unit.branch, d.id()))
+        })
     }
 
     /// Pattern `i`'s `unless`, if it has one.
@@ -827,6 +973,7 @@ impl Compiled {
             clock: 0,
             last: vec![0; self.regexes.len() + self.unless.len()],
             starts: Vec::new(),
+            cand: Vec::new(),
         });
         c.clock = c.clock.wrapping_add(1);
         c
