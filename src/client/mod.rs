@@ -120,7 +120,7 @@ const MAX_RESPONSE_HEAD: usize = 8 * 1024;
 /// with the `http` crate, whose header tables alone were 13 KB of the
 /// binary under issue 7's 4 MB cap, for one fixed request.
 fn upgrade(mut stream: TcpStream, ep: &Endpoint) -> Result<WebSocket<TcpStream>, String> {
-    let key = ws_key();
+    let key = ws_key()?;
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n",
@@ -182,18 +182,12 @@ fn upgrade(mut stream: TcpStream, ep: &Endpoint) -> Result<WebSocket<TcpStream>,
     }
 }
 
-/// A `Sec-WebSocket-Key`: 16 bytes, base64. It only shows that the server
-/// read the upgrade (it is no secret), so the process's random hash keys
-/// serve; each `RandomState` is keyed apart.
-fn ws_key() -> String {
-    use std::hash::{BuildHasher, Hasher};
+/// A `Sec-WebSocket-Key`: 16 random bytes, base64, from the kernel's
+/// generator as the gateway's own tokens are.
+fn ws_key() -> Result<String, String> {
     let mut b = [0u8; 16];
-    for c in b.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u8(0);
-        c.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    crate::encoding::base64(&b)
+    crate::gateway::auth::fill_random(&mut b).map_err(|e| e.to_string())?;
+    Ok(crate::encoding::base64(&b))
 }
 
 /// The URL and credential a command was given (`--url`, `--token`, or the
