@@ -103,10 +103,6 @@ struct Unit {
     branch: Option<u16>,
 }
 
-/// Most units (patterns and their alternatives) one target may hold: the
-/// size of the scan's per-unit scratch on the stack.
-const MAX_TARGET_UNITS: usize = 1024;
-
 /// One pattern, ready to search.
 struct Matcher {
     dfa: DFA,
@@ -159,6 +155,9 @@ struct Caches {
     starts: Vec<(u16, u32)>,
     /// Scratch for `scan`: the positions of the units to run.
     cand: Vec<u16>,
+    /// Scratch for `scan`: per unit position of the target scanned, the
+    /// bits of its literal sets seen; sized for the largest target.
+    seen: Vec<u8>,
 }
 
 impl Caches {
@@ -733,9 +732,9 @@ impl Scanner<'_> {
             return;
         };
         let hay = text.as_bytes();
-        // Per unit of this target (`Compiled::build` checks the bound),
-        // the bits of its literal sets seen.
-        let mut seen = [0u8; MAX_TARGET_UNITS];
+        // Per unit of this target, the bits of its literal sets seen (all
+        // zero between scans: what a scan sets, it clears below).
+        let mut seen = std::mem::take(&mut caches.seen);
         let mut starts = std::mem::take(&mut caches.starts);
         starts.clear();
         // The units to run: those a literal was seen for (kept below only
@@ -763,7 +762,13 @@ impl Scanner<'_> {
                 seen[pos] |= 1 << bit;
             }
         }
-        cand.retain(|&p| seen[p as usize] == ts.need[p as usize]);
+        cand.retain(|&p| {
+            let p = p as usize;
+            let all = seen[p] == ts.need[p];
+            seen[p] = 0;
+            all
+        });
+        caches.seen = seen;
         cand.extend_from_slice(&ts.always);
         cand.sort_unstable();
         starts.sort_unstable();
@@ -911,9 +916,10 @@ impl Compiled {
                     }
                 }
             }
+            // Positions are kept as u16.
             assert!(
-                ids.len() <= MAX_TARGET_UNITS,
-                "{t:?} holds more than {MAX_TARGET_UNITS} patterns and alternatives"
+                ids.len() <= 1 << 16,
+                "{t:?} holds more than 65,536 patterns and alternatives"
             );
             let literals = (!lits.is_empty()).then(|| {
                 aho_corasick::AhoCorasick::builder()
@@ -981,6 +987,14 @@ impl Compiled {
             last: vec![0; self.regexes.len() + self.unless.len()],
             starts: Vec::new(),
             cand: Vec::new(),
+            seen: vec![
+                0;
+                self.targets
+                    .iter()
+                    .map(|t| t.units.len())
+                    .max()
+                    .unwrap_or(0)
+            ],
         });
         c.clock = c.clock.wrapping_add(1);
         c

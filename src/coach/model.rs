@@ -1560,10 +1560,14 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
             captured += usize::from(before.ends_with("=$(") || before.ends_with("=\"$("));
         }
     }
-    let shown = ["echo", "printf", "print", "cat", "tee"]
-        .iter()
-        .any(|w| v.raw.has(w));
-    if reads > 0 && reads == captured && !shown {
+    // Printed (`echo`, `cat`, …) anywhere in the call: looked for only
+    // when every read was captured, not on every check.
+    let shown = || {
+        ["echo", "printf", "print", "cat", "tee"]
+            .iter()
+            .any(|w| v.raw.has(w))
+    };
+    if reads > 0 && reads == captured && !shown() {
         out.retain(|m| m.pattern_id != "cred.secret-manager");
     }
     // A risky step (persistence, privilege, code, exfiltration, a
@@ -8481,17 +8485,20 @@ fn luhn(d: &[u8]) -> bool {
 fn card_numbers(t: &str) -> usize {
     let b = t.as_bytes();
     // A published test number, in a text that says it is one. Without the
-    // words it counts: such numbers also stand in for real ones.
-    let l = t.to_ascii_lowercase();
-    let says_test = [
-        "test card",
-        "test number",
-        "sandbox",
-        "test mode",
-        "testing",
-    ]
-    .iter()
-    .any(|w| l.has(w));
+    // words it counts: such numbers also stand in for real ones. The text
+    // is read for the words only when such a number is there.
+    let says_test = || {
+        let l = t.to_ascii_lowercase();
+        [
+            "test card",
+            "test number",
+            "sandbox",
+            "test mode",
+            "testing",
+        ]
+        .iter()
+        .any(|w| l.has(w))
+    };
     let mut n = 0;
     let mut i = 0;
     while i < b.len() {
@@ -8521,7 +8528,7 @@ fn card_numbers(t: &str) -> usize {
             && (b'2'..=b'6').contains(&digits[0])
             && luhn(&digits)
             && !imei
-            && !(says_test && test_card(&digits))
+            && !(test_card(&digits) && says_test())
         {
             n += 1;
         }
