@@ -254,6 +254,10 @@ pub static MODEL: &[DetectorDef] = &[
       "Deletes backups and the data they hold in one go",
       "Removing the snapshots or backup archives and then the live files leaves nothing to restore from: the pattern of ransomware and of a mistake that cannot be undone.",
       "Delete one or the other, after checking a restore works."),
+    d!("cred.one-time-code-sent", CredentialExposure, Critical,
+      "A message passes on a one-time sign-in code",
+      "A verification code is the last factor of a sign-in: whoever receives it can take over the account it was sent for.",
+      "Do not forward sign-in codes; nobody legitimate needs one."),
 ];
 
 mod ix {
@@ -316,6 +320,7 @@ mod ix {
     pub const FILELESS_EXEC: usize = 56;
     pub const RAW_MEMORY_SEARCH: usize = 57;
     pub const BACKUPS_AND_DATA: usize = 58;
+    pub const CODE_SENT: usize = 59;
 }
 
 fn hit(out: &mut Vec<Match>, i: usize) {
@@ -707,7 +712,7 @@ pub fn classify_path(p: &str) -> Option<Resource> {
                 && (last == "default" || last.starts_with("profile ") || last.contains(".default"))
         })
     };
-    if [
+    const PROFILE_ROOTS: [&str; 7] = [
         "google/chrome",
         "google-chrome",
         "chromium",
@@ -715,9 +720,16 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         "microsoft edge",
         "firefox/profiles",
         ".mozilla/firefox",
-    ]
-    .iter()
-    .any(|p| profile_dir(p))
+    ];
+    // Or the folder of every profile (`~/.mozilla/firefox/`).
+    let all_profiles = |root: &str| {
+        let l = lower.trim_end_matches('/');
+        l.ends_with(root) && l.len() > root.len() && l.as_bytes()[l.len() - root.len() - 1] == b'/'
+            || root.starts_with('.') && l.ends_with(root)
+    };
+    if PROFILE_ROOTS
+        .iter()
+        .any(|p| profile_dir(p) || all_profiles(p))
     {
         return Some(Resource::BrowserOrKeychain);
     }
@@ -1658,15 +1670,7 @@ fn run_passes(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
 
 /// Words that address the agent or claim authority over it.
 const ADDRESSES: &str = joined![
-    "ignore the above",
-    "ignore all previous",
-    "ignore previous",
-    "ignore prior",
-    "ignore your",
     "ignore the user",
-    "disregard the above",
-    "disregard previous",
-    "disregard all",
     "new instructions",
     "new task",
     "note to ai",
@@ -1689,6 +1693,106 @@ const ADDRESSES: &str = joined![
     "instead run",
     "and instead",
 ];
+
+/// Openings that dismiss what came before: they address the agent only
+/// when what they dismiss is its instructions ("ignore previous
+/// instructions", "disregard the above."), not when it is anything else
+/// ("to ignore previous build outputs, pass --no-cache").
+const DISMISSES: &str = joined![
+    "ignore the above",
+    "ignore all previous",
+    "ignore previous",
+    "ignore prior",
+    "ignore your",
+    "ignore all prior",
+    "disregard the above",
+    "disregard previous",
+    "disregard prior",
+    "disregard all",
+    "disregard your",
+    "forget the above",
+    "forget all previous",
+    "forget previous",
+    "forget your",
+];
+
+/// What a dismissal must name, as word starts, for it to address the
+/// agent (or end the phrase: "ignore the above." / "… and").
+const DISMISSED: &[&str] = &[
+    "instruction",
+    "prompt",
+    "direction",
+    "rule",
+    "message",
+    "context",
+    "command",
+    "guidance",
+    "guideline",
+    "order",
+    "text",
+    "content",
+    "conversation",
+    "task",
+    "request",
+    "everything",
+    "input",
+    "system",
+    "programming",
+    "training",
+    "restriction",
+    "guardrail",
+    "polic",
+    "constraint",
+    "safety",
+    "security",
+    "directive",
+    "previous",
+    "prior",
+    "above",
+    "earlier",
+    "and",
+    "then",
+];
+
+/// Whether `l` (lowercased) dismisses the agent's instructions (see
+/// `DISMISSES`): after the opening and up to three filler words, the
+/// phrase ends or names something in `DISMISSED`.
+fn dismisses_instructions(l: &str) -> bool {
+    static LEADS: Needles = Needles::joined(DISMISSES);
+    if !LEADS.any(l) {
+        return false;
+    }
+    const FILLER: &[&str] = &[
+        "all", "the", "of", "your", "my", "these", "those", "any", "other",
+    ];
+    LEADS.list().any(|lead| {
+        l.match_indices(lead).take(8).any(|(i, _)| {
+            let mut rest = &l[i + lead.len()..];
+            for _ in 0..4 {
+                rest = rest.trim_start_matches([' ', '\t']);
+                let word_len = rest
+                    .find(|c: char| !c.is_ascii_alphanumeric() && c != '\'')
+                    .unwrap_or(rest.len());
+                if word_len == 0 {
+                    // The phrase ends here ("ignore the above.", "… --
+                    // now"); not a name that follows (".env", "`make`").
+                    let mut c = rest.chars();
+                    return match c.next() {
+                        None => true,
+                        Some('.' | '!' | '?') => c.next().is_none_or(|n| n.is_whitespace()),
+                        Some(p) => matches!(p, ',' | ';' | ':' | '\n' | '-' | '\u{2014}' | '\r'),
+                    };
+                }
+                let word = &rest[..word_len];
+                if !FILLER.contains(&word) {
+                    return DISMISSED.iter().any(|d| word.starts_with(d));
+                }
+                rest = &rest[word_len..];
+            }
+            true
+        })
+    })
+}
 
 /// Only an override of the agent's rules, with nothing to do yet.
 const OVERRIDE_ONLY: &[&str] = &[
@@ -1748,6 +1852,14 @@ const INJECTED_ACTIONS: &str = joined![
     "paste the",
     "share the",
     "contents of",
+    // Turns the agent into a phishing relay ("tell them their account is
+    // compromised and they must log in at …").
+    "log in at",
+    "sign in at",
+    "account is compromised",
+    "account has been compromised",
+    "account is suspended",
+    "verify your account",
 ];
 
 /// Phrases that speak to an agent but also occur in ordinary text (logs,
@@ -1846,6 +1958,15 @@ const ADDRESSES_WEAK: &str = joined![
     "hey copilot",
     "maintainer here",
     "admin here",
+    // Instructions labelled for the agent inside a message or a page.
+    "assistant instructions",
+    "agent instructions",
+    "instructions for the assistant",
+    "instructions for the agent",
+    "instructions to the assistant",
+    "note to the assistant",
+    "note for the assistant",
+    "message for the assistant",
 ];
 
 /// A one-line web server other than Python's: (listens beyond loopback,
@@ -1900,7 +2021,7 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
     static OVERRIDE_ONLY_N: Needles = Needles::new(OVERRIDE_ONLY);
     static ADDRESSES_WEAK_N: Needles = Needles::joined(ADDRESSES_WEAK);
     let discussing = DISCUSSING.any(&l);
-    let addresses = ADDRESSES_N.any(&l) && !discussing;
+    let addresses = (ADDRESSES_N.any(&l) || dismisses_instructions(&l)) && !discussing;
     // A weak address counts with an override in the same text: "the
     // assistant must now", "assistant: disregard", "AI: you are now".
     static OVERRIDE_VERBS: Needles = needles![
@@ -1915,6 +2036,10 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
         "silently",
         "from now on",
         "new instructions",
+        // Covering the order's tracks.
+        "delete this message",
+        "delete this email",
+        "delete this e-mail",
     ];
     // Or with an order that sends a secret away or destroys something
     // ("AI agents reading this must email the .env to …"). Project notes
@@ -1931,6 +2056,8 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
         "paste",
         "share the",
         "transfer",
+        "publish",
+        "gist",
         "exfil",
         "curl ",
         "wget ",
@@ -2788,7 +2915,22 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 || sender
                 || s.redirs.iter().any(|r| r.op == "<"))
         {
+            // A login that takes its secret on its input, given a token
+            // file (`docker login … --password-stdin < /run/secrets/t`):
+            // the documented way to hand a secret to what it is for, as
+            // with a pipe. Not a key or a cloud credential file.
+            let login_input = |p: &str| {
+                stdin_login(s)
+                    && s.redirs.iter().any(|r| r.op == "<" && r.target == p)
+                    && !p.has("/.ssh/")
+                    && !p.has("/.aws/")
+                    && !p.has("/.config/gcloud")
+                    && !p.ends_with("credentials")
+            };
             for p in named_paths(s) {
+                if login_input(p) {
+                    continue;
+                }
                 // `openssl s_client … < file` sends the file.
                 if cmd == "openssl"
                     && !s.args.iter().any(|a| {
@@ -3231,6 +3373,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         registry_switch(s, out);
         platform_controls(s, out);
         credential_inventory(s, out);
+        inventory_hidden(s, out);
         service_disruption(s, out);
         // Interpreter one-liners (`inline_code` knows which programs take
         // code and through which option).
@@ -4682,6 +4825,18 @@ fn registry_switch(s: &Segment, out: &mut Vec<Match>) {
     }
 }
 
+/// A login that reads its password or token from its input (`docker
+/// login --password-stdin`, `gh auth login --with-token`).
+fn stdin_login(s: &Segment) -> bool {
+    let has = |w: &str| s.args.iter().any(|a| a == w);
+    match s.cmd.as_str() {
+        "docker" | "podman" | "helm" | "nerdctl" | "finch" | "oras" | "crane" | "skopeo"
+        | "buildah" => has("login") && has("--password-stdin"),
+        "gh" => has("login") && has("--with-token"),
+        _ => false,
+    }
+}
+
 /// `ls ~/.ssh ~/.aws ~/.kube …`: an inventory of several credential
 /// stores at once is what a harvest starts with.
 fn credential_inventory(s: &Segment, out: &mut Vec<Match>) {
@@ -4708,6 +4863,63 @@ fn credential_inventory(s: &Segment, out: &mut Vec<Match>) {
         })
         .count();
     if stores >= 3 {
+        hit(out, ix::RECON);
+    }
+}
+
+/// A survey of the system saved into a hidden file in a temporary or
+/// shared place (`system_profiler … > /tmp/.inv.txt`, `ps aux >
+/// /dev/shm/.p`): collected for later, out of sight. The same survey
+/// printed, or saved under a visible name, is everyday work.
+fn inventory_hidden(s: &Segment, out: &mut Vec<Match>) {
+    const SURVEYS: &[&str] = &[
+        "system_profiler",
+        "sw_vers",
+        "ioreg",
+        "uname",
+        "hostnamectl",
+        "lshw",
+        "dmidecode",
+        "lsblk",
+        "ps",
+        "netstat",
+        "ss",
+        "lsof",
+        "ifconfig",
+        "ip",
+        "arp",
+        "route",
+        "whoami",
+        "id",
+        "groups",
+        "who",
+        "w",
+        "last",
+        "users",
+        "getent",
+        "dscl",
+        "dscacheutil",
+        "env",
+        "printenv",
+        "set",
+        "crontab",
+        "systemctl",
+        "launchctl",
+        "mount",
+        "df",
+        "kextstat",
+        "pkgutil",
+        "dpkg",
+        "rpm",
+        "security",
+        "networksetup",
+        "scutil",
+    ];
+    if SURVEYS.contains(&s.cmd.as_str())
+        && s.redirs
+            .iter()
+            .any(|r| r.op.ends_with('>') && !r.op.starts_with('2') && hidden_temp_path(&r.target))
+    {
         hit(out, ix::RECON);
     }
 }
@@ -6864,7 +7076,9 @@ fn system_changes(s: &Segment, out: &mut Vec<Match>) {
         }
         "ufw" => has(joined!["disable", "reset"]),
         "iptables" | "ip6tables" | "nft" => has(joined!["-F", "--flush", "flush", "-P INPUT ACCEPT"]),
-        "pfctl" => has(joined!["-d", "-F"]),
+        // Disabled, flushed, or given rules from its input instead of
+        // the system's pf.conf (`echo 'pass in … port 4444' | pfctl -ef -`).
+        "pfctl" => has(joined!["-d", "-F"]) || s.args.iter().any(|a| a == "-"),
         "spctl" => has(joined!["--master-disable", "--disable", "--add"]),
         "launchctl" => {
             // Every app launched from now on loads the library.
@@ -8076,7 +8290,7 @@ fn destructive_admin(s: &Segment, out: &mut Vec<Match>) {
                 && !throwaway_name(&line)
         }
         "psql" | "mysql" | "sqlite3" | "mongo" | "mongosh" | "redis-cli" => {
-            destroys_data_sql(&line) && !throwaway_name(&line)
+            destroys_data_sql(&line) && !throwaway_name(&line) && !local_throwaway_db(s)
         }
         _ => false,
     };
@@ -8247,7 +8461,21 @@ fn local_throwaway_db(s: &Segment) -> bool {
         host_next = matches!(a.as_str(), "-h" | "--host");
         host.is_none_or(local)
     });
-    (s.cmd == "sqlite3" || hosts_local && !line.contains('$')) && throwaway_name(&line)
+    // On this machine a development database or a temporary table is
+    // throwaway too (`psql …@localhost/app_dev -c 'DROP TABLE tmp_import'`).
+    let dev_here = || {
+        let l = line.to_ascii_lowercase();
+        let mut dev = false;
+        for w in l.split(|c: char| !c.is_ascii_alphanumeric()) {
+            if w.starts_with("prod") || w == "live" {
+                return false;
+            }
+            dev |= matches!(w, "dev" | "development" | "local" | "tmp" | "temp");
+        }
+        dev
+    };
+    (s.cmd == "sqlite3" || hosts_local && !line.contains('$'))
+        && (throwaway_name(&line) || hosts_local && dev_here())
 }
 
 /// Statements that drop or empty tables or databases (a `DELETE` with a
@@ -8423,10 +8651,11 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
         // One's own sudo rights are a low note; another user's are a survey.
         || cmd == "sudo" && has(joined!["-l"]) && has(joined!["-U"])
         // Secret names alone (`kubectl get secrets -n prod`) are an
-        // inventory; values come with -o or describe.
+        // inventory; values come with -o. `describe` prints each key's
+        // size, not its value: a survey only over every namespace.
         || cmd == "kubectl"
             && has(joined!["secrets", "secret"])
-            && (has(joined!["describe"])
+            && (has(joined!["describe"]) && has(joined!["-A", "--all-namespaces"])
                 || has(joined!["get"]) && has(joined!["-o", "--output", "-A", "--all-namespaces"]))
             // Only a secret's metadata (`-o jsonpath='{.metadata.labels}'`).
             && !s.args.iter().any(|a| {
@@ -8794,6 +9023,109 @@ fn outbound_data(t: &str, out: &mut Vec<Match>) {
     if cards == 1 || ssns == 1 || token {
         hit(out, ix::CARD_SENT);
     }
+    if one_time_code(&l) {
+        hit(out, ix::CODE_SENT);
+    }
+}
+
+/// Whether a message (lowercased) passes on a sign-in code: it names one
+/// (as a verification code, or as just received) and, within a sentence's
+/// reach after the name, holds a number of four to eight digits (`731
+/// 205`, `731-205` count as one). "Error code 500", "zip code 94107" and
+/// "promo code 4411" name no sign-in code.
+fn one_time_code(l: &str) -> bool {
+    static NAMES: Needles = needles![
+        "verification code",
+        "security code",
+        "login code",
+        "log-in code",
+        "sign-in code",
+        "signin code",
+        "2fa code",
+        "mfa code",
+        "otp",
+        "one-time code",
+        "one time code",
+        "one-time password",
+        "passcode",
+        "auth code",
+        "authentication code",
+        "confirmation code",
+        "code i just got",
+        "code i got",
+        "code i just received",
+        "code i received",
+        "code they sent",
+        "code they texted",
+        "code you sent",
+        "code that came",
+        "code from the text",
+        "code from the sms",
+    ];
+    /// How far after the name the number may come ("… code I just got
+    /// is 731 205").
+    const REACH: usize = 48;
+    if !NAMES.any(l) {
+        return false;
+    }
+    let b = l.as_bytes();
+    NAMES.list().any(|name| {
+        l.match_indices(name).take(4).any(|(at, _)| {
+            // A word of its own (`otp`, not `hotplug`).
+            let own = (at == 0 || !b[at - 1].is_ascii_alphanumeric())
+                && b.get(at + name.len())
+                    .is_none_or(|c| !c.is_ascii_alphanumeric());
+            let from = at + name.len();
+            own && code_follows(&l[from..(from + REACH).min(l.len())])
+        })
+    })
+}
+
+/// Whether a code number comes right after a code's name, joined only by
+/// punctuation and linking words ("… got is 731 205", "OTP: 4821"), not
+/// by a sentence about something else ("OTP support ships in 2025").
+fn code_follows(rest: &str) -> bool {
+    const LINKS: &[&str] = &[
+        "is", "was", "it's", "its", "now", "just", "here", "the", "my", "your", "code", "number",
+        "again", "below",
+    ];
+    let mut r = rest;
+    for _ in 0..5 {
+        r = r.trim_start_matches(|c: char| c.is_whitespace() || ":=,-(\"'".contains(c));
+        if r.starts_with(|c: char| c.is_ascii_digit()) {
+            return code_number_in(r.as_bytes());
+        }
+        let end = r
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '\'')
+            .unwrap_or(r.len());
+        if end == 0 || !LINKS.contains(&&r[..end]) {
+            return false;
+        }
+        r = &r[end..];
+    }
+    false
+}
+
+/// Whether `b` starts with a number of four to eight digits standing as a
+/// word; groups of three or four joined by one space or dash count as one.
+fn code_number_in(b: &[u8]) -> bool {
+    let (mut n, mut j) = (0, 0);
+    loop {
+        let start = j;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        n += j - start;
+        let joined = j + 1 < b.len()
+            && matches!(b[j], b' ' | b'-')
+            && b[j + 1].is_ascii_digit()
+            && (3..=4).contains(&(j - start));
+        if !joined {
+            break;
+        }
+        j += 1;
+    }
+    (j >= b.len() || !b[j].is_ascii_alphanumeric()) && (4..=8).contains(&n)
 }
 
 #[cfg(test)]
@@ -8864,6 +9196,7 @@ mod tests {
             (ix::FILELESS_EXEC, "ci.fileless-exec"),
             (ix::RAW_MEMORY_SEARCH, "cred.raw-memory-search"),
             (ix::BACKUPS_AND_DATA, "dst.backups-and-data"),
+            (ix::CODE_SENT, "cred.one-time-code-sent"),
         ];
         assert_eq!(
             table.len(),

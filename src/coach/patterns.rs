@@ -1368,7 +1368,7 @@ pub static PATTERNS: &[PatternDef] = &[
       // The project itself (`find . -name '*.pem'`, `fd -e key src/`).
       r"^(?:find|fd)\s+(?:-\S+\s+)*\.(?:/[^\s]*)?\s"),
     unless!(p!("cred.grep-secrets", CredentialExposure, Medium, Segment,
-      r"(?i)^(?:sudo )?(?:grep|egrep|rg|ag|ack)\b.*(?:password|passwd|secret|api[_-]?key|token|private key|aws_secret\w*)\b.*\s(?:/|~/?|\$home/?|/home\S*|/etc\S*|/var\S*|/root\S*|(?:~|\$home)/\.(?:aws|ssh|kube|gnupg|docker|azure|config/gcloud)\S*)(?:\s|$)",
+      r"(?i)^(?:sudo )?(?:grep|egrep|rg|ag|ack)\b.*(?:password|passwd|pass\(?word|_pass\w*|\bpass\b|secret|api[_-]?key|token|private key|aws_secret\w*)\b.*\s(?:/|~/?|\$home/?|/home\S*|/etc\S*|/var\S*|/root\S*|(?:~|\$home)/\.(?:aws|ssh|kube|gnupg|docker|azure|config/gcloud)\S*)(?:\s|$)",
       "Searches system or home directories for secrets",
       "Grepping home or system directories for passwords collects every secret the user has.",
       "Search the project source only (grep -rn password src/)."),
@@ -2709,8 +2709,10 @@ pub static PATTERNS: &[PatternDef] = &[
       // `libeatmydata`, jemalloc) preloaded for one command: a testing and
       // tuning idiom.
       // macOS's own debugging allocators (Guard Malloc, malloc stack
-      // logging) inserted into a test run.
-      r"^(?:\w+=\S*\s+)*LD_PRELOAD=['\x22]?/(?:usr/)?(?:local/)?lib(?:32|64)?/(?:[\w+-]+/)*lib[\w+-]+\.so[\w.]*['\x22]?\s+(?:\w+=\S*\s+)*[\w./-]+[^;&|\n]*$|^(?:\w+=\S*\s+)*DYLD_INSERT_LIBRARIES=['\x22]?/usr/lib/lib(?:gmalloc|MallocStackLogging)\.dylib['\x22]?\s+[\w./-]+[^;&|\n]*$"),
+      // logging) inserted into a test run. A search path into the working
+      // tree for a program built there (`DYLD_LIBRARY_PATH=./build/lib
+      // ./build/bin/tests`): macOS's LD_LIBRARY_PATH, for one's own build.
+      r"^(?:\w+=\S*\s+)*LD_PRELOAD=['\x22]?/(?:usr/)?(?:local/)?lib(?:32|64)?/(?:[\w+-]+/)*lib[\w+-]+\.so[\w.]*['\x22]?\s+(?:\w+=\S*\s+)*[\w./-]+[^;&|\n]*$|^(?:\w+=\S*\s+)*DYLD_INSERT_LIBRARIES=['\x22]?/usr/lib/lib(?:gmalloc|MallocStackLogging)\.dylib['\x22]?\s+[\w./-]+[^;&|\n]*$|^(?:\w+=\S*\s+)*DYLD_(?:LIBRARY|FRAMEWORK)_PATH=['\x22]?(?:\./)?(?:[\w-][\w.-]*/)*[\w-][\w.-]*/?['\x22]?\s+(?:\w+=\S*\s+)*(?:\./|[\w-][\w.-]*/)(?:[\w-][\w.-]*/)*[\w-][\w.-]*(?:\s[^;&|\n]*)?$"),
     unless!(p!("def.kernel-module-unload", PrivilegeEscalation, High, Segment,
       cmd!(r"(?:rmmod|modprobe\s+(?:.*\s)?(?:-r|--remove)|kextunload|kmutil\s+unload|delmod)\b"),
       "Unloads a kernel module",
