@@ -834,6 +834,56 @@ fn is_official_installer(url: &str) -> bool {
 
 // ------------------------------------------------------------- segment roles
 
+/// What macOS's `open` runs rather than shows: an app, an installer
+/// package, a disk image, a Terminal command file.
+fn launchable(o: &str) -> bool {
+    let l = o.trim_end_matches('/').to_ascii_lowercase();
+    [
+        ".app",
+        ".pkg",
+        ".mpkg",
+        ".dmg",
+        ".command",
+        ".terminal",
+        ".tool",
+        ".workflow",
+    ]
+    .iter()
+    .any(|x| l.ends_with(x))
+        || l.contains(".app/")
+}
+
+/// Where `s` unpacks one of the `saved` downloads (an archive or a disk
+/// image), as a folder (`dir/`) with the download's official flag: `unzip
+/// f -d dir`, `ditto -x f dir`, `tar -xf f -C dir`, `7z x f -odir`,
+/// `hdiutil attach f` (under /Volumes). `None` when it unpacks none, or
+/// into the working folder.
+fn extracted_into(s: &Segment, saved: &[(String, bool)]) -> Option<(String, bool)> {
+    let names = |o: &str, f: &str| {
+        let base = f.rsplit('/').next().unwrap_or(f);
+        o == f || o.ends_with(&format!("/{base}"))
+    };
+    let (_, official) = saved
+        .iter()
+        .find(|(f, _)| !f.ends_with('/') && s.operands().any(|o| names(o, f)))?;
+    let dir = match s.cmd.as_str() {
+        "unzip" => s.option_value(&["-d"]).map(str::to_string),
+        "ditto" if s.args.iter().any(|a| a.starts_with('-') && a.contains('x')) => {
+            s.operands().last().map(|o| o.to_string())
+        }
+        "tar" | "bsdtar" | "gtar" => s.option_value(&["-C", "--directory"]).map(str::to_string),
+        "7z" | "7za" => s
+            .args
+            .iter()
+            .find_map(|a| a.strip_prefix("-o"))
+            .map(str::to_string),
+        "hdiutil" if s.args.first().is_some_and(|a| a == "attach") => Some("/Volumes".into()),
+        _ => None,
+    }?;
+    let dir = dir.trim_end_matches('/');
+    (!dir.is_empty() && dir != ".").then(|| (format!("{dir}/"), *official))
+}
+
 pub(super) fn is_fetch_cmd(cmd: &str) -> bool {
     matches!(
         cmd,
@@ -3622,6 +3672,11 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             if let Some(o) = s.option_value(&["-o", "-out", "--output"]) {
                 saved.push((o.to_string(), false));
             }
+        } else if let Some(dir) = extracted_into(s, &saved) {
+            // A downloaded archive or disk image unpacked: what runs from
+            // where it went came from that download (`ditto -xk /tmp/u.zip
+            // /tmp && open /tmp/Updater.app`).
+            saved.push(dir);
         } else if s.cmd == "git" && s.args.first().is_some_and(|a| a == "clone") {
             // A clone is a download of many files: what runs from its
             // directory came from that URL.
@@ -3678,7 +3733,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                             || is_interpreter(&s.cmd)
                             || s.cmd == "source"
                             || s.cmd == "."
-                            || s.cmd == "make")
+                            || s.cmd == "make"
+                            || s.cmd == "open" && s.operands().any(|o| launchable(o)))
                             && s.operands().next().is_some_and(|o| inside(o));
                 }
                 let base = f.rsplit('/').next().unwrap_or(f);
@@ -3696,7 +3752,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                         .args
                         .iter()
                         .any(|a| a.starts_with("-i") || a.starts_with("-U") || a == "--install"),
-                    "apt" | "apt-get" | "dnf" | "yum" | "zypper" | "open" => true,
+                    "apt" | "apt-get" | "dnf" | "yum" | "zypper" => true,
+                    "open" => s.operands().any(|o| launchable(o)),
                     _ => false,
                 } && (s.cmd == "installer" || s.operands().any(names));
                 installs

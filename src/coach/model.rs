@@ -243,8 +243,8 @@ pub static MODEL: &[DetectorDef] = &[
       "An MX, NS or CNAME record pointed at a domain that is neither the zone's own nor a known mail or DNS provider hands that traffic (mail, logins, password resets) to whoever runs it.",
       "Do not run it. Mail and delegation changes go through the domain's owner."),
     d!("ci.fileless-exec", CodeInjection, Critical,
-      "Runs downloaded code from memory",
-      "The code fetches a program over the network, writes it into an anonymous in-memory file (memfd_create) and executes it: nothing lands on disk for anyone to inspect.",
+      "Runs a program from memory only",
+      "The code writes a program (fetched, piped in or read) into an anonymous in-memory file (memfd_create) and executes it: nothing lands on disk for anyone to inspect.",
       "Do not run it."),
     d!("cred.raw-memory-search", CredentialExposure, Critical,
       "Searches memory, swap or a raw disk for passwords",
@@ -7532,9 +7532,11 @@ fn interpreter_code(
     {
         hit(out, ix::DELETE_LISTED);
     }
-    // A download written to an anonymous in-memory file and executed
-    // (`memfd_create` then `execv("/proc/self/fd/N")`): fileless malware.
-    if (socket || http) && c.has("memfd_create") && has(joined!["exec", "/proc/self/fd/"]) {
+    // A program written to an anonymous in-memory file and executed
+    // (`memfd_create` then `execv("/proc/self/fd/N")`): fileless malware,
+    // whether the code fetches it or is fed it (`curl … | python3 -c …`,
+    // a file read in): nothing lands on disk to be inspected.
+    if c.has("memfd_create") && has(joined!["exec", "/proc/self/fd/"]) {
         hit(out, ix::FILELESS_EXEC);
     }
     if socket && (dup || spawn) {

@@ -326,6 +326,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Drives the Docker daemon's socket directly",
       "Creating or running containers through the Docker API can mount the host: whoever writes to the socket is root.",
       "Use the docker CLI for what the task needs."),
+    // The same API asked for a container that holds the host: its root
+    // mounted, privileged, or in the host's process space.
+    p!("priv.docker-socket-host", PrivilegeEscalation, Critical, Segment,
+      r#"^(?:sudo )?curl\b(?:.*--unix-socket\s+\S*docker\.sock\b.*(?:"Binds"\s*:\s*\[[^\]]*"/:|"Privileged"\s*:\s*true|"PidMode"\s*:\s*"host)|.*(?:"Binds"\s*:\s*\[[^\]]*"/:|"Privileged"\s*:\s*true|"PidMode"\s*:\s*"host).*--unix-socket\s+\S*docker\.sock\b)"#,
+      "Starts a container that holds the host, through the Docker socket",
+      "A container with the host's root mounted, privileged or in the host's process space is root on the machine, past sudo and its log.",
+      "Do not run it."),
     p!("cred.container-secret-copy", CredentialExposure, High, Segment,
       r"^(?:sudo )?(?:kubectl|oc|docker|podman)\s+cp\s+\S*:\S*(?:\.env\b|secret|credential|\.pem\b|\.key\b|id_rsa|id_ed25519|token|\.kube/config|\.aws/)",
       "Copies a secret file out of a container",
@@ -1293,6 +1300,15 @@ pub static PATTERNS: &[PatternDef] = &[
       "Reads a password from the system keychain",
       "Keychain entries are the user's saved passwords; printing one exposes it.",
       "Let the program that owns the entry read it."),
+    // `security export` writes every private key of a keychain (its
+    // default type is `all`) into one file: a harvest. Certificates and
+    // public keys are public.
+    unless!(p!("cred.keychain-export", CredentialExposure, Critical, Segment,
+      cmd!(r"security\s+export\b"),
+      "Exports the keychain's private keys",
+      "Every identity's private key leaves the keychain in one file, often with an empty passphrase: whoever gets the file signs in as the user.",
+      "Export one certificate (-t certs) if that is what you need."),
+      r"\s-t\s+(?:certs|pubKeys)\b"),
     // One secret read for a task is a question; every secret of a vault,
     // an account or a cluster read in one go is a harvest.
     p!("cred.secret-store-dump", CredentialExposure, Critical, Raw,
@@ -1995,6 +2011,13 @@ pub static PATTERNS: &[PatternDef] = &[
       "Hides a file or back-dates its timestamps",
       "Hiding files and copying another file's dates onto a new one are how implants avoid being noticed.",
       "Leave timestamps and visibility alone."),
+    // The same, installed by hand: a module file copied into the kernel's
+    // module tree and named for loading at every boot.
+    p!("per.kernel-module-boot", PersistenceMechanism, Critical, Raw,
+      r"\b(?:cp|mv|install|ln)\s[^;&|\n]*\.ko\b[^;&|\n]*\s/(?:usr/)?lib/modules/[^\n]*/etc/modules(?:-load\.d/|\b)",
+      "Installs a kernel module to load at every boot",
+      "A module file put into the kernel's tree by hand and listed for boot runs with full kernel privileges from then on: the classic rootkit's persistence.",
+      "Only install modules from the distribution or DKMS packages."),
     p!("per.kernel-module", PersistenceMechanism, Critical, Segment,
       cmd!(r"(?:insmod\s+\S+|modprobe\s+(?:-\w+\s+)*\S*/\S+|kextload\s+\S+)"),
       "Loads a kernel module from a file",
