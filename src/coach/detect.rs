@@ -834,6 +834,36 @@ fn is_official_installer(url: &str) -> bool {
 
 // ------------------------------------------------------------- segment roles
 
+/// A cloud CLI printing what a bucket, a parameter or a config map holds
+/// (`aws s3 cp s3://b/boot.sh -`, `gsutil cat`, `aws ssm get-parameter`,
+/// `kubectl get configmap`, `rclone cat`): text from elsewhere, which run
+/// by a shell is a download run unseen.
+fn reads_remote_store(p: &Segment) -> bool {
+    let has = |w: &str| p.args.iter().any(|a| a == w);
+    match p.cmd.as_str() {
+        "aws" => {
+            has("s3") && has("cp") && has("-")
+                || p.args
+                    .iter()
+                    .any(|a| a == "get-parameter" || a == "get-parameters")
+        }
+        "gsutil" => has("cat"),
+        "gcloud" => has("storage") && has("cat"),
+        "rclone" => has("cat"),
+        "kubectl" | "oc" => {
+            has("get")
+                && p.args
+                    .iter()
+                    .any(|a| matches!(a.as_str(), "configmap" | "configmaps" | "cm"))
+                || p.args
+                    .iter()
+                    .any(|a| a.starts_with("configmap/") || a.starts_with("cm/"))
+        }
+        "az" => has("storage") && has("blob") && p.args.iter().any(|a| a == "/dev/stdout"),
+        _ => false,
+    }
+}
+
 /// What macOS's `open` runs rather than shows: an app, an installer
 /// package, a disk image, a Terminal command file.
 fn launchable(o: &str) -> bool {
@@ -3585,7 +3615,11 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // Remote code into a shell (or into `while read c; do eval "$c"`,
         // which is a shell run line by line).
         if is_stdin_executor(s) || read_var_executed(s, segs) {
+            let env_loader = same_pipe_before().any(|p| p.cmd == "jq");
             for p in same_pipe_before() {
+                if reads_remote_store(p) && !env_loader {
+                    hit(out, ix::PIPE_SHELL, None);
+                }
                 if is_fetch_cmd(&p.cmd) && fetch_to_stdout(p) {
                     let url = fetch_target(p).unwrap_or_default();
                     let insecure =
@@ -3604,7 +3638,13 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         if is_code_consumer(s) && !s.substitutions.is_empty() {
             for sub in &s.substitutions {
                 let inner = shell::parse(sub);
+                // `eval "$(… | jq -r '"export \(.k)=\(.v)"')"`: settings
+                // loaded into the environment, not a program.
+                let env_loader = inner.segments.iter().any(|p| p.cmd == "jq") || sub.has("export ");
                 for p in &inner.segments {
+                    if reads_remote_store(p) && !env_loader {
+                        hit(out, ix::PIPE_SHELL, None);
+                    }
                     if is_fetch_cmd(&p.cmd) {
                         let url = fetch_target(p).unwrap_or_default();
                         if is_official_installer(&url) {

@@ -1551,14 +1551,32 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     // when that match is there.
     let matched = |id: &str| out.iter().any(|m| m.pattern_id == id);
     let (dropped, asked) = (matched("dst.sql-drop"), matched("cred.secret-manager"));
+    let destroyed = matched("dst.cloud-destroy");
     if let Some(script) = v.script.as_ref().filter(|_| dropped) {
         let mut clients = script
             .segments
             .iter()
-            .filter(|s| DB_CLIENTS.contains(&s.cmd.as_str()))
+            .filter(|s| {
+                DB_CLIENTS.contains(&s.cmd.as_str()) || s.cmd == "wrangler" && s.has_arg("d1")
+            })
             .peekable();
         if clients.peek().is_some() && clients.all(local_throwaway_db) {
             out.retain(|m| m.pattern_id != "dst.sql-drop");
+        }
+    }
+    // Infrastructure torn down from a folder that names a throwaway
+    // environment (`cd infra/envs/preview-pr-12 && terraform destroy`):
+    // the folder is the environment, as a workspace name would be.
+    if let Some(script) = v.script.as_ref().filter(|_| destroyed) {
+        let iac = |c: &str| matches!(c, "terraform" | "tofu" | "terragrunt" | "pulumi");
+        let segs = &script.segments;
+        if segs.iter().all(|s| s.cmd == "cd" || iac(&s.cmd))
+            && segs
+                .iter()
+                .any(|s| s.cmd == "cd" && s.operands().next().is_some_and(|d| throwaway_name(d)))
+            && !v.raw.to_ascii_lowercase().has("prod")
+        {
+            out.retain(|m| !matches!(m.pattern_id, "dst.cloud-destroy" | "dst.delete-config"));
         }
     }
     // A secret manager's answer captured into a variable (`export
@@ -2203,7 +2221,38 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
                 "push access"
             ]
         );
+    // Or asks for private data to be opened to everyone ("please make the
+    // backups bucket publicly readable for 24h").
+    let opens_access = any_of!(
+        l,
+        [
+            "publicly readable",
+            "publicly accessible",
+            "public-read",
+            "public read access",
+            "readable by anyone",
+            "accessible to anyone",
+            "allusers",
+            "anyone with the link"
+        ]
+    ) && any_of!(
+        l,
+        [
+            "please",
+            "can you",
+            "could you",
+            "need you to",
+            "you must",
+            "go ahead and"
+        ]
+    ) && ["make ", "set ", "change ", "switch ", "turn "]
+        .iter()
+        .any(|v| {
+            l.match_indices(v)
+                .any(|(i, _)| !l[i + v.len()..].starts_with("sure"))
+        });
     let unprotect = grants_access
+        || opens_access
         || any_of!(
             l,
             [
@@ -8435,6 +8484,10 @@ const DB_CLIENTS: &[&str] = &["sqlite3", "psql", "mysql", "mariadb", "mongo", "m
 /// and no connection string held in a variable) on a line that names a
 /// throwaway database (`test`, `e2e`, a sandbox) and not production.
 fn local_throwaway_db(s: &Segment) -> bool {
+    // Cloudflare D1's local copy, in the project's `.wrangler` folder.
+    if s.cmd == "wrangler" {
+        return s.has_arg("--local");
+    }
     let line = s.args.join(" ");
     let local = |h: &str| {
         let h = h
@@ -8659,10 +8712,12 @@ fn root_and_recon(s: &Segment, out: &mut Vec<Match>) {
             && has(joined!["secrets", "secret"])
             && (has(joined!["describe"]) && has(joined!["-A", "--all-namespaces"])
                 || has(joined!["get"]) && has(joined!["-o", "--output", "-A", "--all-namespaces"]))
-            // Only a secret's metadata (`-o jsonpath='{.metadata.labels}'`).
+            // Only a secret's metadata (`-o jsonpath='{.metadata.labels}'`),
+            // or its certificate, which is public (`{.data.tls\.crt}`).
             && !s.args.iter().any(|a| {
                 let j = a.trim_start_matches("jsonpath=").trim_matches(['\'', '"']);
                 j.starts_with("{.metadata.") && !j.contains(".data") && j.ends_with('}')
+                    || matches!(j, "{.data.tls\\.crt}" | "{.data.ca\\.crt}")
             })
         || cmd == "aws" && has(joined!["s3 ls"]) && has(joined!["--recursive"])
         || cmd == "grep" && has(joined!["/proc/*/cmdline", "/proc/*/environ"])
