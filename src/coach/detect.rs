@@ -1983,6 +1983,12 @@ fn upload_flags(seg: &Segment) -> bool {
             || x.starts_with("--form")
             || (x.starts_with("-d") && x.len() > 2 && !x.starts_with("--"))
             || (x.starts_with("-F") && x.len() > 2)
+            // A cluster of short flags that ends in an upload (`-sT -`,
+            // `-sSd @f`).
+            || (x.len() > 2
+                && x.starts_with('-')
+                && x[1..].bytes().all(|b| b.is_ascii_alphabetic())
+                && x.ends_with(['T', 'F', 'd']))
             || ((x == "-X" || x == "--request")
                 && a.get(i + 1).is_some_and(|m| {
                     matches!(m.to_ascii_uppercase().as_str(), "POST" | "PUT" | "PATCH")
