@@ -3621,7 +3621,8 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
         // Remote code into a shell (or into `while read c; do eval "$c"`,
         // which is a shell run line by line).
         if is_stdin_executor(s) || read_var_executed(s, segs) {
-            let env_loader = same_pipe_before().any(|p| p.cmd == "jq");
+            let env_loader = same_pipe_before()
+                .any(|p| p.cmd == "jq" && p.args.iter().any(|a| a.has("export ")));
             for p in same_pipe_before() {
                 if reads_remote_store(p) && !env_loader {
                     hit(out, ix::PIPE_SHELL, None);
@@ -3646,7 +3647,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 let inner = shell::parse(sub);
                 // `eval "$(… | jq -r '"export \(.k)=\(.v)"')"`: settings
                 // loaded into the environment, not a program.
-                let env_loader = inner.segments.iter().any(|p| p.cmd == "jq") || sub.has("export ");
+                let env_loader = sub.has("export ");
                 for p in &inner.segments {
                     if reads_remote_store(p) && !env_loader {
                         hit(out, ix::PIPE_SHELL, None);

@@ -1238,6 +1238,7 @@ mod tests {
         for cmd in [
             r#"eval "$(aws ssm get-parameters-by-path --path /app/dev | jq -r '.Parameters[] | "export \(.Name)=\(.Value)"')""#,
             "cd infra/envs/preview-pr-1423 && terraform destroy -auto-approve",
+            "brew install --cask 1password 1password-cli",
             r#"wrangler d1 execute acme-dev --local --command "DROP TABLE IF EXISTS sessions;""#,
             r"kubectl get secret api-tls -o jsonpath='{.data.tls\.crt}' | base64 -d | openssl x509 -noout -enddate",
         ] {

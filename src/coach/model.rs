@@ -722,10 +722,14 @@ pub fn classify_path(p: &str) -> Option<Resource> {
         ".mozilla/firefox",
     ];
     // Or the folder of every profile (`~/.mozilla/firefox/`).
+    // Only where a home keeps application data: not the browser's
+    // program (`/usr/bin/chromium`) or a source checkout (`~/chromium`).
     let all_profiles = |root: &str| {
         let l = lower.trim_end_matches('/');
-        l.ends_with(root) && l.len() > root.len() && l.as_bytes()[l.len() - root.len() - 1] == b'/'
-            || root.starts_with('.') && l.ends_with(root)
+        let data = l.has("/.config/") || l.has("/application support/");
+        data && l.ends_with(root)
+            && l.as_bytes().get(l.len().wrapping_sub(root.len() + 1)) == Some(&b'/')
+            || root.starts_with('.') && home_rel(l) == Some(root)
     };
     if PROFILE_ROOTS
         .iter()
@@ -1570,10 +1574,14 @@ pub fn run(coach: &Coach, v: &Views, depth: usize, out: &mut Vec<Match>) {
     if let Some(script) = v.script.as_ref().filter(|_| destroyed) {
         let iac = |c: &str| matches!(c, "terraform" | "tofu" | "terragrunt" | "pulumi");
         let segs = &script.segments;
+        // The last `cd` decides; no `..` or `-chdir` to step elsewhere.
+        let last_cd = segs.iter().rev().find(|s| s.cmd == "cd");
         if segs.iter().all(|s| s.cmd == "cd" || iac(&s.cmd))
-            && segs
-                .iter()
-                .any(|s| s.cmd == "cd" && s.operands().next().is_some_and(|d| throwaway_name(d)))
+            && last_cd
+                .and_then(|s| s.operands().next())
+                .is_some_and(|d| throwaway_name(d))
+            && !v.raw.has("..")
+            && !v.raw.has("-chdir")
             && !v.raw.to_ascii_lowercase().has("prod")
         {
             out.retain(|m| !matches!(m.pattern_id, "dst.cloud-destroy" | "dst.delete-config"));
@@ -1784,7 +1792,7 @@ fn dismisses_instructions(l: &str) -> bool {
         "all", "the", "of", "your", "my", "these", "those", "any", "other",
     ];
     LEADS.list().any(|lead| {
-        l.match_indices(lead).take(8).any(|(i, _)| {
+        l.match_indices(lead).any(|(i, _)| {
             let mut rest = &l[i + lead.len()..];
             for _ in 0..4 {
                 rest = rest.trim_start_matches([' ', '\t']);
@@ -1798,7 +1806,7 @@ fn dismisses_instructions(l: &str) -> bool {
                     return match c.next() {
                         None => true,
                         Some('.' | '!' | '?') => c.next().is_none_or(|n| n.is_whitespace()),
-                        Some(p) => matches!(p, ',' | ';' | ':' | '\n' | '-' | '\u{2014}' | '\r'),
+                        Some(p) => matches!(p, ',' | ';' | ':' | '\n' | '\u{2014}' | '\r'),
                     };
                 }
                 let word = &rest[..word_len];
@@ -2075,7 +2083,9 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
         "share the",
         "transfer",
         "publish",
-        "gist",
+        "a gist",
+        "public gist",
+        "gist create",
         "exfil",
         "curl ",
         "wget ",
@@ -2245,12 +2255,13 @@ fn text_of(coach: &Coach, t: &str, for_agents: bool, depth: usize, out: &mut Vec
             "you must",
             "go ahead and"
         ]
-    ) && ["make ", "set ", "change ", "switch ", "turn "]
-        .iter()
-        .any(|v| {
-            l.match_indices(v)
-                .any(|(i, _)| !l[i + v.len()..].starts_with("sure"))
-        });
+    ) && !l.has("private")
+        && [" make ", " set ", " change ", " switch ", " turn "]
+            .iter()
+            .any(|v| {
+                l.match_indices(v)
+                    .any(|(i, _)| !l[i + v.len()..].starts_with("sure"))
+            });
     let unprotect = grants_access
         || opens_access
         || any_of!(
@@ -2971,13 +2982,39 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             let login_input = |p: &str| {
                 stdin_login(s)
                     && s.redirs.iter().any(|r| r.op == "<" && r.target == p)
-                    && !p.has("/.ssh/")
-                    && !p.has("/.aws/")
-                    && !p.has("/.config/gcloud")
+                    && ![
+                        ".ssh/",
+                        ".aws/",
+                        ".config/gcloud",
+                        ".kube/",
+                        ".docker/",
+                        "gh/hosts.yml",
+                    ]
+                    .iter()
+                    .any(|k| p.has(k))
                     && !p.ends_with("credentials")
             };
+            // A package manager's operands are package names
+            // (`brew install --cask 1password`), not files.
+            let package_names = matches!(
+                cmd,
+                "brew"
+                    | "apt"
+                    | "apt-get"
+                    | "dnf"
+                    | "yum"
+                    | "port"
+                    | "mas"
+                    | "snap"
+                    | "flatpak"
+                    | "pacman"
+                    | "zypper"
+                    | "nix-env"
+                    | "winget"
+                    | "choco"
+            );
             for p in named_paths(s) {
-                if login_input(p) {
+                if login_input(p) || package_names && !p.contains('/') {
                     continue;
                 }
                 // `openssl s_client … < file` sends the file.
@@ -7585,7 +7622,7 @@ fn interpreter_code(
     // (`memfd_create` then `execv("/proc/self/fd/N")`): fileless malware,
     // whether the code fetches it or is fed it (`curl … | python3 -c …`,
     // a file read in): nothing lands on disk to be inspected.
-    if c.has("memfd_create") && has(joined!["exec", "/proc/self/fd/"]) {
+    if c.has("memfd_create") && has(joined!["/proc/self/fd/", "fexecve", "execv", "execl"]) {
         hit(out, ix::FILELESS_EXEC);
     }
     if socket && (dup || spawn) {
@@ -9104,7 +9141,6 @@ fn one_time_code(l: &str) -> bool {
         "one-time code",
         "one time code",
         "one-time password",
-        "passcode",
         "auth code",
         "authentication code",
         "confirmation code",
@@ -9132,8 +9168,13 @@ fn one_time_code(l: &str) -> bool {
             let own = (at == 0 || !b[at - 1].is_ascii_alphanumeric())
                 && b.get(at + name.len())
                     .is_none_or(|c| !c.is_ascii_alphanumeric());
+            // Within REACH bytes, cut back to a character boundary.
             let from = at + name.len();
-            own && code_follows(&l[from..(from + REACH).min(l.len())])
+            let mut end = (from + REACH).min(l.len());
+            while !l.is_char_boundary(end) {
+                end -= 1;
+            }
+            own && code_follows(&l[from..end])
         })
     })
 }
@@ -9144,7 +9185,7 @@ fn one_time_code(l: &str) -> bool {
 fn code_follows(rest: &str) -> bool {
     const LINKS: &[&str] = &[
         "is", "was", "it's", "its", "now", "just", "here", "the", "my", "your", "code", "number",
-        "again", "below",
+        "again", "below", "me", "to",
     ];
     let mut r = rest;
     for _ in 0..5 {

@@ -1384,7 +1384,7 @@ pub static PATTERNS: &[PatternDef] = &[
       // The project itself (`find . -name '*.pem'`, `fd -e key src/`).
       r"^(?:find|fd)\s+(?:-\S+\s+)*\.(?:/[^\s]*)?\s"),
     unless!(p!("cred.grep-secrets", CredentialExposure, Medium, Segment,
-      r"(?i)^(?:sudo )?(?:grep|egrep|rg|ag|ack)\b.*(?:password|passwd|pass\(?word|_pass\w*|\bpass\b|secret|api[_-]?key|token|private key|aws_secret\w*)\b.*\s(?:/|~/?|\$home/?|/home\S*|/etc\S*|/var\S*|/root\S*|(?:~|\$home)/\.(?:aws|ssh|kube|gnupg|docker|azure|config/gcloud)\S*)(?:\s|$)",
+      r"(?i)^(?:sudo )?(?:grep|egrep|rg|ag|ack)\b.*(?:password|passwd|pass\(?word|(?:db|sql|pg|mysql|redis|smtp|mail|ldap|admin|root|user|app|api|ftp)_pass\w*|\bpass\b|secret|api[_-]?key|token|private key|aws_secret\w*)\b.*\s(?:/|~/?|\$home/?|/home\S*|/etc\S*|/var\S*|/root\S*|(?:~|\$home)/\.(?:aws|ssh|kube|gnupg|docker|azure|config/gcloud)\S*)(?:\s|$)",
       "Searches system or home directories for secrets",
       "Grepping home or system directories for passwords collects every secret the user has.",
       "Search the project source only (grep -rn password src/)."),
