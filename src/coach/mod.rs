@@ -1160,6 +1160,9 @@ mod tests {
             tool(sent("OTP support ships in 2025; error code 5001 is fixed.")),
             Decision::Allow
         );
+        // The reach after a code's name ends inside a two-byte character.
+        let wide = format!("otp {} 123456", "é".repeat(30));
+        assert_eq!(tool(sent(&wide)), Decision::Allow);
         for cmd in [
             r#"osascript -e 'display dialog "Your Mac is infected with 3 viruses. Call Apple Support at +1-800-555-0199 now."'"#,
             "echo 'pass in quick proto tcp from any to any port 4444' | sudo pfctl -ef -",
