@@ -839,7 +839,7 @@ fn is_official_installer(url: &str) -> bool {
 /// `kubectl get configmap`, `rclone cat`): text from elsewhere, which run
 /// by a shell is a download run unseen.
 fn reads_remote_store(p: &Segment) -> bool {
-    let has = |w: &str| p.args.iter().any(|a| a == w);
+    let has = |w: &str| p.has_arg(w);
     match p.cmd.as_str() {
         "aws" => {
             has("s3") && has("cp") && has("-")
@@ -883,19 +883,25 @@ fn launchable(o: &str) -> bool {
         || l.contains(".app/")
 }
 
+/// Whether `word` names the saved file `f`: the same path, or a path
+/// ending in its file name (`/tmp/x.sh` for `x.sh` saved in a folder).
+fn names_file(word: &str, f: &str) -> bool {
+    let base = f.rsplit('/').next().unwrap_or(f);
+    word == f
+        || word
+            .strip_suffix(base)
+            .is_some_and(|head| head.ends_with('/'))
+}
+
 /// Where `s` unpacks one of the `saved` downloads (an archive or a disk
 /// image), as a folder (`dir/`) with the download's official flag: `unzip
 /// f -d dir`, `ditto -x f dir`, `tar -xf f -C dir`, `7z x f -odir`,
 /// `hdiutil attach f` (under /Volumes). `None` when it unpacks none, or
 /// into the working folder.
 fn extracted_into(s: &Segment, saved: &[(String, bool)]) -> Option<(String, bool)> {
-    let names = |o: &str, f: &str| {
-        let base = f.rsplit('/').next().unwrap_or(f);
-        o == f || o.ends_with(&format!("/{base}"))
-    };
     let (_, official) = saved
         .iter()
-        .find(|(f, _)| !f.ends_with('/') && s.operands().any(|o| names(o, f)))?;
+        .find(|(f, _)| !f.ends_with('/') && s.operands().any(|o| names_file(o, f)))?;
     let dir = match s.cmd.as_str() {
         "unzip" => s.option_value(&["-d"]).map(str::to_string),
         "ditto" if s.args.iter().any(|a| a.starts_with('-') && a.contains('x')) => {
@@ -3786,32 +3792,31 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
                 }
                 let base = f.rsplit('/').next().unwrap_or(f);
                 let p = s.cmd_path.as_str();
-                let names = |o: &String| o == f || o.ends_with(&format!("/{base}"));
                 // A package installer runs the package's install scripts,
                 // as root (`installer -pkg`, `dpkg -i`, `rpm -i`, `apt
                 // install ./x.deb`); `open` launches an app or installer.
-                let installs = match s.cmd.as_str() {
-                    "installer" => s
-                        .option_value(&["-pkg", "-package"])
-                        .is_some_and(|o| o == f || o.ends_with(&format!("/{base}"))),
-                    "dpkg" => s.args.iter().any(|a| a == "-i" || a == "--install"),
-                    "rpm" => s
-                        .args
-                        .iter()
-                        .any(|a| a.starts_with("-i") || a.starts_with("-U") || a == "--install"),
-                    "apt" | "apt-get" | "dnf" | "yum" | "zypper" => true,
-                    "open" => s.operands().any(|o| launchable(o)),
-                    _ => false,
-                } && (s.cmd == "installer" || s.operands().any(names));
+                let installs =
+                    match s.cmd.as_str() {
+                        "installer" => s
+                            .option_value(&["-pkg", "-package"])
+                            .is_some_and(|o| names_file(o, f)),
+                        "dpkg" => s.args.iter().any(|a| a == "-i" || a == "--install"),
+                        "rpm" => s.args.iter().any(|a| {
+                            a.starts_with("-i") || a.starts_with("-U") || a == "--install"
+                        }),
+                        "apt" | "apt-get" | "dnf" | "yum" | "zypper" => true,
+                        "open" => s.operands().any(|o| launchable(o)),
+                        _ => false,
+                    } && (s.cmd == "installer" || s.operands().any(|o| names_file(o, f)));
                 installs
-                    || (p.contains('/') && (p == f || p.ends_with(&format!("/{base}"))))
+                    || (p.contains('/') && names_file(p, f))
                     || ((is_shell(&s.cmd)
                         || is_interpreter(&s.cmd)
                         || s.cmd == "source"
                         || s.cmd == ".")
-                        && s.operands().next().is_some_and(|o| {
-                            o == f || o.ends_with(&format!("/{base}")) || o == base
-                        }))
+                        && s.operands()
+                            .next()
+                            .is_some_and(|o| names_file(o, f) || o == base))
             };
             for (f, official) in &saved {
                 if runs(f) {

@@ -796,7 +796,7 @@ const CHAT_WEBHOOKS: &[&str] = &[
 
 /// The texts a command shows the person at the machine (see
 /// `Views::shown`): a dialog or notification program's arguments. Bounded
-/// by the command's own size and by `MAX_SENT_MESSAGES`.
+/// by the command's own size and by `MAX_MESSAGES_PER_COMMAND`.
 fn shown_messages(segs: &[shell::Segment]) -> Vec<String> {
     segs.iter()
         .filter(|s| match s.cmd.as_str() {
@@ -808,14 +808,31 @@ fn shown_messages(segs: &[shell::Segment]) -> Vec<String> {
             | "terminal-notifier" | "dialog" | "whiptail" => true,
             _ => false,
         })
-        .take(MAX_SENT_MESSAGES)
+        .take(MAX_MESSAGES_PER_COMMAND)
         .map(|s| s.args.join(" "))
         .collect()
 }
 
-/// Bounds of `sent_messages`: messages per command, bytes per message.
-const MAX_SENT_MESSAGES: usize = 8;
-const MAX_SENT_MESSAGE_BYTES: usize = 16 << 10;
+/// Appends the matches of the text patterns of social engineering (scams,
+/// injections) in `t`, and of no other kind.
+fn scan_social(scan: &mut library::Scanner<'_>, t: &str, out: &mut Vec<Match>) {
+    let from = out.len();
+    scan.scan(Target::Text, t, out);
+    // Keep the social-engineering ones, in order, in place.
+    let mut kept = from;
+    for i in from..out.len() {
+        if out[i].category == Category::SocialEngineering {
+            out.swap(kept, i);
+            kept += 1;
+        }
+    }
+    out.truncate(kept);
+}
+
+/// Bounds of `sent_messages` and `shown_messages`: messages per command,
+/// bytes per message.
+const MAX_MESSAGES_PER_COMMAND: usize = 8;
+const MAX_MESSAGE_BYTES: usize = 16 << 10;
 
 /// The texts a command line sends to people: a mail body (`echo … | mail`,
 /// a heredoc fed to `sendmail`), an issue or pull-request body (`gh issue
@@ -824,7 +841,7 @@ const MAX_SENT_MESSAGE_BYTES: usize = 16 << 10;
 fn sent_messages(segs: &[shell::Segment]) -> Vec<String> {
     let mut out = Vec::new();
     for (i, s) in segs.iter().enumerate() {
-        if out.len() >= MAX_SENT_MESSAGES {
+        if out.len() >= MAX_MESSAGES_PER_COMMAND {
             break;
         }
         let value_of = |names: &[&str]| -> Vec<String> {
@@ -935,10 +952,10 @@ fn sent_messages(segs: &[shell::Segment]) -> Vec<String> {
         }
     }
     out.retain(|t| !t.trim().is_empty());
-    out.truncate(MAX_SENT_MESSAGES);
+    out.truncate(MAX_MESSAGES_PER_COMMAND);
     for t in &mut out {
-        if t.len() > MAX_SENT_MESSAGE_BYTES {
-            let mut end = MAX_SENT_MESSAGE_BYTES;
+        if t.len() > MAX_MESSAGE_BYTES {
+            let mut end = MAX_MESSAGE_BYTES;
             while !t.is_char_boundary(end) {
                 end -= 1;
             }
@@ -1054,21 +1071,11 @@ impl Coach {
             // whoever reads it: the text patterns of those kinds run on it
             // too. Not their command kinds: a message may talk about a
             // `DROP TABLE` it removed.
-            let mut text = Vec::new();
-            scan.scan(Target::Text, t, &mut text);
-            matches.extend(
-                text.into_iter()
-                    .filter(|m| m.category == Category::SocialEngineering),
-            );
+            scan_social(&mut scan, t, &mut matches);
         }
         // A scam shown in a dialog is the scam sent as a message.
         for t in &views.shown {
-            let mut text = Vec::new();
-            scan.scan(Target::Text, t, &mut text);
-            matches.extend(
-                text.into_iter()
-                    .filter(|m| m.category == Category::SocialEngineering),
-            );
+            scan_social(&mut scan, t, &mut matches);
         }
         for t in &views.tool_results {
             scan.scan(Target::ToolResult, t, &mut matches);

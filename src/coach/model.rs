@@ -3350,14 +3350,7 @@ fn run_script(coach: &Coach, script: &shell::Script, depth: usize, out: &mut Vec
             // login (`aws ecr get-login-password | docker login
             // --password-stdin`): the documented way, nothing is shown.
             && !segs.iter().any(|t| {
-                t.pipeline == s.pipeline
-                    && !std::ptr::eq(t, s)
-                    && matches!(
-                        t.cmd.as_str(),
-                        "docker" | "podman" | "helm" | "finch" | "nerdctl" | "crane" | "skopeo" | "oras"
-                    )
-                    && t.args.iter().any(|a| a == "login" || a == "registry")
-                    && t.args.iter().any(|a| a == "--password-stdin")
+                t.pipeline == s.pipeline && !std::ptr::eq(t, s) && stdin_login(t)
             })
             // Or straight into a request to its issuer's API (`curl -H
             // "Authorization: token $(gh auth token)" https://api.github.com`).
@@ -4914,7 +4907,7 @@ fn registry_switch(s: &Segment, out: &mut Vec<Match>) {
 /// A login that reads its password or token from its input (`docker
 /// login --password-stdin`, `gh auth login --with-token`).
 fn stdin_login(s: &Segment) -> bool {
-    let has = |w: &str| s.args.iter().any(|a| a == w);
+    let has = |w: &str| s.has_arg(w);
     match s.cmd.as_str() {
         "docker" | "podman" | "helm" | "nerdctl" | "finch" | "oras" | "crane" | "skopeo"
         | "buildah" => has("login") && has("--password-stdin"),
